@@ -1,0 +1,1 @@
+"""Helpline: SMS and Telegram helpline and referral bot."""
