@@ -1,0 +1,32 @@
+"""Emergency and help numbers per country, kept as data admins can edit (bot/data/numbers.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+NUMBERS_FILE = Path(__file__).with_name("numbers.yaml")
+REQUIRED = ("emergency", "police", "line")
+
+
+def load_numbers(path: Path | None = None) -> dict[str, dict[str, str]]:
+    """Country (AL, XK, default) -> name -> number; ValueError names the file and entry."""
+    file = path or NUMBERS_FILE
+    raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    out: dict[str, dict[str, str]] = {}
+    for country, entries in raw.items():
+        if not isinstance(entries, dict):
+            raise ValueError(f"{file}: {country}: expected a mapping of name: number")
+        table: dict[str, str] = {}
+        for name, value in entries.items():
+            number = value.get("number") if isinstance(value, dict) else value
+            if number is None or str(number).strip() == "":
+                raise ValueError(f"{file}: {country}.{name}: no number")
+            table[str(name)] = str(number)
+        out[str(country)] = table
+    for country in ("AL", "XK", "default"):
+        missing = [n for n in REQUIRED if n not in out.get(country, {})]
+        if missing:
+            raise ValueError(f"{file}: {country}: missing {', '.join(missing)}")
+    return out

@@ -1,0 +1,137 @@
+"""A flow as typed, immutable data: nodes, waits, routes and actions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+ROUTERS = ("options", "yes_no", "text", "municipality", "date", "number")
+
+# Categories each router can route on, besides "timeout" and "other".
+ROUTER_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "yes_no": ("yes", "no"),
+    "text": ("any",),
+    "municipality": ("found", "unknown"),
+    "date": ("valid",),
+    "number": ("valid",),
+}
+
+ACTIONS = (
+    "say",
+    "set_result",
+    "set_field",
+    "set_language",
+    "raise_urgency",
+    "add_score",
+    "add_flag",
+    "assess_risk",
+    "open_case",
+    "set_case",
+    "record_consent",
+    "request_referral",
+    "start_followup",
+    "erase_contact",
+)
+
+# An `end` with one of these reasons ends the whole conversation, even inside a sub-flow.
+FINAL_END_REASONS = frozenset({"exit", "erased", "no_answer"})
+
+SERVICES = ("police", "shelter", "health", "legal", "psychosocial", "social", "economic")
+LANGUAGES = ("sq", "en")
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One thing a node does: `kind` is one of ACTIONS, `args` its arguments."""
+
+    kind: str
+    args: Mapping[str, Any]
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where an answer leads: optional actions, then a node (None ends the flow)."""
+
+    goto: str | None
+    actions: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """A numbered choice of an `options` wait."""
+
+    value: str
+    label: str  # message id
+    words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """A question and how its answers are routed."""
+
+    text: str  # message id
+    router: str
+    routes: Mapping[str, Route]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    options: tuple[Option, ...] = ()
+    result: str | None = None
+    field: str | None = None
+    min: int | None = None
+    max: int | None = None
+    timeout: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A step of a flow: actions, then exactly one of wait, next, enter, split or end."""
+
+    id: str
+    actions: tuple[Action, ...] = ()
+    wait: Wait | None = None
+    next: str | None = None
+    enter: str | None = None
+    split: str | None = None
+    cases: Mapping[str, Route] = field(default_factory=dict)
+    default: Route | None = None
+    end: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A whole flow at one version."""
+
+    name: str
+    version: str
+    start: str
+    nodes: Mapping[str, Node]
+    title: str = ""
+    source: str = ""  # file name, for messages
+
+    def node(self, node_id: str) -> Node:
+        """The node with this id; KeyError names flow and node."""
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise KeyError(f"flow {self.name}@{self.version} has no node {node_id!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    """A global keyword: `whole` words or `phrase`s found inside a message, starting a flow."""
+
+    intent: str
+    flow: str
+    mode: str  # "whole" | "phrase"
+    phrases: Mapping[str, tuple[str, ...]]  # language -> phrases (normalised at load)
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordSet:
+    """All global keywords and the negations that cancel a danger phrase."""
+
+    keywords: tuple[Keyword, ...] = ()
+    negations: frozenset[str] = frozenset()

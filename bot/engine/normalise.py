@@ -1,0 +1,32 @@
+"""Text normalisation for matching: lower case, no diacritics, no punctuation, no repeats."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_APOSTROPHES = re.compile(r"['’`´]")
+_NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
+_REPEATS = re.compile(r"(.)\1+")
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics: 'Tiranë' -> 'tirane', 'Ç' -> 'c'."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def normalise(text: str) -> str:
+    """The form both sides of a comparison are reduced to.
+
+    Repeated letters collapse ("pooo" -> "po", "rreh" -> "reh") on both sides, so the doubled
+    Albanian letters rr/ll still compare equal while stretched words match.
+    """
+    folded = _APOSTROPHES.sub("", fold(text))
+    words = _NOT_WORD.sub(" ", folded).replace("_", " ")
+    return _REPEATS.sub(r"\1", " ".join(words.split()))
+
+
+def tokens(text: str) -> list[str]:
+    """Normalised words of a text."""
+    return normalise(text).split()

@@ -1,0 +1,543 @@
+"""The engine: (session, resume, contact, env) -> new session and events. No I/O."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.engine import events as ev
+from bot.engine import sysmsgs
+from bot.engine.definition import FINAL_END_REASONS, LANGUAGES, Action, Flow, Node, Route, Wait
+from bot.engine.env import ContactView, Env
+from bot.engine.keywords import KeywordHit, detect
+from bot.engine.resumes import ExpireResume, MsgResume, Resume, TimeoutResume
+from bot.engine.routers import (
+    Match,
+    route_date,
+    route_municipality,
+    route_number,
+    route_options,
+    route_text,
+    route_yes_no,
+)
+from bot.engine.session import Frame, Session
+
+DANGER_FLOW = "danger"
+_STOP = object()  # the run stopped: a wait started or the session ended
+_DEFERRED_REFS = ("@case.reference",)  # resolved by the pipeline once the case row exists
+
+MISS_MESSAGES = {
+    "options": sysmsgs.NOT_UNDERSTOOD,
+    "yes_no": sysmsgs.NOT_UNDERSTOOD,
+    "date": sysmsgs.BAD_DATE,
+    "number": sysmsgs.BAD_NUMBER,
+    "municipality": sysmsgs.BAD_MUNICIPALITY,
+    "text": sysmsgs.ASK_TEXT,
+}
+
+
+class EngineError(Exception):
+    """A flow could not be run (a loop without waits, a missing flow); never personal data."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The engine's answer: the session to keep and what happened, in order."""
+
+    session: Session | None
+    events: list[ev.Event] = field(default_factory=list)
+    new_session: bool = False
+    ended_previous: bool = False  # an old session was ended (expired) before a new one began
+
+
+def resume(session: Session | None, resume_with: Resume, contact: ContactView, env: Env) -> Outcome:
+    """Run the conversation forward from `resume_with`; the input session is not modified."""
+    run = _Run(copy.deepcopy(session) if session is not None else None, contact, env)
+    return run.go(resume_with)
+
+
+class _Run:
+    """One call of the engine."""
+
+    def __init__(self, session: Session | None, contact: ContactView, env: Env) -> None:
+        self.s = session
+        self.contact = contact
+        self.env = env
+        self.events: list[ev.Event] = []
+        self.steps = 0
+        self.danger_ran = False
+
+    # -- entry ---------------------------------------------------------------------------------
+
+    def go(self, res: Resume) -> Outcome:
+        now_iso = self.env.now.isoformat()
+        if isinstance(res, ExpireResume):
+            if self.s and self.s.status != "ended" and self.s.expired(self.env.now):
+                self._end_session("expired")
+                return Outcome(self.s, self.events)
+            return Outcome(self.s, [])
+        if isinstance(res, TimeoutResume):
+            if not self.s or not self.s.waiting or res.seq != self.s.wait_seq:
+                return Outcome(self.s, [])  # a stale timer: the person answered meanwhile
+            self._timeout()
+            self._touch(now_iso)
+            return Outcome(self.s, self.events)
+        ended_previous = False
+        if self.s is not None and self.s.status != "ended" and self.s.expired(self.env.now):
+            self._end_session("expired")
+            ended_previous = True
+        if res.start or self.s is None or self.s.status == "ended":
+            self._new_session(now_iso)
+            self._first_message(res)
+            self._touch(now_iso)
+            return Outcome(self.s, self.events, new_session=True, ended_previous=ended_previous)
+        self._message(res)
+        self._touch(now_iso)
+        return Outcome(self.s, self.events)
+
+    def _new_session(self, now_iso: str) -> None:
+        self.s = Session(
+            language=self.contact.language,
+            fields=dict(self.contact.fields),
+            started_at=now_iso,
+            updated_at=now_iso,
+        )
+        self._push(self.env.trigger_flow, mode="start")
+
+    def _touch(self, now_iso: str) -> None:
+        assert self.s is not None
+        self.s.updated_at = now_iso
+        if self.s.status != "ended":
+            self.s.expires_at = (self.env.now + self.env.session_ttl).isoformat()
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def _first_message(self, res: MsgResume) -> None:
+        hit = None if res.start else self._keyword(res.text)
+        if hit is not None:
+            self._start_keyword(hit, parent_mode="start")
+            return
+        frame = self.s.frames[-1]
+        frame.mode = "wait"
+        self._go(self._flow(frame).start)
+
+    def _message(self, res: MsgResume) -> None:
+        s = self.s
+        frame = s.frames[-1]
+        node = self._flow(frame).node(frame.node)
+        wait = node.wait
+        if wait is None:  # a session saved mid-run (should not happen): start its node again
+            self._go(node.id)
+            return
+        if not res.text.strip() and res.button is None:
+            self.events.append(ev.InputRejected("empty", s.misses))
+            self._say(sysmsgs.EMPTY)
+            self._ask(node)
+            return
+        if len(res.text) > self.env.max_text:
+            self.events.append(ev.InputRejected("too_long", s.misses))
+            self._say(sysmsgs.TOO_LONG)
+            return
+        hit = self._keyword(res.text) if res.button is None else None
+        if hit is not None and hit.keyword.mode == "whole":
+            self._start_keyword(hit, parent_mode="reask")
+            return
+        match = self._route(wait, res.text, res.button)
+        if hit is not None:  # a danger phrase inside an answer: help first, then go on
+            if match is not None:
+                self._save_answer(wait, match)
+                self._start_keyword(hit, parent_mode="route", route=match.category)
+            else:
+                self._start_keyword(hit, parent_mode="reask")
+            return
+        if match is None:
+            self._miss(node)
+            return
+        s.misses = 0
+        self._save_answer(wait, match)
+        self._follow(wait.routes.get(match.category) or self._fallback_route(wait, match))
+
+    def _fallback_route(self, wait: Wait, match: Match) -> Route:
+        # A municipality router without an `unknown` route treats "don't know" like a found one.
+        if match.category == "unknown" and "found" in wait.routes:
+            return wait.routes["found"]
+        raise EngineError(f"no route for category {match.category!r}")
+
+    def _keyword(self, text: str) -> KeywordHit | None:
+        return detect(text, self.env.keywords, self.env.similarity)
+
+    def _start_keyword(self, hit: KeywordHit, parent_mode: str, route: str | None = None) -> None:
+        s = self.s
+        self.events.append(ev.KeywordMatched(hit.keyword.intent))
+        if s.language is None and hit.language in LANGUAGES:
+            self._set_language(hit.language)
+        parent = s.frames[-1]
+        parent.mode = parent_mode
+        parent.route = route
+        s.misses = 0
+        child = self._push(hit.keyword.flow, mode="wait")
+        if hit.keyword.flow == DANGER_FLOW:
+            self.danger_ran = True
+        self._go(self._flow(child).start)
+
+    def _timeout(self) -> None:
+        frame = self.s.frames[-1]
+        wait = self._flow(frame).node(frame.node).wait
+        route = wait.routes.get("timeout") if wait else None
+        if route is None:
+            return
+        self.s.timeout_at = None
+        self._follow(route)
+
+    def _miss(self, node: Node) -> None:
+        s = self.s
+        wait = node.wait
+        s.misses += 1
+        self.events.append(ev.InputRejected("not_understood", s.misses))
+        if "other" in wait.routes:
+            self._follow(wait.routes["other"])
+            return
+        params = {"min": wait.min, "max": wait.max} if wait.router == "number" else {}
+        if s.misses >= 2 and wait.router in ("options", "yes_no"):
+            self._say(sysmsgs.NOT_UNDERSTOOD_AGAIN)
+        else:
+            self._say(MISS_MESSAGES[wait.router], params)
+        self._ask(node)
+        if s.misses >= 2:
+            self._say(sysmsgs.REACH_PERSON, {"line": self._number("line")})
+
+    # -- routing -------------------------------------------------------------------------------
+
+    def _labels(self, msgid: str) -> Iterable[str]:
+        """A label in every language, so an answer in the other language still counts."""
+        for language in LANGUAGES:
+            text = self.env.texts(language, msgid)
+            if text and text != msgid:
+                yield text
+
+    def _route(self, wait: Wait, text: str, button: str | None) -> Match | None:
+        sim = self.env.similarity
+        if wait.router == "options":
+            return route_options(wait, text, button, self._labels, sim)
+        if wait.router == "yes_no":
+            return route_yes_no(text, button, self._labels, sim)
+        if wait.router == "municipality":
+            return route_municipality(text, self.env.places, sim)
+        if wait.router == "date":
+            return route_date(text, self.env.now.date())
+        if wait.router == "number":
+            return route_number(text, wait.min, wait.max)
+        if wait.router == "text":
+            return route_text(text if button is None else button)
+        raise EngineError(f"unknown router {wait.router!r}")
+
+    def _save_answer(self, wait: Wait, match: Match) -> None:
+        s = self.s
+        if wait.result:
+            s.results[wait.result] = match.value
+            self.events.append(
+                ev.ResultSaved(wait.result, match.value, match.category, match.free_text)
+            )
+        if wait.field:
+            self._set_field(wait.field, match.value)
+
+    def _follow(self, route: Route) -> None:
+        for action in route.actions:
+            self._act(action)
+            if self.s.status == "ended":
+                return
+        self._go(route.goto)
+
+    # -- running nodes -------------------------------------------------------------------------
+
+    def _go(self, node_id: str | None) -> None:
+        """Run nodes in the top frame from `node_id` until a wait starts or the session ends."""
+        target: Any = node_id
+        while True:
+            if target is _STOP or self.s.status == "ended":
+                return
+            if target is None:
+                target = self._finish_frame("completed")
+                continue
+            self.steps += 1
+            if self.steps > self.env.max_steps:
+                frame = self.s.frames[-1]
+                raise EngineError(f"flow {frame.flow} ran {self.steps} steps without a wait")
+            frame = self.s.frames[-1]
+            node = self._flow(frame).node(target)
+            frame.node, frame.mode, frame.route = node.id, "wait", None
+            for action in node.actions:
+                self._act(action)
+                if self.s.status == "ended":
+                    return
+            if node.wait is not None:
+                self._ask(node)
+                return
+            if node.enter is not None:
+                if node.enter == DANGER_FLOW and self.danger_ran:
+                    target = node.next  # the danger flow already ran for this message
+                    continue
+                frame.mode = "enter"
+                child = self._push(node.enter, mode="wait")
+                if node.enter == DANGER_FLOW:
+                    self.danger_ran = True
+                target = self._flow(child).start
+                continue
+            if node.next is not None:
+                target = node.next
+                continue
+            if node.split is not None:
+                value = self._split_value(node.split)
+                route = node.cases.get(value, node.default)
+                if route is None:
+                    target = None
+                    continue
+                for action in route.actions:
+                    self._act(action)
+                target = route.goto
+                continue
+            if node.end is not None:
+                target = self._finish_frame(node.end)
+                continue
+            raise EngineError(f"node {node.id} of {frame.flow} does nothing")
+
+    def _finish_frame(self, reason: str) -> Any:
+        """End the top flow; return the node to run next in the parent, None or _STOP."""
+        s = self.s
+        if reason in FINAL_END_REASONS or len(s.frames) <= 1:
+            self._end_session(reason)
+            return _STOP
+        s.frames.pop()
+        parent = s.frames[-1]
+        flow = self._flow(parent)
+        if parent.mode == "start":
+            parent.mode = "wait"
+            return flow.start
+        node = flow.node(parent.node)
+        if parent.mode == "enter":
+            return node.next
+        if parent.mode == "route" and node.wait is not None and parent.route is not None:
+            route = node.wait.routes.get(parent.route)
+            parent.mode, parent.route = "wait", None
+            if route is not None:
+                for action in route.actions:
+                    self._act(action)
+                return route.goto
+        # "reask": ask the question that was waiting, in the (maybe new) language.
+        parent.mode, parent.route = "wait", None
+        if node.wait is None:
+            return node.next
+        self._say(sysmsgs.RESUME)
+        self._ask(node)
+        return _STOP
+
+    def _end_session(self, reason: str) -> None:
+        s = self.s
+        s.status = "ended"
+        s.ended_reason = reason
+        s.frames = []
+        s.timeout_at = None
+        self.events.append(ev.SessionEnded(reason))
+
+    def _ask(self, node: Node) -> None:
+        s = self.s
+        wait = node.wait
+        options: tuple[ev.OptionOut, ...] = ()
+        if wait.router == "options":
+            options = tuple(
+                ev.OptionOut(i, o.label, o.value) for i, o in enumerate(wait.options, start=1)
+            )
+        elif wait.router == "yes_no":
+            options = (ev.OptionOut(1, sysmsgs.YES, "yes"), ev.OptionOut(2, sysmsgs.NO, "no"))
+        self.events.append(
+            ev.MsgCreated(wait.text, self._language(), self._params(wait.params), options)
+        )
+        s.status = "waiting"
+        s.wait_seq += 1
+        s.timeout_at = (self.env.now + wait.timeout).isoformat() if wait.timeout else None
+        s.expires_at = (self.env.now + self.env.session_ttl).isoformat()
+        frame = s.frames[-1]
+        self.events.append(
+            ev.WaitStarted(frame.flow, node.id, s.wait_seq, s.timeout_at, s.expires_at)
+        )
+
+    # -- frames and flows ----------------------------------------------------------------------
+
+    def _push(self, name: str, mode: str) -> Frame:
+        s = self.s
+        version = s.pins.get(name)
+        try:
+            flow = self.env.flows.get(name, version)
+        except KeyError as exc:
+            raise EngineError(f"flow {name!r} (version {version}) is not available") from exc
+        s.pins.setdefault(name, flow.version)
+        frame = Frame(flow=name, version=flow.version, node=flow.start, mode=mode)
+        s.frames.append(frame)
+        return frame
+
+    def _flow(self, frame: Frame) -> Flow:
+        try:
+            return self.env.flows.get(frame.flow, frame.version)
+        except KeyError as exc:
+            raise EngineError(f"flow {frame.flow}@{frame.version} is not available") from exc
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def _act(self, action: Action) -> None:
+        s, a, kind = self.s, action.args, action.kind
+        if kind == "say":
+            self._say(str(a["text"]), a.get("params") or {})
+        elif kind == "set_result":
+            value = self._resolve(a.get("value"))
+            s.results[str(a["name"])] = value
+            self.events.append(ev.ResultSaved(str(a["name"]), value, "set"))
+        elif kind == "set_field":
+            self._set_field(str(a["name"]), self._resolve(a.get("value")))
+        elif kind == "set_language":
+            language = str(self._resolve(a.get("value")))
+            if language in LANGUAGES:
+                self._set_language(language)
+        elif kind == "raise_urgency":
+            self._raise_urgency(str(a.get("reason") or "flow"))
+        elif kind == "add_score":
+            name = str(a.get("name") or "risk")
+            s.scores[name] = s.scores.get(name, 0) + int(a.get("points") or 0)
+        elif kind == "add_flag":
+            flag = str(a.get("value"))
+            if flag not in s.flags:
+                s.flags.append(flag)
+        elif kind == "assess_risk":
+            self._assess(a)
+        elif kind == "open_case":
+            self._open_case()
+        elif kind == "set_case":
+            changes = {k: self._resolve(v) for k, v in a.items()}
+            s.case_info.update(changes)
+            if s.case_open:
+                self.events.append(ev.CaseUpdated(changes))
+        elif kind == "record_consent":
+            service, given = str(a["service"]), bool(a.get("given", True))
+            s.consent[service] = given
+            self._open_case()
+            self.events.append(ev.ConsentRecorded(service, given))
+        elif kind == "request_referral":
+            self._open_case()
+            self.events.append(ev.ReferralRequested(str(a.get("reason") or "flow"), s.urgent))
+        elif kind == "start_followup":
+            params = {k: self._resolve(v) for k, v in a.items() if k != "plan"}
+            self.events.append(ev.FollowupStarted(str(a["plan"]), params))
+        elif kind == "erase_contact":
+            self.events.append(ev.ErasureRequested())
+        else:
+            raise EngineError(f"unknown action {kind!r}")
+
+    def _say(self, msgid: str, params: dict[str, Any] | None = None) -> None:
+        self.events.append(ev.MsgCreated(msgid, self._language(), self._params(params or {})))
+
+    def _set_language(self, language: str) -> None:
+        if self.s.language != language:
+            self.s.language = language
+            self.events.append(ev.LanguageChanged(language))
+
+    def _set_field(self, name: str, value: Any) -> None:
+        s = self.s
+        s.fields[name] = value
+        self.events.append(ev.FieldChanged(name, value))
+        if name == "municipality":
+            s.case_info["municipality"] = value
+            if s.case_open:
+                self.events.append(ev.CaseUpdated({"municipality": value}))
+
+    def _raise_urgency(self, reason: str) -> None:
+        if not self.s.urgent:
+            self.s.urgent = True
+            self.events.append(ev.UrgencyRaised(reason))
+            if self.s.case_open:
+                self.events.append(ev.CaseUpdated({"urgency": "urgent"}))
+
+    def _open_case(self) -> None:
+        s = self.s
+        if s.case_open:
+            return
+        s.case_open = True
+        info = dict(s.case_info)
+        info.setdefault("municipality", s.fields.get("municipality"))
+        info["urgency"] = "urgent" if s.urgent else "normal"
+        if s.risk:
+            info.update(risk_level=s.risk["level"], risk_score=s.risk["score"])
+            info["flags"] = list(s.risk["flags"])
+        info["consent"] = dict(s.consent)
+        self.events.append(ev.CaseOpened(info))
+
+    def _assess(self, args: Any) -> None:
+        s = self.s
+        name = str(args.get("score") or "risk")
+        score = s.scores.get(name, 0)
+        high, medium = int(args.get("high", 10)), int(args.get("medium", 4))
+        level = "high" if score >= high else "medium" if score >= medium else "standard"
+        s.risk = {"level": level, "score": score, "flags": list(s.flags)}
+        self.events.append(ev.RiskAssessed(level, score, tuple(s.flags)))
+        if s.case_open:
+            self.events.append(
+                ev.CaseUpdated({"risk_level": level, "risk_score": score, "flags": list(s.flags)})
+            )
+        if level == "high":
+            self._raise_urgency("high_risk")
+
+    # -- values --------------------------------------------------------------------------------
+
+    def _language(self) -> str:
+        return self.s.language or self.env.default_language
+
+    def _country(self) -> str | None:
+        slug = self.s.fields.get("municipality")
+        for place in self.env.places:
+            if place.slug == slug:
+                return place.country
+        return None
+
+    def _number(self, name: str) -> str:
+        numbers = self.env.numbers
+        table = numbers.get(self._country() or "default") or numbers.get("default") or {}
+        return str(table.get(name, ""))
+
+    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {k: self._resolve(v) for k, v in params.items()}
+
+    def _split_value(self, ref: str) -> str:
+        if ref == "@case.reference":
+            return "open" if self.s.case_open else ""
+        value = self._resolve(ref)
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return "" if value is None else str(value)
+
+    def _resolve(self, value: Any) -> Any:
+        """Literal values pass; `@root.name` references are looked up."""
+        if not isinstance(value, str) or not value.startswith("@"):
+            return value
+        if value in _DEFERRED_REFS:
+            return value
+        root, _, name = value[1:].partition(".")
+        s = self.s
+        if root == "results":
+            return s.results.get(name)
+        if root == "fields":
+            return s.fields.get(name)
+        if root == "contact":
+            return (s.language or "") if name == "language" else None
+        if root == "numbers":
+            return self._number(name)
+        if root == "municipality":
+            slug = s.fields.get("municipality")
+            place = next((p for p in self.env.places if p.slug == slug), None)
+            if place is None:
+                return None
+            return {"name": place.name, "country": place.country, "slug": place.slug}.get(name)
+        if root == "risk":
+            return (s.risk or {}).get(name)
+        if root == "case":
+            return ("yes" if s.case_open else "no") if name == "open" else None
+        return None

@@ -1,0 +1,666 @@
+"""Flow YAML -> engine definitions, with errors that name file, line and problem."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.engine import keywords as kw
+from bot.engine.definition import (
+    ACTIONS,
+    LANGUAGES,
+    ROUTER_CATEGORIES,
+    ROUTERS,
+    SERVICES,
+    Action,
+    Flow,
+    KeywordSet,
+    Node,
+    Option,
+    Route,
+    Wait,
+)
+from bot.engine.durations import parse_duration
+
+MSGID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+REF_ROOTS = ("results", "fields", "contact", "numbers", "municipality", "risk", "case")
+NODE_KEYS = {
+    "do", "ask", "router", "options", "result", "field", "min", "max", "timeout", "routes",
+    "params", "next", "enter", "split", "cases", "default", "end",
+}  # fmt: skip
+WAIT_KEYS = {"router", "options", "result", "field", "min", "max", "timeout", "routes", "params"}
+TOP_KEYS = {"flow", "title", "start", "nodes"}
+KEYWORDS_FILE = "keywords.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a flow file."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class FlowError(Exception):
+    """A flow file (or several) could not be loaded; `problems` says where and why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(slots=True)
+class Loaded:
+    """Flows and keywords loaded from one directory, plus lint warnings."""
+
+    flows: dict[str, Flow] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # flow name -> YAML text
+    keywords: KeywordSet = field(default_factory=KeywordSet)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def version_of(source: str) -> str:
+    """A flow's version: the first 12 hex digits of the SHA-256 of its text."""
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _key(node: yaml.Node) -> str:
+    # Unquoted yes/no are booleans in YAML 1.1; as keys and values here they mean the words.
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == "tag:yaml.org,2002:bool":
+            return "yes" if node.value.lower() in ("yes", "true", "on", "y") else "no"
+        return str(node.value)
+    return ""
+
+
+class _Parser:
+    """Walks the YAML node tree of one file and builds definitions, collecting problems."""
+
+    def __init__(self, file: str, text: str) -> None:
+        self.file = file
+        self.text = text
+        self.problems: list[Problem] = []
+        self.loader = yaml.SafeLoader(text)
+
+    def fail(self, node: yaml.Node | None, message: str) -> None:
+        self.problems.append(Problem(self.file, _line(node) if node is not None else 1, message))
+
+    def root(self) -> yaml.Node | None:
+        try:
+            return self.loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else 1
+            self.problems.append(Problem(self.file, line, f"YAML syntax: {exc.problem}"))
+            return None
+        except yaml.YAMLError as exc:
+            self.problems.append(Problem(self.file, 1, f"YAML: {exc}"))
+            return None
+
+    def value(self, node: yaml.Node) -> Any:
+        return self.loader.construct_object(node, deep=True)
+
+    def mapping(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
+        """(key, key node, value node) triples; reports duplicates and non-mappings."""
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, f"{what} must be a mapping (key: value lines)")
+            return []
+        seen: dict[str, int] = {}
+        out = []
+        for key_node, value_node in node.value:
+            key = _key(key_node)
+            if key in seen:
+                self.fail(key_node, f"{what}: {key!r} appears twice (first on line {seen[key]})")
+                continue
+            seen[key] = _line(key_node)
+            out.append((key, key_node, value_node))
+        return out
+
+    def string(self, node: yaml.Node, what: str) -> str | None:
+        if not isinstance(node, yaml.ScalarNode) or node.value == "":
+            self.fail(node, f"{what} must be a single value")
+            return None
+        if node.tag == "tag:yaml.org,2002:bool":
+            return _key(node)
+        return str(node.value)
+
+    def msgid(self, node: yaml.Node, what: str) -> str | None:
+        value = self.string(node, what)
+        if value is not None and not MSGID.match(value):
+            self.fail(node, f"{what} {value!r} is not a message id (like fc.safe_now)")
+            return None
+        return value
+
+    def ref_ok(self, node: yaml.Node, value: Any) -> None:
+        if isinstance(value, str) and value.startswith("@"):
+            root = value[1:].partition(".")[0]
+            if root not in REF_ROOTS or "." not in value:
+                roots = ", ".join("@" + r for r in REF_ROOTS)
+                self.fail(node, f"unknown reference {value!r} (use one of {roots} with .name)")
+
+    # -- file ------------------------------------------------------------------------------------
+
+    def flow(self, expected_name: str) -> Flow | None:
+        root = self.root()
+        if root is None:
+            return None
+        top = self.mapping(root, "the file")
+        if not top:
+            return None
+        values = {k: v for k, _, v in top}
+        for key, key_node, _ in top:
+            if key not in TOP_KEYS:
+                self.fail(
+                    key_node, f"unknown key {key!r} (expected: {', '.join(sorted(TOP_KEYS))})"
+                )
+        for key in ("flow", "start", "nodes"):
+            if key not in values:
+                self.fail(root, f"missing {key!r}")
+        if self.problems:
+            return None
+        name = self.string(values["flow"], "flow")
+        if name is not None and name != expected_name:
+            self.fail(
+                values["flow"], f"flow is named {name!r} but the file is {expected_name}.yaml"
+            )
+        start = self.string(values["start"], "start")
+        nodes: dict[str, Node] = {}
+        node_lines: dict[str, yaml.Node] = {}
+        for node_id, key_node, value_node in self.mapping(values["nodes"], "nodes"):
+            if not NAME.match(node_id):
+                self.fail(key_node, f"node id {node_id!r}: use lower case letters, digits and _")
+                continue
+            node_lines[node_id] = key_node
+            built = self.node(node_id, value_node)
+            if built is not None:
+                nodes[node_id] = built
+        if start is not None and start not in node_lines:
+            self.fail(values["start"], f"start node {start!r} does not exist")
+        self._check_targets(nodes, node_lines)
+        if self.problems or name is None or start is None:
+            return None
+        title = values.get("title")
+        return Flow(
+            name=name,
+            version=version_of(self.text),
+            start=start,
+            nodes=nodes,
+            title=str(title.value) if isinstance(title, yaml.ScalarNode) else "",
+            source=self.file,
+        )
+
+    def _check_targets(self, nodes: dict[str, Node], lines: dict[str, yaml.Node]) -> None:
+        for node in nodes.values():
+            targets: list[str | None] = [node.next]
+            routes: list[Route] = []
+            if node.wait is not None:
+                routes += node.wait.routes.values()
+            routes += node.cases.values()
+            if node.default is not None:
+                routes.append(node.default)
+            targets += [r.goto for r in routes]
+            for target in targets:
+                if target is not None and target not in lines:
+                    self.fail(lines[node.id], f"node {node.id}: goes to {target!r}, no such node")
+
+    # -- nodes -----------------------------------------------------------------------------------
+
+    def node(self, node_id: str, yaml_node: yaml.Node) -> Node | None:
+        items = self.mapping(yaml_node, f"node {node_id}")
+        values = {k: v for k, _, v in items}
+        before = len(self.problems)
+        for key, key_node, _ in items:
+            if key not in NODE_KEYS:
+                self.fail(key_node, f"node {node_id}: unknown key {key!r}")
+        kinds = [k for k in ("ask", "enter", "split", "end") if k in values]
+        if "next" in values and not kinds:
+            kinds.append("next")
+        if len(kinds) != 1:
+            self.fail(
+                yaml_node,
+                f"node {node_id}: needs exactly one of ask, next, enter, split, end"
+                + (f" (has {', '.join(kinds)})" if kinds else ""),
+            )
+            return None
+        kind = kinds[0]
+        if kind != "ask":
+            for key in WAIT_KEYS & values.keys():
+                self.fail(values[key], f"node {node_id}: {key!r} only goes with ask")
+        if kind in ("ask", "split", "end") and "next" in values:
+            self.fail(values["next"], f"node {node_id}: 'next' does not go with {kind}")
+        if kind == "enter" and "next" not in values:
+            self.fail(values["enter"], f"node {node_id}: enter needs a 'next' node for afterwards")
+        actions = self.actions(values["do"], node_id) if "do" in values else ()
+        wait = self.wait(node_id, values) if kind == "ask" else None
+        cases: dict[str, Route] = {}
+        default = None
+        split = None
+        if kind == "split":
+            split = self.string(values["split"], f"node {node_id}: split")
+            if split is not None and not split.startswith("@"):
+                self.fail(
+                    values["split"], f"node {node_id}: split takes a reference like @results.x"
+                )
+            elif split is not None:
+                self.ref_ok(values["split"], split)
+            if "cases" not in values:
+                self.fail(values["split"], f"node {node_id}: split needs 'cases'")
+            else:
+                for case, _, route_node in self.mapping(values["cases"], f"node {node_id} cases"):
+                    route = self.route(route_node, node_id)
+                    if route is not None:
+                        cases[case] = route
+            if "default" in values:
+                default = self.route(values["default"], node_id)
+        elif "cases" in values or "default" in values:
+            self.fail(yaml_node, f"node {node_id}: cases/default only go with split")
+        if len(self.problems) > before:
+            return None
+        return Node(
+            id=node_id,
+            actions=actions,
+            wait=wait,
+            next=self.string(values["next"], "next") if "next" in values else None,
+            enter=self.name(values["enter"], "enter") if "enter" in values else None,
+            split=split,
+            cases=cases,
+            default=default,
+            end=self.string(values["end"], "end") if "end" in values else None,
+            line=_line(yaml_node),
+        )
+
+    def name(self, node: yaml.Node, what: str) -> str | None:
+        value = self.string(node, what)
+        if value is not None and not NAME.match(value):
+            self.fail(node, f"{what} {value!r}: a flow name is lower case letters, digits and _")
+        return value
+
+    def wait(self, node_id: str, values: dict[str, yaml.Node]) -> Wait | None:
+        text = self.msgid(values["ask"], f"node {node_id}: ask")
+        router_node = values.get("router")
+        if router_node is None:
+            self.fail(values["ask"], f"node {node_id}: ask needs a router ({', '.join(ROUTERS)})")
+            return None
+        router = self.string(router_node, "router")
+        if router not in ROUTERS:
+            self.fail(
+                router_node, f"node {node_id}: router {router!r} is not one of {', '.join(ROUTERS)}"
+            )
+            return None
+        options: list[Option] = []
+        if router == "options":
+            if "options" not in values:
+                self.fail(router_node, f"node {node_id}: an options router needs 'options'")
+            else:
+                options = self.options(values["options"], node_id)
+        elif "options" in values:
+            self.fail(values["options"], f"node {node_id}: 'options' only go with router: options")
+        categories = (
+            tuple(o.value for o in options) if router == "options" else ROUTER_CATEGORIES[router]
+        )
+        timeout = None
+        if "timeout" in values:
+            raw = self.string(values["timeout"], "timeout")
+            try:
+                timeout = parse_duration(raw or "")
+            except ValueError as exc:
+                self.fail(values["timeout"], f"node {node_id}: {exc}")
+        routes: dict[str, Route] = {}
+        if "routes" not in values:
+            self.fail(values["ask"], f"node {node_id}: ask needs 'routes'")
+        else:
+            allowed = {*categories, "other", "timeout"}
+            for category, key_node, route_node in self.mapping(values["routes"], "routes"):
+                if category not in allowed:
+                    self.fail(
+                        key_node,
+                        f"node {node_id}: route {category!r} is not a category of this "
+                        f"{router} question (expected: {', '.join(sorted(allowed))})",
+                    )
+                    continue
+                if category == "timeout" and timeout is None:
+                    self.fail(key_node, f"node {node_id}: a timeout route needs 'timeout: PT…'")
+                route = self.route(route_node, node_id)
+                if route is not None:
+                    routes[category] = route
+            optional = {"unknown"} if router == "municipality" else set()
+            missing = [c for c in categories if c not in routes and c not in optional]
+            if missing and "routes" in values:
+                self.fail(values["routes"], f"node {node_id}: no route for {', '.join(missing)}")
+        bounds: dict[str, int | None] = {"min": None, "max": None}
+        for bound in bounds:
+            if bound in values:
+                raw_value = self.value(values[bound])
+                if router != "number" or not isinstance(raw_value, int):
+                    self.fail(
+                        values[bound], f"node {node_id}: {bound} is a whole number, for number"
+                    )
+                else:
+                    bounds[bound] = raw_value
+        params = self.params(values.get("params"), node_id)
+        result = self.name(values["result"], "result") if "result" in values else None
+        fld = self.name(values["field"], "field") if "field" in values else None
+        if text is None:
+            return None
+        return Wait(
+            text=text,
+            router=router,
+            routes=routes,
+            params=params,
+            options=tuple(options),
+            result=result,
+            field=fld,
+            min=bounds["min"],
+            max=bounds["max"],
+            timeout=timeout,
+        )
+
+    def options(self, node: yaml.Node, node_id: str) -> list[Option]:
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            self.fail(node, f"node {node_id}: options is a list of {{value, label, words}}")
+            return []
+        out: list[Option] = []
+        seen: set[str] = set()
+        for item in node.value:
+            fields = {k: v for k, _, v in self.mapping(item, f"node {node_id}: option")}
+            unknown = set(fields) - {"value", "label", "words"}
+            if unknown:
+                self.fail(item, f"node {node_id}: option has unknown key(s) {', '.join(unknown)}")
+            if "value" not in fields or "label" not in fields:
+                self.fail(item, f"node {node_id}: an option needs value and label")
+                continue
+            value = self.string(fields["value"], "option value")
+            label = self.msgid(fields["label"], "option label")
+            words: tuple[str, ...] = ()
+            if "words" in fields:
+                raw = self.value(fields["words"])
+                if not isinstance(raw, list) or not all(isinstance(w, str | int) for w in raw):
+                    self.fail(fields["words"], f"node {node_id}: words is a list of words")
+                else:
+                    words = tuple(str(w) for w in raw)
+            if value in seen:
+                self.fail(item, f"node {node_id}: option value {value!r} appears twice")
+            if value is not None and label is not None:
+                seen.add(value)
+                out.append(Option(value, label, words))
+        return out
+
+    def params(self, node: yaml.Node | None, node_id: str) -> dict[str, Any]:
+        if node is None:
+            return {}
+        out: dict[str, Any] = {}
+        for key, _, value_node in self.mapping(node, f"node {node_id}: params"):
+            value = self.value(value_node)
+            self.ref_ok(value_node, value)
+            out[key] = value
+        return out
+
+    def route(self, node: yaml.Node, node_id: str) -> Route | None:
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == "tag:yaml.org,2002:null":
+                return Route(None)
+            return Route(str(node.value))
+        items = {k: v for k, _, v in self.mapping(node, f"node {node_id}: route")}
+        unknown = set(items) - {"goto", "do"}
+        if unknown:
+            self.fail(node, f"node {node_id}: a route has goto and do, not {', '.join(unknown)}")
+            return None
+        goto = items.get("goto")
+        target = None
+        if goto is not None and goto.tag != "tag:yaml.org,2002:null":
+            target = self.string(goto, "goto")
+        actions = self.actions(items["do"], node_id) if "do" in items else ()
+        return Route(target, actions)
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def actions(self, node: yaml.Node, node_id: str) -> tuple[Action, ...]:
+        if not isinstance(node, yaml.SequenceNode):
+            self.fail(node, f"node {node_id}: 'do' is a list of actions (lines starting with -)")
+            return ()
+        out = []
+        for item in node.value:
+            action = self.action(item, node_id)
+            if action is not None:
+                out.append(action)
+        return tuple(out)
+
+    def action(self, node: yaml.Node, node_id: str) -> Action | None:
+        items = {k: (kn, v) for k, kn, v in self.mapping(node, f"node {node_id}: action")}
+        names = [k for k in items if k in ACTIONS]
+        extra = [k for k in items if k not in ACTIONS and k != "params"]
+        if len(names) != 1 or extra:
+            self.fail(
+                node,
+                f"node {node_id}: an action is one of {', '.join(ACTIONS)}"
+                + (f" (got {', '.join(extra or names)})" if extra or names else ""),
+            )
+            return None
+        kind = names[0]
+        value_node = items[kind][1]
+        line = _line(node)
+        if "params" in items and kind != "say":
+            self.fail(items["params"][0], f"node {node_id}: params only go with say")
+            return None
+        if kind == "say":
+            text = self.msgid(value_node, "say")
+            params = self.params(items["params"][1], node_id) if "params" in items else {}
+            return Action(kind, {"text": text, "params": params}, line) if text else None
+        if kind == "add_flag":
+            flag = self.name(value_node, "add_flag")
+            return Action(kind, {"value": flag}, line) if flag else None
+        if kind == "set_language":
+            language = self.string(value_node, "set_language")
+            if language not in LANGUAGES and not (language or "").startswith("@"):
+                self.fail(value_node, f"set_language: {language!r} (expected sq, en or @results.x)")
+                return None
+            self.ref_ok(value_node, language)
+            return Action(kind, {"value": language}, line)
+        raw = self.value(value_node)
+        args: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        if raw is not None and not isinstance(raw, dict):
+            self.fail(value_node, f"{kind}: expected a mapping like {{name: value}}")
+            return None
+        for v in args.values():
+            self.ref_ok(value_node, v)
+        required = {
+            "set_result": ("name", "value"),
+            "set_field": ("name", "value"),
+            "add_score": ("points",),
+            "record_consent": ("service",),
+            "start_followup": ("plan",),
+        }.get(kind, ())
+        for key in required:
+            if key not in args:
+                self.fail(value_node, f"{kind}: missing {key!r}")
+                return None
+        if kind == "add_score" and not isinstance(args["points"], int):
+            self.fail(value_node, "add_score: points is a whole number")
+            return None
+        if kind == "assess_risk":
+            for key in ("high", "medium"):
+                if not isinstance(args.get(key), int):
+                    self.fail(value_node, f"assess_risk: {key!r} threshold is a whole number")
+                    return None
+            if args["medium"] > args["high"]:
+                self.fail(value_node, "assess_risk: medium must not be above high")
+                return None
+        if kind == "record_consent":
+            if args["service"] not in SERVICES:
+                self.fail(value_node, f"record_consent: service is one of {', '.join(SERVICES)}")
+                return None
+            if not isinstance(args.get("given", True), bool):
+                self.fail(value_node, "record_consent: given is true or false")
+                return None
+        if kind == "set_case":
+            unknown = set(args) - {"reporter", "category"}
+            if unknown:
+                self.fail(value_node, f"set_case: only reporter and category, not {unknown}")
+                return None
+        return Action(kind, args, line)
+
+
+def parse_flow(file: str, text: str, expected_name: str | None = None) -> Flow:
+    """Parse one flow file's text; FlowError lists every problem found."""
+    parser = _Parser(file, text)
+    flow = parser.flow(expected_name or Path(file).stem)
+    if parser.problems or flow is None:
+        raise FlowError(parser.problems or [Problem(file, 1, "could not be read")])
+    return flow
+
+
+def parse_keywords(file: str, text: str, flow_names: Iterable[str]) -> KeywordSet:
+    """Parse keywords.yaml; every keyword's flow must exist."""
+    parser = _Parser(file, text)
+    root = parser.root()
+    if root is None:
+        raise FlowError(parser.problems)
+    top = {k: v for k, _, v in parser.mapping(root, "the file")}
+    names = set(flow_names)
+    raw_keywords: list[dict[str, Any]] = []
+    if "keywords" not in top or not isinstance(top["keywords"], yaml.SequenceNode):
+        parser.fail(root, "keywords.yaml needs a 'keywords' list")
+    else:
+        for item in top["keywords"].value:
+            entry = parser.value(item)
+            if not isinstance(entry, dict) or not {"intent", "flow"} <= entry.keys():
+                parser.fail(item, "a keyword needs intent and flow")
+                continue
+            if entry["flow"] not in names:
+                parser.fail(item, f"keyword {entry['intent']}: no flow named {entry['flow']!r}")
+            mode = entry.get("mode", "whole")
+            if mode not in ("whole", "phrase"):
+                parser.fail(item, f"keyword {entry['intent']}: mode is whole or phrase")
+            words = entry.get("phrases") if mode == "phrase" else entry.get("words")
+            if not words:
+                parser.fail(
+                    item,
+                    f"keyword {entry['intent']}: needs {'phrases' if mode == 'phrase' else 'words'}",
+                )
+            raw_keywords.append(entry)
+    negations = parser.value(top["negations"]) if "negations" in top else []
+    if parser.problems:
+        raise FlowError(parser.problems)
+    return kw.build(raw_keywords, [str(n) for n in negations or []])
+
+
+def lint(flow: Flow, known_ids: set[str] | None = None) -> list[Problem]:
+    """Warnings that do not stop a flow: unreachable nodes, dead ends, untranslated texts."""
+    warnings: list[Problem] = []
+    reachable: set[str] = set()
+    todo = [flow.start]
+    while todo:
+        node_id = todo.pop()
+        if node_id in reachable or node_id not in flow.nodes:
+            continue
+        reachable.add(node_id)
+        node = flow.nodes[node_id]
+        routes = list(node.wait.routes.values()) if node.wait else []
+        routes += [*node.cases.values(), *([node.default] if node.default else [])]
+        todo += [r.goto for r in routes if r.goto] + ([node.next] if node.next else [])
+    for node in flow.nodes.values():
+        if node.id not in reachable:
+            warnings.append(Problem(flow.source, node.line, f"node {node.id} is never reached"))
+        if node.split and node.default is None:
+            warnings.append(
+                Problem(
+                    flow.source,
+                    node.line,
+                    f"node {node.id}: split without default ends the flow for other values",
+                )
+            )
+    if known_ids is not None:
+        for node in flow.nodes.values():
+            for msgid in message_ids(node):
+                if msgid not in known_ids:
+                    warnings.append(
+                        Problem(
+                            flow.source, node.line, f"node {node.id}: {msgid} has no translation"
+                        )
+                    )
+    return warnings
+
+
+def message_ids(node: Node) -> list[str]:
+    """Every message id a node uses."""
+    ids: list[str] = []
+    actions = list(node.actions)
+    if node.wait is not None:
+        ids.append(node.wait.text)
+        ids += [o.label for o in node.wait.options]
+        for route in node.wait.routes.values():
+            actions += route.actions
+    for route in [*node.cases.values(), *([node.default] if node.default else [])]:
+        actions += route.actions
+    ids += [str(a.args["text"]) for a in actions if a.kind == "say"]
+    return ids
+
+
+def display_path(file: Path) -> str:
+    """A file's path as an admin would recognise it (relative to the working directory)."""
+    try:
+        return str(file.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(file)
+
+
+def load_dir(path: Path) -> Loaded:
+    """Load every flow and keywords.yaml in a directory; FlowError lists all problems."""
+    loaded = Loaded()
+    problems: list[Problem] = []
+    for file in sorted(path.glob("*.yaml")):
+        if file.name == KEYWORDS_FILE:
+            continue
+        text = file.read_text(encoding="utf-8")
+        try:
+            flow = parse_flow(display_path(file), text)
+        except FlowError as exc:
+            problems += exc.problems
+            continue
+        loaded.flows[flow.name] = flow
+        loaded.sources[flow.name] = text
+    problems += check_references(loaded.flows)
+    keywords_file = path / KEYWORDS_FILE
+    if keywords_file.exists():
+        try:
+            loaded.keywords = parse_keywords(
+                display_path(keywords_file), keywords_file.read_text(encoding="utf-8"), loaded.flows
+            )
+        except FlowError as exc:
+            problems += exc.problems
+    if problems:
+        raise FlowError(problems)
+    for flow in loaded.flows.values():
+        loaded.warnings += lint(flow)
+    return loaded
+
+
+def check_references(flows: dict[str, Flow]) -> list[Problem]:
+    """Flows entered by another flow must exist."""
+    problems = []
+    for flow in flows.values():
+        for node in flow.nodes.values():
+            if node.enter is not None and node.enter not in flows:
+                problems.append(
+                    Problem(
+                        flow.source,
+                        node.line,
+                        f"node {node.id}: enters flow {node.enter!r}, which does not exist",
+                    )
+                )
+    return problems
