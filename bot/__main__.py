@@ -1,0 +1,128 @@
+"""The `helpline` command: serve, db, flows, i18n and demo subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Settings, load_settings
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Libraries log request URLs and bodies at INFO/DEBUG; those can hold phone numbers.
+    for noisy in ("aiohttp.access", "httpx", "telegram", "twilio", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the web server, pipeline, outbox sender and scheduler."""
+    from aiohttp import web
+
+    from bot.app import StartupError, build_app
+
+    settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
+    try:
+        web.run_app(
+            build_app(settings),
+            host=settings.host,
+            port=settings.port,
+            access_log=None,  # access logs would carry URLs and addresses; metrics cover traffic
+            print=lambda *_: print(
+                f"helpline serving on http://{settings.host}:{settings.port} "
+                f"(simulator: /simulator)",
+                flush=True,
+            ),
+        )
+    except StartupError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    """Database maintenance."""
+    from bot.store.migrate import upgrade
+
+    if args.action == "upgrade":
+        upgrade(settings.database_url)
+        print("database is at the newest schema")
+    return 0
+
+
+def cmd_flows(settings: Settings, args: argparse.Namespace) -> int:
+    """Validate flow files; exit 1 naming file, line and problem."""
+    from bot.flows.check import check_paths
+
+    return check_paths([Path(p) for p in args.paths] or [settings.flows_dir])
+
+
+def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
+    """The Babel workflow."""
+    from bot import i18n_tools
+
+    action = {
+        "extract": i18n_tools.extract,
+        "update": i18n_tools.update,
+        "compile": i18n_tools.compile_catalogs,
+        "check": i18n_tools.check,
+    }[args.action]
+    return action()
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Load municipalities and the demo data (marked DEMO)."""
+    from bot.demo import load_demo
+
+    asyncio.run(load_demo(settings))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="helpline", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the helpline")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database")
+    db.add_argument("action", choices=["upgrade"])
+    db.set_defaults(func=cmd_db)
+
+    flows = sub.add_parser("flows", help="conversation flows")
+    flows_sub = flows.add_subparsers(dest="action", required=True)
+    check = flows_sub.add_parser("check", help="validate flow files")
+    check.add_argument("paths", nargs="*", help="files or directories (default: the shipped flows)")
+    check.set_defaults(func=cmd_flows)
+
+    i18n = sub.add_parser("i18n", help="translations")
+    i18n.add_argument("action", choices=["extract", "update", "compile", "check"])
+    i18n.set_defaults(func=cmd_i18n)
+
+    demo = sub.add_parser("demo", help="demo data")
+    demo.add_argument("action", choices=["load"])
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `helpline` and `python -m bot`."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    settings = load_settings()
+    return int(args.func(settings, args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

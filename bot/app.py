@@ -1,0 +1,174 @@
+"""Builds the aiohttp application: keys, lifetimes of database, channels, sender and scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.channels.simulator import SimulatorChannel
+from bot.config import Settings
+from bot.data import load_municipalities
+from bot.data.numbers import load_numbers
+from bot.engine.env import Place
+from bot.flows.library import FlowLibrary
+from bot.hub import Hub
+from bot.i18n import Catalogs
+from bot.messages import Inbound
+from bot.outbox import OutboxSender
+from bot.pipeline import Pipeline
+from bot.store.crypto import Crypto
+from bot.store.db import Database
+from bot.store.repositories import Municipality
+from bot.web.simulator import setup_simulator
+
+log = logging.getLogger(__name__)
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Callable[[], datetime])
+DB = web.AppKey("db", Database)
+FLOWS = web.AppKey("flows", FlowLibrary)
+CATALOGS = web.AppKey("catalogs", Catalogs)
+HUB = web.AppKey("hub", Hub)
+PIPELINE = web.AppKey("pipeline", Pipeline)
+SENDER = web.AppKey("sender", OutboxSender)
+CHANNELS = web.AppKey("channels", dict)
+
+SWEEP_SECONDS = 5  # how often due timers are looked for
+
+
+def utcnow() -> datetime:
+    """The real clock (tests pass their own)."""
+    return datetime.now(UTC)
+
+
+class StartupError(RuntimeError):
+    """The helpline cannot start; the message says what to fix."""
+
+
+def places_from(municipalities: list[Municipality]) -> list[Place]:
+    """Municipalities as the engine matches them: name, slug and every alias."""
+    return [
+        Place(
+            slug=m.slug,
+            name=m.name,
+            country=m.country,
+            names=(m.name, m.slug, m.slug.replace("-", " "), *m.aliases),
+        )
+        for m in municipalities
+    ]
+
+
+async def ensure_municipalities(db: Database) -> list[Municipality]:
+    """The municipalities in the database, loading the shipped list into an empty one."""
+    async with db.uow() as uow:
+        rows = await uow.municipalities.list_all()
+        if not rows:
+            rows = [Municipality(**m) for m in load_municipalities()]
+            await uow.municipalities.upsert_all(rows)
+            await uow.commit()
+    return rows
+
+
+async def store_flow_versions(db: Database, flows: FlowLibrary, now: datetime) -> None:
+    """Keep every served flow version, so conversations pinned to it survive a change."""
+    async with db.uow() as uow:
+        for name, source in flows.sources.items():
+            await uow.flows.save(name, flows.get(name).version, source, now)
+        await uow.commit()
+
+
+async def _runtime(app: web.Application) -> AsyncIterator[None]:
+    settings, clock = app[SETTINGS], app[CLOCK]
+    db = Database(settings.database_url, Crypto(settings.data_keys, settings.secret_key))
+    flows = FlowLibrary(settings.flows_dir)
+    loaded = flows.reload()
+    if not loaded.ok:
+        await db.dispose()
+        problems = "\n".join(str(p) for p in loaded.problems)
+        raise StartupError(f"the flows have errors, fix them and start again:\n{problems}")
+    await store_flow_versions(db, flows, clock())
+    places = places_from(await ensure_municipalities(db))
+    catalogs = Catalogs()
+    channels: dict[str, Any] = {"simulator": SimulatorChannel(app[HUB])}
+    for channel in channels.values():
+        await channel.start()
+    sender = OutboxSender(db, channels, clock)
+    pipeline = Pipeline(
+        db,
+        flows,
+        catalogs,
+        places=places,
+        numbers=load_numbers(),
+        session_ttl=settings.session_ttl,
+        clock=clock,
+        hub=app[HUB],
+        on_commit=sender.wake,
+    )
+    app[DB], app[FLOWS], app[CATALOGS] = db, flows, catalogs
+    app[PIPELINE], app[SENDER], app[CHANNELS] = pipeline, sender, channels
+    sender_task = asyncio.create_task(sender.run(), name="outbox-sender")
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(
+        pipeline.sweep_fires,
+        "interval",
+        seconds=SWEEP_SECONDS,
+        id="sweep-fires",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.start()
+    log.info("helpline ready (flows: %s)", ", ".join(sorted(flows.current)))
+    try:
+        yield
+    finally:
+        scheduler.shutdown(wait=False)
+        sender_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender_task
+        for channel in channels.values():
+            await channel.stop()
+        await db.dispose()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers, 503 otherwise."""
+    ok = await request.app[DB].ping()
+    return web.json_response({"ok": ok, "database": ok}, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus metrics in the text format."""
+    response = web.Response(body=generate_latest())
+    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    return response
+
+
+async def index(request: web.Request) -> web.Response:
+    """The root leads to the simulator."""
+    raise web.HTTPFound("/simulator")
+
+
+def build_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> web.Application:
+    """The helpline's web application; nothing starts until the app runs."""
+    app = web.Application(client_max_size=64 * 1024)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[HUB] = Hub()
+    app.cleanup_ctx.append(_runtime)
+
+    async def receive(inbound: Inbound) -> None:
+        await app[PIPELINE].receive(inbound)
+
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    setup_simulator(app, hub=app[HUB], receive=receive)
+    return app

@@ -1,0 +1,401 @@
+"""The one use case: an inbound message or a due timer -> engine -> writes -> one commit -> outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot import engine
+from bot.engine import events as ev
+from bot.engine import sysmsgs
+from bot.engine.env import ContactView, Env, Place
+from bot.engine.session import Session
+from bot.flows.library import FlowLibrary
+from bot.matching import similarity
+from bot.messages import Inbound
+from bot.rendering import render
+
+log = logging.getLogger(__name__)
+
+START_COMMANDS = frozenset({"/start"})
+FIRE_TIMEOUT = "wait_timeout"
+FIRE_EXPIRE = "session_expire"
+# Events the simulator shows beside the chat; messages themselves arrive through the outbox.
+HUB_EVENTS = frozenset(
+    {
+        "case_opened",
+        "case_updated",
+        "risk_assessed",
+        "urgency_raised",
+        "referral_requested",
+        "consent_recorded",
+        "language_changed",
+        "keyword_matched",
+        "session_ended",
+        "followup_started",
+        "erasure_requested",
+        "input_rejected",
+    }
+)
+
+
+class Translator(Protocol):
+    """The part of i18n.Catalogs the pipeline needs."""
+
+    def text(self, locale: str, msgid: str, params: Mapping[str, Any] | None = None) -> str:
+        """A message in a language, with params filled in."""
+        ...
+
+
+class EventSink(Protocol):
+    """Where engine events are published after commit (the simulator's hub)."""
+
+    def publish_event(self, urn: str, event: dict[str, Any]) -> None:
+        """Hand one event to whoever watches this URN."""
+        ...
+
+
+@dataclass(slots=True)
+class Handled:
+    """What processing one inbound message did (for channels and tests)."""
+
+    status: str  # processed | duplicate | failed
+    events: list[ev.Event] = field(default_factory=list)
+    case_reference: str | None = None
+
+
+@dataclass(slots=True)
+class _Applied:
+    case_reference: str | None = None
+    hub_events: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Pipeline:
+    """Processes inbound messages and due timers, one transaction each, in order per contact."""
+
+    def __init__(
+        self,
+        db: Any,
+        flows: FlowLibrary,
+        catalogs: Translator,
+        *,
+        places: Sequence[Place] = (),
+        numbers: Mapping[str, Mapping[str, str]] | None = None,
+        session_ttl: timedelta = timedelta(days=1),
+        clock: Callable[[], datetime],
+        hub: EventSink | None = None,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.flows = flows
+        self.catalogs = catalogs
+        self.places = list(places)
+        self.numbers = dict(numbers or {})
+        self.session_ttl = session_ttl
+        self.clock = clock
+        self.hub = hub
+        self.on_commit = on_commit
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    # -- public ----------------------------------------------------------------------------------
+
+    def env(self, now: datetime) -> Env:
+        """The engine's world at `now`."""
+        return Env(
+            now=now,
+            flows=self.flows,
+            texts=lambda locale, msgid: self.catalogs.text(locale, msgid),
+            places=self.places,
+            keywords=self.flows.keywords,
+            numbers=self.numbers,
+            similarity=similarity,
+            session_ttl=self.session_ttl,
+        )
+
+    async def receive(self, inbound: Inbound) -> Handled:
+        """Process one inbound message; a repeated external id is dropped."""
+        async with self._lock(inbound.urn):
+            try:
+                handled, applied = await self._receive(inbound)
+            except Exception:
+                # Never lose what the person wrote, and never leave them without an answer.
+                log.exception("processing an inbound %s message failed", inbound.channel)
+                return await self._record_failure(inbound)
+        self._after_commit(inbound.urn, applied)
+        return handled
+
+    async def run_fire(self, fire: Any) -> None:
+        """Resume the session a due timer belongs to (a wait's timeout or the session's expiry)."""
+        async with self.db.uow() as uow:
+            contact = await uow.contacts.get(fire.contact_id)
+            stored = await uow.sessions.get(fire.session_id) if fire.session_id else None
+            if contact is None or stored is None or stored.status == "ended":
+                await uow.fires.done(fire.id)
+                await uow.commit()
+                return
+        async with self._lock(contact.urn):
+            async with self.db.uow() as uow:
+                contact = await uow.contacts.get(fire.contact_id)
+                stored = await uow.sessions.get(fire.session_id)
+                applied = _Applied()
+                if contact is not None and stored is not None and stored.status != "ended":
+                    session = Session.from_dict(stored.state)
+                    await self._ensure_versions(uow, session)
+                    res = (
+                        engine.TimeoutResume(fire.seq)
+                        if fire.kind == FIRE_TIMEOUT
+                        else engine.ExpireResume()
+                    )
+                    now = self.clock()
+                    outcome = engine.resume(session, res, self._view(contact), self.env(now))
+                    applied = await self._apply(uow, contact, stored, outcome, now)
+                await uow.fires.done(fire.id)
+                await uow.commit()
+        if contact is not None:
+            self._after_commit(contact.urn, applied)
+
+    async def sweep_fires(self, limit: int = 100, owner: str = "sweeper") -> int:
+        """Claim due timers and run them; returns how many ran."""
+        now = self.clock()
+        async with self.db.uow() as uow:
+            fires = await uow.fires.claim_due(now, limit, timedelta(minutes=2), owner)
+            await uow.commit()
+        for fire in fires:
+            try:
+                await self.run_fire(fire)
+            except Exception:
+                log.exception("a %s timer failed", fire.kind)
+        return len(fires)
+
+    # -- one message -----------------------------------------------------------------------------
+
+    def _lock(self, urn: str) -> asyncio.Lock:
+        lock = self._locks.get(urn)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[urn] = lock
+        return lock
+
+    async def _receive(self, inbound: Inbound) -> tuple[Handled, _Applied]:
+        now = self.clock()
+        async with self.db.uow() as uow:
+            if await uow.messages.seen(inbound.channel, inbound.external_id):
+                return Handled("duplicate"), _Applied()
+            contact, _ = await uow.contacts.get_or_create(inbound.urn, inbound.channel, now)
+            message_id = await uow.messages.add_inbound(
+                contact.id, inbound.channel, inbound.external_id, inbound.text, inbound.received_at
+            )
+            if message_id is None:
+                return Handled("duplicate"), _Applied()
+            stored = await uow.sessions.get_active(contact.id)
+            session = Session.from_dict(stored.state) if stored else None
+            if session is not None and not await self._ensure_versions(uow, session):
+                session = None  # its flow versions are gone: start afresh rather than fail
+            start = inbound.text.strip().lower() in START_COMMANDS
+            resume = engine.MsgResume(
+                "" if start else inbound.text, button=inbound.button, start=start
+            )
+            outcome = engine.resume(session, resume, self._view(contact), self.env(now))
+            applied = await self._apply(uow, contact, stored, outcome, now)
+            await uow.contacts.touch(contact.id, now)
+            await uow.commit()
+        return Handled("processed", outcome.events, applied.case_reference), applied
+
+    async def _record_failure(self, inbound: Inbound) -> Handled:
+        now = self.clock()
+        try:
+            async with self.db.uow() as uow:
+                contact, _ = await uow.contacts.get_or_create(inbound.urn, inbound.channel, now)
+                message_id = await uow.messages.add_inbound(
+                    contact.id,
+                    inbound.channel,
+                    inbound.external_id,
+                    inbound.text,
+                    inbound.received_at,
+                )
+                if message_id is None:
+                    return Handled("duplicate")
+                language = contact.language or "sq"
+                text = self.catalogs.text(language, sysmsgs.ERROR)
+                outbox_id = await uow.outbox.add(
+                    contact_id=contact.id,
+                    channel=inbound.channel,
+                    urn=inbound.urn,
+                    text=text,
+                    kind="system",
+                    due_at=now,
+                    now=now,
+                )
+                await uow.messages.add_outbound(contact.id, inbound.channel, text, now, outbox_id)
+                await uow.commit()
+        except Exception:
+            log.exception("recording a failed inbound %s message failed too", inbound.channel)
+            raise
+        if self.on_commit:
+            self.on_commit()
+        return Handled("failed")
+
+    async def _ensure_versions(self, uow: Any, session: Session) -> bool:
+        """Load older flow versions a session is pinned to; False if one is missing."""
+        for name, version in {(f.flow, f.version) for f in session.frames} | set(
+            session.pins.items()
+        ):
+            if self.flows.has_version(name, version):
+                continue
+            source = await uow.flows.get(name, version)
+            if source is None:
+                log.warning("flow %s@%s is no longer stored; starting afresh", name, version)
+                return False
+            self.flows.add_version(name, source)
+        return True
+
+    def _view(self, contact: Any) -> ContactView:
+        return ContactView(
+            language=contact.language, fields=dict(contact.fields), channel=contact.channel
+        )
+
+    # -- events -> writes ------------------------------------------------------------------------
+
+    async def _apply(
+        self, uow: Any, contact: Any, stored: Any, outcome: engine.Outcome, now: datetime
+    ) -> _Applied:
+        """Turn the engine's events into rows, in this transaction."""
+        applied = _Applied()
+        session = outcome.session
+        session_id = stored.id if stored else None
+        if outcome.new_session and stored is not None:
+            if stored.status != "ended":
+                old = Session.from_dict(stored.state)
+                old.status, old.ended_reason = "ended", old.ended_reason or "replaced"
+                await uow.sessions.save(contact.id, stored.id, old.to_dict(), "ended", now)
+            await uow.fires.cancel_for_session(stored.id)
+            session_id = None
+        if session is not None:
+            status = "ended" if session.status == "ended" else "waiting"
+            session_id = await uow.sessions.save(
+                contact.id, session_id, session.to_dict(), status, now
+            )
+        case = await uow.cases.open_for_contact(contact.id)
+        fields = dict(contact.fields)
+        fields_changed = False
+        erase = False
+        messages: list[ev.MsgCreated] = []
+        for event in outcome.events:
+            data = event.to_dict()
+            if isinstance(event, ev.MsgCreated):
+                messages.append(event)
+                continue
+            if isinstance(event, ev.WaitStarted):
+                await self._schedule(uow, contact.id, session_id, event, now)
+            elif isinstance(event, ev.SessionEnded):
+                if session_id is not None:
+                    await uow.fires.cancel_for_session(session_id)
+            elif isinstance(event, ev.LanguageChanged):
+                await uow.contacts.set_language(contact.id, event.language)
+            elif isinstance(event, ev.FieldChanged):
+                fields[event.name] = event.value
+                fields_changed = True
+            elif isinstance(event, ev.CaseOpened):
+                case = await self._open_case(uow, contact.id, event.info, now)
+                data["reference"] = case.reference
+            elif isinstance(event, ev.CaseUpdated) and case is not None:
+                changes = {k: v for k, v in event.changes.items() if v is not None}
+                if changes:
+                    case = await uow.cases.update(case.id, now, **changes)
+                    await uow.cases.add_event(case.id, "updated", changes, now)
+            elif isinstance(event, ev.ConsentRecorded) and case is not None:
+                await uow.cases.set_consent(case.id, event.service, event.given, now)
+                await uow.cases.add_event(
+                    case.id, "consent", {"service": event.service, "given": event.given}, now
+                )
+            elif isinstance(event, ev.UrgencyRaised) and case is not None:
+                await uow.cases.add_event(case.id, "urgency_raised", {"reason": event.reason}, now)
+            elif isinstance(event, ev.RiskAssessed) and case is not None:
+                await uow.cases.add_event(
+                    case.id, "risk_assessed", {"level": event.level, "score": event.score}, now
+                )
+            elif isinstance(event, ev.ReferralRequested) and case is not None:
+                await uow.cases.add_event(
+                    case.id,
+                    "referral_requested",
+                    {"reason": event.reason, "urgent": event.urgent},
+                    now,
+                )
+            elif isinstance(event, ev.FollowupStarted) and case is not None:
+                await uow.cases.add_event(case.id, "followup_requested", {"plan": event.plan}, now)
+            elif isinstance(event, ev.ErasureRequested):
+                erase = True
+            if event.type in HUB_EVENTS:
+                if case is not None and event.type != "case_opened":
+                    data.setdefault("reference", case.reference)
+                applied.hub_events.append(data)
+        if fields_changed:
+            await uow.contacts.set_fields(contact.id, fields)
+        applied.case_reference = case.reference if case is not None else None
+        rendered = render(messages, self.catalogs.text, applied.case_reference)
+        if rendered is not None:
+            outbox_id = await uow.outbox.add(
+                contact_id=contact.id,
+                channel=contact.channel,
+                urn=contact.urn,
+                text=rendered.text,
+                buttons=[{"label": b.label, "value": b.value} for b in rendered.buttons],
+                kind="reply",
+                due_at=now,
+                now=now,
+            )
+            await uow.messages.add_outbound(contact.id, contact.channel, rendered.text, now, outbox_id)
+        if erase:
+            # Last, so the confirmation above is already queued: the outbox keeps only what it
+            # needs to send it, and everything else about the person goes.
+            await uow.contacts.erase(contact.id, now)
+        return applied
+
+    async def _open_case(self, uow: Any, contact_id: int, info: dict[str, Any], now: datetime):
+        case = await uow.cases.open(contact_id, now)
+        changes = {
+            k: v
+            for k, v in info.items()
+            if k in ("municipality", "urgency", "risk_level", "risk_score", "flags", "reporter")
+            and v is not None
+        }
+        if changes:
+            case = await uow.cases.update(case.id, now, **changes)
+        for service, given in (info.get("consent") or {}).items():
+            await uow.cases.set_consent(case.id, service, given, now)
+        return case
+
+    async def _schedule(
+        self, uow: Any, contact_id: int, session_id: int | None, event: ev.WaitStarted, now: datetime
+    ) -> None:
+        if session_id is None:
+            return
+        if event.timeout_at:
+            await uow.fires.schedule(
+                contact_id=contact_id,
+                session_id=session_id,
+                kind=FIRE_TIMEOUT,
+                due_at=datetime.fromisoformat(event.timeout_at),
+                seq=event.seq,
+                now=now,
+            )
+        await uow.fires.schedule(
+            contact_id=contact_id,
+            session_id=session_id,
+            kind=FIRE_EXPIRE,
+            due_at=datetime.fromisoformat(event.expires_at),
+            seq=event.seq,
+            now=now,
+        )
+
+    def _after_commit(self, urn: str, applied: _Applied) -> None:
+        if self.on_commit:
+            self.on_commit()
+        if self.hub is not None:
+            for event in applied.hub_events:
+                self.hub.publish_event(urn, event)

@@ -1,0 +1,43 @@
+"""Engine messages (ids, params, options) to the text and buttons a person receives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.engine.events import MsgCreated
+from bot.messages import Button
+
+CASE_REFERENCE = "@case.reference"
+Translate = Callable[[str, str, Mapping[str, Any] | None], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One outgoing message: all texts of one engine call joined, and the last question's buttons."""
+
+    text: str
+    buttons: tuple[Button, ...]
+
+
+def render(
+    messages: Sequence[MsgCreated], translate: Translate, case_reference: str | None
+) -> Rendered | None:
+    """Join the messages of one engine call into one text, so SMS parts can't arrive out of order."""
+    if not messages:
+        return None
+    parts: list[str] = []
+    buttons: tuple[Button, ...] = ()
+    for msg in messages:
+        params = {
+            k: (case_reference or "") if v == CASE_REFERENCE else ("" if v is None else v)
+            for k, v in msg.params.items()
+        }
+        text = translate(msg.language, msg.text, params)
+        if msg.options:
+            labels = [(o, translate(msg.language, o.label, None)) for o in msg.options]
+            text += "\n" + "\n".join(f"{o.number}. {label}" for o, label in labels)
+            buttons = tuple(Button(label=label, value=o.value) for o, label in labels)
+        parts.append(text)
+    return Rendered("\n\n".join(parts), buttons)
