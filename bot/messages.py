@@ -38,7 +38,8 @@ class Outbound:
     urn: str
     text: str
     buttons: tuple[Button, ...] = ()
-    kind: str = "reply"  # reply | alert | followup
+    kind: str = "reply"  # reply | alert | followup | system | delete
+    meta: dict[str, object] = field(default_factory=dict)  # e.g. message ids to delete
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class SendResult:
     retry: bool = False  # transient failure: try again later
     retry_after: float | None = None  # seconds the provider asked us to wait
     error: str | None = None  # provider error code or short reason, never personal data
+    contact_state: str | None = None  # opted_out | unreachable | blocked: what we learnt of them
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,6 +120,13 @@ class OutboxSender:
                 result = SendResult(ok=False, retry=True, error=type(exc).__name__)
         now = self.clock()
         async with self.db.uow() as uow:
+            if result.contact_state and item.contact_id is not None:
+                # What the provider told us about the person outlives this one message.
+                await uow.contacts.set_flags(
+                    item.contact_id,
+                    opted_out=True if result.contact_state in ("opted_out", "blocked") else None,
+                    unreachable=True if result.contact_state == "unreachable" else None,
+                )
             if result.ok:
                 await uow.outbox.mark_sent(
                     item.id, external_id=result.external_id, segments=result.segments, now=now

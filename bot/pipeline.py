@@ -17,7 +17,7 @@ from bot.engine.env import ContactView, Env, Place
 from bot.engine.session import Session
 from bot.flows.library import FlowLibrary
 from bot.matching import similarity
-from bot.messages import Inbound
+from bot.messages import Inbound, StatusUpdate
 from bot.rendering import render
 
 log = logging.getLogger(__name__)
@@ -196,9 +196,15 @@ class Pipeline:
             session = Session.from_dict(stored.state) if stored else None
             if session is not None and not await self._ensure_versions(uow, session):
                 session = None  # its flow versions are gone: start afresh rather than fail
+            if contact.opted_out and inbound.channel != "sms":
+                # Writing to us again after blocking the bot means they unblocked it.
+                await uow.contacts.set_flags(contact.id, opted_out=False)
             start = inbound.text.strip().lower() in START_COMMANDS
             resume = engine.MsgResume(
-                "" if start else inbound.text, button=inbound.button, start=start
+                "" if start else inbound.text,
+                button=inbound.button,
+                start=start,
+                media=bool(inbound.meta.get("media") or inbound.meta.get("num_media")),
             )
             outcome = engine.resume(session, resume, self._view(contact), self.env(now))
             applied = await self._apply(uow, contact, stored, outcome, now)
@@ -338,7 +344,7 @@ class Pipeline:
             await uow.contacts.set_fields(contact.id, fields)
         applied.case_reference = case.reference if case is not None else None
         rendered = render(messages, self.catalogs.text, applied.case_reference)
-        if rendered is not None:
+        if rendered is not None and not (contact.opted_out and contact.channel == "sms"):
             outbox_id = await uow.outbox.add(
                 contact_id=contact.id,
                 channel=contact.channel,
@@ -392,6 +398,23 @@ class Pipeline:
             seq=event.seq,
             now=now,
         )
+
+    async def record_status(self, update: StatusUpdate) -> None:
+        """A provider told us what became of a message we sent."""
+        async with self.db.uow() as uow:
+            await uow.messages.set_status(
+                update.channel, update.external_id, update.status, update.error_code
+            )
+            await uow.commit()
+
+    async def set_opt_out(self, urn: str, opted_out: bool) -> None:
+        """The person opted out of (or back into) messages at the provider (SMS STOP/START)."""
+        now = self.clock()
+        channel = "sms" if urn.startswith("tel:") else "telegram"
+        async with self._lock(urn), self.db.uow() as uow:
+            contact, _ = await uow.contacts.get_or_create(urn, channel, now)
+            await uow.contacts.set_flags(contact.id, opted_out=opted_out)
+            await uow.commit()
 
     def _after_commit(self, urn: str, applied: _Applied) -> None:
         if self.on_commit:

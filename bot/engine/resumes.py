@@ -12,6 +12,7 @@ class MsgResume:
     text: str
     button: str | None = None
     start: bool = False  # Telegram /start and the like: begin a new conversation
+    media: bool = False  # a photo, voice note, sticker...: the engine reads only words
 
 
 @dataclass(frozen=True, slots=True)

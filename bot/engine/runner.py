@@ -131,6 +131,11 @@ class _Run:
         if wait is None:  # a session saved mid-run (should not happen): start its node again
             self._go(node.id)
             return
+        if res.media and not res.text.strip():
+            self.events.append(ev.InputRejected("media", s.misses))
+            self._say(sysmsgs.MEDIA)
+            self._ask(node)
+            return
         if not res.text.strip() and res.button is None:
             self.events.append(ev.InputRejected("empty", s.misses))
             self._say(sysmsgs.EMPTY)

@@ -21,6 +21,7 @@ BAD_DATE = N_("sys.bad_date")
 BAD_NUMBER = N_("sys.bad_number")
 BAD_MUNICIPALITY = N_("sys.bad_municipality")
 ASK_TEXT = N_("sys.ask_text")
+MEDIA = N_("sys.media")
 
 ALL = (
     YES,
@@ -36,4 +37,5 @@ ALL = (
     BAD_NUMBER,
     BAD_MUNICIPALITY,
     ASK_TEXT,
+    MEDIA,
 )
