@@ -1,0 +1,199 @@
+"""Engines and the unit of work: one transaction, all repositories, rolled back unless committed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextvars import ContextVar
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from bot.store.crypto import Crypto
+from bot.store.repositories import (
+    CaseRepo,
+    ContactRepo,
+    FireRepo,
+    FlowRepo,
+    MessageRepo,
+    MunicipalityRepo,
+    OutboxRepo,
+    SessionRepo,
+)
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_MS = 30_000  # another process (the CLI) may hold the write lock for a while
+PING_SECONDS = 5.0
+BEGIN_OPTION = "sqlite_begin"  # execution option: "DEFERRED" for read-only connections
+
+# Databases whose unit of work the current task holds (to refuse nesting, see UnitOfWork).
+_open_uows: ContextVar[frozenset[int]] = ContextVar("helpline_open_uows", default=frozenset())
+
+
+def async_url(url: str) -> str:
+    """The URL with the async driver, whatever form was given."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite://"):
+        url = "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
+    return url
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine set up for the helpline (used by Database and by the migrations)."""
+    url = async_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN IMMEDIATE below is what runs.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        # BEGIN IMMEDIATE takes the write lock up front. A deferred transaction that reads and
+        # then writes can fail at once with SQLITE_BUSY when another connection wrote in
+        # between (busy_timeout cannot help there); taking the lock first makes other
+        # processes wait their turn instead.
+        mode = connection.get_execution_options().get(BEGIN_OPTION, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+class Database:
+    """The helpline's database: an engine, the crypto for personal data, units of work."""
+
+    def __init__(self, url: str, crypto: Crypto) -> None:
+        self.url = async_url(url)
+        self.crypto = crypto
+        self.engine: AsyncEngine = create_engine(self.url)
+        self.dialect: str = self.engine.dialect.name
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # SQLite has one writer at a time. Within this process, units of work queue on this
+        # lock (fair, FIFO, no polling) rather than on SQLite's busy handler, which sleeps and
+        # retries; BEGIN IMMEDIATE still guards against other processes. A unit of work does
+        # not know whether it will write, so every one takes the lock: SQLite is for small
+        # deployments and development, PostgreSQL for load.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
+
+    def __repr__(self) -> str:
+        return f"Database({self.dialect})"
+
+    def uow(self) -> UnitOfWork:
+        """A unit of work: `async with db.uow() as uow: ...; await uow.commit()`."""
+        return UnitOfWork(self)
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            async with asyncio.timeout(PING_SECONDS), self.engine.connect() as conn:
+                conn = await conn.execution_options(**{BEGIN_OPTION: "DEFERRED"})
+                await conn.execute(sa.text("SELECT 1"))
+            return True
+        except Exception as exc:
+            log.warning("database ping failed: %s", type(exc).__name__)
+            return False
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+class UnitOfWork:
+    """One transaction with every repository; rolled back on exit unless committed."""
+
+    session: AsyncSession
+    contacts: ContactRepo
+    messages: MessageRepo
+    sessions: SessionRepo
+    outbox: OutboxRepo
+    cases: CaseRepo
+    fires: FireRepo
+    flows: FlowRepo
+    municipalities: MunicipalityRepo
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._locked = False
+        self._token: Any = None
+
+    async def __aenter__(self) -> UnitOfWork:
+        db = self._db
+        if db._write_lock is not None:
+            if id(db) in _open_uows.get():
+                # The outer unit of work holds the lock this one would wait for: a deadlock.
+                raise RuntimeError("a unit of work is already open in this task (SQLite)")
+            await db._write_lock.acquire()
+            self._locked = True
+            self._token = _open_uows.set(_open_uows.get() | {id(db)})
+        try:
+            self.session = db._sessions()
+            args = (self.session, db.crypto, db.dialect)
+            self.contacts = ContactRepo(*args)
+            self.messages = MessageRepo(*args)
+            self.sessions = SessionRepo(*args)
+            self.outbox = OutboxRepo(*args)
+            self.cases = CaseRepo(*args)
+            self.fires = FireRepo(*args)
+            self.flows = FlowRepo(*args)
+            self.municipalities = MunicipalityRepo(*args)
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    async def commit(self) -> None:
+        """Commit everything done in this unit of work."""
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        """Undo everything not yet committed."""
+        await self.session.rollback()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            # Closing rolls back whatever was not committed.
+            await self.session.close()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._token is not None:
+            try:
+                _open_uows.reset(self._token)
+            except ValueError:
+                # Exited in another context than entered (an async fixture's teardown).
+                _open_uows.set(_open_uows.get() - {id(self._db)})
+            self._token = None
+        if self._locked and self._db._write_lock is not None:
+            self._locked = False
+            self._db._write_lock.release()

@@ -1,0 +1,1 @@
+"""One repository per table family; bot.store.repositories re-exports them."""

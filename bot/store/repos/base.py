@@ -1,0 +1,85 @@
+"""What every repository shares: the session, the crypto and dialect-specific SQL helpers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.crypto import Crypto
+
+
+class Repo:
+    """Base of the repositories: one per table family, all sharing the unit of work's session."""
+
+    def __init__(self, session: AsyncSession, crypto: Crypto, dialect: str) -> None:
+        self.session = session
+        self.crypto = crypto
+        self.dialect = dialect
+
+    def insert(self, table: sa.Table) -> Any:
+        """An INSERT that supports ON CONFLICT on this database."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    @property
+    def postgres(self) -> bool:
+        """True on PostgreSQL (row locks and SKIP LOCKED exist)."""
+        return self.dialect == "postgresql"
+
+    async def claim_rows(
+        self,
+        table: sa.Table,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        owner: str,
+        *,
+        count_reclaims: bool = False,
+    ) -> list[Any]:
+        """Lease due rows (pending and due, or leased with an expired lease), oldest first.
+
+        One UPDATE whose WHERE re-checks the claim condition: a row another claimer took in the
+        meantime no longer matches, so no row goes to two owners. On PostgreSQL the candidates
+        are picked FOR UPDATE SKIP LOCKED, so claimers never wait on each other; on SQLite the
+        unit of work holds the write lock (BEGIN IMMEDIATE), so the statement is a plain
+        compare-and-set. Commits nothing: the caller's unit of work does.
+        """
+        if limit <= 0:
+            return []
+        due = sa.or_(
+            sa.and_(table.c.status == "pending", table.c.due_at <= now),
+            sa.and_(table.c.status == "leased", table.c.leased_until <= now),
+        )
+        pick: Any = (
+            sa.select(table.c.id).where(due).order_by(table.c.due_at, table.c.id).limit(limit)
+        )
+        if self.postgres:
+            # A CTE runs once; `id IN (subquery)` may be re-run by the planner, and with
+            # SKIP LOCKED each run can pick other rows, so more than `limit` get leased.
+            pick = (
+                pick.with_for_update(skip_locked=True)
+                .cte("picked")
+                .prefix_with("MATERIALIZED")
+                .select()
+            )
+        values: dict[str, Any] = {
+            "status": "leased",
+            "leased_until": now + lease,
+            "lease_owner": owner,
+        }
+        if count_reclaims:
+            # A lease that ran out means a sender died mid-attempt: count it, so a row that
+            # crashes every sender ends up failed instead of looping forever.
+            values["attempts"] = table.c.attempts + sa.case(
+                (table.c.status == "leased", 1), else_=0
+            )
+        stmt = (
+            sa.update(table).where(table.c.id.in_(pick), due).values(**values).returning(*table.c)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return sorted(rows, key=lambda r: (r.due_at, r.id))

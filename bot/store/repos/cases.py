@@ -1,0 +1,191 @@
+"""Cases and their events: short unique references, figures in columns, event data encrypted."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+
+from bot.store.models import (
+    CASE_STATUSES,
+    REPORTERS,
+    RISK_LEVELS,
+    URGENCIES,
+    CaseEventRow,
+    CaseRow,
+)
+from bot.store.records import Case, CaseEvent
+from bot.store.repos.base import Repo
+
+cases = CaseRow.__table__
+case_events = CaseEventRow.__table__
+
+REFERENCE_DIGITS = 4
+TRIES_PER_WIDTH = 3  # after this many collisions at one width, use one more digit
+MAX_DIGITS = 12
+
+# Columns update() may change, and the values an enumerated one accepts (None: any).
+UPDATABLE: dict[str, tuple[Any, ...] | None] = {
+    "municipality": None,
+    "urgency": URGENCIES,
+    "risk_level": (*RISK_LEVELS, None),
+    "risk_score": None,
+    "flags": None,
+    "reporter": (*REPORTERS, None),
+    "category": None,
+    "status": CASE_STATUSES,
+    "closed_at": None,
+}
+
+
+class CaseRepo(Repo):
+    """The cases and case_events tables."""
+
+    # Injectable so tests can force collisions; secrets because references must not be guessable.
+    randbelow: ClassVar[Callable[[int], int]] = staticmethod(secrets.randbelow)
+
+    def _record(self, row: Any) -> Case:
+        return Case(
+            id=row.id,
+            reference=row.reference,
+            contact_id=row.contact_id,
+            municipality=row.municipality,
+            urgency=row.urgency,
+            risk_level=row.risk_level,
+            risk_score=row.risk_score,
+            flags=tuple(row.flags or ()),
+            reporter=row.reporter,
+            category=row.category,
+            status=row.status,
+            consent=dict(row.consent or {}),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            closed_at=row.closed_at,
+        )
+
+    async def open(self, contact_id: int | None, now: datetime, prefix: str = "R") -> Case:
+        """Open a case with a fresh reference like R-4821 and record an 'opened' event."""
+        digits, tries = REFERENCE_DIGITS, 0
+        while True:
+            reference = f"{prefix}-{type(self).randbelow(10**digits):0{digits}d}"
+            stmt = (
+                self.insert(cases)
+                .values(
+                    reference=reference,
+                    contact_id=contact_id,
+                    urgency="normal",
+                    flags=[],
+                    status="new",
+                    consent={},
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["reference"])
+                .returning(cases.c.id)
+            )
+            case_id = (await self.session.execute(stmt)).scalar_one_or_none()
+            if case_id is not None:
+                break
+            tries += 1
+            if tries % TRIES_PER_WIDTH == 0:
+                if digits >= MAX_DIGITS:
+                    raise RuntimeError("no free case reference found")
+                digits += 1
+        await self.add_event(case_id, "opened", {"reference": reference}, now)
+        return await self._get_or_fail(case_id)
+
+    async def get(self, case_id: int) -> Case | None:
+        """A case by id."""
+        row = (await self.session.execute(sa.select(cases).where(cases.c.id == case_id))).first()
+        return self._record(row) if row else None
+
+    async def get_by_reference(self, ref: str) -> Case | None:
+        """A case by its reference (case-insensitive, as coordinators type it)."""
+        row = (
+            await self.session.execute(
+                sa.select(cases).where(cases.c.reference == ref.strip().upper())
+            )
+        ).first()
+        return self._record(row) if row else None
+
+    async def open_for_contact(self, contact_id: int) -> Case | None:
+        """The contact's latest case that is not closed."""
+        row = (
+            await self.session.execute(
+                sa.select(cases)
+                .where(cases.c.contact_id == contact_id, cases.c.status != "closed")
+                .order_by(cases.c.created_at.desc(), cases.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        return self._record(row) if row else None
+
+    async def update(self, case_id: int, now: datetime, **fields: Any) -> Case:
+        """Change known columns; ValueError for an unknown column or a value out of range."""
+        unknown = sorted(set(fields) - set(UPDATABLE))
+        if unknown:
+            raise ValueError(f"cases cannot update {', '.join(unknown)}")
+        for name, value in fields.items():
+            allowed = UPDATABLE[name]
+            if allowed is not None and value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}")
+        if "flags" in fields:
+            fields["flags"] = list(dict.fromkeys(str(f) for f in fields["flags"] or ()))
+        if fields.get("status") == "closed" and "closed_at" not in fields:
+            fields["closed_at"] = now
+        await self.session.execute(
+            sa.update(cases).where(cases.c.id == case_id).values(updated_at=now, **fields)
+        )
+        return await self._get_or_fail(case_id)
+
+    async def set_consent(self, case_id: int, service: str, given: bool, now: datetime) -> None:
+        """Record the person's yes or no to being referred to one kind of service."""
+        current = (
+            await self.session.execute(
+                sa.select(cases.c.consent).where(cases.c.id == case_id).with_for_update()
+            )
+        ).scalar_one_or_none()
+        if current is None:
+            raise LookupError(f"case {case_id} does not exist")
+        consent = {**current, service: bool(given)}
+        await self.session.execute(
+            sa.update(cases).where(cases.c.id == case_id).values(consent=consent, updated_at=now)
+        )
+
+    async def add_event(self, case_id: int, kind: str, data: dict[str, Any], now: datetime) -> int:
+        """Record something that happened to a case; returns the event id."""
+        stmt = (
+            sa.insert(case_events)
+            .values(case_id=case_id, at=now, kind=kind, data_enc=self.crypto.encrypt_json(data))
+            .returning(case_events.c.id)
+        )
+        return (await self.session.execute(stmt)).scalar_one()
+
+    async def events(self, case_id: int) -> list[CaseEvent]:
+        """A case's events, oldest first."""
+        rows = (
+            await self.session.execute(
+                sa.select(case_events)
+                .where(case_events.c.case_id == case_id)
+                .order_by(case_events.c.at, case_events.c.id)
+            )
+        ).all()
+        return [
+            CaseEvent(
+                id=r.id,
+                case_id=r.case_id,
+                at=r.at,
+                kind=r.kind,
+                data=self.crypto.decrypt_json(r.data_enc),
+            )
+            for r in rows
+        ]
+
+    async def _get_or_fail(self, case_id: int) -> Case:
+        case = await self.get(case_id)
+        if case is None:
+            raise LookupError(f"case {case_id} does not exist")
+        return case

@@ -1,0 +1,178 @@
+"""Contacts: found by a keyed hash of their URN, personal data encrypted, erasable."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.store.models import (
+    CaseEventRow,
+    CaseRow,
+    ContactRow,
+    FireRow,
+    MessageRow,
+    OutboxRow,
+    SessionRow,
+)
+from bot.store.records import Contact
+from bot.store.repos.base import Repo
+
+contacts = ContactRow.__table__
+messages = MessageRow.__table__
+sessions = SessionRow.__table__
+outbox = OutboxRow.__table__
+cases = CaseRow.__table__
+case_events = CaseEventRow.__table__
+fires = FireRow.__table__
+
+# Case events whose data are figures, never words a person wrote; erasure keeps them so the
+# anonymised statistics survive. Every other kind (notes, relayed messages) loses its data.
+ANONYMOUS_EVENT_KINDS = frozenset(
+    {
+        "opened",
+        "updated",
+        "consent",
+        "urgency_raised",
+        "risk_assessed",
+        "referral_requested",
+        "followup_requested",
+        "status_changed",
+        "closed",
+    }
+)
+
+
+class ContactRepo(Repo):
+    """The contacts table."""
+
+    def _record(self, row: Any) -> Contact:
+        return Contact(
+            id=row.id,
+            urn=self.crypto.decrypt(row.urn_enc) if row.urn_enc is not None else "",
+            channel=row.channel,
+            language=row.language,
+            fields=self.crypto.decrypt_json(row.fields_enc) if row.fields_enc is not None else {},
+            opted_out=row.opted_out,
+            unreachable=row.unreachable,
+            created_at=row.created_at,
+            last_seen_at=row.last_seen_at,
+        )
+
+    async def find_by_urn(self, urn: str) -> Contact | None:
+        """The contact with this URN, if any."""
+        row = (
+            await self.session.execute(
+                sa.select(contacts).where(contacts.c.urn_hash == self.crypto.lookup_hash(urn))
+            )
+        ).first()
+        return self._record(row) if row else None
+
+    async def get_or_create(self, urn: str, channel: str, now: datetime) -> tuple[Contact, bool]:
+        """The contact with this URN, created if new; True when created. Race-safe.
+
+        On PostgreSQL the row stays locked until the transaction ends, so one contact's
+        messages are processed one after the other even across workers.
+        """
+        urn_hash = self.crypto.lookup_hash(urn)
+        stmt = (
+            self.insert(contacts)
+            .values(
+                urn_hash=urn_hash,
+                urn_enc=self.crypto.encrypt(urn),
+                channel=channel,
+                fields_enc=self.crypto.encrypt_json({}),
+                opted_out=False,
+                unreachable=False,
+                created_at=now,
+                last_seen_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["urn_hash"])
+            .returning(contacts.c.id)
+        )
+        created = (await self.session.execute(stmt)).scalar_one_or_none() is not None
+        row = (
+            await self.session.execute(
+                sa.select(contacts).where(contacts.c.urn_hash == urn_hash).with_for_update()
+            )
+        ).one()
+        return self._record(row), created
+
+    async def get(self, contact_id: int) -> Contact | None:
+        """A contact by id; None if unknown or erased."""
+        row = (
+            await self.session.execute(
+                sa.select(contacts).where(
+                    contacts.c.id == contact_id, contacts.c.erased_at.is_(None)
+                )
+            )
+        ).first()
+        return self._record(row) if row else None
+
+    async def set_language(self, contact_id: int, lang: str | None) -> None:
+        """Remember the language the person chose."""
+        await self._update(contact_id, language=lang)
+
+    async def set_fields(self, contact_id: int, fields: dict[str, Any]) -> None:
+        """Replace the contact's fields."""
+        await self._update(contact_id, fields_enc=self.crypto.encrypt_json(dict(fields)))
+
+    async def set_flags(
+        self, contact_id: int, *, opted_out: bool | None = None, unreachable: bool | None = None
+    ) -> None:
+        """Set the opted-out and unreachable flags; None leaves a flag as it is."""
+        values = {
+            k: v
+            for k, v in (("opted_out", opted_out), ("unreachable", unreachable))
+            if v is not None
+        }
+        if values:
+            await self._update(contact_id, **values)
+
+    async def touch(self, contact_id: int, now: datetime) -> None:
+        """Record that the person wrote at `now`."""
+        await self._update(contact_id, last_seen_at=now)
+
+    async def _update(self, contact_id: int, **values: Any) -> None:
+        await self.session.execute(
+            sa.update(contacts).where(contacts.c.id == contact_id).values(**values)
+        )
+
+    async def erase(self, contact_id: int, now: datetime) -> None:
+        """Erase everything about the person; cases keep anonymised figures only."""
+        ex = self.session.execute
+        await ex(sa.delete(fires).where(fires.c.contact_id == contact_id))
+        await ex(sa.delete(sessions).where(sessions.c.contact_id == contact_id))
+        await ex(sa.delete(messages).where(messages.c.contact_id == contact_id))
+        # Rows still to send stay (the erasure confirmation among them); the sender drops
+        # them once they are sent or given up on.
+        await ex(
+            sa.delete(outbox).where(
+                outbox.c.contact_id == contact_id, outbox.c.status.not_in(("pending", "leased"))
+            )
+        )
+        case_ids = sa.select(cases.c.id).where(cases.c.contact_id == contact_id)
+        await ex(
+            sa.update(case_events)
+            .where(
+                case_events.c.case_id.in_(case_ids),
+                case_events.c.kind.not_in(ANONYMOUS_EVENT_KINDS),
+            )
+            .values(data_enc=self.crypto.encrypt_json({}))
+        )
+        await ex(sa.update(cases).where(cases.c.contact_id == contact_id).values(contact_id=None))
+        await ex(
+            sa.update(contacts)
+            .where(contacts.c.id == contact_id)
+            .values(
+                # A random hash: the next message from this URN makes a new contact.
+                urn_hash="erased:" + secrets.token_hex(28),
+                urn_enc=None,
+                name_enc=None,
+                fields_enc=None,
+                language=None,
+                erased_at=now,
+            )
+        )

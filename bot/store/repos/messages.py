@@ -1,0 +1,103 @@
+"""Messages in and out: texts encrypted, inbound deduplicated by the provider's id."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from bot.store.models import MessageRow
+from bot.store.repos.base import Repo
+
+messages = MessageRow.__table__
+ERROR_MAX = 255
+
+
+class MessageRepo(Repo):
+    """The messages table."""
+
+    async def add_inbound(
+        self,
+        contact_id: int,
+        channel: str,
+        external_id: str | None,
+        text: str,
+        received_at: datetime,
+    ) -> int | None:
+        """Store an inbound message; None when this (channel, external id) was stored already."""
+        stmt = (
+            self.insert(messages)
+            .values(
+                contact_id=contact_id,
+                channel=channel,
+                direction="in",
+                external_id=external_id,
+                text_enc=self.crypto.encrypt(text),
+                created_at=received_at,
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "direction", "external_id"])
+            .returning(messages.c.id)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def seen(self, channel: str, external_id: str | None) -> bool:
+        """Whether an inbound message with this provider id was stored already."""
+        if external_id is None:
+            return False
+        found = await self.session.execute(
+            sa.select(messages.c.id).where(
+                messages.c.channel == channel,
+                messages.c.direction == "in",
+                messages.c.external_id == external_id,
+            )
+        )
+        return found.first() is not None
+
+    async def add_outbound(
+        self, contact_id: int, channel: str, text: str, now: datetime, outbox_id: int | None
+    ) -> int:
+        """Log an outbound message; the outbox row that sends it fills in the provider's id."""
+        stmt = (
+            sa.insert(messages)
+            .values(
+                contact_id=contact_id,
+                channel=channel,
+                direction="out",
+                text_enc=self.crypto.encrypt(text),
+                created_at=now,
+                status="queued",
+                outbox_id=outbox_id,
+            )
+            .returning(messages.c.id)
+        )
+        return (await self.session.execute(stmt)).scalar_one()
+
+    async def list_for_contact(
+        self, contact_id: int, limit: int = 50
+    ) -> list[tuple[str, str, datetime]]:
+        """The latest `limit` messages of a contact, oldest first: (direction, text, at)."""
+        rows = (
+            await self.session.execute(
+                sa.select(messages.c.direction, messages.c.text_enc, messages.c.created_at)
+                .where(messages.c.contact_id == contact_id)
+                .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+                .limit(limit)
+            )
+        ).all()
+        return [
+            (r.direction, self.crypto.decrypt(r.text_enc), r.created_at) for r in reversed(rows)
+        ]
+
+    async def set_status(
+        self, channel: str, external_id: str, status: str, error: str | None = None
+    ) -> None:
+        """Record a delivery status the provider reported for a message we sent."""
+        await self.session.execute(
+            sa.update(messages)
+            .where(
+                messages.c.channel == channel,
+                messages.c.direction == "out",
+                messages.c.external_id == external_id,
+            )
+            .values(status=status, error=None if error is None else str(error)[:ERROR_MAX])
+        )

@@ -1,0 +1,182 @@
+"""The transactional outbox: rows written with the change that caused them, sent after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.store.models import OUTBOX_KINDS, ContactRow, MessageRow, OutboxRow
+from bot.store.records import OutboxItem
+from bot.store.repos.base import Repo
+
+outbox = OutboxRow.__table__
+messages = MessageRow.__table__
+contacts = ContactRow.__table__
+ERROR_MAX = 255
+
+
+class OutboxRepo(Repo):
+    """The outbox table."""
+
+    def _record(self, row: Any) -> OutboxItem:
+        payload = self.crypto.decrypt_json(row.payload_enc)
+        return OutboxItem(
+            id=row.id,
+            contact_id=row.contact_id,
+            channel=row.channel,
+            urn=self.crypto.decrypt(row.urn_enc),
+            text=payload["text"],
+            buttons=list(payload.get("buttons") or []),
+            kind=row.kind,
+            attempts=row.attempts,
+            meta=dict(row.meta or {}),
+            created_at=row.created_at,
+        )
+
+    async def add(
+        self,
+        *,
+        contact_id: int | None,
+        channel: str,
+        urn: str,
+        text: str,
+        buttons: Sequence[dict[str, Any]] = (),
+        kind: str = "reply",
+        due_at: datetime,
+        now: datetime,
+        meta: dict[str, Any] | None = None,
+    ) -> int:
+        """Queue a message; returns the outbox id."""
+        if kind not in OUTBOX_KINDS:
+            raise ValueError(f"unknown outbox kind {kind!r}")
+        stmt = (
+            sa.insert(outbox)
+            .values(
+                contact_id=contact_id,
+                channel=channel,
+                urn_enc=self.crypto.encrypt(urn),
+                payload_enc=self.crypto.encrypt_json(
+                    {"text": text, "buttons": [dict(b) for b in buttons]}
+                ),
+                kind=kind,
+                status="pending",
+                attempts=0,
+                due_at=due_at,
+                created_at=now,
+                meta=dict(meta or {}),
+            )
+            .returning(outbox.c.id)
+        )
+        return (await self.session.execute(stmt)).scalar_one()
+
+    async def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, owner: str
+    ) -> list[OutboxItem]:
+        """Lease due rows to `owner` (see Repo.claim_rows); the caller commits."""
+        rows = await self.claim_rows(outbox, now, limit, lease, owner, count_reclaims=True)
+        return [self._record(r) for r in rows]
+
+    async def mark_sent(
+        self, outbox_id: int, *, external_id: str | None, segments: int | None, now: datetime
+    ) -> None:
+        """The provider accepted the message."""
+        await self._finish(
+            outbox_id,
+            status="sent",
+            sent_at=now,
+            external_id=external_id,
+            segments=segments,
+        )
+        row = (
+            await self.session.execute(sa.select(outbox.c.channel).where(outbox.c.id == outbox_id))
+        ).first()
+        if row is not None:
+            values: dict[str, Any] = {"status": "sent", "segments": segments}
+            other = messages.alias("other")
+            clash = sa.exists().where(
+                other.c.channel == row.channel,
+                other.c.direction == "out",
+                other.c.external_id == external_id,
+                sa.or_(other.c.outbox_id.is_(None), other.c.outbox_id != outbox_id),
+            )
+            await self.session.execute(
+                sa.update(messages)
+                .where(messages.c.outbox_id == outbox_id)
+                .values(
+                    **values,
+                    # Ids some providers give are unique per chat only: never fail a send
+                    # over a clash, the older message just keeps the id.
+                    external_id=sa.case((clash, None), else_=external_id)
+                    if external_id is not None
+                    else None,
+                )
+            )
+        await self._forget_if_erased(outbox_id)
+
+    async def mark_retry(
+        self, outbox_id: int, *, due_at: datetime, error: str | None, now: datetime
+    ) -> None:
+        """Sending failed for now: back to pending at `due_at`, one more attempt counted."""
+        await self._finish(
+            outbox_id,
+            status="pending",
+            due_at=due_at,
+            attempts=outbox.c.attempts + 1,
+            last_error=_short(error),
+        )
+
+    async def mark_failed(self, outbox_id: int, *, error: str | None, now: datetime) -> None:
+        """Sending failed for good."""
+        await self._finish(
+            outbox_id, status="failed", attempts=outbox.c.attempts + 1, last_error=_short(error)
+        )
+        await self.session.execute(
+            sa.update(messages)
+            .where(messages.c.outbox_id == outbox_id)
+            .values(status="failed", error=_short(error))
+        )
+        await self._forget_if_erased(outbox_id)
+
+    async def stats(self, now: datetime) -> dict[str, Any]:
+        """Counts by status and the age in seconds of the oldest due pending row."""
+        counts = dict(
+            (
+                await self.session.execute(
+                    sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
+                )
+            ).all()
+        )
+        oldest = (
+            await self.session.execute(
+                sa.select(sa.func.min(outbox.c.due_at)).where(
+                    outbox.c.status == "pending", outbox.c.due_at <= now
+                )
+            )
+        ).scalar_one()
+        return {
+            "pending": counts.get("pending", 0),
+            "leased": counts.get("leased", 0),
+            "failed": counts.get("failed", 0),
+            "oldest_pending_age": (now - oldest).total_seconds() if oldest else 0.0,
+        }
+
+    async def _finish(self, outbox_id: int, **values: Any) -> None:
+        await self.session.execute(
+            sa.update(outbox)
+            .where(outbox.c.id == outbox_id)
+            .values(leased_until=None, lease_owner=None, **values)
+        )
+
+    async def _forget_if_erased(self, outbox_id: int) -> None:
+        """A row of a person who asked to be erased goes once it needs sending no more."""
+        erased = sa.select(contacts.c.id).where(contacts.c.erased_at.is_not(None))
+        await self.session.execute(
+            sa.delete(outbox).where(outbox.c.id == outbox_id, outbox.c.contact_id.in_(erased))
+        )
+
+
+def _short(error: str | None) -> str | None:
+    return None if error is None else str(error)[:ERROR_MAX]

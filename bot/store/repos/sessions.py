@@ -1,0 +1,81 @@
+"""Conversation sessions: the engine's state, encrypted; at most one waiting per contact."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.store.models import SESSION_STATUSES, SessionRow
+from bot.store.records import StoredSession
+from bot.store.repos.base import Repo
+
+sessions = SessionRow.__table__
+
+
+class SessionRepo(Repo):
+    """The sessions table."""
+
+    def _record(self, row: Any) -> StoredSession:
+        return StoredSession(
+            id=row.id,
+            contact_id=row.contact_id,
+            status=row.status,
+            state=self.crypto.decrypt_json(row.state_enc),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    async def get_active(self, contact_id: int) -> StoredSession | None:
+        """The contact's waiting session, if any."""
+        row = (
+            await self.session.execute(
+                sa.select(sessions).where(
+                    sessions.c.contact_id == contact_id, sessions.c.status == "waiting"
+                )
+            )
+        ).first()
+        return self._record(row) if row else None
+
+    async def get(self, session_id: int) -> StoredSession | None:
+        """A session by id."""
+        row = (
+            await self.session.execute(sa.select(sessions).where(sessions.c.id == session_id))
+        ).first()
+        return self._record(row) if row else None
+
+    async def save(
+        self,
+        contact_id: int,
+        session_id: int | None,
+        state: dict[str, Any],
+        status: str,
+        now: datetime,
+    ) -> int:
+        """Insert a session (session_id None) or update one; returns its id."""
+        if status not in SESSION_STATUSES:
+            raise ValueError(f"unknown session status {status!r}")
+        state_enc = self.crypto.encrypt_json(state)
+        if session_id is None:
+            stmt = (
+                sa.insert(sessions)
+                .values(
+                    contact_id=contact_id,
+                    status=status,
+                    state_enc=state_enc,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(sessions.c.id)
+            )
+            return (await self.session.execute(stmt)).scalar_one()
+        updated = await self.session.execute(
+            sa.update(sessions)
+            .where(sessions.c.id == session_id, sessions.c.contact_id == contact_id)
+            .values(status=status, state_enc=state_enc, updated_at=now)
+            .returning(sessions.c.id)
+        )
+        if updated.scalar_one_or_none() is None:
+            raise LookupError(f"session {session_id} of contact {contact_id} does not exist")
+        return session_id

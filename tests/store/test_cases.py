@@ -1,0 +1,120 @@
+"""Cases: unique short references, updates of known columns only, consent, events."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from bot.store.repositories import CaseRepo
+
+
+async def _contact(db, now) -> int:
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create("tel:+355681112233", "sms", now)
+        await uow.commit()
+    return contact.id
+
+
+async def test_open_gives_a_new_case_with_a_reference_and_an_opened_event(db, now):
+    cid = await _contact(db, now)
+    async with db.uow() as uow:
+        case = await uow.cases.open(cid, now)
+        await uow.commit()
+    assert re.fullmatch(r"R-\d{4}", case.reference)
+    assert (case.contact_id, case.status, case.urgency, case.flags, case.consent) == (
+        cid,
+        "new",
+        "normal",
+        (),
+        {},
+    )
+    assert (case.created_at, case.updated_at, case.closed_at) == (now, now, None)
+    async with db.uow() as uow:
+        assert await uow.cases.get(case.id) == case
+        assert await uow.cases.get_by_reference(case.reference.lower()) == case
+        assert await uow.cases.get_by_reference("R-0000x") is None
+        [event] = await uow.cases.events(case.id)
+    assert (event.kind, event.data, event.at) == ("opened", {"reference": case.reference}, now)
+
+
+async def test_references_are_unique(db, now):
+    async with db.uow() as uow:
+        refs = [(await uow.cases.open(None, now)).reference for _ in range(150)]
+        await uow.commit()
+    assert len(set(refs)) == len(refs)
+
+
+async def test_repeated_collisions_make_references_longer(db, now, monkeypatch):
+    monkeypatch.setattr(CaseRepo, "randbelow", staticmethod(lambda n: 4821))
+    async with db.uow() as uow:
+        first = await uow.cases.open(None, now)
+        second = await uow.cases.open(None, now)
+        third = await uow.cases.open(None, now, prefix="K")
+        await uow.commit()
+    assert (first.reference, second.reference, third.reference) == ("R-4821", "R-04821", "K-4821")
+
+
+async def test_update_changes_known_columns_and_refuses_others(db, now):
+    cid = await _contact(db, now)
+    later = now + timedelta(minutes=5)
+    async with db.uow() as uow:
+        case = await uow.cases.open(cid, now)
+        updated = await uow.cases.update(
+            case.id,
+            later,
+            municipality="shkoder",
+            urgency="urgent",
+            risk_level="high",
+            risk_score=17,
+            flags=["weapon", "strangled", "weapon"],
+            reporter="witness",
+            category="physical_assault",
+        )
+        assert updated.updated_at == later
+        with pytest.raises(ValueError, match="phone"):
+            await uow.cases.update(case.id, later, phone="+355")
+        with pytest.raises(ValueError, match="urgency"):
+            await uow.cases.update(case.id, later, urgency="panic")
+        await uow.commit()
+    assert (updated.municipality, updated.urgency, updated.risk_level) == (
+        "shkoder",
+        "urgent",
+        "high",
+    )
+    assert (updated.risk_score, updated.flags) == (17, ("weapon", "strangled"))
+    assert (updated.reporter, updated.category) == ("witness", "physical_assault")
+    async with db.uow() as uow:
+        assert await uow.cases.get(case.id) == updated
+
+
+async def test_open_for_contact_is_the_latest_open_case(db, now):
+    cid = await _contact(db, now)
+    async with db.uow() as uow:
+        assert await uow.cases.open_for_contact(cid) is None
+        older = await uow.cases.open(cid, now)
+        newer = await uow.cases.open(cid, now + timedelta(hours=1))
+        assert (await uow.cases.open_for_contact(cid)).id == newer.id
+        closed = await uow.cases.update(newer.id, now + timedelta(hours=2), status="closed")
+        assert closed.closed_at == now + timedelta(hours=2)
+        assert (await uow.cases.open_for_contact(cid)).id == older.id
+        await uow.commit()
+
+
+async def test_consent_per_service_and_events_in_order(db, now):
+    async with db.uow() as uow:
+        case = await uow.cases.open(None, now)
+        await uow.cases.set_consent(case.id, "police", False, now)
+        await uow.cases.set_consent(case.id, "shelter", True, now)
+        await uow.cases.set_consent(case.id, "police", True, now + timedelta(seconds=1))
+        await uow.cases.add_event(case.id, "note", {"text": "called back"}, now + timedelta(1))
+        await uow.cases.add_event(case.id, "consent", {"service": "police"}, now)
+        await uow.commit()
+    async with db.uow() as uow:
+        stored = await uow.cases.get(case.id)
+        events = await uow.cases.events(case.id)
+    assert stored.consent == {"police": True, "shelter": True}
+    assert [e.kind for e in events] == ["opened", "consent", "note"]
+    assert events[-1].data == {"text": "called back"}
+    assert all(e.case_id == case.id for e in events)

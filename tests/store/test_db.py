@@ -1,0 +1,102 @@
+"""The database and its unit of work: transactions, SQLite settings, ping, times in UTC."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from bot.store.db import Database, async_url
+
+URN = "tel:+355691234567"
+
+
+async def test_dialect_and_ping(db):
+    assert db.dialect in ("sqlite", "postgresql")
+    assert await db.ping() is True
+
+
+async def test_ping_answers_while_a_unit_of_work_is_writing(db, now):
+    async with db.uow() as uow:
+        await uow.contacts.get_or_create(URN, "sms", now)
+        assert await db.ping() is True
+        await uow.commit()
+
+
+async def test_ping_is_false_when_the_server_is_not_there(crypto):
+    nowhere = Database("postgresql://postgres@127.0.0.1:1/none", crypto)
+    try:
+        assert await nowhere.ping() is False
+    finally:
+        await nowhere.dispose()
+
+
+async def test_work_not_committed_is_rolled_back(db, now):
+    async with db.uow() as uow:
+        await uow.contacts.get_or_create(URN, "sms", now)
+    async with db.uow() as uow:
+        assert await uow.contacts.find_by_urn(URN) is None
+        await uow.contacts.get_or_create(URN, "sms", now)
+        await uow.commit()
+    async with db.uow() as uow:
+        assert await uow.contacts.find_by_urn(URN) is not None
+
+
+async def test_an_exception_rolls_back_and_propagates(db, now):
+    with pytest.raises(KeyError):
+        async with db.uow() as uow:
+            await uow.contacts.get_or_create(URN, "sms", now)
+            raise KeyError("boom")
+    async with db.uow() as uow:
+        assert await uow.contacts.find_by_urn(URN) is None
+
+
+async def test_times_come_back_aware_utc_whatever_zone_went_in(db, now):
+    tirane = timezone(timedelta(hours=1))
+    local = now.astimezone(tirane)
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(URN, "sms", local)
+        await uow.commit()
+    async with db.uow() as uow:
+        stored = await uow.contacts.get(contact.id)
+    assert stored.created_at == now
+    assert stored.created_at.utcoffset() == timedelta(0)
+
+
+async def test_naive_times_are_refused(db, now):
+    async with db.uow() as uow:
+        with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+            await uow.contacts.get_or_create(URN, "sms", now.replace(tzinfo=None))
+
+
+async def test_sqlite_uses_wal_foreign_keys_and_a_busy_timeout(tmp_path, crypto):
+    path = tmp_path / "new" / "dir" / "h.db"
+    database = Database(f"sqlite:///{path}", crypto)
+    try:
+        async with database.engine.connect() as conn:
+            pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}")  # noqa: E731
+            assert (await pragma("journal_mode")).scalar() == "wal"
+            assert (await pragma("foreign_keys")).scalar() == 1
+            assert (await pragma("busy_timeout")).scalar() >= 1000
+        assert path.parent.is_dir()
+    finally:
+        await database.dispose()
+
+
+async def test_a_nested_unit_of_work_on_sqlite_fails_instead_of_deadlocking(db):
+    if db.dialect != "sqlite":
+        pytest.skip("only SQLite serialises units of work")
+    async with db.uow():
+        with pytest.raises(RuntimeError, match="already open"):
+            async with db.uow():
+                pass
+    async with db.uow() as uow:  # the lock was released
+        assert await uow.contacts.get(1) is None
+
+
+def test_urls_get_the_async_drivers():
+    assert async_url("postgres://u@h/d") == "postgresql+asyncpg://u@h/d"
+    assert async_url("postgresql://u@h/d") == "postgresql+asyncpg://u@h/d"
+    assert async_url("sqlite:///var/h.db") == "sqlite+aiosqlite:///var/h.db"
+    assert async_url("sqlite+aiosqlite:///x.db") == "sqlite+aiosqlite:///x.db"

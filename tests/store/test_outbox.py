@@ -1,0 +1,165 @@
+"""The outbox: claims never overlap (tasks, processes, PostgreSQL's SKIP LOCKED), leases expire."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from bot.store.db import Database
+
+URN = "tel:+38344123456"
+LEASE = timedelta(seconds=60)
+
+
+async def _queue(db, now, count: int, *, step: timedelta = timedelta(0), contact=True) -> list[int]:
+    async with db.uow() as uow:
+        cid = None
+        if contact:
+            cid = (await uow.contacts.get_or_create(URN, "sms", now))[0].id
+        ids = [
+            await uow.outbox.add(
+                contact_id=cid,
+                channel="sms",
+                urn=URN,
+                text=f"message {i}",
+                buttons=[{"label": "Po", "value": "yes"}] if i == 0 else (),
+                kind="reply",
+                due_at=now + step * i,
+                now=now,
+                meta={"n": i},
+            )
+            for i in range(count)
+        ]
+        await uow.commit()
+    return ids
+
+
+async def _claim(db, now, limit=100, owner="a", lease=LEASE):
+    async with db.uow() as uow:
+        items = await uow.outbox.claim_due(now, limit, lease, owner)
+        await uow.commit()
+    return items
+
+
+async def test_a_claimed_item_is_decrypted_and_complete(db, now):
+    [oid] = await _queue(db, now, 1)
+    [item] = await _claim(db, now)
+    assert (item.id, item.channel, item.urn, item.text) == (oid, "sms", URN, "message 0")
+    assert item.buttons == [{"label": "Po", "value": "yes"}]
+    assert (item.kind, item.attempts, item.meta, item.created_at) == ("reply", 0, {"n": 0}, now)
+    assert item.contact_id is not None
+
+
+async def test_due_rows_oldest_first_up_to_the_limit_and_future_ones_wait(db, now):
+    ids = await _queue(db, now, 5, step=timedelta(minutes=1))
+    claimed = await _claim(db, now + timedelta(minutes=3), limit=3)
+    assert [i.id for i in claimed] == ids[:3]
+    claimed = await _claim(db, now + timedelta(minutes=3))
+    assert [i.id for i in claimed] == ids[3:4]  # the fifth is not due yet
+    assert await _claim(db, now + timedelta(minutes=3)) == []
+
+
+async def test_a_lease_holds_until_it_expires_then_the_row_is_reclaimed(db, now):
+    [oid] = await _queue(db, now, 1)
+    assert [i.id for i in await _claim(db, now, owner="a")] == [oid]
+    assert await _claim(db, now + LEASE - timedelta(seconds=1), owner="b") == []
+    [again] = await _claim(db, now + LEASE, owner="b")
+    # The dead sender's attempt counts, so a row that kills every sender ends up failed.
+    assert (again.id, again.attempts) == (oid, 1)
+
+
+async def test_sent_rows_are_not_claimed_again(db, now):
+    [oid] = await _queue(db, now, 1)
+    await _claim(db, now)
+    async with db.uow() as uow:
+        await uow.outbox.mark_sent(oid, external_id="SM1", segments=2, now=now)
+        await uow.commit()
+    assert await _claim(db, now + timedelta(hours=1)) == []
+    async with db.uow() as uow:
+        assert (await uow.outbox.stats(now))["pending"] == 0
+
+
+async def test_retry_goes_back_to_pending_later_and_failed_stays_failed(db, now):
+    first, second = await _queue(db, now, 2)
+    await _claim(db, now)
+    async with db.uow() as uow:
+        await uow.outbox.mark_retry(first, due_at=now + timedelta(seconds=30), error="503", now=now)
+        await uow.outbox.mark_failed(second, error="21211 invalid number", now=now)
+        await uow.commit()
+    assert await _claim(db, now + timedelta(seconds=29)) == []
+    [retried] = await _claim(db, now + timedelta(seconds=30))
+    assert (retried.id, retried.attempts) == (first, 1)
+    async with db.uow() as uow:
+        stats = await uow.outbox.stats(now + timedelta(seconds=30))
+        await uow.outbox.mark_sent(first, external_id="SM9", segments=1, now=now)
+        await uow.commit()
+    assert (stats["pending"], stats["leased"], stats["failed"]) == (0, 1, 1)
+    assert await _claim(db, now + timedelta(days=1)) == []  # the failed one never comes back
+
+
+async def test_stats_report_the_oldest_due_pending_row(db, now):
+    async with db.uow() as uow:
+        assert (await uow.outbox.stats(now))["oldest_pending_age"] == 0
+    await _queue(db, now, 3, step=timedelta(seconds=10))
+    async with db.uow() as uow:
+        stats = await uow.outbox.stats(now + timedelta(seconds=15))
+    assert stats["pending"] == 3
+    assert stats["oldest_pending_age"] == 15.0
+
+
+async def test_an_unknown_kind_is_refused(db, now):
+    async with db.uow() as uow:
+        with pytest.raises(ValueError, match="kind"):
+            await uow.outbox.add(
+                contact_id=None, channel="sms", urn=URN, text="x", kind="spam", due_at=now, now=now
+            )
+
+
+async def _drain(db: Database, now, owner: str, batch: int) -> list[int]:
+    """Claim batches until nothing is left, as a sender would."""
+    got: list[int] = []
+    while True:
+        async with db.uow() as uow:
+            items = await uow.outbox.claim_due(now, batch, LEASE, owner)
+            await uow.commit()
+        if not items:
+            return got
+        got.extend(i.id for i in items)
+
+
+async def test_concurrent_claimers_never_share_a_row(db, now):
+    ids = await _queue(db, now, 60, contact=False)
+    results = await asyncio.gather(*(_drain(db, now, f"w{n}", 7) for n in range(6)))
+    claimed = [i for r in results for i in r]
+    assert sorted(claimed) == sorted(ids)  # all of them, each once
+
+
+async def test_claimers_in_separate_processes_never_share_a_row(db, crypto, now):
+    """Separate Database objects share no lock in Python: only the database keeps them apart."""
+    ids = await _queue(db, now, 60, contact=False)
+    others = [Database(db.url, crypto) for _ in range(3)]
+    try:
+        results = await asyncio.gather(
+            *(_drain(other, now, f"p{n}", 5) for n, other in enumerate([db, *others]))
+        )
+    finally:
+        for other in others:
+            await other.dispose()
+    claimed = [i for r in results for i in r]
+    assert sorted(claimed) == sorted(ids)
+
+
+async def test_postgres_claimers_skip_rows_another_transaction_holds(db, now):
+    if db.dialect != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite has one writer at a time")
+    ids = await _queue(db, now, 10, contact=False)
+    async with db.uow() as first, db.uow() as second:
+        mine = await first.outbox.claim_due(now, 4, LEASE, "first")
+        # `first` has not committed: its rows are locked, and `second` must not wait or take them.
+        theirs = await second.outbox.claim_due(now, 100, LEASE, "second")
+        await second.commit()
+        await first.commit()
+    assert [i.id for i in mine] == ids[:4]
+    assert [i.id for i in theirs] == ids[4:]
