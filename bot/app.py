@@ -21,9 +21,10 @@ from bot.engine.env import Place
 from bot.flows.library import FlowLibrary
 from bot.hub import Hub
 from bot.i18n import Catalogs
-from bot.messages import Inbound
+from bot.messages import Inbound, StatusUpdate
 from bot.outbox import OutboxSender
 from bot.pipeline import Pipeline
+from bot.store import migrate
 from bot.store.crypto import Crypto
 from bot.store.db import Database
 from bot.store.repositories import Municipality
@@ -87,6 +88,8 @@ async def store_flow_versions(db: Database, flows: FlowLibrary, now: datetime) -
 
 async def _runtime(app: web.Application) -> AsyncIterator[None]:
     settings, clock = app[SETTINGS], app[CLOCK]
+    if await migrate.current_async(settings.database_url) != migrate.head():
+        raise StartupError("the database is not at the newest schema: run `helpline db upgrade`")
     db = Database(settings.database_url, Crypto(settings.data_keys, settings.secret_key))
     flows = FlowLibrary(settings.flows_dir)
     loaded = flows.reload()
@@ -97,7 +100,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     await store_flow_versions(db, flows, clock())
     places = places_from(await ensure_municipalities(db))
     catalogs = Catalogs()
-    channels: dict[str, Any] = {"simulator": SimulatorChannel(app[HUB])}
+    channels = app[CHANNELS]
     for channel in channels.values():
         await channel.start()
     sender = OutboxSender(db, channels, clock)
@@ -113,7 +116,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         on_commit=sender.wake,
     )
     app[DB], app[FLOWS], app[CATALOGS] = db, flows, catalogs
-    app[PIPELINE], app[SENDER], app[CHANNELS] = pipeline, sender, channels
+    app[PIPELINE], app[SENDER] = pipeline, sender
     sender_task = asyncio.create_task(sender.run(), name="outbox-sender")
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(
@@ -156,6 +159,35 @@ async def index(request: web.Request) -> web.Response:
     raise web.HTTPFound("/simulator")
 
 
+def build_channels(app: web.Application, settings: Settings) -> dict[str, Any]:
+    """The channels this configuration turns on; a channel without credentials is off."""
+
+    async def receive(inbound: Inbound) -> Any:
+        return await app[PIPELINE].receive(inbound)
+
+    async def on_status(update: StatusUpdate) -> None:
+        await app[PIPELINE].record_status(update)
+
+    async def on_opt_out(urn: str, opted_out: bool) -> None:
+        await app[PIPELINE].set_opt_out(urn, opted_out)
+
+    channels: dict[str, Any] = {"simulator": SimulatorChannel(app[HUB])}
+    if settings.sms_enabled:
+        from bot.channels.twilio_sms import TwilioSmsChannel
+
+        channels["sms"] = TwilioSmsChannel(
+            settings, receive=receive, on_status=on_status, on_opt_out=on_opt_out
+        )
+    if settings.telegram_enabled:
+        from bot.channels.telegram import TelegramChannel
+
+        channels["telegram"] = TelegramChannel(settings, receive=receive)
+    for channel in channels.values():
+        if hasattr(channel, "routes"):
+            app.router.add_routes(channel.routes())
+    return channels
+
+
 def build_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> web.Application:
     """The helpline's web application; nothing starts until the app runs."""
     app = web.Application(client_max_size=64 * 1024)
@@ -167,6 +199,7 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> 
     async def receive(inbound: Inbound) -> None:
         await app[PIPELINE].receive(inbound)
 
+    app[CHANNELS] = build_channels(app, settings)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

@@ -1,4 +1,4 @@
-"""The one use case: an inbound message or a due timer -> engine -> writes -> one commit -> outbox."""
+"""The one use case: an inbound message or due timer -> engine -> writes -> commit -> outbox."""
 
 from __future__ import annotations
 
@@ -355,7 +355,9 @@ class Pipeline:
                 due_at=now,
                 now=now,
             )
-            await uow.messages.add_outbound(contact.id, contact.channel, rendered.text, now, outbox_id)
+            await uow.messages.add_outbound(
+                contact.id, contact.channel, rendered.text, now, outbox_id
+            )
         if erase:
             # Last, so the confirmation above is already queued: the outbox keeps only what it
             # needs to send it, and everything else about the person goes.
@@ -377,7 +379,12 @@ class Pipeline:
         return case
 
     async def _schedule(
-        self, uow: Any, contact_id: int, session_id: int | None, event: ev.WaitStarted, now: datetime
+        self,
+        uow: Any,
+        contact_id: int,
+        session_id: int | None,
+        event: ev.WaitStarted,
+        now: datetime,
     ) -> None:
         if session_id is None:
             return

@@ -15,7 +15,7 @@ Translate = Callable[[str, str, Mapping[str, Any] | None], str]
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """One outgoing message: all texts of one engine call joined, and the last question's buttons."""
+    """One outgoing message: the texts of one engine call joined, with the last buttons."""
 
     text: str
     buttons: tuple[Button, ...]
@@ -24,7 +24,7 @@ class Rendered:
 def render(
     messages: Sequence[MsgCreated], translate: Translate, case_reference: str | None
 ) -> Rendered | None:
-    """Join the messages of one engine call into one text, so SMS parts can't arrive out of order."""
+    """Join one engine call's messages into one text, so SMS parts can't arrive out of order."""
     if not messages:
         return None
     parts: list[str] = []

@@ -27,7 +27,11 @@ def _check_file(file: Path) -> tuple[list[Problem], list[Problem], int]:
     except FlowError as exc:
         return exc.problems, [], 0
     problems = [
-        Problem(flow.source, node.line, f"node {node.id}: enters flow {node.enter!r}, which does not exist")
+        Problem(
+            flow.source,
+            node.line,
+            f"node {node.id}: enters flow {node.enter!r}, which does not exist",
+        )
         for node in flow.nodes.values()
         if node.enter is not None and node.enter not in siblings
     ]

@@ -548,10 +548,8 @@ def parse_keywords(file: str, text: str, flow_names: Iterable[str]) -> KeywordSe
                 parser.fail(item, f"keyword {entry['intent']}: mode is whole or phrase")
             words = entry.get("phrases") if mode == "phrase" else entry.get("words")
             if not words:
-                parser.fail(
-                    item,
-                    f"keyword {entry['intent']}: needs {'phrases' if mode == 'phrase' else 'words'}",
-                )
+                needed = "phrases" if mode == "phrase" else "words"
+                parser.fail(item, f"keyword {entry['intent']}: needs {needed}")
             raw_keywords.append(entry)
     negations = parser.value(top["negations"]) if "negations" in top else []
     if parser.problems:

@@ -163,7 +163,13 @@ def test_date(text, expected):
 
 @pytest.mark.parametrize(
     ("text", "low", "high", "expected"),
-    [("3", 1, 5, 3), ("0", 1, 5, None), ("6", 1, 5, None), ("x", None, None, None), ("12", None, None, 12)],
+    [
+        ("3", 1, 5, 3),
+        ("0", 1, 5, None),
+        ("6", 1, 5, None),
+        ("x", None, None, None),
+        ("12", None, None, 12),
+    ],
 )
 def test_number(text, low, high, expected):
     match = route_number(text, low, high)

@@ -119,7 +119,12 @@ def test_danger_phrase_in_the_middle_of_another_question_helps_then_asks_again(e
     for says in ["hi", "shqip", "po"]:
         talk.say(says)
     talk.say("me rreh tani")  # at the municipality question
-    assert talk.types()[:4] == ["keyword_matched", "urgency_raised", "case_opened", "referral_requested"]
+    assert talk.types()[:4] == [
+        "keyword_matched",
+        "urgency_raised",
+        "case_opened",
+        "referral_requested",
+    ]
     assert talk.sent == ["t.danger", "sys.resume", "t.where"]
     assert talk.node == "where"
     assert talk.of(ev.MsgCreated)[0].params == {"emergency": "112"}

@@ -40,17 +40,33 @@ CASES = [
     (broken("      no: done\n", ""), 8, "no route for no"),
     (broken("ask: d.q", "ask: Are you safe?"), 5, "is not a message id"),
     (broken("start: ask", "start: begin"), 2, "start node 'begin' does not exist"),
-    (broken("    end: completed", "    end: completed\n    next: ask"), 14, "'next' does not go with end"),
+    (
+        broken("    end: completed", "    end: completed\n    next: ask"),
+        14,
+        "'next' does not go with end",
+    ),
     (broken("      - say: d.bye", "      - shout: d.bye"), 12, "an action is one of"),
     (broken("      - say: d.bye", "      - add_score: {name: risk}"), 12, "missing 'points'"),
-    (broken("      - say: d.bye", "      - record_consent: {service: spa}"), 12, "service is one of"),
-    (broken("    router: yes_no\n", "    router: yes_no\n    timeout: soon\n"), 7, "not an ISO-8601 duration"),
+    (
+        broken("      - say: d.bye", "      - record_consent: {service: spa}"),
+        12,
+        "service is one of",
+    ),
+    (
+        broken("    router: yes_no\n", "    router: yes_no\n    timeout: soon\n"),
+        7,
+        "not an ISO-8601 duration",
+    ),
     (broken("      no: done\n", "      no: done\n      timeout: done\n"), 10, "needs 'timeout"),
     (broken("      no: done\n", "      no: done\n      maybe: done\n"), 10, "not a category"),
     (broken("flow: demo", "flow: other"), 1, "file is demo.yaml"),
     (broken("  done:\n", "  ask:\n    next: done\n  done:\n"), 10, "appears twice"),
     (broken("    router: yes_no", "    router: [yes_no"), 7, "YAML syntax"),
-    (broken("      - say: d.bye", "      - say: d.bye\n        params: {n: '@nowhere.x'}"), 13, "unknown reference"),
+    (
+        broken("      - say: d.bye", "      - say: d.bye\n        params: {n: '@nowhere.x'}"),
+        13,
+        "unknown reference",
+    ),
 ]
 
 
@@ -59,7 +75,9 @@ def test_mistakes_are_named_with_file_and_line(text, line, words):
     with pytest.raises(FlowError) as caught:
         parse_flow("bot/flows/demo.yaml", text)
     messages = [str(p) for p in caught.value.problems]
-    assert any(words in m and m.startswith(f"bot/flows/demo.yaml:{line}:") for m in messages), messages
+    assert any(words in m and m.startswith(f"bot/flows/demo.yaml:{line}:") for m in messages), (
+        messages
+    )
 
 
 def test_good_flow_loads_with_unquoted_yes_no():
@@ -70,7 +88,7 @@ def test_good_flow_loads_with_unquoted_yes_no():
 
 def test_keywords_must_point_at_flows():
     text = "keywords:\n  - intent: exit\n    flow: nowhere\n    words: [dil]\n"
-    with pytest.raises(FlowError, match="keywords.yaml:2: keyword exit: no flow named 'nowhere'"):
+    with pytest.raises(FlowError, match=r"keywords\.yaml:2: keyword exit: no flow named 'nowhere'"):
         parse_keywords("keywords.yaml", text, ["demo"])
 
 
