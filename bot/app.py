@@ -17,13 +17,12 @@ from bot.channels.simulator import SimulatorChannel
 from bot.config import Settings
 from bot.data import load_municipalities
 from bot.data.numbers import load_numbers
-from bot.engine.env import Place
 from bot.flows.library import FlowLibrary
 from bot.hub import Hub
 from bot.i18n import Catalogs
 from bot.messages import Inbound, StatusUpdate
 from bot.outbox import OutboxSender
-from bot.pipeline import Pipeline
+from bot.pipeline import Pipeline, places_from
 from bot.store import migrate
 from bot.store.crypto import Crypto
 from bot.store.db import Database
@@ -52,19 +51,6 @@ def utcnow() -> datetime:
 
 class StartupError(RuntimeError):
     """The helpline cannot start; the message says what to fix."""
-
-
-def places_from(municipalities: list[Municipality]) -> list[Place]:
-    """Municipalities as the engine matches them: name, slug and every alias."""
-    return [
-        Place(
-            slug=m.slug,
-            name=m.name,
-            country=m.country,
-            names=(m.name, m.slug, m.slug.replace("-", " "), *m.aliases),
-        )
-        for m in municipalities
-    ]
 
 
 async def ensure_municipalities(db: Database) -> list[Municipality]:

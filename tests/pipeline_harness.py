@@ -9,13 +9,12 @@ from pathlib import Path
 
 from bot.i18n import Catalogs
 
-from bot.app import places_from
 from bot.data import load_municipalities
 from bot.data.numbers import load_numbers
 from bot.flows.library import FlowLibrary
 from bot.messages import Inbound, Outbound, SendResult
 from bot.outbox import OutboxSender
-from bot.pipeline import Pipeline
+from bot.pipeline import Pipeline, places_from
 from bot.store.repositories import Municipality
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -60,7 +59,14 @@ class RecordingChannel:
 class Harness:
     """Pipeline + sender over one database; `say` sends a message and returns the replies."""
 
-    def __init__(self, db, flows_dir: Path = ROOT / "bot" / "flows", clock: Clock | None = None):
+    def __init__(
+        self,
+        db,
+        flows_dir: Path = ROOT / "bot" / "flows",
+        clock: Clock | None = None,
+        trigger_flow: str = "first_contact",
+    ):
+        self.trigger_flow = trigger_flow
         self.db = db
         self.clock = clock or Clock()
         self.flows = FlowLibrary(flows_dir)
@@ -86,6 +92,7 @@ class Harness:
             numbers=load_numbers(),
             clock=self.clock,
             hub=self,
+            trigger_flow=self.trigger_flow,
         )
         return self
 

@@ -17,7 +17,7 @@ ENGINE_FLOWS = Path(__file__).parent / "engine" / "flows"
 
 @pytest.fixture
 async def harness(db):
-    return await Harness(db, flows_dir=ENGINE_FLOWS).start()
+    return await Harness(db, flows_dir=ENGINE_FLOWS, trigger_flow="main").start()
 
 
 async def test_a_conversation_is_stored_encrypted_and_answered(harness, db):
@@ -92,7 +92,7 @@ async def test_an_engine_failure_still_answers_and_keeps_the_message(db, tmp_pat
     (flows / "main.yaml").write_text(
         "flow: main\nstart: a\nnodes:\n  a:\n    next: b\n  b:\n    next: a\n"
     )
-    harness = await Harness(db, flows_dir=flows).start()
+    harness = await Harness(db, flows_dir=flows, trigger_flow="main").start()
     handled = await harness.pipeline.receive(harness.inbound("hello"))
     assert handled.status == "failed"
     while await harness.sender.drain_once():
