@@ -74,6 +74,12 @@ async def store_flow_versions(db: Database, flows: FlowLibrary, now: datetime) -
 
 async def _runtime(app: web.Application) -> AsyncIterator[None]:
     settings, clock = app[SETTINGS], app[CLOCK]
+    if settings.dev_keys:
+        log.warning(
+            "using development keys from %s; set HELPLINE_DATA_KEYS and HELPLINE_SECRET_KEY "
+            "in production",
+            settings.var_dir / "dev-keys.json",
+        )
     if await migrate.current_async(settings.database_url) != migrate.head():
         raise StartupError("the database is not at the newest schema: run `helpline db upgrade`")
     db = Database(settings.database_url, Crypto(settings.data_keys, settings.secret_key))

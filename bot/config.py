@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -14,8 +13,6 @@ from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 
 from bot.engine.durations import parse_duration
-
-log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR = ROOT / "var"
@@ -115,11 +112,6 @@ def load_settings(env: dict[str, str] | None = None, env_file: Path | None = Non
             data_keys = (keys["data_key"],)
         if not secret:
             secret = keys["secret_key"]
-        log.warning(
-            "using development keys from %s; set HELPLINE_DATA_KEYS and HELPLINE_SECRET_KEY "
-            "in production",
-            var_dir / "dev-keys.json",
-        )
     db_url = env.get("HELPLINE_DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'helpline.db'}"
     cadence = env.get("HELPLINE_FOLLOWUP_CADENCE")
     return Settings(
