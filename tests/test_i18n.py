@@ -1,124 +1,169 @@
-"""Catalogs at run time, and the `helpline i18n` workflow on small sample trees."""
+"""Catalogs at run time: formatting, fallbacks, .mo versus .po, and the admins' override layer."""
 
 from __future__ import annotations
 
+import io
+import logging
+import os
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import write_po
 
-from bot import i18n_tools
-from bot.flows.extract import message_ids
-from bot.i18n import Catalogs
+from bot.i18n import Catalogs, fill, pick_locale
 
-HEADER = (
-    'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n"Language: {lang}\\n"\n\n'
-)
-FLOW = """\
-flow: tiny
-start: q
-nodes:
-  q:
-    ask: t.question
-    router: options
-    options:
-      - {value: a, label: t.a}
-    routes:
-      a: {goto: done, do: [{say: t.chosen}]}
-  done:
-    do:
-      - say: t.bye
-        params: {name: x}
-    end: completed
-"""
-
-
-def write_tree(root: Path, sq: dict[str, str], en: dict[str, str]) -> Path:
-    (root / "bot" / "flows").mkdir(parents=True)
-    (root / "bot" / "flows" / "tiny.yaml").write_text(FLOW)
-    (root / "bot" / "flows" / "keywords.yaml").write_text("keywords: []\n")
-    (root / "bot" / "code.py").write_text('from x import N_\nN_("t.code")\n')
-    for lang, entries in (("sq", sq), ("en", en)):
-        po = root / "bot" / "locales" / lang / "LC_MESSAGES" / "messages.po"
-        po.parent.mkdir(parents=True)
-        body = "".join(f'msgid "{k}"\nmsgstr "{v}"\n\n' for k, v in entries.items())
-        po.write_text(HEADER.format(lang=lang) + body)
-    return root
-
-
-GOOD_SQ = {
-    "t.question": "Pyetje?",
-    "t.a": "A",
-    "t.chosen": "U zgjodh",
-    "t.bye": "Mirupafshim {name}",
-    "t.code": "Kod",
+SQ = {
+    "t.hello": "Përshëndetje {name}!",
+    "t.braces": "Shkruaj {{OK}} {ref}",
+    "t.broken": "Gabim {name",
+    "t.only_sq": "Vetëm shqip",
+    "t.empty_in_sq": "",
+    "t.fuzzy": "I paqartë",
 }
-GOOD_EN = {
-    "t.question": "Question?",
-    "t.a": "A",
-    "t.chosen": "Chosen",
-    "t.bye": "Bye {name}",
-    "t.code": "Code",
+EN = {
+    "t.hello": "Hello {name}!",
+    "t.braces": "Write {{OK}} {ref}",
+    "t.broken": "Broken {name}",
+    "t.empty_in_sq": "English only",
+    "t.fuzzy": "Unclear",
 }
 
 
-def test_extractor_finds_ids_with_their_lines():
-    found = [(line, msgid) for line, msgid, _ in message_ids(FLOW)]
-    assert found == [(5, "t.question"), (8, "t.a"), (10, "t.chosen"), (13, "t.bye")]
+def catalog(locale: str, texts: dict[str, str]) -> Catalog:
+    """A Babel catalog; t.fuzzy is marked fuzzy in sq."""
+    result = Catalog(locale=locale)
+    for msgid, text in texts.items():
+        fuzzy = msgid == "t.fuzzy" and locale == "sq"
+        result.add(msgid, text, flags=["fuzzy"] if fuzzy else [])
+    return result
 
 
-def test_check_passes_on_good_catalogs(tmp_path, capsys):
-    root = write_tree(tmp_path, GOOD_SQ, GOOD_EN)
-    assert i18n_tools.check(root) == 0
-    assert "i18n check: 5 messages, 2 languages, 0 problems" in capsys.readouterr().out
+def write(directory: Path, locale: str, texts: dict[str, str], kind: str = "po") -> Path:
+    """Write one locale's .po or .mo under directory."""
+    path = directory / locale / "LC_MESSAGES" / f"messages.{kind}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    (write_po if kind == "po" else write_mo)(buffer, catalog(locale, texts))
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@pytest.fixture
+def catalogs(tmp_path: Path) -> Catalogs:
+    write(tmp_path, "sq", SQ)
+    write(tmp_path, "en", EN)
+    return Catalogs(tmp_path)
+
+
+def test_text_fills_params(catalogs: Catalogs):
+    assert catalogs.text("sq", "t.hello", {"name": "Ana"}) == "Përshëndetje Ana!"
+    assert catalogs.text("en", "t.hello", {"name": 7}) == "Hello 7!"
+    assert catalogs.text("en", "t.braces", {"ref": "R-4821"}) == "Write {OK} R-4821"
+
+
+def test_missing_params_stay_visible(catalogs: Catalogs):
+    assert catalogs.text("sq", "t.hello") == "Përshëndetje {name}!"
+    assert catalogs.text("sq", "t.hello", {"other": 1}) == "Përshëndetje {name}!"
+    assert catalogs.text("en", "t.braces") == "Write {OK} {ref}"
+
+
+def test_params_are_values_never_templates(catalogs: Catalogs):
+    # A relayed message may hold braces; it is inserted as it is.
+    assert catalogs.text("en", "t.hello", {"name": "{ref} {0"}) == "Hello {ref} {0!"
+
+
+def test_broken_braces_send_the_text_unfilled(catalogs: Catalogs):
+    assert catalogs.text("sq", "t.broken", {"name": "Ana"}) == "Gabim {name"
+
+
+def test_fill_never_looks_inside_objects():
+    template = "{name.__class__} {name[0]} {name!r} {name:>9} {name}"
+    assert fill(template, {"name": "Ana"}) == "{name.__class__} {name[0]} {name!r} {name:>9} Ana"
+    assert fill("{0} {}", {"0": "x"}) == "{0} {}"
+    assert fill("{a", {}) is None
+
+
+def test_fallbacks(catalogs: Catalogs):
+    assert catalogs.text("sq", "t.empty_in_sq") == "English only"
+    assert catalogs.text("en", "t.only_sq") == "t.only_sq"
+    assert catalogs.text("sq", "t.nowhere") == "t.nowhere"
+    assert catalogs.text("sq", "t.fuzzy") == "Unclear"  # a fuzzy text is never sent
 
 
 @pytest.mark.parametrize(
-    ("sq_change", "en_change", "expected"),
-    [
-        ({"t.bye": None}, {}, "sq: t.bye: no translation"),
-        ({"t.bye": ""}, {}, "sq: t.bye: empty text"),
-        ({}, {"t.bye": "Bye {nme}"}, "t.bye: placeholders differ"),
-        ({"t.bye": "Mirupafshim {name"}, {}, "sq: t.bye: broken braces"),
-        ({}, {"t.code": None}, "en: t.code: no translation"),
-    ],
+    ("asked", "used"), [("fr", "sq"), ("", "sq"), ("en-GB", "en"), ("EN", "en"), ("sq_AL", "sq")]
 )
-def test_check_fails_naming_the_problem(tmp_path, capsys, sq_change, en_change, expected):
-    sq = {k: v for k, v in {**GOOD_SQ, **sq_change}.items() if v is not None}
-    en = {k: v for k, v in {**GOOD_EN, **en_change}.items() if v is not None}
-    root = write_tree(tmp_path, sq, en)
-    assert i18n_tools.check(root) == 1
-    assert expected in capsys.readouterr().out
-
-
-def test_extract_update_compile_round_trip(tmp_path):
-    root = write_tree(tmp_path, {"t.question": "Pyetje?"}, {"t.question": "Question?"})
-    assert i18n_tools.extract(root) == 0
-    assert "t.chosen" in (root / "bot" / "locales" / "messages.pot").read_text()
-    assert i18n_tools.update(root) == 0
-    sq_po = (root / "bot" / "locales" / "sq" / "LC_MESSAGES" / "messages.po").read_text()
-    assert 'msgid "t.chosen"\nmsgstr ""' in sq_po and 'msgstr "Pyetje?"' in sq_po
-    assert i18n_tools.compile_catalogs(root) == 0
-    catalogs = Catalogs(root / "bot" / "locales")
-    assert catalogs.text("sq", "t.question") == "Pyetje?"
-
-
-def test_catalogs_format_fall_back_and_layer_overrides(tmp_path):
-    root = write_tree(
-        tmp_path, {**GOOD_SQ, "t.only_en": ""}, {**GOOD_EN, "t.only_en": "English only"}
+def test_locales(catalogs: Catalogs, asked: str, used: str):
+    assert pick_locale(asked) == used
+    assert catalogs.text(asked, "t.hello", {"name": "Ana"}) == catalogs.text(
+        used, "t.hello", {"name": "Ana"}
     )
-    catalogs = Catalogs(root / "bot" / "locales")
-    assert catalogs.text("sq", "t.bye", {"name": "Ana"}) == "Mirupafshim Ana"
-    assert catalogs.text("sq", "t.bye") == "Mirupafshim {name}"
-    assert catalogs.text("sq", "t.bye", {"other": 1}) == "Mirupafshim {name}"  # no crash
-    assert catalogs.text("sq", "t.only_en") == "English only"
-    assert catalogs.text("sq", "t.nowhere") == "t.nowhere"
-    assert catalogs.text("fr", "t.bye", {"name": "Ana"}) == "Mirupafshim Ana"  # unknown -> sq
-    catalogs.set_overrides({("sq", "t.bye"): "Tung {name}"})
-    assert catalogs.text("sq", "t.bye", {"name": "Ana"}) == "Tung Ana"
-    assert catalogs.text("en", "t.bye", {"name": "Ana"}) == "Bye Ana"
+
+
+def test_missing_text_is_logged_once_with_the_id_only(
+    catalogs: Catalogs, caplog: pytest.LogCaptureFixture
+):
+    with caplog.at_level(logging.WARNING, logger="bot.i18n"):
+        for _ in range(3):
+            catalogs.text("sq", "t.nowhere", {"name": "Secret Name"})
+    assert len(caplog.records) == 1
+    assert "t.nowhere" in caplog.text and "Secret Name" not in caplog.text
+
+
+def test_has_ids_locales(catalogs: Catalogs):
+    assert catalogs.locales == ("sq", "en")
+    assert catalogs.has("sq", "t.hello") and catalogs.has("en", "t.empty_in_sq")
+    assert not catalogs.has("sq", "t.empty_in_sq") and not catalogs.has("en", "t.only_sq")
+    assert not catalogs.has("sq", "t.fuzzy")
+    assert catalogs.ids() == set(SQ) | set(EN)
+
+
+def test_overrides_layer_over_the_catalogs(catalogs: Catalogs):
+    catalogs.set_overrides(
+        {("sq", "t.hello"): "Tung {name}", ("sq", "t.empty_in_sq"): "Tani shqip", ("en", "t.x"): ""}
+    )
+    assert catalogs.text("sq", "t.hello", {"name": "Ana"}) == "Tung Ana"
+    assert catalogs.text("en", "t.hello", {"name": "Ana"}) == "Hello Ana!"
+    assert catalogs.text("sq", "t.empty_in_sq") == "Tani shqip"
+    assert catalogs.shipped("sq", "t.hello") == "Përshëndetje {name}!"
+    assert not catalogs.has("en", "t.x")  # an empty override hides nothing
+    catalogs.set_overrides({("en", "t.hello"): "Hi {name}"})  # replaces the whole layer
+    assert catalogs.text("sq", "t.hello", {"name": "Ana"}) == "Përshëndetje Ana!"
+    assert catalogs.text("en", "t.hello", {"name": "Ana"}) == "Hi Ana"
     catalogs.set_overrides({})
-    assert catalogs.text("sq", "t.bye", {"name": "Ana"}) == "Mirupafshim Ana"
+    assert catalogs.text("en", "t.hello", {"name": "Ana"}) == "Hello Ana!"
 
 
-def test_shipped_catalogs_pass_the_check(capsys):
-    assert i18n_tools.check() == 0, capsys.readouterr().out
+def test_translator(catalogs: Catalogs):
+    assert catalogs.translator("en")("t.braces") == "Write {OK} {ref}"
+
+
+def test_fresh_mo_is_read_and_a_stale_one_ignored(tmp_path: Path):
+    po = write(tmp_path, "sq", {"t.hello": "nga po"})
+    mo = write(tmp_path, "sq", {"t.hello": "nga mo"}, kind="mo")
+    stat = po.stat()
+    os.utime(mo, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert Catalogs(tmp_path).text("sq", "t.hello") == "nga mo"
+    os.utime(mo, ns=(stat.st_atime_ns, stat.st_mtime_ns - 1_000_000_000))
+    assert Catalogs(tmp_path).text("sq", "t.hello") == "nga po"  # .po edited after compile
+
+
+def test_reload_reads_edited_catalogs(tmp_path: Path):
+    write(tmp_path, "sq", {"t.hello": "e vjetër"})
+    catalogs = Catalogs(tmp_path)
+    catalogs.set_overrides({("en", "t.hello"): "kept"})
+    write(tmp_path, "sq", {"t.hello": "e re"})
+    catalogs.reload()
+    assert catalogs.text("sq", "t.hello") == "e re"
+    assert catalogs.text("en", "t.hello") == "kept"
+
+
+def test_no_catalogs_at_all_still_answers(tmp_path: Path):
+    assert Catalogs(tmp_path / "nowhere").text("sq", "sys.error") == "sys.error"
+
+
+def test_shipped_catalogs_load():
+    catalogs = Catalogs()
+    assert catalogs.has("sq", "sys.yes") and catalogs.has("en", "sys.yes")

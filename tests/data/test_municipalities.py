@@ -2,38 +2,136 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+
 import pytest
 
-from bot.data import SLUG, load_municipalities
+from bot.data import MUNICIPALITIES_FILE, SLUG, DataError, load_municipalities, slugify
+from bot.engine.normalise import normalise
+
+ITEMS = load_municipalities()
+BY_SLUG = {m["slug"]: m for m in ITEMS}
+
+AL_COUNTIES = {
+    "Berat": 5, "Dibër": 4, "Durrës": 3, "Elbasan": 7, "Fier": 6, "Gjirokastër": 7,
+    "Korçë": 6, "Kukës": 3, "Lezhë": 3, "Shkodër": 5, "Tiranë": 5, "Vlorë": 7,
+}  # fmt: skip
+XK_DISTRICTS = {
+    "Prishtinë": 8, "Mitrovicë": 7, "Pejë": 3, "Gjakovë": 4, "Prizren": 5, "Ferizaj": 5,
+    "Gjilan": 6,
+}  # fmt: skip
+SERB_MAJORITY = {
+    "mitrovice-e-veriut", "zvecan", "zubin-potok", "leposaviq", "gracanice", "novoberde",
+    "shterpce", "ranillug", "partesh", "kllokot",
+}  # fmt: skip
 
 
-def test_counts_and_slugs():
-    items = load_municipalities()
-    assert sum(m["country"] == "AL" for m in items) == 61
-    assert sum(m["country"] == "XK" for m in items) == 38
-    assert all(SLUG.match(m["slug"]) for m in items)
-    slugs = {m["slug"] for m in items}
-    assert len(slugs) == 99
-    assert {"tirane", "durres", "shkoder", "vau-i-dejes", "has", "prishtine", "kllokot"} <= slugs
+def test_counts():
+    assert Counter(m["country"] for m in ITEMS) == {"AL": 61, "XK": 38}
+
+
+@pytest.mark.parametrize(("country", "counties"), [("AL", AL_COUNTIES), ("XK", XK_DISTRICTS)])
+def test_counties(country: str, counties: dict[str, int]):
+    assert Counter(m["county"] for m in ITEMS if m["country"] == country) == counties
+
+
+def test_slugs_unique_well_formed_and_from_the_name():
+    assert len(BY_SLUG) == len(ITEMS) == 99
+    for m in ITEMS:
+        assert SLUG.match(m["slug"]), m
+        assert slugify(m["name"]) == m["slug"], m
+    assert "national" not in BY_SLUG
+
+
+def test_design_examples_and_the_serb_majority_municipalities_are_there():
+    examples = {"tirane", "durres", "shkoder", "vau-i-dejes", "has", "prishtine", "kllokot"}
+    seeds = {"elbasan", "vlore", "prizren", "mitrovice", "ferizaj", "peje", "gjakove", "gjilan"}
+    assert examples | seeds | SERB_MAJORITY <= set(BY_SLUG)
+    assert all(BY_SLUG[s]["country"] == "XK" for s in SERB_MAJORITY)
 
 
 @pytest.mark.parametrize(
-    ("slug", "name", "tz"),
+    ("slug", "name", "county"),
     [
-        ("tirane", "Tiranë", "Europe/Tirane"),
-        ("vau-i-dejes", "Vau i Dejës", "Europe/Tirane"),
-        ("fushe-arrez", "Fushë-Arrëz", "Europe/Tirane"),
-        ("mitrovice-e-veriut", "Mitrovicë e Veriut", "Europe/Belgrade"),
-        ("gracanice", "Graçanicë", "Europe/Belgrade"),
+        ("tirane", "Tiranë", "Tiranë"),
+        ("vau-i-dejes", "Vau i Dejës", "Shkodër"),
+        ("fushe-arrez", "Fushë-Arrëz", "Shkodër"),
+        ("malesi-e-madhe", "Malësi e Madhe", "Shkodër"),
+        ("korce", "Korçë", "Korçë"),
+        ("kucove", "Kuçovë", "Berat"),
+        ("has", "Has", "Kukës"),
+        ("mitrovice-e-veriut", "Mitrovicë e Veriut", "Mitrovicë"),
+        ("gracanice", "Graçanicë", "Prishtinë"),
+        ("shterpce", "Shtërpcë", "Ferizaj"),
+        ("hani-i-elezit", "Hani i Elezit", "Ferizaj"),
     ],
 )
-def test_names_keep_their_letters(slug, name, tz):
-    item = next(m for m in load_municipalities() if m["slug"] == slug)
-    assert (item["name"], item["tz"]) == (name, tz)
+def test_names_keep_their_letters(slug: str, name: str, county: str):
+    assert (BY_SLUG[slug]["name"], BY_SLUG[slug]["county"]) == (name, county)
 
 
-def test_a_bad_entry_is_named(tmp_path):
-    bad = tmp_path / "m.yaml"
-    bad.write_text("- {slug: Tirane, name: x, country: AL, county: y, tz: Europe/Tirane}\n")
-    with pytest.raises(ValueError, match="entry 1: slug 'Tirane'"):
+def test_time_zones():
+    assert {m["tz"] for m in ITEMS if m["country"] == "AL"} == {"Europe/Tirane"}
+    assert {m["tz"] for m in ITEMS if m["country"] == "XK"} == {"Europe/Belgrade"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "slug"),
+    [
+        ("tirana", "tirane"), ("durresi", "durres"), ("shkodra", "shkoder"),
+        ("prishtina", "prishtine"), ("Pristina", "prishtine"), ("Priština", "prishtine"),
+        ("Gnjilane", "gjilan"), ("Peć", "peje"), ("koplik", "malesi-e-madhe"),
+        ("Peshkopi", "diber"), ("Bajram Curri", "tropoje"), ("Laç", "kurbin"),
+        ("Kosovo Polje", "fushe-kosove"), ("North Mitrovica", "mitrovice-e-veriut"),
+        ("Klokot", "kllokot"), ("Gllogoc", "drenas"),
+    ],
+)  # fmt: skip
+def test_aliases_people_type(typed: str, slug: str):
+    spellings = [BY_SLUG[slug]["name"], *BY_SLUG[slug]["aliases"]]
+    assert normalise(typed) in {normalise(s) for s in spellings}
+
+
+def test_the_shipped_file_says_where_it_came_from():
+    head = MUNICIPALITIES_FILE.read_text(encoding="utf-8")[:1500]
+    assert "Law 115/2014" in head and "Law 03/L-041" in head and "Editable" in head
+
+
+ENTRY = "- {slug: SLUG, name: Name, country: AL, county: C, tz: Europe/Tirane, aliases: [ALIAS]}\n"
+
+
+def entries(*lines: str) -> str:
+    """A municipality file text."""
+    return "# test\n" + "".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (entries(ENTRY.replace("SLUG", "Tirane")), r":2: entry 1: slug 'Tirane' is not lower-case"),
+        (entries(ENTRY.replace("SLUG", "national")), r"entry 1 \(national\): .* reserved"),
+        (
+            entries(ENTRY.replace("SLUG", "a").replace("ALIAS", "x"), ENTRY.replace("SLUG", "a")),
+            r":3: entry 2 \(a\): slug 'a' is used twice",
+        ),
+        (
+            entries(ENTRY.replace("SLUG", "a").replace("tz: Europe/Tirane", "tz: Europe/Belgrade")),
+            r"entry 1 \(a\): tz must be Europe/Tirane for AL",
+        ),
+        (entries(ENTRY.replace("SLUG", "a").replace("AL", "RS")), r"country must be one of AL"),
+        (entries(ENTRY.replace("SLUG", "a").replace("name: Name", "name: ''")), "name is required"),
+        (
+            entries(ENTRY.replace("SLUG", "a"), ENTRY.replace("SLUG", "b").replace("Name", "B")),
+            r"entry 2 \(b\): 'ALIAS' already names a",
+        ),
+        (entries(ENTRY.replace("SLUG", "a").replace("ALIAS", "x")), r"1 municipalities for AL"),
+        ("slug: a\n", "expected a list"),
+        ("- [unclosed\n", r":2: not valid YAML"),
+    ],
+)
+def test_a_bad_file_is_refused_naming_file_and_entry(tmp_path: Path, text: str, message: str):
+    bad = tmp_path / "municipalities.yaml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=message) as caught:
         load_municipalities(bad)
+    assert str(bad) in str(caught.value)

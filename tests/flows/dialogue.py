@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.i18n import Catalogs
-
 from bot.data import load_municipalities
 from bot.data.numbers import load_numbers
 from bot.engine import ContactView, MsgResume, Session, TimeoutResume, resume
 from bot.engine import events as ev
 from bot.flows.library import FlowLibrary
+from bot.i18n import Catalogs
 from bot.pipeline import Pipeline, places_from
 from bot.rendering import render
 from bot.store.repositories import Municipality
