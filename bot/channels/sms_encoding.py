@@ -1,0 +1,93 @@
+"""SMS encoding: GSM-7 or UCS-2 detection, segment counting and Albanian diacritic folding."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+Encoding = Literal["GSM-7", "UCS-2"]
+
+# 3GPP TS 23.038 §6.2.1, the default alphabet (0x1B, the escape to the extension table, left out).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+# TS 23.038 §6.2.1.1, the extension table: each is sent as ESC + char, so it costs two septets.
+GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+GSM7_SINGLE = 160  # septets in a message of one part
+GSM7_PART = 153  # septets per part of a concatenated message (7 go to the UDH)
+UCS2_SINGLE = 70  # UTF-16 code units in a message of one part
+UCS2_PART = 67  # UTF-16 code units per part of a concatenated message
+
+# Only the letters GSM-7 lacks: Ç stays, the basic set has it at 0x09.
+_ALBANIAN_FOLD = str.maketrans({"ë": "e", "Ë": "E", "ç": "c"})
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentInfo:
+    """How a text goes out as SMS: its encoding, the parts it takes, its length in characters."""
+
+    encoding: Encoding
+    segments: int
+    characters: int
+
+
+def normalize(text: str) -> str:
+    """NFC: phones and Twilio see `e` + combining diaeresis as one ë, so count and send it so."""
+    return unicodedata.normalize("NFC", text)
+
+
+def _is_gsm7(text: str) -> bool:
+    """True when every character is in the GSM-7 basic set or its extension table."""
+    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
+
+
+def _gsm7_cost(ch: str) -> int:
+    """Septets one character takes: two for the extension table (escape + char)."""
+    return 2 if ch in GSM7_EXTENSION else 1
+
+
+def _ucs2_cost(ch: str) -> int:
+    """UTF-16 code units one code point takes: two beyond the BMP (a surrogate pair)."""
+    return 2 if ord(ch) > 0xFFFF else 1
+
+
+def _count_parts(costs: list[int], single: int, part: int) -> int:
+    """Parts needed when each character is indivisible (no split escape or surrogate pair)."""
+    total = sum(costs)
+    if total == 0:
+        return 0
+    if total <= single:
+        return 1
+    parts, used = 1, 0
+    for cost in costs:
+        if used + cost > part:
+            parts, used = parts + 1, 0
+        used += cost
+    return parts
+
+
+def encoding(text: str) -> Encoding:
+    """The encoding a carrier uses for this text (after NFC)."""
+    return "GSM-7" if _is_gsm7(normalize(text)) else "UCS-2"
+
+
+def segments(text: str) -> int:
+    """How many SMS parts the text takes (after NFC); an empty text takes none."""
+    text = normalize(text)
+    if _is_gsm7(text):
+        return _count_parts([_gsm7_cost(ch) for ch in text], GSM7_SINGLE, GSM7_PART)
+    return _count_parts([_ucs2_cost(ch) for ch in text], UCS2_SINGLE, UCS2_PART)
+
+
+def describe(text: str) -> SegmentInfo:
+    """Encoding, parts and characters of a text, for the admin UI."""
+    text = normalize(text)
+    return SegmentInfo(encoding=encoding(text), segments=segments(text), characters=len(text))
+
+
+def fold_albanian(text: str) -> str:
+    """Replace ë, Ë and ç by e, E and c so Albanian text can stay GSM-7 (SMS only, by setting)."""
+    return normalize(text).translate(_ALBANIAN_FOLD)

@@ -1,0 +1,363 @@
+"""The Twilio SMS channel: signed webhooks in, REST sends out through the async twilio client."""
+
+from __future__ import annotations
+
+import base64
+import contextvars
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+import aiohttp
+import phonenumbers
+from aiohttp import web
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response as TwilioResponse
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from bot.channels import sms_encoding
+from bot.config import Settings
+from bot.messages import Inbound, Outbound, SendResult, StatusUpdate
+
+log = logging.getLogger(__name__)
+
+NAME = "sms"
+SMS_PATH = "/webhooks/twilio/sms"
+STATUS_PATH = "/webhooks/twilio/status"
+SIGNATURE_HEADER = "X-Twilio-Signature"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+SEND_TIMEOUT = 10.0  # seconds for one REST call, connect to last byte
+DEFAULT_REGION = "AL"  # numbers written without +355/+383 are read as Albanian
+
+# Twilio's default opt-out handling; it answers these itself and blocks further sends.
+# https://help.twilio.com/articles/223134027-Twilio-support-for-opt-out-keywords-SMS-STOP-filtering-
+OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
+# Sent with Advanced Opt-Out: https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out
+OPT_OUT_TYPE_FIELD = "OptOutType"
+
+# https://www.twilio.com/docs/errors/21610 — the recipient replied STOP.
+ERR_UNSUBSCRIBED = 21610
+# https://www.twilio.com/docs/errors/21614 — 'To' is not a mobile number (a landline).
+ERR_NOT_MOBILE = 21614
+# https://www.twilio.com/docs/errors/30003 — handset off or out of coverage; may work later.
+ERR_UNREACHABLE_HANDSET = 30003
+# https://www.twilio.com/docs/errors/30005 — the number does not exist.
+ERR_UNKNOWN_HANDSET = 30005
+# https://www.twilio.com/docs/errors/30006 — landline or unreachable carrier.
+ERR_LANDLINE = 30006
+# https://www.twilio.com/docs/errors/20003 — bad credentials; usually a token being rotated.
+ERR_AUTHENTICATION = 20003
+# https://www.twilio.com/docs/errors/20429 — too many requests.
+ERR_TOO_MANY_REQUESTS = 20429
+
+UNREACHABLE_CODES = frozenset({ERR_UNKNOWN_HANDSET, ERR_LANDLINE, ERR_NOT_MOBILE})
+RETRY_CODES = frozenset({ERR_UNREACHABLE_HANDSET})
+
+Receive = Callable[[Inbound], Awaitable[object]]
+OnStatus = Callable[[StatusUpdate], Awaitable[None]]
+OnOptOut = Callable[[str, bool], Awaitable[None]]
+
+# Headers of the last REST response within one send(); a context variable so concurrent sends
+# each see their own (TwilioRestException does not carry headers, Retry-After lives there).
+_last_headers: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "twilio_last_headers", default=None
+)
+
+
+class _HelplineHttpClient(AsyncTwilioHttpClient):
+    """AsyncTwilioHttpClient that honours its timeout, a base URL override, and keeps headers."""
+
+    def __init__(self, timeout: float, base_url: str | None) -> None:
+        # max_retries=None: no aiohttp_retry wrapper, so a POST is never silently repeated;
+        # the outbox decides about retries and records each attempt.
+        super().__init__(pool_connections=True, timeout=timeout, max_retries=None)
+        self.base_url = base_url.rstrip("/") if base_url else None
+
+    def rewrite(self, url: str) -> str:
+        """Send to the configured base URL instead of https://api.twilio.com (tests, proxies)."""
+        if not self.base_url:
+            return url
+        parts = urlsplit(url)
+        return self.base_url + parts.path + (f"?{parts.query}" if parts.query else "")
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the twilio HttpClient signature
+        allow_redirects: bool = False,
+    ) -> TwilioResponse:
+        """One request; the parent passes no timeout to aiohttp unless given one per call."""
+        headers = dict(headers or {})
+        if auth is not None:
+            # Our own header: aiohttp deprecates the BasicAuth object the parent would build.
+            pair = f"{auth[0]}:{auth[1]}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        response = await super().request(
+            method,
+            self.rewrite(url),
+            params=params,
+            data=data,
+            headers=headers,
+            auth=None,
+            timeout=timeout if timeout is not None else self.timeout,
+            allow_redirects=allow_redirects,
+        )
+        holder = _last_headers.get()
+        if holder is not None:
+            holder.clear()
+            holder.update({k.lower(): v for k, v in response.headers.items()})
+        return response
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def error_result(
+    code: int | None, http_status: int | None, retry_after: float | None = None
+) -> SendResult:
+    """What a Twilio error code (from a REST answer or a status callback) means for the outbox."""
+    error = str(code if code is not None else http_status)
+    if code == ERR_UNSUBSCRIBED:
+        return SendResult(ok=False, retry=False, error=error, contact_state="opted_out")
+    if code in UNREACHABLE_CODES:
+        return SendResult(ok=False, retry=False, error=error, contact_state="unreachable")
+    if code in RETRY_CODES or code == ERR_AUTHENTICATION:
+        return SendResult(ok=False, retry=True, retry_after=retry_after, error=error)
+    if http_status is not None and (http_status == 429 or http_status >= 500):
+        return SendResult(ok=False, retry=True, retry_after=retry_after, error=error)
+    return SendResult(ok=False, retry=False, error=error)
+
+
+def normalise_phone(raw: str) -> str | None:
+    """E.164 form of a number (Albanian when no country code is given), None if it is not one."""
+    try:
+        number = phonenumbers.parse(raw, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def opt_out_change(form: Mapping[str, str]) -> bool | None:
+    """True for an opt-out, False for an opt-in, None for an ordinary message."""
+    kind = form.get(OPT_OUT_TYPE_FIELD, "").strip().upper()
+    if kind == "STOP":
+        return True
+    if kind == "START":
+        return False
+    if kind:  # HELP: Twilio answers it, and the person still reaches the helpline below
+        return None
+    word = form.get("Body", "").strip().upper()
+    if word in OPT_OUT_WORDS:
+        return True
+    if word in OPT_IN_WORDS:
+        return False
+    return None
+
+
+def _utcnow() -> datetime:
+    """Now, in UTC."""
+    return datetime.now(UTC)
+
+
+class TwilioSmsChannel:
+    """SMS through Twilio: verifies and translates webhooks, sends replies by REST."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        receive: Receive,
+        on_status: OnStatus,
+        on_opt_out: OnOptOut,
+        clock: Callable[[], datetime] = _utcnow,
+        timeout: float = SEND_TIMEOUT,
+    ) -> None:
+        self.settings = settings
+        self.receive = receive
+        self.on_status = on_status
+        self.on_opt_out = on_opt_out
+        self.clock = clock
+        self.timeout = timeout
+        token = settings.twilio_auth_token
+        self._validator = RequestValidator(token) if token else None
+        self._http: _HelplineHttpClient | None = None
+        self._client: Client | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def routes(self) -> list[web.RouteDef]:
+        """The two webhooks Twilio calls."""
+        return [web.post(SMS_PATH, self.handle_sms), web.post(STATUS_PATH, self.handle_status)]
+
+    async def start(self) -> None:
+        """Create the REST client; its aiohttp session must be born inside the running loop."""
+        self._http = _HelplineHttpClient(self.timeout, self.settings.twilio_api_url)
+        self._client = Client(
+            self.settings.twilio_account_sid,
+            self.settings.twilio_auth_token,
+            http_client=self._http,
+            # Given explicitly so the library never reads os.environ (TWILIO_EDGE, TWILIO_REGION).
+            environment={"TWILIO_ACCOUNT_SID": self.settings.twilio_account_sid or ""},
+        )
+
+    async def stop(self) -> None:
+        """Close the REST client's session."""
+        if self._http is not None:
+            await self._http.close()
+        self._http = None
+        self._client = None
+
+    # ---- webhooks ----------------------------------------------------------------------------
+
+    async def _verified_form(self, request: web.Request) -> Mapping[str, str] | None:
+        """The form body if X-Twilio-Signature matches it at our public URL, else None."""
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not signature or self._validator is None:
+            return None
+        form = await request.post()
+        # Twilio signs the URL it called: the public one, never what we see behind a proxy.
+        url = self.settings.public_url + request.raw_path
+        if not self._validator.validate(url, form, signature):
+            return None
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+
+    async def handle_sms(self, request: web.Request) -> web.Response:
+        """POST /webhooks/twilio/sms: verify, translate, hand over, answer empty TwiML."""
+        form = await self._verified_form(request)
+        if form is None:
+            log.warning("twilio sms webhook: bad or missing signature")
+            return web.Response(status=403, text="forbidden")
+        sid = form.get("MessageSid") or form.get("SmsSid") or ""
+        phone = normalise_phone(form.get("From", ""))
+        if not sid or phone is None:
+            log.warning("twilio sms webhook %s: no MessageSid or unusable From", sid or "-")
+            return web.Response(status=400, text="bad request")
+        urn = f"tel:{phone}"
+        change = opt_out_change(form)
+        try:
+            if change is not None:
+                # Twilio has answered and blocks or unblocks sends; no flow sees these words.
+                log.info("twilio sms %s: opt-%s", sid, "out" if change else "in")
+                await self.on_opt_out(urn, change)
+            else:
+                await self.receive(self._inbound(form, sid, urn))
+        except Exception as exc:
+            # Only the type: messages of database errors can carry parameters (numbers, texts).
+            log.error("twilio sms %s: handing over failed (%s)", sid, type(exc).__name__)
+            return web.Response(status=500, text="error")
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+    def _inbound(self, form: Mapping[str, str], sid: str, urn: str) -> Inbound:
+        """The neutral envelope for an ordinary incoming SMS (or MMS)."""
+        meta = {"num_media": form.get("NumMedia", "0") or "0"}
+        opt_type = form.get(OPT_OUT_TYPE_FIELD, "").strip().upper()
+        if opt_type:
+            meta["opt_out_type"] = opt_type
+        return Inbound(
+            channel=NAME,
+            urn=urn,
+            text=form.get("Body", ""),
+            external_id=sid,
+            received_at=self.clock(),
+            meta=meta,
+        )
+
+    async def handle_status(self, request: web.Request) -> web.Response:
+        """POST /webhooks/twilio/status: verify, report the delivery status, answer 200."""
+        form = await self._verified_form(request)
+        if form is None:
+            log.warning("twilio status callback: bad or missing signature")
+            return web.Response(status=403, text="forbidden")
+        sid = form.get("MessageSid") or form.get("SmsSid") or ""
+        status = form.get("MessageStatus") or form.get("SmsStatus") or ""
+        if not sid or not status:
+            return web.Response(status=400, text="bad request")
+        code = form.get("ErrorCode") or None
+        try:
+            await self.on_status(StatusUpdate(NAME, sid, status, code))
+        except Exception as exc:
+            log.error("twilio status %s: handing over failed (%s)", sid, type(exc).__name__)
+            return web.Response(status=500, text="error")
+        return web.Response(status=200)
+
+    # ---- sending -----------------------------------------------------------------------------
+
+    def body_for(self, text: str) -> str:
+        """The text as it goes out: NFC, and folded to GSM-7 letters when the setting is on."""
+        if self.settings.sms_fold_diacritics:
+            return sms_encoding.fold_albanian(text)
+        return sms_encoding.normalize(text)
+
+    async def send(self, msg: Outbound) -> SendResult:
+        """Send one SMS; provider and network failures come back in the result, never raised."""
+        if self._client is None:
+            raise RuntimeError("TwilioSmsChannel.send before start()")
+        if msg.kind == "delete" or not msg.urn.startswith("tel:"):
+            # SMS cannot take back a message on the phone, and only tel: URNs are ours.
+            return SendResult(ok=False, retry=False, error="unsupported")
+        body = self.body_for(msg.text)
+        sender: dict[str, str] = (
+            {"from_": self.settings.twilio_from_number}
+            if self.settings.twilio_from_number
+            else {"messaging_service_sid": self.settings.twilio_messaging_service_sid or ""}
+        )
+        headers: dict[str, str] = {}
+        token = _last_headers.set(headers)
+        try:
+            message = await self._client.messages.create_async(
+                to=msg.urn.removeprefix("tel:"),
+                body=body,
+                status_callback=self.settings.public_url + STATUS_PATH,
+                **sender,
+            )
+        except (TwilioRestException, TwilioServiceException) as exc:
+            code = exc.code if isinstance(exc.code, int) else None
+            result = error_result(code, exc.status, parse_retry_after(headers.get("retry-after")))
+            log.warning(
+                "twilio send outbox=%s failed: http %s code %s", msg.outbox_id, exc.status, code
+            )
+            return result
+        except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
+            log.warning("twilio send outbox=%s: network (%s)", msg.outbox_id, type(exc).__name__)
+            error = "timeout" if isinstance(exc, TimeoutError) else "network"
+            return SendResult(ok=False, retry=True, error=error)
+        except (TwilioException, ValueError) as exc:
+            # Accepted or not, we cannot tell; a repeat is better than a lost message here.
+            log.warning("twilio send outbox=%s: bad answer (%s)", msg.outbox_id, type(exc).__name__)
+            return SendResult(ok=False, retry=True, error="bad_response")
+        finally:
+            _last_headers.reset(token)
+        log.info("twilio send outbox=%s: %s", msg.outbox_id, message.sid)
+        return SendResult(ok=True, external_id=message.sid, segments=sms_encoding.segments(body))

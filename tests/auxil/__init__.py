@@ -1,0 +1,1 @@
+"""Test helpers: fake provider servers and builders of the payloads providers send."""

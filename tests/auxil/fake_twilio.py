@@ -1,0 +1,286 @@
+"""A stateful fake of Twilio's REST API (v2010 Messages) on 127.0.0.1, with test controls."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels import sms_encoding
+from tests.auxil import twilio_payloads
+from tests.auxil.twilio_payloads import ACCOUNT_SID, API_VERSION, AUTH_TOKEN
+
+# Twilio's own messages for the errors the fake answers; codes from twilio.com/docs/errors.
+ERROR_TEXTS = {
+    20003: "Authenticate",
+    20404: "The requested resource was not found",
+    20429: "Too Many Requests",
+    20500: "Internal Server Error",
+    21211: "The 'To' number is not a valid phone number.",
+    21602: "Message body is required.",
+    21603: "A 'From' phone number is required.",
+    21604: "A 'To' phone number is required.",
+    21610: "Attempt to send to unsubscribed recipient",
+    21614: "'To' number is not a valid mobile number",
+    21617: "The concatenated message body exceeds the 1600 character limit.",
+    30003: "Unreachable destination handset",
+    30005: "Unknown destination handset",
+    30006: "Landline or unreachable carrier",
+}
+MAX_BODY = 1600
+
+
+@dataclass
+class ReceivedRequest:
+    """One request the fake received, parsed."""
+
+    method: str
+    path: str
+    form: dict[str, str]
+    auth: tuple[str, str] | None  # (username, password) from HTTP Basic auth
+    headers: dict[str, str]
+
+
+@dataclass
+class _Failure:
+    """An error the fake answers instead of creating a message."""
+
+    code: int
+    status: int
+    retry_after: float | None = None
+
+
+@dataclass
+class FakeTwilio:
+    """Twilio's Messages API as the helpline uses it; start() binds a free port on 127.0.0.1."""
+
+    account_sid: str = ACCOUNT_SID
+    auth_token: str = AUTH_TOKEN
+    requests: list[ReceivedRequest] = field(default_factory=list)
+    messages: dict[str, dict[str, object]] = field(default_factory=dict)
+    callbacks: list[tuple[str, int]] = field(default_factory=list)  # (url, status) of callbacks
+    _queued: list[_Failure] = field(default_factory=list)
+    _always: _Failure | None = None
+    _forward: dict[str, str] = field(default_factory=dict)
+    _hang: int = 0
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
+    _runner: web.AppRunner | None = None
+    _session: aiohttp.ClientSession | None = None
+    url: str = ""
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        """Serve on a free port of 127.0.0.1; returns the base URL to give the twilio client."""
+        app = web.Application()
+        base = f"/{API_VERSION}/Accounts/{{account}}/Messages"
+        app.router.add_post(base + ".json", self._create)
+        app.router.add_get(base + "/{sid}.json", self._fetch)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        self._session = aiohttp.ClientSession()
+        return self.url
+
+    async def stop(self) -> None:
+        """Close the callback session and the server."""
+        self.release()
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ---- test controls ---------------------------------------------------------------------
+
+    def fail_next(
+        self, code: int, status: int = 400, times: int = 1, retry_after: float | None = None
+    ) -> None:
+        """Answer the next `times` message creations with this Twilio error."""
+        self._queued.extend(_Failure(code, status, retry_after) for _ in range(times))
+
+    def fail_all_with(self, status: int = 500, retry_after: float | None = None) -> None:
+        """Answer every message creation with this HTTP status until recover()."""
+        self._always = _Failure(20429 if status == 429 else 20500, status, retry_after)
+
+    def hang_next(self, times: int = 1) -> None:
+        """Leave the next `times` message creations unanswered until release() (timeouts)."""
+        self._hang += times
+
+    def release(self) -> None:
+        """Let hanging requests go on (they answer as if nothing had happened)."""
+        self._released.set()
+
+    def recover(self) -> None:
+        """Stop failing."""
+        self._always = None
+        self._queued.clear()
+
+    def forward(self, public_prefix: str, local_prefix: str) -> None:
+        """Reach URLs under `public_prefix` at `local_prefix`, as a reverse proxy in front would."""
+        self._forward[public_prefix.rstrip("/")] = local_prefix.rstrip("/")
+
+    async def deliver(
+        self, sid: str, status: str = "delivered", error_code: int | None = None
+    ) -> int:
+        """POST a signed status callback for a message to its StatusCallback; returns the status."""
+        message = self.messages[sid]
+        message["status"] = status
+        message["error_code"] = error_code
+        callback = str(message.get("_status_callback") or "")
+        if not callback:
+            raise LookupError("message has no StatusCallback")
+        form = twilio_payloads.status_callback(
+            sid,
+            status,
+            to=str(message["to"]),
+            from_=str(message["from"] or ""),
+            account_sid=self.account_sid,
+            error_code=None if error_code is None else str(error_code),
+        )
+        headers = twilio_payloads.signed_headers(callback, form, self.auth_token)
+        assert self._session is not None, "start() the fake first"
+        async with self._session.post(self._target(callback), data=form, headers=headers) as resp:
+            await resp.read()
+            self.callbacks.append((callback, resp.status))
+            return resp.status
+
+    def created(self) -> list[ReceivedRequest]:
+        """The message-creation requests received, failed ones included."""
+        return [r for r in self.requests if r.method == "POST"]
+
+    # ---- wire format -----------------------------------------------------------------------
+
+    def _target(self, url: str) -> str:
+        """Where a URL is really reached, through the configured forwards."""
+        for public, local in self._forward.items():
+            if url == public or url.startswith(public + "/"):
+                return local + url[len(public) :]
+        return url
+
+    def _auth(self, request: web.Request) -> tuple[str, str] | None:
+        """(username, password) from the Basic Authorization header, if well formed."""
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return None
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return user, password
+
+    def _error(self, code: int, status: int, retry_after: float | None = None) -> web.Response:
+        """A JSON error body in Twilio's (legacy, v2010) format."""
+        headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+        return web.json_response(
+            {
+                "code": code,
+                "message": ERROR_TEXTS.get(code, "Error"),
+                "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                "status": status,
+            },
+            status=status,
+            headers=headers,
+        )
+
+    async def _record(self, request: web.Request) -> ReceivedRequest:
+        """Parse and remember a request."""
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        received = ReceivedRequest(
+            method=request.method,
+            path=request.path,
+            form=form,
+            auth=self._auth(request),
+            headers=dict(request.headers),
+        )
+        self.requests.append(received)
+        return received
+
+    def _authorised(self, received: ReceivedRequest, account: str) -> web.Response | None:
+        """The error to answer when the credentials or the account in the path are wrong."""
+        if received.auth != (self.account_sid, self.auth_token):
+            return self._error(20003, 401)
+        if account != self.account_sid:
+            return self._error(20404, 404)
+        return None
+
+    async def _create(self, request: web.Request) -> web.Response:
+        """POST .../Messages.json: validate as Twilio does, then queue the message."""
+        received = await self._record(request)
+        refused = self._authorised(received, request.match_info["account"])
+        if refused is not None:
+            return refused
+        if self._hang:
+            self._hang -= 1
+            await self._released.wait()
+        form = received.form
+        if not form.get("To"):
+            return self._error(21604, 400)
+        if not form.get("From") and not form.get("MessagingServiceSid"):
+            return self._error(21603, 400)
+        if not form.get("Body") and not form.get("MediaUrl"):
+            return self._error(21602, 400)
+        if len(form.get("Body", "")) > MAX_BODY:
+            return self._error(21617, 400)
+        failure = self._queued.pop(0) if self._queued else self._always
+        if failure is not None:
+            return self._error(failure.code, failure.status, failure.retry_after)
+        message = self._new_message(form)
+        self.messages[str(message["sid"])] = message
+        return web.json_response(self._public(message), status=201)
+
+    async def _fetch(self, request: web.Request) -> web.Response:
+        """GET .../Messages/{sid}.json: the message as it stands now."""
+        received = await self._record(request)
+        refused = self._authorised(received, request.match_info["account"])
+        if refused is not None:
+            return refused
+        message = self.messages.get(request.match_info["sid"])
+        if message is None:
+            return self._error(20404, 404)
+        return web.json_response(self._public(message))
+
+    def _new_message(self, form: dict[str, str]) -> dict[str, object]:
+        """A Message resource as Twilio returns it on creation."""
+        sid = twilio_payloads.new_sid("SM")
+        now = format_datetime(datetime.now(UTC), usegmt=False)
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}"
+        body = form.get("Body", "")
+        with_service = bool(form.get("MessagingServiceSid"))
+        return {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": form.get("From") or None,
+            "messaging_service_sid": form.get("MessagingServiceSid") or None,
+            "num_media": "0",
+            "num_segments": str(max(1, sms_encoding.segments(body))),
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            # With a Messaging Service and no From, Twilio picks the sender later.
+            "status": "accepted" if with_service and not form.get("From") else "queued",
+            "subresource_uris": {"media": f"{uri}/Media.json"},
+            "to": form["To"],
+            "uri": f"{uri}.json",
+            "_status_callback": form.get("StatusCallback"),
+        }
+
+    @staticmethod
+    def _public(message: dict[str, object]) -> dict[str, object]:
+        """The resource without the fake's private fields."""
+        return {k: v for k, v in message.items() if not k.startswith("_")}

@@ -1,0 +1,620 @@
+"""The Twilio SMS channel against a fake Twilio: the real twilio library, signed webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.channels import sms_encoding
+from bot.channels.twilio_sms import (
+    EMPTY_TWIML,
+    SMS_PATH,
+    STATUS_PATH,
+    TwilioSmsChannel,
+    error_result,
+    parse_retry_after,
+)
+from bot.config import Settings, load_settings
+from bot.messages import Button, Inbound, Outbound, SendResult, StatusUpdate
+from tests.auxil import twilio_payloads as tp
+from tests.auxil.fake_twilio import FakeTwilio
+
+# The helpline as Twilio reaches it: behind a proxy, under a path prefix, at another host.
+PUBLIC = "https://helpline.example.org/hl"
+NOW = datetime(2025, 3, 8, 21, 30, 5, tzinfo=UTC)
+PHONE = "+355691234567"
+URN = "tel:" + PHONE
+STATUS_URL = PUBLIC + STATUS_PATH
+MESSAGING_SERVICE = "MG" + "ab" * 16
+
+
+@dataclass
+class Recorder:
+    """The callables the app gives the channel, recording what they were handed."""
+
+    inbound: list[Inbound] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
+    opt_outs: list[tuple[str, bool]] = field(default_factory=list)
+    fail_with: Exception | None = None
+
+    async def receive(self, msg: Inbound) -> object:
+        """Take an inbound message (or fail, when a test asks)."""
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.inbound.append(msg)
+        return None
+
+    async def on_status(self, update: StatusUpdate) -> None:
+        """Take a delivery status."""
+        self.statuses.append(update)
+
+    async def on_opt_out(self, urn: str, opted_out: bool) -> None:
+        """Take an opt-out or opt-in."""
+        self.opt_outs.append((urn, opted_out))
+
+
+@dataclass
+class Harness:
+    """A running channel in a small aiohttp app, the fake Twilio, and what the app was handed."""
+
+    channel: TwilioSmsChannel
+    client: TestClient
+    fake: FakeTwilio
+    rec: Recorder
+    settings: Settings
+
+    async def post(
+        self, path: str, form: dict[str, str], headers: dict[str, str] | None = None
+    ) -> tuple[int, str, str]:
+        """POST a form to the app; (status, content type, body)."""
+        async with self.client.post(path, data=form, headers=headers or {}) as resp:
+            return resp.status, resp.content_type, await resp.text()
+
+    async def post_signed(self, path: str, form: dict[str, str]) -> tuple[int, str, str]:
+        """POST a form signed as Twilio signs it: for the public URL."""
+        return await self.post(path, form, tp.signed_headers(PUBLIC + path, form))
+
+    def nothing_handed_over(self) -> bool:
+        """True when no callable was called."""
+        return not (self.rec.inbound or self.rec.statuses or self.rec.opt_outs)
+
+
+def make_settings(tmp_path: Path, api_url: str, **env: str) -> Settings:
+    """Settings as the app loads them, pointed at the fake."""
+    base = {
+        "HELPLINE_VAR_DIR": str(tmp_path),
+        "HELPLINE_PUBLIC_URL": PUBLIC,
+        "TWILIO_ACCOUNT_SID": tp.ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": tp.AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": tp.HELPLINE_NUMBER,
+        "HELPLINE_TWILIO_API_URL": api_url,
+    }
+    return load_settings(env={k: v for k, v in {**base, **env}.items() if v})
+
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTwilio]:
+    """The fake Twilio REST API on a free port."""
+    server = FakeTwilio()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def make_harness(tmp_path: Path, fake: FakeTwilio) -> AsyncIterator[MakeHarness]:
+    """Build harnesses with extra env; everything is closed at the end of the test."""
+    async with AsyncExitStack() as stack:
+
+        async def build(
+            send_timeout: float = 10.0, api_url: str | None = None, **env: str
+        ) -> Harness:
+            settings = make_settings(tmp_path, api_url or fake.url, **env)
+            rec = Recorder()
+            channel = TwilioSmsChannel(
+                settings,
+                receive=rec.receive,
+                on_status=rec.on_status,
+                on_opt_out=rec.on_opt_out,
+                clock=lambda: NOW,
+                timeout=send_timeout,
+            )
+            app = web.Application()
+            app.add_routes(channel.routes())
+            client = TestClient(TestServer(app, host="127.0.0.1"))
+            await client.start_server()
+            stack.push_async_callback(client.close)
+            await channel.start()
+            stack.push_async_callback(channel.stop)
+            fake.forward(PUBLIC, str(client.make_url("")))
+            return Harness(channel, client, fake, rec, settings)
+
+        yield build
+
+
+@pytest.fixture
+async def h(make_harness: MakeHarness) -> Harness:
+    """The default harness: From number, folding off."""
+    return await make_harness()
+
+
+def outbound(text: str, urn: str = URN, **kw: object) -> Outbound:
+    """An outbound SMS as the outbox hands it over."""
+    return Outbound(outbox_id=7, channel="sms", urn=urn, text=text, **kw)  # type: ignore[arg-type]
+
+
+# ---- inbound webhook ----------------------------------------------------------------------------
+
+INBOUND_CASES = [
+    # (id, From as Twilio sends it, Body, NumMedia, OptOutType, urn, meta)
+    ("albanian", PHONE, "Jam në rrezik", 0, None, URN, {"num_media": "0"}),
+    ("kosovo", "+38344123456", "Përshëndetje", 0, None, "tel:+38344123456", {"num_media": "0"}),
+    ("national-form", "069 123 4567", "Ndihmë", 0, None, URN, {"num_media": "0"}),
+    ("emoji-and-newline", PHONE, "mirë 😢\nfaleminderit", 0, None, URN, {"num_media": "0"}),
+    ("mms-no-text", PHONE, "", 1, None, URN, {"num_media": "1"}),
+    ("mms-with-text", PHONE, "shiko", 2, None, URN, {"num_media": "2"}),
+    ("stop-in-a-sentence", PHONE, "stop him please", 0, None, URN, {"num_media": "0"}),
+    ("help", PHONE, "HELP", 0, "HELP", URN, {"num_media": "0", "opt_out_type": "HELP"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("from_", "body", "num_media", "opt_out_type", "urn", "meta"),
+    [c[1:] for c in INBOUND_CASES],
+    ids=[c[0] for c in INBOUND_CASES],
+)
+async def test_signed_inbound_is_handed_over(
+    h: Harness,
+    from_: str,
+    body: str,
+    num_media: int,
+    opt_out_type: str | None,
+    urn: str,
+    meta: dict[str, str],
+) -> None:
+    """A signed webhook becomes exactly this Inbound, and Twilio gets empty TwiML."""
+    form = tp.inbound_sms(from_, body, num_media=num_media, opt_out_type=opt_out_type)
+    status, content_type, text = await h.post_signed(SMS_PATH, form)
+    assert (status, content_type, text) == (200, "text/xml", EMPTY_TWIML)
+    expected = Inbound(
+        channel="sms",
+        urn=urn,
+        text=body,
+        external_id=form["MessageSid"],
+        received_at=NOW,
+        meta=meta,
+    )
+    assert h.rec.inbound == [expected]
+    assert h.rec.opt_outs == []
+
+
+async def test_query_string_is_part_of_the_signed_url(h: Harness) -> None:
+    """Twilio signs the URL with its query string; we check against the same."""
+    form = tp.inbound_sms(PHONE, "po")
+    path = SMS_PATH + "?line=al"
+    status, _, _ = await h.post(path, form, tp.signed_headers(PUBLIC + path, form))
+    assert status == 200
+    assert [m.text for m in h.rec.inbound] == ["po"]
+
+
+def _tampered(form: dict[str, str], path: str) -> dict[str, str]:
+    """Headers signed for the form, then a field changed on the way."""
+    headers = tp.signed_headers(PUBLIC + path, form)
+    form["AccountSid"] = "AC" + "0" * 32
+    return headers
+
+
+def _other(path: str) -> str:
+    """The other webhook's path."""
+    return STATUS_PATH if path == SMS_PATH else SMS_PATH
+
+
+Headers = Callable[[dict[str, str], str, str], dict[str, str]]
+REJECTED_CASES: list[tuple[str, Headers]] = [
+    # (id, headers for (form, local base URL, path))
+    ("missing", lambda form, local, path: {}),
+    ("empty", lambda form, local, path: {tp.SIGNATURE_HEADER: ""}),
+    ("garbage", lambda form, local, path: {tp.SIGNATURE_HEADER: "bm90IGEgc2lnbmF0dXJl"}),
+    ("other-token", lambda form, local, path: tp.signed_headers(PUBLIC + path, form, "other")),
+    ("url-the-app-sees", lambda form, local, path: tp.signed_headers(local + path, form)),
+    ("other-path", lambda form, local, path: tp.signed_headers(PUBLIC + _other(path), form)),
+    ("other-host", lambda form, local, path: tp.signed_headers("https://x.example" + path, form)),
+    ("no-prefix", lambda form, local, path: tp.signed_headers(PUBLIC[:-3] + path, form)),
+    ("tampered", lambda form, local, path: _tampered(form, path)),
+]
+REJECTED_IDS = [c[0] for c in REJECTED_CASES]
+REJECTED = [c[1] for c in REJECTED_CASES]
+
+
+@pytest.mark.parametrize("headers_for", REJECTED, ids=REJECTED_IDS)
+@pytest.mark.parametrize("body", ["Jam në rrezik", "STOP"])
+async def test_bad_signature_is_refused(h: Harness, headers_for: Headers, body: str) -> None:
+    """Missing, wrong or misplaced signatures get 403 and nothing is handed over."""
+    form = tp.inbound_sms(PHONE, body)
+    headers = headers_for(form, str(h.client.make_url("")).rstrip("/"), SMS_PATH)
+    status, _, _ = await h.post(SMS_PATH, form, headers)
+    assert status == 403
+    assert h.nothing_handed_over()
+
+
+async def test_no_auth_token_refuses_everything(make_harness: MakeHarness) -> None:
+    """Without an auth token nothing can be verified, so nothing is accepted."""
+    h = await make_harness(TWILIO_AUTH_TOKEN="")
+    form = tp.inbound_sms(PHONE, "po")
+    assert (await h.post_signed(SMS_PATH, form))[0] == 403
+    assert h.nothing_handed_over()
+
+
+@pytest.mark.parametrize("from_", ["", "not-a-number", "+1", "12"])
+async def test_unusable_sender_is_refused(h: Harness, from_: str) -> None:
+    """A From that is no phone number gets 400 and nothing is handed over."""
+    status, _, _ = await h.post_signed(SMS_PATH, tp.inbound_sms(from_, "po"))
+    assert status == 400
+    assert h.nothing_handed_over()
+
+
+OPT_CASES = [
+    # (id, Body, OptOutType, opted_out)
+    ("stop", "STOP", None, True),
+    ("stop-lower-spaces", "  stop \n", None, True),
+    ("stopall", "StopAll", None, True),
+    ("unsubscribe", "unsubscribe", None, True),
+    ("cancel", "CANCEL", None, True),
+    ("end", "End", None, True),
+    ("quit", "quit", None, True),
+    ("start", "START", None, False),
+    ("yes", "yes", None, False),
+    ("unstop", "Unstop", None, False),
+    ("advanced-stop-keyword", "NDALO", "STOP", True),
+    ("advanced-start-keyword", "FILLO", "START", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "opt_out_type", "opted_out"),
+    [c[1:] for c in OPT_CASES],
+    ids=[c[0] for c in OPT_CASES],
+)
+async def test_opt_out_words_never_reach_a_flow(
+    h: Harness, body: str, opt_out_type: str | None, opted_out: bool
+) -> None:
+    """STOP/START and OptOutType go to on_opt_out only, and we answer nothing of our own."""
+    form = tp.inbound_sms(PHONE, body, opt_out_type=opt_out_type)
+    assert await h.post_signed(SMS_PATH, form) == (200, "text/xml", EMPTY_TWIML)
+    assert h.rec.opt_outs == [(URN, opted_out)]
+    assert h.rec.inbound == []
+    assert h.fake.requests == []
+
+
+async def test_failed_hand_over_answers_500_without_personal_data(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If the app cannot take the message Twilio gets 500; the log names neither number nor text."""
+    h.rec.fail_with = RuntimeError(f"insert failed for {PHONE}: Jam në rrezik")
+    caplog.set_level(logging.DEBUG)
+    form = tp.inbound_sms(PHONE, "Jam në rrezik")
+    status, _, _ = await h.post_signed(SMS_PATH, form)
+    assert status == 500
+    assert form["MessageSid"] in caplog.text
+    assert "691234567" not in caplog.text
+    assert "rrezik" not in caplog.text
+
+
+async def test_logs_carry_no_number_or_text(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """Receiving, sending and status callbacks log SIDs and codes, never numbers or texts."""
+    caplog.set_level(logging.DEBUG)
+    await h.post_signed(SMS_PATH, tp.inbound_sms(PHONE, "Jam në rrezik"))
+    await h.post_signed(SMS_PATH, tp.inbound_sms(PHONE, "STOP"))
+    await h.post(SMS_PATH, tp.inbound_sms(PHONE, "rrezik"), {tp.SIGNATURE_HEADER: "x"})
+    result = await h.channel.send(outbound("Një koordinatore do t'ju shkruajë"))
+    await h.fake.deliver(result.external_id or "", "undelivered", 30003)
+    h.fake.fail_next(21610)
+    await h.channel.send(outbound("koordinatore"))
+    assert result.external_id in caplog.text
+    for secret in ("691234567", "rrezik", "koordinatore", "STOP"):
+        assert secret not in caplog.text
+
+
+# ---- status callbacks ---------------------------------------------------------------------------
+
+STATUS_CASES = [
+    # (id, status, error code)
+    ("queued", "queued", None),
+    ("sent", "sent", None),
+    ("delivered", "delivered", None),
+    ("undelivered-unreachable", "undelivered", 30003),
+    ("failed-unknown", "failed", 30005),
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [c[1:] for c in STATUS_CASES], ids=[c[0] for c in STATUS_CASES]
+)
+async def test_signed_status_callback(h: Harness, status: str, code: int | None) -> None:
+    """The fake posts a signed callback to our StatusCallback URL; on_status gets it exactly."""
+    result = await h.channel.send(outbound("Faleminderit"))
+    assert result.ok and result.external_id
+    assert await h.fake.deliver(result.external_id, status, code) == 200
+    expected = StatusUpdate("sms", result.external_id, status, None if code is None else str(code))
+    assert h.rec.statuses == [expected]
+    assert h.rec.inbound == [] and h.rec.opt_outs == []
+
+
+@pytest.mark.parametrize("headers_for", REJECTED, ids=REJECTED_IDS)
+async def test_status_callback_bad_signature_is_refused(h: Harness, headers_for: Headers) -> None:
+    """A status callback not signed for our public status URL gets 403 and is ignored."""
+    form = tp.status_callback(tp.new_sid(), "delivered", to=PHONE)
+    headers = headers_for(form, str(h.client.make_url("")).rstrip("/"), STATUS_PATH)
+    status, _, _ = await h.post(STATUS_PATH, form, headers)
+    assert status == 403
+    assert h.nothing_handed_over()
+
+
+async def test_status_callback_without_sid_is_refused(h: Harness) -> None:
+    """A signed callback that names no message is a bad request."""
+    form = {"MessageStatus": "delivered", "AccountSid": tp.ACCOUNT_SID}
+    status, _, _ = await h.post_signed(STATUS_PATH, form)
+    assert status == 400
+    assert h.rec.statuses == []
+
+
+# ---- sending ------------------------------------------------------------------------------------
+
+
+async def test_send_makes_exactly_this_request(h: Harness) -> None:
+    """One POST to Messages.json with Basic auth, To, From, Body and our StatusCallback."""
+    text = "Shkruani 1 për PO, 2 për JO."
+    result = await h.channel.send(outbound(text, buttons=(Button("PO", "1"), Button("JO", "2"))))
+    [req] = h.fake.requests
+    assert req.method == "POST"
+    assert req.path == f"/2010-04-01/Accounts/{tp.ACCOUNT_SID}/Messages.json"
+    assert req.auth == (tp.ACCOUNT_SID, tp.AUTH_TOKEN)
+    assert req.form == {
+        "To": PHONE,
+        "From": tp.HELPLINE_NUMBER,
+        "Body": text,
+        "StatusCallback": STATUS_URL,
+    }
+    assert req.headers["Content-Type"].startswith("application/x-www-form-urlencoded")
+    [sid] = h.fake.messages
+    assert result == SendResult(ok=True, external_id=sid, segments=1)
+
+
+async def test_send_through_a_messaging_service(make_harness: MakeHarness) -> None:
+    """Without a From number the Messaging Service picks the sender."""
+    h = await make_harness(TWILIO_FROM_NUMBER="", TWILIO_MESSAGING_SERVICE_SID=MESSAGING_SERVICE)
+    result = await h.channel.send(outbound("Faleminderit"))
+    [req] = h.fake.requests
+    assert req.form == {
+        "To": PHONE,
+        "MessagingServiceSid": MESSAGING_SERVICE,
+        "Body": "Faleminderit",
+        "StatusCallback": STATUS_URL,
+    }
+    assert result.ok and result.external_id in h.fake.messages
+
+
+ERROR_CASES = [
+    # (id, fail_next kwargs, expected result)
+    (
+        "unsubscribed",
+        {"code": 21610},
+        SendResult(ok=False, retry=False, error="21610", contact_state="opted_out"),
+    ),
+    ("handset-unreachable", {"code": 30003}, SendResult(ok=False, retry=True, error="30003")),
+    (
+        "unknown-handset",
+        {"code": 30005},
+        SendResult(ok=False, retry=False, error="30005", contact_state="unreachable"),
+    ),
+    (
+        "landline",
+        {"code": 30006},
+        SendResult(ok=False, retry=False, error="30006", contact_state="unreachable"),
+    ),
+    (
+        "not-a-mobile",
+        {"code": 21614},
+        SendResult(ok=False, retry=False, error="21614", contact_state="unreachable"),
+    ),
+    ("invalid-to", {"code": 21211}, SendResult(ok=False, retry=False, error="21211")),
+    (
+        "too-many-requests",
+        {"code": 20429, "status": 429, "retry_after": 7},
+        SendResult(ok=False, retry=True, retry_after=7.0, error="20429"),
+    ),
+    (
+        "too-many-no-header",
+        {"code": 20429, "status": 429},
+        SendResult(ok=False, retry=True, error="20429"),
+    ),
+    (
+        "server-error",
+        {"code": 20500, "status": 500},
+        SendResult(ok=False, retry=True, error="20500"),
+    ),
+    (
+        "unavailable",
+        {"code": 20500, "status": 503, "retry_after": 30},
+        SendResult(ok=False, retry=True, retry_after=30.0, error="20500"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"), [c[1:] for c in ERROR_CASES], ids=[c[0] for c in ERROR_CASES]
+)
+async def test_send_errors(h: Harness, failure: dict[str, object], expected: SendResult) -> None:
+    """Each Twilio error becomes the result the outbox needs; one request, never a library retry."""
+    h.fake.fail_next(**failure)  # type: ignore[arg-type]
+    assert await h.channel.send(outbound("Faleminderit")) == expected
+    assert len(h.fake.created()) == 1
+    assert h.fake.messages == {}
+
+
+async def test_outage_then_recovery(h: Harness) -> None:
+    """During an outage every send asks for a retry; after it the same send goes out."""
+    h.fake.fail_all_with(500)
+    assert (await h.channel.send(outbound("a"))).retry
+    assert (await h.channel.send(outbound("a"))).retry
+    h.fake.recover()
+    assert (await h.channel.send(outbound("a"))).ok
+    assert len(h.fake.created()) == 3
+    assert len(h.fake.messages) == 1
+
+
+async def test_fail_next_times(h: Harness) -> None:
+    """fail_next(times=2) fails exactly two sends."""
+    h.fake.fail_next(30003, times=2)
+    results = [await h.channel.send(outbound("a")) for _ in range(3)]
+    assert [r.ok for r in results] == [False, False, True]
+
+
+async def test_wrong_credentials_are_retried(make_harness: MakeHarness) -> None:
+    """A 401 (usually a token being rotated) is retried, not dropped."""
+    h = await make_harness(TWILIO_AUTH_TOKEN="rotated-token")
+    result = await h.channel.send(outbound("a"))
+    assert result == SendResult(ok=False, retry=True, error="20003")
+    assert h.fake.requests[0].auth == (tp.ACCOUNT_SID, "rotated-token")
+    assert h.fake.messages == {}
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_network_error_is_retried(make_harness: MakeHarness) -> None:
+    """Nobody listening: a network error, to be retried."""
+    h = await make_harness(api_url=f"http://127.0.0.1:{_closed_port()}")
+    assert await h.channel.send(outbound("a")) == SendResult(ok=False, retry=True, error="network")
+
+
+async def test_timeout_is_retried(make_harness: MakeHarness) -> None:
+    """Twilio not answering within the explicit timeout: retried, not hung."""
+    h = await make_harness(send_timeout=0.2)
+    h.fake.hang_next()
+    # Only a guard so a broken timeout fails the test instead of hanging the run.
+    async with asyncio.timeout(30):
+        result = await h.channel.send(outbound("a"))
+    assert result == SendResult(ok=False, retry=True, error="timeout")
+    assert len(h.fake.created()) == 1
+
+
+# 148 characters: three UCS-2 parts as written, one GSM-7 part folded.
+FOLD_TEXT = (
+    "Nëse jeni në rrezik të menjëhershëm, telefononi 112 ose 129. "
+    "Një koordinatore do t'ju kontaktojë së shpejti. Çdo gjë që na shkruani mbetet mes nesh."
+)
+FOLDED = (
+    "Nese jeni ne rrezik te menjehershem, telefononi 112 ose 129. "
+    "Nje koordinatore do t'ju kontaktoje se shpejti. Çdo gje qe na shkruani mbetet mes nesh."
+)
+
+
+@pytest.mark.parametrize(
+    ("fold", "body", "parts"),
+    [("", FOLD_TEXT, 3), ("true", FOLDED, 1)],
+    ids=["folding-off", "folding-on"],
+)
+async def test_folding_changes_body_and_segments(
+    make_harness: MakeHarness, fold: str, body: str, parts: int
+) -> None:
+    """With folding on, ë and ç go out as e and c (Ç stays) and the message takes fewer parts."""
+    h = await make_harness(HELPLINE_SMS_FOLD_DIACRITICS=fold)
+    result = await h.channel.send(outbound(FOLD_TEXT))
+    [req] = h.fake.requests
+    assert req.form["Body"] == body
+    assert result.segments == parts
+    assert sms_encoding.encoding(body) == ("GSM-7" if fold else "UCS-2")
+    assert h.fake.messages[result.external_id or ""]["num_segments"] == str(parts)
+
+
+async def test_nfd_text_goes_out_composed(h: Harness) -> None:
+    """e + combining diaeresis is sent as ë, so what we count is what the carrier counts."""
+    result = await h.channel.send(outbound("Ne\u0308se"))
+    assert h.fake.requests[0].form["Body"] == "Nëse"
+    assert result.segments == 1
+
+
+@pytest.mark.parametrize(
+    "msg",
+    [outbound("a", urn="telegram:123456"), outbound("", kind="delete")],
+    ids=["not-a-phone", "delete"],
+)
+async def test_unsupported_messages_are_not_sent(h: Harness, msg: Outbound) -> None:
+    """Only tel: URNs, and SMS cannot take a message back: refused without a request."""
+    assert await h.channel.send(msg) == SendResult(ok=False, retry=False, error="unsupported")
+    assert h.fake.requests == []
+
+
+async def test_send_before_start_is_a_bug(tmp_path: Path, fake: FakeTwilio) -> None:
+    """The client is made in start(), inside the loop; sending before is a programming error."""
+    rec = Recorder()
+    channel = TwilioSmsChannel(
+        make_settings(tmp_path, fake.url),
+        receive=rec.receive,
+        on_status=rec.on_status,
+        on_opt_out=rec.on_opt_out,
+    )
+    with pytest.raises(RuntimeError):
+        await channel.send(outbound("a"))
+    await channel.start()
+    assert (await channel.send(outbound("a"))).ok
+    await channel.stop()
+    with pytest.raises(RuntimeError):
+        await channel.send(outbound("a"))
+
+
+# ---- pure helpers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (None, None),
+        ("", None),
+        ("7", 7.0),
+        ("1.5", 1.5),
+        ("-3", 0.0),
+        ("soon", None),
+        ("inf", None),
+        ("Sat, 08 Mar 2025 21:31:05 GMT", 60.0),
+        ("Sat, 08 Mar 2025 21:29:05 GMT", 0.0),
+    ],
+)
+def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
+    """Retry-After as delta-seconds or as an HTTP date."""
+    assert parse_retry_after(value, now=NOW) == seconds
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        (21610, 400, SendResult(ok=False, error="21610", contact_state="opted_out")),
+        (30003, None, SendResult(ok=False, retry=True, error="30003")),
+        (30006, None, SendResult(ok=False, error="30006", contact_state="unreachable")),
+        (None, 502, SendResult(ok=False, retry=True, error="502")),
+        (30007, None, SendResult(ok=False, error="30007")),
+    ],
+)
+def test_error_result_for_status_callback_codes(
+    code: int | None, status: int | None, expected: SendResult
+) -> None:
+    """The same mapping serves ErrorCode values of status callbacks (no HTTP status there)."""
+    assert error_result(code, status) == expected
