@@ -63,3 +63,4 @@ class StatusUpdate:
     external_id: str
     status: str  # queued | sent | delivered | undelivered | failed
     error_code: str | None = None
+    contact_state: str | None = None  # what the error says about the person (unreachable...)

@@ -305,8 +305,10 @@ class TwilioSmsChannel:
         if not sid or not status:
             return web.Response(status=400, text="bad request")
         code = form.get("ErrorCode") or None
+        # 30003/30005/30006 usually arrive here, long after the send was accepted.
+        state = error_result(int(code), None).contact_state if code and code.isdigit() else None
         try:
-            await self.on_status(StatusUpdate(NAME, sid, status, code))
+            await self.on_status(StatusUpdate(NAME, sid, status, code, state))
         except Exception as exc:
             log.error("twilio status %s: handing over failed (%s)", sid, type(exc).__name__)
             return web.Response(status=500, text="error")

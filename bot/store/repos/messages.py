@@ -90,9 +90,9 @@ class MessageRepo(Repo):
 
     async def set_status(
         self, channel: str, external_id: str, status: str, error: str | None = None
-    ) -> None:
-        """Record a delivery status the provider reported for a message we sent."""
-        await self.session.execute(
+    ) -> int | None:
+        """Record a delivery status for a message we sent; returns its contact's id, if known."""
+        result = await self.session.execute(
             sa.update(messages)
             .where(
                 messages.c.channel == channel,
@@ -100,4 +100,6 @@ class MessageRepo(Repo):
                 messages.c.external_id == external_id,
             )
             .values(status=status, error=None if error is None else str(error)[:ERROR_MAX])
+            .returning(messages.c.contact_id)
         )
+        return result.scalars().first()
