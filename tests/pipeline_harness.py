@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.i18n import Catalogs
-
 from bot.data import load_municipalities
 from bot.data.numbers import load_numbers
 from bot.flows.library import FlowLibrary
+from bot.i18n import Catalogs
 from bot.messages import Inbound, Outbound, SendResult
 from bot.outbox import OutboxSender
 from bot.pipeline import Pipeline, places_from

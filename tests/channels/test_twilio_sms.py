@@ -331,24 +331,28 @@ async def test_logs_carry_no_number_or_text(h: Harness, caplog: pytest.LogCaptur
 # ---- status callbacks ---------------------------------------------------------------------------
 
 STATUS_CASES = [
-    # (id, status, error code)
-    ("queued", "queued", None),
-    ("sent", "sent", None),
-    ("delivered", "delivered", None),
-    ("undelivered-unreachable", "undelivered", 30003),
-    ("failed-unknown", "failed", 30005),
+    # (id, status, error code, what it says about the person)
+    ("queued", "queued", None, None),
+    ("sent", "sent", None, None),
+    ("delivered", "delivered", None, None),
+    ("undelivered-unreachable", "undelivered", 30003, None),  # retried later, not final
+    ("failed-unknown", "failed", 30005, "unreachable"),
+    ("failed-opted-out", "failed", 21610, "opted_out"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("status", "code"), [c[1:] for c in STATUS_CASES], ids=[c[0] for c in STATUS_CASES]
+    ("status", "code", "state"), [c[1:] for c in STATUS_CASES], ids=[c[0] for c in STATUS_CASES]
 )
-async def test_signed_status_callback(h: Harness, status: str, code: int | None) -> None:
+async def test_signed_status_callback(
+    h: Harness, status: str, code: int | None, state: str | None
+) -> None:
     """The fake posts a signed callback to our StatusCallback URL; on_status gets it exactly."""
     result = await h.channel.send(outbound("Faleminderit"))
     assert result.ok and result.external_id
     assert await h.fake.deliver(result.external_id, status, code) == 200
-    expected = StatusUpdate("sms", result.external_id, status, None if code is None else str(code))
+    code_text = None if code is None else str(code)
+    expected = StatusUpdate("sms", result.external_id, status, code_text, state)
     assert h.rec.statuses == [expected]
     assert h.rec.inbound == [] and h.rec.opt_outs == []
 

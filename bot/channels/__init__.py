@@ -1,0 +1,1 @@
+"""Channels: translate provider payloads to neutral envelopes and send outbound messages."""

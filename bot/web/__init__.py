@@ -1,0 +1,1 @@
+"""Web pages: the simulator now, the admin UI later."""

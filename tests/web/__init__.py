@@ -1,0 +1,1 @@
+"""Tests of bot/web: the simulator page, its WebSocket protocol, the browser."""
