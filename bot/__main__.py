@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import Settings, load_settings
+from bot.referral.cli import register_cli
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -18,7 +19,7 @@ def _setup_logging(verbose: bool = False) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # Libraries log request URLs and bodies at INFO/DEBUG; those can hold phone numbers.
-    for noisy in ("aiohttp.access", "httpx", "telegram", "twilio", "apscheduler"):
+    for noisy in ("aiohttp.access", "httpx", "telegram", "twilio", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     i18n = sub.add_parser("i18n", help="translations")
     i18n.add_argument("action", choices=["extract", "update", "compile", "check"])
     i18n.set_defaults(func=cmd_i18n)
+
+    register_cli(sub)
 
     demo = sub.add_parser("demo", help="demo data")
     demo.add_argument("action", choices=["load"])

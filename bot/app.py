@@ -23,6 +23,7 @@ from bot.i18n import Catalogs
 from bot.messages import Inbound, StatusUpdate
 from bot.outbox import OutboxSender
 from bot.pipeline import Pipeline, places_from
+from bot.referral.service import Referral
 from bot.store import migrate
 from bot.store.crypto import Crypto
 from bot.store.db import Database
@@ -106,6 +107,9 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         hub=app[HUB],
         on_commit=sender.wake,
+        referral=Referral(
+            catalogs, ack_timeout=settings.ack_timeout, include_sample_services=settings.demo
+        ),
     )
     app[DB], app[FLOWS], app[CATALOGS] = db, flows, catalogs
     app[PIPELINE], app[SENDER] = pipeline, sender
@@ -125,9 +129,14 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         scheduler.shutdown(wait=False)
-        sender_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sender_task
+        sender.stop()
+        try:
+            await asyncio.wait_for(sender_task, timeout=15)
+        except TimeoutError:
+            log.warning("the outbox sender did not finish in time; its rows will be retried")
+            sender_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender_task
         for channel in channels.values():
             await channel.stop()
         await db.dispose()

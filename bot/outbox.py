@@ -56,14 +56,20 @@ class OutboxSender:
         self.idle_wait = idle_wait
         self.owner = f"{socket.gethostname()}:{id(self):x}"
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
         """Something was committed to the outbox: look now instead of at the next tick."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Finish the pass under way, then return from `run` (cancelling mid-pass can hang)."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        """Send forever; cancelled on shutdown."""
-        while True:
+        """Send until `stop`; rows claimed but unsent are picked up again after their lease."""
+        while not self._stopping:
             try:
                 sent = await self.drain_once()
             except asyncio.CancelledError:
@@ -71,7 +77,7 @@ class OutboxSender:
             except Exception:
                 log.exception("outbox pass failed")
                 sent = 0
-            if sent:
+            if sent or self._stopping:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), self.idle_wait)

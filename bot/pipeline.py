@@ -14,10 +14,12 @@ from bot import engine
 from bot.engine import events as ev
 from bot.engine import sysmsgs
 from bot.engine.env import ContactView, Env, Place
+from bot.engine.keywords import detect
 from bot.engine.session import Session
 from bot.flows.library import FlowLibrary
 from bot.matching import similarity
 from bot.messages import Inbound, StatusUpdate
+from bot.referral.service import Referral, with_lines
 from bot.rendering import render
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,19 @@ HUB_EVENTS = frozenset(
         "input_rejected",
     }
 )
+
+
+def places_from(municipalities: Sequence[Any]) -> list[Place]:
+    """Municipalities as the engine matches them: name, slug and every alias."""
+    return [
+        Place(
+            slug=m.slug,
+            name=m.name,
+            country=m.country,
+            names=(m.name, m.slug, m.slug.replace("-", " "), *m.aliases),
+        )
+        for m in municipalities
+    ]
 
 
 class Translator(Protocol):
@@ -90,6 +105,8 @@ class Pipeline:
         clock: Callable[[], datetime],
         hub: EventSink | None = None,
         on_commit: Callable[[], None] | None = None,
+        referral: Referral | None = None,
+        trigger_flow: str = "first_contact",
     ) -> None:
         self.db = db
         self.flows = flows
@@ -100,6 +117,9 @@ class Pipeline:
         self.clock = clock
         self.hub = hub
         self.on_commit = on_commit
+        self.trigger_flow = trigger_flow
+        # Referral: coordinators' commands, alerts, relays (app.py passes the configured one).
+        self.referral = referral or Referral(catalogs)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     # -- public ----------------------------------------------------------------------------------
@@ -115,6 +135,7 @@ class Pipeline:
             numbers=self.numbers,
             similarity=similarity,
             session_ttl=self.session_ttl,
+            trigger_flow=self.trigger_flow,
         )
 
     async def receive(self, inbound: Inbound) -> Handled:
@@ -131,6 +152,10 @@ class Pipeline:
 
     async def run_fire(self, fire: Any) -> None:
         """Resume the session a due timer belongs to (a wait's timeout or the session's expiry)."""
+        if fire.kind in self.referral.fire_kinds:  # Referral: alert escalation timers
+            await self.referral.run_fire(self.db, fire, self.clock())
+            self._after_commit("", _Applied())
+            return
         async with self.db.uow() as uow:
             contact = await uow.contacts.get(fire.contact_id)
             stored = await uow.sessions.get(fire.session_id) if fire.session_id else None
@@ -170,7 +195,19 @@ class Pipeline:
                 await self.run_fire(fire)
             except Exception:
                 log.exception("a %s timer failed", fire.kind)
+        await self.sweep_referrals()
         return len(fires)
+
+    async def sweep_referrals(self) -> int:
+        """Referral: due digests, failed alerts sent the other way, early escalations."""
+        try:
+            done = await self.referral.sweep(self.db, self.clock())
+        except Exception:
+            log.exception("the referral sweep failed")
+            return 0
+        if done:
+            self._after_commit("", _Applied())
+        return done
 
     # -- one message -----------------------------------------------------------------------------
 
@@ -192,7 +229,27 @@ class Pipeline:
             )
             if message_id is None:
                 return Handled("duplicate"), _Applied()
+            # Referral: a coordinator's message is a command, never a conversation with the bot.
+            coordinator = await self.referral.coordinator_for(uow, inbound.urn)
+            if coordinator is not None:
+                await self.referral.handle_coordinator(uow, coordinator, contact, inbound, now)
+                await uow.contacts.touch(contact.id, now)
+                await uow.commit()
+                return Handled("processed"), _Applied()
             stored = await uow.sessions.get_active(contact.id)
+            # Referral: while a coordinator's relay is open, the person's words go to them; the
+            # flows see only keywords and answers to a keyword's question (FSHI's confirmation).
+            frames = Session.from_dict(stored.state).frames if stored else []
+            keyword_flows = {k.flow for k in self.flows.keywords.keywords}
+            flows_too = detect(inbound.text, self.flows.keywords, similarity) is not None or (
+                bool(frames) and frames[-1].flow in keyword_flows
+            )
+            if await self.referral.relay_inbound(
+                uow, contact, inbound.text, now, flows_too=flows_too
+            ):
+                await uow.contacts.touch(contact.id, now)
+                await uow.commit()
+                return Handled("processed"), _Applied()
             session = Session.from_dict(stored.state) if stored else None
             if session is not None and not await self._ensure_versions(uow, session):
                 session = None  # its flow versions are gone: start afresh rather than fail
@@ -290,6 +347,7 @@ class Pipeline:
         fields = dict(contact.fields)
         fields_changed = False
         erase = False
+        service_lines: list[str] = []  # Referral: services the person agreed to be told of
         messages: list[ev.MsgCreated] = []
         for event in outcome.events:
             data = event.to_dict()
@@ -301,6 +359,8 @@ class Pipeline:
             elif isinstance(event, ev.SessionEnded):
                 if session_id is not None:
                     await uow.fires.cancel_for_session(session_id)
+                if event.reason == "exit":  # Referral: the coordinator stops relaying
+                    await self.referral.on_person_left(uow, contact.id, "exit", now)
             elif isinstance(event, ev.LanguageChanged):
                 await uow.contacts.set_language(contact.id, event.language)
             elif isinstance(event, ev.FieldChanged):
@@ -319,6 +379,11 @@ class Pipeline:
                 await uow.cases.add_event(
                     case.id, "consent", {"service": event.service, "given": event.given}, now
                 )
+                if event.given:  # Referral: the nearest services of that kind
+                    language = (session.language if session else None) or contact.language
+                    service_lines += await self.referral.service_lines(
+                        uow, case.municipality, event.service, language
+                    )
             elif isinstance(event, ev.UrgencyRaised) and case is not None:
                 await uow.cases.add_event(case.id, "urgency_raised", {"reason": event.reason}, now)
             elif isinstance(event, ev.RiskAssessed) and case is not None:
@@ -332,10 +397,15 @@ class Pipeline:
                     {"reason": event.reason, "urgent": event.urgent},
                     now,
                 )
+                # Referral: page the on-duty coordinator (or queue a digest), same transaction.
+                await self.referral.on_referral_requested(
+                    uow, case, event.urgent, event.reason, now
+                )
             elif isinstance(event, ev.FollowupStarted) and case is not None:
                 await uow.cases.add_event(case.id, "followup_requested", {"plan": event.plan}, now)
             elif isinstance(event, ev.ErasureRequested):
                 erase = True
+                await self.referral.on_person_left(uow, contact.id, "erased", now)  # Referral
             if event.type in HUB_EVENTS:
                 if case is not None and event.type != "case_opened":
                     data.setdefault("reference", case.reference)
@@ -344,6 +414,7 @@ class Pipeline:
             await uow.contacts.set_fields(contact.id, fields)
         applied.case_reference = case.reference if case is not None else None
         rendered = render(messages, self.catalogs.text, applied.case_reference)
+        rendered = with_lines(rendered, service_lines)  # Referral: services, if any
         if rendered is not None and not (contact.opted_out and contact.channel == "sms"):
             outbox_id = await uow.outbox.add(
                 contact_id=contact.id,
@@ -409,9 +480,15 @@ class Pipeline:
     async def record_status(self, update: StatusUpdate) -> None:
         """A provider told us what became of a message we sent."""
         async with self.db.uow() as uow:
-            await uow.messages.set_status(
+            contact_id = await uow.messages.set_status(
                 update.channel, update.external_id, update.status, update.error_code
             )
+            if contact_id is not None and update.contact_state:
+                await uow.contacts.set_flags(
+                    contact_id,
+                    opted_out=True if update.contact_state == "opted_out" else None,
+                    unreachable=True if update.contact_state == "unreachable" else None,
+                )
             await uow.commit()
 
     async def set_opt_out(self, urn: str, opted_out: bool) -> None:

@@ -125,3 +125,24 @@ async def test_a_crashed_send_is_picked_up_after_its_lease(harness, db):
     harness.clock.advance(timedelta(seconds=61))
     assert await harness.sender.drain_once() == 1
     assert len(harness.channel.sent) == 1
+
+
+async def test_a_late_undeliverable_status_marks_the_contact(harness, db):
+    from bot.messages import StatusUpdate
+
+    await harness.say("hello")
+    assert harness.channel.sent
+    external_id = "x1"  # the recording channel's id for its first message
+    update = StatusUpdate("simulator", external_id, "undelivered", "30005", "unreachable")
+    await harness.pipeline.record_status(update)
+    async with db.uow() as uow:
+        contact = await uow.contacts.find_by_urn("sim:test1")
+    assert contact.unreachable and not contact.opted_out
+
+
+async def test_the_sender_stops_after_its_pass(harness):
+    task = asyncio.ensure_future(harness.sender.run())
+    await harness.pipeline.receive(harness.inbound("hello"))
+    harness.sender.stop()
+    await asyncio.wait_for(task, 10)
+    assert task.done() and not task.cancelled()

@@ -21,13 +21,17 @@ from sqlalchemy.ext.asyncio import (
 
 from bot.store.crypto import Crypto
 from bot.store.repositories import (
+    AlertRepo,
+    AuditRepo,
     CaseRepo,
     ContactRepo,
+    CoordinatorRepo,
     FireRepo,
     FlowRepo,
     MessageRepo,
     MunicipalityRepo,
     OutboxRepo,
+    ServiceRepo,
     SessionRepo,
 )
 
@@ -135,6 +139,11 @@ class UnitOfWork:
     fires: FireRepo
     flows: FlowRepo
     municipalities: MunicipalityRepo
+    # Referral (bot/referral/).
+    coordinators: CoordinatorRepo
+    alerts: AlertRepo
+    services: ServiceRepo
+    audit: AuditRepo
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -161,6 +170,10 @@ class UnitOfWork:
             self.fires = FireRepo(*args)
             self.flows = FlowRepo(*args)
             self.municipalities = MunicipalityRepo(*args)
+            self.coordinators = CoordinatorRepo(*args)
+            self.alerts = AlertRepo(*args)
+            self.services = ServiceRepo(*args)
+            self.audit = AuditRepo(*args)
         except BaseException:
             self._release()
             raise

@@ -286,3 +286,142 @@ class MunicipalityRow(Base):
     county: Mapped[str | None] = mapped_column(sa.String(128))
     tz: Mapped[str] = mapped_column(sa.String(64))
     aliases: Mapped[list[str]] = mapped_column(sa.JSON)
+
+
+# -- referral: coordinators, duty, alerts, assignments, audit, services directory ---------------
+
+COORDINATOR_ROLES = ("coordinator", "backup")
+COORDINATOR_LANGUAGES = ("sq", "en")
+SHIFT_KINDS = ("always", "window", "weekly")
+ALERT_KINDS = ("page", "digest", "relay", "notice")
+# queued: a digest entry not sent yet; waiting: sent, may be accepted; info: nothing to answer.
+ALERT_STATES = ("queued", "waiting", "accepted", "taken", "cancelled", "info")
+SERVICE_KINDS = ("shelter", "police", "health", "legal", "psychosocial", "social", "economic")
+
+
+class CoordinatorRow(Base):
+    """A person who takes cases: found by keyed hashes of their URNs, personal fields encrypted."""
+
+    __tablename__ = "coordinators"
+    __table_args__ = (
+        sa.CheckConstraint(_in("role", COORDINATOR_ROLES), name="role"),
+        sa.CheckConstraint(_in("language", COORDINATOR_LANGUAGES), name="language"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name_enc: Mapped[bytes]
+    municipality: Mapped[str] = mapped_column(sa.String(64), index=True)  # a slug or "national"
+    # Hashes are cleared on removal, so a number can come back with a new coordinator.
+    phone_enc: Mapped[bytes | None]
+    phone_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    telegram_enc: Mapped[bytes | None]
+    telegram_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    language: Mapped[str] = mapped_column(sa.String(8))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    # A channel that failed to reach them: avoided until they write to us from it again.
+    failing_channel: Mapped[str | None] = mapped_column(sa.String(32))
+    active: Mapped[bool] = mapped_column(server_default=sa.true())
+    demo: Mapped[bool] = mapped_column(server_default=sa.false())
+    created_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+
+
+class DutyShiftRow(Base):
+    """When a coordinator is on duty: always, a UTC window, or weekly local hours."""
+
+    __tablename__ = "duty_shifts"
+    __table_args__ = (sa.CheckConstraint(_in("kind", SHIFT_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coordinator_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("coordinators.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    starts_at: Mapped[datetime | None]  # window
+    ends_at: Mapped[datetime | None]  # window
+    days: Mapped[str | None] = mapped_column(sa.String(32))  # weekly: "0,1,2,3,4" (Monday = 0)
+    start_time: Mapped[str | None] = mapped_column(sa.String(5))  # weekly: local "HH:MM"
+    end_time: Mapped[str | None] = mapped_column(sa.String(5))  # weekly: before start = next day
+    tz: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime]
+
+
+class AlertRow(Base):
+    """One message to a coordinator about a case: a page, a digest entry, a relay, a notice."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", ALERT_KINDS), name="kind"),
+        sa.CheckConstraint(_in("state", ALERT_STATES), name="state"),
+        sa.Index(None, "coordinator_id", "created_at"),
+        sa.Index(None, "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    coordinator_id: Mapped[int] = mapped_column(sa.ForeignKey("coordinators.id"))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    step: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+    state: Mapped[str] = mapped_column(sa.String(16))
+    channel: Mapped[str | None] = mapped_column(sa.String(32))
+    outbox_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("outbox.id", ondelete="SET NULL"), index=True
+    )
+    fallback_at: Mapped[datetime | None]  # when it was sent again on the other channel
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+
+
+class CaseAssignmentRow(Base):
+    """Who accepted a case, and whether messages are relayed between them and the person."""
+
+    __tablename__ = "case_assignments"
+
+    case_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    coordinator_id: Mapped[int] = mapped_column(sa.ForeignKey("coordinators.id"), index=True)
+    accepted_at: Mapped[datetime]
+    relay_until: Mapped[datetime | None]
+    # The person used the quick exit: nothing is relayed to them until they write again.
+    quiet: Mapped[bool] = mapped_column(server_default=sa.false())
+
+
+class AuditRow(Base):
+    """Who saw or did something sensitive (a survivor's number revealed), and when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index(None, "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    coordinator_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("coordinators.id", ondelete="SET NULL")
+    )
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    data_enc: Mapped[bytes]
+
+
+class ServiceRow(Base):
+    """A service in the directory (public information, not personal data)."""
+
+    __tablename__ = "services"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", SERVICE_KINDS), name="kind"),
+        sa.CheckConstraint(_in("country", COUNTRIES), name="country"),
+        sa.Index(None, "municipality", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    country: Mapped[str] = mapped_column(sa.String(2))
+    municipality: Mapped[str] = mapped_column(sa.String(64))  # a slug or "national"
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    name: Mapped[str]
+    phone: Mapped[str] = mapped_column(sa.String(64))
+    hours: Mapped[str | None]
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+    serves: Mapped[list[str]] = mapped_column(sa.JSON)  # other municipalities it takes people from
+    position: Mapped[int] = mapped_column(sa.Integer)  # order in the imported file

@@ -109,3 +109,115 @@ class Municipality:
     def __post_init__(self) -> None:
         """Accept any sequence of aliases (JSON gives lists) and keep a tuple."""
         object.__setattr__(self, "aliases", tuple(self.aliases))
+
+
+# -- referral ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Coordinator:
+    """A person who takes cases; phone is E.164, telegram_chat_id the chat's id as text."""
+
+    id: int
+    name: str
+    municipality: str
+    phone: str | None
+    telegram_chat_id: str | None
+    language: str
+    role: str
+    active: bool
+    demo: bool
+    created_at: datetime
+    failing_channel: str | None = None
+
+    @property
+    def sms_urn(self) -> str | None:
+        """The URN SMS reaches them at."""
+        return f"tel:{self.phone}" if self.phone else None
+
+    @property
+    def telegram_urn(self) -> str | None:
+        """The URN Telegram reaches them at."""
+        return f"telegram:{self.telegram_chat_id}" if self.telegram_chat_id else None
+
+
+@dataclass(frozen=True, slots=True)
+class DutyShift:
+    """When a coordinator is on duty (see bot/referral/rota.py for the meaning of each kind)."""
+
+    id: int
+    coordinator_id: int
+    kind: str  # always | window | weekly
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    days: tuple[int, ...] = ()  # weekly: weekdays the shift starts on, Monday = 0
+    start_time: str | None = None  # weekly: local "HH:MM"
+    end_time: str | None = None
+    tz: str = "Europe/Tirane"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One message to a coordinator about a case, with the case's reference and status."""
+
+    id: int
+    case_id: int
+    coordinator_id: int
+    kind: str
+    step: int
+    state: str
+    channel: str | None
+    outbox_id: int | None
+    fallback_at: datetime | None
+    due_at: datetime
+    created_at: datetime
+    sent_at: datetime | None
+    answered_at: datetime | None
+    reference: str = ""
+    case_status: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Who accepted a case and the state of the relay with the person."""
+
+    case_id: int
+    coordinator_id: int
+    accepted_at: datetime
+    relay_until: datetime | None
+    quiet: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """A sensitive action, recorded."""
+
+    id: int
+    at: datetime
+    coordinator_id: int | None
+    case_id: int | None
+    action: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A service in the directory."""
+
+    country: str
+    municipality: str  # a slug or "national"
+    kind: str
+    name: str
+    phone: str
+    hours: str | None = None
+    notes: str | None = None
+    serves: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Accept any sequence of served municipalities (JSON gives lists) and keep a tuple."""
+        object.__setattr__(self, "serves", tuple(self.serves))
+
+    @property
+    def sample(self) -> bool:
+        """Sample data (says SAMPLE in its notes): never shown to a person asking for help."""
+        return "SAMPLE" in (self.notes or "")

@@ -3,29 +3,48 @@
 from __future__ import annotations
 
 from bot.store.records import (
+    Alert,
+    Assignment,
+    AuditEntry,
     Case,
     CaseEvent,
     Contact,
+    Coordinator,
+    DutyShift,
     Fire,
     Municipality,
     OutboxItem,
+    Service,
     StoredSession,
 )
+from bot.store.repos.alerts import AlertRepo
+from bot.store.repos.audit import AuditRepo
 from bot.store.repos.cases import CaseRepo
 from bot.store.repos.contacts import ContactRepo
+from bot.store.repos.coordinators import CoordinatorRepo, DuplicateContact
 from bot.store.repos.fires import FireRepo
 from bot.store.repos.flows import FlowRepo
 from bot.store.repos.messages import MessageRepo
 from bot.store.repos.municipalities import MunicipalityRepo
 from bot.store.repos.outbox import OutboxRepo
+from bot.store.repos.services import ServiceRepo
 from bot.store.repos.sessions import SessionRepo
 
 __all__ = [
+    "Alert",
+    "AlertRepo",
+    "Assignment",
+    "AuditEntry",
+    "AuditRepo",
     "Case",
     "CaseEvent",
     "CaseRepo",
     "Contact",
     "ContactRepo",
+    "Coordinator",
+    "CoordinatorRepo",
+    "DuplicateContact",
+    "DutyShift",
     "Fire",
     "FireRepo",
     "FlowRepo",
@@ -34,6 +53,8 @@ __all__ = [
     "MunicipalityRepo",
     "OutboxItem",
     "OutboxRepo",
+    "Service",
+    "ServiceRepo",
     "SessionRepo",
     "StoredSession",
 ]

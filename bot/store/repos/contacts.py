@@ -41,6 +41,18 @@ ANONYMOUS_EVENT_KINDS = frozenset(
         "followup_requested",
         "status_changed",
         "closed",
+        # Referral steps hold only ids and figures; "note" holds words and is not here.
+        "alerted",
+        "accepted",
+        "referred",
+        "escalation_exhausted",
+        "digest_queued",
+        "digest_sent",
+        "alert_fallback",
+        "relayed",
+        "number_revealed",
+        "person_left",
+        "no_coordinator",
     }
 )
 
@@ -95,7 +107,9 @@ class ContactRepo(Repo):
         created = (await self.session.execute(stmt)).scalar_one_or_none() is not None
         row = (
             await self.session.execute(
-                sa.select(contacts).where(contacts.c.urn_hash == urn_hash).with_for_update()
+                sa.select(contacts)
+                .where(contacts.c.urn_hash == urn_hash)
+                .with_for_update(key_share=True)
             )
         ).one()
         return self._record(row), created

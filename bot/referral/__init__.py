@@ -1,0 +1,1 @@
+"""Referral: coordinators on duty, urgent alerts, acceptance, escalation, cases and services."""

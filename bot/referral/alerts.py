@@ -1,0 +1,402 @@
+"""Alerts: page the on-duty coordinator, escalate without an answer, digests, channel fallback.
+
+An urgent case pages one on-duty coordinator of its municipality (routing.plan), in the same
+transaction as the message that made it urgent. A timer on the fires table (kind
+`alert_escalate`) checks after the acknowledgement timeout: while nobody has accepted, the next
+step of the plan is paged, and so on; when every step was paged, everybody still waiting is
+reminded once. A page that fails on one channel is sent on the other (sweep); when it failed on
+every channel, the case escalates at once instead of waiting for the timeout.
+
+Non-urgent cases are queued as digest entries for each coordinator's working hours
+(rota.digest_due) and sent as one message per coordinator by the sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.referral import cases as case_ops
+from bot.referral import rota, routing
+from bot.referral import texts as T
+from bot.referral.context import OK_BUTTON_LIMIT, Context, deliver, routes, send
+from bot.store.records import Case
+
+log = logging.getLogger(__name__)
+
+FIRE_ESCALATE = "alert_escalate"
+FAIRNESS_WINDOW = timedelta(hours=24)
+OPEN = ("new", "alerted")
+WORKED = ("accepted", "referred")
+
+
+def ok_button(ctx: Context, lang: str, reference: str) -> dict[str, str]:
+    """The Telegram button that accepts a case (its value reads like the typed command)."""
+    return {"label": ctx.texts(lang, T.ALERT_BUTTON, ref=reference), "value": f"OK {reference}"}
+
+
+def alert_text(
+    ctx: Context,
+    places: dict[str, Any],
+    lang: str,
+    case: Case,
+    *,
+    reason: str | None = None,
+    msgid: str = T.ALERT,
+) -> str:
+    """What a page says: reference, municipality, risk, red flags, how to answer. Nothing else."""
+    flags = list(case.flags)
+    if reason and reason in T.FLAG and reason not in flags:
+        flags.insert(0, reason)
+    return ctx.texts(
+        lang,
+        msgid,
+        ref=case.reference,
+        place=ctx.place_name(places, case.municipality, lang),
+        risk=ctx.texts(lang, T.RISK.get(case.risk_level, T.RISK[None])),
+        flags=ctx.texts.flags(lang, flags),
+    )
+
+
+async def candidates(
+    ctx: Context, uow: Any, now: datetime, *, demo_only: bool = False
+) -> list[routing.Candidate]:
+    """Every active coordinator as routing sees them at `now` (nothing personal decrypted)."""
+    roster = await uow.coordinators.roster(demo_only=demo_only)
+    ids = [i for i, _, _ in roster]
+    shifts: dict[int, list[Any]] = defaultdict(list)
+    for shift in await uow.coordinators.shifts(ids):
+        shifts[shift.coordinator_id].append(shift)
+    stats = await uow.alerts.page_stats(ids, now - FAIRNESS_WINDOW)
+    return [
+        routing.Candidate(
+            id=i,
+            municipality=municipality,
+            role=role,
+            on_duty=rota.is_on_duty(shifts[i], now),
+            alerts_last_24h=stats[i][0],
+            last_alerted_at=stats[i][1],
+        )
+        for i, municipality, role in roster
+    ]
+
+
+async def _plan(
+    ctx: Context, uow: Any, case: Case, urgency: str, now: datetime
+) -> tuple[list[routing.Step], dict[str, Any]]:
+    """The current alert plan for a case, and the municipalities."""
+    places = await ctx.places(uow)
+    # A case opened in the simulator must never page a real coordinator: demo ones only.
+    contact = await uow.contacts.get(case.contact_id) if case.contact_id else None
+    simulated = contact is not None and contact.channel == "simulator"
+    steps = routing.plan(
+        case.municipality,
+        urgency,
+        now,
+        await candidates(ctx, uow, now, demo_only=simulated),
+        ctx.ack_timeout,
+        known_municipalities=places or None,
+    )
+    return steps, places
+
+
+async def request(
+    ctx: Context, uow: Any, case: Case, urgent: bool, reason: str, now: datetime
+) -> None:
+    """A flow asked for a coordinator: page (urgent) or queue for a digest (not urgent)."""
+    if case.status == "closed":
+        return
+    urgent = urgent or case.urgency == "urgent"
+    if case.status in WORKED:
+        if urgent and reason in T.FLAG:  # a fresh danger sign, not the flow asking again
+            await _tell_assigned(ctx, uow, case, reason, now)
+        return
+    steps, places = await _plan(ctx, uow, case, "urgent" if urgent else "normal", now)
+    existing = await uow.alerts.for_case(case.id)
+    if not steps:
+        log.warning("no coordinator to alert for case %s", case.id)
+        await uow.cases.add_event(case.id, "no_coordinator", {"urgent": urgent}, now)
+        return
+    if not urgent:
+        digested = {a.coordinator_id for a in existing if a.kind in ("digest", "page")}
+        await _queue_digest(ctx, uow, case, steps[0], places, digested, now)
+        return
+    paged = {a.coordinator_id for a in existing if a.kind == "page"}
+    # A repeated request (the screening found high risk after a danger phrase) adds only new
+    # first-step people, e.g. the local coordinator once the municipality is known.
+    step = routing.next_step(steps[:1] if paged else steps, paged)
+    if step is None:
+        return
+    await _page(ctx, uow, case, step, places, now, reason=reason)
+    if not paged:
+        await _schedule_escalation(ctx, uow, case, now)
+
+
+async def _page(
+    ctx: Context,
+    uow: Any,
+    case: Case,
+    step: routing.Step,
+    places: dict[str, Any],
+    now: datetime,
+    *,
+    reason: str | None = None,
+    again: bool = False,
+) -> None:
+    """Page everyone in a step, record it, mark the case alerted."""
+    reached: list[int] = []
+    coordinators = await uow.coordinators.get_many(step.coordinators)
+    for coordinator_id in step.coordinators:
+        coordinator = coordinators[coordinator_id]
+        lang = coordinator.language
+        text = alert_text(
+            ctx, places, lang, case, reason=reason, msgid=T.ALERT_AGAIN if again else T.ALERT
+        )
+        alert_id = await deliver(
+            uow,
+            coordinator,
+            text,
+            now,
+            case_id=case.id,
+            kind="page",
+            state="waiting",
+            step=step.number,
+            buttons=[ok_button(ctx, lang, case.reference)],
+        )
+        if alert_id is not None:
+            reached.append(coordinator_id)
+    await case_ops.mark_alerted(uow, case, now)
+    await uow.cases.add_event(
+        case.id,
+        "alerted",
+        {"step": step.number, "reason": step.reason, "coordinators": reached},
+        now,
+    )
+
+
+async def _schedule_escalation(ctx: Context, uow: Any, case: Case, now: datetime) -> None:
+    """The timer that checks for an acceptance after the acknowledgement timeout."""
+    if case.contact_id is None:
+        return  # the fires table hangs timers on a contact; an anonymous case cannot wait
+    await uow.fires.schedule(
+        contact_id=case.contact_id,
+        session_id=None,
+        kind=FIRE_ESCALATE,
+        due_at=now + ctx.ack_timeout,
+        seq=0,
+        now=now,
+        payload={"case_id": case.id},
+    )
+
+
+async def escalate(ctx: Context, uow: Any, case_id: int, now: datetime) -> bool:
+    """Nobody accepted in time: page the next step (True), or remind everybody once (False)."""
+    case = await uow.cases.get(case_id)
+    if case is None or case.status not in OPEN:
+        return False
+    steps, places = await _plan(ctx, uow, case, "urgent", now)
+    pages = [a for a in await uow.alerts.for_case(case.id) if a.kind == "page"]
+    paged = {a.coordinator_id for a in pages}
+    depth = max((a.step for a in pages), default=0) + 1
+    step = routing.next_step(steps, paged, depth)
+    if step is not None:
+        await _page(ctx, uow, case, step, places, now, again=True)
+        await _schedule_escalation(ctx, uow, case, now)
+        return True
+    if not any(e.kind == "escalation_exhausted" for e in await uow.cases.events(case.id)):
+        await _remind(ctx, uow, case, places, now)
+    return False
+
+
+async def _remind(
+    ctx: Context, uow: Any, case: Case, places: dict[str, Any], now: datetime
+) -> None:
+    """Every step was paged: remind everybody still waiting, once."""
+    waiting = sorted(
+        {a.coordinator_id for a in await uow.alerts.for_case(case.id) if a.state == "waiting"}
+    )
+    coordinators = await uow.coordinators.get_many(waiting)
+    for coordinator in coordinators.values():
+        if not coordinator.active:
+            continue
+        lang = coordinator.language
+        await deliver(
+            uow,
+            coordinator,
+            alert_text(ctx, places, lang, case, msgid=T.ALERT_REMINDER),
+            now,
+            case_id=case.id,
+            kind="notice",
+            state="info",
+            buttons=[ok_button(ctx, lang, case.reference)],
+        )
+    await uow.cases.add_event(case.id, "escalation_exhausted", {"reminded": waiting}, now)
+
+
+async def _tell_assigned(ctx: Context, uow: Any, case: Case, reason: str, now: datetime) -> None:
+    """Danger again on a case somebody has: page that coordinator, nobody else."""
+    assignment = await uow.alerts.assignment(case.id)
+    if assignment is None:
+        return
+    coordinator = await uow.coordinators.get(assignment.coordinator_id)
+    if coordinator is None or not coordinator.active:
+        return
+    places = await ctx.places(uow)
+    text = alert_text(ctx, places, coordinator.language, case, reason=reason, msgid=T.ALERT_WORKED)
+    await deliver(uow, coordinator, text, now, case_id=case.id, kind="notice", state="info")
+    await uow.cases.add_event(
+        case.id, "alerted", {"step": 0, "reason": "assigned", "coordinators": [coordinator.id]}, now
+    )
+
+
+# -- digests -----------------------------------------------------------------------------------
+
+
+async def _queue_digest(
+    ctx: Context,
+    uow: Any,
+    case: Case,
+    step: routing.Step,
+    places: dict[str, Any],
+    already: set[int],
+    now: datetime,
+) -> None:
+    """Queue the case for each coordinator's next working hours."""
+    fresh = [i for i in step.coordinators if i not in already]
+    if not fresh:
+        return
+    coordinators = await uow.coordinators.get_many(fresh)
+    shifts: dict[int, list[Any]] = defaultdict(list)
+    for shift in await uow.coordinators.shifts(fresh):
+        shifts[shift.coordinator_id].append(shift)
+    due_times = []
+    for coordinator_id in fresh:
+        tz = ctx.zone(places, coordinators[coordinator_id].municipality)
+        due = rota.digest_due(shifts[coordinator_id], tz, now)
+        due_times.append(due)
+        await uow.alerts.add(
+            case_id=case.id,
+            coordinator_id=coordinator_id,
+            kind="digest",
+            state="queued",
+            due_at=due,
+            now=now,
+        )
+    await uow.cases.add_event(
+        case.id,
+        "digest_queued",
+        {"coordinators": fresh, "first_due": min(due_times).isoformat()},
+        now,
+    )
+
+
+async def send_digests(ctx: Context, uow: Any, now: datetime) -> int:
+    """Send each coordinator one message listing their due digest entries; how many went."""
+    entries = [e for e in await uow.alerts.claim_due_digests(now) if e.case_status in OPEN]
+    if not entries:
+        return 0
+    by_coordinator: dict[int, list[Any]] = defaultdict(list)
+    for entry in entries:
+        by_coordinator[entry.coordinator_id].append(entry)
+    coordinators = await uow.coordinators.get_many(by_coordinator)
+    places = await ctx.places(uow)
+    sent = 0
+    for coordinator_id, items in sorted(by_coordinator.items()):
+        coordinator = coordinators.get(coordinator_id)
+        if coordinator is None or not coordinator.active:
+            await uow.alerts.set_state([e.id for e in items], "cancelled")
+            continue
+        lang = coordinator.language
+        lines = [ctx.texts(lang, T.DIGEST_HEADER, count=len(items))]
+        buttons = []
+        for entry in items:
+            case = await uow.cases.get(entry.case_id)
+            lines.append(
+                ctx.texts(
+                    lang,
+                    T.DIGEST_LINE,
+                    ref=case.reference,
+                    place=ctx.place_name(places, case.municipality, lang),
+                    risk=ctx.texts(lang, T.RISK.get(case.risk_level, T.RISK[None])),
+                )
+            )
+            if len(buttons) < OK_BUTTON_LIMIT:
+                buttons.append(ok_button(ctx, lang, case.reference))
+        lines.append(ctx.texts(lang, T.DIGEST_FOOTER))
+        delivered = await send(uow, coordinator, "\n".join(lines), now, buttons=buttons)
+        if delivered is None:
+            continue
+        await uow.alerts.set_delivery(
+            [e.id for e in items],
+            channel=delivered.channel,
+            outbox_id=delivered.outbox_id,
+            sent_at=now,
+        )
+        for entry in items:
+            case = await uow.cases.get(entry.case_id)
+            await case_ops.mark_alerted(uow, case, now)
+            await uow.cases.add_event(
+                case.id, "digest_sent", {"coordinator_id": coordinator_id}, now
+            )
+        sent += 1
+    return sent
+
+
+# -- channel fallback --------------------------------------------------------------------------
+
+
+async def fall_back(ctx: Context, uow: Any, now: datetime) -> tuple[int, list[int]]:
+    """Send failed alerts on the coordinator's other channel; returns (how many, cases to
+    escalate at once because their pages failed on every channel)."""
+    resent = 0
+    for alert in await uow.alerts.claim_failed(now):
+        coordinator = await uow.coordinators.get(alert.coordinator_id)
+        if coordinator is None or not coordinator.active or alert.outbox_id is None:
+            continue
+        other = [r for r in await routes(uow, coordinator, now) if r.channel != alert.channel]
+        message = await uow.alerts.message_of(alert.outbox_id)
+        if not other or message is None:
+            continue  # nothing else to try: dead_pages() below picks it up once it has failed
+        text, buttons, status = message
+        delivered = await send(uow, coordinator, text, now, buttons=buttons, avoid=alert.channel)
+        if delivered is None:
+            continue
+        await uow.alerts.set_delivery(
+            [alert.id], channel=delivered.channel, outbox_id=delivered.outbox_id, sent_at=now
+        )
+        if alert.channel and status == "failed":  # for good, not a retry: avoid it from now on
+            await uow.coordinators.set_failing_channel(coordinator.id, alert.channel)
+        await uow.cases.add_event(
+            alert.case_id,
+            "alert_fallback",
+            {
+                "coordinator_id": coordinator.id,
+                "from": alert.channel,
+                "to": delivered.channel,
+                "kind": alert.kind,
+            },
+            now,
+        )
+        resent += 1
+    dead = await uow.alerts.dead_pages(now)
+    by_case: dict[int, list[Any]] = defaultdict(list)
+    for alert in dead:
+        by_case[alert.case_id].append(alert)
+    escalate_now: list[int] = []
+    for case_id, failed in sorted(by_case.items()):
+        await uow.alerts.set_state([a.id for a in failed], "cancelled")
+        waiting = [a for a in await uow.alerts.for_case(case_id) if a.state == "waiting"]
+        if not any(a.kind == "page" for a in waiting):
+            escalate_now.append(case_id)
+    return resent, escalate_now
+
+
+async def sweep(ctx: Context, uow: Any, now: datetime) -> int:
+    """Due digests, failed alerts on the other channel, early escalations; how much was done."""
+    done = await send_digests(ctx, uow, now)
+    resent, escalate_now = await fall_back(ctx, uow, now)
+    for case_id in escalate_now:
+        await escalate(ctx, uow, case_id, now)
+    return done + resent + len(escalate_now)

@@ -1,0 +1,131 @@
+"""What the referral code shares: texts, timings, municipalities, messages to coordinators."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.referral import rota
+from bot.referral.texts import PLACE_UNKNOWN, Texts
+from bot.store.records import Coordinator, Municipality
+
+log = logging.getLogger(__name__)
+
+OK_BUTTON_LIMIT = 5  # Telegram shows buttons in rows; a digest offers at most this many
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One way to reach a coordinator."""
+
+    channel: str
+    urn: str
+    failing: bool  # it failed to reach them lately
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A message queued for a coordinator."""
+
+    channel: str
+    outbox_id: int
+
+
+@dataclass
+class Context:
+    """Configuration and caches of the referral code (one per pipeline)."""
+
+    texts: Texts
+    ack_timeout: timedelta = timedelta(minutes=5)
+    relay_window: timedelta = timedelta(hours=24)
+    include_sample_services: bool = False
+    _places: dict[str, Municipality] = field(default_factory=dict)
+
+    async def places(self, uow: Any) -> dict[str, Municipality]:
+        """Municipalities by slug (read once; the list changes with a deploy, not per message)."""
+        if not self._places:
+            self._places = {m.slug: m for m in await uow.municipalities.list_all()}
+        return self._places
+
+    def place_name(self, places: dict[str, Municipality], slug: str | None, lang: str) -> str:
+        """A municipality's name, or "unknown" in the reader's language."""
+        place = places.get(slug or "")
+        return place.name if place else self.texts(lang, PLACE_UNKNOWN)
+
+    def zone(self, places: dict[str, Municipality], slug: str) -> str:
+        """The time zone of a coordinator's municipality (the national duty: Tirana's)."""
+        return rota.zone_name(slug, {s: m.tz for s, m in places.items()})
+
+
+async def routes(uow: Any, coordinator: Coordinator, now: datetime) -> list[Route]:
+    """Ways to reach a coordinator: Telegram before SMS, a channel that failed lately last."""
+    found = [
+        Route(channel, urn, coordinator.failing_channel == channel)
+        for channel, urn in (("telegram", coordinator.telegram_urn), ("sms", coordinator.sms_urn))
+        if urn
+    ]
+    return sorted(found, key=lambda r: r.failing)
+
+
+async def send(
+    uow: Any,
+    coordinator: Coordinator,
+    text: str,
+    now: datetime,
+    *,
+    buttons: Sequence[dict[str, str]] = (),
+    avoid: str | None = None,
+) -> Sent | None:
+    """Queue a message to a coordinator on their preferred channel (not `avoid`)."""
+    options = [r for r in await routes(uow, coordinator, now) if r.channel != avoid]
+    if not options:
+        log.warning("coordinator %s has no way to be reached", coordinator.id)
+        return None
+    route = options[0]
+    outbox_id = await uow.outbox.add(
+        # No contact row: a foreign key to the coordinator's contact would make this
+        # transaction wait on (and can deadlock with) one handling their own message.
+        contact_id=None,
+        channel=route.channel,
+        urn=route.urn,
+        text=text,
+        buttons=list(buttons),
+        kind="alert",
+        due_at=now,
+        now=now,
+        meta={"coordinator": coordinator.id},
+    )
+    return Sent(route.channel, outbox_id)
+
+
+async def deliver(
+    uow: Any,
+    coordinator: Coordinator,
+    text: str,
+    now: datetime,
+    *,
+    case_id: int,
+    kind: str,
+    state: str,
+    step: int = 0,
+    buttons: Sequence[dict[str, str]] = (),
+) -> int | None:
+    """Send a coordinator a message about a case, recorded as an alert; the alert's id."""
+    sent = await send(uow, coordinator, text, now, buttons=buttons)
+    if sent is None:
+        return None
+    return await uow.alerts.add(
+        case_id=case_id,
+        coordinator_id=coordinator.id,
+        kind=kind,
+        state=state,
+        step=step,
+        due_at=now,
+        now=now,
+        channel=sent.channel,
+        outbox_id=sent.outbox_id,
+        sent_at=now,
+    )

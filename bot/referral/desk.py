@@ -1,0 +1,349 @@
+"""A coordinator's messages as commands, and the relay between them and the person.
+
+Relay (decided for safety and simplicity): once the accepting coordinator relays a message, the
+relay is open for `relay_window` (24 hours) from their latest relayed message. While it is open,
+everything the person writes goes to that coordinator. The flows see it too only when it is a
+global keyword (danger phrases, DIL/EXIT, FSHI/DELETE, GJUHA/LANGUAGE) or the answer to a
+keyword's own question (FSHI's confirmation). A screening question still open is left waiting
+(a "po" meant for the coordinator must never count as consent), and no new conversation starts:
+the bot does not talk over the coordinator. When the person uses the
+quick exit the coordinator is told and nothing is relayed to the person until they write again;
+when they erase their data the relay closes for good.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.messages import Inbound
+from bot.referral import cases as case_ops
+from bot.referral import texts as T
+from bot.referral.commands import REFERENCE_EXAMPLE, Command, parse
+from bot.referral.context import Context, deliver
+from bot.store.records import Case, Contact, Coordinator
+
+WORKED = ("accepted", "referred")
+
+
+class Reply:
+    """Answers to one coordinator message, on the channel and address it came from."""
+
+    def __init__(self, ctx: Context, coordinator: Coordinator, contact: Contact) -> None:
+        self.ctx, self.coordinator, self.contact = ctx, coordinator, contact
+        self.lines: list[str] = []
+
+    def __call__(self, msgid: str, **params: Any) -> None:
+        """Add one answer."""
+        self.lines.append(self.ctx.texts(self.coordinator.language, msgid, **params))
+
+    async def flush(self, uow: Any, now: datetime) -> None:
+        """Queue the answers as one message."""
+        if self.lines:
+            await uow.outbox.add(
+                contact_id=self.contact.id,
+                channel=self.contact.channel,
+                urn=self.contact.urn,
+                text="\n".join(self.lines),
+                kind="reply",
+                due_at=now,
+                now=now,
+                meta={"coordinator": self.coordinator.id},
+            )
+
+
+async def handle(
+    ctx: Context,
+    uow: Any,
+    coordinator: Coordinator,
+    contact: Contact,
+    inbound: Inbound,
+    now: datetime,
+) -> Command:
+    """Do what a coordinator's message asks, in the caller's unit of work; the command."""
+    if coordinator.failing_channel == inbound.channel:  # they reach us there: it works again
+        await uow.coordinators.set_failing_channel(coordinator.id, None)
+    command = parse(inbound.button or inbound.text)
+    reply_to = inbound.meta.get("reply_to")
+    if command.action == "unknown" and reply_to and inbound.text.strip():
+        # A Telegram reply to one of our messages about a case relays to that case's person.
+        case_id = await uow.alerts.case_of_message(coordinator.id, inbound.channel, reply_to)
+        case = await uow.cases.get(case_id) if case_id is not None else None
+        if case is not None:
+            command = Command("relay", case.reference, text=inbound.text.strip())
+    reply = Reply(ctx, coordinator, contact)
+    await _dispatch(ctx, uow, coordinator, command, reply, now)
+    await reply.flush(uow, now)
+    return command
+
+
+async def _dispatch(
+    ctx: Context, uow: Any, me: Coordinator, cmd: Command, reply: Reply, now: datetime
+) -> None:
+    """Carry out one parsed command, adding answers to `reply`."""
+    if cmd.action in ("help", "unknown"):
+        reply(T.HELP)
+        return
+    if cmd.action == "cases":
+        await _list_cases(ctx, uow, me, reply)
+        return
+    if cmd.action == "accept":
+        await _accept(ctx, uow, me, cmd, reply, now)
+        return
+    if cmd.reference is None:
+        reply(T.NEEDS_REFERENCE, example=REFERENCE_EXAMPLE)
+        reply(T.HELP)
+        return
+    case = await uow.cases.get_by_reference(cmd.reference)
+    if case is None:
+        reply(T.UNKNOWN_CASE, ref=cmd.reference)
+        return
+    assignment = await uow.alerts.assignment(case.id)
+    if assignment is None or assignment.coordinator_id != me.id:
+        reply(T.NOT_YOURS, ref=case.reference)
+        return
+    if case.status == "closed":
+        reply(T.CASE_CLOSED, ref=case.reference)
+        return
+    lang = me.language
+    try:
+        if cmd.action == "relay":
+            await _relay_out(ctx, uow, me, case, assignment, cmd.text, reply, now)
+        elif cmd.action == "number":
+            await _reveal_number(uow, me, case, reply, now)
+        elif cmd.action == "note":
+            if not cmd.text:
+                reply(T.NOTE_EMPTY, ref=case.reference)
+            else:
+                await case_ops.add_note(uow, case, me.id, cmd.text, now)
+                reply(T.NOTE_ADDED, ref=case.reference)
+        elif cmd.action == "type":
+            if cmd.value is None:
+                reply(T.TYPE_HELP, ref=case.reference)
+            else:
+                await case_ops.set_type(uow, case, me.id, cmd.value, now)
+                reply(T.TYPE_SET, ref=case.reference, type=ctx.texts(lang, T.GBV[cmd.value]))
+        elif cmd.action == "refer":
+            await _refer(ctx, uow, me, case, cmd, reply, now)
+        elif cmd.action == "close":
+            if cmd.value is None:
+                reply(T.CLOSE_HELP, ref=case.reference)
+                return
+            if cmd.text:
+                await case_ops.add_note(uow, case, me.id, cmd.text, now)
+            await case_ops.close(uow, case, me.id, cmd.value, now)
+            reply(T.CLOSE_DONE, ref=case.reference, outcome=ctx.texts(lang, T.OUTCOME[cmd.value]))
+    except case_ops.InvalidTransition as exc:
+        reply(T.INVALID, ref=case.reference, status=ctx.texts(lang, T.STATUS[exc.current]))
+
+
+async def _accept(
+    ctx: Context, uow: Any, me: Coordinator, cmd: Command, reply: Reply, now: datetime
+) -> None:
+    """OK R-4821 (or OK alone): one winner, the others told, the person told."""
+    reference = cmd.reference
+    if reference is None:
+        waiting = list(dict.fromkeys(a.reference for a in await uow.alerts.waiting_for(me.id)))
+        if not waiting:
+            reply(T.NONE_WAITING)
+            return
+        if len(waiting) > 1:
+            reply(T.WHICH_CASE, example=waiting[0], refs=", ".join(waiting))
+            return
+        reference = waiting[0]
+    case = await uow.cases.get_by_reference(reference)
+    if case is None:
+        reply(T.UNKNOWN_CASE, ref=reference)
+        return
+    alerted = {a.coordinator_id for a in await uow.alerts.for_case(case.id)}
+    if me.id not in alerted and me.municipality != "national":
+        reply(T.NOT_ALERTED, ref=case.reference)
+        return
+    if await case_ops.accept(uow, case, me.id, now):
+        others = await uow.alerts.settle(case.id, me.id, now)
+        reply(T.ACCEPTED, ref=case.reference)
+        for other in (await uow.coordinators.get_many(others)).values():
+            if other.active:
+                text = ctx.texts(other.language, T.TAKEN_BY_OTHER, ref=case.reference, name=me.name)
+                await deliver(uow, other, text, now, case_id=case.id, kind="notice", state="info")
+        await _tell_survivor(ctx, uow, case, T.SURVIVOR_ACCEPTED, now)
+        return
+    fresh = await uow.cases.get(case.id)
+    if fresh is None or fresh.status == "closed":
+        reply(T.CASE_CLOSED, ref=case.reference)
+        return
+    assignment = await uow.alerts.assignment(case.id)
+    if assignment is not None and assignment.coordinator_id == me.id:
+        reply(T.ALREADY_YOURS, ref=case.reference)
+        return
+    holder = await uow.coordinators.get(assignment.coordinator_id) if assignment else None
+    reply(T.ALREADY_TAKEN, ref=case.reference, name=holder.name if holder else "?")
+
+
+async def _tell_survivor(
+    ctx: Context, uow: Any, case: Case, msgid: str, now: datetime, **params: Any
+) -> bool:
+    """Queue a message to the person of a case; False when they cannot be written to."""
+    contact = await uow.contacts.get(case.contact_id) if case.contact_id is not None else None
+    if contact is None or (contact.opted_out and contact.channel == "sms"):
+        return False
+    text = ctx.texts(contact.language, msgid, **params)
+    outbox_id = await uow.outbox.add(
+        contact_id=contact.id,
+        channel=contact.channel,
+        urn=contact.urn,
+        text=text,
+        kind="reply",
+        due_at=now,
+        now=now,
+    )
+    await uow.messages.add_outbound(contact.id, contact.channel, text, now, outbox_id)
+    return True
+
+
+async def _relay_out(
+    ctx: Context,
+    uow: Any,
+    me: Coordinator,
+    case: Case,
+    assignment: Any,
+    text: str,
+    reply: Reply,
+    now: datetime,
+) -> None:
+    """R-4821 <text>: the coordinator's words to the person, as from the coordinator."""
+    if not text:
+        reply(T.RELAY_EMPTY, ref=case.reference)
+        return
+    if assignment.quiet:
+        reply(T.RELAY_QUIET, ref=case.reference)
+        return
+    contact = await uow.contacts.get(case.contact_id) if case.contact_id is not None else None
+    if contact is None:
+        reply(T.RELAY_GONE, ref=case.reference)
+        return
+    if not await _tell_survivor(ctx, uow, case, T.RELAY_TO_SURVIVOR, now, text=text):
+        reply(T.RELAY_OPTED_OUT, ref=case.reference)
+        return
+    await uow.alerts.set_relay(case.id, until=now + ctx.relay_window)
+    await uow.cases.add_event(
+        case.id, "relayed", {"coordinator_id": me.id, "direction": "to_person"}, now
+    )
+    reply(T.RELAY_SENT, ref=case.reference)
+
+
+async def _reveal_number(
+    uow: Any, me: Coordinator, case: Case, reply: Reply, now: datetime
+) -> None:
+    """NUMRI R-4821: the person's number to the accepting coordinator, audited."""
+    contact = await uow.contacts.get(case.contact_id) if case.contact_id is not None else None
+    if contact is None:
+        reply(T.RELAY_GONE, ref=case.reference)
+        return
+    await uow.audit.add(
+        "number_revealed",
+        now=now,
+        coordinator_id=me.id,
+        case_id=case.id,
+        data={"channel": contact.channel},
+    )
+    await uow.cases.add_event(case.id, "number_revealed", {"coordinator_id": me.id}, now)
+    if contact.urn.startswith("tel:"):
+        reply(T.NUMBER_TEL, ref=case.reference, number=contact.urn.removeprefix("tel:"))
+    else:
+        reply(T.NUMBER_NONE, ref=case.reference)
+
+
+async def _refer(
+    ctx: Context, uow: Any, me: Coordinator, case: Case, cmd: Command, reply: Reply, now: datetime
+) -> None:
+    """REFERO R-4821 <service>: recorded only with the person's consent."""
+    if cmd.value is None:
+        reply(T.REFER_HELP, ref=case.reference)
+        return
+    service = ctx.texts(me.language, T.SERVICE[cmd.value])
+    try:
+        await case_ops.refer(uow, case, me.id, cmd.value, now)
+    except case_ops.NoConsent as exc:
+        reply(
+            T.REFER_DECLINED if exc.declined else T.REFER_NOT_ASKED,
+            ref=case.reference,
+            service=service,
+        )
+        return
+    reply(T.REFER_DONE, ref=case.reference, service=service)
+
+
+async def _list_cases(ctx: Context, uow: Any, me: Coordinator, reply: Reply) -> None:
+    """RASTET: the coordinator's open cases."""
+    mine = await uow.alerts.open_cases_of(me.id)
+    if not mine:
+        reply(T.CASES_NONE)
+        return
+    places = await ctx.places(uow)
+    lang = me.language
+    reply(T.CASES_HEADER, count=len(mine))
+    for assignment, reference, status in mine:
+        case = await uow.cases.get(assignment.case_id)
+        reply(
+            T.CASES_LINE,
+            ref=reference,
+            place=ctx.place_name(places, case.municipality if case else None, lang),
+            status=ctx.texts(lang, T.STATUS[status]),
+        )
+
+
+# -- the person's side -------------------------------------------------------------------------
+
+
+async def relay_in(
+    ctx: Context,
+    uow: Any,
+    contact: Contact,
+    text: str,
+    now: datetime,
+    *,
+    flows_too: bool,
+) -> bool:
+    """The person wrote: pass it to the coordinator when a relay is open.
+
+    Returns True when the message went to a coordinator and the flows should not see it
+    (`flows_too` says the pipeline found a keyword or a keyword flow waiting for an answer).
+    """
+    for assignment in await uow.alerts.assignments_for_contact(contact.id):
+        if assignment.quiet:
+            await uow.alerts.set_relay(assignment.case_id, quiet=False)  # they wrote again
+    assignment = await uow.alerts.relay_for_contact(contact.id, now)
+    if assignment is None or not text.strip():
+        return False
+    coordinator = await uow.coordinators.get(assignment.coordinator_id)
+    case = await uow.cases.get(assignment.case_id)
+    if coordinator is None or not coordinator.active or case is None:
+        return False
+    forwarded = ctx.texts(
+        coordinator.language, T.RELAY_FROM_SURVIVOR, ref=case.reference, text=text.strip()
+    )
+    await deliver(uow, coordinator, forwarded, now, case_id=case.id, kind="relay", state="info")
+    await uow.cases.add_event(
+        case.id, "relayed", {"coordinator_id": coordinator.id, "direction": "to_coordinator"}, now
+    )
+    return not flows_too
+
+
+async def person_left(ctx: Context, uow: Any, contact_id: int, reason: str, now: datetime) -> None:
+    """The person used the quick exit (reason "exit") or erased their data ("erased")."""
+    for assignment in await uow.alerts.assignments_for_contact(contact_id):
+        coordinator = await uow.coordinators.get(assignment.coordinator_id)
+        case = await uow.cases.get(assignment.case_id)
+        if case is None:
+            continue
+        if reason == "erased":
+            await uow.alerts.close_relay(case.id)
+            msgid = T.RELAY_ERASED
+        else:
+            await uow.alerts.set_relay(case.id, quiet=True)
+            msgid = T.RELAY_EXITED
+        await uow.cases.add_event(case.id, "person_left", {"reason": reason}, now)
+        if coordinator is not None and coordinator.active:
+            text = ctx.texts(coordinator.language, msgid, ref=case.reference)
+            await deliver(uow, coordinator, text, now, case_id=case.id, kind="notice", state="info")

@@ -1,0 +1,141 @@
+"""The referral desk as the pipeline uses it: calls run in the caller's transaction, but for fires.
+
+run_fire and sweep open their own units of work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.messages import Button, Inbound
+from bot.referral import alerts, desk, directory
+from bot.referral import texts as T
+from bot.referral.context import Context
+from bot.referral.texts import Texts, Translator
+from bot.rendering import Rendered
+from bot.store.records import Case, Contact, Coordinator, Fire
+
+log = logging.getLogger(__name__)
+
+FIRE_KINDS = frozenset({alerts.FIRE_ESCALATE})
+
+
+class Referral:
+    """Coordinators' commands, alerts and escalation, relays, and services for the person."""
+
+    fire_kinds = FIRE_KINDS
+
+    def __init__(
+        self,
+        catalogs: Translator,
+        *,
+        ack_timeout: timedelta = timedelta(minutes=5),
+        relay_window: timedelta = timedelta(hours=24),
+        include_sample_services: bool = False,
+    ) -> None:
+        self.ctx = Context(
+            texts=Texts(catalogs),
+            ack_timeout=ack_timeout,
+            relay_window=relay_window,
+            include_sample_services=include_sample_services,
+        )
+        self._seed: list[Any] | None = None
+
+    # -- inside the pipeline's transaction -----------------------------------------------------
+
+    async def coordinator_for(self, uow: Any, urn: str) -> Coordinator | None:
+        """The active coordinator writing from this URN, if it is one."""
+        return await uow.coordinators.find_by_urn(urn)
+
+    async def handle_coordinator(
+        self, uow: Any, coordinator: Coordinator, contact: Contact, inbound: Inbound, now: datetime
+    ) -> None:
+        """A coordinator's message is a command (accept, relay, note...); replies via the outbox."""
+        await desk.handle(self.ctx, uow, coordinator, contact, inbound, now)
+
+    async def relay_inbound(
+        self,
+        uow: Any,
+        contact: Contact,
+        text: str,
+        now: datetime,
+        *,
+        flows_too: bool,
+    ) -> bool:
+        """Pass the person's words to their coordinator if a relay is open; True: skip flows."""
+        return await desk.relay_in(self.ctx, uow, contact, text, now, flows_too=flows_too)
+
+    async def on_referral_requested(
+        self, uow: Any, case: Case, urgent: bool, reason: str, now: datetime
+    ) -> None:
+        """A flow asked for a coordinator: page now (urgent) or queue for a digest."""
+        await alerts.request(self.ctx, uow, case, urgent, reason, now)
+
+    async def on_person_left(self, uow: Any, contact_id: int, reason: str, now: datetime) -> None:
+        """Quick exit ("exit") or erasure ("erased"): tell the coordinator, hold the relay."""
+        await desk.person_left(self.ctx, uow, contact_id, reason, now)
+
+    async def service_lines(
+        self, uow: Any, municipality: str | None, kind: str, language: str | None
+    ) -> list[str]:
+        """The nearest services of a kind for the person, as lines in their language."""
+        items = await uow.services.list_all(kind=kind)
+        if not items:
+            # An empty directory (never imported): the shipped national numbers still help.
+            if self._seed is None:
+                self._seed = directory.load_seed()
+            items = [s for s in self._seed if s.kind == kind]
+        places = await self.ctx.places(uow)
+        found = directory.nearest(
+            items,
+            municipality,
+            kind,
+            places,
+            include_samples=self.ctx.include_sample_services,
+        )
+        if not found:
+            return []
+        t = self.ctx.texts
+        # A neutral first line: it is what shows on a locked screen.
+        lines = [t(language, T.SERVICES_HEADER)]
+        for f in found:
+            s = f.service
+            if s.hours:
+                lines.append(
+                    t(language, T.SERVICE_LINE_HOURS, name=s.name, phone=s.phone, hours=s.hours)
+                )
+            else:
+                lines.append(t(language, T.SERVICE_LINE, name=s.name, phone=s.phone))
+        return lines
+
+    # -- own transactions ----------------------------------------------------------------------
+
+    async def run_fire(self, db: Any, fire: Fire, now: datetime) -> None:
+        """An escalation timer came due."""
+        async with db.uow() as uow:
+            case_id = (fire.payload or {}).get("case_id")
+            if fire.kind == alerts.FIRE_ESCALATE and case_id is not None:
+                await alerts.escalate(self.ctx, uow, int(case_id), now)
+            await uow.fires.done(fire.id)
+            await uow.commit()
+
+    async def sweep(self, db: Any, now: datetime) -> int:
+        """Send due digests, re-send failed alerts the other way, escalate dead pages."""
+        async with db.uow() as uow:
+            done = await alerts.sweep(self.ctx, uow, now)
+            await uow.commit()
+        return done
+
+
+def with_lines(rendered: Rendered | None, lines: Sequence[str]) -> Rendered | None:
+    """A reply with service lines before it (a question and its options stay last)."""
+    if not lines:
+        return rendered
+    extra = "\n".join(lines)
+    if rendered is None:
+        return Rendered(extra, ())
+    buttons: tuple[Button, ...] = rendered.buttons
+    return Rendered(f"{extra}\n\n{rendered.text}", buttons)

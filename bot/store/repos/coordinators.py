@@ -1,0 +1,256 @@
+"""Coordinators and their duty shifts: personal fields encrypted, found by keyed URN hashes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.store.models import (
+    COORDINATOR_LANGUAGES,
+    COORDINATOR_ROLES,
+    SHIFT_KINDS,
+    CoordinatorRow,
+    DutyShiftRow,
+)
+from bot.store.records import Coordinator, DutyShift
+from bot.store.repos.base import Repo
+
+coordinators = CoordinatorRow.__table__
+shifts = DutyShiftRow.__table__
+
+
+class DuplicateContact(ValueError):
+    """The phone or Telegram chat already belongs to an active coordinator."""
+
+
+class CoordinatorRepo(Repo):
+    """The coordinators and duty_shifts tables."""
+
+    def _record(self, row: Any) -> Coordinator:
+        """A decrypted Coordinator from a row."""
+        phone = self.crypto.decrypt(row.phone_enc) if row.phone_enc is not None else None
+        chat = self.crypto.decrypt(row.telegram_enc) if row.telegram_enc is not None else None
+        return Coordinator(
+            id=row.id,
+            name=self.crypto.decrypt(row.name_enc),
+            municipality=row.municipality,
+            phone=phone,
+            telegram_chat_id=chat,
+            language=row.language,
+            role=row.role,
+            active=row.active,
+            demo=row.demo,
+            created_at=row.created_at,
+            failing_channel=row.failing_channel,
+        )
+
+    async def add(
+        self,
+        *,
+        name: str,
+        municipality: str,
+        phone: str | None,
+        telegram_chat_id: str | None,
+        language: str,
+        role: str,
+        now: datetime,
+        demo: bool = False,
+    ) -> Coordinator:
+        """Add a coordinator; phone must be E.164 already. DuplicateContact if taken."""
+        if not (phone or telegram_chat_id):
+            raise ValueError("a coordinator needs a phone number or a Telegram chat id")
+        if role not in COORDINATOR_ROLES:
+            raise ValueError(f"role must be one of {', '.join(COORDINATOR_ROLES)}")
+        if language not in COORDINATOR_LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(COORDINATOR_LANGUAGES)}")
+        phone_hash = self.crypto.lookup_hash(f"tel:{phone}") if phone else None
+        chat_urn = f"telegram:{telegram_chat_id}" if telegram_chat_id else None
+        chat_hash = self.crypto.lookup_hash(chat_urn) if chat_urn else None
+        for column, value, what in (
+            (coordinators.c.phone_hash, phone_hash, "phone number"),
+            (coordinators.c.telegram_hash, chat_hash, "Telegram chat"),
+        ):
+            if value is None:
+                continue
+            taken = (
+                await self.session.execute(sa.select(coordinators.c.id).where(column == value))
+            ).scalar_one_or_none()
+            if taken is not None:
+                raise DuplicateContact(f"that {what} already belongs to coordinator {taken}")
+        stmt = (
+            sa.insert(coordinators)
+            .values(
+                name_enc=self.crypto.encrypt(name),
+                municipality=municipality,
+                phone_enc=self.crypto.encrypt(phone) if phone else None,
+                phone_hash=phone_hash,
+                telegram_enc=self.crypto.encrypt(telegram_chat_id) if telegram_chat_id else None,
+                telegram_hash=chat_hash,
+                language=language,
+                role=role,
+                active=True,
+                demo=demo,
+                created_at=now,
+            )
+            .returning(coordinators.c.id)
+        )
+        new_id = (await self.session.execute(stmt)).scalar_one()
+        found = await self.get(new_id)
+        assert found is not None
+        return found
+
+    async def get(self, coordinator_id: int) -> Coordinator | None:
+        """A coordinator by id (removed ones too: cases name who took them)."""
+        row = (
+            await self.session.execute(
+                sa.select(coordinators).where(coordinators.c.id == coordinator_id)
+            )
+        ).first()
+        return self._record(row) if row else None
+
+    async def get_many(self, ids: Iterable[int]) -> dict[int, Coordinator]:
+        """Coordinators by id."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        rows = await self.session.execute(
+            sa.select(coordinators).where(coordinators.c.id.in_(wanted))
+        )
+        return {r.id: self._record(r) for r in rows}
+
+    async def find_by_urn(self, urn: str) -> Coordinator | None:
+        """The active coordinator who writes from this URN (tel:+355…, telegram:123), if any."""
+        key = self.crypto.lookup_hash(urn)
+        row = (
+            await self.session.execute(
+                sa.select(coordinators).where(
+                    coordinators.c.active.is_(True),
+                    sa.or_(coordinators.c.phone_hash == key, coordinators.c.telegram_hash == key),
+                )
+            )
+        ).first()
+        return self._record(row) if row else None
+
+    async def list_all(
+        self, *, municipality: str | None = None, include_removed: bool = False
+    ) -> list[Coordinator]:
+        """Coordinators ordered by id; active ones unless asked otherwise."""
+        stmt = sa.select(coordinators).order_by(coordinators.c.id)
+        if not include_removed:
+            stmt = stmt.where(coordinators.c.active.is_(True))
+        if municipality is not None:
+            stmt = stmt.where(coordinators.c.municipality == municipality)
+        return [self._record(r) for r in await self.session.execute(stmt)]
+
+    async def roster(self, *, demo_only: bool = False) -> list[tuple[int, str, str]]:
+        """Active coordinators as (id, municipality, role), nothing decrypted (for routing)."""
+        stmt = sa.select(coordinators.c.id, coordinators.c.municipality, coordinators.c.role).where(
+            coordinators.c.active.is_(True)
+        )
+        if demo_only:
+            stmt = stmt.where(coordinators.c.demo.is_(True))
+        rows = await self.session.execute(stmt.order_by(coordinators.c.id))
+        return [(r.id, r.municipality, r.role) for r in rows]
+
+    async def remove(self, coordinator_id: int, now: datetime) -> bool:
+        """Take a coordinator off the list: no more alerts, contact details forgotten.
+
+        The row stays (inactive, name kept) so case timelines still say who did what.
+        """
+        result = await self.session.execute(
+            sa.update(coordinators)
+            .where(coordinators.c.id == coordinator_id, coordinators.c.active.is_(True))
+            .values(
+                active=False,
+                removed_at=now,
+                phone_enc=None,
+                phone_hash=None,
+                telegram_enc=None,
+                telegram_hash=None,
+            )
+        )
+        if result.rowcount:
+            await self.session.execute(
+                sa.delete(shifts).where(shifts.c.coordinator_id == coordinator_id)
+            )
+        return bool(result.rowcount)
+
+    async def set_failing_channel(self, coordinator_id: int, channel: str | None) -> None:
+        """Remember that a channel failed to reach them (None: it works again)."""
+        await self.session.execute(
+            sa.update(coordinators)
+            .where(coordinators.c.id == coordinator_id)
+            .values(failing_channel=channel)
+        )
+
+    # -- duty shifts ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _shift(row: Any) -> DutyShift:
+        """A DutyShift from a row."""
+        return DutyShift(
+            id=row.id,
+            coordinator_id=row.coordinator_id,
+            kind=row.kind,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            days=tuple(int(d) for d in row.days.split(",")) if row.days else (),
+            start_time=row.start_time,
+            end_time=row.end_time,
+            tz=row.tz,
+        )
+
+    async def add_shift(
+        self,
+        coordinator_id: int,
+        *,
+        kind: str,
+        tz: str,
+        now: datetime,
+        starts_at: datetime | None = None,
+        ends_at: datetime | None = None,
+        days: Iterable[int] = (),
+        start_time: str | None = None,
+        end_time: str | None = None,
+    ) -> DutyShift:
+        """Put a coordinator on duty; ValueError when the shift is incomplete."""
+        if kind not in SHIFT_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(SHIFT_KINDS)}")
+        day_list = sorted(set(days))
+        if kind == "window" and not (starts_at and ends_at and starts_at < ends_at):
+            raise ValueError("a window needs a start before its end")
+        if kind == "weekly" and not (day_list and start_time and end_time):
+            raise ValueError("a weekly shift needs days, a start time and an end time")
+        if await self.get(coordinator_id) is None:
+            raise LookupError(f"coordinator {coordinator_id} does not exist")
+        stmt = (
+            sa.insert(shifts)
+            .values(
+                coordinator_id=coordinator_id,
+                kind=kind,
+                starts_at=starts_at if kind == "window" else None,
+                ends_at=ends_at if kind == "window" else None,
+                days=",".join(map(str, day_list)) if kind == "weekly" else None,
+                start_time=start_time if kind == "weekly" else None,
+                end_time=end_time if kind == "weekly" else None,
+                tz=tz,
+                created_at=now,
+            )
+            .returning(*shifts.c)
+        )
+        return self._shift((await self.session.execute(stmt)).one())
+
+    async def shifts(self, coordinator_ids: Iterable[int] | None = None) -> list[DutyShift]:
+        """Duty shifts, of some coordinators or all, ordered by id."""
+        stmt = sa.select(shifts).order_by(shifts.c.id)
+        if coordinator_ids is not None:
+            stmt = stmt.where(shifts.c.coordinator_id.in_(sorted(set(coordinator_ids))))
+        return [self._shift(r) for r in await self.session.execute(stmt)]
+
+    async def remove_shift(self, shift_id: int) -> bool:
+        """Delete one duty shift; False when there was none."""
+        result = await self.session.execute(sa.delete(shifts).where(shifts.c.id == shift_id))
+        return bool(result.rowcount)
