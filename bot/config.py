@@ -41,9 +41,7 @@ class Settings:
     telegram_api_url: str | None = None
     ack_timeout: timedelta = timedelta(minutes=5)
     followup_cadence: tuple[timedelta, ...] = field(
-        default_factory=lambda: tuple(
-            parse_duration(d) for d in "P1D,P3D,P7D,P14D,P30D".split(",")
-        )
+        default_factory=lambda: tuple(parse_duration(d) for d in "P1D,P3D,P7D,P14D,P30D".split(","))
     )
     session_ttl: timedelta = timedelta(days=1)
     flows_dir: Path = ROOT / "bot" / "flows"
