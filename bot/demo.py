@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from bot.config import Settings
 from bot.data import load_municipalities
+from bot.referral import directory
 from bot.store.crypto import Crypto
 from bot.store.db import Database
 from bot.store.repositories import Municipality
 
 
 async def load_demo(settings: Settings) -> None:
-    """Load (or refresh) the shipped municipality lists; later issues add demo coordinators."""
+    """Load the municipality lists, and the shipped services directory into an empty one."""
     db = Database(settings.database_url, Crypto(settings.data_keys, settings.secret_key))
     try:
         items = [Municipality(**m) for m in load_municipalities()]
         async with db.uow() as uow:
             await uow.municipalities.upsert_all(items)
+            services = await uow.services.list_all()
+            if not services:  # never overwrite a directory an admin has edited
+                services = directory.load_seed()
+                await uow.services.replace_all(services)
             await uow.commit()
         albania = sum(1 for m in items if m.country == "AL")
         print(f"loaded {albania} Albanian and {len(items) - albania} Kosovo municipalities")
+        samples = sum(1 for s in services if s.sample)
+        print(f"services directory: {len(services)} entries, {samples} marked SAMPLE (demo data)")
     finally:
         await db.dispose()
