@@ -30,6 +30,7 @@ from bot.engine.env import Place  # noqa: E402
 from bot.flows.library import FlowLibrary  # noqa: E402
 from bot.messages import Inbound, Outbound, SendResult  # noqa: E402
 from bot.outbox import OutboxSender  # noqa: E402
+from bot.pacing import Pacer  # noqa: E402
 from bot.pipeline import Pipeline  # noqa: E402
 from bot.referral.service import Referral  # noqa: E402
 from bot.store import migrate  # noqa: E402
@@ -108,7 +109,9 @@ async def run(cases: int, concurrency: int) -> list[float]:
                 await uow.coordinators.add_shift(c.id, kind="always", tz="Europe/Tirane", now=now)
             await uow.commit()
         recorder = Recorder()
-        sender = OutboxSender(db, {"sms": recorder}, lambda: datetime.now(UTC), batch=100)
+        sender = OutboxSender(
+            db, {"sms": recorder}, lambda: datetime.now(UTC), batch=100, pacer=Pacer.off()
+        )
         woken = asyncio.Event()
         pipeline = Pipeline(
             db, flows, Ids(), places=[Place("tirane", "Tiranë", "AL", ("tirane",))],
@@ -229,7 +232,9 @@ async def run_twilio(cases: int, concurrency: int) -> list[float]:
             on_status=pipeline.record_status,
             on_opt_out=pipeline.set_opt_out,
         )
-        sender = OutboxSender(db, {"sms": channel}, lambda: datetime.now(UTC), batch=100)
+        sender = OutboxSender(
+            db, {"sms": channel}, lambda: datetime.now(UTC), batch=100, pacer=Pacer.off()
+        )
         app = web.Application()
         app.add_routes(channel.routes())
         client = TestClient(TestServer(app, host="127.0.0.1"))

@@ -14,6 +14,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 
 from bot.messages import Button, Outbound, SendResult
+from bot.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class OutboxSender:
         lease: timedelta = timedelta(seconds=60),
         batch: int = 50,
         idle_wait: float = 1.0,
+        pacer: Pacer | None = None,
     ) -> None:
         self.db = db
         self.channels = channels
@@ -57,6 +59,7 @@ class OutboxSender:
         self.owner = f"{socket.gethostname()}:{id(self):x}"
         self._wake = asyncio.Event()
         self._stopping = False
+        self.pacer = pacer or Pacer()
 
     def wake(self) -> None:
         """Something was committed to the outbox: look now instead of at the next tick."""
@@ -120,6 +123,7 @@ class OutboxSender:
                 kind=item.kind,
             )
             try:
+                await self.pacer.wait(item.channel, item.urn)
                 result = await channel.send(outbound)
             except Exception as exc:  # a channel bug must not stop the others
                 log.exception("channel %s raised while sending", item.channel)

@@ -13,6 +13,7 @@ from bot.flows.library import FlowLibrary
 from bot.i18n import Catalogs
 from bot.messages import Inbound, Outbound, SendResult
 from bot.outbox import OutboxSender
+from bot.pacing import Pacer
 from bot.pipeline import Pipeline, places_from
 from bot.store.repositories import Municipality
 
@@ -73,7 +74,9 @@ class Harness:
         assert result.ok, result.problems
         self.catalogs = Catalogs()
         self.channel = RecordingChannel()
-        self.sender = OutboxSender(db, {"simulator": self.channel, "sms": self.channel}, self.clock)
+        self.sender = OutboxSender(
+            db, {"simulator": self.channel, "sms": self.channel}, self.clock, pacer=Pacer.off()
+        )
         self.events: list[tuple[str, dict]] = []
         self.pipeline: Pipeline | None = None
         self._ids = itertools.count(1)

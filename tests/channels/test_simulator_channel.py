@@ -9,6 +9,7 @@ from bot.channels.simulator import SimulatorChannel
 from bot.hub import Hub
 from bot.messages import Button, Outbound
 from bot.outbox import OutboxSender
+from bot.pacing import Pacer
 from tests.pipeline_harness import Harness
 from tests.store.fixtures import (  # noqa: F401
     crypto,
@@ -69,7 +70,9 @@ async def test_replies_and_events_reach_the_page_from_the_pipeline_through_the_o
     hub = Hub()
     harness = await Harness(db).start()
     harness.pipeline.hub = hub  # the real hub instead of the harness's recorder
-    sender = OutboxSender(db, {"simulator": SimulatorChannel(hub)}, harness.clock)
+    sender = OutboxSender(
+        db, {"simulator": SimulatorChannel(hub)}, harness.clock, pacer=Pacer.off()
+    )
     async with hub.subscribe("sim:page") as page:
         await harness.pipeline.receive(harness.inbound("pershendetje", urn="sim:page"))
         assert await sender.drain_once() == 1

@@ -15,6 +15,7 @@ from bot.engine.env import Place
 from bot.flows.library import FlowLibrary
 from bot.messages import Inbound, Outbound, SendResult
 from bot.outbox import OutboxSender
+from bot.pacing import Pacer
 from bot.pipeline import Pipeline
 from bot.referral.service import Referral
 from bot.store.records import Coordinator, Municipality
@@ -110,7 +111,7 @@ class Desk:
         assert self.flows.reload().ok
         self.catalogs = PoCatalogs()
         self.channels = {n: RecordingChannel(n) for n in ("sms", "telegram", "simulator")}
-        self.sender = OutboxSender(db, self.channels, self.clock)
+        self.sender = OutboxSender(db, self.channels, self.clock, pacer=Pacer.off())
         self.referral = Referral(self.catalogs, **referral)
         self.pipeline = Pipeline(
             db,

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.channels.twilio_sms import SMS_PATH, TwilioSmsChannel
 from bot.config import load_settings
 from bot.outbox import OutboxSender
+from bot.pacing import Pacer
 from tests.auxil import twilio_payloads as tp
 from tests.auxil.fake_twilio import FakeTwilio
 from tests.referral.harness import Desk
@@ -65,7 +66,7 @@ async def phones(db, tmp_path: Path) -> AsyncIterator[Phones]:
         on_status=desk.pipeline.record_status,
         on_opt_out=desk.pipeline.set_opt_out,
     )
-    desk.sender = OutboxSender(db, {"sms": channel}, desk.clock)
+    desk.sender = OutboxSender(db, {"sms": channel}, desk.clock, pacer=Pacer.off())
     app = web.Application()
     app.add_routes(channel.routes())
     client = TestClient(TestServer(app, host="127.0.0.1"))
