@@ -19,6 +19,7 @@ from bot.pacing import Pacer
 from bot.pipeline import Pipeline
 from bot.referral.service import Referral
 from bot.store.records import Coordinator, Municipality
+from tests.pipeline_harness import Clock
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = Path(__file__).parent / "flows"
@@ -55,19 +56,6 @@ class PoCatalogs:
     def text(self, locale: str, msgid: str, params: Mapping[str, Any] | None = None) -> str:
         template = self.texts.get(locale, {}).get(msgid, msgid)
         return template.format_map(dict(params or {})) if params else template
-
-
-class Clock:
-    """A clock tests move by hand."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @dataclass
