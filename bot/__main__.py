@@ -19,7 +19,15 @@ def _setup_logging(verbose: bool = False) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # Libraries log request URLs and bodies at INFO/DEBUG; those can hold phone numbers.
-    for noisy in ("aiohttp.access", "httpx", "telegram", "twilio", "apscheduler", "alembic"):
+    for noisy in (
+        "aiohttp.access",
+        "httpx",
+        "telegram",
+        "twilio",
+        "apscheduler",
+        "alembic",
+        "httpcore",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -86,6 +94,26 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_telegram(settings: Settings, args: argparse.Namespace) -> int:
+    """Register the webhook with Telegram (public URL + /webhooks/telegram, with the secret)."""
+    from bot.channels.telegram import TelegramChannel, TelegramSetupError
+
+    if not settings.telegram_enabled:
+        print("helpline: set TELEGRAM_BOT_TOKEN first", file=sys.stderr)
+        return 1
+
+    async def unused(_inbound: object) -> None:
+        return None
+
+    try:
+        asyncio.run(TelegramChannel(settings, receive=unused).set_webhook())
+    except TelegramSetupError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 1
+    print(f"webhook set to {settings.public_url}/webhooks/telegram")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(prog="helpline", description=__doc__)
@@ -112,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     i18n.set_defaults(func=cmd_i18n)
 
     register_cli(sub)
+
+    telegram = sub.add_parser("telegram", help="Telegram bot")
+    telegram.add_argument("action", choices=["set-webhook"])
+    telegram.set_defaults(func=cmd_telegram)
 
     demo = sub.add_parser("demo", help="demo data")
     demo.add_argument("action", choices=["load"])

@@ -121,6 +121,7 @@ class OutboxSender:
                 text=item.text,
                 buttons=tuple(Button(b["label"], b["value"]) for b in item.buttons),
                 kind=item.kind,
+                meta=dict(item.meta or {}),
             )
             try:
                 await self.pacer.wait(item.channel, item.urn)

@@ -206,6 +206,7 @@ class FakeTelegram:
         """Wake long polls and waiting tests (from sync code too)."""
 
         async def notify() -> None:
+            """Wake everyone waiting on the condition."""
             async with self._changed:
                 self._changed.notify_all()
 
