@@ -54,7 +54,7 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 DIRECTIONS = ("in", "out")
 SESSION_STATUSES = ("waiting", "ended")
-OUTBOX_KINDS = ("reply", "alert", "followup", "system")
+OUTBOX_KINDS = ("reply", "alert", "followup", "system", "delete")
 OUTBOX_STATUSES = ("pending", "leased", "sent", "failed")
 URGENCIES = ("normal", "urgent")
 RISK_LEVELS = ("standard", "medium", "high")

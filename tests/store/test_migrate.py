@@ -51,7 +51,7 @@ async def _schema(url: str) -> tuple[set[str], list]:
 def test_empty_database_to_head_matches_the_models_and_back(empty_url):
     assert migrate.current(empty_url) is None
     migrate.upgrade(empty_url)
-    assert migrate.current(empty_url) == migrate.head() == "0002_referral"
+    assert migrate.current(empty_url) == migrate.head()
     tables, diff = asyncio.run(_schema(empty_url))
     assert {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"} == tables
     assert diff == []
