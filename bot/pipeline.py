@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 START_COMMANDS = frozenset({"/start"})
 FIRE_TIMEOUT = "wait_timeout"
 FIRE_EXPIRE = "session_expire"
+# Bots may delete messages of a private chat for 48 hours only
+# (https://core.telegram.org/bots/api#deletemessage).
+TELEGRAM_DELETE_WINDOW = timedelta(hours=48)
 # Events the simulator shows beside the chat; messages themselves arrive through the outbox.
 HUB_EVENTS = frozenset(
     {
@@ -225,7 +228,12 @@ class Pipeline:
                 return Handled("duplicate"), _Applied()
             contact, _ = await uow.contacts.get_or_create(inbound.urn, inbound.channel, now)
             message_id = await uow.messages.add_inbound(
-                contact.id, inbound.channel, inbound.external_id, inbound.text, inbound.received_at
+                contact.id,
+                inbound.channel,
+                inbound.external_id,
+                inbound.text,
+                inbound.received_at,
+                chat_message_id=inbound.meta.get("message_id"),
             )
             if message_id is None:
                 return Handled("duplicate"), _Applied()
@@ -430,10 +438,28 @@ class Pipeline:
                 contact.id, contact.channel, rendered.text, now, outbox_id
             )
         if erase:
+            await self._unsay(uow, contact, now)
             # Last, so the confirmation above is already queued: the outbox keeps only what it
             # needs to send it, and everything else about the person goes.
             await uow.contacts.erase(contact.id, now)
         return applied
+
+    async def _unsay(self, uow: Any, contact: Any, now: datetime) -> None:
+        """At FSHI on Telegram, queue deleting the chat's messages from the person's phone."""
+        if contact.channel != "telegram":
+            return  # an SMS cannot be taken back; the person is told to delete the thread
+        ids = await uow.messages.chat_message_ids(contact.id, now - TELEGRAM_DELETE_WINDOW)
+        if ids:
+            await uow.outbox.add(
+                contact_id=contact.id,
+                channel=contact.channel,
+                urn=contact.urn,
+                text="",
+                kind="delete",
+                due_at=now,
+                now=now,
+                meta={"message_ids": ids},
+            )
 
     async def _open_case(self, uow: Any, contact_id: int, info: dict[str, Any], now: datetime):
         case = await uow.cases.open(contact_id, now)

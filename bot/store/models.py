@@ -116,6 +116,9 @@ class MessageRow(Base):
     status: Mapped[str | None] = mapped_column(sa.String(32))
     error: Mapped[str | None]
     segments: Mapped[int | None] = mapped_column(sa.Integer)
+    # The id of an inbound message inside its chat (Telegram's message_id), so FSHI can delete it
+    # from the person's phone; not personal data (a per-chat counter).
+    chat_message_id: Mapped[str | None] = mapped_column(sa.String(32))
     # Links an outbound message to the outbox row that sends it, so the provider's id lands here.
     outbox_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("outbox.id", ondelete="SET NULL"), index=True

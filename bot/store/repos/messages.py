@@ -6,10 +6,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from bot.store.models import MessageRow
+from bot.store.models import MessageRow, OutboxRow
 from bot.store.repos.base import Repo
 
 messages = MessageRow.__table__
+outbox = OutboxRow.__table__
 ERROR_MAX = 255
 
 
@@ -23,6 +24,7 @@ class MessageRepo(Repo):
         external_id: str | None,
         text: str,
         received_at: datetime,
+        chat_message_id: str | None = None,
     ) -> int | None:
         """Store an inbound message; None when this (channel, external id) was stored already."""
         stmt = (
@@ -34,6 +36,7 @@ class MessageRepo(Repo):
                 external_id=external_id,
                 text_enc=self.crypto.encrypt(text),
                 created_at=received_at,
+                chat_message_id=chat_message_id,
             )
             .on_conflict_do_nothing(index_elements=["channel", "direction", "external_id"])
             .returning(messages.c.id)
@@ -71,6 +74,30 @@ class MessageRepo(Repo):
             .returning(messages.c.id)
         )
         return (await self.session.execute(stmt)).scalar_one()
+
+    async def chat_message_ids(self, contact_id: int, since: datetime) -> list[int]:
+        """Ids inside the chat of the messages in and out since `since`, oldest first."""
+        inbound = await self.session.execute(
+            sa.select(messages.c.chat_message_id).where(
+                messages.c.contact_id == contact_id,
+                messages.c.direction == "in",
+                messages.c.chat_message_id.is_not(None),
+                messages.c.created_at >= since,
+            )
+        )
+        # The outbox keeps the provider's ids of what it sent ("12,13" for a text sent in parts).
+        outbound = await self.session.execute(
+            sa.select(outbox.c.external_id).where(
+                outbox.c.contact_id == contact_id,
+                outbox.c.status == "sent",
+                outbox.c.external_id.is_not(None),
+                outbox.c.sent_at >= since,
+            )
+        )
+        ids = {int(i) for i in inbound.scalars() if i.isdigit()}
+        for joined in outbound.scalars():
+            ids.update(int(i) for i in joined.split(",") if i.isdigit())
+        return sorted(ids)
 
     async def list_for_contact(
         self, contact_id: int, limit: int = 50

@@ -1,4 +1,4 @@
-"""Outbox: a "delete" kind, for removing the helpline's own Telegram messages at FSHI/DELETE.
+"""FSHI on Telegram: outbox kind "delete", and the chat message id of each inbound message.
 
 Revision ID: 0003_outbox_delete
 Revises: 0002_referral
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_outbox_delete"
@@ -28,11 +29,15 @@ def _kinds(sql: str) -> None:
 
 
 def upgrade() -> None:
-    """Allow outbox rows of kind delete."""
+    """Allow outbox rows of kind delete; keep inbound messages' chat ids."""
     _kinds(NEW)
+    with op.batch_alter_table("messages") as batch:
+        batch.add_column(sa.Column("chat_message_id", sa.String(32), nullable=True))
 
 
 def downgrade() -> None:
     """Drop delete rows, then narrow the kinds again."""
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_column("chat_message_id")
     op.execute("DELETE FROM outbox WHERE kind = 'delete'")
     _kinds(OLD)
