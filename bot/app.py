@@ -96,7 +96,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     channels = app[CHANNELS]
     for channel in channels.values():
         await channel.start()
-    sender = OutboxSender(db, channels, clock)
+    sender = OutboxSender(db, channels, clock, lease=settings.outbox_lease)
     pipeline = Pipeline(
         db,
         flows,

@@ -44,6 +44,8 @@ class Settings:
         default_factory=lambda: tuple(parse_duration(d) for d in "P1D,P3D,P7D,P14D,P30D".split(","))
     )
     session_ttl: timedelta = timedelta(days=1)
+    # How long a send may take before another sender (or this one after a restart) retries it.
+    outbox_lease: timedelta = timedelta(seconds=60)
     flows_dir: Path = ROOT / "bot" / "flows"
     demo: bool = False
     dev_keys: bool = False  # True when keys were generated under var/ (development only)
@@ -133,6 +135,7 @@ def load_settings(env: dict[str, str] | None = None, env_file: Path | None = Non
         if cadence
         else Settings.__dataclass_fields__["followup_cadence"].default_factory(),  # type: ignore[misc]
         session_ttl=parse_duration(env.get("HELPLINE_SESSION_TTL") or "P1D"),
+        outbox_lease=parse_duration(env.get("HELPLINE_OUTBOX_LEASE") or "PT60S"),
         demo=_bool(env.get("HELPLINE_DEMO")),
         dev_keys=dev,
     )

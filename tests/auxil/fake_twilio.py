@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -70,6 +71,7 @@ class FakeTwilio:
     _forward: dict[str, str] = field(default_factory=dict)
     _hang: int = 0
     _released: asyncio.Event = field(default_factory=asyncio.Event)
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _runner: web.AppRunner | None = None
     _session: aiohttp.ClientSession | None = None
     url: str = ""
@@ -153,6 +155,15 @@ class FakeTwilio:
             self.callbacks.append((callback, resp.status))
             return resp.status
 
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        """Wait until `predicate()` holds; it is checked after every request and every message."""
+        async with self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
     def created(self) -> list[ReceivedRequest]:
         """The message-creation requests received, failed ones included."""
         return [r for r in self.requests if r.method == "POST"]
@@ -202,6 +213,7 @@ class FakeTwilio:
             headers=dict(request.headers),
         )
         self.requests.append(received)
+        await self._notify()
         return received
 
     def _authorised(self, received: ReceivedRequest, account: str) -> web.Response | None:
@@ -221,6 +233,8 @@ class FakeTwilio:
         if self._hang:
             self._hang -= 1
             await self._released.wait()
+            if request.transport is None or request.transport.is_closing():
+                return web.Response(status=499)  # the sender went away: nothing was created
         form = received.form
         if not form.get("To"):
             return self._error(21604, 400)
@@ -235,6 +249,7 @@ class FakeTwilio:
             return self._error(failure.code, failure.status, failure.retry_after)
         message = self._new_message(form)
         self.messages[str(message["sid"])] = message
+        await self._notify()
         return web.json_response(self._public(message), status=201)
 
     async def _fetch(self, request: web.Request) -> web.Response:
