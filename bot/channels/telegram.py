@@ -157,6 +157,9 @@ def to_inbound(update: Update, now: datetime) -> Inbound | Reply | None:
     if message.chat.type != ChatType.PRIVATE:
         return Reply(chat_id=message.chat.id, text=DECLINE_TEXT)
     meta = {"message_id": str(message.message_id)}
+    if message.reply_to_message is not None:
+        # A coordinator answering one of our messages about a case relays to that case's person.
+        meta["reply_to"] = str(message.reply_to_message.message_id)
     text = message.text
     location = message.location or (message.venue.location if message.venue else None)
     if text is not None:
