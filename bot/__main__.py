@@ -82,6 +82,7 @@ def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
         "update": i18n_tools.update,
         "compile": i18n_tools.compile_catalogs,
         "check": i18n_tools.check,
+        "segments": i18n_tools.print_segments,
     }[args.action]
     return action()
 
@@ -136,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_flows)
 
     i18n = sub.add_parser("i18n", help="translations")
-    i18n.add_argument("action", choices=["extract", "update", "compile", "check"])
+    i18n.add_argument("action", choices=["extract", "update", "compile", "check", "segments"])
     i18n.set_defaults(func=cmd_i18n)
 
     register_cli(sub)

@@ -349,3 +349,42 @@ def _check(base: Path) -> int:
 def check(root: Path | None = None) -> int:
     """Exit 1 on a missing, empty, fuzzy or broken translation, or placeholders that differ."""
     return _run(_check, root)
+
+
+# ---- `helpline i18n segments` ---------------------------------------------------------------
+
+SAMPLE_VALUE = "R-4821"  # what a placeholder is counted as (a case reference is the usual one)
+
+
+def segment_rows(root: Path | None = None) -> list[tuple[str, int, int, int]]:
+    """(msgid, sq parts, sq parts folded to GSM-7, en parts) of every text, as an SMS sends it."""
+    from bot.channels.sms_encoding import fold_albanian, segments
+
+    base = root or ROOT
+    catalogs = {locale: _read(po_path(base, locale), locale) for locale in LOCALES}
+
+    def filled(text: str) -> str:
+        return re.sub(r"\{[a-z_]+\}", SAMPLE_VALUE, text)
+
+    rows = []
+    for message in catalogs["sq"]:
+        if not message.id or not isinstance(message.id, str):
+            continue
+        sq = filled(str(message.string or ""))
+        en_message = catalogs["en"].get(message.id)
+        en = filled(str(en_message.string or "")) if en_message is not None else ""
+        rows.append((message.id, segments(sq), segments(fold_albanian(sq)), segments(en)))
+    return rows
+
+
+def print_segments(root: Path | None = None) -> int:
+    """Print SMS parts per text, Albanian with and without folding and English, with totals."""
+    rows = segment_rows(root)
+    print(f"{'message id':<32} {'sq':>3} {'sq-fold':>7} {'en':>3}")
+    for msgid, sq, folded, en in rows:
+        print(f"{msgid:<32} {sq:>3} {folded:>7} {en:>3}")
+    for name, column in (("sq", 1), ("sq folded", 2), ("en", 3)):
+        counts = Counter(row[column] for row in rows)
+        spread = ", ".join(f"{n} part{'s' if n != 1 else ''}: {counts[n]}" for n in sorted(counts))
+        print(f"{name}: {len(rows)} texts; {spread}; {sum(r[column] for r in rows)} parts in all")
+    return 0

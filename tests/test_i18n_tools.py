@@ -248,3 +248,16 @@ def test_compile_without_a_catalog_fails(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_shipped_catalogs_pass_the_check(capsys: pytest.CaptureFixture[str]):
     assert i18n_tools.check() == 0, capsys.readouterr().out
+
+
+def test_segments_per_text_with_and_without_folding(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.i18n_tools import print_segments, segment_rows
+
+    rows = {msgid: (sq, folded, en) for msgid, sq, folded, en in segment_rows()}
+    # "ë" makes Albanian UCS-2 (70 characters a part); folded it is GSM-7 (160).
+    assert rows["erase.done"] == (1, 1, 1)
+    assert all(folded <= sq for sq, folded, _ in rows.values())
+    assert any(folded < sq for sq, folded, _ in rows.values())
+    assert print_segments() == 0
+    out = capsys.readouterr().out
+    assert f"sq: {len(rows)} texts;" in out and "erase.done" in out
