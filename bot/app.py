@@ -204,5 +204,13 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> 
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    setup_simulator(app, hub=app[HUB], receive=receive)
+    async def demo_phone() -> dict[str, str] | None:
+        """The demo coordinator the simulator's coordinator phone belongs to, if there is one."""
+        async with app[DB].uow() as uow:
+            demo = [c for c in await uow.coordinators.list_all() if c.demo]
+        if not demo:
+            return None
+        return {"urn": demo[0].simulator_urn or "", "name": demo[0].name}
+
+    setup_simulator(app, hub=app[HUB], receive=receive, demo_phone=demo_phone)
     return app

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from bot.config import Settings
 from bot.data import load_municipalities
 from bot.referral import directory
 from bot.store.crypto import Crypto
 from bot.store.db import Database
 from bot.store.repositories import Municipality
+
+DEMO_COORDINATOR = "DEMO Arta (koordinatore)"
+
+
+def utcnow() -> datetime:
+    """Now, in UTC."""
+    return datetime.now(UTC)
 
 
 async def load_demo(settings: Settings) -> None:
@@ -17,6 +26,24 @@ async def load_demo(settings: Settings) -> None:
         items = [Municipality(**m) for m in load_municipalities()]
         async with db.uow() as uow:
             await uow.municipalities.upsert_all(items)
+            demo = [c for c in await uow.coordinators.list_all() if c.demo]
+            if not demo:
+                # The simulator's coordinator phone: on national duty around the clock, so
+                # every simulated urgent case reaches it. It has no number: no real phone rings.
+                coordinator = await uow.coordinators.add(
+                    name=DEMO_COORDINATOR,
+                    municipality="national",
+                    phone=None,
+                    telegram_chat_id=None,
+                    language="sq",
+                    role="coordinator",
+                    now=utcnow(),
+                    demo=True,
+                )
+                await uow.coordinators.add_shift(
+                    coordinator.id, kind="always", tz="Europe/Tirane", now=utcnow()
+                )
+                demo = [coordinator]
             services = await uow.services.list_all()
             if not services:  # never overwrite a directory an admin has edited
                 services = directory.load_seed()
@@ -24,6 +51,7 @@ async def load_demo(settings: Settings) -> None:
             await uow.commit()
         albania = sum(1 for m in items if m.country == "AL")
         print(f"loaded {albania} Albanian and {len(items) - albania} Kosovo municipalities")
+        print(f"demo coordinator: {demo[0].name}, on national duty, on the simulator's phone")
         samples = sum(1 for s in services if s.sample)
         print(f"services directory: {len(services)} entries, {samples} marked SAMPLE (demo data)")
     finally:

@@ -21,8 +21,15 @@ async def test_demo_load_is_repeatable_and_marks_samples(tmp_path, capsys):
         async with db.uow() as uow:
             assert len(await uow.municipalities.list_all()) == 99
             services = await uow.services.list_all()
+            coordinators = await uow.coordinators.list_all()
+            shifts = await uow.coordinators.shifts([c.id for c in coordinators])
     finally:
         await db.dispose()
     samples = [s for s in services if s.sample]
     assert samples and all("SAMPLE" in (s.notes or "") for s in samples)
     assert any(s.phone == "116 117" for s in services)
+    # One demo coordinator, however often it runs: no number, the simulator's phone only.
+    [demo] = coordinators
+    assert (demo.demo, demo.phone, demo.telegram_chat_id) == (True, None, None)
+    assert demo.name.startswith("DEMO") and demo.municipality == "national"
+    assert [s.kind for s in shifts] == ["always"]

@@ -61,10 +61,10 @@ def alert_text(
 
 
 async def candidates(
-    ctx: Context, uow: Any, now: datetime, *, demo_only: bool = False
+    ctx: Context, uow: Any, now: datetime, *, demo: bool = False
 ) -> list[routing.Candidate]:
-    """Every active coordinator as routing sees them at `now` (nothing personal decrypted)."""
-    roster = await uow.coordinators.roster(demo_only=demo_only)
+    """Active real (or demo) coordinators as routing sees them at `now` (nothing decrypted)."""
+    roster = await uow.coordinators.roster(demo=demo)
     ids = [i for i, _, _ in roster]
     shifts: dict[int, list[Any]] = defaultdict(list)
     for shift in await uow.coordinators.shifts(ids):
@@ -88,14 +88,15 @@ async def _plan(
 ) -> tuple[list[routing.Step], dict[str, Any]]:
     """The current alert plan for a case, and the municipalities."""
     places = await ctx.places(uow)
-    # A case opened in the simulator must never page a real coordinator: demo ones only.
+    # A case opened in the simulator must never page a real coordinator: demo ones only; and a
+    # real case never goes to a demo coordinator (anyone with the simulator page sees those).
     contact = await uow.contacts.get(case.contact_id) if case.contact_id else None
     simulated = contact is not None and contact.channel == "simulator"
     steps = routing.plan(
         case.municipality,
         urgency,
         now,
-        await candidates(ctx, uow, now, demo_only=simulated),
+        await candidates(ctx, uow, now, demo=simulated),
         ctx.ack_timeout,
         known_municipalities=places or None,
     )

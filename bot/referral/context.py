@@ -62,6 +62,9 @@ class Context:
 
 async def routes(uow: Any, coordinator: Coordinator, now: datetime) -> list[Route]:
     """Ways to reach a coordinator: Telegram before SMS, a channel that failed lately last."""
+    if coordinator.demo:
+        # Only the simulator's phone: a demo row's number could belong to anybody.
+        return [Route("simulator", coordinator.simulator_urn or "", False)]
     found = [
         Route(channel, urn, coordinator.failing_channel == channel)
         for channel, urn in (("telegram", coordinator.telegram_urn), ("sms", coordinator.sms_urn))

@@ -114,6 +114,10 @@ class Municipality:
 # -- referral ------------------------------------------------------------------------------------
 
 
+# The simulator page's coordinator phone writes from this address followed by the id.
+DEMO_COORDINATOR_URN = "sim:demo-coordinator-"
+
+
 @dataclass(frozen=True, slots=True)
 class Coordinator:
     """A person who takes cases; phone is E.164, telegram_chat_id the chat's id as text."""
@@ -139,6 +143,11 @@ class Coordinator:
     def telegram_urn(self) -> str | None:
         """The URN Telegram reaches them at."""
         return f"telegram:{self.telegram_chat_id}" if self.telegram_chat_id else None
+
+    @property
+    def simulator_urn(self) -> str | None:
+        """The simulator's coordinator phone: demo coordinators only, and only there."""
+        return f"{DEMO_COORDINATOR_URN}{self.id:06d}" if self.demo else None
 
 
 @dataclass(frozen=True, slots=True)

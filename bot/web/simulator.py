@@ -45,6 +45,7 @@ PAGE_HEADERS = {
 }
 
 Receive = Callable[[Inbound], Awaitable[object]]
+DemoPhone = Callable[[], Awaitable[dict[str, str] | None]]
 SOCKETS = web.AppKey("simulator_sockets", weakref.WeakSet)
 
 
@@ -258,11 +259,27 @@ async def close_sockets(app: web.Application) -> None:
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
+def make_phone_handler(
+    demo_phone: DemoPhone | None,
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """GET /simulator/coordinator: the demo coordinator's phone address and name, or 404."""
+
+    async def phone(request: web.Request) -> web.Response:
+        """Which demo coordinator the page's coordinator phone is."""
+        found = await demo_phone() if demo_phone is not None else None
+        if found is None:
+            return web.json_response({"error": "no demo coordinator"}, status=404)
+        return web.json_response(found, headers={"Cache-Control": "no-store"})
+
+    return phone
+
+
 def setup_simulator(
     app: web.Application,
     *,
     hub: Hub,
     receive: Receive,
+    demo_phone: DemoPhone | None = None,
     rate: tuple[int, float] = (RATE_COUNT, RATE_WINDOW),
     monotonic: Callable[[], float] = time.monotonic,
 ) -> None:
@@ -270,6 +287,7 @@ def setup_simulator(
     app[SOCKETS] = weakref.WeakSet()
     handler = make_ws_handler(hub, receive, sockets=app[SOCKETS], rate=rate, monotonic=monotonic)
     app.router.add_get("/simulator", page)
+    app.router.add_get("/simulator/coordinator", make_phone_handler(demo_phone))
     app.router.add_get("/simulator/ws", handler)
     app.router.add_static("/simulator/static", STATIC)
     # Open sockets would hold shutdown up until its timeout; close them first.

@@ -45,8 +45,8 @@ async def reply_after(page: Page, before: int) -> Locator:
 async def type_text(page: Page, text: str) -> Locator:
     """Type like a person (Enter sends) and return the reply."""
     before = await page.locator(BOT).count()
-    await page.get_by_role("textbox").fill(text)
-    await page.get_by_role("textbox").press("Enter")
+    await page.locator("#text").fill(text)
+    await page.locator("#text").press("Enter")
     return await reply_after(page, before)
 
 
@@ -90,9 +90,27 @@ async def test_a_whole_screening_typed_without_diacritics_ends_high_risk_with_a_
     )
     await expect(page.locator("#urgency")).to_have_text("URGJENT")
     await expect(page.locator("#events li[data-event=language_changed]")).to_contain_text("sq")
+
+    # The demo coordinator's phone beside the chat got the alert, with a button to accept.
+    reference = await page.locator("#case-ref").inner_text()
+    phone = page.locator("#coordinator")
+    alert = phone.locator("li.msg.bot", has_text=f"URGJENT {reference}")
+    await expect(alert).to_have_count(1)
+    await expect(alert).not_to_contain_text("pershendetje")  # never the person's words
+    before = await page.locator(BOT).count()
+    await alert.get_by_role("button", name=f"OK {reference}").click()
+    told = await reply_after(page, before)
+    await expect(told).to_contain_text("Një koordinator e ka marrë kërkesën tënde")
+    await expect(phone.locator("li.msg.bot").last).to_contain_text(f"{reference} është i yti")
+    before = await page.locator(BOT).count()
+    await phone.locator("#coord-text").fill(f"{reference} Jeni e sigurt tani?")
+    await phone.locator("#coord-text").press("Enter")
+    relayed = await reply_after(page, before)
+    await expect(relayed).to_have_text("Koordinatori: Jeni e sigurt tani?")
+
     # Quick exit works anywhere and the panel shows the conversation ended.
-    await page.get_by_role("textbox").fill("dil")
-    await page.get_by_role("button", name="Dërgo").click()
+    await page.locator("#text").fill("dil")
+    await page.locator("#send").click()
     await expect(page.locator("#events li[data-event=session_ended]")).to_contain_text("exit")
     await page.context.close()
 
@@ -110,20 +128,27 @@ async def test_layout_at_1280_and_390_pixels_and_the_page_in_english(live_server
     await expect(page.get_by_label("Your message")).to_be_visible()
     await type_text(page, "hello")
     await tap(page, "english")
-    chat, events = page.locator(".phone"), page.locator(".events")
-    chat_box, events_box = await chat.bounding_box(), await events.bounding_box()
-    assert events_box["x"] >= chat_box["x"] + chat_box["width"], "side by side at 1280 px"
+    await expect(page.locator("#coord-title")).to_have_text("Coordinator's phone (DEMO)")
+    await expect(page.locator("#coord-status")).to_have_attribute("data-state", "open")
+    chat, phone = page.locator(".phone").first, page.locator("#coordinator")
+    events = page.locator(".events")
+    chat_box, phone_box = await chat.bounding_box(), await phone.bounding_box()
+    events_box = await events.bounding_box()
+    assert phone_box["x"] >= chat_box["x"] + chat_box["width"], "side by side at 1280 px"
+    assert events_box["x"] >= phone_box["x"] + phone_box["width"], "side by side at 1280 px"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / "simulator-1280.png"))
 
     await page.set_viewport_size({"width": 390, "height": 844})
-    chat_box, events_box = await chat.bounding_box(), await events.bounding_box()
-    assert events_box["y"] >= chat_box["y"] + chat_box["height"], "events below the chat"
+    chat_box, phone_box = await chat.bounding_box(), await phone.bounding_box()
+    events_box = await events.bounding_box()
+    assert phone_box["y"] >= chat_box["y"] + chat_box["height"], "the phone below the chat"
+    assert events_box["y"] >= phone_box["y"] + phone_box["height"], "events below the phone"
     overflow = await page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow == 0, f"{overflow} px of sideways scroll at 390 px"
-    for box in (chat_box, events_box):
+    for box in (chat_box, phone_box, events_box):
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390
     await page.screenshot(path=str(SCREENSHOTS / "simulator-390.png"), full_page=True)
     await page.context.close()

@@ -15,7 +15,7 @@ from bot.store.models import (
     CoordinatorRow,
     DutyShiftRow,
 )
-from bot.store.records import Coordinator, DutyShift
+from bot.store.records import DEMO_COORDINATOR_URN, Coordinator, DutyShift
 from bot.store.repos.base import Repo
 
 coordinators = CoordinatorRow.__table__
@@ -60,7 +60,8 @@ class CoordinatorRepo(Repo):
         demo: bool = False,
     ) -> Coordinator:
         """Add a coordinator; phone must be E.164 already. DuplicateContact if taken."""
-        if not (phone or telegram_chat_id):
+        if not (phone or telegram_chat_id or demo):
+            # A demo coordinator is reached on the simulator's coordinator phone instead.
             raise ValueError("a coordinator needs a phone number or a Telegram chat id")
         if role not in COORDINATOR_ROLES:
             raise ValueError(f"role must be one of {', '.join(COORDINATOR_ROLES)}")
@@ -123,6 +124,10 @@ class CoordinatorRepo(Repo):
 
     async def find_by_urn(self, urn: str) -> Coordinator | None:
         """The active coordinator who writes from this URN (tel:+355…, telegram:123), if any."""
+        if urn.startswith(DEMO_COORDINATOR_URN):
+            number = urn.removeprefix(DEMO_COORDINATOR_URN)
+            found = await self.get(int(number)) if number.isdigit() else None
+            return found if found is not None and found.demo and found.active else None
         key = self.crypto.lookup_hash(urn)
         row = (
             await self.session.execute(
@@ -145,13 +150,15 @@ class CoordinatorRepo(Repo):
             stmt = stmt.where(coordinators.c.municipality == municipality)
         return [self._record(r) for r in await self.session.execute(stmt)]
 
-    async def roster(self, *, demo_only: bool = False) -> list[tuple[int, str, str]]:
-        """Active coordinators as (id, municipality, role), nothing decrypted (for routing)."""
+    async def roster(self, *, demo: bool = False) -> list[tuple[int, str, str]]:
+        """Active real (or, with `demo`, demo) coordinators as (id, municipality, role).
+
+        Nothing is decrypted (for routing). The two never mix: a simulated case must not page a
+        real person, and a real survivor's case must not go to the simulator's demo phone.
+        """
         stmt = sa.select(coordinators.c.id, coordinators.c.municipality, coordinators.c.role).where(
-            coordinators.c.active.is_(True)
+            coordinators.c.active.is_(True), coordinators.c.demo.is_(demo)
         )
-        if demo_only:
-            stmt = stmt.where(coordinators.c.demo.is_(True))
         rows = await self.session.execute(stmt.order_by(coordinators.c.id))
         return [(r.id, r.municipality, r.role) for r in rows]
 

@@ -13,6 +13,10 @@ const TEXTS = {
     connecting: "Duke u lidhur…", open: "E lidhur", label: "Mesazhi juaj",
     placeholder: "Shkruani këtu…", send: "Dërgo", events: "Ngjarjet",
     events_hint: "Çfarë bëri sistemi pas çdo mesazhi.", no_events: "Ende asnjë ngjarje.",
+    coord: "Telefoni i koordinatorit (DEMO)",
+    coord_hint: "Rastet urgjente vijnë këtu si alarm. Pranoni me butonin ose me OK R-…; NDIHMË jep komandat.",
+    coord_label: "Mesazhi i koordinatorit", coord_placeholder: "p.sh. R-1234 Jeni e sigurt?",
+    coord_missing: "Nuk ka koordinator demo: nisni `helpline demo load`.",
     case: "Rasti", risk: "Rreziku", urgency: "Urgjenca", urgent: "URGJENT",
     yes: "po", no: "jo", points: "pikë", flags: "Shenjat",
     levels: { standard: "standard", medium: "mesatar", high: "i lartë" },
@@ -41,6 +45,10 @@ const TEXTS = {
     connecting: "Connecting…", open: "Connected", label: "Your message",
     placeholder: "Write here…", send: "Send", events: "Events",
     events_hint: "What the system did after each message.", no_events: "No events yet.",
+    coord: "Coordinator's phone (DEMO)",
+    coord_hint: "Urgent cases arrive here as alerts. Accept with the button or OK R-…; HELP lists the commands.",
+    coord_label: "Coordinator's message", coord_placeholder: "e.g. R-1234 Are you safe?",
+    coord_missing: "No demo coordinator: run `helpline demo load`.",
     case: "Case", risk: "Risk", urgency: "Urgency", urgent: "URGENT",
     yes: "yes", no: "no", points: "points", flags: "Flags",
     levels: { standard: "standard", medium: "medium", high: "high" },
@@ -108,6 +116,7 @@ function applyLanguage() {
   toggle.lang = lang === "sq" ? "en" : "sq";
   toggle.setAttribute("aria-label", t().toggle_label);
   setStatus(isOpen() ? "open" : "connecting");
+  setCoordStatus(coordOpen() ? "open" : "connecting");
   renderEvents();
 }
 
@@ -348,5 +357,122 @@ document.addEventListener("DOMContentLoaded", () => {
     applyLanguage();
   });
   $("new-conversation").addEventListener("click", newConversation);
+  $("coord-composer").addEventListener("submit", (e) => { e.preventDefault(); coordSubmit(); });
+  $("coord-text").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); coordSubmit(); }
+  });
   connect();
+  coordConnect();
 });
+
+// ---- the demo coordinator's phone: alerts arrive here; commands go back like an SMS would ----
+
+let coordWs = null;
+let coordUrn = null;
+let coordAttempts = 0;
+
+function coordOpen() {
+  return coordWs !== null && coordWs.readyState === WebSocket.OPEN;
+}
+
+function setCoordStatus(state) {
+  const status = $("coord-status");
+  status.dataset.state = state;
+  status.textContent = t()[state];
+  $("coord-send").disabled = state !== "open";
+  document.querySelectorAll("#coord-messages .choices button").forEach((b) => {
+    b.disabled = state !== "open";
+  });
+}
+
+function coordBubble(kind, text) {
+  const li = document.createElement("li");
+  li.className = "msg " + kind;
+  li.textContent = text;
+  const list = $("coord-messages");
+  list.appendChild(li);
+  list.scrollTop = list.scrollHeight;
+  return li;
+}
+
+function coordSend(frame, shown) {
+  if (!coordOpen()) return false;
+  coordWs.send(JSON.stringify(frame));
+  coordBubble("me", shown);
+  return true;
+}
+
+function coordMessage(text, buttons) {
+  const li = coordBubble("bot", text);
+  if (buttons && buttons.length) {
+    // Every alert keeps its button: a coordinator may accept an older one.
+    const row = document.createElement("div");
+    row.className = "choices";
+    row.setAttribute("role", "group");
+    buttons.forEach((option) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = option.label;
+      button.disabled = !coordOpen();
+      button.addEventListener("click", () => {
+        coordSend({ button: option.value, label: option.label }, option.label);
+      });
+      row.appendChild(button);
+    });
+    li.appendChild(row);
+  }
+}
+
+function coordSubmit() {
+  const box = $("coord-text");
+  const text = box.value;
+  if (!text.trim()) return;
+  if (coordSend({ text }, text)) box.value = "";
+  box.focus();
+}
+
+async function coordConnect() {
+  if (coordUrn === null) {
+    let found = null;
+    try {
+      const resp = await fetch("/simulator/coordinator", { cache: "no-store" });
+      if (resp.status === 404) {
+        $("coord-missing").hidden = false;
+        $("coord-status").hidden = true;
+        return;
+      }
+      if (resp.ok) found = await resp.json();
+    } catch { /* the server is away; try again below */ }
+    if (!found) { coordRetry(); return; }
+    coordUrn = found.urn;
+  }
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  const socket = new WebSocket(
+    scheme + location.host + "/simulator/ws?urn=" + encodeURIComponent(coordUrn));
+  coordWs = socket;
+  setCoordStatus("connecting");
+  socket.addEventListener("message", (e) => {
+    let frame;
+    try { frame = JSON.parse(e.data); } catch { return; }
+    if (frame.type === "hello") {
+      coordAttempts = 0;
+      document.body.dataset.coordinator = frame.urn;
+      setCoordStatus("open");
+    } else if (frame.type === "message") {
+      coordMessage(frame.text, frame.buttons);
+    } else if (frame.type === "error") {
+      coordBubble("note", t().errors[frame.code] || frame.error || frame.code);
+    }
+  });
+  socket.addEventListener("close", () => {
+    coordWs = null;
+    setCoordStatus("connecting");
+    coordRetry();
+  });
+}
+
+function coordRetry() {
+  const delay = Math.min(15000, 500 * 2 ** Math.min(coordAttempts, 5)) * (0.75 + Math.random() / 2);
+  coordAttempts += 1;
+  setTimeout(coordConnect, delay);
+}
