@@ -104,7 +104,7 @@ async def run(cases: int, concurrency: int) -> list[float]:
             for i in range(3):
                 c = await uow.coordinators.add(
                     name=f"Bench {i}", municipality="national", phone=f"+35569222{i:04d}",
-                    telegram_chat_id=None, language="sq", role="coordinator", now=now, demo=True,
+                    telegram_chat_id=None, language="sq", role="coordinator", now=now,
                 )  # fmt: skip
                 await uow.coordinators.add_shift(c.id, kind="always", tz="Europe/Tirane", now=now)
             await uow.commit()
@@ -204,7 +204,7 @@ async def run_twilio(cases: int, concurrency: int) -> list[float]:
             for phone in sorted(coordinators):
                 c = await uow.coordinators.add(
                     name="Bench", municipality="national", phone=phone, telegram_chat_id=None,
-                    language="sq", role="coordinator", now=now, demo=True,
+                    language="sq", role="coordinator", now=now,
                 )  # fmt: skip
                 await uow.coordinators.add_shift(c.id, kind="always", tz="Europe/Tirane", now=now)
             await uow.commit()
