@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,17 +11,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
-from bot.channels.twilio_sms import SMS_PATH, TwilioSmsChannel
-from bot.config import load_settings
-from bot.outbox import OutboxSender
-from bot.pacing import Pacer
 from bot.store.db import Database
 from tests.auxil import telegram_payloads as tp
-from tests.auxil import twilio_payloads as sp
+from tests.auxil.channels_app import PUBLIC, ChannelsApp, channels_app, fakes
 from tests.auxil.fake_telegram import FakeTelegram
 from tests.auxil.fake_twilio import FakeTwilio
 from tests.flows.test_dialogues import SQ_HIGH_RISK, expect
@@ -30,8 +22,6 @@ from tests.flows.test_dialogues import text as catalog_text
 from tests.pipeline_harness import Harness as PipelineHarness
 from tests.store.fixtures import crypto, db, db_url, postgres_url, sqlite_template  # noqa: F401
 
-PUBLIC = "https://helpline.example.org"
-SECRET = "conversation-webhook-secret"
 PERSON = "+355691110042"
 
 # PTB 22 warns inside RetryAfter's own constructor; the channel reads both value types.
@@ -43,25 +33,15 @@ class Line:
     """The helpline behind both fakes, driven through its webhooks."""
 
     convo: PipelineHarness
-    client: TestClient
+    app: ChannelsApp
     twilio: FakeTwilio
     telegram: FakeTelegram
-    sender: OutboxSender
-
-    async def deliver(self) -> None:
-        """Send everything the outbox holds."""
-        while await self.sender.drain_once():
-            pass
 
     async def sms(self, body: str) -> list[str]:
         """A signed inbound SMS; the bodies Twilio was then asked to send to the person."""
         before = len(self.twilio.created())
-        form = sp.inbound_sms(PERSON, body)
-        headers = sp.signed_headers(PUBLIC + SMS_PATH, form)
-        async with self.client.post(SMS_PATH, data=form, headers=headers) as resp:
-            assert resp.status == 200
-            assert "<Response" in await resp.text()  # empty TwiML: replies go by REST
-        await self.deliver()
+        await self.app.sms(PERSON, body)
+        await self.app.deliver()
         created = self.twilio.created()[before:]
         assert all(r.form["To"] == PERSON for r in created)
         return [r.form["Body"] for r in created]
@@ -69,58 +49,21 @@ class Line:
     async def telegram_update(self, update: dict[str, Any]) -> list[dict[str, Any]]:
         """Post one update with the secret; the sendMessage calls made after it."""
         before = len(self.telegram.calls_to("sendMessage"))
-        headers = {"Content-Type": "application/json", SECRET_HEADER: SECRET}
-        async with self.client.post(WEBHOOK_PATH, data=json.dumps(update), headers=headers) as r:
-            assert r.status == 200
-        await self.deliver()
+        await self.app.update(update)
+        await self.app.deliver()
         return self.telegram.calls_to("sendMessage")[before:]
 
 
 @pytest.fixture
 async def line(db: Database, tmp_path: Path) -> AsyncIterator[Line]:
     convo = await PipelineHarness(db).start()
-    twilio, telegram = FakeTwilio(), FakeTelegram()
-    telegram.clock = convo.clock
-    await twilio.start()
-    await telegram.start()
-    settings = load_settings(
-        env={
-            "HELPLINE_VAR_DIR": str(tmp_path),
-            "HELPLINE_PUBLIC_URL": PUBLIC,
-            "TWILIO_ACCOUNT_SID": sp.ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": sp.AUTH_TOKEN,
-            "TWILIO_FROM_NUMBER": sp.HELPLINE_NUMBER,
-            "HELPLINE_TWILIO_API_URL": twilio.url,
-            "TELEGRAM_BOT_TOKEN": tp.TOKEN,
-            "TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "HELPLINE_TELEGRAM_API_URL": telegram.url,
-        }
-    )
-    pipeline = convo.pipeline
-    sms = TwilioSmsChannel(
-        settings,
-        receive=pipeline.receive,
-        on_status=pipeline.record_status,
-        on_opt_out=pipeline.set_opt_out,
-        clock=convo.clock,
-    )
-    tg = TelegramChannel(settings, receive=pipeline.receive, clock=convo.clock)
-    sender = OutboxSender(db, {"sms": sms, "telegram": tg}, convo.clock, pacer=Pacer.off())
-    app = web.Application()
-    app.add_routes(sms.routes())
-    app.add_routes(tg.routes())
-    client = TestClient(TestServer(app, host="127.0.0.1"))
-    await client.start_server()
-    await sms.start()
-    await tg.start()
-    try:
-        yield Line(convo, client, twilio, telegram, sender)
-    finally:
-        await tg.stop()
-        await sms.stop()
-        await client.close()
-        await telegram.stop()
-        await twilio.stop()
+    async with (
+        fakes() as (twilio, telegram),
+        channels_app(
+            db, convo.pipeline, convo.clock, tmp_path, twilio=twilio, telegram=telegram
+        ) as app,
+    ):
+        yield Line(convo, app, twilio, telegram)
 
 
 async def test_a_whole_screening_over_sms(line: Line, db: Database) -> None:

@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
-from bot.channels.twilio_sms import SMS_PATH, TwilioSmsChannel
-from bot.config import load_settings
-from bot.outbox import OutboxSender
-from bot.pacing import Pacer
 from tests.auxil import telegram_payloads as tgp
-from tests.auxil import twilio_payloads as smsp
+from tests.auxil.channels_app import ChannelsApp, channels_app, fakes
 from tests.auxil.fake_telegram import FakeTelegram
 from tests.auxil.fake_twilio import FakeTwilio
 from tests.referral.harness import Desk
 
-PUBLIC = "https://helpline.example.org"
-SECRET = "referral-webhook-secret"
 PERSON = "+355691110003"
 COORDINATOR_CHAT = 5550007771
 
@@ -37,15 +27,14 @@ class Phones:
     """The survivor's phone (SMS through fake Twilio) and the coordinator's (fake Telegram)."""
 
     def __init__(
-        self, desk: Desk, client: TestClient, twilio: FakeTwilio, telegram: FakeTelegram
+        self, desk: Desk, app: ChannelsApp, twilio: FakeTwilio, telegram: FakeTelegram
     ) -> None:
-        self.desk, self.client, self.twilio, self.telegram = desk, client, twilio, telegram
+        self.desk, self.app, self.twilio, self.telegram = desk, app, twilio, telegram
         self._updates = itertools.count(1)
         self._messages = itertools.count(900)
 
     async def _delivered(self, before: tuple[int, int]) -> tuple[list[str], list[dict[str, Any]]]:
-        while await self.desk.sender.drain_once():
-            pass
+        await self.app.deliver()
         sms = [r.form["Body"] for r in self.twilio.created()[before[0] :]]
         assert all(r.form["To"] == PERSON for r in self.twilio.created()[before[0] :])
         tg = self.telegram.calls_to("sendMessage")[before[1] :]
@@ -58,10 +47,7 @@ class Phones:
     async def survivor(self, body: str) -> tuple[list[str], list[dict[str, Any]]]:
         """She texts the helpline; (SMS to her, Telegram messages to the coordinator)."""
         before = self._before()
-        form = smsp.inbound_sms(PERSON, body)
-        headers = smsp.signed_headers(PUBLIC + SMS_PATH, form)
-        async with self.client.post(SMS_PATH, data=form, headers=headers) as resp:
-            assert resp.status == 200
+        await self.app.sms(PERSON, body)
         return await self._delivered(before)
 
     async def coordinator(
@@ -82,57 +68,20 @@ class Phones:
                     reply_to, COORDINATOR_CHAT, text="(our message)"
                 )
             update = tgp.update(n, message=message)
-        headers = {"Content-Type": "application/json", SECRET_HEADER: SECRET}
-        async with self.client.post(WEBHOOK_PATH, data=json.dumps(update), headers=headers) as r:
-            assert r.status == 200
+        await self.app.update(update)
         return await self._delivered(before)
 
 
 @pytest.fixture
 async def phones(db, tmp_path: Path) -> AsyncIterator[Phones]:
-    twilio, telegram = FakeTwilio(), FakeTelegram()
-    await twilio.start()
-    await telegram.start()
-    settings = load_settings(
-        env={
-            "HELPLINE_VAR_DIR": str(tmp_path),
-            "HELPLINE_PUBLIC_URL": PUBLIC,
-            "TWILIO_ACCOUNT_SID": smsp.ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": smsp.AUTH_TOKEN,
-            "TWILIO_FROM_NUMBER": smsp.HELPLINE_NUMBER,
-            "HELPLINE_TWILIO_API_URL": twilio.url,
-            "TELEGRAM_BOT_TOKEN": tgp.TOKEN,
-            "TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "HELPLINE_TELEGRAM_API_URL": telegram.url,
-        }
-    )
     desk = await Desk(db).start()
-    telegram.clock = desk.clock
-    pipeline = desk.pipeline
-    sms = TwilioSmsChannel(
-        settings,
-        receive=pipeline.receive,
-        on_status=pipeline.record_status,
-        on_opt_out=pipeline.set_opt_out,
-        clock=desk.clock,
-    )
-    tg = TelegramChannel(settings, receive=pipeline.receive, clock=desk.clock)
-    desk.sender = OutboxSender(db, {"sms": sms, "telegram": tg}, desk.clock, pacer=Pacer.off())
-    app = web.Application()
-    app.add_routes(sms.routes())
-    app.add_routes(tg.routes())
-    client = TestClient(TestServer(app, host="127.0.0.1"))
-    await client.start_server()
-    await sms.start()
-    await tg.start()
-    try:
-        yield Phones(desk, client, twilio, telegram)
-    finally:
-        await tg.stop()
-        await sms.stop()
-        await client.close()
-        await telegram.stop()
-        await twilio.stop()
+    async with (
+        fakes() as (twilio, telegram),
+        channels_app(
+            db, desk.pipeline, desk.clock, tmp_path, twilio=twilio, telegram=telegram
+        ) as app,
+    ):
+        yield Phones(desk, app, twilio, telegram)
 
 
 async def test_danger_by_sms_accepted_and_worked_from_telegram(phones: Phones, db) -> None:

@@ -7,18 +7,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from bot.channels.twilio_sms import SMS_PATH, TwilioSmsChannel
-from bot.config import load_settings
-from bot.outbox import OutboxSender
-from bot.pacing import Pacer
 from tests.auxil import twilio_payloads as tp
+from tests.auxil.channels_app import ChannelsApp, channels_app, fakes
 from tests.auxil.fake_twilio import FakeTwilio
 from tests.referral.harness import Desk
 
-PUBLIC = "https://helpline.example.org"
 PERSON = "+355691110001"
 COORDINATOR = "+355692220001"
 
@@ -26,18 +20,14 @@ COORDINATOR = "+355692220001"
 class Phones:
     """The helpline behind Twilio: people text it by webhook and read what the fake was sent."""
 
-    def __init__(self, desk: Desk, client: TestClient, fake: FakeTwilio) -> None:
-        self.desk, self.client, self.fake = desk, client, fake
+    def __init__(self, desk: Desk, app: ChannelsApp, fake: FakeTwilio) -> None:
+        self.desk, self.app, self.fake = desk, app, fake
 
     async def text(self, from_: str, body: str) -> dict[str, list[str]]:
         """A signed webhook from `from_`; then what Twilio was asked to send, by recipient."""
         before = len(self.fake.created())
-        form = tp.inbound_sms(from_, body)
-        headers = tp.signed_headers(PUBLIC + SMS_PATH, form)
-        async with self.client.post(SMS_PATH, data=form, headers=headers) as resp:
-            assert resp.status == 200
-        while await self.desk.sender.drain_once():
-            pass
+        await self.app.sms(from_, body)
+        await self.app.deliver()
         sent: dict[str, list[str]] = {}
         for request in self.fake.created()[before:]:
             assert request.form["From"] == tp.HELPLINE_NUMBER
@@ -47,37 +37,12 @@ class Phones:
 
 @pytest.fixture
 async def phones(db, tmp_path: Path) -> AsyncIterator[Phones]:
-    fake = FakeTwilio()
-    await fake.start()
-    settings = load_settings(
-        env={
-            "HELPLINE_VAR_DIR": str(tmp_path),
-            "HELPLINE_PUBLIC_URL": PUBLIC,
-            "TWILIO_ACCOUNT_SID": tp.ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": tp.AUTH_TOKEN,
-            "TWILIO_FROM_NUMBER": tp.HELPLINE_NUMBER,
-            "HELPLINE_TWILIO_API_URL": fake.url,
-        }
-    )
     desk = await Desk(db).start()
-    channel = TwilioSmsChannel(
-        settings,
-        receive=desk.pipeline.receive,
-        on_status=desk.pipeline.record_status,
-        on_opt_out=desk.pipeline.set_opt_out,
-    )
-    desk.sender = OutboxSender(db, {"sms": channel}, desk.clock, pacer=Pacer.off())
-    app = web.Application()
-    app.add_routes(channel.routes())
-    client = TestClient(TestServer(app, host="127.0.0.1"))
-    await client.start_server()
-    await channel.start()
-    try:
-        yield Phones(desk, client, fake)
-    finally:
-        await channel.stop()
-        await client.close()
-        await fake.stop()
+    async with (
+        fakes() as (twilio, _),
+        channels_app(db, desk.pipeline, desk.clock, tmp_path, twilio=twilio) as app,
+    ):
+        yield Phones(desk, app, twilio)
 
 
 async def test_a_case_from_danger_to_closed_by_sms(phones: Phones, db):

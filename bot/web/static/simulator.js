@@ -88,14 +88,16 @@ function isOpen() {
   return ws !== null && ws.readyState === WebSocket.OPEN;
 }
 
-function setStatus(state) {
-  const status = $("status");
+function showState(statusId, sendId, buttons, state) {
+  const status = $(statusId);
   status.dataset.state = state;
   status.textContent = t()[state];
-  $("send").disabled = state !== "open";
-  document.querySelectorAll("#messages .choices.current button").forEach((b) => {
-    b.disabled = state !== "open";
-  });
+  $(sendId).disabled = state !== "open";
+  document.querySelectorAll(buttons).forEach((b) => { b.disabled = state !== "open"; });
+}
+
+function setStatus(state) {
+  showState("status", "send", "#messages .choices.current button", state);
 }
 
 function applyLanguage() {
@@ -376,13 +378,7 @@ function coordOpen() {
 }
 
 function setCoordStatus(state) {
-  const status = $("coord-status");
-  status.dataset.state = state;
-  status.textContent = t()[state];
-  $("coord-send").disabled = state !== "open";
-  document.querySelectorAll("#coord-messages .choices button").forEach((b) => {
-    b.disabled = state !== "open";
-  });
+  showState("coord-status", "coord-send", "#coord-messages .choices button", state);
 }
 
 function coordBubble(kind, text) {

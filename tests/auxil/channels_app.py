@@ -1,0 +1,123 @@
+"""The real Twilio and Telegram channels in a test web app, pointed at the fakes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
+from bot.channels.twilio_sms import SMS_PATH, TwilioSmsChannel
+from bot.config import Settings, load_settings
+from bot.outbox import OutboxSender
+from bot.pacing import Pacer
+from tests.auxil import telegram_payloads as tgp
+from tests.auxil import twilio_payloads as smsp
+from tests.auxil.fake_telegram import FakeTelegram
+from tests.auxil.fake_twilio import FakeTwilio
+
+PUBLIC = "https://helpline.example.org"
+SECRET = "channels-app-webhook-secret"
+
+
+def settings_for(
+    tmp_path: Path, twilio: FakeTwilio | None = None, telegram: FakeTelegram | None = None
+) -> Settings:
+    """Settings as the app loads them, with each given fake's channel turned on."""
+    env = {"HELPLINE_VAR_DIR": str(tmp_path), "HELPLINE_PUBLIC_URL": PUBLIC}
+    if twilio is not None:
+        env |= {
+            "TWILIO_ACCOUNT_SID": smsp.ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": smsp.AUTH_TOKEN,
+            "TWILIO_FROM_NUMBER": smsp.HELPLINE_NUMBER,
+            "HELPLINE_TWILIO_API_URL": twilio.url,
+        }
+    if telegram is not None:
+        env |= {
+            "TELEGRAM_BOT_TOKEN": tgp.TOKEN,
+            "TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "HELPLINE_TELEGRAM_API_URL": telegram.url,
+        }
+    return load_settings(env=env)
+
+
+class ChannelsApp:
+    """A test client for the webhooks, and the sender that delivers through the real channels."""
+
+    def __init__(self, client: TestClient, sender: OutboxSender) -> None:
+        self.client, self.sender = client, sender
+
+    async def deliver(self) -> None:
+        """Send everything the outbox holds now."""
+        while await self.sender.drain_once():
+            pass
+
+    async def sms(self, from_: str, body: str) -> None:
+        """A signed inbound SMS webhook, as Twilio posts it; it must be taken (200, TwiML)."""
+        form = smsp.inbound_sms(from_, body)
+        headers = smsp.signed_headers(PUBLIC + SMS_PATH, form)
+        async with self.client.post(SMS_PATH, data=form, headers=headers) as resp:
+            assert resp.status == 200
+            assert "<Response" in await resp.text()  # empty TwiML: replies go by REST
+
+    async def update(self, update: dict[str, Any]) -> None:
+        """A Telegram update posted to the webhook with the secret; it must be taken."""
+        headers = {"Content-Type": "application/json", SECRET_HEADER: SECRET}
+        async with self.client.post(WEBHOOK_PATH, data=json.dumps(update), headers=headers) as r:
+            assert r.status == 200
+
+
+@asynccontextmanager
+async def channels_app(
+    db: Any,
+    pipeline: Any,
+    clock: Callable[[], datetime],
+    tmp_path: Path,
+    *,
+    twilio: FakeTwilio | None = None,
+    telegram: FakeTelegram | None = None,
+) -> AsyncIterator[ChannelsApp]:
+    """Serve the channels of the given fakes in front of `pipeline`; stop everything after."""
+    settings = settings_for(tmp_path, twilio, telegram)
+    channels: dict[str, Any] = {}
+    if twilio is not None:
+        channels["sms"] = TwilioSmsChannel(
+            settings,
+            receive=pipeline.receive,
+            on_status=pipeline.record_status,
+            on_opt_out=pipeline.set_opt_out,
+            clock=clock,
+        )
+    if telegram is not None:
+        telegram.clock = clock
+        channels["telegram"] = TelegramChannel(settings, receive=pipeline.receive, clock=clock)
+    app = web.Application()
+    for channel in channels.values():
+        app.add_routes(channel.routes())
+    async with AsyncExitStack() as stack:
+        client = TestClient(TestServer(app, host="127.0.0.1"))
+        await client.start_server()
+        stack.push_async_callback(client.close)
+        for channel in channels.values():
+            await channel.start()
+            stack.push_async_callback(channel.stop)
+        yield ChannelsApp(client, OutboxSender(db, channels, clock, pacer=Pacer.off()))
+
+
+@asynccontextmanager
+async def fakes() -> AsyncIterator[tuple[FakeTwilio, FakeTelegram]]:
+    """Both fake providers, started on free ports and stopped after."""
+    twilio, telegram = FakeTwilio(), FakeTelegram()
+    await twilio.start()
+    await telegram.start()
+    try:
+        yield twilio, telegram
+    finally:
+        await telegram.stop()
+        await twilio.stop()
