@@ -30,6 +30,8 @@ FIRE_EXPIRE = "session_expire"
 # Bots may delete messages of a private chat for 48 hours only
 # (https://core.telegram.org/bots/api#deletemessage).
 TELEGRAM_DELETE_WINDOW = timedelta(hours=48)
+# Twilio refuses to delete a message it is still processing (error 20009); wait a little first.
+TWILIO_DELETE_DELAY = timedelta(minutes=2)
 # Events the simulator shows beside the chat; messages themselves arrive through the outbox.
 HUB_EVENTS = frozenset(
     {
@@ -445,10 +447,19 @@ class Pipeline:
         return applied
 
     async def _unsay(self, uow: Any, contact: Any, now: datetime) -> None:
-        """At FSHI on Telegram, queue deleting the chat's messages from the person's phone."""
-        if contact.channel != "telegram":
-            return  # an SMS cannot be taken back; the person is told to delete the thread
-        ids = await uow.messages.chat_message_ids(contact.id, now - TELEGRAM_DELETE_WINDOW)
+        """At FSHI, queue deleting the person's messages where the provider keeps them."""
+        if contact.channel == "telegram":
+            # From her phone: Telegram lets a bot delete a private chat's last 48 hours.
+            ids = await uow.messages.chat_message_ids(contact.id, now - TELEGRAM_DELETE_WINDOW)
+            meta: dict[str, Any] = {"message_ids": ids}
+            due = now
+        elif contact.channel == "sms":
+            # An SMS on the phone cannot be taken back (she is told to delete the thread), but
+            # Twilio's logs keep every body: delete them there, once Twilio has finished them.
+            ids = await uow.messages.provider_ids(contact.id)
+            meta, due = {"message_sids": ids}, now + TWILIO_DELETE_DELAY
+        else:
+            return
         if ids:
             await uow.outbox.add(
                 contact_id=contact.id,
@@ -456,9 +467,9 @@ class Pipeline:
                 urn=contact.urn,
                 text="",
                 kind="delete",
-                due_at=now,
+                due_at=due,
                 now=now,
-                meta={"message_ids": ids},
+                meta=meta,
             )
 
     async def _open_case(self, uow: Any, contact_id: int, info: dict[str, Any], now: datetime):

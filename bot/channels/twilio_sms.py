@@ -6,6 +6,7 @@ import base64
 import contextvars
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -55,6 +56,13 @@ ERR_LANDLINE = 30006
 ERR_AUTHENTICATION = 20003
 # https://www.twilio.com/docs/errors/20429 — too many requests.
 ERR_TOO_MANY_REQUESTS = 20429
+
+# https://www.twilio.com/docs/api/errors/20009: a message still being processed cannot be
+# deleted yet; Twilio asks to wait a minute or more and try again.
+ERR_NOT_COMPLETE = 20009
+DELETE_RETRY_AFTER = 120.0
+# Message SIDs: SM (SMS) or MM (MMS) and 32 hex digits.
+SID_PATTERN = re.compile(r"(SM|MM)[0-9a-f]{32}")
 
 UNREACHABLE_CODES = frozenset({ERR_UNKNOWN_HANDSET, ERR_LANDLINE, ERR_NOT_MOBILE})
 RETRY_CODES = frozenset({ERR_UNREACHABLE_HANDSET})
@@ -326,9 +334,10 @@ class TwilioSmsChannel:
         """Send one SMS; provider and network failures come back in the result, never raised."""
         if self._client is None:
             raise RuntimeError("TwilioSmsChannel.send before start()")
-        if msg.kind == "delete" or not msg.urn.startswith("tel:"):
-            # SMS cannot take back a message on the phone, and only tel: URNs are ours.
-            return SendResult(ok=False, retry=False, error="unsupported")
+        if not msg.urn.startswith("tel:"):
+            return SendResult(ok=False, retry=False, error="unsupported")  # not one of ours
+        if msg.kind == "delete":
+            return await self._delete(msg)
         body = self.body_for(msg.text)
         sender: dict[str, str] = (
             {"from_": self.settings.twilio_from_number}
@@ -363,3 +372,34 @@ class TwilioSmsChannel:
             _last_headers.reset(token)
         log.info("twilio send outbox=%s: %s", msg.outbox_id, message.sid)
         return SendResult(ok=True, external_id=message.sid, segments=sms_encoding.segments(body))
+
+    async def _delete(self, msg: Outbound) -> SendResult:
+        """Delete messages from Twilio's logs (FSHI); an SMS on the phone cannot be taken back."""
+        assert self._client is not None
+        raw = msg.meta.get("message_sids") or []
+        sids = [s for s in raw if isinstance(s, str) and SID_PATTERN.fullmatch(s)]
+        deleted = 0
+        for sid in sids:
+            try:
+                await self._client.messages(sid).delete_async()
+                deleted += 1
+            except TwilioRestException as exc:
+                if exc.status == 404:
+                    continue  # gone already (a retry of this list, or never stored)
+                code = exc.code if isinstance(exc.code, int) else None
+                log.warning(
+                    "twilio delete outbox=%s: http %s code %s", msg.outbox_id, exc.status, code
+                )
+                if code == ERR_NOT_COMPLETE:
+                    # Retrying the whole list is safe: the ones already gone answer 404.
+                    return SendResult(
+                        ok=False, retry=True, retry_after=DELETE_RETRY_AFTER, error=str(code)
+                    )
+                return error_result(code, exc.status)
+            except (aiohttp.ClientError, OSError) as exc:
+                log.warning(
+                    "twilio delete outbox=%s: network (%s)", msg.outbox_id, type(exc).__name__
+                )
+                return SendResult(ok=False, retry=True, error="network")
+        log.info("twilio delete outbox=%s: %d of %d deleted", msg.outbox_id, deleted, len(sids))
+        return SendResult(ok=True, external_id=None, segments=0)

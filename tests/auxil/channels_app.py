@@ -50,8 +50,10 @@ def settings_for(
 class ChannelsApp:
     """A test client for the webhooks, and the sender that delivers through the real channels."""
 
-    def __init__(self, client: TestClient, sender: OutboxSender) -> None:
-        self.client, self.sender = client, sender
+    def __init__(
+        self, client: TestClient, sender: OutboxSender, twilio: FakeTwilio | None = None
+    ) -> None:
+        self.client, self.sender, self.twilio = client, sender, twilio
 
     async def deliver(self) -> None:
         """Send everything the outbox holds now."""
@@ -61,6 +63,8 @@ class ChannelsApp:
     async def sms(self, from_: str, body: str) -> None:
         """A signed inbound SMS webhook, as Twilio posts it; it must be taken (200, TwiML)."""
         form = smsp.inbound_sms(from_, body)
+        if self.twilio is not None:
+            self.twilio.inbound.add(form["MessageSid"])  # Twilio keeps what people send too
         headers = smsp.signed_headers(PUBLIC + SMS_PATH, form)
         async with self.client.post(SMS_PATH, data=form, headers=headers) as resp:
             assert resp.status == 200
@@ -107,7 +111,8 @@ async def channels_app(
         for channel in channels.values():
             await channel.start()
             stack.push_async_callback(channel.stop)
-        yield ChannelsApp(client, OutboxSender(db, channels, clock, pacer=Pacer.off()))
+        sender = OutboxSender(db, channels, clock, pacer=Pacer.off())
+        yield ChannelsApp(client, sender, twilio)
 
 
 @asynccontextmanager

@@ -66,6 +66,9 @@ class FakeTwilio:
     requests: list[ReceivedRequest] = field(default_factory=list)
     messages: dict[str, dict[str, object]] = field(default_factory=dict)
     callbacks: list[tuple[str, int]] = field(default_factory=list)  # (url, status) of callbacks
+    inbound: set[str] = field(default_factory=set)  # SIDs of messages people sent us
+    deleted: list[str] = field(default_factory=list)  # SIDs deleted through the API
+    _not_ready: int = 0
     _queued: list[_Failure] = field(default_factory=list)
     _always: _Failure | None = None
     _forward: dict[str, str] = field(default_factory=dict)
@@ -84,6 +87,7 @@ class FakeTwilio:
         base = f"/{API_VERSION}/Accounts/{{account}}/Messages"
         app.router.add_post(base + ".json", self._create)
         app.router.add_get(base + "/{sid}.json", self._fetch)
+        app.router.add_delete(base + "/{sid}.json", self._delete)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -120,6 +124,10 @@ class FakeTwilio:
     def release(self) -> None:
         """Let hanging requests go on (they answer as if nothing had happened)."""
         self._released.set()
+
+    def refuse_deletes(self, times: int = 1) -> None:
+        """Answer the next `times` deletions with 20009 (Twilio still processing the message)."""
+        self._not_ready += times
 
     def recover(self) -> None:
         """Stop failing."""
@@ -251,6 +259,23 @@ class FakeTwilio:
         self.messages[str(message["sid"])] = message
         await self._notify()
         return web.json_response(self._public(message), status=201)
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        """DELETE .../Messages/{sid}.json: 204, 404 (20404) if unknown, 20009 when asked."""
+        received = await self._record(request)
+        refused = self._authorised(received, request.match_info["account"])
+        if refused is not None:
+            return refused
+        if self._not_ready:
+            self._not_ready -= 1
+            return self._error(20009, 409)
+        sid = request.match_info["sid"]
+        if self.messages.pop(sid, None) is None:
+            if sid not in self.inbound:
+                return self._error(20404, 404)
+            self.inbound.discard(sid)
+        self.deleted.append(sid)
+        return web.Response(status=204)
 
     async def _fetch(self, request: web.Request) -> web.Response:
         """GET .../Messages/{sid}.json: the message as it stands now."""

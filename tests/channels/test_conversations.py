@@ -97,6 +97,33 @@ async def test_a_whole_screening_over_sms(line: Line, db: Database) -> None:
     assert sum(segments for _, segments in rows) > len(rows)  # long texts: several segments
 
 
+async def test_fshi_by_sms_deletes_every_message_from_twilio(line: Line, db: Database) -> None:
+    """Twilio keeps every body in its logs: FSHI deletes them there (retrying 20009)."""
+    clock = line.convo.clock
+    await line.sms("pershendetje")
+    await line.sms("shqip")
+    [confirm] = await line.sms("FSHI")
+    assert catalog_text("sq", "erase.confirm").split("{")[0] in confirm
+    kept = set(line.twilio.messages) | set(line.twilio.inbound)
+    [done] = await line.sms("po")
+    assert done == catalog_text("sq", "erase.done")
+    # Her "po", and the confirmation: sent after FSHI, it joins the deletion still to run.
+    kept |= set(line.twilio.inbound) | set(line.twilio.messages)
+    assert line.twilio.deleted == []  # Twilio is given a little time to finish them first
+
+    line.twilio.refuse_deletes(1)  # 20009: still processing
+    clock.advance(timedelta(minutes=2))
+    await line.app.deliver()
+    assert line.twilio.deleted == []
+    clock.advance(timedelta(minutes=2))
+    await line.app.deliver()
+    assert set(line.twilio.deleted) == kept and len(kept) == 8  # 4 hers, 4 ours
+    async with db.uow() as uow:
+        assert await uow.contacts.find_by_urn(f"tel:{PERSON}") is None
+        left = (await uow.session.execute(sa.text("SELECT count(*) FROM outbox"))).scalar_one()
+    assert left == 0  # the rows that sent the confirmation and did the deleting are gone too
+
+
 async def test_a_whole_screening_over_telegram_then_fshi_deletes_the_chat(
     line: Line, db: Database
 ) -> None:

@@ -397,6 +397,32 @@ async def test_send_makes_exactly_this_request(h: Harness) -> None:
     assert result == SendResult(ok=True, external_id=sid, segments=1)
 
 
+async def test_delete_removes_each_message_from_twilio(h: Harness) -> None:
+    """FSHI: one DELETE per SID; unknown ones (404) are skipped; malformed ones never asked."""
+    await h.channel.send(outbound("Tekst"))
+    [ours] = h.fake.messages
+    hers = tp.new_sid()
+    h.fake.inbound.add(hers)
+    gone = tp.new_sid()  # deleted before, or never there
+    sids = [ours, hers, gone, "../../Calls", 42]
+    result = await h.channel.send(outbound("", kind="delete", meta={"message_sids": sids}))
+    assert result == SendResult(ok=True, external_id=None, segments=0)
+    deletes = [r for r in h.fake.requests if r.method == "DELETE"]
+    base = f"/2010-04-01/Accounts/{tp.ACCOUNT_SID}/Messages/"
+    assert [r.path for r in deletes] == [f"{base}{s}.json" for s in (ours, hers, gone)]
+    assert all(r.auth == (tp.ACCOUNT_SID, tp.AUTH_TOKEN) for r in deletes)
+    assert h.fake.deleted == [ours, hers] and h.fake.messages == {}
+
+
+async def test_delete_while_twilio_is_still_processing_is_retried_later(h: Harness) -> None:
+    await h.channel.send(outbound("Tekst"))
+    [ours] = h.fake.messages
+    h.fake.refuse_deletes(1)
+    result = await h.channel.send(outbound("", kind="delete", meta={"message_sids": [ours]}))
+    assert result == SendResult(ok=False, retry=True, retry_after=120.0, error="20009")
+    assert h.fake.deleted == []
+
+
 async def test_send_through_a_messaging_service(make_harness: MakeHarness) -> None:
     """Without a From number the Messaging Service picks the sender."""
     h = await make_harness(TWILIO_FROM_NUMBER="", TWILIO_MESSAGING_SERVICE_SID=MESSAGING_SERVICE)
@@ -558,11 +584,11 @@ async def test_nfd_text_goes_out_composed(h: Harness) -> None:
 
 @pytest.mark.parametrize(
     "msg",
-    [outbound("a", urn="telegram:123456"), outbound("", kind="delete")],
-    ids=["not-a-phone", "delete"],
+    [outbound("a", urn="telegram:123456"), outbound("", urn="telegram:1", kind="delete")],
+    ids=["not-a-phone", "delete-not-a-phone"],
 )
 async def test_unsupported_messages_are_not_sent(h: Harness, msg: Outbound) -> None:
-    """Only tel: URNs, and SMS cannot take a message back: refused without a request."""
+    """Only tel: URNs are ours: refused without a request."""
     assert await h.channel.send(msg) == SendResult(ok=False, retry=False, error="unsupported")
     assert h.fake.requests == []
 

@@ -99,6 +99,24 @@ class MessageRepo(Repo):
             ids.update(int(i) for i in joined.split(",") if i.isdigit())
         return sorted(ids)
 
+    async def provider_ids(self, contact_id: int) -> list[str]:
+        """The provider's ids of every message in and out (Twilio SIDs), to delete them there."""
+        inbound = await self.session.execute(
+            sa.select(messages.c.external_id).where(
+                messages.c.contact_id == contact_id,
+                messages.c.direction == "in",
+                messages.c.external_id.is_not(None),
+            )
+        )
+        outbound = await self.session.execute(
+            sa.select(outbox.c.external_id).where(
+                outbox.c.contact_id == contact_id,
+                outbox.c.status == "sent",
+                outbox.c.external_id.is_not(None),
+            )
+        )
+        return sorted({*inbound.scalars(), *outbound.scalars()})
+
     async def list_for_contact(
         self, contact_id: int, limit: int = 50
     ) -> list[tuple[str, str, datetime]]:

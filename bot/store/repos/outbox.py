@@ -114,7 +114,7 @@ class OutboxRepo(Repo):
                     else None,
                 )
             )
-        await self._forget_if_erased(outbox_id)
+        await self._forget_if_erased(outbox_id, sent_sid=external_id)
 
     async def mark_retry(
         self, outbox_id: int, *, due_at: datetime, error: str | None, now: datetime
@@ -170,12 +170,41 @@ class OutboxRepo(Repo):
             .values(leased_until=None, lease_owner=None, **values)
         )
 
-    async def _forget_if_erased(self, outbox_id: int) -> None:
+    async def _forget_if_erased(self, outbox_id: int, sent_sid: str | None = None) -> None:
         """A row of a person who asked to be erased goes once it needs sending no more."""
         erased = sa.select(contacts.c.id).where(contacts.c.erased_at.is_not(None))
+        if sent_sid is not None:
+            await self._add_to_pending_delete(outbox_id, sent_sid, erased)
         await self.session.execute(
             sa.delete(outbox).where(outbox.c.id == outbox_id, outbox.c.contact_id.in_(erased))
         )
+
+    async def _add_to_pending_delete(self, outbox_id: int, sid: str, erased: Any) -> None:
+        """An SMS sent after FSHI (its confirmation) joins the deletion still to run at Twilio."""
+        row = (
+            await self.session.execute(
+                sa.select(outbox.c.contact_id, outbox.c.channel, outbox.c.kind).where(
+                    outbox.c.id == outbox_id, outbox.c.contact_id.in_(erased)
+                )
+            )
+        ).first()
+        if row is None or row.kind == "delete" or row.channel != "sms":
+            return  # on Telegram the confirmation stays: it is what tells her it is done
+        pending = (
+            await self.session.execute(
+                sa.select(outbox.c.id, outbox.c.meta).where(
+                    outbox.c.contact_id == row.contact_id,
+                    outbox.c.kind == "delete",
+                    outbox.c.status == "pending",
+                )
+            )
+        ).first()
+        if pending is not None:
+            meta = dict(pending.meta or {})
+            meta["message_sids"] = [*meta.get("message_sids", []), sid]
+            await self.session.execute(
+                sa.update(outbox).where(outbox.c.id == pending.id).values(meta=meta)
+            )
 
 
 def _short(error: str | None) -> str | None:
