@@ -35,7 +35,7 @@ test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/helpline i18n check
 	$(BIN)/helpline flows check
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
