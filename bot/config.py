@@ -81,17 +81,6 @@ def _dev_keys(var_dir: Path) -> dict[str, str]:
     return keys
 
 
-def normalise_database_url(url: str) -> str:
-    """Use the async drivers whatever form of URL was given."""
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url.removeprefix("postgres://")
-    if url.startswith("postgresql://"):
-        url = "postgresql+asyncpg://" + url.removeprefix("postgresql://")
-    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
-        url = "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
-    return url
-
-
 def _bool(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -115,7 +104,7 @@ def load_settings(env: dict[str, str] | None = None, env_file: Path | None = Non
     db_url = env.get("HELPLINE_DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'helpline.db'}"
     cadence = env.get("HELPLINE_FOLLOWUP_CADENCE")
     return Settings(
-        database_url=normalise_database_url(db_url),
+        database_url=db_url,  # as given; bot.store.db.async_url picks the async driver
         data_keys=data_keys,
         secret_key=secret,
         public_url=(env.get("HELPLINE_PUBLIC_URL") or "http://127.0.0.1:8080").rstrip("/"),
