@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot import engine
+from bot.data.geo import locate
 from bot.engine import events as ev
 from bot.engine import sysmsgs
 from bot.engine.env import ContactView, Env, Place
@@ -267,8 +268,13 @@ class Pipeline:
                 # Writing to us again after blocking the bot means they unblocked it.
                 await uow.contacts.set_flags(contact.id, opted_out=False)
             start = inbound.text.strip().lower() in START_COMMANDS
+            text = inbound.text
+            if "latitude" in inbound.meta:
+                # A shared location answers "which municipality?" by the nearest seat; the
+                # coordinates themselves are never stored or logged, only the slug goes on.
+                text = locate(inbound.meta["latitude"], inbound.meta.get("longitude", "")) or ""
             resume = engine.MsgResume(
-                "" if start else inbound.text,
+                "" if start else text,
                 button=inbound.button,
                 start=start,
                 media=bool(inbound.meta.get("media") or inbound.meta.get("num_media")),

@@ -16,7 +16,9 @@ SLUG = re.compile(r"^[a-z]+(-[a-z]+)*$")
 TIME_ZONES = {"AL": "Europe/Tirane", "XK": "Europe/Belgrade"}
 EXPECTED = {"AL": 61, "XK": 38}
 RESERVED_SLUGS = {"national"}  # the national fallback duty, handled by routing
-FIELDS = ("slug", "name", "country", "county", "tz", "aliases")
+FIELDS = ("slug", "name", "country", "county", "tz", "seat", "aliases")
+# Seats must lie in this box around Albania and Kosovo: a typo (a swapped pair) is caught.
+SEAT_BOX = ((39.5, 43.4), (19.0, 21.9))
 
 
 class DataError(ValueError):
@@ -26,6 +28,16 @@ class DataError(ValueError):
 def slugify(name: str) -> str:
     """The slug of an Albanian name: 'Vau i Dejës' -> 'vau-i-dejes'."""
     return "-".join(re.findall(r"[a-z]+", fold(name)))
+
+
+def _valid_seat(seat: object) -> bool:
+    """A [latitude, longitude] pair inside SEAT_BOX."""
+    if not isinstance(seat, list) or len(seat) != 2:
+        return False
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in seat):
+        return False
+    (lat_lo, lat_hi), (lon_lo, lon_hi) = SEAT_BOX
+    return lat_lo <= seat[0] <= lat_hi and lon_lo <= seat[1] <= lon_hi
 
 
 def _entry(item: object, where: str) -> dict[str, Any]:
@@ -49,6 +61,9 @@ def _entry(item: object, where: str) -> dict[str, Any]:
         raise DataError(f"{where}: country must be one of {', '.join(TIME_ZONES)}, not {country!r}")
     if item.get("tz") != TIME_ZONES[country]:
         raise DataError(f"{where}: tz must be {TIME_ZONES[country]} for {country}")
+    seat = item.get("seat")
+    if seat is not None and not _valid_seat(seat):
+        raise DataError(f"{where}: seat must be [latitude, longitude] inside Albania or Kosovo")
     aliases = item.get("aliases") or []
     if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
         raise DataError(f"{where}: aliases is a list of spellings")

@@ -181,3 +181,42 @@ async def test_a_whole_screening_over_telegram_then_fshi_deletes_the_chat(
     assert [m["text"] for m in fake.messages[tp.CHAT_ID].values()][-1] == done
     async with db.uow() as uow:
         assert await uow.contacts.find_by_urn(f"telegram:{tp.CHAT_ID}") is None
+
+
+async def test_a_shared_location_answers_the_municipality_question(
+    line: Line, db: Database
+) -> None:
+    """On Telegram she may send her location instead of typing where she lives; only the
+    municipality is kept, never the coordinates."""
+    clock, fake = line.convo.clock, line.telegram
+    updates = itertools.count(1)
+    port_of_durres = (41.3110, 19.4480)
+    for body, expected in SQ_HIGH_RISK:
+        n = next(updates)
+        if body == "tirana":
+            mid = fake.seed_message(tp.CHAT_ID, "", clock())
+            update = tp.location(n, *port_of_durres, message_id=mid)
+        else:
+            mid = fake.seed_message(tp.CHAT_ID, body, clock())
+            update = tp.update(n, message=tp.message(mid, date=clock(), text=body))
+        [call] = await line.telegram_update(update)
+        expect(call["text"], expected)
+    async with db.uow() as uow:
+        contact = await uow.contacts.find_by_urn(f"telegram:{tp.CHAT_ID}")
+        assert contact is not None
+        case = await uow.cases.open_for_contact(contact.id)
+        stored = (await uow.session.execute(sa.text("SELECT * FROM messages"))).mappings().all()
+    assert case is not None and case.municipality == "durres"
+    # Nothing that was stored holds the coordinates, in any column, in any form.
+    dump = repr([dict(row) for row in stored]) + repr(case)
+    assert "41.31" not in dump and "19.44" not in dump
+
+
+async def test_a_location_far_away_is_asked_again(line: Line) -> None:
+    """A location outside Albania and Kosovo does not guess: the question is asked again."""
+    clock, fake = line.convo.clock, line.telegram
+    for n, (body, _) in enumerate(SQ_HIGH_RISK[:5], start=1):
+        mid = fake.seed_message(tp.CHAT_ID, body, clock())
+        await line.telegram_update(tp.update(n, message=tp.message(mid, date=clock(), text=body)))
+    [call] = await line.telegram_update(tp.location(6, 41.9028, 12.4964, message_id=900))
+    assert catalog_text("sq", "fc.municipality").split("{")[0][:30] in call["text"]
