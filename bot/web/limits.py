@@ -1,0 +1,117 @@
+"""Rate limits: token buckets by key (a sender, a client address, a user name), in memory."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bot.channels.base import Throttled, too_many_response
+
+__all__ = ["RateLimiter", "Throttled", "client_address", "too_many"]
+
+too_many = too_many_response  # 429 with Retry-After
+
+# Buckets kept at most; the least recently used goes first. Bounded so that a scanner sending
+# from many addresses (or forging many senders) cannot grow the memory without end.
+MAX_KEYS = 50_000
+FORWARDED_FOR = "X-Forwarded-For"
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    at: float
+
+
+class RateLimiter:
+    """At most `per_minute` requests a minute per key, in bursts of up to `burst` (token bucket).
+
+    `per_minute = 0` turns the limit off. One limiter per process: each worker of
+    `serve --workers N` counts alone, so the effective limit is N times the setting.
+    """
+
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        burst: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = MAX_KEYS,
+    ) -> None:
+        self.per_minute = per_minute
+        self.rate = per_minute / 60.0  # tokens a second
+        self.burst = float(burst if burst is not None else per_minute)
+        self.clock = clock
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+
+    @property
+    def enabled(self) -> bool:
+        """False when the limit is off (0 a minute)."""
+        return self.per_minute > 0
+
+    def _refill(self, key: str) -> _Bucket:
+        now = self.clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = _Bucket(self.burst, now)
+            self._buckets[key] = bucket
+            while len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+        else:
+            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.at) * self.rate)
+            bucket.at = now
+            self._buckets.move_to_end(key)
+        return bucket
+
+    def hit(self, key: str) -> float | None:
+        """Count one request; None when it is allowed, else seconds until one would be."""
+        if not self.enabled:
+            return None
+        bucket = self._refill(key)
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return None
+        return (1.0 - bucket.tokens) / self.rate
+
+    def peek(self, key: str) -> float | None:
+        """Like hit, without counting: None when a request would be allowed now."""
+        if not self.enabled:
+            return None
+        bucket = self._refill(key)
+        return None if bucket.tokens >= 1.0 else (1.0 - bucket.tokens) / self.rate
+
+    def check(self, key: str) -> None:
+        """Count one request; raise Throttled when the key is over its limit."""
+        wait = self.hit(key)
+        if wait is not None:
+            raise Throttled(wait)
+
+    def reset(self, key: str) -> None:
+        """Forget a key (after a successful sign-in, say)."""
+        self._buckets.pop(key, None)
+
+
+def client_address(request: web.Request, trusted_proxies: Collection[str] = ()) -> str:
+    """The client's address; X-Forwarded-For only when the peer is a trusted reverse proxy.
+
+    The right-most address the proxies did not add themselves is the client: entries to its
+    left were written by the client and can be forged.
+    """
+    peer = request.remote or "unknown"
+    if peer not in trusted_proxies:
+        return peer
+    hops = [h.strip() for h in request.headers.get(FORWARDED_FOR, "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop in trusted_proxies:
+            continue
+        try:
+            return str(ipaddress.ip_address(hop))
+        except ValueError:
+            return peer  # garbage in the header: count it against the proxy itself
+    return peer

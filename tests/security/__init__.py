@@ -1,0 +1,1 @@
+"""Tests that try to break privacy, security and reliability."""
