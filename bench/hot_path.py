@@ -1,0 +1,224 @@
+"""Where one message's CPU goes: the hot path taken apart, one piece at a time, in one process.
+
+Pieces, each run sequentially (no contention) and timed in CPU seconds of this process:
+- `receive`: Pipeline.receive of a realistic conversation (the transaction: dedupe, contact,
+  message, session, engine, outbox rows, commit), SQL statements counted;
+- `sender`: OutboxSender passes sending those replies through a channel that does nothing
+  (claim, mark sent), SQL statements counted;
+- `statement`: one indexed SELECT through the unit of work (the price of one round trip);
+- `twilio` / `telegram`: the real channels' send() to the local fakes (SDK + HTTP client);
+- `webhook`: the real channels' webhook handlers (signature check, parsing) with a receive that
+  does nothing, through aiohttp's test client.
+
+    .venv/bin/python bench/hot_path.py [--database sqlite|postgres] [--messages 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+
+from bench.load import KEYS, PG_ADMIN, PUBLIC, SECRET, SQ_HIGH_RISK, TG_SECRET  # noqa: E402
+from bot.messages import Outbound  # noqa: E402
+from bot.store import migrate  # noqa: E402
+from bot.store.crypto import Crypto  # noqa: E402
+from bot.store.db import Database  # noqa: E402
+from tests.pipeline_harness import Harness  # noqa: E402
+
+
+async def cpu_ms(count: int, work: Callable[[int], Awaitable[Any]]) -> float:
+    """CPU milliseconds of this process per call of work(i), for i in range(count)."""
+    started = time.process_time()
+    for i in range(count):
+        await work(i)
+    return (time.process_time() - started) / count * 1000
+
+
+async def store_pieces(url: str, messages: int) -> dict[str, float]:
+    """receive, sender and statement, with SQL statements counted per message."""
+    db = Database(url, Crypto(KEYS, SECRET))
+    harness = await Harness(db).start()
+    statements: Counter[str] = Counter()
+    phase = ["setup"]
+
+    @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
+    def _count(*_args: Any) -> None:
+        statements[phase[0]] += 1
+
+    pipeline = harness.pipeline
+    assert pipeline is not None
+    script = SQ_HIGH_RISK
+
+    async def receive(i: int) -> None:
+        person, step = divmod(i, len(script))
+        inbound = harness.inbound(script[step], urn=f"tel:+35569{person:07d}", channel="sms")
+        await pipeline.receive(inbound)
+
+    async def send(_i: int) -> None:
+        await harness.sender.drain_once()  # one reply due each time: one claim, one send
+
+    out: dict[str, float] = {}
+    receive_ms = send_ms = 0.0
+    for i in range(messages):  # interleaved, as in the server: one reply due per pass
+        phase[0] = "receive"
+        receive_ms += await cpu_ms(1, lambda _n, i=i: receive(i))
+        phase[0] = "sender"
+        send_ms += await cpu_ms(1, send)
+    out["receive"] = receive_ms / messages
+    out["sender"] = send_ms / messages
+    out["receive_statements"] = statements["receive"] / messages
+    out["sender_statements"] = statements["sender"] / messages
+
+    phase[0] = "statement"
+    async with db.uow() as uow:
+        lookup = sa.text("SELECT id FROM contacts WHERE urn_hash = :h")
+
+        async def one(i: int) -> None:
+            await uow.session.execute(lookup, {"h": f"{i:064x}"})
+
+        out["statement"] = await cpu_ms(messages, one)
+    await db.dispose()
+    return out
+
+
+async def channel_pieces(messages: int, tmp: str) -> dict[str, float]:
+    """The real channels' send() and webhook handlers against the local fakes."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
+    from bot.channels.twilio_sms import SMS_PATH, TwilioSmsChannel
+    from bot.config import load_settings
+    from tests.auxil import telegram_payloads as tgp
+    from tests.auxil import twilio_payloads as smsp
+    from tests.auxil.fake_telegram import FakeTelegram
+    from tests.auxil.fake_twilio import FakeTwilio
+
+    twilio, telegram = FakeTwilio(), FakeTelegram()
+    await twilio.start()
+    await telegram.start()
+    settings = load_settings(
+        env={
+            "HELPLINE_VAR_DIR": tmp,
+            "HELPLINE_PUBLIC_URL": PUBLIC,
+            "HELPLINE_DATA_KEYS": KEYS[0],
+            "HELPLINE_SECRET_KEY": SECRET,
+            "TWILIO_ACCOUNT_SID": smsp.ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": smsp.AUTH_TOKEN,
+            "TWILIO_FROM_NUMBER": smsp.HELPLINE_NUMBER,
+            "HELPLINE_TWILIO_API_URL": twilio.url,
+            "TELEGRAM_BOT_TOKEN": tgp.TOKEN,
+            "TELEGRAM_WEBHOOK_SECRET": TG_SECRET,
+            "HELPLINE_TELEGRAM_API_URL": telegram.url,
+        }
+    )
+
+    async def nothing(*_args: Any) -> None:
+        return None
+
+    sms = TwilioSmsChannel(settings, receive=nothing, on_status=nothing, on_opt_out=nothing)
+    tg = TelegramChannel(settings, receive=nothing)
+    await sms.start()
+    await tg.start()
+    out: dict[str, float] = {}
+    text = "Faleminderit. A jeni në rrezik tani?\n1. Po\n2. Jo"
+    # The fakes run in this process too: their share is measured alone and taken off.
+    out["twilio"] = await cpu_ms(
+        messages,
+        lambda i: sms.send(Outbound(i, "sms", f"tel:+35569{i:07d}", text)),
+    )
+    out["telegram"] = await cpu_ms(
+        messages,
+        lambda i: tg.send(Outbound(i, "telegram", f"telegram:{6_000_000_000 + i}", text)),
+    )
+    app = web.Application()
+    app.add_routes(sms.routes() + tg.routes())
+    client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+
+    async def sms_webhook(i: int) -> None:
+        form = smsp.inbound_sms(f"+35569{i:07d}", "po")
+        headers = smsp.signed_headers(PUBLIC + SMS_PATH, form)
+        async with client.post(SMS_PATH, data=form, headers=headers) as resp:
+            assert resp.status == 200
+
+    async def tg_webhook(i: int) -> None:
+        update = tgp.text(i + 1, "po", message_id=i + 1, chat_id=6_000_000_000 + i)
+        headers = {SECRET_HEADER: TG_SECRET}
+        async with client.post(WEBHOOK_PATH, json=update, headers=headers) as resp:
+            assert resp.status == 200
+
+    out["webhook_sms"] = await cpu_ms(messages, sms_webhook)
+    out["webhook_telegram"] = await cpu_ms(messages, tg_webhook)
+    await client.close()
+    await sms.stop()
+    await tg.stop()
+    await twilio.stop()
+    await telegram.stop()
+    return out
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    """Run every piece and print the table."""
+    with tempfile.TemporaryDirectory() as tmp:
+        name = None
+        if args.database == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp}/hot.db"
+        else:
+            import asyncpg
+
+            name = f"helpline_hot_{secrets.token_hex(4)}"
+            admin = await asyncpg.connect(PG_ADMIN)
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            url = "postgresql+asyncpg://" + PG_ADMIN.split("://", 1)[1].rsplit("/", 1)[0]
+            url += f"/{name}"
+        try:
+            await migrate.upgrade_async(url)
+            store = await store_pieces(url, args.messages)
+        finally:
+            if name is not None:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await admin.close()
+        channels = await channel_pieces(args.messages, tmp)
+    print(f"hot path, {args.database}, CPU ms of this process per message (sequential):")
+    print(
+        f"  receive transaction  {store['receive']:6.2f} ms  "
+        f"({store['receive_statements']:.1f} SQL statements)"
+    )
+    print(
+        f"  sender pass          {store['sender']:6.2f} ms  "
+        f"({store['sender_statements']:.1f} SQL statements, channel doing nothing)"
+    )
+    print(f"  one SELECT           {store['statement']:6.2f} ms")
+    print(f"  twilio send()        {channels['twilio']:6.2f} ms  (fake Twilio in-process)")
+    print(f"  telegram send()      {channels['telegram']:6.2f} ms  (fake Bot API in-process)")
+    print(f"  SMS webhook          {channels['webhook_sms']:6.2f} ms  (client in-process)")
+    print(f"  Telegram webhook     {channels['webhook_telegram']:6.2f} ms  (client in-process)")
+
+
+def main() -> None:
+    """Parse options and run."""
+    logging.getLogger("bot").setLevel(logging.ERROR)  # "no coordinator to alert": none is needed
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--messages", type=int, default=400)
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

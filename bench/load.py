@@ -1,0 +1,638 @@
+"""Load: simulated people talk to a real `helpline serve` by signed SMS and Telegram webhooks.
+
+Starts the helpline as a real server process (`python -m bot serve`, optionally `--workers N`)
+on a fresh SQLite file or PostgreSQL database, with the fake Twilio and Telegram servers of
+tests/auxil in this process. N simulated people go through realistic conversations (the
+Albanian high-risk screening, the English medium-risk one, some opening with a danger phrase),
+half by SMS and half by Telegram, each sending the next message once the reply to the last has
+reached the fake provider. Phases:
+
+- saturation: every person talks as fast as answers come: inbound messages a second;
+- paced: messages sent at a fixed rate (default half the saturation rate): webhook -> reply
+  request at the fake provider (p50/p99) and urgent message -> coordinator's alert (p50/p99);
+- bare: a bare aiohttp handler (same routes, reads the body, answers at once) in its own
+  process, driven by the same generator; our saturation rate as a share of it.
+
+Also the server's CPU seconds per message (from /proc, all worker processes) and peak memory.
+
+    .venv/bin/python bench/load.py [--database sqlite|postgres] [--workers N] [--people 64]
+                                   [--duration 15] [--rate R] [--no-bare]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import re
+import secrets
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+import psutil  # noqa: E402
+from aiohttp import web  # noqa: E402
+
+from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH  # noqa: E402
+from bot.channels.twilio_sms import EMPTY_TWIML, SMS_PATH  # noqa: E402
+from tests.auxil import telegram_payloads as tgp  # noqa: E402
+from tests.auxil import twilio_payloads as smsp  # noqa: E402
+from tests.auxil.fake_telegram import FakeTelegram  # noqa: E402
+from tests.auxil.fake_twilio import FakeTwilio  # noqa: E402
+from tests.auxil.server_process import ServerProcess, free_port, helpline  # noqa: E402
+
+PUBLIC = "https://helpline.example.org"
+TG_SECRET = "bench-webhook-secret"  # noqa: S105 - the fake's, for the bench only
+KEYS = ("hkArhHvODLmz--tDrnBG7OkAiGdL7L3K9u37eCe6K1I=",)  # a throwaway key for the bench only
+SECRET = "bench-secret"  # noqa: S105 - for the bench only
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+COORDINATORS = tuple(f"+35568200000{i}" for i in range(3))
+REPLY_TIMEOUT = 15.0  # a reply later than this counts as missing; the person goes on
+REF = re.compile(r"\b([A-Z]-[0-9A-Z]{4,})\b")
+
+# What people write, as in tests/flows/test_dialogues.py (Albanian typed without diacritics).
+SQ_HIGH_RISK = (
+    "pershendetje", "shqip", "po", "jo", "per veten", "tirana", "jo", "joo", "po", "j", "jo",
+    "jo", "2", "mire", "jo", "aspak", "strehim", "jo", "po",
+)  # fmt: skip
+EN_MEDIUM_RISK = (
+    "hi", "English", "yes", "no", "1", "Pristina", "no", "no", "no", "no", "no", "yes", "no",
+    "no", "no", "no", "nothing now", "no",
+)  # fmt: skip
+DANGER = {"sq": "ndihmoni, jam ne rrezik", "en": "I'm in danger"}
+
+
+@dataclass
+class Person:
+    """One simulated person: an address on one channel and what they will write."""
+
+    number: int
+    channel: str  # sms | telegram
+    script: tuple[str, ...]
+    urgent: bool
+
+    @property
+    def address(self) -> str:
+        """Where replies to them go: a phone number, or a Telegram chat id as text."""
+        if self.channel == "sms":
+            return f"+35569{self.number:07d}"
+        return str(6_000_000_000 + self.number)
+
+    @property
+    def urn(self) -> str:
+        """Their URN in the helpline."""
+        prefix = "tel:" if self.channel == "sms" else "telegram:"
+        return prefix + self.address
+
+
+def person(number: int) -> Person:
+    """The number-th person: channels, languages and urgency mixed in fixed proportions."""
+    channel = "sms" if number % 2 == 0 else "telegram"
+    language = "en" if number % 3 == 2 else "sq"
+    urgent = number % 5 == 3  # one in five opens with a danger phrase, then says a little
+    script = SQ_HIGH_RISK if language == "sq" else EN_MEDIUM_RISK
+    if channel == "sms":
+        # Twilio keeps YES for itself (an opt-in keyword it answers): people write "yeah".
+        script = tuple("yeah" if t == "yes" else t for t in script)
+    if urgent:
+        script = (DANGER[language], *script[:3])
+    return Person(number, channel, script, urgent)
+
+
+@dataclass
+class Stats:
+    """What one phase measured."""
+
+    sent: int = 0  # webhooks answered 200 within the window
+    replied: int = 0  # replies that reached the fake provider within the window
+    missing: int = 0  # replies that never came
+    errors: int = 0  # webhooks not answered 200
+    latencies: list[float] = field(default_factory=list)  # ms, webhook sent -> reply request
+    urgent_sent: dict[str, float] = field(default_factory=dict)  # urn -> when the danger went
+    unanswered: list[str] = field(default_factory=list)  # channel:step:text of missing replies
+    error_kinds: Counter[str] = field(default_factory=Counter)  # "channel status" of errors
+
+    def rate(self, seconds: float) -> float:
+        """Inbound messages a second."""
+        return self.sent / seconds if seconds else 0.0
+
+
+class Generator:
+    """Drives people against one server; the fakes tell it when replies arrive."""
+
+    def __init__(self, base_url: str, *, wait_replies: bool) -> None:
+        self.base_url = base_url
+        self.wait_replies = wait_replies
+        self.waiting: dict[str, asyncio.Future[float]] = {}
+        self.extra = 0  # provider requests to people nobody was waiting for
+        self.alerts: dict[str, float] = {}  # case reference -> first alert's arrival
+        self.numbers = itertools.count()
+        self.update_ids = itertools.count(1)
+        self.stats = Stats()
+        self.recording = False
+        self.session: aiohttp.ClientSession | None = None
+
+    # -- what the fakes call --------------------------------------------------------------
+
+    def arrived(self, address: str, text: str) -> None:
+        """A request to send `text` to `address` reached a fake provider."""
+        now = time.perf_counter()
+        if address in COORDINATORS:
+            match = REF.search(text)
+            if match and match.group(1) not in self.alerts:
+                self.alerts[match.group(1)] = now
+            return
+        future = self.waiting.pop(address, None)
+        if future is None or future.done():
+            self.extra += 1
+            return
+        future.set_result(now)
+
+    # -- the people ---------------------------------------------------------------------------
+
+    async def post(self, who: Person, text: str) -> int:
+        """One signed webhook, as the provider sends it; retried on a broken connection."""
+        assert self.session is not None
+        if who.channel == "sms":
+            form = smsp.inbound_sms(who.address, text)
+            url, data = PUBLIC + SMS_PATH, form
+            headers = smsp.signed_headers(url, form)
+            path = SMS_PATH
+        else:
+            mid = next(self.update_ids)
+            update = tgp.text(mid, text, message_id=mid, chat_id=int(who.address))
+            data = json.dumps(update)
+            headers = {"Content-Type": "application/json", SECRET_HEADER: TG_SECRET}
+            path = WEBHOOK_PATH
+        for attempt in range(3):
+            try:
+                async with self.session.post(self.base_url + path, data=data, headers=headers) as r:
+                    await r.read()
+                    return r.status
+            except (aiohttp.ClientError, OSError):
+                if attempt == 2:
+                    raise
+        return 0
+
+    async def say(self, who: Person, text: str, first: bool) -> None:
+        """Send one message and wait for its reply (or only the HTTP answer, for bare)."""
+        stats = self.stats
+        future: asyncio.Future[float] | None = None
+        if self.wait_replies:
+            future = asyncio.get_running_loop().create_future()
+            self.waiting[who.address] = future
+        started = time.perf_counter()
+        recording = self.recording
+        if recording and first and who.urgent:
+            stats.urgent_sent[who.urn] = started
+        try:
+            status = await self.post(who, text)
+        except (aiohttp.ClientError, OSError):
+            status = 0
+        if status != 200:
+            self.waiting.pop(who.address, None)
+            if recording:
+                stats.errors += 1
+                stats.error_kinds[f"{who.channel} {status}"] += 1
+            return
+        if recording and self.recording:
+            stats.sent += 1
+        if future is None:
+            return
+        try:
+            arrived = await asyncio.wait_for(future, REPLY_TIMEOUT)
+        except TimeoutError:
+            self.waiting.pop(who.address, None)
+            if recording:
+                stats.missing += 1
+                stats.unanswered.append(f"{who.channel}:{who.script.index(text)}:{text}")
+            return
+        if recording and self.recording:
+            stats.replied += 1
+            stats.latencies.append((arrived - started) * 1000)
+
+    async def talk(self, stop: asyncio.Event, gate: Callable[[], Any] | None = None) -> None:
+        """People one after another on this line, until `stop`; `gate` paces each message."""
+        while not stop.is_set():
+            who = person(next(self.numbers))
+            for i, text in enumerate(who.script):
+                if stop.is_set():
+                    return
+                if gate is not None:
+                    await gate()
+                    if stop.is_set():
+                        return
+                await self.say(who, text, i == 0)
+
+    @contextlib.asynccontextmanager
+    async def running(self, people: int) -> AsyncIterator[None]:
+        """An HTTP session with one connection a person."""
+        connector = aiohttp.TCPConnector(limit=people + 8, force_close=False)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            self.session = session
+            yield
+        self.session = None
+
+    async def phase(
+        self, people: int, seconds: float, *, rate: float | None = None, warmup: float = 0.0
+    ) -> Stats:
+        """Run `people` lines for warmup + seconds; returns what the measured window saw."""
+        stop = asyncio.Event()
+        gate = None
+        if rate:
+            tokens: asyncio.Queue[None] = asyncio.Queue()
+
+            async def pace() -> None:
+                # A ticket every 1/rate seconds, caught up in batches so timer jitter does
+                # not lower the rate; tickets not taken (everyone waiting) are dropped.
+                interval, start, issued = 1.0 / rate, time.perf_counter(), 0
+                while not stop.is_set():
+                    due = int((time.perf_counter() - start) / interval) + 1
+                    for _ in range(due - issued):
+                        if tokens.qsize() < people:
+                            tokens.put_nowait(None)
+                    issued = due
+                    await asyncio.sleep(interval if interval > 0.002 else 0.002)
+
+            async def gate() -> None:
+                await tokens.get()
+
+            pacer = asyncio.create_task(pace())
+        lines = [asyncio.create_task(self.talk(stop, gate)) for _ in range(people)]
+        await asyncio.sleep(warmup)
+        self.stats, self.recording = Stats(), True
+        await asyncio.sleep(seconds)
+        self.recording = False
+        stats = self.stats
+        stop.set()
+        if rate:
+            pacer.cancel()
+            for _ in range(people):
+                tokens.put_nowait(None)
+        await asyncio.gather(*lines, return_exceptions=True)
+        return stats
+
+
+class TimedTwilio(FakeTwilio):
+    """The fake Twilio, telling the generator of each message it is asked to send."""
+
+    generator: Generator | None = None
+
+    async def _create(self, request: web.Request) -> web.Response:
+        response = await super()._create(request)
+        form = self.requests[-1].form
+        self.requests.clear()  # memory stays flat over a long run
+        self.messages.clear()
+        if self.generator is not None and response.status == 201:
+            self.generator.arrived(form.get("To", ""), form.get("Body", ""))
+        return response
+
+
+class TimedTelegram(FakeTelegram):
+    """The fake Bot API, telling the generator of each sendMessage."""
+
+    generator: Generator | None = None
+
+    async def _send_message(self, params: dict[str, Any]) -> web.Response:
+        response = await super()._send_message(params)
+        self.calls.clear()
+        self.messages.clear()
+        if self.generator is not None and response.status == 200:
+            self.generator.arrived(str(params.get("chat_id")), str(params.get("text", "")))
+        return response
+
+
+# -- the servers ---------------------------------------------------------------------------------
+
+
+def bare_main(port: int) -> None:
+    """The bare aiohttp handler: the helpline's routes, reading the body, answering at once."""
+
+    async def sms(request: web.Request) -> web.Response:
+        await request.post()
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+    async def telegram(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post(SMS_PATH, sms)
+    app.router.add_post(WEBHOOK_PATH, telegram)
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=port,
+        access_log=None,
+        print=lambda *_: print("helpline serving on (bare)", flush=True),
+    )
+
+
+class BareProcess(ServerProcess):
+    """The bare handler in its own process, started and stopped like the helpline."""
+
+    async def start(self) -> BareProcess:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--bare-server",
+            str(self.port),
+            cwd=ROOT,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(30):
+            while b"serving on" not in (line := await self.proc.stdout.readline()):
+                if not line:
+                    raise RuntimeError("the bare server did not start")
+        self._drain = asyncio.create_task(self._keep_reading())
+        return self
+
+
+def processes(pid: int) -> list[psutil.Process]:
+    """A server process and its workers."""
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+def cpu_seconds(procs: list[psutil.Process], kind: str = "both") -> float:
+    """User and/or system CPU seconds of these processes so far."""
+    total = 0.0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += (t.user if kind != "system" else 0.0) + (t.system if kind != "user" else 0.0)
+    return total
+
+
+def peak_rss_mb(procs: list[psutil.Process]) -> tuple[float, float]:
+    """(sum, largest) of the processes' peak resident memory (VmHWM), in MB."""
+    peaks = []
+    for p in procs:
+        with contextlib.suppress(OSError, psutil.Error):
+            for line in Path(f"/proc/{p.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+    return (sum(peaks), max(peaks)) if peaks else (0.0, 0.0)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank); 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered)) - 1))]
+
+
+@contextlib.asynccontextmanager
+async def database(kind: str, tmp: str) -> AsyncIterator[str]:
+    """A fresh, migrated database URL; a PostgreSQL one is dropped afterwards."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp}/bench.db"
+        helpline("db", "upgrade", env={"HELPLINE_DATABASE_URL": url, "HELPLINE_VAR_DIR": tmp})
+        yield url
+        return
+    import asyncpg
+
+    name = f"helpline_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        helpline("db", "upgrade", env={"HELPLINE_DATABASE_URL": url, "HELPLINE_VAR_DIR": tmp})
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def add_coordinators(env: dict[str, str]) -> None:
+    """Three coordinators always on national duty, paged by SMS."""
+    for i, phone in enumerate(COORDINATORS):
+        out = helpline(
+            "coordinator", "add", "--name", f"Bench {i}", "--municipality", "national",
+            "--phone", phone, "--lang", "sq", env=env,
+        ).stdout  # fmt: skip
+        helpline("duty", "add", out.strip().splitlines()[-1], "--always", env=env)
+
+
+async def alert_latencies(url: str, generator: Generator, stats: Stats) -> list[float]:
+    """Urgent message -> first alert of its case, in ms (cases looked up in the database)."""
+    from bot.store.crypto import Crypto
+    from bot.store.db import Database
+
+    db = Database(url, Crypto(KEYS, SECRET))
+    found: list[float] = []
+    try:
+        async with db.uow() as uow:
+            for urn, sent in stats.urgent_sent.items():
+                contact = await uow.contacts.find_by_urn(urn)
+                case = await uow.cases.open_for_contact(contact.id) if contact else None
+                if case is not None and case.reference in generator.alerts:
+                    found.append((generator.alerts[case.reference] - sent) * 1000)
+    finally:
+        await db.dispose()
+    return found
+
+
+def describe(name: str, stats: Stats, seconds: float) -> str:
+    """One line of figures for a phase."""
+    lat = stats.latencies
+    return (
+        f"{name}: {stats.rate(seconds):.0f} inbound msg/s ({stats.sent} in {seconds:.0f} s), "
+        f"reply p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms, "
+        f"max {max(lat, default=0):.1f} ms; missing replies {stats.missing}, "
+        f"errors {stats.errors}"
+        + (f" (unanswered: {stats.unanswered[:5]})" if stats.missing else "")
+        + (f" (errors: {dict(stats.error_kinds)})" if stats.errors else "")
+    )
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Every phase; returns the figures (and prints them as they come)."""
+    results: dict[str, Any] = {
+        "database": args.database,
+        "workers": args.workers,
+        "people": args.people,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        twilio, telegram = TimedTwilio(), TimedTelegram()
+        await twilio.start()
+        await telegram.start()
+        try:
+            async with database(args.database, tmp) as url:
+                env = {
+                    "HELPLINE_DATABASE_URL": url,
+                    "HELPLINE_VAR_DIR": tmp,
+                    "HELPLINE_PUBLIC_URL": PUBLIC,
+                    "HELPLINE_SECRET_KEY": SECRET,
+                    "HELPLINE_DATA_KEYS": ",".join(KEYS),
+                    "TWILIO_ACCOUNT_SID": smsp.ACCOUNT_SID,
+                    "TWILIO_AUTH_TOKEN": smsp.AUTH_TOKEN,
+                    "TWILIO_FROM_NUMBER": smsp.HELPLINE_NUMBER,
+                    "HELPLINE_TWILIO_API_URL": twilio.url,
+                    "TELEGRAM_BOT_TOKEN": tgp.TOKEN,
+                    "TELEGRAM_WEBHOOK_SECRET": TG_SECRET,
+                    "HELPLINE_TELEGRAM_API_URL": telegram.url,
+                    # The providers' rates are not what is measured here (see README).
+                    "HELPLINE_SMS_RATE": "0",
+                    "HELPLINE_TELEGRAM_RATE": "0",
+                }
+                add_coordinators(env)
+                serve_args = ("--workers", str(args.workers)) if args.workers > 1 else ()
+                server = await ServerProcess(env, args=serve_args, ready=args.workers).start()
+                try:
+                    results.update(await measure(args, server, url, twilio, telegram))
+                finally:
+                    await server.stop()
+                    problems = [line for line in server.log().splitlines() if "ERROR" in line]
+                    if problems:
+                        saved = Path(tempfile.gettempdir(), "helpline-load-server.log")
+                        saved.write_bytes(b"".join(server.output))  # noqa: ASYNC240 - at the end
+                        print(f"  server errors: {len(problems)}, first: {problems[:3]}; {saved}")
+        finally:
+            await twilio.stop()
+            await telegram.stop()
+        if args.bare:
+            bare = await BareProcess({}, port=free_port()).start()
+            try:
+                generator = Generator(bare.url, wait_replies=False)
+                async with generator.running(args.people):
+                    stats = await generator.phase(args.people, args.duration, warmup=args.warmup)
+                rate = stats.rate(args.duration)
+                print(f"bare aiohttp: {rate:.0f} msg/s", flush=True)
+                results["bare_rate"] = rate
+                results["ratio"] = results["saturation_rate"] / rate if rate else 0.0
+                print(f"ours / bare: {results['ratio']:.1%}", flush=True)
+            finally:
+                await bare.stop()
+    return results
+
+
+async def measure(
+    args: argparse.Namespace,
+    server: ServerProcess,
+    url: str,
+    twilio: TimedTwilio,
+    telegram: TimedTelegram,
+) -> dict[str, Any]:
+    """The saturation and paced phases against the running helpline."""
+    assert server.proc is not None
+    procs = processes(server.proc.pid)
+    me = psutil.Process()
+    out: dict[str, Any] = {}
+
+    generator = Generator(server.url, wait_replies=True)
+    twilio.generator = telegram.generator = generator
+    async with generator.running(args.people):
+        profiler = None
+        if args.profile:
+            # py-spy samples the server (every worker) through the saturation phase.
+            profiler = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).with_name("py-spy")), "record",
+                "--pid", str(server.proc.pid), "--subprocesses",
+                "--duration", str(int(args.duration + args.warmup)), "--rate", "200",
+                "--format", "raw", "--output", args.profile, "--nonblocking", "--gil",
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+        cpu0, own0, sys0 = cpu_seconds(procs), cpu_seconds([me]), cpu_seconds(procs, "system")
+        sat = await generator.phase(args.people, args.duration, warmup=args.warmup)
+        cpu1, own1, sys1 = cpu_seconds(procs), cpu_seconds([me]), cpu_seconds(procs, "system")
+        print(describe("saturation", sat, args.duration), flush=True)
+        if profiler is not None:
+            await profiler.wait()
+            print(f"  profile (py-spy, collapsed stacks): {args.profile}", flush=True)
+        out["saturation_rate"] = sat.rate(args.duration)
+        out["saturation_p50"] = percentile(sat.latencies, 50)
+        out["saturation_p99"] = percentile(sat.latencies, 99)
+        # The window is a slice of a longer run: CPU over the whole phase, messages likewise.
+        total = sat.sent * (args.duration + args.warmup) / args.duration
+        out["cpu_ms_per_msg"] = (cpu1 - cpu0) / total * 1000 if total else 0.0
+        out["cpu_system_share"] = (sys1 - sys0) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0
+        out["generator_cpu_ms_per_msg"] = (own1 - own0) / total * 1000 if total else 0.0
+        sat_alerts = await alert_latencies(url, generator, sat)
+        print(
+            f"  server CPU {out['cpu_ms_per_msg']:.2f} ms/msg "
+            f"({out['cpu_system_share']:.0%} in the kernel); this process (load generator "
+            f"and fakes) {out['generator_cpu_ms_per_msg']:.2f} ms/msg; alerts under "
+            f"saturation: {len(sat_alerts)}, p50 {percentile(sat_alerts, 50):.1f} ms, "
+            f"p99 {percentile(sat_alerts, 99):.1f} ms",
+            flush=True,
+        )
+
+        rate = args.rate or max(1.0, round(out["saturation_rate"] / 2))
+        paced = await generator.phase(args.people, args.duration, rate=rate, warmup=args.warmup)
+        alerts = await alert_latencies(url, generator, paced)
+        print(describe(f"paced at {rate:.0f}/s", paced, args.duration), flush=True)
+        print(
+            f"  urgent alerts: {len(alerts)} of {len(paced.urgent_sent)}, "
+            f"p50 {percentile(alerts, 50):.1f} ms, p99 {percentile(alerts, 99):.1f} ms, "
+            f"max {max(alerts, default=0):.1f} ms",
+            flush=True,
+        )
+        out.update(
+            paced_rate_target=rate,
+            paced_rate=paced.rate(args.duration),
+            paced_p50=percentile(paced.latencies, 50),
+            paced_p99=percentile(paced.latencies, 99),
+            alert_p50=percentile(alerts, 50),
+            alert_p99=percentile(alerts, 99),
+            alerts=len(alerts),
+            missing=sat.missing + paced.missing,
+            errors=sat.errors + paced.errors,
+        )
+    total_mb, largest_mb = peak_rss_mb(procs)
+    out["peak_rss_mb"], out["peak_rss_largest_mb"] = total_mb, largest_mb
+    print(
+        f"  peak memory: {total_mb:.0f} MB over {len(procs)} process(es), largest "
+        f"{largest_mb:.0f} MB; extra provider requests {generator.extra}",
+        flush=True,
+    )
+    return out
+
+
+def main() -> None:
+    """Parse options, run, print a summary (and JSON with --json)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--people", type=int, default=64, help="people talking at once")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds measured a phase")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
+    parser.add_argument("--rate", type=float, help="paced phase: messages a second")
+    parser.add_argument("--no-bare", dest="bare", action="store_false")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--profile", help="py-spy the server during saturation, to this file")
+    parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_server:
+        bare_main(args.bare_server)
+        return
+    print(
+        f"helpline load: {args.database}, {args.workers} worker(s), {args.people} people, "
+        f"{os.cpu_count()} cores",
+        flush=True,
+    )
+    started = time.perf_counter()
+    results = asyncio.run(run(args))
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    if args.json:
+        print(json.dumps(results, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()

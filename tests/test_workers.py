@@ -1,0 +1,232 @@
+"""`helpline serve --workers 3` on PostgreSQL under load: the leader is SIGKILLed mid-send, and
+still every message is processed once, every reply sent once, and housekeeping moves on."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import psutil
+import pytest
+import sqlalchemy as sa
+from aiohttp import web
+
+from bot.channels.twilio_sms import SMS_PATH
+from bot.store import migrate
+from tests.auxil import twilio_payloads as tp
+from tests.auxil.fake_twilio import FakeTwilio
+from tests.auxil.server_process import ServerProcess, helpline
+from tests.store.fixtures import (
+    DATA_KEYS,
+    SECRET_KEY,
+    create_pg_database,
+    drop_pg_database,
+    pg_url,
+)
+
+PUBLIC = "https://helpline.example.org"
+PEOPLE = 16
+SAYS = ("pershendetje", "shqip", "po", "jo", "per veten")  # each gets one reply
+WAIT = 90.0  # a bound on the whole run, so a lost reply fails the test instead of hanging it
+LEADS = re.compile(r"leader: worker (\d+) now runs housekeeping")
+
+
+class HoldingTwilio(FakeTwilio):
+    """The fake Twilio, holding every send of one worker (the victim) until it is let go."""
+
+    def __init__(self) -> None:
+        super().__init__(handler_cancellation=True)
+        self.supervisor: int | None = None  # pid of `helpline serve --workers N`
+        self.victim: int | None = None  # pid of the worker whose sends are held
+        self.open = asyncio.Event()
+        self.held: dict[object, int] = {}  # a held request -> the sender's local port
+        self._keep: set[asyncio.Task[None]] = set()
+
+    def changed(self) -> None:
+        """Wake wait_until() from anywhere (a cancelled handler cannot await)."""
+        task = asyncio.get_running_loop().create_task(self._notify())
+        self._keep.add(task)
+        task.add_done_callback(self._keep.discard)
+
+    def _from_victim(self, port: int) -> bool:
+        """Sent by the victim: no other live worker has this connection (a request the victim
+        sent just before it died is read after its death, from a connection nobody has)."""
+        if self.victim is None or self.supervisor is None:
+            return False
+        for worker in psutil.Process(self.supervisor).children():
+            if worker.pid == self.victim:
+                continue
+            try:
+                if port in local_ports(worker.pid):
+                    return False
+            except psutil.NoSuchProcess:
+                continue
+        return True
+
+    async def _create(self, request: web.Request) -> web.Response:
+        assert request.transport is not None
+        port = request.transport.get_extra_info("peername")[1]
+        if not self.open.is_set() and self._from_victim(port):
+            token = object()
+            self.held[token] = port
+            self.changed()
+            try:
+                await self.open.wait()  # cancelled if the sender dies meanwhile: not created
+            finally:
+                del self.held[token]
+                self.changed()
+        return await super()._create(request)
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database of this test's own."""
+    name = create_pg_database()
+    try:
+        migrate.upgrade(pg_url(name))
+        yield pg_url(name)
+    finally:
+        drop_pg_database(name)
+
+
+def local_ports(pid: int) -> set[int]:
+    """The local ports of a process's TCP connections."""
+    return {c.laddr.port for c in psutil.Process(pid).net_connections(kind="tcp") if c.laddr}
+
+
+def test_several_workers_need_postgresql(tmp_path: Any) -> None:
+    """SQLite has one writer: `--workers 2` on it is refused with what to do instead."""
+    env = {"HELPLINE_DATABASE_URL": f"sqlite:///{tmp_path}/h.db", "HELPLINE_VAR_DIR": str(tmp_path)}
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        helpline("serve", "--workers", "2", env=env)
+    assert refused.value.returncode == 1
+    assert "--workers needs PostgreSQL" in refused.value.stderr
+
+
+@pytest.mark.postgres
+async def test_three_workers_one_killed_every_message_processed_and_answered_once(
+    database: str, tmp_path: Any
+) -> None:
+    fake = HoldingTwilio()
+    await fake.start()
+    env = {
+        "HELPLINE_DATABASE_URL": database,
+        "HELPLINE_VAR_DIR": str(tmp_path),
+        "HELPLINE_PUBLIC_URL": PUBLIC,
+        "HELPLINE_SECRET_KEY": SECRET_KEY,
+        "HELPLINE_DATA_KEYS": ",".join(DATA_KEYS),
+        "HELPLINE_OUTBOX_LEASE": "PT3S",  # rows the dead worker had claimed come back soon
+        "HELPLINE_LEADER_RETRY": "PT0.2S",
+        "HELPLINE_SMS_RATE": "0",
+        "TWILIO_ACCOUNT_SID": tp.ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": tp.AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": tp.HELPLINE_NUMBER,
+        "HELPLINE_TWILIO_API_URL": fake.url,
+    }
+    server = ServerProcess(env, args=("--workers", "3"), ready=3)
+    await server.start()
+    replies: Counter[str] = Counter()
+    retried = 0
+
+    def replies_to(phone: str) -> int:
+        return sum(1 for m in fake.messages.values() if m["to"] == phone)
+
+    async def person(http: aiohttp.ClientSession, n: int) -> None:
+        """Writes, waits for the reply, writes again; a webhook that fails is sent again."""
+        nonlocal retried
+        phone = f"+35569{n:07d}"
+        for i, body in enumerate(SAYS, start=1):
+            form = tp.inbound_sms(phone, body)
+            headers = tp.signed_headers(PUBLIC + SMS_PATH, form)
+            while True:  # as Twilio retries a webhook whose connection broke (same MessageSid)
+                try:
+                    async with http.post(server.url + SMS_PATH, data=form, headers=headers) as r:
+                        if r.status == 200:
+                            break
+                except (aiohttp.ClientError, OSError):
+                    pass
+                retried += 1
+            await fake.wait_until(lambda: replies_to(phone) >= i)  # noqa: B023 - awaited here
+        replies[phone] = replies_to(phone)
+
+    try:
+        async with asyncio.timeout(WAIT):
+            [first] = await server.wait_for_output("now runs housekeeping")
+            leader = int(LEADS.search(first).group(1))  # type: ignore[union-attr]
+            async with aiohttp.ClientSession() as http:
+                # The leader's sends are held at the provider from the start: when it is killed
+                # it has sends in flight and none accepted-but-unrecorded (that window, between
+                # the provider's answer and the commit, is at-least-once by nature: no provider
+                # here takes an idempotency key). Its held sends die with it, nothing created.
+                assert server.proc is not None
+                fake.supervisor, fake.victim = server.proc.pid, leader
+                load = asyncio.gather(*(person(http, n) for n in range(PEOPLE)))
+                await fake.wait_until(lambda: bool(fake.held))  # under load, mid-send
+                psutil.Process(leader).kill()
+                await fake.wait_until(lambda: not fake.held)  # its requests were cancelled
+                await load
+                # Housekeeping moved to another worker (a survivor, or the one started anew).
+                lines = await server.wait_for_output("now runs housekeeping", count=2)
+                assert int(LEADS.search(lines[1]).group(1)) != leader  # type: ignore[union-attr]
+                assert "exited (code -9); starting another" in server.log()
+    finally:
+        await server.stop()
+        fake.open.set()
+        await fake.stop()
+
+    total = PEOPLE * len(SAYS)
+    # Every reply sent once: each person got exactly one answer per message.
+    assert set(replies.values()) == {len(SAYS)} and len(replies) == PEOPLE
+    rows = await _rows(database)
+    twice = Counter((m["to"], m["body"]) for m in fake.messages.values())
+    assert len(fake.messages) == total, ([k for k, n in twice.items() if n > 1], rows["attempts"])
+    # Every message processed once: one stored row per webhook, whatever was retried.
+    assert rows["inbound"] == total and rows["inbound_ids"] == total
+    assert rows["outbox"] == {"sent": total}
+    assert rows["sent_ids"] == total  # each row sent as its own Twilio message
+    assert set(rows["sent_sids"]) == set(fake.messages)
+
+
+async def _rows(url: str) -> dict[str, Any]:
+    """What the database holds after the run."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            inbound = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT count(*), count(DISTINCT external_id) FROM messages "
+                        "WHERE direction = 'in'"
+                    )
+                )
+            ).one()
+            outbox = dict(
+                (
+                    await conn.execute(sa.text("SELECT status, count(*) FROM outbox GROUP BY 1"))
+                ).all()
+            )
+            sids = [r[0] for r in await conn.execute(sa.text("SELECT external_id FROM outbox"))]
+            attempts = dict(
+                (
+                    await conn.execute(
+                        sa.text("SELECT attempts, count(*) FROM outbox GROUP BY 1 ORDER BY 1")
+                    )
+                ).all()
+            )
+    finally:
+        await engine.dispose()
+    return {
+        "inbound": inbound[0],
+        "inbound_ids": inbound[1],
+        "outbox": outbox,
+        "sent_ids": len(set(sids)),
+        "sent_sids": sids,
+        "attempts": attempts,  # a lease that ran out counts one
+    }
