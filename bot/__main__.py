@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import Settings, load_settings
+from bot.keys import register_cli as register_keys_cli
 from bot.referral.cli import register_cli
+from bot.web.admin_cli import register_admin_cli
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -33,16 +35,19 @@ def _setup_logging(verbose: bool = False) -> None:
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     """Run the web server, pipeline, outbox sender and scheduler."""
+    settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
+    if args.workers > 1:  # before the app's imports: the supervisor needs none of them
+        return _serve_workers(settings, args)
     from aiohttp import web
 
     from bot.app import StartupError, build_app
 
-    settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
     try:
         web.run_app(
             build_app(settings),
             host=settings.host,
             port=settings.port,
+            reuse_port=args.reuse_port or None,  # a worker of `serve --workers N`
             access_log=None,  # access logs would carry URLs and addresses; metrics cover traffic
             print=lambda *_: print(
                 f"helpline serving on http://{settings.host}:{settings.port} "
@@ -54,6 +59,32 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         print(f"helpline: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _serve_workers(settings: Settings, args: argparse.Namespace) -> int:
+    """`serve --workers N`: N processes on one port, each a whole helpline (PostgreSQL only)."""
+    from sqlalchemy.engine import make_url
+
+    from bot.store import migrate
+    from bot.store.db import async_url
+    from bot.workers import Supervisor, worker_command
+
+    if make_url(async_url(settings.database_url)).get_backend_name() != "postgresql":
+        print(
+            "helpline: --workers needs PostgreSQL (HELPLINE_DATABASE_URL=postgresql://...); "
+            "SQLite serves from one process",
+            file=sys.stderr,
+        )
+        return 1
+    if migrate.current(settings.database_url) != migrate.head():
+        print(
+            "helpline: the database is not at the newest schema: run `helpline db upgrade`",
+            file=sys.stderr,
+        )
+        return 1
+    extra = ["-v"] if args.verbose else []
+    command = worker_command(settings.host, settings.port, extra)
+    return Supervisor(args.workers, command).run()
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
@@ -124,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the helpline")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port (PostgreSQL only); housekeeping runs in one of them",
+    )
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database")
@@ -141,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     i18n.set_defaults(func=cmd_i18n)
 
     register_cli(sub)
+    register_admin_cli(sub)
+    register_keys_cli(sub)  # keys generate|rotate, retention run
 
     telegram = sub.add_parser("telegram", help="Telegram bot")
     telegram.add_argument("action", choices=["set-webhook"])

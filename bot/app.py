@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.channels.simulator import SimulatorChannel
@@ -18,16 +18,24 @@ from bot.config import Settings
 from bot.data import load_municipalities
 from bot.data.numbers import load_numbers
 from bot.flows.library import FlowLibrary
+from bot.followups.scheduler import Scheduler
+from bot.followups.service import Followups
 from bot.hub import Hub
 from bot.i18n import Catalogs
 from bot.messages import Inbound, StatusUpdate
 from bot.outbox import OutboxSender
+from bot.pacing import Pacer
 from bot.pipeline import Pipeline, places_from
 from bot.referral.service import Referral
+from bot.retention import schedule_retention
 from bot.store import migrate
 from bot.store.crypto import Crypto
 from bot.store.db import Database
+from bot.store.leader import Leader
 from bot.store.repositories import Municipality
+from bot.web.admin import setup_admin
+from bot.web.limits import RateLimiter
+from bot.web.security import setup_security
 from bot.web.simulator import setup_simulator
 
 log = logging.getLogger(__name__)
@@ -40,9 +48,9 @@ CATALOGS = web.AppKey("catalogs", Catalogs)
 HUB = web.AppKey("hub", Hub)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 SENDER = web.AppKey("sender", OutboxSender)
+LEADER = web.AppKey("leader", Leader)
+SCHEDULER = web.AppKey("scheduler", Scheduler)  # add periodic jobs with add_job / add_daily
 CHANNELS = web.AppKey("channels", dict)
-
-SWEEP_SECONDS = 5  # how often due timers are looked for
 
 
 def utcnow() -> datetime:
@@ -94,9 +102,26 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     places = places_from(await ensure_municipalities(db))
     catalogs = Catalogs()
     channels = app[CHANNELS]
-    for channel in channels.values():
-        await channel.start()
-    sender = OutboxSender(db, channels, clock, lease=settings.outbox_lease)
+    pacer = Pacer.configured({"sms": settings.sms_rate, "telegram": settings.telegram_rate})
+    sender = OutboxSender(
+        db,
+        channels,
+        clock,
+        lease=settings.outbox_lease,
+        pacer=pacer,
+        retry_base=settings.outbox_retry_base.total_seconds(),
+        retry_max=settings.outbox_retry_max.total_seconds(),
+    )
+    # Several workers share the database: one of them, elected, runs the sweeps that must run
+    # once (jobs wrap themselves in app[LEADER].only); on SQLite the one process leads.
+    leader = Leader(
+        settings.database_url,
+        retry=settings.leader_retry.total_seconds(),
+        name=f"worker {os.getpid()}",
+    )
+    referral = Referral(
+        catalogs, ack_timeout=settings.ack_timeout, include_sample_services=settings.demo
+    )
     pipeline = Pipeline(
         db,
         flows,
@@ -107,21 +132,31 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         hub=app[HUB],
         on_commit=sender.wake,
-        referral=Referral(
-            catalogs, ack_timeout=settings.ack_timeout, include_sample_services=settings.demo
+        referral=referral,
+        leads=lambda: leader.is_leader,
+        followups=Followups(
+            referral.ctx,
+            cadence=settings.followup_cadence,
+            repeat=settings.followup_repeat,
+            retry=settings.followup_retry,
+            quiet=settings.followup_quiet,
+            lease=settings.followup_lease,
         ),
     )
+    app[LEADER] = leader
     app[DB], app[FLOWS], app[CATALOGS] = db, flows, catalogs
     app[PIPELINE], app[SENDER] = pipeline, sender
+    # Channels start only now: Telegram's poller hands updates to app[PIPELINE] at once.
+    for channel in channels.values():
+        await channel.start()
     sender_task = asyncio.create_task(sender.run(), name="outbox-sender")
-    scheduler = AsyncIOScheduler(timezone="UTC")
-    scheduler.add_job(
-        pipeline.sweep_fires,
-        "interval",
-        seconds=SWEEP_SECONDS,
-        id="sweep-fires",
-        max_instances=1,
-        coalesce=True,
+    leader_task = asyncio.create_task(leader.run(), name="leader-election")
+    # Follow-ups: the sweep of due timers (referral escalation among them) and check-ins.
+    scheduler = Scheduler(pipeline, interval=settings.sweep_interval)
+    app[SCHEDULER] = scheduler
+    # Security: the daily retention purge (HELPLINE_RETENTION_DAYS), in the leader only.
+    schedule_retention(
+        scheduler, db, settings.retention_days, clock, leads=lambda: leader.is_leader
     )
     scheduler.start()
     log.info("helpline ready (flows: %s)", ", ".join(sorted(flows.current)))
@@ -129,6 +164,9 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         scheduler.shutdown(wait=False)
+        leader.stop()  # let go of housekeeping at once: another worker takes it over
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(leader_task, timeout=5)
         sender.stop()
         try:
             await asyncio.wait_for(sender_task, timeout=15)
@@ -163,7 +201,10 @@ async def index(request: web.Request) -> web.Response:
 def build_channels(app: web.Application, settings: Settings) -> dict[str, Any]:
     """The channels this configuration turns on; a channel without credentials is off."""
 
+    senders = RateLimiter(settings.rate_per_sender)
+
     async def receive(inbound: Inbound) -> Any:
+        senders.check(inbound.urn)  # Throttled: the channel answers 429 and stores nothing
         return await app[PIPELINE].receive(inbound)
 
     async def on_status(update: StatusUpdate) -> None:
@@ -192,6 +233,7 @@ def build_channels(app: web.Application, settings: Settings) -> dict[str, Any]:
 def build_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> web.Application:
     """The helpline's web application; nothing starts until the app runs."""
     app = web.Application(client_max_size=64 * 1024)
+    setup_security(app, settings)  # headers, CSP, cookies, per-address limits, timeouts
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[HUB] = Hub()
@@ -204,6 +246,7 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> 
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+
     async def demo_phone() -> dict[str, str] | None:
         """The demo coordinator the simulator's coordinator phone belongs to, if there is one."""
         async with app[DB].uow() as uow:
@@ -213,4 +256,5 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> 
         return {"urn": demo[0].simulator_urn or "", "name": demo[0].name}
 
     setup_simulator(app, hub=app[HUB], receive=receive, demo_phone=demo_phone)
+    setup_admin(app)  # /admin: after the runtime's start-up, which the sub-app's builds on
     return app

@@ -43,9 +43,33 @@ class Settings:
     followup_cadence: tuple[timedelta, ...] = field(
         default_factory=lambda: tuple(parse_duration(d) for d in "P1D,P3D,P7D,P14D,P30D".split(","))
     )
+    # Follow-ups: every `followup_repeat` after the cadence until the order ends; a second try
+    # `followup_retry` after an unanswered check-in (then a coordinator is asked to check on
+    # her); a check-in waits while her last message is less than `followup_quiet` old.
+    followup_repeat: timedelta = timedelta(days=30)
+    followup_retry: timedelta = timedelta(days=1)
+    followup_quiet: timedelta = timedelta(minutes=30)
+    followup_lease: timedelta = timedelta(minutes=2)
+    sweep_interval: float = 5.0  # seconds between sweeps of due timers and check-ins
     session_ttl: timedelta = timedelta(days=1)
     # How long a send may take before another sender (or this one after a restart) retries it.
     outbox_lease: timedelta = timedelta(seconds=60)
+    # Messages a second one process sends per channel (None: the provider's default in
+    # bot/pacing.py; 0: no pacing, for benchmarks against local fakes). Each worker paces alone.
+    sms_rate: float | None = None
+    telegram_rate: float | None = None
+    # Several workers: how often a follower tries to take over housekeeping from a dead leader.
+    leader_retry: timedelta = timedelta(seconds=5)
+    # Security (bot/retention.py, bot/web/limits.py): days message texts, free-text answers and
+    # closed cases' links to the person are kept (0: forever); requests a minute per sender and
+    # per client address on webhooks and sign-in; addresses of reverse proxies whose
+    # X-Forwarded-For is believed; the outbox's first retry delay and its ceiling.
+    retention_days: int = 180
+    rate_per_sender: int = 30
+    rate_per_ip: int = 600
+    trusted_proxies: tuple[str, ...] = ()
+    outbox_retry_base: timedelta = timedelta(seconds=2)
+    outbox_retry_max: timedelta = timedelta(minutes=10)
     flows_dir: Path = ROOT / "bot" / "flows"
     demo: bool = False
     dev_keys: bool = False  # True when keys were generated under var/ (development only)
@@ -83,6 +107,30 @@ def _dev_keys(var_dir: Path) -> dict[str, str]:
 
 def _bool(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _rate(env: dict[str, str], name: str) -> float | None:
+    """A sending rate in messages a second (0 turns pacing off), None when not set."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        rate = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of messages a second, not {value!r}") from None
+    if rate < 0 or rate != rate:
+        raise ValueError(f"{name} must be 0 (no pacing) or more")
+    return rate
+
+
+def _count(env: dict[str, str], name: str, default: int) -> int:
+    """A whole number of 0 or more (days, requests a minute), the default when not set."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a whole number of 0 or more, not {value!r}")
+    return int(value)
 
 
 def load_settings(env: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
@@ -124,7 +172,23 @@ def load_settings(env: dict[str, str] | None = None, env_file: Path | None = Non
         if cadence
         else Settings.__dataclass_fields__["followup_cadence"].default_factory(),  # type: ignore[misc]
         session_ttl=parse_duration(env.get("HELPLINE_SESSION_TTL") or "P1D"),
+        followup_repeat=parse_duration(env.get("HELPLINE_FOLLOWUP_REPEAT") or "P30D"),
+        followup_retry=parse_duration(env.get("HELPLINE_FOLLOWUP_RETRY") or "P1D"),
+        followup_quiet=parse_duration(env.get("HELPLINE_FOLLOWUP_QUIET") or "PT30M"),
+        followup_lease=parse_duration(env.get("HELPLINE_FOLLOWUP_LEASE") or "PT2M"),
+        sweep_interval=parse_duration(env.get("HELPLINE_SWEEP_INTERVAL") or "PT5S").total_seconds(),
         outbox_lease=parse_duration(env.get("HELPLINE_OUTBOX_LEASE") or "PT60S"),
+        sms_rate=_rate(env, "HELPLINE_SMS_RATE"),
+        telegram_rate=_rate(env, "HELPLINE_TELEGRAM_RATE"),
+        leader_retry=parse_duration(env.get("HELPLINE_LEADER_RETRY") or "PT5S"),
+        retention_days=_count(env, "HELPLINE_RETENTION_DAYS", 180),
+        rate_per_sender=_count(env, "HELPLINE_RATE_PER_SENDER", 30),
+        rate_per_ip=_count(env, "HELPLINE_RATE_PER_IP", 600),
+        trusted_proxies=tuple(
+            p.strip() for p in (env.get("HELPLINE_TRUSTED_PROXIES") or "").split(",") if p.strip()
+        ),
+        outbox_retry_base=parse_duration(env.get("HELPLINE_OUTBOX_RETRY_BASE") or "PT2S"),
+        outbox_retry_max=parse_duration(env.get("HELPLINE_OUTBOX_RETRY_MAX") or "PT10M"),
         demo=_bool(env.get("HELPLINE_DEMO")),
         dev_keys=dev,
     )

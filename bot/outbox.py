@@ -6,12 +6,14 @@ import asyncio
 import logging
 import random
 import socket
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Gauge
+from sqlalchemy.exc import DBAPIError
 
 from bot.messages import Button, Outbound, SendResult
 from bot.pacing import Pacer
@@ -23,16 +25,27 @@ FAILED = Counter("helpline_outbox_failed_total", "Messages given up on", ["chann
 RETRIED = Counter("helpline_outbox_retried_total", "Send attempts to retry later", ["channel"])
 QUEUE_AGE = Gauge("helpline_outbox_oldest_pending_seconds", "Age of the oldest pending message")
 
-MAX_ATTEMPTS = 8  # about 30 minutes of retries with the backoff below
+# Recording a send's outcome while the database is away: first wait, and the longest (seconds).
+RECORD_RETRY_FIRST, RECORD_RETRY_MAX = 0.05, 2.0
+# 11 retries: 18 to 37 minutes with the backoff below (2 s doubling, with jitter, to 10 min), so
+# a provider outage of a quarter of an hour loses nothing (8 tries gave up after 2 to 4 minutes).
+MAX_ATTEMPTS = 12
 BASE_DELAY = 2.0
 MAX_DELAY = 600.0
+STATS_INTERVAL = 1.0  # seconds between measurements of the queue's age (a gauge)
 
 
-def backoff(attempts: int, retry_after: float | None = None) -> float:
+def backoff(
+    attempts: int,
+    retry_after: float | None = None,
+    *,
+    base: float = BASE_DELAY,
+    cap: float = MAX_DELAY,
+) -> float:
     """Seconds to wait before the next try: exponential with full jitter, or what was asked."""
     if retry_after is not None:
         return retry_after
-    ceiling = min(MAX_DELAY, BASE_DELAY * 2**attempts)
+    ceiling = min(cap, base * 2**attempts)
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
@@ -49,6 +62,8 @@ class OutboxSender:
         batch: int = 50,
         idle_wait: float = 1.0,
         pacer: Pacer | None = None,
+        retry_base: float = BASE_DELAY,
+        retry_max: float = MAX_DELAY,
     ) -> None:
         self.db = db
         self.channels = channels
@@ -58,8 +73,11 @@ class OutboxSender:
         self.idle_wait = idle_wait
         self.owner = f"{socket.gethostname()}:{id(self):x}"
         self._wake = asyncio.Event()
+        self._next_stats = 0.0  # monotonic time when the queue gauge is next measured
         self._stopping = False
         self.pacer = pacer or Pacer()
+        # HELPLINE_OUTBOX_RETRY_BASE / _MAX: tests shrink them to run an outage in seconds.
+        self.retry_base, self.retry_max = retry_base, retry_max
 
     def wake(self) -> None:
         """Something was committed to the outbox: look now instead of at the next tick."""
@@ -73,6 +91,8 @@ class OutboxSender:
     async def run(self) -> None:
         """Send until `stop`; rows claimed but unsent are picked up again after their lease."""
         while not self._stopping:
+            # Cleared before the pass: a commit during it wakes the next one at once.
+            self._wake.clear()
             try:
                 sent = await self.drain_once()
             except asyncio.CancelledError:
@@ -80,22 +100,27 @@ class OutboxSender:
             except Exception:
                 log.exception("outbox pass failed")
                 sent = 0
-            if sent or self._stopping:
+            # A full batch may leave more behind; a partial one took everything due, so the
+            # next pass waits for a commit (or the tick) instead of claiming nothing.
+            if sent >= self.batch or self._stopping:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), self.idle_wait)
             except TimeoutError:
                 pass
-            self._wake.clear()
 
     async def drain_once(self) -> int:
         """Claim one batch of due rows and send them; returns how many were claimed."""
         now = self.clock()
+        # The queue gauge costs two queries: under load, once a second is plenty.
+        measure = time.monotonic() >= self._next_stats
         async with self.db.uow() as uow:
             items = await uow.outbox.claim_due(now, self.batch, self.lease, self.owner)
-            stats = await uow.outbox.stats(now)
+            stats = await uow.outbox.stats(now) if measure else None
             await uow.commit()
-        QUEUE_AGE.set(stats.get("oldest_pending_age") or 0)
+        if stats is not None:
+            self._next_stats = time.monotonic() + STATS_INTERVAL
+            QUEUE_AGE.set(stats.get("oldest_pending_age") or 0)
         if not items:
             return 0
         by_chat: dict[tuple[str, str], list[Any]] = defaultdict(list)
@@ -129,6 +154,35 @@ class OutboxSender:
             except Exception as exc:  # a channel bug must not stop the others
                 log.exception("channel %s raised while sending", item.channel)
                 result = SendResult(ok=False, retry=True, error=type(exc).__name__)
+        await self._record_outcome(item, result)
+
+    async def _record_outcome(self, item: Any, result: SendResult) -> None:
+        """Record what became of a send; while the database is away (a restart, a failover),
+        keep trying for as long as the lease holds: a sent message left leased would be sent
+        a second time once the lease runs out."""
+        deadline = time.monotonic() + self.lease.total_seconds()
+        delay = RECORD_RETRY_FIRST
+        while True:
+            try:
+                await self._record(item, result)
+                return
+            except (DBAPIError, OSError) as exc:
+                if time.monotonic() + delay >= deadline:
+                    log.error(
+                        "outbox row %s: outcome not recorded (%s); it may be sent again",
+                        item.id,
+                        type(exc).__name__,
+                    )
+                    return
+                log.warning(
+                    "outbox row %s: recording failed (%s); trying again",
+                    item.id,
+                    type(exc).__name__,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX)
+
+    async def _record(self, item: Any, result: SendResult) -> None:
         now = self.clock()
         async with self.db.uow() as uow:
             if result.contact_state and item.contact_id is not None:
@@ -143,8 +197,15 @@ class OutboxSender:
                     item.id, external_id=result.external_id, segments=result.segments, now=now
                 )
                 SENT.labels(item.channel).inc()
+                if (item.meta or {}).get("forget"):
+                    await uow.retention.forget_sent(item.id, now)
+                superseded = (item.meta or {}).get("supersedes")
+                if isinstance(superseded, int):  # the same message another way: stop that one
+                    await uow.alerts.supersede(superseded, item.channel)
             elif result.retry and item.attempts + 1 < MAX_ATTEMPTS:
-                delay = backoff(item.attempts, result.retry_after)
+                delay = backoff(
+                    item.attempts, result.retry_after, base=self.retry_base, cap=self.retry_max
+                )
                 await uow.outbox.mark_retry(
                     item.id, due_at=now + timedelta(seconds=delay), error=result.error, now=now
                 )

@@ -37,6 +37,21 @@ class Pacer:
         """No pacing at all (tests and benchmarks of our own code, not of provider limits)."""
         return cls({}, {})
 
+    @classmethod
+    def configured(cls, rates: Mapping[str, float | None]) -> Pacer:
+        """The default pacing with some channels' rates set; 0 turns a channel's pacing off
+        (per chat too), None keeps its default."""
+        channel_rates, intervals = dict(CHANNEL_RATE), dict(CHAT_INTERVAL)
+        for channel, rate in rates.items():
+            if rate is None:
+                continue
+            if rate <= 0:
+                channel_rates.pop(channel, None)
+                intervals.pop(channel, None)
+            else:
+                channel_rates[channel] = rate
+        return cls(channel_rates, intervals)
+
     def reserve(self, channel: str, chat: str) -> float:
         """Take the next free slot; returns how many seconds until it."""
         now = self.monotonic()

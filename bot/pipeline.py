@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -18,6 +18,7 @@ from bot.engine.env import ContactView, Env, Place
 from bot.engine.keywords import detect
 from bot.engine.session import Session
 from bot.flows.library import FlowLibrary
+from bot.followups.service import Followups
 from bot.matching import similarity
 from bot.messages import Inbound, StatusUpdate
 from bot.referral.service import Referral, with_lines
@@ -46,6 +47,7 @@ HUB_EVENTS = frozenset(
         "keyword_matched",
         "session_ended",
         "followup_started",
+        "followup_answered",
         "erasure_requested",
         "input_rejected",
     }
@@ -113,6 +115,8 @@ class Pipeline:
         on_commit: Callable[[], None] | None = None,
         referral: Referral | None = None,
         trigger_flow: str = "first_contact",
+        leads: Callable[[], bool] = lambda: True,
+        followups: Followups | None = None,
     ) -> None:
         self.db = db
         self.flows = flows
@@ -124,8 +128,12 @@ class Pipeline:
         self.hub = hub
         self.on_commit = on_commit
         self.trigger_flow = trigger_flow
+        # Several workers: sweeps that must run once run in the elected leader only.
+        self.leads = leads
         # Referral: coordinators' commands, alerts, relays (app.py passes the configured one).
         self.referral = referral or Referral(catalogs)
+        # Follow-ups: orders registered, check-ins answered (app.py passes the configured one).
+        self.followups = followups or Followups(self.referral.ctx)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     # -- public ----------------------------------------------------------------------------------
@@ -171,7 +179,8 @@ class Pipeline:
                 return
         async with self._lock(contact.urn):
             async with self.db.uow() as uow:
-                contact = await uow.contacts.get(fire.contact_id)
+                # Locked: a message of hers another worker is processing goes first, or after.
+                contact = await uow.contacts.get(fire.contact_id, lock=True)
                 stored = await uow.sessions.get(fire.session_id)
                 applied = _Applied()
                 if contact is not None and stored is not None and stored.status != "ended":
@@ -190,6 +199,40 @@ class Pipeline:
         if contact is not None:
             self._after_commit(contact.urn, applied)
 
+    async def begin(
+        self,
+        contact_id: int,
+        prepare: Callable[[Any, Any, datetime], Awaitable[engine.StartResume | None]],
+    ) -> bool:
+        """Start a conversation the helpline begins (a follow-up check-in), under the person's
+        lock, in one transaction: `prepare(uow, contact, now)` decides (and writes why not);
+        the StartResume it returns runs like a message. True when one started."""
+        async with self.db.uow() as uow:
+            contact = await uow.contacts.get(contact_id)
+        if contact is None:
+            async with self.db.uow() as uow:
+                await prepare(uow, None, self.clock())
+                await uow.commit()
+            return False
+        async with self._lock(contact.urn):
+            async with self.db.uow() as uow:
+                now = self.clock()
+                contact = await uow.contacts.get(contact_id, lock=True)  # across workers too
+                start = await prepare(uow, contact, now)
+                applied = _Applied()
+                if start is not None and contact is not None:
+                    stored = await uow.sessions.get_active(contact.id)
+                    session = Session.from_dict(stored.state) if stored else None
+                    if session is not None and not await self._ensure_versions(uow, session):
+                        session = None
+                    outcome = engine.resume(session, start, self._view(contact), self.env(now))
+                    applied = await self._apply(
+                        uow, contact, stored, outcome, now, outbox_kind="followup"
+                    )
+                await uow.commit()
+        self._after_commit(contact.urn, applied)
+        return start is not None
+
     async def sweep_fires(self, limit: int = 100, owner: str = "sweeper") -> int:
         """Claim due timers and run them; returns how many ran."""
         now = self.clock()
@@ -201,7 +244,8 @@ class Pipeline:
                 await self.run_fire(fire)
             except Exception:
                 log.exception("a %s timer failed", fire.kind)
-        await self.sweep_referrals()
+        if self.leads():
+            await self.sweep_referrals()
         return len(fires)
 
     async def sweep_referrals(self) -> int:
@@ -244,6 +288,9 @@ class Pipeline:
             coordinator = await self.referral.coordinator_for(uow, inbound.urn)
             if coordinator is not None:
                 await self.referral.handle_coordinator(uow, coordinator, contact, inbound, now)
+                # Security: what it said lives on as notes and relays, which erasure and
+                # retention reach; a raw copy here would outlive an FSHI of the person named.
+                await uow.retention.forget_message_text(message_id, now)
                 await uow.contacts.touch(contact.id, now)
                 await uow.commit()
                 return Handled("processed"), _Applied()
@@ -341,7 +388,13 @@ class Pipeline:
     # -- events -> writes ------------------------------------------------------------------------
 
     async def _apply(
-        self, uow: Any, contact: Any, stored: Any, outcome: engine.Outcome, now: datetime
+        self,
+        uow: Any,
+        contact: Any,
+        stored: Any,
+        outcome: engine.Outcome,
+        now: datetime,
+        outbox_kind: str = "reply",
     ) -> _Applied:
         """Turn the engine's events into rows, in this transaction."""
         applied = _Applied()
@@ -426,6 +479,8 @@ class Pipeline:
                 if case is not None and event.type != "case_opened":
                     data.setdefault("reference", case.reference)
                 applied.hub_events.append(data)
+        # Follow-ups: an order registered, a check-in answered or left with DIL.
+        await self.followups.after_events(uow, contact, case, session, outcome.events, now)
         if fields_changed:
             await uow.contacts.set_fields(contact.id, fields)
         applied.case_reference = case.reference if case is not None else None
@@ -438,7 +493,7 @@ class Pipeline:
                 urn=contact.urn,
                 text=rendered.text,
                 buttons=[{"label": b.label, "value": b.value} for b in rendered.buttons],
-                kind="reply",
+                kind=outbox_kind,
                 due_at=now,
                 now=now,
             )
@@ -447,6 +502,14 @@ class Pipeline:
             )
         if erase:
             await self._unsay(uow, contact, now)
+            # Security: who asked is gone after this; the audit keeps that it happened, when,
+            # on which channel and to how many cases (figures only).
+            await uow.audit.add(
+                "contact_erased",
+                now=now,
+                case_id=case.id if case is not None else None,
+                data={"by": "person", "channel": contact.channel},
+            )
             # Last, so the confirmation above is already queued: the outbox keeps only what it
             # needs to send it, and everything else about the person goes.
             await uow.contacts.erase(contact.id, now)

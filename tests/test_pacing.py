@@ -56,3 +56,19 @@ async def test_a_quiet_chat_is_not_held_back(clock):
     clock.now += 5
     await p.wait("telegram", "a")
     assert clock.slept == []
+
+
+def test_configured_rates_replace_the_defaults_and_zero_turns_pacing_off(tmp_path) -> None:
+    """HELPLINE_SMS_RATE / HELPLINE_TELEGRAM_RATE: a rate, 0 (no pacing at all), or unset."""
+    from bot.config import load_settings
+
+    var = {"HELPLINE_VAR_DIR": str(tmp_path)}
+    settings = load_settings(env={**var, "HELPLINE_SMS_RATE": "0", "HELPLINE_TELEGRAM_RATE": "5"})
+    assert (settings.sms_rate, settings.telegram_rate) == (0.0, 5.0)
+    p = Pacer.configured({"sms": settings.sms_rate, "telegram": settings.telegram_rate})
+    assert "sms" not in p.rates and "sms" not in p.intervals  # per chat too
+    assert p.rates["telegram"] == 5.0 and p.intervals["telegram"] == 1.0
+    assert Pacer.configured({"sms": None}).rates == Pacer().rates  # unset: the default
+    for bad in ("-1", "fast", "nan"):
+        with pytest.raises(ValueError, match="HELPLINE_SMS_RATE"):
+            load_settings(env={**var, "HELPLINE_SMS_RATE": bad})

@@ -4,7 +4,26 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from aiohttp import web
+
 from bot.messages import Outbound, SendResult
+
+
+class Throttled(Exception):
+    """Too many messages from one sender: the channel answers 429 and stores nothing."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited; retry after {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
+def too_many_response(retry_after: float) -> web.Response:
+    """429 with Retry-After in whole seconds (at least 1)."""
+    return web.Response(
+        status=429,
+        text="too many requests",
+        headers={"Retry-After": str(max(1, int(retry_after + 0.999)))},
+    )
 
 
 @runtime_checkable

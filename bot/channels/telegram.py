@@ -31,6 +31,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.channels.base import Throttled, too_many_response
 from bot.config import Settings
 from bot.messages import Button, Inbound, Outbound, SendResult
 
@@ -406,6 +407,10 @@ class TelegramChannel:
             return web.Response(status=400, text="bad request")
         try:
             await self.handle_update(update)
+        except Throttled as exc:
+            # Telegram delivers it again later: slowed down, not lost.
+            log.warning("telegram update %s: sender over the rate limit", update.update_id)
+            return too_many_response(exc.retry_after)
         except Exception as exc:
             # Only the type: database errors can carry parameters (ids, texts). Telegram retries.
             log.error(
@@ -602,11 +607,10 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
     """The request body, or None when it is longer than `limit` bytes."""
     if request.content_length is not None and request.content_length > limit:
         return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        # aiohttp keeps the body once read (the security middleware may have read it under a
+        # deadline already) and refuses one over the app's client_max_size.
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return None
+    return body if len(body) <= limit else None

@@ -22,6 +22,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.channels import sms_encoding
+from bot.channels.base import Throttled, too_many_response
 from bot.config import Settings
 from bot.messages import Inbound, Outbound, SendResult, StatusUpdate
 
@@ -281,6 +282,9 @@ class TwilioSmsChannel:
                 await self.on_opt_out(urn, change)
             else:
                 await self.receive(self._inbound(form, sid, urn))
+        except Throttled as exc:
+            log.warning("twilio sms %s: sender over the rate limit; refused", sid)
+            return too_many_response(exc.retry_after)
         except Exception as exc:
             # Only the type: messages of database errors can carry parameters (numbers, texts).
             log.error("twilio sms %s: handing over failed (%s)", sid, type(exc).__name__)

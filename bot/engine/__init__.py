@@ -2,7 +2,7 @@
 
 from bot.engine.definition import Action, Flow, Keyword, KeywordSet, Node, Option, Route, Wait
 from bot.engine.env import ContactView, Env, FlowSource, Place
-from bot.engine.resumes import ExpireResume, MsgResume, Resume, TimeoutResume
+from bot.engine.resumes import ExpireResume, MsgResume, Resume, StartResume, TimeoutResume
 from bot.engine.runner import EngineError, Outcome, resume
 from bot.engine.session import Frame, Session
 
@@ -25,6 +25,7 @@ __all__ = [
     "Resume",
     "Route",
     "Session",
+    "StartResume",
     "TimeoutResume",
     "Wait",
     "resume",

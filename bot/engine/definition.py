@@ -32,11 +32,24 @@ ACTIONS = (
     "record_consent",
     "request_referral",
     "start_followup",
+    "record_followup",
     "erase_contact",
 )
 
 # An `end` with one of these reasons ends the whole conversation, even inside a sub-flow.
 FINAL_END_REASONS = frozenset({"exit", "erased", "no_answer"})
+
+# What a person may answer to a follow-up check-in (record_followup's outcome).
+FOLLOWUP_OUTCOMES = (
+    "respected",  # the order holds: he has not come near, contacted her or come to the house
+    "breached",
+    "talk",  # she wants to talk to someone
+    "stop",  # no more check-ins of this plan
+    "not_now",
+    "done",  # an integration milestone: done, in progress, a problem
+    "progress",
+    "problem",
+)
 
 SERVICES = ("police", "shelter", "health", "legal", "psychosocial", "social", "economic")
 LANGUAGES = ("sq", "en")

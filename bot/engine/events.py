@@ -155,6 +155,15 @@ class FollowupStarted(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class FollowupAnswered(Event):
+    """The person answered a check-in (respected, breached, talk, stop, not_now, done...)."""
+
+    type: ClassVar[str] = "followup_answered"
+    outcome: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ErasureRequested(Event):
     """The person confirmed that all their data is to be erased."""
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,4 +28,13 @@ class ExpireResume:
     """The session's expiry timer fired."""
 
 
-Resume = MsgResume | TimeoutResume | ExpireResume
+@dataclass(frozen=True, slots=True)
+class StartResume:
+    """The helpline begins a conversation itself (a follow-up check-in): `flow` from its start,
+    with `results` already known (plain values the flow may use as @results.NAME)."""
+
+    flow: str
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+Resume = MsgResume | TimeoutResume | ExpireResume | StartResume

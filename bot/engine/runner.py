@@ -12,7 +12,7 @@ from bot.engine import sysmsgs
 from bot.engine.definition import FINAL_END_REASONS, LANGUAGES, Action, Flow, Node, Route, Wait
 from bot.engine.env import ContactView, Env
 from bot.engine.keywords import KeywordHit, detect
-from bot.engine.resumes import ExpireResume, MsgResume, Resume, TimeoutResume
+from bot.engine.resumes import ExpireResume, MsgResume, Resume, StartResume, TimeoutResume
 from bot.engine.routers import (
     Match,
     route_date,
@@ -84,6 +84,8 @@ class _Run:
             self._timeout()
             self._touch(now_iso)
             return Outcome(self.s, self.events)
+        if isinstance(res, StartResume):
+            return self._start(res, now_iso)
         ended_previous = False
         if self.s is not None and self.s.status != "ended" and self.s.expired(self.env.now):
             self._end_session("expired")
@@ -96,6 +98,21 @@ class _Run:
         self._message(res)
         self._touch(now_iso)
         return Outcome(self.s, self.events)
+
+    def _start(self, res: StartResume, now_iso: str) -> Outcome:
+        """A conversation the helpline begins: a fresh session in `res.flow` (the caller made
+        sure no conversation is in progress; a stale one is replaced)."""
+        self.s = Session(
+            language=self.contact.language,
+            fields=dict(self.contact.fields),
+            results=dict(res.results),
+            started_at=now_iso,
+            updated_at=now_iso,
+        )
+        frame = self._push(res.flow, mode="wait")
+        self._go(self._flow(frame).start)
+        self._touch(now_iso)
+        return Outcome(self.s, self.events, new_session=True)
 
     def _new_session(self, now_iso: str) -> None:
         self.s = Session(
@@ -433,6 +450,9 @@ class _Run:
         elif kind == "start_followup":
             params = {k: self._resolve(v) for k, v in a.items() if k != "plan"}
             self.events.append(ev.FollowupStarted(str(a["plan"]), params))
+        elif kind == "record_followup":
+            params = {k: self._resolve(v) for k, v in a.items() if k != "outcome"}
+            self.events.append(ev.FollowupAnswered(str(a["outcome"]), params))
         elif kind == "erase_contact":
             self.events.append(ev.ErasureRequested())
         else:

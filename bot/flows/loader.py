@@ -14,6 +14,7 @@ import yaml
 from bot.engine import keywords as kw
 from bot.engine.definition import (
     ACTIONS,
+    FOLLOWUP_OUTCOMES,
     LANGUAGES,
     ROUTER_CATEGORIES,
     ROUTERS,
@@ -95,12 +96,21 @@ class _Parser:
         self.file = file
         self.text = text
         self.problems: list[Problem] = []
-        self.loader = yaml.SafeLoader(text)
+        self.loader: yaml.SafeLoader | None = None
+        try:
+            self.loader = yaml.SafeLoader(text)
+        except yaml.YAMLError as exc:
+            # The reader refuses control characters (a pasted \x08) before parsing starts.
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark else 1
+            self.problems.append(Problem(file, line, f"YAML: {exc}"))
 
     def fail(self, node: yaml.Node | None, message: str) -> None:
         self.problems.append(Problem(self.file, _line(node) if node is not None else 1, message))
 
     def root(self) -> yaml.Node | None:
+        if self.loader is None:
+            return None
         try:
             return self.loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
@@ -113,6 +123,7 @@ class _Parser:
             return None
 
     def value(self, node: yaml.Node) -> Any:
+        assert self.loader is not None  # there is a node only when the loader read one
         return self.loader.construct_object(node, deep=True)
 
     def mapping(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
@@ -484,6 +495,7 @@ class _Parser:
             "add_score": ("points",),
             "record_consent": ("service",),
             "start_followup": ("plan",),
+            "record_followup": ("outcome",),
         }.get(kind, ())
         for key in required:
             if key not in args:
@@ -507,6 +519,11 @@ class _Parser:
             if not isinstance(args.get("given", True), bool):
                 self.fail(value_node, "record_consent: given is true or false")
                 return None
+        if kind == "record_followup" and args["outcome"] not in FOLLOWUP_OUTCOMES:
+            self.fail(
+                value_node, f"record_followup: outcome is one of {', '.join(FOLLOWUP_OUTCOMES)}"
+            )
+            return None
         if kind == "set_case":
             unknown = set(args) - {"reporter", "category"}
             if unknown:

@@ -361,7 +361,17 @@ async def fall_back(ctx: Context, uow: Any, now: datetime) -> tuple[int, list[in
         if not other or message is None:
             continue  # nothing else to try: dead_pages() below picks it up once it has failed
         text, buttons, status = message
-        delivered = await send(uow, coordinator, text, now, buttons=buttons, avoid=alert.channel)
+        # Once this copy is sent, the first one (maybe still retrying: an SMS outage) stops,
+        # so she is not paged a second time when that channel recovers.
+        delivered = await send(
+            uow,
+            coordinator,
+            text,
+            now,
+            buttons=buttons,
+            avoid=alert.channel,
+            supersedes=alert.outbox_id,
+        )
         if delivered is None:
             continue
         await uow.alerts.set_delivery(

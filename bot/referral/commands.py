@@ -10,6 +10,8 @@ read as `R-4821`. Working a case:
     LLOJI R-4821 <type> | TYPE ...      GBVIMS incident type
     REFERO R-4821 <service> | REFER ... record a referral (needs the person's consent)
     MBYLL R-4821 <outcome> | CLOSE ...  close with an outcome (and an optional note after it)
+    URDHER R-4821 <type> <issued> [<end>] | ORDER ...   register or correct a protection order
+    PLAN R-4821 <housing|job|training|income> <date>     an integration plan's milestone
     RASTET | CASES                      my open cases
     NDIHME | HELP | ?                   the short help
 
@@ -40,6 +42,11 @@ KEYWORDS: dict[str, str] = {
     "refer": "refer",
     "mbyll": "close",
     "close": "close",
+    "urdher": "order",  # Follow-ups (bot/followups/commands.py)
+    "urdhër": "order",
+    "order": "order",
+    "plan": "plan",
+    "plani": "plan",
     "rastet": "cases",
     "cases": "cases",
     "ndihmë": "help",
@@ -117,7 +124,8 @@ OUTCOMES: dict[str, tuple[str, ...]] = {
 class Command:
     """A parsed command: what to do, on which case, with what."""
 
-    action: str  # accept | relay | number | note | type | refer | close | cases | help | unknown
+    # accept | relay | number | note | type | refer | close | order | plan | cases | help | unknown
+    action: str
     reference: str | None = None
     text: str = ""  # relayed text, a note, or the note after a close outcome
     value: str | None = None  # a GBVIMS type, a service kind or an outcome (None: not understood)
@@ -193,6 +201,8 @@ def parse(text: str) -> Command:
         return Command("number", ref)
     if action == "note":
         return Command("note", ref, text=arg_rest)
+    if action in ("order", "plan"):
+        return Command(action, ref, text=arg_rest, raw=arg_rest)
     if action == "type":
         return Command("type", ref, value=_lookup(GBV_TYPES, arg_rest), raw=arg_rest)
     if action == "refer":

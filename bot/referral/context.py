@@ -42,6 +42,8 @@ class Context:
     ack_timeout: timedelta = timedelta(minutes=5)
     relay_window: timedelta = timedelta(hours=24)
     include_sample_services: bool = False
+    # Follow-ups (bot/followups/service.py sets itself here): ORDER and PLAN commands.
+    followups: Any = None
     _places: dict[str, Municipality] = field(default_factory=dict)
 
     async def places(self, uow: Any) -> dict[str, Municipality]:
@@ -81,8 +83,10 @@ async def send(
     *,
     buttons: Sequence[dict[str, str]] = (),
     avoid: str | None = None,
+    supersedes: int | None = None,
 ) -> Sent | None:
-    """Queue a message to a coordinator on their preferred channel (not `avoid`)."""
+    """Queue a message to a coordinator on their preferred channel (not `avoid`); once it is
+    sent, the outbox row `supersedes` (the same message another way) is no longer retried."""
     options = [r for r in await routes(uow, coordinator, now) if r.channel != avoid]
     if not options:
         log.warning("coordinator %s has no way to be reached", coordinator.id)
@@ -99,7 +103,8 @@ async def send(
         kind="alert",
         due_at=now,
         now=now,
-        meta={"coordinator": coordinator.id},
+        meta={"coordinator": coordinator.id}
+        | ({"supersedes": supersedes} if supersedes is not None else {}),
     )
     return Sent(route.channel, outbox_id)
 

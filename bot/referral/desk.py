@@ -32,6 +32,8 @@ class Reply:
     def __init__(self, ctx: Context, coordinator: Coordinator, contact: Contact) -> None:
         self.ctx, self.coordinator, self.contact = ctx, coordinator, contact
         self.lines: list[str] = []
+        # Security: blank our copy once sent (it holds a survivor's number).
+        self.forget = False
 
     def __call__(self, msgid: str, **params: Any) -> None:
         """Add one answer."""
@@ -48,7 +50,8 @@ class Reply:
                 kind="reply",
                 due_at=now,
                 now=now,
-                meta={"coordinator": self.coordinator.id},
+                meta={"coordinator": self.coordinator.id}
+                | ({"forget": True} if self.forget else {}),
             )
 
 
@@ -125,6 +128,8 @@ async def _dispatch(
                 reply(T.TYPE_SET, ref=case.reference, type=ctx.texts(lang, T.GBV[cmd.value]))
         elif cmd.action == "refer":
             await _refer(ctx, uow, me, case, cmd, reply, now)
+        elif cmd.action in ("order", "plan") and ctx.followups is not None:
+            await ctx.followups.command(uow, me, case, cmd, reply, now)
         elif cmd.action == "close":
             if cmd.value is None:
                 reply(T.CLOSE_HELP, ref=case.reference)
@@ -250,6 +255,7 @@ async def _reveal_number(
     await uow.cases.add_event(case.id, "number_revealed", {"coordinator_id": me.id}, now)
     if contact.urn.startswith("tel:"):
         reply(T.NUMBER_TEL, ref=case.reference, number=contact.urn.removeprefix("tel:"))
+        reply.forget = True
     else:
         reply(T.NUMBER_NONE, ref=case.reference)
 

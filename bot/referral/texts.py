@@ -126,6 +126,7 @@ FLAG = {
     "strangled": N_("ref.flag.strangled"),
     "sexual_violence_recent": N_("ref.flag.sexual_violence_recent"),
     "order_breached_or_released": N_("ref.flag.order_breached_or_released"),
+    "order_breached": N_("ref.flag.order_breached"),  # Follow-ups: a check-in's answer
     "pregnant_or_baby": N_("ref.flag.pregnant_or_baby"),
     "children_harmed": N_("ref.flag.children_harmed"),
     "escalating": N_("ref.flag.escalating"),

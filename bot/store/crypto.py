@@ -45,6 +45,7 @@ class Crypto:
         if not secret_key:
             raise ValueError(f"{SECRET_KEY_SETTING} is empty")
         self._fernet = MultiFernet(fernets)
+        self._newest = fernets[0]
         self._lookup_key = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=LOOKUP_INFO
         ).derive(secret_key.encode())
@@ -82,6 +83,14 @@ class Crypto:
             raise DecryptionError(
                 f"stored data cannot be decrypted with {DATA_KEYS_SETTING}; cannot rotate it"
             ) from None
+
+    def is_current(self, token: bytes) -> bool:
+        """True when the newest key decrypts the token (key rotation can skip it)."""
+        try:
+            self._newest.decrypt(bytes(token))
+        except InvalidToken:
+            return False
+        return True
 
     def lookup_hash(self, value: str) -> str:
         """Keyed HMAC-SHA256 of a value, hex: rows are found by this, never by the plain value."""

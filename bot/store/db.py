@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.store.crypto import Crypto
+from bot.store.repos.admin import AdminRepo
 from bot.store.repositories import (
     AlertRepo,
     AuditRepo,
@@ -28,9 +29,11 @@ from bot.store.repositories import (
     CoordinatorRepo,
     FireRepo,
     FlowRepo,
+    FollowupRepo,
     MessageRepo,
     MunicipalityRepo,
     OutboxRepo,
+    RetentionRepo,
     ServiceRepo,
     SessionRepo,
 )
@@ -144,6 +147,12 @@ class UnitOfWork:
     alerts: AlertRepo
     services: ServiceRepo
     audit: AuditRepo
+    # Follow-ups (bot/followups/).
+    followups: FollowupRepo
+    # Retention and key rotation (bot/retention.py, bot/keys.py).
+    retention: RetentionRepo
+    # Admin web (bot/web/).
+    admin: AdminRepo
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -174,6 +183,9 @@ class UnitOfWork:
             self.alerts = AlertRepo(*args)
             self.services = ServiceRepo(*args)
             self.audit = AuditRepo(*args)
+            self.followups = FollowupRepo(*args)
+            self.retention = RetentionRepo(*args)
+            self.admin = AdminRepo(*args)
         except BaseException:
             self._release()
             raise

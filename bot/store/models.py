@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -123,6 +123,8 @@ class MessageRow(Base):
     outbox_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("outbox.id", ondelete="SET NULL"), index=True
     )
+    # Set by the retention job (bot/retention.py) when the text was replaced by an empty one.
+    purged_at: Mapped[datetime | None]
 
 
 class SessionRow(Base):
@@ -212,6 +214,8 @@ class CaseRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # Set by the retention job when a closed case lost its link to the person and her words.
+    anonymised_at: Mapped[datetime | None]
 
 
 class CaseEventRow(Base):
@@ -406,6 +410,9 @@ class AuditRow(Base):
     case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(sa.String(64))
     data_enc: Mapped[bytes]
+    # Who, when it was done in /admin (migration 0005). No foreign key: admin users are only ever
+    # deactivated, and SQLite cannot add a constraint to an existing table in place.
+    admin_user_id: Mapped[int | None] = mapped_column(BigId, index=True)
 
 
 class ServiceRow(Base):
@@ -428,3 +435,217 @@ class ServiceRow(Base):
     notes: Mapped[str | None] = mapped_column(sa.Text)
     serves: Mapped[list[str]] = mapped_column(sa.JSON)  # other municipalities it takes people from
     position: Mapped[int] = mapped_column(sa.Integer)  # order in the imported file
+
+
+# -- follow-ups: protection orders, check-in plans, integration milestones (bot/followups/) ------
+
+ORDER_STATUSES = ("active", "ended", "replaced", "erased")
+PLAN_KINDS = ("order", "integration")
+PLAN_STATUSES = ("active", "ended", "stopped", "replaced", "erased")
+CHECKIN_STATUSES = ("pending", "leased", "done", "cancelled")
+MILESTONE_KINDS = ("housing", "job", "training", "income")
+MILESTONE_STATUSES = ("pending", "answered", "cancelled")
+
+
+class ProtectionOrderRow(Base):
+    """A protection order registered on a case (by the survivor in a flow or by a coordinator).
+
+    Dates are personal: erasure clears them and the contact; kind and status stay as figures.
+    """
+
+    __tablename__ = "protection_orders"
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
+        sa.CheckConstraint(_in("country", COUNTRIES), name="country"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("cases.id", ondelete="SET NULL"), index=True
+    )
+    contact_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    country: Mapped[str] = mapped_column(sa.String(2))
+    kind: Mapped[str] = mapped_column(sa.String(32))  # a key of bot/data/orders.yaml
+    issued_on: Mapped[date | None] = mapped_column(sa.Date)
+    ends_on: Mapped[date | None] = mapped_column(sa.Date)
+    end_is_default: Mapped[bool] = mapped_column(server_default=sa.false())
+    registered_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("coordinators.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class FollowupPlanRow(Base):
+    """A follow-up plan of a person: check-ins for an order, or an integration plan's milestones."""
+
+    __tablename__ = "followup_plans"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", PLAN_KINDS), name="kind"),
+        sa.CheckConstraint(_in("status", PLAN_STATUSES), name="status"),
+        sa.Index(None, "contact_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    contact_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("contacts.id", ondelete="SET NULL")
+    )
+    case_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("cases.id", ondelete="SET NULL"), index=True
+    )
+    order_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("protection_orders.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(sa.String(16))
+    # The times of day she chose (morning, afternoon, evening, night, any), in `tz`.
+    windows: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    tz: Mapped[str] = mapped_column(sa.String(64))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]  # the order's end; None for an integration plan
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class CheckinRow(Base):
+    """One check-in: due at `due_at`, claimed like the outbox, tried twice, answered or not."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", CHECKIN_STATUSES), name="status"),
+        sa.Index(None, "status", "due_at"),
+        sa.Index(None, "status", "leased_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("followup_plans.id", ondelete="CASCADE"), index=True
+    )
+    contact_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    milestone_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("milestones.id", ondelete="CASCADE"), index=True
+    )
+    # checkin: ask her; end: the order ends here (no message), the plan closes
+    purpose: Mapped[str] = mapped_column(sa.String(16), server_default=sa.text("'checkin'"))
+    nominal_at: Mapped[datetime]  # when the plan meant it, before windows and deferrals
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(sa.String(16))
+    tries: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+    deferrals: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("0"))
+    leased_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(128))
+    sent_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    # respected, breached, talk, stop, not_now, no_answer, exit, unreachable (a figure, no words)
+    outcome: Mapped[str | None] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime]
+
+
+class MilestoneRow(Base):
+    """A step of an integration plan a coordinator set (housing, job, training, income)."""
+
+    __tablename__ = "milestones"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", MILESTONE_KINDS), name="kind"),
+        sa.CheckConstraint(_in("status", MILESTONE_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("followup_plans.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    due_on: Mapped[date | None] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    answer: Mapped[str | None] = mapped_column(sa.String(16))  # done, progress, problem, talk
+    set_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("coordinators.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+
+
+# -- admin web (bot/web/): users, sign-in sessions, login attempts, overrides, publications ------
+
+ADMIN_ROLES = ("admin", "coordinator")
+ADMIN_LANGUAGES = ("sq", "en")
+
+
+class AdminUserRow(Base):
+    """A person who signs in to /admin: an admin, or a coordinator limited to one municipality."""
+
+    __tablename__ = "admin_users"
+    __table_args__ = (
+        sa.CheckConstraint(_in("role", ADMIN_ROLES), name="role"),
+        sa.CheckConstraint(_in("language", ADMIN_LANGUAGES), name="language"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    password_hash: Mapped[str]
+    role: Mapped[str] = mapped_column(sa.String(16))
+    municipality: Mapped[str | None] = mapped_column(sa.String(64))  # coordinators: their slug
+    language: Mapped[str] = mapped_column(sa.String(8))
+    active: Mapped[bool] = mapped_column(server_default=sa.true())
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class AdminSessionRow(Base):
+    """A signed-in browser: only a hash of its cookie's token is stored."""
+
+    __tablename__ = "admin_sessions"
+
+    token_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("admin_users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginAttemptRow(Base):
+    """A failed sign-in, by keyed hash of the user name and of the client address."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (sa.Index(None, "key_hash", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64))
+    at: Mapped[datetime]
+
+
+class TranslationOverrideRow(Base):
+    """An admin's text for one message id in one language, layered over the shipped catalog."""
+
+    __tablename__ = "translation_overrides"
+
+    locale: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    msgid: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    text: Mapped[str] = mapped_column(sa.Text)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("admin_users.id", ondelete="SET NULL")
+    )
+
+
+class FlowPublicationRow(Base):
+    """A flow version made current (from the files at start-up, or by an admin); newest wins."""
+
+    __tablename__ = "flow_publications"
+    __table_args__ = (sa.Index(None, "name", "published_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64))
+    version: Mapped[str] = mapped_column(sa.String(12))
+    published_at: Mapped[datetime]
+    published_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("admin_users.id", ondelete="SET NULL")
+    )
+    note: Mapped[str | None]

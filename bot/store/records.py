@@ -207,6 +207,7 @@ class AuditEntry:
     case_id: int | None
     action: str
     data: dict[str, Any]
+    admin_user_id: int | None = None  # who, when it was done in /admin
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,11 @@ from bot.store.repos.contacts import ContactRepo
 from bot.store.repos.coordinators import CoordinatorRepo, DuplicateContact
 from bot.store.repos.fires import FireRepo
 from bot.store.repos.flows import FlowRepo
+from bot.store.repos.followups import FollowupRepo
 from bot.store.repos.messages import MessageRepo
 from bot.store.repos.municipalities import MunicipalityRepo
 from bot.store.repos.outbox import OutboxRepo
+from bot.store.repos.retention import RetentionRepo
 from bot.store.repos.services import ServiceRepo
 from bot.store.repos.sessions import SessionRepo
 
@@ -48,11 +50,13 @@ __all__ = [
     "Fire",
     "FireRepo",
     "FlowRepo",
+    "FollowupRepo",
     "MessageRepo",
     "Municipality",
     "MunicipalityRepo",
     "OutboxItem",
     "OutboxRepo",
+    "RetentionRepo",
     "Service",
     "ServiceRepo",
     "SessionRepo",

@@ -78,6 +78,8 @@ class FakeTwilio:
     _runner: web.AppRunner | None = None
     _session: aiohttp.ClientSession | None = None
     url: str = ""
+    # Cancel a request's handler when its sender hangs up (a SIGKILLed sender, held requests).
+    handler_cancellation: bool = False
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -88,7 +90,7 @@ class FakeTwilio:
         app.router.add_post(base + ".json", self._create)
         app.router.add_get(base + "/{sid}.json", self._fetch)
         app.router.add_delete(base + "/{sid}.json", self._delete)
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, handler_cancellation=self.handler_cancellation)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,11 +39,21 @@ def helpline(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[
 class ServerProcess:
     """One `helpline serve` process; start() returns once it listens."""
 
-    def __init__(self, env: Mapping[str, str], port: int | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        port: int | None = None,
+        *,
+        args: Sequence[str] = (),
+        ready: int = 1,
+    ) -> None:
         self.port = port or free_port()
         self.env = {**os.environ, **env}
+        self.args = tuple(args)  # more `serve` options (--workers N)
+        self.ready = ready  # "serving on" lines to wait for: one a worker
         self.proc: asyncio.subprocess.Process | None = None
         self.output: list[bytes] = []
+        self._printed = asyncio.Condition()
 
     @property
     def url(self) -> str:
@@ -61,20 +71,22 @@ class ServerProcess:
             "127.0.0.1",
             "--port",
             str(self.port),
+            *self.args,
             cwd=ROOT,
             env=self.env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
         assert self.proc.stdout is not None
+        waiting = self.ready
         async with asyncio.timeout(START_TIMEOUT):
-            while True:
+            while waiting:
                 line = await self.proc.stdout.readline()
                 if not line:
                     raise RuntimeError(b"".join(self.output).decode(errors="replace"))
                 self.output.append(line)
                 if READY in line:
-                    break
+                    waiting -= 1
         self._drain = asyncio.create_task(self._keep_reading())
         return self
 
@@ -83,6 +95,19 @@ class ServerProcess:
         assert self.proc is not None and self.proc.stdout is not None
         while line := await self.proc.stdout.readline():
             self.output.append(line)
+            async with self._printed:
+                self._printed.notify_all()
+
+    async def wait_for_output(self, text: str, count: int = 1) -> list[str]:
+        """Wait until `count` printed lines contain `text` (read after start()); returns them."""
+
+        def found() -> list[str]:
+            lines = b"".join(self.output).decode(errors="replace").splitlines()
+            return [line for line in lines if text in line]
+
+        async with self._printed:
+            await self._printed.wait_for(lambda: len(found()) >= count)
+        return found()
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown handlers, no flushing; only what is in the database is left."""

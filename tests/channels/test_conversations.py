@@ -74,8 +74,10 @@ async def test_a_whole_screening_over_sms(line: Line, db: Database) -> None:
     [last] = await line.sms("strehim")
     expect(last, [("sq", "services.noted"), ("sq", "services.more")])
     await line.sms("jo")
-    [bye] = await line.sms("po")
-    expect(bye, [("sq", "orders.al"), ("sq", "fc.bye_case")])
+    [info] = await line.sms("po")
+    expect(info, [("sq", "orders.al"), ("sq", "fu.reg.have")])  # Follow-ups: an order already?
+    [bye] = await line.sms("jo")
+    expect(bye, [("sq", "fc.bye_case")])
     async with db.uow() as uow:
         contact = await uow.contacts.find_by_urn(f"tel:{PERSON}")
         assert contact is not None
@@ -92,7 +94,7 @@ async def test_a_whole_screening_over_sms(line: Line, db: Database) -> None:
     # how many segments each one cost.
     created = line.twilio.created()
     assert {r.form["StatusCallback"] for r in created} == {PUBLIC + "/webhooks/twilio/status"}
-    assert len(rows) == len(created) == len(SQ_HIGH_RISK) + 3
+    assert len(rows) == len(created) == len(SQ_HIGH_RISK) + 4  # + the order question
     assert all(status == "sent" and segments >= 1 for status, segments in rows)
     assert sum(segments for _, segments in rows) > len(rows)  # long texts: several segments
 

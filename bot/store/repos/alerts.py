@@ -282,6 +282,15 @@ class AlertRepo(Repo):
                 sa.update(alerts).where(alerts.c.id.in_(ids)).values(state=state)
             )
 
+    async def supersede(self, outbox_id: int, channel: str) -> bool:
+        """Stop retrying a message that was sent another way; False if it is mid-send or done."""
+        result = await self.session.execute(
+            sa.update(outbox)
+            .where(outbox.c.id == outbox_id, outbox.c.status == "pending")
+            .values(status="failed", last_error=f"superseded: sent by {channel}")
+        )
+        return bool(result.rowcount)
+
     async def message_of(self, outbox_id: int) -> tuple[str, list[dict[str, Any]], str] | None:
         """The text, buttons and status of an outbox row (to send it again another way)."""
         row = (

@@ -25,6 +25,7 @@ class AuditRepo(Repo):
         coordinator_id: int | None = None,
         case_id: int | None = None,
         data: dict[str, Any] | None = None,
+        admin_user_id: int | None = None,
     ) -> int:
         """Record an action; returns the entry's id."""
         stmt = (
@@ -35,14 +36,18 @@ class AuditRepo(Repo):
                 case_id=case_id,
                 action=action,
                 data_enc=self.crypto.encrypt_json(dict(data or {})),
+                admin_user_id=admin_user_id,
             )
             .returning(audit.c.id)
         )
         return (await self.session.execute(stmt)).scalar_one()
 
-    async def list_all(self, *, case_id: int | None = None) -> list[AuditEntry]:
-        """Entries, oldest first, of one case or all."""
-        stmt = sa.select(audit).order_by(audit.c.at, audit.c.id)
+    async def list_all(
+        self, *, case_id: int | None = None, newest_first: bool = False, limit: int | None = None
+    ) -> list[AuditEntry]:
+        """Entries, oldest first (or newest first), of one case or all."""
+        order = (audit.c.at.desc(), audit.c.id.desc()) if newest_first else (audit.c.at, audit.c.id)
+        stmt = sa.select(audit).order_by(*order).limit(limit)
         if case_id is not None:
             stmt = stmt.where(audit.c.case_id == case_id)
         return [
@@ -53,6 +58,7 @@ class AuditRepo(Repo):
                 case_id=r.case_id,
                 action=r.action,
                 data=self.crypto.decrypt_json(r.data_enc),
+                admin_user_id=r.admin_user_id,
             )
             for r in await self.session.execute(stmt)
         ]

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.store.models import (
+    AlertRow,
     CaseEventRow,
     CaseRow,
     ContactRow,
@@ -19,6 +20,7 @@ from bot.store.models import (
 )
 from bot.store.records import Contact
 from bot.store.repos.base import Repo
+from bot.store.repos.followups import erase_followups
 
 contacts = ContactRow.__table__
 messages = MessageRow.__table__
@@ -89,6 +91,15 @@ class ContactRepo(Repo):
         messages are processed one after the other even across workers.
         """
         urn_hash = self.crypto.lookup_hash(urn)
+        locked = (
+            sa.select(contacts)
+            .where(contacts.c.urn_hash == urn_hash)
+            .with_for_update(key_share=True)
+        )
+        # Most messages come from people we know: one statement, nothing to encrypt.
+        known = (await self.session.execute(locked)).first()
+        if known is not None:
+            return self._record(known), False
         stmt = (
             self.insert(contacts)
             .values(
@@ -105,24 +116,19 @@ class ContactRepo(Repo):
             .returning(contacts.c.id)
         )
         created = (await self.session.execute(stmt)).scalar_one_or_none() is not None
-        row = (
-            await self.session.execute(
-                sa.select(contacts)
-                .where(contacts.c.urn_hash == urn_hash)
-                .with_for_update(key_share=True)
-            )
-        ).one()
+        row = (await self.session.execute(locked)).one()
         return self._record(row), created
 
-    async def get(self, contact_id: int) -> Contact | None:
-        """A contact by id; None if unknown or erased."""
-        row = (
-            await self.session.execute(
-                sa.select(contacts).where(
-                    contacts.c.id == contact_id, contacts.c.erased_at.is_(None)
-                )
-            )
-        ).first()
+    async def get(self, contact_id: int, *, lock: bool = False) -> Contact | None:
+        """A contact by id; None if unknown or erased. `lock`: on PostgreSQL the row stays
+        locked until the transaction ends, as get_or_create does (one contact, one at a time,
+        across workers)."""
+        stmt = sa.select(contacts).where(
+            contacts.c.id == contact_id, contacts.c.erased_at.is_(None)
+        )
+        if lock:
+            stmt = stmt.with_for_update(key_share=True)
+        row = (await self.session.execute(stmt)).first()
         return self._record(row) if row else None
 
     async def set_language(self, contact_id: int, lang: str | None) -> None:
@@ -158,6 +164,8 @@ class ContactRepo(Repo):
         """Erase everything about the person; cases keep anonymised figures only."""
         ex = self.session.execute
         await ex(sa.delete(fires).where(fires.c.contact_id == contact_id))
+        # Follow-ups: her plans end, check-ins are cancelled, dates and windows go.
+        await erase_followups(self.session, contact_id, now)
         await ex(sa.delete(sessions).where(sessions.c.contact_id == contact_id))
         await ex(sa.delete(messages).where(messages.c.contact_id == contact_id))
         # Rows still to send stay (the erasure confirmation among them); the sender drops
@@ -168,6 +176,18 @@ class ContactRepo(Repo):
             )
         )
         case_ids = sa.select(cases.c.id).where(cases.c.contact_id == contact_id)
+        # What went to coordinators about her cases (relayed words among it), once sent.
+        alerts = AlertRow.__table__
+        await ex(
+            sa.delete(outbox).where(
+                outbox.c.id.in_(
+                    sa.select(alerts.c.outbox_id).where(
+                        alerts.c.case_id.in_(case_ids), alerts.c.outbox_id.is_not(None)
+                    )
+                ),
+                outbox.c.status.not_in(("pending", "leased")),
+            )
+        )
         await ex(
             sa.update(case_events)
             .where(

@@ -102,7 +102,7 @@ class OutboxRepo(Repo):
                 other.c.external_id == external_id,
                 sa.or_(other.c.outbox_id.is_(None), other.c.outbox_id != outbox_id),
             )
-            await self.session.execute(
+            update = (
                 sa.update(messages)
                 .where(messages.c.outbox_id == outbox_id)
                 .values(
@@ -114,6 +114,21 @@ class OutboxRepo(Repo):
                     else None,
                 )
             )
+            if self.postgres and external_id is not None:
+                # Two sends committing at once (several workers, or chats side by side) do
+                # not see each other's id, and the second would fail: the whole mark, and
+                # the message would go again after its lease. Keep the message without it.
+                try:
+                    async with self.session.begin_nested():
+                        await self.session.execute(update)
+                except sa.exc.IntegrityError:
+                    await self.session.execute(
+                        sa.update(messages)
+                        .where(messages.c.outbox_id == outbox_id)
+                        .values(**values, external_id=None)
+                    )
+            else:
+                await self.session.execute(update)
         await self._forget_if_erased(outbox_id, sent_sid=external_id)
 
     async def mark_retry(

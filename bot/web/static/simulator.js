@@ -26,6 +26,7 @@ const TEXTS = {
       referral_requested: "U kërkua një koordinator", consent_recorded: "Pëlqimi për shërbim",
       language_changed: "Gjuha e bisedës u ndryshua", keyword_matched: "Fjalë kyçe",
       session_ended: "Biseda mbaroi", followup_started: "Ndjekja u nis",
+      followup_answered: "Përgjigje në kontroll",
       erasure_requested: "U kërkua fshirja e të dhënave", input_rejected: "Përgjigjja nuk u kuptua",
     },
     errors: {
@@ -58,6 +59,7 @@ const TEXTS = {
       referral_requested: "Coordinator requested", consent_recorded: "Consent to a service",
       language_changed: "Conversation language changed", keyword_matched: "Keyword",
       session_ended: "Conversation ended", followup_started: "Follow-up started",
+      followup_answered: "Check-in answered",
       erasure_requested: "Data erasure requested", input_rejected: "Answer not understood",
     },
     errors: {
@@ -203,6 +205,8 @@ function detail(ev) {
       return ev.reason || "";
     case "followup_started":
       return ev.plan || "";
+    case "followup_answered":
+      return ev.outcome || "";
     default:
       return "";
   }
