@@ -103,9 +103,6 @@ def person(number: int) -> Person:
     language = "en" if number % 3 == 2 else "sq"
     urgent = number % 5 == 3  # one in five opens with a danger phrase, then says a little
     script = SQ_HIGH_RISK if language == "sq" else EN_MEDIUM_RISK
-    if channel == "sms":
-        # Twilio keeps YES for itself (an opt-in keyword it answers): people write "yeah".
-        script = tuple("yeah" if t == "yes" else t for t in script)
     if urgent:
         script = (DANGER[language], *script[:3])
     return Person(number, channel, script, urgent)

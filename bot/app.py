@@ -210,8 +210,8 @@ def build_channels(app: web.Application, settings: Settings) -> dict[str, Any]:
     async def on_status(update: StatusUpdate) -> None:
         await app[PIPELINE].record_status(update)
 
-    async def on_opt_out(urn: str, opted_out: bool) -> None:
-        await app[PIPELINE].set_opt_out(urn, opted_out)
+    async def on_opt_out(urn: str, opted_out: bool) -> bool:
+        return await app[PIPELINE].set_opt_out(urn, opted_out)
 
     channels: dict[str, Any] = {"simulator": SimulatorChannel(app[HUB])}
     if settings.sms_enabled:

@@ -597,14 +597,16 @@ class Pipeline:
                 )
             await uow.commit()
 
-    async def set_opt_out(self, urn: str, opted_out: bool) -> None:
-        """The person opted out of (or back into) messages at the provider (SMS STOP/START)."""
+    async def set_opt_out(self, urn: str, opted_out: bool) -> bool:
+        """The person opted out of (or back into) messages at the provider (SMS STOP/START);
+        True when that changed her state."""
         now = self.clock()
         channel = "sms" if urn.startswith("tel:") else "telegram"
         async with self._lock(urn), self.db.uow() as uow:
             contact, _ = await uow.contacts.get_or_create(urn, channel, now)
             await uow.contacts.set_flags(contact.id, opted_out=opted_out)
             await uow.commit()
+        return contact.opted_out != opted_out
 
     def _after_commit(self, urn: str, applied: _Applied) -> None:
         if self.on_commit:

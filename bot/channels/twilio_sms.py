@@ -40,6 +40,9 @@ DEFAULT_REGION = "AL"  # numbers written without +355/+383 are read as Albanian
 # https://help.twilio.com/articles/223134027-Twilio-support-for-opt-out-keywords-SMS-STOP-filtering-
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
+# "Yes" is also how people answer our yes/no questions in English: from someone who never opted
+# out it is an answer, not an opt-in, and goes to her conversation.
+ANSWER_OPT_IN_WORDS = frozenset({"YES"})
 # Sent with Advanced Opt-Out: https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out
 OPT_OUT_TYPE_FIELD = "OptOutType"
 
@@ -70,7 +73,8 @@ RETRY_CODES = frozenset({ERR_UNREACHABLE_HANDSET})
 
 Receive = Callable[[Inbound], Awaitable[object]]
 OnStatus = Callable[[StatusUpdate], Awaitable[None]]
-OnOptOut = Callable[[str, bool], Awaitable[None]]
+# Takes (urn, opted_out); answers whether that changed the person's state.
+OnOptOut = Callable[[str, bool], Awaitable[bool]]
 
 # Headers of the last REST response within one send(); a context variable so concurrent sends
 # each see their own (TwilioRestException does not carry headers, Retry-After lives there).
@@ -277,9 +281,13 @@ class TwilioSmsChannel:
         change = opt_out_change(form)
         try:
             if change is not None:
-                # Twilio has answered and blocks or unblocks sends; no flow sees these words.
+                # Twilio has answered and blocks or unblocks sends; no flow sees these words...
                 log.info("twilio sms %s: opt-%s", sid, "out" if change else "in")
-                await self.on_opt_out(urn, change)
+                changed = await self.on_opt_out(urn, change)
+                word = form.get("Body", "").strip().upper()
+                if not change and not changed and word in ANSWER_OPT_IN_WORDS:
+                    # ...except a "yes" from someone who was never opted out: her answer.
+                    await self.receive(self._inbound(form, sid, urn))
             else:
                 await self.receive(self._inbound(form, sid, urn))
         except Throttled as exc:

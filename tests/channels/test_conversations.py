@@ -222,3 +222,11 @@ async def test_a_location_far_away_is_asked_again(line: Line) -> None:
         await line.telegram_update(tp.update(n, message=tp.message(mid, date=clock(), text=body)))
     [call] = await line.telegram_update(tp.location(6, 41.9028, 12.4964, message_id=900))
     assert catalog_text("sq", "fc.municipality").split("{")[0][:30] in call["text"]
+
+
+async def test_english_yes_by_sms_reaches_the_conversation(line: Line) -> None:
+    """Twilio counts YES as an opt-in word; from someone who never opted out it is her answer."""
+    await line.sms("hello")
+    expect((await line.sms("english"))[0], [("en", "fc.safe_now")])
+    [reply] = await line.sms("YES")
+    expect(reply, [("en", "fc.danger_now")])

@@ -45,6 +45,7 @@ class Recorder:
     inbound: list[Inbound] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
     opt_outs: list[tuple[str, bool]] = field(default_factory=list)
+    opted_out: set[str] = field(default_factory=set)  # who is opted out now
     fail_with: Exception | None = None
 
     async def receive(self, msg: Inbound) -> object:
@@ -58,9 +59,15 @@ class Recorder:
         """Take a delivery status."""
         self.statuses.append(update)
 
-    async def on_opt_out(self, urn: str, opted_out: bool) -> None:
-        """Take an opt-out or opt-in."""
+    async def on_opt_out(self, urn: str, opted_out: bool) -> bool:
+        """Take an opt-out or opt-in; True when it changed the person's state."""
         self.opt_outs.append((urn, opted_out))
+        changed = (urn in self.opted_out) != opted_out
+        if opted_out:
+            self.opted_out.add(urn)
+        else:
+            self.opted_out.discard(urn)
+        return changed
 
 
 @dataclass
@@ -292,11 +299,34 @@ async def test_opt_out_words_never_reach_a_flow(
     h: Harness, body: str, opt_out_type: str | None, opted_out: bool
 ) -> None:
     """STOP/START and OptOutType go to on_opt_out only, and we answer nothing of our own."""
+    if not opted_out:
+        h.rec.opted_out.add(URN)  # an opt-in comes from someone who opted out
     form = tp.inbound_sms(PHONE, body, opt_out_type=opt_out_type)
     assert await h.post_signed(SMS_PATH, form) == (200, "text/xml", EMPTY_TWIML)
     assert h.rec.opt_outs == [(URN, opted_out)]
     assert h.rec.inbound == []
     assert h.fake.requests == []
+
+
+@pytest.mark.parametrize(("body", "opt_out_type"), [("Yes", None), ("YES", "START")])
+async def test_yes_from_someone_never_opted_out_is_an_answer(
+    h: Harness, body: str, opt_out_type: str | None
+) -> None:
+    """English "yes" answers our yes/no questions: unless she had opted out, her flow gets it."""
+    form = tp.inbound_sms(PHONE, body, opt_out_type=opt_out_type)
+    assert await h.post_signed(SMS_PATH, form) == (200, "text/xml", EMPTY_TWIML)
+    assert [m.text.strip().upper() for m in h.rec.inbound] == ["YES"]
+    assert h.rec.opted_out == set()
+
+
+@pytest.mark.parametrize(("body", "opt_out_type"), [("START", None), ("FILLO", "START")])
+async def test_start_never_reaches_a_flow_even_when_she_never_opted_out(
+    h: Harness, body: str, opt_out_type: str | None
+) -> None:
+    form = tp.inbound_sms(PHONE, body, opt_out_type=opt_out_type)
+    assert await h.post_signed(SMS_PATH, form) == (200, "text/xml", EMPTY_TWIML)
+    assert h.rec.inbound == []
+    assert h.rec.opt_outs == [(URN, False)]
 
 
 async def test_failed_hand_over_answers_500_without_personal_data(
