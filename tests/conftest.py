@@ -61,13 +61,9 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real helpline (`helpline serve`) on a fresh SQLite database; yields its base URL."""
-    var = tmp_path_factory.mktemp("helpline-var")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
+def helpline_env(var: Path, url: str) -> dict[str, str]:
+    """Environment of a test `helpline` on a fresh SQLite file under `var`, with its own keys."""
+    return {
         **os.environ,
         "HELPLINE_VAR_DIR": str(var),
         "HELPLINE_DATABASE_URL": f"sqlite+aiosqlite:///{var / 'helpline.db'}",
@@ -79,12 +75,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "TWILIO_AUTH_TOKEN": "",
         "TELEGRAM_BOT_TOKEN": "",
     }
-    for step in (["db", "upgrade"], ["demo", "load"]):
-        done = subprocess.run(
-            [*_helpline(), *step], env=env, cwd=ROOT, capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            pytest.fail(f"helpline {' '.join(step)} failed:\n{done.stdout}\n{done.stderr}")
+
+
+@contextlib.contextmanager
+def serving(var: Path, port: int, env: dict[str, str]) -> Iterator[str]:
+    """`helpline serve` on `port` with `env` (database prepared by the caller); yields its URL."""
+    url = f"http://127.0.0.1:{port}"
     log_path = var / "serve.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -101,8 +97,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=0.1)
             if process.returncode is not None:
-                log = log_path.read_text()
-                pytest.fail(f"helpline serve exited ({process.returncode}):\n{log}")
+                code = process.returncode
+                pytest.fail(f"helpline serve exited ({code}):\n{log_path.read_text()}")
             if time.monotonic() > deadline:
                 pytest.fail(f"helpline serve did not answer /healthz:\n{log_path.read_text()}")
         yield url
@@ -113,6 +109,22 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real helpline (`helpline serve`) on a fresh SQLite database; yields its base URL."""
+    var = tmp_path_factory.mktemp("helpline-var")
+    port = _free_port()
+    env = helpline_env(var, f"http://127.0.0.1:{port}")
+    for step in (["db", "upgrade"], ["demo", "load"]):
+        done = subprocess.run(
+            [*_helpline(), *step], env=env, cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            pytest.fail(f"helpline {' '.join(step)} failed:\n{done.stdout}\n{done.stderr}")
+    with serving(var, port, env) as url:
+        yield url
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -7,11 +7,7 @@ the simulator tests sharing `live_server`). Every page is photographed at 1280×
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import re
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +15,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from cryptography.fernet import Fernet
 from playwright.async_api import Page, expect
 
 from bot.config import load_settings
@@ -29,7 +24,7 @@ from bot.store import migrate
 from bot.store.crypto import Crypto
 from bot.store.db import Database
 from bot.web import auth
-from tests.conftest import ROOT, SCREENSHOTS, SERVER_START_LIMIT, _free_port, _healthy, _helpline
+from tests.conftest import ROOT, SCREENSHOTS, _free_port, helpline_env, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -102,43 +97,10 @@ def admin_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`helpline serve` with an admin (English UI), a Tirana coordinator (Albanian) and cases."""
     var = tmp_path_factory.mktemp("admin-var")
     port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "HELPLINE_VAR_DIR": str(var),
-        "HELPLINE_DATABASE_URL": f"sqlite+aiosqlite:///{var / 'helpline.db'}",
-        "HELPLINE_PUBLIC_URL": url,
-        "HELPLINE_DATA_KEYS": Fernet.generate_key().decode(),
-        "HELPLINE_SECRET_KEY": Fernet.generate_key().decode(),
-        "TWILIO_ACCOUNT_SID": "",
-        "TWILIO_AUTH_TOKEN": "",
-        "TELEGRAM_BOT_TOKEN": "",
-    }
+    env = helpline_env(var, f"http://127.0.0.1:{port}")
     tirane, durres = asyncio.run(_prepare(env))
-    log_path = var / "serve.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*_helpline(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + SERVER_START_LIMIT
-        while not _healthy(url):
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=0.1)
-            if process.returncode is not None or time.monotonic() > deadline:
-                pytest.fail(f"helpline serve did not start:\n{log_path.read_text()}")
+    with serving(var, port, env) as url:
         yield Server(url, tirane, durres)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 async def shoot(page: Page, name: str, *, full: bool = True) -> None:
