@@ -229,8 +229,7 @@ class Followups:
                 )
                 reply(FT.ORDER_HELP, ref=case.reference, types=types)
                 return
-            if ends is not None and ends < issued:
-                ends = ends.replace(year=ends.year + 1)  # "31.10" without a year: the coming one
+            ends = _after_issue(issued, ends)
             current = await uow.followups.active_plans(case_id=case.id, kind="order")
             windows = list(current[-1].windows) if current else _windows_of(contact)
             order, plan = await self.register_order(
@@ -314,8 +313,7 @@ class Followups:
         today = now.date()
         issued = _date(params.get("issued"), today) or today
         ends = _date(params.get("ends"), today)
-        if ends is not None and ends < issued:
-            ends = ends.replace(year=ends.year + 1)  # "31.10" without a year: the coming one
+        ends = _after_issue(issued, ends)
         window = params.get("window")
         windows = None if window in (None, "none", "") else [str(window)]
         await self.register_order(
@@ -637,6 +635,16 @@ class Followups:
         )
         if plan.kind == "order":
             await self._schedule_next(uow, plan, max(now, checkin.nominal_at), now)
+
+
+def _after_issue(issued: date, ends: date | None) -> date | None:
+    """An end before the issue date means the coming year's ("31.10" written without a year)."""
+    if ends is None or ends >= issued:
+        return ends
+    try:
+        return ends.replace(year=ends.year + 1)
+    except ValueError:  # 29 February, and the coming year is not a leap year
+        return ends.replace(year=ends.year + 1, day=28)
 
 
 def _date(value: Any, today: date) -> date | None:
