@@ -81,7 +81,7 @@ async def seed(db: Database, n: int, burst: int, spread: float, start: datetime)
     for base in range(0, n, CHUNK):
         ids = range(base + 1, min(n, base + CHUNK) + 1)
         async with db.uow() as uow:
-            ex = uow.session.execute
+            ex = uow.conn.execute
             await ex(
                 sa.insert(ContactRow.__table__),
                 [
@@ -230,10 +230,10 @@ async def run(args: argparse.Namespace) -> None:
         async with db.uow() as uow:
             counts = await uow.followups.counts()
             counts["contacts"] = (
-                await uow.session.execute(sa.text("SELECT count(*) FROM contacts"))
+                await uow.conn.execute(sa.text("SELECT count(*) FROM contacts"))
             ).scalar_one()
             counts["cases"] = (
-                await uow.session.execute(sa.text("SELECT count(*) FROM cases"))
+                await uow.conn.execute(sa.text("SELECT count(*) FROM cases"))
             ).scalar_one()
         pipeline = build(db, args.concurrency)
         scheduler = Scheduler(pipeline, interval=args.interval)
@@ -256,7 +256,7 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.sleep(max(0.0, args.interval - (time.monotonic() - tick)))
         async with db.uow() as uow:
             rows = (
-                await uow.session.execute(
+                await uow.conn.execute(
                     sa.text(
                         "SELECT c.nominal_at, o.created_at FROM checkins c "
                         "JOIN outbox o ON o.contact_id = c.contact_id AND o.kind = 'followup'"

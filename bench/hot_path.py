@@ -89,7 +89,7 @@ async def store_pieces(url: str, messages: int) -> dict[str, float]:
         lookup = sa.text("SELECT id FROM contacts WHERE urn_hash = :h")
 
         async def one(i: int) -> None:
-            await uow.session.execute(lookup, {"h": f"{i:064x}"})
+            await uow.conn.execute(lookup, {"h": f"{i:064x}"})
 
         out["statement"] = await cpu_ms(messages, one)
     await db.dispose()

@@ -271,8 +271,7 @@ class Pipeline:
     async def _receive(self, inbound: Inbound) -> tuple[Handled, _Applied]:
         now = self.clock()
         async with self.db.uow() as uow:
-            if await uow.messages.seen(inbound.channel, inbound.external_id):
-                return Handled("duplicate"), _Applied()
+            # A repeat (the provider retrying) is found by the insert itself, ON CONFLICT.
             contact, _ = await uow.contacts.get_or_create(inbound.urn, inbound.channel, now)
             message_id = await uow.messages.add_inbound(
                 contact.id,

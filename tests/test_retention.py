@@ -67,9 +67,7 @@ async def test_retention_purges_old_words_forgets_people_and_keeps_figures(desk,
         kept = await uow.contacts.find_by_urn(WAITING)  # an open case: still reachable
         audit = await uow.audit.list_all()
         purged = (
-            await uow.session.execute(
-                sa.text("SELECT count(*) FROM messages WHERE purged_at IS NULL")
-            )
+            await uow.conn.execute(sa.text("SELECT count(*) FROM messages WHERE purged_at IS NULL"))
         ).scalar_one()
     # The closed case keeps its figures, not the person; the open one keeps both.
     assert (old.contact_id, old.municipality, old.status) == (None, "tirane", "closed")
@@ -126,7 +124,7 @@ async def test_fshi_erases_her_everywhere_keeps_the_figures_and_is_audited(desk,
         events = [e.kind for e in await uow.cases.events(case.id)]
         audit = await uow.audit.list_all()
         pending = (
-            await uow.session.execute(
+            await uow.conn.execute(
                 sa.text("SELECT count(*) FROM outbox WHERE status IN ('pending', 'leased')")
             )
         ).scalar_one()

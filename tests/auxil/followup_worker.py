@@ -54,7 +54,7 @@ async def main(url: str, batch: int) -> None:
         ran += await followups.sweep(pipeline, limit=batch)
         async with db.uow() as uow:
             left = (
-                await uow.session.execute(
+                await uow.conn.execute(
                     sa.select(sa.func.count())
                     .select_from(checkins)
                     .where(checkins.c.tries == 0, checkins.c.status.in_(("pending", "leased")))

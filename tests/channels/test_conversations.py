@@ -83,7 +83,7 @@ async def test_a_whole_screening_over_sms(line: Line, db: Database) -> None:
         assert contact is not None
         case = await uow.cases.open_for_contact(contact.id)
         rows = (
-            await uow.session.execute(
+            await uow.conn.execute(
                 sa.text("SELECT status, segments FROM outbox WHERE contact_id = :c"),
                 {"c": contact.id},
             )
@@ -122,7 +122,7 @@ async def test_fshi_by_sms_deletes_every_message_from_twilio(line: Line, db: Dat
     assert set(line.twilio.deleted) == kept and len(kept) == 8  # 4 hers, 4 ours
     async with db.uow() as uow:
         assert await uow.contacts.find_by_urn(f"tel:{PERSON}") is None
-        left = (await uow.session.execute(sa.text("SELECT count(*) FROM outbox"))).scalar_one()
+        left = (await uow.conn.execute(sa.text("SELECT count(*) FROM outbox"))).scalar_one()
     assert left == 0  # the rows that sent the confirmation and did the deleting are gone too
 
 
@@ -207,7 +207,7 @@ async def test_a_shared_location_answers_the_municipality_question(
         contact = await uow.contacts.find_by_urn(f"telegram:{tp.CHAT_ID}")
         assert contact is not None
         case = await uow.cases.open_for_contact(contact.id)
-        stored = (await uow.session.execute(sa.text("SELECT * FROM messages"))).mappings().all()
+        stored = (await uow.conn.execute(sa.text("SELECT * FROM messages"))).mappings().all()
     assert case is not None and case.municipality == "durres"
     # Nothing that was stored holds the coordinates, in any column, in any form.
     dump = repr([dict(row) for row in stored]) + repr(case)

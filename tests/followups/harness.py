@@ -70,7 +70,7 @@ class FollowupDesk(Desk):
 
     async def checkins(self) -> list[Any]:
         async with self.db.uow() as uow:
-            rows = (await uow.session.execute(_all_checkins())).all()
+            rows = (await uow.conn.execute(_all_checkins())).all()
         return rows
 
     async def tick_until(self, predicate: Any, step: timedelta, limit: int = 2000) -> list[Any]:

@@ -72,11 +72,11 @@ async def test_windows_and_time_zones_morning_in_kosovo(desk):
     async with desk.db.uow() as uow:
         [plan] = await uow.followups.plans_of_case(case.id)
         order = await uow.followups.get_order(plan.order_id)
-        await uow.session.execute(
+        await uow.conn.execute(
             __import__("sqlalchemy").text("UPDATE followup_plans SET windows = :w"),
             {"w": '["morning"]'},
         )
-        await uow.session.execute(
+        await uow.conn.execute(
             __import__("sqlalchemy").text("UPDATE checkins SET due_at = :d"),
             {"d": datetime(2026, 11, 24, 20, 0)},  # 21:00 in Prishtina: outside her morning
         )

@@ -56,11 +56,11 @@ async def test_two_workers_send_every_due_checkin_exactly_once() -> None:
         try:
             async with db.uow() as uow:
                 rows = (
-                    await uow.session.execute(
+                    await uow.conn.execute(
                         sa.text("SELECT contact_id FROM outbox WHERE kind = 'followup'")
                     )
                 ).all()
-                tries = (await uow.session.execute(sa.text("SELECT tries FROM checkins"))).all()
+                tries = (await uow.conn.execute(sa.text("SELECT tries FROM checkins"))).all()
         finally:
             await db.dispose()
         assert Counter(r.contact_id for r in rows) == Counter(contacts)  # once each, none missed

@@ -15,7 +15,7 @@ async def decrypted_text(db: Any) -> str:
     parts: list[str] = []
     async with db.uow() as uow:
         for _table, _key, columns in encrypted_columns():
-            rows = await uow.session.execute(sa.select(*columns))
+            rows = await uow.conn.execute(sa.select(*columns))
             for row in rows:
                 parts.extend(db.crypto.decrypt(v) for v in row if v is not None)
     return "\n".join(parts)

@@ -72,8 +72,8 @@ class Line:
     async def stored(self) -> tuple[int, int]:
         """(messages, contacts) in the database now."""
         async with self.db.uow() as uow:
-            messages = (await uow.session.execute(sa.text("SELECT count(*) FROM messages"))).one()
-            contacts = (await uow.session.execute(sa.text("SELECT count(*) FROM contacts"))).one()
+            messages = (await uow.conn.execute(sa.text("SELECT count(*) FROM messages"))).one()
+            contacts = (await uow.conn.execute(sa.text("SELECT count(*) FROM contacts"))).one()
         return messages[0], contacts[0]
 
     async def post(self, path: str, data: Any, headers: dict[str, str]) -> int:

@@ -76,16 +76,14 @@ async def test_twilio_down_for_a_minute(db, tmp_path: Path) -> None:
             await app.deliver()
             async with db.uow() as uow:
                 left = (
-                    await uow.session.execute(
+                    await uow.conn.execute(
                         sa.text("SELECT count(*) FROM outbox WHERE status IN ('pending','leased')")
                     )
                 ).scalar_one()
             if not left:
                 break
         async with db.uow() as uow:
-            rows = (
-                await uow.session.execute(sa.text("SELECT status, last_error FROM outbox"))
-            ).all()
+            rows = (await uow.conn.execute(sa.text("SELECT status, last_error FROM outbox"))).all()
         statuses = Counter(r.status for r in rows)
         superseded = [r for r in rows if (r.last_error or "").startswith("superseded")]
 

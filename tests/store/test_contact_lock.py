@@ -24,18 +24,18 @@ async def test_a_locked_get_waits_for_the_worker_processing_her_message(db, cryp
             contact, _ = await first.contacts.get_or_create(URN, "sms", now)  # her message
             async with other.uow() as second:
                 # No waiting in a test: a lock that cannot be had at once fails at once.
-                await second.session.execute(sa.text("SET LOCAL lock_timeout = '50ms'"))
+                await second.conn.execute(sa.text("SET LOCAL lock_timeout = '50ms'"))
                 assert (await second.contacts.get(contact.id)) is not None  # reading is free
                 with pytest.raises(DBAPIError, match="lock"):
                     await second.contacts.get(contact.id, lock=True)
             await first.commit()
         async with other.uow() as second:
-            await second.session.execute(sa.text("SET LOCAL lock_timeout = '50ms'"))
+            await second.conn.execute(sa.text("SET LOCAL lock_timeout = '50ms'"))
             locked = await second.contacts.get(contact.id, lock=True)  # her turn is over
             assert locked is not None and locked.urn == URN
             with pytest.raises(DBAPIError, match="lock"):
                 async with db.uow() as third:  # and now a new message of hers waits
-                    await third.session.execute(sa.text("SET LOCAL lock_timeout = '50ms'"))
+                    await third.conn.execute(sa.text("SET LOCAL lock_timeout = '50ms'"))
                     await third.contacts.get_or_create(URN, "sms", now)
     finally:
         await other.dispose()

@@ -43,7 +43,7 @@ async def _a_person_with_history(db, now) -> dict[str, int]:
 
 
 async def _count(uow, sql: str, **params) -> int:
-    return (await uow.session.execute(sa.text(sql), params)).scalar_one()
+    return (await uow.conn.execute(sa.text(sql), params)).scalar_one()
 
 
 async def test_erase_removes_personal_data_everywhere(db, now):
@@ -57,7 +57,7 @@ async def test_erase_removes_personal_data_everywhere(db, now):
         assert await _count(uow, "SELECT count(*) FROM sessions WHERE contact_id = :c", c=cid) == 0
         assert await _count(uow, "SELECT count(*) FROM fires WHERE contact_id = :c", c=cid) == 0
         row = (
-            await uow.session.execute(
+            await uow.conn.execute(
                 sa.text(
                     "SELECT urn_enc, name_enc, fields_enc, language, erased_at, urn_hash "
                     "FROM contacts WHERE id = :c"
@@ -69,7 +69,7 @@ async def test_erase_removes_personal_data_everywhere(db, now):
         assert row.erased_at is not None
         assert row.urn_hash != uow.contacts.crypto.lookup_hash(URN)
         # Only the row still to send stays, and it goes once sent.
-        outbox_ids = (await uow.session.execute(sa.text("SELECT id FROM outbox"))).scalars().all()
+        outbox_ids = (await uow.conn.execute(sa.text("SELECT id FROM outbox"))).scalars().all()
         assert outbox_ids == [ids["pending"]]
         [item] = await uow.outbox.claim_due(now, 10, timedelta(seconds=30), "sender")
         assert (item.urn, item.text) == (URN, "deleted")

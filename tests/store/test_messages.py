@@ -83,7 +83,7 @@ async def test_delivery_status_reaches_the_outbound_message(db, now):
         await uow.messages.set_status("sms", "SM-unknown", "failed", "30003")
         await uow.commit()
     async with db.uow() as uow:
-        row = (await uow.session.execute(MESSAGE_OF_OUTBOX, {"id": outbox_id})).one()
+        row = (await uow.conn.execute(MESSAGE_OF_OUTBOX, {"id": outbox_id})).one()
     assert (row.external_id, row.status, row.segments, row.error) == ("SM42", "delivered", 1, None)
 
 
@@ -101,5 +101,5 @@ async def test_a_provider_id_seen_before_does_not_break_sending(db, now):
             ids.append(oid)
         await uow.commit()
     async with db.uow() as uow:
-        rows = [(await uow.session.execute(MESSAGE_OF_OUTBOX, {"id": i})).one() for i in ids]
+        rows = [(await uow.conn.execute(MESSAGE_OF_OUTBOX, {"id": i})).one() for i in ids]
     assert [(r.external_id, r.status) for r in rows] == [("7", "sent"), (None, "sent")]

@@ -41,7 +41,7 @@ async def test_coordinators_are_encrypted_and_found_by_either_urn(db, now):
         assert await uow.coordinators.find_by_urn(f"tel:{PHONE}") == added
         assert await uow.coordinators.find_by_urn("telegram:5001") == added
         assert await uow.coordinators.find_by_urn("tel:+355690000000") is None
-        raw = (await uow.session.execute(sa.select(CoordinatorRow.__table__))).one()
+        raw = (await uow.conn.execute(sa.select(CoordinatorRow.__table__))).one()
     stored = b"".join(v for v in raw if isinstance(v, bytes))
     assert b"Arta" not in stored and PHONE.encode() not in stored and b"5001" not in stored
     assert PHONE not in str(raw.phone_hash)
@@ -248,7 +248,7 @@ async def test_audit_entries_are_encrypted_and_survive_erasure(db, now):
         await uow.commit()
     async with db.uow() as uow:
         [entry] = await uow.audit.list_all(case_id=case.id)
-        raw = (await uow.session.execute(sa.select(AuditRow.__table__.c.data_enc))).scalar_one()
+        raw = (await uow.conn.execute(sa.select(AuditRow.__table__.c.data_enc))).scalar_one()
     assert (entry.action, entry.coordinator_id, entry.data) == (
         "number_revealed",
         a.id,

@@ -70,7 +70,7 @@ async def test_state_is_encrypted(db, crypto, now):
     async with db.uow() as uow:
         sid = await uow.sessions.save(cid, None, STATE, "waiting", now)
         raw = (
-            await uow.session.execute(
+            await uow.conn.execute(
                 sa.text("SELECT state_enc FROM sessions WHERE id = :i"), {"i": sid}
             )
         ).scalar_one()

@@ -313,7 +313,7 @@ async def test_trying_a_draft_stores_nothing(site: Site) -> None:
 
     async def count() -> tuple[int, ...]:
         async with site.app[DB].uow() as uow:
-            session = uow.session
+            session = uow.conn
             counts = []
             for table in ("contacts", "cases", "messages", "outbox", "sessions"):
                 query = sa.text(f"SELECT count(*) FROM {table}")  # noqa: S608 (fixed names)

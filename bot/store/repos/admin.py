@@ -138,7 +138,7 @@ class AdminRepo(Repo):
             .on_conflict_do_nothing(index_elements=["username"])
             .returning(users.c.id)
         )
-        user_id = (await self.session.execute(stmt)).scalar_one_or_none()
+        user_id = (await self.conn.execute(stmt)).scalar_one_or_none()
         if user_id is None:
             raise DuplicateUser(f"the user name {username!r} is taken")
         found = await self.user(user_id)
@@ -147,19 +147,19 @@ class AdminRepo(Repo):
 
     async def user(self, user_id: int) -> AdminUser | None:
         """A user by id."""
-        row = (await self.session.execute(sa.select(users).where(users.c.id == user_id))).first()
+        row = (await self.conn.execute(sa.select(users).where(users.c.id == user_id))).first()
         return _user(row) if row else None
 
     async def user_by_name(self, username: str) -> AdminUser | None:
         """A user by name (exact)."""
         row = (
-            await self.session.execute(sa.select(users).where(users.c.username == username))
+            await self.conn.execute(sa.select(users).where(users.c.username == username))
         ).first()
         return _user(row) if row else None
 
     async def list_users(self) -> list[AdminUser]:
         """Every user, by name."""
-        return [_user(r) for r in await self.session.execute(sa.select(users).order_by("username"))]
+        return [_user(r) for r in await self.conn.execute(sa.select(users).order_by("username"))]
 
     async def update_user(self, user_id: int, **values: Any) -> None:
         """Change a user's password hash, language, active flag or last sign-in."""
@@ -168,7 +168,7 @@ class AdminRepo(Repo):
             raise ValueError(f"cannot update {', '.join(sorted(set(values) - allowed))}")
         if "language" in values and values["language"] not in ADMIN_LANGUAGES:
             raise ValueError("unknown language")
-        await self.session.execute(sa.update(users).where(users.c.id == user_id).values(**values))
+        await self.conn.execute(sa.update(users).where(users.c.id == user_id).values(**values))
 
     # -- sign-in sessions ------------------------------------------------------------------------
 
@@ -176,7 +176,7 @@ class AdminRepo(Repo):
         self, token_hash: str, user_id: int, now: datetime, expires_at: datetime
     ) -> None:
         """Remember a signed-in browser by a hash of its token."""
-        await self.session.execute(
+        await self.conn.execute(
             sa.insert(sessions).values(
                 token_hash=token_hash,
                 user_id=user_id,
@@ -189,7 +189,7 @@ class AdminRepo(Repo):
     async def session_user(self, token_hash: str, now: datetime) -> AdminUser | None:
         """The active user of an unexpired session."""
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(users)
                 .join(sessions, sessions.c.user_id == users.c.id)
                 .where(
@@ -203,7 +203,7 @@ class AdminRepo(Repo):
 
     async def touch_session(self, token_hash: str, now: datetime, expires_at: datetime) -> None:
         """Slide an active session's expiry forward."""
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(sessions)
             .where(sessions.c.token_hash == token_hash)
             .values(last_seen_at=now, expires_at=expires_at)
@@ -211,15 +211,15 @@ class AdminRepo(Repo):
 
     async def end_session(self, token_hash: str) -> None:
         """Sign a browser out."""
-        await self.session.execute(sa.delete(sessions).where(sessions.c.token_hash == token_hash))
+        await self.conn.execute(sa.delete(sessions).where(sessions.c.token_hash == token_hash))
 
     async def end_sessions_of(self, user_id: int) -> None:
         """Sign a user out everywhere (password changed, user disabled)."""
-        await self.session.execute(sa.delete(sessions).where(sessions.c.user_id == user_id))
+        await self.conn.execute(sa.delete(sessions).where(sessions.c.user_id == user_id))
 
     async def purge_sessions(self, now: datetime) -> int:
         """Forget expired sessions; how many."""
-        result = await self.session.execute(sa.delete(sessions).where(sessions.c.expires_at <= now))
+        result = await self.conn.execute(sa.delete(sessions).where(sessions.c.expires_at <= now))
         return int(result.rowcount or 0)
 
     # -- login attempts --------------------------------------------------------------------------
@@ -228,12 +228,12 @@ class AdminRepo(Repo):
         """Count a failed sign-in against each key (user name, client address)."""
         rows = [{"key_hash": k, "at": now} for k in key_hashes]
         if rows:
-            await self.session.execute(sa.insert(attempts), rows)
+            await self.conn.execute(sa.insert(attempts), rows)
 
     async def failures_since(self, key_hash: str, since: datetime) -> int:
         """Failed sign-ins for a key since a time."""
         return (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(sa.func.count())
                 .select_from(attempts)
                 .where(attempts.c.key_hash == key_hash, attempts.c.at > since)
@@ -242,28 +242,28 @@ class AdminRepo(Repo):
 
     async def clear_failures(self, key_hash: str) -> None:
         """A good sign-in forgets the user name's failures."""
-        await self.session.execute(sa.delete(attempts).where(attempts.c.key_hash == key_hash))
+        await self.conn.execute(sa.delete(attempts).where(attempts.c.key_hash == key_hash))
 
     async def purge_failures(self, before: datetime) -> None:
         """Forget failures older than the limit's window."""
-        await self.session.execute(sa.delete(attempts).where(attempts.c.at <= before))
+        await self.conn.execute(sa.delete(attempts).where(attempts.c.at <= before))
 
     # -- translation overrides -------------------------------------------------------------------
 
     async def overrides(self) -> dict[tuple[str, str], str]:
         """(locale, msgid) -> the admins' text."""
-        rows = await self.session.execute(sa.select(overrides))
+        rows = await self.conn.execute(sa.select(overrides))
         return {(r.locale, r.msgid): r.text for r in rows}
 
     async def set_override(
         self, locale: str, msgid: str, text: str | None, user_id: int | None, now: datetime
     ) -> None:
         """Save an admin's text; None or empty goes back to the shipped one."""
-        await self.session.execute(
+        await self.conn.execute(
             sa.delete(overrides).where(overrides.c.locale == locale, overrides.c.msgid == msgid)
         )
         if text:
-            await self.session.execute(
+            await self.conn.execute(
                 sa.insert(overrides).values(
                     locale=locale, msgid=msgid, text=text, updated_at=now, updated_by=user_id
                 )
@@ -280,7 +280,7 @@ class AdminRepo(Repo):
             .values(name=name, version=version, published_at=now, published_by=user_id, note=note)
             .returning(publications.c.id)
         )
-        return (await self.session.execute(stmt)).scalar_one()
+        return (await self.conn.execute(stmt)).scalar_one()
 
     async def publications(self, name: str | None = None) -> list[Publication]:
         """Publications, newest first, of one flow or all."""
@@ -298,7 +298,7 @@ class AdminRepo(Repo):
                 published_by=r.published_by,
                 note=r.note,
             )
-            for r in await self.session.execute(stmt)
+            for r in await self.conn.execute(stmt)
         ]
 
     async def current_publications(self) -> dict[str, Publication]:
@@ -310,7 +310,7 @@ class AdminRepo(Repo):
 
     async def last_publication_id(self) -> int:
         """The id of the newest publication (0 when none): workers compare it to reload."""
-        found = (await self.session.execute(sa.select(sa.func.max(publications.c.id)))).scalar()
+        found = (await self.conn.execute(sa.select(sa.func.max(publications.c.id)))).scalar()
         return int(found or 0)
 
     # -- cases -----------------------------------------------------------------------------------
@@ -343,23 +343,23 @@ class AdminRepo(Repo):
             stmt = stmt.where(cases.c.created_at < until)
         if reference:
             stmt = stmt.where(cases.c.reference.like(f"%{reference.strip().upper()}%"))
-        mapper = CaseRepo(self.session, self.crypto, self.dialect)
-        return [mapper._record(r) for r in await self.session.execute(stmt)]
+        mapper = CaseRepo(self.conn, self.crypto, self.dialect)
+        return [mapper._record(r) for r in await self.conn.execute(stmt)]
 
     async def case_in_scope(self, case_id: int, municipality: str | None) -> Case | None:
         """A case by id, only if it lies in the municipality (None: any)."""
         stmt = sa.select(cases).where(cases.c.id == case_id)
         if municipality is not None:
             stmt = stmt.where(cases.c.municipality == municipality)
-        row = (await self.session.execute(stmt)).first()
-        return CaseRepo(self.session, self.crypto, self.dialect)._record(row) if row else None
+        row = (await self.conn.execute(stmt)).first()
+        return CaseRepo(self.conn, self.crypto, self.dialect)._record(row) if row else None
 
     async def references(self, case_ids: Iterable[int]) -> dict[int, str]:
         """Case id -> reference, for the ids given (the audit log names cases by reference)."""
         ids = sorted(set(case_ids))
         if not ids:
             return {}
-        rows = await self.session.execute(
+        rows = await self.conn.execute(
             sa.select(cases.c.id, cases.c.reference).where(cases.c.id.in_(ids))
         )
         return {r.id: r.reference for r in rows}
@@ -406,12 +406,12 @@ class AdminRepo(Repo):
                 accepted_at=_aware(r.accepted_at),
                 escalations=int(r.escalations),
             )
-            for r in await self.session.execute(stmt)
+            for r in await self.conn.execute(stmt)
         ]
 
     async def followup_outcomes(self) -> dict[str, int]:
         """How check-ins ended (respected, breached, no_answer, ...), counted."""
-        rows = await self.session.execute(
+        rows = await self.conn.execute(
             sa.select(checkins.c.outcome, sa.func.count())
             .where(checkins.c.outcome.is_not(None), checkins.c.purpose == "checkin")
             .group_by(checkins.c.outcome)

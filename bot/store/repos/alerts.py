@@ -103,7 +103,7 @@ class AlertRepo(Repo):
             )
             .returning(alerts.c.id)
         )
-        return (await self.session.execute(stmt)).scalar_one()
+        return (await self.conn.execute(stmt)).scalar_one()
 
     async def set_delivery(
         self,
@@ -115,7 +115,7 @@ class AlertRepo(Repo):
     ) -> None:
         """The alerts now travel in this outbox row on this channel."""
         if alert_ids:
-            await self.session.execute(
+            await self.conn.execute(
                 sa.update(alerts)
                 .where(alerts.c.id.in_(list(alert_ids)))
                 .values(channel=channel, outbox_id=outbox_id, sent_at=sent_at)
@@ -123,14 +123,14 @@ class AlertRepo(Repo):
 
     async def for_case(self, case_id: int) -> list[Alert]:
         """A case's alerts, oldest first."""
-        rows = await self.session.execute(
+        rows = await self.conn.execute(
             self._joined().where(alerts.c.case_id == case_id).order_by(alerts.c.id)
         )
         return self._records(rows)
 
     async def waiting_for(self, coordinator_id: int) -> list[Alert]:
         """Pages and digest entries this coordinator may still accept, oldest first."""
-        rows = await self.session.execute(
+        rows = await self.conn.execute(
             self._joined()
             .where(
                 alerts.c.coordinator_id == coordinator_id,
@@ -149,7 +149,7 @@ class AlertRepo(Repo):
         if not ids:
             return {}
         recent = sa.func.sum(sa.case((alerts.c.created_at >= since, 1), else_=0))
-        rows = await self.session.execute(
+        rows = await self.conn.execute(
             sa.select(alerts.c.coordinator_id, recent, sa.func.max(alerts.c.created_at))
             .where(alerts.c.coordinator_id.in_(ids), alerts.c.kind == "page")
             .group_by(alerts.c.coordinator_id)
@@ -165,7 +165,7 @@ class AlertRepo(Repo):
         Returns the coordinators who were waiting on it and did not take it, to be told.
         """
         waiting = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(alerts.c.coordinator_id)
                 .where(alerts.c.case_id == case_id, alerts.c.state == "waiting")
                 .distinct()
@@ -173,7 +173,7 @@ class AlertRepo(Repo):
         ).scalars()
         others = sorted(c for c in waiting if c != winner_id)
         if winner_id is not None:
-            await self.session.execute(
+            await self.conn.execute(
                 sa.update(alerts)
                 .where(
                     alerts.c.case_id == case_id,
@@ -182,12 +182,12 @@ class AlertRepo(Repo):
                 )
                 .values(state="accepted", answered_at=now)
             )
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(alerts)
             .where(alerts.c.case_id == case_id, alerts.c.state == "waiting")
             .values(state="taken" if winner_id is not None else "cancelled")
         )
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(alerts)
             .where(alerts.c.case_id == case_id, alerts.c.state == "queued")
             .values(state="cancelled")
@@ -205,7 +205,7 @@ class AlertRepo(Repo):
         if self.postgres:
             pick = pick.with_for_update(skip_locked=True).cte("picked").select()
         ids = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.update(alerts)
                 .where(alerts.c.id.in_(pick), alerts.c.state == "queued")
                 .values(state="waiting", sent_at=now)
@@ -215,7 +215,7 @@ class AlertRepo(Repo):
         wanted = sorted(ids)
         if not wanted:
             return []
-        rows = await self.session.execute(
+        rows = await self.conn.execute(
             self._joined().where(alerts.c.id.in_(wanted)).order_by(alerts.c.id)
         )
         return self._records(rows)
@@ -241,7 +241,7 @@ class AlertRepo(Repo):
             # Lock only the alerts: the outbox rows belong to the sender.
             pick = pick.with_for_update(skip_locked=True, of=alerts).cte("picked").select()
         ids = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.update(alerts)
                 .where(alerts.c.id.in_(pick), alerts.c.fallback_at.is_(None))
                 .values(fallback_at=now)
@@ -251,14 +251,14 @@ class AlertRepo(Repo):
         wanted = sorted(ids)
         if not wanted:
             return []
-        rows = await self.session.execute(
+        rows = await self.conn.execute(
             self._joined().where(alerts.c.id.in_(wanted)).order_by(alerts.c.id)
         )
         return self._records(rows)
 
     async def dead_pages(self, now: datetime) -> list[Alert]:
         """Waiting pages that failed on every channel the coordinator has."""
-        rows = await self.session.execute(
+        rows = await self.conn.execute(
             self._joined()
             .join(outbox, outbox.c.id == alerts.c.outbox_id)
             .where(
@@ -278,13 +278,13 @@ class AlertRepo(Repo):
             raise ValueError(f"unknown alert state {state!r}")
         ids = sorted(set(alert_ids))
         if ids:
-            await self.session.execute(
+            await self.conn.execute(
                 sa.update(alerts).where(alerts.c.id.in_(ids)).values(state=state)
             )
 
     async def supersede(self, outbox_id: int, channel: str) -> bool:
         """Stop retrying a message that was sent another way; False if it is mid-send or done."""
-        result = await self.session.execute(
+        result = await self.conn.execute(
             sa.update(outbox)
             .where(outbox.c.id == outbox_id, outbox.c.status == "pending")
             .values(status="failed", last_error=f"superseded: sent by {channel}")
@@ -294,7 +294,7 @@ class AlertRepo(Repo):
     async def message_of(self, outbox_id: int) -> tuple[str, list[dict[str, Any]], str] | None:
         """The text, buttons and status of an outbox row (to send it again another way)."""
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(outbox.c.payload_enc, outbox.c.status).where(outbox.c.id == outbox_id)
             )
         ).first()
@@ -308,7 +308,7 @@ class AlertRepo(Repo):
     ) -> int | None:
         """The case a message we sent this coordinator was about (a Telegram reply to it)."""
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(alerts.c.case_id)
                 .join(outbox, outbox.c.id == alerts.c.outbox_id)
                 .where(
@@ -331,7 +331,7 @@ class AlertRepo(Repo):
         values: dict[str, Any] = {"status": status, "updated_at": now}
         if status == "closed":
             values["closed_at"] = now
-        result = await self.session.execute(
+        result = await self.conn.execute(
             sa.update(cases)
             .where(cases.c.id == case_id, cases.c.status.in_(list(allowed)))
             .values(**values)
@@ -350,14 +350,14 @@ class AlertRepo(Repo):
             # message, which may change this case. Take the person's row first, the case
             # second, in the same order as that transaction, or the two can deadlock.
             person = sa.select(cases.c.contact_id).where(cases.c.id == case_id).scalar_subquery()
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(contacts.c.id)
                 .where(contacts.c.id == person)
                 .with_for_update(key_share=True, read=True)
             )
         if not await self.change_status(case_id, OPEN_FOR_ACCEPTANCE, "accepted", now):
             return False
-        await self.session.execute(
+        await self.conn.execute(
             sa.insert(assignments).values(
                 case_id=case_id, coordinator_id=coordinator_id, accepted_at=now, quiet=False
             )
@@ -378,15 +378,13 @@ class AlertRepo(Repo):
     async def assignment(self, case_id: int) -> Assignment | None:
         """Who accepted the case, if anyone."""
         row = (
-            await self.session.execute(
-                sa.select(assignments).where(assignments.c.case_id == case_id)
-            )
+            await self.conn.execute(sa.select(assignments).where(assignments.c.case_id == case_id))
         ).first()
         return self._assignment(row) if row else None
 
     async def open_cases_of(self, coordinator_id: int) -> list[tuple[Assignment, str, str]]:
         """The cases a coordinator accepted that are not closed: (assignment, reference, status)."""
-        rows = await self.session.execute(
+        rows = await self.conn.execute(
             sa.select(assignments, cases.c.reference, cases.c.status)
             .join(cases, cases.c.id == assignments.c.case_id)
             .where(assignments.c.coordinator_id == coordinator_id, cases.c.status.in_(WORKED))
@@ -397,7 +395,7 @@ class AlertRepo(Repo):
     async def relay_for_contact(self, contact_id: int, now: datetime) -> Assignment | None:
         """The worked case of this person whose relay is open at `now`, newest first."""
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(assignments)
                 .join(cases, cases.c.id == assignments.c.case_id)
                 .where(
@@ -413,7 +411,7 @@ class AlertRepo(Repo):
 
     async def assignments_for_contact(self, contact_id: int) -> list[Assignment]:
         """Every worked case of this person that has a coordinator."""
-        rows = await self.session.execute(
+        rows = await self.conn.execute(
             sa.select(assignments)
             .join(cases, cases.c.id == assignments.c.case_id)
             .where(cases.c.contact_id == contact_id, cases.c.status.in_(WORKED))
@@ -430,13 +428,13 @@ class AlertRepo(Repo):
         if quiet is not None:
             values["quiet"] = quiet
         if values:
-            await self.session.execute(
+            await self.conn.execute(
                 sa.update(assignments).where(assignments.c.case_id == case_id).values(**values)
             )
 
     async def close_relay(self, case_id: int) -> None:
         """No more relaying for this case."""
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(assignments).where(assignments.c.case_id == case_id).values(relay_until=None)
         )
 

@@ -40,7 +40,7 @@ class AuditRepo(Repo):
             )
             .returning(audit.c.id)
         )
-        return (await self.session.execute(stmt)).scalar_one()
+        return (await self.conn.execute(stmt)).scalar_one()
 
     async def list_all(
         self, *, case_id: int | None = None, newest_first: bool = False, limit: int | None = None
@@ -60,5 +60,5 @@ class AuditRepo(Repo):
                 data=self.crypto.decrypt_json(r.data_enc),
                 admin_user_id=r.admin_user_id,
             )
-            for r in await self.session.execute(stmt)
+            for r in await self.conn.execute(stmt)
         ]

@@ -1,4 +1,4 @@
-"""What every repository shares: the session, the crypto and dialect-specific SQL helpers."""
+"""What every repository shares: the connection, the crypto and dialect-specific SQL helpers."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.crypto import Crypto
 
 
 class Repo:
-    """Base of the repositories: one per table family, all sharing the unit of work's session."""
+    """Base of the repositories: one per table family, all sharing the unit of work's connection."""
 
-    def __init__(self, session: AsyncSession, crypto: Crypto, dialect: str) -> None:
-        self.session = session
+    def __init__(self, conn: AsyncConnection, crypto: Crypto, dialect: str) -> None:
+        self.conn = conn
         self.crypto = crypto
         self.dialect = dialect
 
@@ -81,5 +81,5 @@ class Repo:
         stmt = (
             sa.update(table).where(table.c.id.in_(pick), due).values(**values).returning(*table.c)
         )
-        rows = (await self.session.execute(stmt)).all()
+        rows = (await self.conn.execute(stmt)).all()
         return sorted(rows, key=lambda r: (r.due_at, r.id))

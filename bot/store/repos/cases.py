@@ -86,7 +86,7 @@ class CaseRepo(Repo):
                 .on_conflict_do_nothing(index_elements=["reference"])
                 .returning(cases.c.id)
             )
-            case_id = (await self.session.execute(stmt)).scalar_one_or_none()
+            case_id = (await self.conn.execute(stmt)).scalar_one_or_none()
             if case_id is not None:
                 break
             tries += 1
@@ -99,13 +99,13 @@ class CaseRepo(Repo):
 
     async def get(self, case_id: int) -> Case | None:
         """A case by id."""
-        row = (await self.session.execute(sa.select(cases).where(cases.c.id == case_id))).first()
+        row = (await self.conn.execute(sa.select(cases).where(cases.c.id == case_id))).first()
         return self._record(row) if row else None
 
     async def get_by_reference(self, ref: str) -> Case | None:
         """A case by its reference (case-insensitive, as coordinators type it)."""
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(cases).where(cases.c.reference == ref.strip().upper())
             )
         ).first()
@@ -114,7 +114,7 @@ class CaseRepo(Repo):
     async def open_for_contact(self, contact_id: int) -> Case | None:
         """The contact's latest case that is not closed."""
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(cases)
                 .where(cases.c.contact_id == contact_id, cases.c.status != "closed")
                 .order_by(cases.c.created_at.desc(), cases.c.id.desc())
@@ -136,7 +136,7 @@ class CaseRepo(Repo):
             fields["flags"] = list(dict.fromkeys(str(f) for f in fields["flags"] or ()))
         if fields.get("status") == "closed" and "closed_at" not in fields:
             fields["closed_at"] = now
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(cases).where(cases.c.id == case_id).values(updated_at=now, **fields)
         )
         return await self._get_or_fail(case_id)
@@ -144,14 +144,14 @@ class CaseRepo(Repo):
     async def set_consent(self, case_id: int, service: str, given: bool, now: datetime) -> None:
         """Record the person's yes or no to being referred to one kind of service."""
         current = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(cases.c.consent).where(cases.c.id == case_id).with_for_update()
             )
         ).scalar_one_or_none()
         if current is None:
             raise LookupError(f"case {case_id} does not exist")
         consent = {**current, service: bool(given)}
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(cases).where(cases.c.id == case_id).values(consent=consent, updated_at=now)
         )
 
@@ -162,12 +162,12 @@ class CaseRepo(Repo):
             .values(case_id=case_id, at=now, kind=kind, data_enc=self.crypto.encrypt_json(data))
             .returning(case_events.c.id)
         )
-        return (await self.session.execute(stmt)).scalar_one()
+        return (await self.conn.execute(stmt)).scalar_one()
 
     async def events(self, case_id: int) -> list[CaseEvent]:
         """A case's events, oldest first."""
         rows = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(case_events)
                 .where(case_events.c.case_id == case_id)
                 .order_by(case_events.c.at, case_events.c.id)

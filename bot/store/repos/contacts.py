@@ -78,7 +78,7 @@ class ContactRepo(Repo):
     async def find_by_urn(self, urn: str) -> Contact | None:
         """The contact with this URN, if any."""
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(contacts).where(contacts.c.urn_hash == self.crypto.lookup_hash(urn))
             )
         ).first()
@@ -97,7 +97,7 @@ class ContactRepo(Repo):
             .with_for_update(key_share=True)
         )
         # Most messages come from people we know: one statement, nothing to encrypt.
-        known = (await self.session.execute(locked)).first()
+        known = (await self.conn.execute(locked)).first()
         if known is not None:
             return self._record(known), False
         stmt = (
@@ -115,8 +115,8 @@ class ContactRepo(Repo):
             .on_conflict_do_nothing(index_elements=["urn_hash"])
             .returning(contacts.c.id)
         )
-        created = (await self.session.execute(stmt)).scalar_one_or_none() is not None
-        row = (await self.session.execute(locked)).one()
+        created = (await self.conn.execute(stmt)).scalar_one_or_none() is not None
+        row = (await self.conn.execute(locked)).one()
         return self._record(row), created
 
     async def get(self, contact_id: int, *, lock: bool = False) -> Contact | None:
@@ -128,7 +128,7 @@ class ContactRepo(Repo):
         )
         if lock:
             stmt = stmt.with_for_update(key_share=True)
-        row = (await self.session.execute(stmt)).first()
+        row = (await self.conn.execute(stmt)).first()
         return self._record(row) if row else None
 
     async def set_language(self, contact_id: int, lang: str | None) -> None:
@@ -156,16 +156,16 @@ class ContactRepo(Repo):
         await self._update(contact_id, last_seen_at=now)
 
     async def _update(self, contact_id: int, **values: Any) -> None:
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(contacts).where(contacts.c.id == contact_id).values(**values)
         )
 
     async def erase(self, contact_id: int, now: datetime) -> None:
         """Erase everything about the person; cases keep anonymised figures only."""
-        ex = self.session.execute
+        ex = self.conn.execute
         await ex(sa.delete(fires).where(fires.c.contact_id == contact_id))
         # Follow-ups: her plans end, check-ins are cancelled, dates and windows go.
-        await erase_followups(self.session, contact_id, now)
+        await erase_followups(self.conn, contact_id, now)
         await ex(sa.delete(sessions).where(sessions.c.contact_id == contact_id))
         await ex(sa.delete(messages).where(messages.c.contact_id == contact_id))
         # Rows still to send stay (the erasure confirmation among them); the sender drops

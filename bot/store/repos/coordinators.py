@@ -77,7 +77,7 @@ class CoordinatorRepo(Repo):
             if value is None:
                 continue
             taken = (
-                await self.session.execute(sa.select(coordinators.c.id).where(column == value))
+                await self.conn.execute(sa.select(coordinators.c.id).where(column == value))
             ).scalar_one_or_none()
             if taken is not None:
                 raise DuplicateContact(f"that {what} already belongs to coordinator {taken}")
@@ -98,7 +98,7 @@ class CoordinatorRepo(Repo):
             )
             .returning(coordinators.c.id)
         )
-        new_id = (await self.session.execute(stmt)).scalar_one()
+        new_id = (await self.conn.execute(stmt)).scalar_one()
         found = await self.get(new_id)
         assert found is not None
         return found
@@ -106,7 +106,7 @@ class CoordinatorRepo(Repo):
     async def get(self, coordinator_id: int) -> Coordinator | None:
         """A coordinator by id (removed ones too: cases name who took them)."""
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(coordinators).where(coordinators.c.id == coordinator_id)
             )
         ).first()
@@ -117,9 +117,7 @@ class CoordinatorRepo(Repo):
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        rows = await self.session.execute(
-            sa.select(coordinators).where(coordinators.c.id.in_(wanted))
-        )
+        rows = await self.conn.execute(sa.select(coordinators).where(coordinators.c.id.in_(wanted)))
         return {r.id: self._record(r) for r in rows}
 
     async def find_by_urn(self, urn: str) -> Coordinator | None:
@@ -130,7 +128,7 @@ class CoordinatorRepo(Repo):
             return found if found is not None and found.demo and found.active else None
         key = self.crypto.lookup_hash(urn)
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(coordinators).where(
                     coordinators.c.active.is_(True),
                     sa.or_(coordinators.c.phone_hash == key, coordinators.c.telegram_hash == key),
@@ -148,7 +146,7 @@ class CoordinatorRepo(Repo):
             stmt = stmt.where(coordinators.c.active.is_(True))
         if municipality is not None:
             stmt = stmt.where(coordinators.c.municipality == municipality)
-        return [self._record(r) for r in await self.session.execute(stmt)]
+        return [self._record(r) for r in await self.conn.execute(stmt)]
 
     async def roster(self, *, demo: bool = False) -> list[tuple[int, str, str]]:
         """Active real (or, with `demo`, demo) coordinators as (id, municipality, role).
@@ -159,7 +157,7 @@ class CoordinatorRepo(Repo):
         stmt = sa.select(coordinators.c.id, coordinators.c.municipality, coordinators.c.role).where(
             coordinators.c.active.is_(True), coordinators.c.demo.is_(demo)
         )
-        rows = await self.session.execute(stmt.order_by(coordinators.c.id))
+        rows = await self.conn.execute(stmt.order_by(coordinators.c.id))
         return [(r.id, r.municipality, r.role) for r in rows]
 
     async def remove(self, coordinator_id: int, now: datetime) -> bool:
@@ -167,7 +165,7 @@ class CoordinatorRepo(Repo):
 
         The row stays (inactive, name kept) so case timelines still say who did what.
         """
-        result = await self.session.execute(
+        result = await self.conn.execute(
             sa.update(coordinators)
             .where(coordinators.c.id == coordinator_id, coordinators.c.active.is_(True))
             .values(
@@ -180,14 +178,14 @@ class CoordinatorRepo(Repo):
             )
         )
         if result.rowcount:
-            await self.session.execute(
+            await self.conn.execute(
                 sa.delete(shifts).where(shifts.c.coordinator_id == coordinator_id)
             )
         return bool(result.rowcount)
 
     async def set_failing_channel(self, coordinator_id: int, channel: str | None) -> None:
         """Remember that a channel failed to reach them (None: it works again)."""
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(coordinators)
             .where(coordinators.c.id == coordinator_id)
             .values(failing_channel=channel)
@@ -248,16 +246,16 @@ class CoordinatorRepo(Repo):
             )
             .returning(*shifts.c)
         )
-        return self._shift((await self.session.execute(stmt)).one())
+        return self._shift((await self.conn.execute(stmt)).one())
 
     async def shifts(self, coordinator_ids: Iterable[int] | None = None) -> list[DutyShift]:
         """Duty shifts, of some coordinators or all, ordered by id."""
         stmt = sa.select(shifts).order_by(shifts.c.id)
         if coordinator_ids is not None:
             stmt = stmt.where(shifts.c.coordinator_id.in_(sorted(set(coordinator_ids))))
-        return [self._shift(r) for r in await self.session.execute(stmt)]
+        return [self._shift(r) for r in await self.conn.execute(stmt)]
 
     async def remove_shift(self, shift_id: int) -> bool:
         """Delete one duty shift; False when there was none."""
-        result = await self.session.execute(sa.delete(shifts).where(shifts.c.id == shift_id))
+        result = await self.conn.execute(sa.delete(shifts).where(shifts.c.id == shift_id))
         return bool(result.rowcount)

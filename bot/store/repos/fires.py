@@ -42,7 +42,7 @@ class FireRepo(Repo):
     ) -> int:
         """Schedule a timer, replacing a pending one of the same (session, kind); returns its id."""
         if session_id is not None:
-            await self.session.execute(
+            await self.conn.execute(
                 sa.delete(fires).where(
                     fires.c.session_id == session_id,
                     fires.c.kind == kind,
@@ -63,11 +63,11 @@ class FireRepo(Repo):
             )
             .returning(fires.c.id)
         )
-        return (await self.session.execute(stmt)).scalar_one()
+        return (await self.conn.execute(stmt)).scalar_one()
 
     async def cancel_for_session(self, session_id: int) -> None:
         """Cancel a session's timers that have not run."""
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(fires)
             .where(fires.c.session_id == session_id, fires.c.status.in_(("pending", "leased")))
             .values(status="cancelled", leased_until=None, lease_owner=None)
@@ -81,7 +81,7 @@ class FireRepo(Repo):
 
     async def done(self, fire_id: int) -> None:
         """The timer ran."""
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(fires)
             .where(fires.c.id == fire_id)
             .values(status="done", leased_until=None, lease_owner=None)

@@ -23,12 +23,12 @@ class FlowRepo(Repo):
             .on_conflict_do_nothing(index_elements=["name", "version"])
             .returning(flow_versions.c.id)
         )
-        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+        return (await self.conn.execute(stmt)).scalar_one_or_none() is not None
 
     async def get(self, name: str, version: str) -> str | None:
         """The source of one version of a flow."""
         return (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(flow_versions.c.source).where(
                     flow_versions.c.name == name, flow_versions.c.version == version
                 )
@@ -37,7 +37,7 @@ class FlowRepo(Repo):
 
     async def versions(self, name: str) -> list[tuple[str, datetime]]:
         """A flow's versions, oldest first: (version, stored at)."""
-        rows = await self.session.execute(
+        rows = await self.conn.execute(
             sa.select(flow_versions.c.version, flow_versions.c.created_at)
             .where(flow_versions.c.name == name)
             .order_by(flow_versions.c.created_at, flow_versions.c.id)

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.models import (
     CheckinRow,
@@ -163,13 +163,13 @@ class FollowupRepo(Repo):
     ) -> Order:
         """Register an order; an active order on the same case is replaced (a correction)."""
         if case_id is not None:
-            await self.session.execute(
+            await self.conn.execute(
                 sa.update(orders)
                 .where(orders.c.case_id == case_id, orders.c.status == "active")
                 .values(status="replaced", updated_at=now)
             )
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.insert(orders)
                 .values(
                     case_id=case_id,
@@ -191,12 +191,12 @@ class FollowupRepo(Repo):
 
     async def get_order(self, order_id: int) -> Order | None:
         """An order by id."""
-        row = (await self.session.execute(sa.select(orders).where(orders.c.id == order_id))).first()
+        row = (await self.conn.execute(sa.select(orders).where(orders.c.id == order_id))).first()
         return _order(row) if row else None
 
     async def set_order_status(self, order_id: int, status: str, now: datetime) -> None:
         """An order ended (its end date passed) or was replaced."""
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(orders).where(orders.c.id == order_id).values(status=status, updated_at=now)
         )
 
@@ -217,7 +217,7 @@ class FollowupRepo(Repo):
     ) -> Plan:
         """Start a plan."""
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.insert(plans)
                 .values(
                     kind=kind,
@@ -238,7 +238,7 @@ class FollowupRepo(Repo):
 
     async def get_plan(self, plan_id: int) -> Plan | None:
         """A plan by id."""
-        row = (await self.session.execute(sa.select(plans).where(plans.c.id == plan_id))).first()
+        row = (await self.conn.execute(sa.select(plans).where(plans.c.id == plan_id))).first()
         return _plan(row) if row else None
 
     async def active_plans(
@@ -252,13 +252,13 @@ class FollowupRepo(Repo):
             query = query.where(plans.c.case_id == case_id)
         if kind is not None:
             query = query.where(plans.c.kind == kind)
-        rows = (await self.session.execute(query.order_by(plans.c.id))).all()
+        rows = (await self.conn.execute(query.order_by(plans.c.id))).all()
         return [_plan(r) for r in rows]
 
     async def plans_of_case(self, case_id: int) -> list[Plan]:
         """Every plan of a case, oldest first (for the case's page)."""
         rows = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(plans).where(plans.c.case_id == case_id).order_by(plans.c.id)
             )
         ).all()
@@ -266,7 +266,7 @@ class FollowupRepo(Repo):
 
     async def end_plan(self, plan_id: int, status: str, now: datetime) -> bool:
         """End an active plan (ended, stopped, replaced) and cancel its open check-ins."""
-        done = await self.session.execute(
+        done = await self.conn.execute(
             sa.update(plans)
             .where(plans.c.id == plan_id, plans.c.status == "active")
             .values(status=status, ended_at=now)
@@ -274,12 +274,12 @@ class FollowupRepo(Repo):
         )
         if done.scalar_one_or_none() is None:
             return False
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(checkins)
             .where(checkins.c.plan_id == plan_id, checkins.c.status.in_(OPEN_CHECKIN))
             .values(status="cancelled", leased_until=None, lease_owner=None)
         )
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(milestones)
             .where(milestones.c.plan_id == plan_id, milestones.c.status == "pending")
             .values(status="cancelled")
@@ -316,19 +316,19 @@ class FollowupRepo(Repo):
             )
             .returning(checkins.c.id)
         )
-        return (await self.session.execute(stmt)).scalar_one()
+        return (await self.conn.execute(stmt)).scalar_one()
 
     async def get_checkin(self, checkin_id: int) -> Checkin | None:
         """A check-in by id."""
         row = (
-            await self.session.execute(sa.select(checkins).where(checkins.c.id == checkin_id))
+            await self.conn.execute(sa.select(checkins).where(checkins.c.id == checkin_id))
         ).first()
         return _checkin(row) if row else None
 
     async def open_checkins(self, plan_id: int) -> list[Checkin]:
         """A plan's check-ins not done yet, soonest first."""
         rows = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(checkins)
                 .where(checkins.c.plan_id == plan_id, checkins.c.status.in_(OPEN_CHECKIN))
                 .order_by(checkins.c.due_at, checkins.c.id)
@@ -350,7 +350,7 @@ class FollowupRepo(Repo):
         )
         if self.postgres:
             query = query.with_for_update(key_share=True)
-        return (await self.session.execute(query)).scalar_one_or_none() is not None
+        return (await self.conn.execute(query)).scalar_one_or_none() is not None
 
     async def take(self, checkin_id: int, owner: str) -> Checkin | None:
         """The check-in if `owner` still holds its lease (compare-and-set; row-locked on PG)."""
@@ -361,12 +361,12 @@ class FollowupRepo(Repo):
         )
         if self.postgres:
             query = query.with_for_update()
-        row = (await self.session.execute(query)).first()
+        row = (await self.conn.execute(query)).first()
         return _checkin(row) if row else None
 
     async def finish(self, checkin_id: int, outcome: str, now: datetime) -> bool:
         """Close an open check-in with an outcome; False when it was closed already."""
-        done = await self.session.execute(
+        done = await self.conn.execute(
             sa.update(checkins)
             .where(checkins.c.id == checkin_id, checkins.c.status.in_(OPEN_CHECKIN))
             .values(
@@ -385,7 +385,7 @@ class FollowupRepo(Repo):
         if values.get("status") in ("pending", "done", "cancelled"):
             values.setdefault("leased_until", None)
             values.setdefault("lease_owner", None)
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(checkins).where(checkins.c.id == checkin_id).values(**values)
         )
 
@@ -396,7 +396,7 @@ class FollowupRepo(Repo):
     ) -> Milestone:
         """A milestone of an integration plan."""
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.insert(milestones)
                 .values(
                     plan_id=plan_id,
@@ -414,13 +414,13 @@ class FollowupRepo(Repo):
     async def get_milestone(self, milestone_id: int) -> Milestone | None:
         """A milestone by id."""
         row = (
-            await self.session.execute(sa.select(milestones).where(milestones.c.id == milestone_id))
+            await self.conn.execute(sa.select(milestones).where(milestones.c.id == milestone_id))
         ).first()
         return _milestone(row) if row else None
 
     async def answer_milestone(self, milestone_id: int, answer: str, now: datetime) -> None:
         """The person said how the milestone is going."""
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(milestones)
             .where(milestones.c.id == milestone_id)
             .values(status="answered", answer=answer, answered_at=now)
@@ -429,7 +429,7 @@ class FollowupRepo(Repo):
     async def milestones_of(self, plan_id: int) -> list[Milestone]:
         """A plan's milestones by date."""
         rows = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(milestones)
                 .where(milestones.c.plan_id == plan_id)
                 .order_by(milestones.c.due_on, milestones.c.id)
@@ -444,17 +444,17 @@ class FollowupRepo(Repo):
         result = {}
         for table in (orders, plans, checkins, milestones):
             result[table.name] = (
-                await self.session.execute(sa.select(sa.func.count()).select_from(table))
+                await self.conn.execute(sa.select(sa.func.count()).select_from(table))
             ).scalar_one()
         return result
 
 
-async def erase_followups(session: AsyncSession, contact_id: int, now: datetime) -> None:
+async def erase_followups(conn: AsyncConnection, contact_id: int, now: datetime) -> None:
     """At erasure: end her plans, cancel check-ins, drop dates, windows and the link to her.
 
     Kinds, statuses and outcomes stay: figures for the statistics, nothing that points to her.
     """
-    ex = session.execute
+    ex = conn.execute
     mine = sa.select(plans.c.id).where(plans.c.contact_id == contact_id).scalar_subquery()
     await ex(
         sa.update(checkins)

@@ -41,13 +41,13 @@ class MessageRepo(Repo):
             .on_conflict_do_nothing(index_elements=["channel", "direction", "external_id"])
             .returning(messages.c.id)
         )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        return (await self.conn.execute(stmt)).scalar_one_or_none()
 
     async def seen(self, channel: str, external_id: str | None) -> bool:
         """Whether an inbound message with this provider id was stored already."""
         if external_id is None:
             return False
-        found = await self.session.execute(
+        found = await self.conn.execute(
             sa.select(messages.c.id).where(
                 messages.c.channel == channel,
                 messages.c.direction == "in",
@@ -73,11 +73,11 @@ class MessageRepo(Repo):
             )
             .returning(messages.c.id)
         )
-        return (await self.session.execute(stmt)).scalar_one()
+        return (await self.conn.execute(stmt)).scalar_one()
 
     async def chat_message_ids(self, contact_id: int, since: datetime) -> list[int]:
         """Ids inside the chat of the messages in and out since `since`, oldest first."""
-        inbound = await self.session.execute(
+        inbound = await self.conn.execute(
             sa.select(messages.c.chat_message_id).where(
                 messages.c.contact_id == contact_id,
                 messages.c.direction == "in",
@@ -86,7 +86,7 @@ class MessageRepo(Repo):
             )
         )
         # The outbox keeps the provider's ids of what it sent ("12,13" for a text sent in parts).
-        outbound = await self.session.execute(
+        outbound = await self.conn.execute(
             sa.select(outbox.c.external_id).where(
                 outbox.c.contact_id == contact_id,
                 outbox.c.status == "sent",
@@ -101,14 +101,14 @@ class MessageRepo(Repo):
 
     async def provider_ids(self, contact_id: int) -> list[str]:
         """The provider's ids of every message in and out (Twilio SIDs), to delete them there."""
-        inbound = await self.session.execute(
+        inbound = await self.conn.execute(
             sa.select(messages.c.external_id).where(
                 messages.c.contact_id == contact_id,
                 messages.c.direction == "in",
                 messages.c.external_id.is_not(None),
             )
         )
-        outbound = await self.session.execute(
+        outbound = await self.conn.execute(
             sa.select(outbox.c.external_id).where(
                 outbox.c.contact_id == contact_id,
                 outbox.c.status == "sent",
@@ -122,7 +122,7 @@ class MessageRepo(Repo):
     ) -> list[tuple[str, str, datetime]]:
         """The latest `limit` messages of a contact, oldest first: (direction, text, at)."""
         rows = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(messages.c.direction, messages.c.text_enc, messages.c.created_at)
                 .where(messages.c.contact_id == contact_id)
                 .order_by(messages.c.created_at.desc(), messages.c.id.desc())
@@ -137,7 +137,7 @@ class MessageRepo(Repo):
         self, channel: str, external_id: str, status: str, error: str | None = None
     ) -> int | None:
         """Record a delivery status for a message we sent; returns its contact's id, if known."""
-        result = await self.session.execute(
+        result = await self.conn.execute(
             sa.update(messages)
             .where(
                 messages.c.channel == channel,

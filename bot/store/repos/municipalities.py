@@ -35,11 +35,11 @@ class MunicipalityRepo(Repo):
             index_elements=["slug"],
             set_={c: stmt.excluded[c] for c in ("name", "country", "county", "tz", "aliases")},
         )
-        await self.session.execute(stmt)
+        await self.conn.execute(stmt)
 
     async def list_all(self) -> list[Municipality]:
         """Every municipality, ordered by slug."""
-        rows = await self.session.execute(sa.select(municipalities).order_by(municipalities.c.slug))
+        rows = await self.conn.execute(sa.select(municipalities).order_by(municipalities.c.slug))
         return [
             Municipality(
                 slug=r.slug,

@@ -70,7 +70,7 @@ class OutboxRepo(Repo):
             )
             .returning(outbox.c.id)
         )
-        return (await self.session.execute(stmt)).scalar_one()
+        return (await self.conn.execute(stmt)).scalar_one()
 
     async def claim_due(
         self, now: datetime, limit: int, lease: timedelta, owner: str
@@ -80,9 +80,15 @@ class OutboxRepo(Repo):
         return [self._record(r) for r in rows]
 
     async def mark_sent(
-        self, outbox_id: int, *, external_id: str | None, segments: int | None, now: datetime
+        self,
+        outbox_id: int,
+        *,
+        external_id: str | None,
+        segments: int | None,
+        now: datetime,
+        channel: str | None = None,
     ) -> None:
-        """The provider accepted the message."""
+        """The provider accepted the message (`channel`: the row's, when the caller knows it)."""
         await self._finish(
             outbox_id,
             status="sent",
@@ -90,14 +96,15 @@ class OutboxRepo(Repo):
             external_id=external_id,
             segments=segments,
         )
-        row = (
-            await self.session.execute(sa.select(outbox.c.channel).where(outbox.c.id == outbox_id))
-        ).first()
-        if row is not None:
+        if channel is None:
+            channel = (
+                await self.conn.execute(sa.select(outbox.c.channel).where(outbox.c.id == outbox_id))
+            ).scalar_one_or_none()
+        if channel is not None:
             values: dict[str, Any] = {"status": "sent", "segments": segments}
             other = messages.alias("other")
             clash = sa.exists().where(
-                other.c.channel == row.channel,
+                other.c.channel == channel,
                 other.c.direction == "out",
                 other.c.external_id == external_id,
                 sa.or_(other.c.outbox_id.is_(None), other.c.outbox_id != outbox_id),
@@ -119,16 +126,16 @@ class OutboxRepo(Repo):
                 # not see each other's id, and the second would fail: the whole mark, and
                 # the message would go again after its lease. Keep the message without it.
                 try:
-                    async with self.session.begin_nested():
-                        await self.session.execute(update)
+                    async with self.conn.begin_nested():
+                        await self.conn.execute(update)
                 except sa.exc.IntegrityError:
-                    await self.session.execute(
+                    await self.conn.execute(
                         sa.update(messages)
                         .where(messages.c.outbox_id == outbox_id)
                         .values(**values, external_id=None)
                     )
             else:
-                await self.session.execute(update)
+                await self.conn.execute(update)
         await self._forget_if_erased(outbox_id, sent_sid=external_id)
 
     async def mark_retry(
@@ -148,7 +155,7 @@ class OutboxRepo(Repo):
         await self._finish(
             outbox_id, status="failed", attempts=outbox.c.attempts + 1, last_error=_short(error)
         )
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(messages)
             .where(messages.c.outbox_id == outbox_id)
             .values(status="failed", error=_short(error))
@@ -159,13 +166,13 @@ class OutboxRepo(Repo):
         """Counts by status and the age in seconds of the oldest due pending row."""
         counts = dict(
             (
-                await self.session.execute(
+                await self.conn.execute(
                     sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
                 )
             ).all()
         )
         oldest = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(sa.func.min(outbox.c.due_at)).where(
                     outbox.c.status == "pending", outbox.c.due_at <= now
                 )
@@ -179,7 +186,7 @@ class OutboxRepo(Repo):
         }
 
     async def _finish(self, outbox_id: int, **values: Any) -> None:
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(outbox)
             .where(outbox.c.id == outbox_id)
             .values(leased_until=None, lease_owner=None, **values)
@@ -187,17 +194,26 @@ class OutboxRepo(Repo):
 
     async def _forget_if_erased(self, outbox_id: int, sent_sid: str | None = None) -> None:
         """A row of a person who asked to be erased goes once it needs sending no more."""
+        gone = (
+            await self.conn.execute(
+                sa.select(contacts.c.erased_at)
+                .join(outbox, outbox.c.contact_id == contacts.c.id)
+                .where(outbox.c.id == outbox_id)
+            )
+        ).first()
+        if gone is None or gone.erased_at is None:
+            return  # nearly always: one look instead of a SELECT and a DELETE
         erased = sa.select(contacts.c.id).where(contacts.c.erased_at.is_not(None))
         if sent_sid is not None:
             await self._add_to_pending_delete(outbox_id, sent_sid, erased)
-        await self.session.execute(
+        await self.conn.execute(
             sa.delete(outbox).where(outbox.c.id == outbox_id, outbox.c.contact_id.in_(erased))
         )
 
     async def _add_to_pending_delete(self, outbox_id: int, sid: str, erased: Any) -> None:
         """An SMS sent after FSHI (its confirmation) joins the deletion still to run at Twilio."""
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(outbox.c.contact_id, outbox.c.channel, outbox.c.kind).where(
                     outbox.c.id == outbox_id, outbox.c.contact_id.in_(erased)
                 )
@@ -206,7 +222,7 @@ class OutboxRepo(Repo):
         if row is None or row.kind == "delete" or row.channel != "sms":
             return  # on Telegram the confirmation stays: it is what tells her it is done
         pending = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(outbox.c.id, outbox.c.meta).where(
                     outbox.c.contact_id == row.contact_id,
                     outbox.c.kind == "delete",
@@ -217,7 +233,7 @@ class OutboxRepo(Repo):
         if pending is not None:
             meta = dict(pending.meta or {})
             meta["message_sids"] = [*meta.get("message_sids", []), sid]
-            await self.session.execute(
+            await self.conn.execute(
                 sa.update(outbox).where(outbox.c.id == pending.id).values(meta=meta)
             )
 

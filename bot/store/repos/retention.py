@@ -49,7 +49,7 @@ class RetentionRepo(Repo):
 
     async def purge_message_texts(self, cutoff: datetime, now: datetime) -> int:
         """Replace the text of messages older than `cutoff` by an empty one; how many."""
-        result = await self.session.execute(
+        result = await self.conn.execute(
             sa.update(messages)
             .where(messages.c.created_at < cutoff, messages.c.purged_at.is_(None))
             .values(text_enc=self.crypto.encrypt(""), purged_at=now)
@@ -58,7 +58,7 @@ class RetentionRepo(Repo):
 
     async def forget_message_text(self, message_id: int, now: datetime) -> None:
         """Purge one message's text now (a coordinator's command, kept elsewhere as it must)."""
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(messages)
             .where(messages.c.id == message_id)
             .values(text_enc=self.crypto.encrypt(""), purged_at=now)
@@ -67,12 +67,12 @@ class RetentionRepo(Repo):
     async def forget_sent(self, outbox_id: int, now: datetime) -> None:
         """Once sent, blank a message marked `forget` (a survivor's number told to her
         coordinator): no copy of it stays with us for erasure or retention to miss."""
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(outbox)
             .where(outbox.c.id == outbox_id)
             .values(payload_enc=self.crypto.encrypt_json({"text": "", "buttons": []}))
         )
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(messages)
             .where(messages.c.outbox_id == outbox_id)
             .values(text_enc=self.crypto.encrypt(""), purged_at=now)
@@ -80,7 +80,7 @@ class RetentionRepo(Repo):
 
     async def delete_finished_outbox(self, cutoff: datetime) -> int:
         """Sent and failed outbox rows older than `cutoff` (they hold texts and addresses)."""
-        result = await self.session.execute(
+        result = await self.conn.execute(
             sa.delete(outbox).where(
                 outbox.c.status.in_(("sent", "failed")), outbox.c.created_at < cutoff
             )
@@ -89,7 +89,7 @@ class RetentionRepo(Repo):
 
     async def delete_ended_sessions(self, cutoff: datetime) -> int:
         """Ended conversations (their answers, free text included) last touched before `cutoff`."""
-        result = await self.session.execute(
+        result = await self.conn.execute(
             sa.delete(sessions).where(sessions.c.status == "ended", sessions.c.updated_at < cutoff)
         )
         return int(result.rowcount or 0)
@@ -98,7 +98,7 @@ class RetentionRepo(Repo):
         """Cases closed before `cutoff`: no link to the person, no words; figures stay."""
         ids = list(
             (
-                await self.session.execute(
+                await self.conn.execute(
                     sa.select(cases.c.id)
                     .where(
                         cases.c.status == "closed",
@@ -112,7 +112,7 @@ class RetentionRepo(Repo):
         if not ids:
             return 0
         empty = self.crypto.encrypt_json({})
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(case_events)
             .where(
                 case_events.c.case_id.in_(ids),
@@ -120,10 +120,10 @@ class RetentionRepo(Repo):
             )
             .values(data_enc=empty)
         )
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(audit).where(audit.c.case_id.in_(ids)).values(data_enc=empty)
         )
-        await self.session.execute(
+        await self.conn.execute(
             sa.update(cases)
             .where(cases.c.id.in_(ids))
             .values(contact_id=None, anonymised_at=now, updated_at=now)
@@ -138,7 +138,7 @@ class RetentionRepo(Repo):
         active_plan = sa.exists().where(
             plans.c.contact_id == contacts.c.id, plans.c.status == "active"
         )
-        rows = await self.session.execute(
+        rows = await self.conn.execute(
             sa.select(contacts.c.id)
             .where(
                 contacts.c.erased_at.is_(None),
@@ -164,7 +164,7 @@ class RetentionRepo(Repo):
         stmt = sa.select(key, *columns).order_by(key).limit(limit)
         if after is not None:
             stmt = stmt.where(key > after)
-        rows = (await self.session.execute(stmt)).all()
+        rows = (await self.conn.execute(stmt)).all()
         if not rows:
             return None, 0, 0
         rotated = current = 0
@@ -179,7 +179,7 @@ class RetentionRepo(Repo):
                     continue
                 values[column.name] = self.crypto.rotate(token)
             if values:
-                await self.session.execute(
+                await self.conn.execute(
                     sa.update(table).where(key == getattr(row, key.name)).values(**values)
                 )
                 rotated += len(values)

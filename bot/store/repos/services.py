@@ -18,9 +18,9 @@ class ServiceRepo(Repo):
 
     async def replace_all(self, items: Sequence[Service]) -> None:
         """The directory becomes exactly `items`, in their order (one transaction)."""
-        await self.session.execute(sa.delete(services))
+        await self.conn.execute(sa.delete(services))
         if items:
-            await self.session.execute(
+            await self.conn.execute(
                 sa.insert(services),
                 [
                     {
@@ -54,5 +54,5 @@ class ServiceRepo(Repo):
                 notes=r.notes,
                 serves=tuple(r.serves or ()),
             )
-            for r in await self.session.execute(stmt)
+            for r in await self.conn.execute(stmt)
         ]

@@ -30,7 +30,7 @@ class SessionRepo(Repo):
     async def get_active(self, contact_id: int) -> StoredSession | None:
         """The contact's waiting session, if any."""
         row = (
-            await self.session.execute(
+            await self.conn.execute(
                 sa.select(sessions).where(
                     sessions.c.contact_id == contact_id, sessions.c.status == "waiting"
                 )
@@ -41,7 +41,7 @@ class SessionRepo(Repo):
     async def get(self, session_id: int) -> StoredSession | None:
         """A session by id."""
         row = (
-            await self.session.execute(sa.select(sessions).where(sessions.c.id == session_id))
+            await self.conn.execute(sa.select(sessions).where(sessions.c.id == session_id))
         ).first()
         return self._record(row) if row else None
 
@@ -69,8 +69,8 @@ class SessionRepo(Repo):
                 )
                 .returning(sessions.c.id)
             )
-            return (await self.session.execute(stmt)).scalar_one()
-        updated = await self.session.execute(
+            return (await self.conn.execute(stmt)).scalar_one()
+        updated = await self.conn.execute(
             sa.update(sessions)
             .where(sessions.c.id == session_id, sessions.c.contact_id == contact_id)
             .values(status=status, state_enc=state_enc, updated_at=now)
