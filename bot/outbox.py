@@ -194,7 +194,11 @@ class OutboxSender:
                 )
             if result.ok:
                 await uow.outbox.mark_sent(
-                    item.id, external_id=result.external_id, segments=result.segments, now=now
+                    item.id,
+                    external_id=result.external_id,
+                    segments=result.segments,
+                    now=now,
+                    channel=item.channel,
                 )
                 SENT.labels(item.channel).inc()
                 if (item.meta or {}).get("forget"):

@@ -10,7 +10,7 @@ from typing import Any
 from bot.engine.dates import parse_date
 from bot.engine.definition import Wait
 from bot.engine.env import Place
-from bot.engine.normalise import normalise
+from bot.engine.normalise import normalise, normalise_phrase
 
 Similarity = Callable[[str, str], float]
 
@@ -110,7 +110,7 @@ def _number(text: str) -> int | None:
 def is_dont_know(text: str) -> bool:
     """True for 'I don't know' in any of our languages."""
     norm = normalise(text)
-    return any(norm == p or norm.startswith(p + " ") for p in map(normalise, DONT_KNOW))
+    return any(norm == p or norm.startswith(p + " ") for p in map(normalise_phrase, DONT_KNOW))
 
 
 def route_options(
@@ -125,7 +125,7 @@ def route_options(
     if number is not None:
         return Match(values[number - 1], values[number - 1]) if 1 <= number <= len(values) else None
     candidates = [
-        (o.value, normalise(phrase))
+        (o.value, normalise_phrase(phrase))
         for o in wait.options
         for phrase in (*labels(o.label), *o.words, o.value)
     ]
@@ -145,8 +145,8 @@ def route_yes_no(
         return Match(category, category == "yes")
     if is_dont_know(text):
         return None
-    candidates = [("yes", normalise(w)) for w in (*YES_WORDS, *labels("sys.yes"))]
-    candidates += [("no", normalise(w)) for w in (*NO_WORDS, *labels("sys.no"))]
+    candidates = [("yes", normalise_phrase(w)) for w in (*YES_WORDS, *labels("sys.yes"))]
+    candidates += [("no", normalise_phrase(w)) for w in (*NO_WORDS, *labels("sys.no"))]
     category = choose(text, candidates, similarity, WHOLE_ONLY)
     return Match(category, category == "yes") if category else None
 
@@ -154,9 +154,9 @@ def route_yes_no(
 def route_municipality(text: str, places: Sequence[Place], similarity: Similarity) -> Match | None:
     """A municipality by name, slug or alias with typos allowed; 'don't know' routes unknown."""
     norm = normalise(text)
-    if any(norm == normalise(p) for p in UNKNOWN_PLACE):
+    if any(norm == normalise_phrase(p) for p in UNKNOWN_PLACE):
         return Match("unknown", None)
-    candidates = [(place.slug, normalise(name)) for place in places for name in place.names]
+    candidates = [(place.slug, normalise_phrase(name)) for place in places for name in place.names]
     slug = choose(text, candidates, similarity)
     return Match("found", slug) if slug else None
 

@@ -316,10 +316,13 @@ async def relay_in(
     Returns True when the message went to a coordinator and the flows should not see it
     (`flows_too` says the pipeline found a keyword or a keyword flow waiting for an answer).
     """
-    for assignment in await uow.alerts.assignments_for_contact(contact.id):
-        if assignment.quiet:
-            await uow.alerts.set_relay(assignment.case_id, quiet=False)  # they wrote again
-    assignment = await uow.alerts.relay_for_contact(contact.id, now)
+    worked = await uow.alerts.assignments_for_contact(contact.id)
+    for found in worked:
+        if found.quiet:
+            await uow.alerts.set_relay(found.case_id, quiet=False)  # they wrote again
+    # AlertRepo.relay_for_contact, on the rows just read: one query less on every message.
+    open_relays = [a for a in worked if a.relay_until is not None and a.relay_until > now]
+    assignment = max(open_relays, key=lambda a: a.relay_until, default=None)
     if assignment is None or not text.strip():
         return False
     coordinator = await uow.coordinators.get(assignment.coordinator_id)
