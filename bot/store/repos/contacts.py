@@ -30,6 +30,9 @@ cases = CaseRow.__table__
 case_events = CaseEventRow.__table__
 fires = FireRow.__table__
 
+# Built once: every message touches its contact (see repos/outbox.py).
+TOUCH = sa.update(contacts).where(contacts.c.id == sa.bindparam("of_id"))
+
 # Case events whose data are figures, never words a person wrote; erasure keeps them so the
 # anonymised statistics survive. Every other kind (notes, relayed messages) loses its data.
 ANONYMOUS_EVENT_KINDS = frozenset(
@@ -153,7 +156,7 @@ class ContactRepo(Repo):
 
     async def touch(self, contact_id: int, now: datetime) -> None:
         """Record that the person wrote at `now`."""
-        await self._update(contact_id, last_seen_at=now)
+        await self.conn.execute(TOUCH, {"of_id": contact_id, "last_seen_at": now})
 
     async def _update(self, contact_id: int, **values: Any) -> None:
         await self.conn.execute(

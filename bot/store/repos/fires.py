@@ -13,6 +13,14 @@ from bot.store.repos.base import Repo
 
 fires = FireRow.__table__
 
+# Built once (every message that waits schedules a timer); see repos/outbox.py.
+DROP_PENDING = sa.delete(fires).where(
+    fires.c.session_id == sa.bindparam("of_session"),
+    fires.c.kind == sa.bindparam("of_kind"),
+    fires.c.status == "pending",
+)
+INSERT_FIRE = sa.insert(fires).returning(fires.c.id)
+
 
 class FireRepo(Repo):
     """The fires table."""
@@ -42,28 +50,18 @@ class FireRepo(Repo):
     ) -> int:
         """Schedule a timer, replacing a pending one of the same (session, kind); returns its id."""
         if session_id is not None:
-            await self.conn.execute(
-                sa.delete(fires).where(
-                    fires.c.session_id == session_id,
-                    fires.c.kind == kind,
-                    fires.c.status == "pending",
-                )
-            )
-        stmt = (
-            sa.insert(fires)
-            .values(
-                contact_id=contact_id,
-                session_id=session_id,
-                kind=kind,
-                due_at=due_at,
-                seq=seq,
-                status="pending",
-                created_at=now,
-                payload=payload,
-            )
-            .returning(fires.c.id)
-        )
-        return (await self.conn.execute(stmt)).scalar_one()
+            await self.conn.execute(DROP_PENDING, {"of_session": session_id, "of_kind": kind})
+        row = {
+            "contact_id": contact_id,
+            "session_id": session_id,
+            "kind": kind,
+            "due_at": due_at,
+            "seq": seq,
+            "status": "pending",
+            "created_at": now,
+            "payload": payload,
+        }
+        return (await self.conn.execute(INSERT_FIRE, row)).scalar_one()
 
     async def cancel_for_session(self, session_id: int) -> None:
         """Cancel a session's timers that have not run."""

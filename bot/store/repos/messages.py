@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.models import MessageRow, OutboxRow
 from bot.store.repos.base import Repo
@@ -12,6 +15,20 @@ from bot.store.repos.base import Repo
 messages = MessageRow.__table__
 outbox = OutboxRow.__table__
 ERROR_MAX = 255
+
+# Built once, as the sender's statements are (see repos/outbox.py): every message runs these.
+INSERT_MESSAGE = sa.insert(messages).returning(messages.c.id)
+
+
+@cache
+def _insert_inbound(dialect: str) -> Any:
+    """INSERT of an inbound message that does nothing for a repeat, for this database."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(messages)
+        .on_conflict_do_nothing(index_elements=["channel", "direction", "external_id"])
+        .returning(messages.c.id)
+    )
 
 
 class MessageRepo(Repo):
@@ -27,21 +44,16 @@ class MessageRepo(Repo):
         chat_message_id: str | None = None,
     ) -> int | None:
         """Store an inbound message; None when this (channel, external id) was stored already."""
-        stmt = (
-            self.insert(messages)
-            .values(
-                contact_id=contact_id,
-                channel=channel,
-                direction="in",
-                external_id=external_id,
-                text_enc=self.crypto.encrypt(text),
-                created_at=received_at,
-                chat_message_id=chat_message_id,
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "direction", "external_id"])
-            .returning(messages.c.id)
-        )
-        return (await self.conn.execute(stmt)).scalar_one_or_none()
+        row = {
+            "contact_id": contact_id,
+            "channel": channel,
+            "direction": "in",
+            "external_id": external_id,
+            "text_enc": self.crypto.encrypt(text),
+            "created_at": received_at,
+            "chat_message_id": chat_message_id,
+        }
+        return (await self.conn.execute(_insert_inbound(self.dialect), row)).scalar_one_or_none()
 
     async def seen(self, channel: str, external_id: str | None) -> bool:
         """Whether an inbound message with this provider id was stored already."""
@@ -60,20 +72,16 @@ class MessageRepo(Repo):
         self, contact_id: int, channel: str, text: str, now: datetime, outbox_id: int | None
     ) -> int:
         """Log an outbound message; the outbox row that sends it fills in the provider's id."""
-        stmt = (
-            sa.insert(messages)
-            .values(
-                contact_id=contact_id,
-                channel=channel,
-                direction="out",
-                text_enc=self.crypto.encrypt(text),
-                created_at=now,
-                status="queued",
-                outbox_id=outbox_id,
-            )
-            .returning(messages.c.id)
-        )
-        return (await self.conn.execute(stmt)).scalar_one()
+        row = {
+            "contact_id": contact_id,
+            "channel": channel,
+            "direction": "out",
+            "text_enc": self.crypto.encrypt(text),
+            "created_at": now,
+            "status": "queued",
+            "outbox_id": outbox_id,
+        }
+        return (await self.conn.execute(INSERT_MESSAGE, row)).scalar_one()
 
     async def chat_message_ids(self, contact_id: int, since: datetime) -> list[int]:
         """Ids inside the chat of the messages in and out since `since`, oldest first."""

@@ -17,6 +17,50 @@ messages = MessageRow.__table__
 contacts = ContactRow.__table__
 ERROR_MAX = 255
 
+# The sender's statements for every message, built once: building one (clauses, coercion,
+# its cache key) cost about as much CPU as running it.
+_other = messages.alias("other")
+_SID_CLASH = sa.exists().where(
+    _other.c.channel == sa.bindparam("of_channel"),
+    _other.c.direction == "out",
+    _other.c.external_id == sa.bindparam("sid"),
+    sa.or_(_other.c.outbox_id.is_(None), _other.c.outbox_id != sa.bindparam("oid")),
+)
+# Ids some providers give are unique per chat only: never fail a send over a clash, the
+# older message just keeps the id.
+MARK_MESSAGE_SENT = (
+    sa.update(messages)
+    .where(messages.c.outbox_id == sa.bindparam("oid"))
+    .values(
+        status="sent",
+        segments=sa.bindparam("n_segments"),
+        external_id=sa.case((_SID_CLASH, None), else_=sa.bindparam("sid")),
+    )
+)
+MARK_MESSAGE_SENT_NO_ID = (
+    sa.update(messages)
+    .where(messages.c.outbox_id == sa.bindparam("oid"))
+    .values(status="sent", segments=sa.bindparam("n_segments"), external_id=None)
+)
+MARK_SENT = (
+    sa.update(outbox)
+    .where(outbox.c.id == sa.bindparam("oid"))
+    .values(
+        status="sent",
+        leased_until=None,
+        lease_owner=None,
+        sent_at=sa.bindparam("at"),
+        external_id=sa.bindparam("sid"),
+        segments=sa.bindparam("n_segments"),
+    )
+)
+INSERT_OUTBOX = sa.insert(outbox).returning(outbox.c.id)
+ERASED_OF_ROW = (
+    sa.select(contacts.c.erased_at)
+    .join(outbox, outbox.c.contact_id == contacts.c.id)
+    .where(outbox.c.id == sa.bindparam("oid"))
+)
+
 
 class OutboxRepo(Repo):
     """The outbox table."""
@@ -52,25 +96,21 @@ class OutboxRepo(Repo):
         """Queue a message; returns the outbox id."""
         if kind not in OUTBOX_KINDS:
             raise ValueError(f"unknown outbox kind {kind!r}")
-        stmt = (
-            sa.insert(outbox)
-            .values(
-                contact_id=contact_id,
-                channel=channel,
-                urn_enc=self.crypto.encrypt(urn),
-                payload_enc=self.crypto.encrypt_json(
-                    {"text": text, "buttons": [dict(b) for b in buttons]}
-                ),
-                kind=kind,
-                status="pending",
-                attempts=0,
-                due_at=due_at,
-                created_at=now,
-                meta=dict(meta or {}),
-            )
-            .returning(outbox.c.id)
+        row = dict(
+            contact_id=contact_id,
+            channel=channel,
+            urn_enc=self.crypto.encrypt(urn),
+            payload_enc=self.crypto.encrypt_json(
+                {"text": text, "buttons": [dict(b) for b in buttons]}
+            ),
+            kind=kind,
+            status="pending",
+            attempts=0,
+            due_at=due_at,
+            created_at=now,
+            meta=dict(meta or {}),
         )
-        return (await self.conn.execute(stmt)).scalar_one()
+        return (await self.conn.execute(INSERT_OUTBOX, row)).scalar_one()
 
     async def claim_due(
         self, now: datetime, limit: int, lease: timedelta, owner: str
@@ -89,53 +129,27 @@ class OutboxRepo(Repo):
         channel: str | None = None,
     ) -> None:
         """The provider accepted the message (`channel`: the row's, when the caller knows it)."""
-        await self._finish(
-            outbox_id,
-            status="sent",
-            sent_at=now,
-            external_id=external_id,
-            segments=segments,
-        )
+        params = {"oid": outbox_id, "sid": external_id, "n_segments": segments, "at": now}
+        await self.conn.execute(MARK_SENT, params)
         if channel is None:
             channel = (
                 await self.conn.execute(sa.select(outbox.c.channel).where(outbox.c.id == outbox_id))
             ).scalar_one_or_none()
         if channel is not None:
-            values: dict[str, Any] = {"status": "sent", "segments": segments}
-            other = messages.alias("other")
-            clash = sa.exists().where(
-                other.c.channel == channel,
-                other.c.direction == "out",
-                other.c.external_id == external_id,
-                sa.or_(other.c.outbox_id.is_(None), other.c.outbox_id != outbox_id),
-            )
-            update = (
-                sa.update(messages)
-                .where(messages.c.outbox_id == outbox_id)
-                .values(
-                    **values,
-                    # Ids some providers give are unique per chat only: never fail a send
-                    # over a clash, the older message just keeps the id.
-                    external_id=sa.case((clash, None), else_=external_id)
-                    if external_id is not None
-                    else None,
-                )
-            )
-            if self.postgres and external_id is not None:
+            params["of_channel"] = channel
+            if external_id is None:
+                await self.conn.execute(MARK_MESSAGE_SENT_NO_ID, params)
+            elif self.postgres:
                 # Two sends committing at once (several workers, or chats side by side) do
                 # not see each other's id, and the second would fail: the whole mark, and
                 # the message would go again after its lease. Keep the message without it.
                 try:
                     async with self.conn.begin_nested():
-                        await self.conn.execute(update)
+                        await self.conn.execute(MARK_MESSAGE_SENT, params)
                 except sa.exc.IntegrityError:
-                    await self.conn.execute(
-                        sa.update(messages)
-                        .where(messages.c.outbox_id == outbox_id)
-                        .values(**values, external_id=None)
-                    )
+                    await self.conn.execute(MARK_MESSAGE_SENT_NO_ID, params)
             else:
-                await self.conn.execute(update)
+                await self.conn.execute(MARK_MESSAGE_SENT, params)
         await self._forget_if_erased(outbox_id, sent_sid=external_id)
 
     async def mark_retry(
@@ -194,13 +208,7 @@ class OutboxRepo(Repo):
 
     async def _forget_if_erased(self, outbox_id: int, sent_sid: str | None = None) -> None:
         """A row of a person who asked to be erased goes once it needs sending no more."""
-        gone = (
-            await self.conn.execute(
-                sa.select(contacts.c.erased_at)
-                .join(outbox, outbox.c.contact_id == contacts.c.id)
-                .where(outbox.c.id == outbox_id)
-            )
-        ).first()
+        gone = (await self.conn.execute(ERASED_OF_ROW, {"oid": outbox_id})).first()
         if gone is None or gone.erased_at is None:
             return  # nearly always: one look instead of a SELECT and a DELETE
         erased = sa.select(contacts.c.id).where(contacts.c.erased_at.is_not(None))

@@ -13,6 +13,15 @@ from bot.store.repos.base import Repo
 
 sessions = SessionRow.__table__
 
+# Built once: every message saves its session (see repos/outbox.py).
+SAVE_SESSION = (
+    sa.update(sessions)
+    .where(
+        sessions.c.id == sa.bindparam("of_id"), sessions.c.contact_id == sa.bindparam("of_contact")
+    )
+    .returning(sessions.c.id)
+)
+
 
 class SessionRepo(Repo):
     """The sessions table."""
@@ -70,12 +79,9 @@ class SessionRepo(Repo):
                 .returning(sessions.c.id)
             )
             return (await self.conn.execute(stmt)).scalar_one()
-        updated = await self.conn.execute(
-            sa.update(sessions)
-            .where(sessions.c.id == session_id, sessions.c.contact_id == contact_id)
-            .values(status=status, state_enc=state_enc, updated_at=now)
-            .returning(sessions.c.id)
-        )
+        values = {"of_id": session_id, "of_contact": contact_id, "status": status}
+        values |= {"state_enc": state_enc, "updated_at": now}
+        updated = await self.conn.execute(SAVE_SESSION, values)
         if updated.scalar_one_or_none() is None:
             raise LookupError(f"session {session_id} of contact {contact_id} does not exist")
         return session_id
