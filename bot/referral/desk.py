@@ -22,6 +22,7 @@ from bot.referral import texts as T
 from bot.referral.commands import REFERENCE_EXAMPLE, Command, parse
 from bot.referral.context import Context, deliver
 from bot.store.records import Case, Contact, Coordinator
+from bot.store.repositories import open_relay
 
 WORKED = ("accepted", "referred")
 
@@ -320,9 +321,7 @@ async def relay_in(
     for found in worked:
         if found.quiet:
             await uow.alerts.set_relay(found.case_id, quiet=False)  # they wrote again
-    # AlertRepo.relay_for_contact, on the rows just read: one query less on every message.
-    open_relays = [a for a in worked if a.relay_until is not None and a.relay_until > now]
-    assignment = max(open_relays, key=lambda a: a.relay_until, default=None)
+    assignment = open_relay(worked, now)  # on the rows just read: no second query
     if assignment is None or not text.strip():
         return False
     coordinator = await uow.coordinators.get(assignment.coordinator_id)

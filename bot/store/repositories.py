@@ -17,7 +17,7 @@ from bot.store.records import (
     Service,
     StoredSession,
 )
-from bot.store.repos.alerts import AlertRepo
+from bot.store.repos.alerts import AlertRepo, open_relay
 from bot.store.repos.audit import AuditRepo
 from bot.store.repos.cases import CaseRepo
 from bot.store.repos.contacts import ContactRepo
@@ -61,4 +61,5 @@ __all__ = [
     "ServiceRepo",
     "SessionRepo",
     "StoredSession",
+    "open_relay",
 ]

@@ -394,20 +394,7 @@ class AlertRepo(Repo):
 
     async def relay_for_contact(self, contact_id: int, now: datetime) -> Assignment | None:
         """The worked case of this person whose relay is open at `now`, newest first."""
-        row = (
-            await self.conn.execute(
-                sa.select(assignments)
-                .join(cases, cases.c.id == assignments.c.case_id)
-                .where(
-                    cases.c.contact_id == contact_id,
-                    cases.c.status.in_(WORKED),
-                    assignments.c.relay_until > now,
-                )
-                .order_by(assignments.c.relay_until.desc())
-                .limit(1)
-            )
-        ).first()
-        return self._assignment(row) if row else None
+        return open_relay(await self.assignments_for_contact(contact_id), now)
 
     async def assignments_for_contact(self, contact_id: int) -> list[Assignment]:
         """Every worked case of this person that has a coordinator."""
@@ -437,6 +424,12 @@ class AlertRepo(Repo):
         await self.conn.execute(
             sa.update(assignments).where(assignments.c.case_id == case_id).values(relay_until=None)
         )
+
+
+def open_relay(worked: Iterable[Assignment], now: datetime) -> Assignment | None:
+    """Of a person's worked cases' assignments, the one whose relay is open at `now`, newest."""
+    open_now = [a for a in worked if a.relay_until is not None and a.relay_until > now]
+    return max(open_now, key=lambda a: a.relay_until or now, default=None)
 
 
 def _aware(value: datetime | None) -> datetime | None:
