@@ -118,6 +118,13 @@ def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
     return action()
 
 
+def cmd_understand(settings: Settings, args: argparse.Namespace) -> int:
+    """`helpline understand eval FILE [--json]` or `helpline understand TEXT --ask KIND`."""
+    from bot.understanding_cli import run
+
+    return run(args)
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     """Load municipalities and the demo data (marked DEMO)."""
     from bot.demo import load_demo
@@ -179,6 +186,27 @@ def build_parser() -> argparse.ArgumentParser:
     i18n.set_defaults(func=cmd_i18n)
 
     register_cli(sub)
+    understand = sub.add_parser(
+        "understand",
+        help="what the helpline makes of a message; `understand eval FILE` measures a corpus",
+    )
+    understand.add_argument("words", nargs="+", help="the message, or: eval FILE.jsonl")
+    understand.add_argument(
+        "--ask",
+        choices=[
+            "first",
+            "yes_no",
+            "danger_now",
+            "safe_to_text",
+            "consent",
+            "role",
+            "municipality",
+            "anywhere",
+        ],
+        help="the question it answers (default: a first message)",
+    )
+    understand.add_argument("--json", action="store_true", help="eval: one JSON object per case")
+    understand.set_defaults(func=cmd_understand)
     register_admin_cli(sub)
     register_keys_cli(sub)  # keys generate|rotate, retention run
 

@@ -19,6 +19,7 @@ from bot.engine.keywords import detect
 from bot.engine.session import Session
 from bot.flows.library import FlowLibrary
 from bot.followups.service import Followups
+from bot.language import identify as identify_language
 from bot.matching import similarity
 from bot.messages import Inbound, StatusUpdate
 from bot.referral.service import Referral, with_lines
@@ -148,6 +149,7 @@ class Pipeline:
             keywords=self.flows.keywords,
             numbers=self.numbers,
             similarity=similarity,
+            identify_language=identify_language,
             session_ttl=self.session_ttl,
             trigger_flow=self.trigger_flow,
         )

@@ -7,9 +7,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from bot.engine.lexicon import Lexicon, Pattern
+
 ROUTERS = ("options", "yes_no", "text", "municipality", "date", "number")
 
 # Categories each router can route on, besides "timeout" and "other".
+# Any router may also route "unsure" (the person said she does not know), when the flow has
+# that route; otherwise "I don't know" is answered kindly and the question asked again.
+UNSURE = "unsure"
 ROUTER_CATEGORIES: dict[str, tuple[str, ...]] = {
     "yes_no": ("yes", "no"),
     "text": ("any",),
@@ -95,6 +100,7 @@ class Wait:
     min: int | None = None
     max: int | None = None
     timeout: timedelta | None = None
+    sense: str | None = None  # yes_no: how the answer is read (understanding.yaml's senses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +145,12 @@ class Keyword:
     intent: str
     flow: str
     mode: str  # "whole" | "phrase"
-    phrases: Mapping[str, tuple[str, ...]]  # language -> phrases (normalised at load)
+    phrases: Mapping[str, tuple[Pattern, ...]]  # language ("" for any) -> patterns
 
 
 @dataclass(frozen=True, slots=True)
 class KeywordSet:
-    """All global keywords and the negations that cancel a danger phrase."""
+    """All global keywords, and the lexicon every reading of a message uses."""
 
     keywords: tuple[Keyword, ...] = ()
-    negations: frozenset[str] = frozenset()
+    lexicon: Lexicon = field(default_factory=Lexicon)

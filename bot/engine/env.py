@@ -54,6 +54,8 @@ class Env:
     keywords: KeywordSet = field(default_factory=KeywordSet)
     numbers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # country -> name -> nr
     similarity: Callable[[str, str], float] = _difflib_similarity
+    # A detector made for short texts (bot/language.py): text -> {language: confidence}.
+    identify_language: Callable[[str], Mapping[str, float]] | None = None
     trigger_flow: str = "first_contact"
     session_ttl: timedelta = timedelta(days=1)
     max_text: int = 1600

@@ -1,15 +1,17 @@
-"""Global keywords: whole-message words (DIL, FSHI...) and danger phrases inside any message."""
+"""Global keywords: whole-message words (DIL, FSHI...) and phrases (danger) inside any message."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.engine import understand as u
 from bot.engine.definition import Keyword, KeywordSet
-from bot.engine.normalise import normalise
+from bot.engine.lexicon import Lexicon, Pattern, parse_pattern
 
-FUZZY_WORD_MIN = 85.0  # per-word typo tolerance for danger phrases ("rrezk" ~ "rrezik")
-NEGATION_WINDOW = 2  # a negation this many words before a phrase cancels it
+# Words that may stand around a whole-message keyword without changing it: "dil tani",
+# "fshini gjithcka", "delete my data", "english please".
+KEYWORD_FILLER = "keyword_filler"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,67 +22,70 @@ class KeywordHit:
     language: str | None
 
 
-def _word_matches(
-    text_word: str, phrase_word: str, similarity: Callable[[str, str], float]
-) -> bool:
-    if text_word == phrase_word:
-        return True
-    return (
-        len(phrase_word) >= 5
-        and len(text_word) >= 4
-        and similarity(text_word, phrase_word) >= FUZZY_WORD_MIN
-    )
-
-
-def _phrase_at(words: list[str], phrase: list[str], similarity: Callable[[str, str], float]):
-    n = len(phrase)
-    for i in range(len(words) - n + 1):
-        if all(_word_matches(words[i + k], phrase[k], similarity) for k in range(n)):
-            yield i
+def _whole(text: u.Text, patterns: Sequence[Pattern], lexicon: Lexicon) -> bool:
+    """True when the patterns cover every word that is not filler."""
+    covered = [False] * len(text)
+    for concept in (u.FILLER, KEYWORD_FILLER):
+        for h in u.find(text, concept, lexicon):
+            covered[h.start : h.end] = [True] * (h.end - h.start)
+    found = False
+    for h in u.find_patterns(text, patterns, lexicon):
+        covered[h.start : h.end] = [True] * (h.end - h.start)
+        found = True
+    return found and all(covered)
 
 
 def detect(
-    text: str, keywords: KeywordSet, similarity: Callable[[str, str], float]
+    text: str, keywords: KeywordSet, similarity: Callable[[str, str], float] | None = None
 ) -> KeywordHit | None:
-    """The keyword this message triggers, whole-message keywords first; None when none."""
-    norm = normalise(text)
-    if not norm:
+    """The keyword this message triggers, whole-message keywords first; None when none.
+
+    A phrase keyword (danger) counts where it is said now: not negated ("nuk jam ne rrezik"),
+    not clearly in the past ("me rrihte para dy vitesh").
+    """
+    lexicon = keywords.lexicon
+    t = u.analyse(text, lexicon)
+    if not t.words:
         return None
     for keyword in keywords.keywords:
         if keyword.mode != "whole":
             continue
-        for language, phrases in keyword.phrases.items():
-            if norm in phrases:
+        for language, patterns in keyword.phrases.items():
+            if _whole(t, patterns, lexicon):
                 return KeywordHit(keyword, language or None)
-    words = norm.split()
     for keyword in keywords.keywords:
         if keyword.mode != "phrase":
             continue
-        for language, phrases in keyword.phrases.items():
-            for phrase in phrases:
-                for start in _phrase_at(words, phrase.split(), similarity):
-                    before = words[max(0, start - NEGATION_WINDOW) : start]
-                    if not keywords.negations.intersection(before):
-                        return KeywordHit(keyword, language or None)
+        for language, patterns in keyword.phrases.items():
+            for h in u.find_patterns(t, patterns, lexicon):
+                if not u.negated(t, h, lexicon) and not u.in_past(t, h, lexicon):
+                    return KeywordHit(keyword, language or None)
     return None
 
 
-def build(raw: list[dict], negations: list[str]) -> KeywordSet:
-    """Normalise keyword data loaded from keywords.yaml into a KeywordSet."""
+def build(raw: list[dict], lexicon: Lexicon) -> KeywordSet:
+    """Keyword data loaded from keywords.yaml as patterns over the lexicon's concepts."""
     items = []
     for entry in raw:
         phrases = entry.get("phrases") or {"": entry.get("words") or []}
         if isinstance(phrases, list):
             phrases = {"": phrases}
+        compiled: dict[str, tuple[Pattern, ...]] = {}
+        for lang, words in phrases.items():
+            compiled[str(lang)] = tuple(
+                parse_pattern(str(p), lexicon.concepts) for p in words if str(p).strip()
+            )
         items.append(
             Keyword(
                 intent=str(entry["intent"]),
                 flow=str(entry["flow"]),
                 mode=str(entry.get("mode", "whole")),
-                phrases={
-                    str(lang): tuple(normalise(str(p)) for p in words if normalise(str(p)))
-                    for lang, words in phrases.items()
-                },
+                phrases=compiled,
             )
         )
-    return KeywordSet(tuple(items), frozenset(normalise(str(n)) for n in negations))
+    return KeywordSet(tuple(items), lexicon)
+
+
+def phrases_of(keyword: Keyword) -> Mapping[str, int]:
+    """How many patterns a keyword has per language (for admin pages)."""
+    return {lang: len(patterns) for lang, patterns in keyword.phrases.items()}

@@ -1,4 +1,8 @@
-"""Turning an answer into a route category: options, yes/no, text, municipality, date, number."""
+"""Turning an answer into a route category: options, yes/no, text, municipality, date, number.
+
+Every reading goes through the understanding layer (bot/engine/understand.py); rapidfuzz's
+similarity (injected) only catches typos of a whole answer that nothing else understood.
+"""
 
 from __future__ import annotations
 
@@ -7,34 +11,19 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from bot.engine import understand as u
 from bot.engine.dates import parse_date
-from bot.engine.definition import Wait
+from bot.engine.definition import UNSURE, Wait
 from bot.engine.env import Place
+from bot.engine.lexicon import Lexicon, LexiconError, Pattern, parse_pattern
 from bot.engine.normalise import normalise, normalise_phrase
 
 Similarity = Callable[[str, str], float]
 
-# Albanian (with Kosovo forms), English and Serbian; normalised (no diacritics, repeats collapsed).
-YES_WORDS = (
-    "po", "p", "ok", "okay", "oke", "mire", "ne rregull", "dakord", "patjeter", "sigurisht",
-    "ani", "po po", "yes", "y", "yeah", "yep", "sure", "da", "jesam", "vrtet", "vertet",
-)  # fmt: skip
-NO_WORDS = (
-    "jo", "j", "nuk", "nuk dua", "sdua", "aspak", "kurre", "kurr", "jo jo", "no", "n", "nope",
-    "nah", "not", "ne", "nisam", "nuk jam",
-)  # fmt: skip
-# Short words that are also ordinary words inside sentences ("ne" is Albanian "in"/"we",
-# Serbian "no"): they answer only when they are the whole message.
-WHOLE_ONLY = frozenset({"ne", "da", "ok", "n", "y", "not", "ani", "sure"})
-# "I don't know" must never be read as "no" just because it starts with "nuk".
-DONT_KNOW = (
-    "nuk e di", "se di", "nuk di", "sdi", "nuk jam e sigurt", "nuk jam i sigurt", "ndoshta",
-    "i dont know", "dont know", "idk", "not sure", "maybe", "ne znam", "mozda",
-)  # fmt: skip
 UNKNOWN_PLACE = (
     "nuk e di", "se di", "nuk di", "nuk dua ta them", "nuk dua te them", "nuk e them",
     "sdua ta them", "me mire jo", "i dont know", "dont know", "idk", "rather not say",
-    "prefer not to say", "ne znam", "nuk e tregoj",
+    "prefer not to say", "ne znam", "nuk e tregoj", "nuk e tregoj dot", "s e them",
 )  # fmt: skip
 
 FUZZY_MIN = 82.0  # below this a typo is more likely another word
@@ -78,7 +67,6 @@ def choose(
     words = norm.split()
     contained: dict[str, int] = {}
     for value, phrase in pairs:
-        # One-letter phrases ("p", "j") only count as the whole answer, never inside a sentence.
         if len(phrase) > 1 and phrase not in whole_only and _contains(words, phrase.split()):
             contained[value] = max(contained.get(value, 0), len(phrase))
     if contained:
@@ -86,6 +74,11 @@ def choose(
         if len(ranked) == 1 or ranked[0][1] > ranked[1][1]:
             return ranked[0][0]
         return None
+    return fuzzy(norm, pairs, similarity)
+
+
+def fuzzy(norm: str, pairs: Sequence[tuple[str, str]], similarity: Similarity) -> str | None:
+    """The value whose phrase is a close typo of the whole answer, if one clearly is."""
     best: dict[str, float] = {}
     for value, phrase in pairs:
         if len(phrase) < 4 or len(norm) < 4:
@@ -107,57 +100,136 @@ def _number(text: str) -> int | None:
     return int(norm) if norm.isdigit() and len(norm) <= 6 else None
 
 
-def is_dont_know(text: str) -> bool:
+def is_dont_know(text: str, lexicon: Lexicon) -> bool:
     """True for 'I don't know' in any of our languages."""
-    norm = normalise(text)
-    return any(norm == p or norm.startswith(p + " ") for p in map(normalise_phrase, DONT_KNOW))
+    return u.is_unsure(u.analyse(text, lexicon), lexicon)
+
+
+def _negation_free(text: str, lexicon: Lexicon) -> bool:
+    t = u.analyse(text, lexicon)
+    refusing = {
+        p[0].value
+        for concept in (u.NEGATION, u.REFUSAL)
+        for p in lexicon.patterns(concept)
+        if len(p) == 1
+    }
+    return not any(w in refusing for w in t.words)
+
+
+_CHOICES: dict[tuple[int, tuple[tuple[str, ...], ...]], tuple[Wait, tuple[u.Choice, ...]]] = {}
+
+
+def _choices(
+    wait: Wait, labels: Callable[[str], Iterable[str]], lexicon: Lexicon
+) -> tuple[u.Choice, ...]:
+    """The options of a wait as the reader sees them: labels in every language, the option's
+    own words (patterns), and the meanings those bring in. Cached per wait and label texts."""
+    texts = tuple(tuple(labels(o.label)) for o in wait.options)
+    key = (id(wait), texts)
+    cached = _CHOICES.get(key)
+    if cached is not None and cached[0] is wait:
+        return cached[1]
+    out = []
+    for option, label_texts in zip(wait.options, texts, strict=True):
+        own: list[Pattern] = []
+        for word in option.words:
+            try:
+                own.append(parse_pattern(word, lexicon.concepts))
+            except LexiconError:
+                own.extend(u.phrase_patterns([word]))
+        plain = [*label_texts, option.value.replace("_", " ")]
+        meanings = u.meaning_patterns(
+            [*plain, *(w for w in option.words if "@" not in w and "*" not in w)],
+            lexicon,
+            lexicon.option_concepts,
+        )
+        out.append(u.Choice(option.value, (*u.phrase_patterns(plain), *own, *meanings)))
+    if len(_CHOICES) > 512:
+        _CHOICES.clear()
+    _CHOICES[key] = (wait, tuple(out))
+    return tuple(out)
 
 
 def route_options(
     wait: Wait, text: str, button: str | None, labels: Callable[[str], Iterable[str]],
-    similarity: Similarity,
+    similarity: Similarity, lexicon: Lexicon | None = None,
 ) -> Match | None:  # fmt: skip
-    """Numbered options: the number, the label in any language, or one of the option's words."""
+    """Numbered options: the number (digits, words, ordinals), the label in any language, one of
+    the option's words, or a word of the same meaning; a refused option is never chosen."""
+    lexicon = lexicon or Lexicon()
     values = [o.value for o in wait.options]
     if button is not None and button in values:
         return Match(button, button)
-    number = _number(text)
-    if number is not None:
-        return Match(values[number - 1], values[number - 1]) if 1 <= number <= len(values) else None
-    candidates = [
-        (o.value, normalise_phrase(phrase))
-        for o in wait.options
-        for phrase in (*labels(o.label), *o.words, o.value)
-    ]
-    value = choose(text, candidates, similarity)
+    choices = _choices(wait, labels, lexicon)
+    t = u.analyse(text, lexicon)
+    if u.read_number(t, lexicon) is None and u.is_unsure(t, lexicon):
+        return Match(UNSURE, None)
+    value = u.read_choice(text, choices, lexicon)
+    if value is None and _number(text) is None and _negation_free(text, lexicon):
+        pairs = [
+            (o.value, normalise_phrase(phrase))
+            for o in wait.options
+            for phrase in (*labels(o.label), *o.words, o.value)
+            if "@" not in phrase and "*" not in phrase
+        ]
+        value = fuzzy(normalise(text), pairs, similarity)
     return Match(value, value) if value is not None else None
 
 
 def route_yes_no(
-    text: str, button: str | None, labels: Callable[[str], Iterable[str]], similarity: Similarity
-) -> Match | None:
-    """Yes or no, by number (1 yes, 2 no), word or button; 'I don't know' is neither."""
+    text: str, button: str | None, labels: Callable[[str], Iterable[str]], similarity: Similarity,
+    lexicon: Lexicon | None = None, sense: str | None = None,
+) -> Match | None:  # fmt: skip
+    """Yes or no, read for the question asked (`sense`): by number (1 yes, 2 no), word or
+    button; 'I don't know' is its own answer, never a no."""
     if button in ("yes", "no"):
         return Match(button, button == "yes")
-    number = _number(text)
-    if number in (1, 2):
-        category = "yes" if number == 1 else "no"
-        return Match(category, category == "yes")
-    if is_dont_know(text):
+    reading = u.read_yes_no(text, lexicon or Lexicon(), sense)
+    if reading == u.UNCLEAR:
+        return Match(UNSURE, None)
+    if reading in (u.YES, u.NO):
+        return Match(reading, reading == u.YES)
+    if _number(text) is not None:
         return None
-    candidates = [("yes", normalise_phrase(w)) for w in (*YES_WORDS, *labels("sys.yes"))]
-    candidates += [("no", normalise_phrase(w)) for w in (*NO_WORDS, *labels("sys.no"))]
-    category = choose(text, candidates, similarity, WHOLE_ONLY)
+    pairs = [("yes", normalise_phrase(w)) for w in labels("sys.yes")]
+    pairs += [("no", normalise_phrase(w)) for w in labels("sys.no")]
+    category = fuzzy(normalise(text), pairs, similarity)
     return Match(category, category == "yes") if category else None
 
 
-def route_municipality(text: str, places: Sequence[Place], similarity: Similarity) -> Match | None:
-    """A municipality by name, slug or alias with typos allowed; 'don't know' routes unknown."""
+_FORMS: dict[int, tuple[Sequence[Place], list[tuple[str, list[tuple[str, ...]]]]]] = {}
+
+
+def _place_forms(places: Sequence[Place]) -> list[tuple[str, list[tuple[str, ...]]]]:
+    cached = _FORMS.get(id(places))
+    if cached is not None and cached[0] is places:
+        return cached[1]
+    forms = [(p.slug, [f for name in p.names for f in u.place_forms(name)]) for p in places]
+    _FORMS[id(places)] = (places, forms)
+    return forms
+
+
+def route_municipality(
+    text: str, places: Sequence[Place], similarity: Similarity, lexicon: Lexicon | None = None
+) -> Match | None:
+    """A municipality by name (any case form), town, alias or typo; 'don't know' or a place
+    outside Albania and Kosovo routes unknown."""
+    lexicon = lexicon or Lexicon()
     norm = normalise(text)
-    if any(norm == normalise_phrase(p) for p in UNKNOWN_PLACE):
+    if any(norm == normalise_phrase(p) for p in UNKNOWN_PLACE) or is_dont_know(text, lexicon):
         return Match("unknown", None)
-    candidates = [(place.slug, normalise_phrase(name)) for place in places for name in place.names]
-    slug = choose(text, candidates, similarity)
+    slug = u.read_place(text, _place_forms(places), lexicon)
+    if slug == "unknown":
+        return Match("unknown", None)
+    if slug is None:
+        candidates = [(p.slug, normalise_phrase(name)) for p in places for name in p.names]
+        slug = fuzzy(norm, candidates, similarity)
+        if slug is None:
+            # A typo of one word of a longer answer ("jam ne gjakov").
+            for word in norm.split():
+                slug = fuzzy(word, candidates, similarity) if len(word) >= 5 else None
+                if slug is not None:
+                    break
     return Match("found", slug) if slug else None
 
 

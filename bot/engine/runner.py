@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.engine import events as ev
 from bot.engine import sysmsgs
-from bot.engine.definition import FINAL_END_REASONS, LANGUAGES, Action, Flow, Node, Route, Wait
+from bot.engine.definition import (
+    FINAL_END_REASONS,
+    LANGUAGES,
+    UNSURE,
+    Action,
+    Flow,
+    Node,
+    Route,
+    Wait,
+)
 from bot.engine.env import ContactView, Env
 from bot.engine.keywords import KeywordHit, detect
 from bot.engine.resumes import ExpireResume, MsgResume, Resume, StartResume, TimeoutResume
@@ -23,8 +32,10 @@ from bot.engine.routers import (
     route_yes_no,
 )
 from bot.engine.session import Frame, Session
+from bot.engine.understand import read_first, read_language
 
 DANGER_FLOW = "danger"
+ESCAPES = frozenset({"exit", "erase"})  # keywords that win over any answer to the question
 _STOP = object()  # the run stopped: a wait started or the session ended
 _DEFERRED_REFS = ("@case.reference",)  # resolved by the pipeline once the case row exists
 
@@ -36,6 +47,36 @@ MISS_MESSAGES = {
     "municipality": sysmsgs.BAD_MUNICIPALITY,
     "text": sysmsgs.ASK_TEXT,
 }
+
+
+def labels_of(env: Env) -> Callable[[str], Iterable[str]]:
+    """A label in every language, so an answer in the other language still counts."""
+
+    def labels(msgid: str) -> Iterable[str]:
+        for language in LANGUAGES:
+            text = env.texts(language, msgid)
+            if text and text != msgid:
+                yield text
+
+    return labels
+
+
+def route(wait: Wait, text: str, button: str | None, env: Env) -> Match | None:
+    """How the engine reads an answer to `wait` (also `helpline understand`'s reading)."""
+    sim, lexicon = env.similarity, env.keywords.lexicon
+    if wait.router == "options":
+        return route_options(wait, text, button, labels_of(env), sim, lexicon)
+    if wait.router == "yes_no":
+        return route_yes_no(text, button, labels_of(env), sim, lexicon, wait.sense)
+    if wait.router == "municipality":
+        return route_municipality(text, env.places, sim, lexicon)
+    if wait.router == "date":
+        return route_date(text, env.now.date())
+    if wait.router == "number":
+        return route_number(text, wait.min, wait.max)
+    if wait.router == "text":
+        return route_text(text if button is None else button)
+    raise EngineError(f"unknown router {wait.router!r}")
 
 
 class EngineError(Exception):
@@ -132,6 +173,8 @@ class _Run:
     # -- messages ------------------------------------------------------------------------------
 
     def _first_message(self, res: MsgResume) -> None:
+        if not res.start and res.text.strip():
+            self._read_first(res.text)
         hit = None if res.start else self._keyword(res.text)
         if hit is not None:
             self._start_keyword(hit, parent_mode="start")
@@ -163,10 +206,13 @@ class _Run:
             self._say(sysmsgs.TOO_LONG)
             return
         hit = self._keyword(res.text) if res.button is None else None
-        if hit is not None and hit.keyword.mode == "whole":
-            self._start_keyword(hit, parent_mode="reask")
-            return
         match = self._route(wait, res.text, res.button)
+        if hit is not None and hit.keyword.mode == "whole":
+            # "shqip" at the language question answers it; DIL and FSHI always leave.
+            if match is None or match.category == UNSURE or hit.keyword.intent in ESCAPES:
+                self._start_keyword(hit, parent_mode="reask")
+                return
+            hit = None
         if hit is not None:  # a danger phrase inside an answer: help first, then go on
             if match is not None:
                 self._save_answer(wait, match)
@@ -174,8 +220,8 @@ class _Run:
             else:
                 self._start_keyword(hit, parent_mode="reask")
             return
-        if match is None:
-            self._miss(node)
+        if match is None or (match.category == UNSURE and UNSURE not in wait.routes):
+            self._miss(node, unsure=match is not None)
             return
         s.misses = 0
         self._save_answer(wait, match)
@@ -187,6 +233,26 @@ class _Run:
             return wait.routes["found"]
         raise EngineError(f"no route for category {match.category!r}")
 
+    def _read_first(self, text: str) -> None:
+        """What a first message already says: its language, danger, who it is about."""
+        s, lexicon = self.s, self.env.keywords.lexicon
+        language = read_language(text, lexicon, self.env.identify_language)
+        if s.language is None and language in LANGUAGES:
+            self._set_language(language)
+            self._result("language_detected", "yes")
+        self._result("first_language", language)
+        reading = read_first(text, lexicon)
+        if reading.danger:
+            self._result("danger_now", True, "yes")
+        if reading.role is not None:
+            self._result("role", reading.role)
+        if reading.topic is not None:
+            self._result("first_topic", reading.topic)
+
+    def _result(self, name: str, value: Any, category: str = "set") -> None:
+        self.s.results[name] = value
+        self.events.append(ev.ResultSaved(name, value, category))
+
     def _keyword(self, text: str) -> KeywordHit | None:
         return detect(text, self.env.keywords, self.env.similarity)
 
@@ -195,6 +261,8 @@ class _Run:
         self.events.append(ev.KeywordMatched(hit.keyword.intent))
         if s.language is None and hit.language in LANGUAGES:
             self._set_language(hit.language)
+        # "english please": the language flow sets it without asking (None asks).
+        s.results["keyword_language"] = hit.language
         parent = s.frames[-1]
         parent.mode = parent_mode
         parent.route = route
@@ -213,16 +281,18 @@ class _Run:
         self.s.timeout_at = None
         self._follow(route)
 
-    def _miss(self, node: Node) -> None:
+    def _miss(self, node: Node, unsure: bool = False) -> None:
         s = self.s
         wait = node.wait
         s.misses += 1
-        self.events.append(ev.InputRejected("not_understood", s.misses))
+        self.events.append(ev.InputRejected("unsure" if unsure else "not_understood", s.misses))
         if "other" in wait.routes:
             self._follow(wait.routes["other"])
             return
         params = {"min": wait.min, "max": wait.max} if wait.router == "number" else {}
-        if s.misses >= 2 and wait.router in ("options", "yes_no"):
+        if unsure:
+            self._say(sysmsgs.UNSURE)
+        elif s.misses >= 2 and wait.router in ("options", "yes_no"):
             self._say(sysmsgs.NOT_UNDERSTOOD_AGAIN)
         else:
             self._say(MISS_MESSAGES[wait.router], params)
@@ -232,28 +302,8 @@ class _Run:
 
     # -- routing -------------------------------------------------------------------------------
 
-    def _labels(self, msgid: str) -> Iterable[str]:
-        """A label in every language, so an answer in the other language still counts."""
-        for language in LANGUAGES:
-            text = self.env.texts(language, msgid)
-            if text and text != msgid:
-                yield text
-
     def _route(self, wait: Wait, text: str, button: str | None) -> Match | None:
-        sim = self.env.similarity
-        if wait.router == "options":
-            return route_options(wait, text, button, self._labels, sim)
-        if wait.router == "yes_no":
-            return route_yes_no(text, button, self._labels, sim)
-        if wait.router == "municipality":
-            return route_municipality(text, self.env.places, sim)
-        if wait.router == "date":
-            return route_date(text, self.env.now.date())
-        if wait.router == "number":
-            return route_number(text, wait.min, wait.max)
-        if wait.router == "text":
-            return route_text(text if button is None else button)
-        raise EngineError(f"unknown router {wait.router!r}")
+        return route(wait, text, button, self.env)
 
     def _save_answer(self, wait: Wait, match: Match) -> None:
         s = self.s

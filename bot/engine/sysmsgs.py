@@ -22,6 +22,7 @@ BAD_NUMBER = N_("sys.bad_number")
 BAD_MUNICIPALITY = N_("sys.bad_municipality")
 ASK_TEXT = N_("sys.ask_text")
 MEDIA = N_("sys.media")
+UNSURE = N_("sys.unsure")
 
 ALL = (
     YES,
@@ -38,4 +39,5 @@ ALL = (
     BAD_MUNICIPALITY,
     ASK_TEXT,
     MEDIA,
+    UNSURE,
 )

@@ -19,6 +19,7 @@ from bot.engine.definition import (
     ROUTER_CATEGORIES,
     ROUTERS,
     SERVICES,
+    UNSURE,
     Action,
     Flow,
     KeywordSet,
@@ -28,17 +29,21 @@ from bot.engine.definition import (
     Wait,
 )
 from bot.engine.durations import parse_duration
+from bot.engine.lexicon import Lexicon, LexiconError, parse_pattern
 
 MSGID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 REF_ROOTS = ("results", "fields", "contact", "numbers", "municipality", "risk", "case")
 NODE_KEYS = {
     "do", "ask", "router", "options", "result", "field", "min", "max", "timeout", "routes",
-    "params", "next", "enter", "split", "cases", "default", "end",
+    "params", "next", "enter", "split", "cases", "default", "end", "sense",
 }  # fmt: skip
-WAIT_KEYS = {"router", "options", "result", "field", "min", "max", "timeout", "routes", "params"}
+WAIT_KEYS = {
+    "router", "options", "result", "field", "min", "max", "timeout", "routes", "params", "sense",
+}  # fmt: skip
 TOP_KEYS = {"flow", "title", "start", "nodes"}
 KEYWORDS_FILE = "keywords.yaml"
+UNDERSTANDING_FILE = "understanding.yaml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,7 +340,7 @@ class _Parser:
         if "routes" not in values:
             self.fail(values["ask"], f"node {node_id}: ask needs 'routes'")
         else:
-            allowed = {*categories, "other", "timeout"}
+            allowed = {*categories, "other", "timeout", UNSURE}
             for category, key_node, route_node in self.mapping(values["routes"], "routes"):
                 if category not in allowed:
                     self.fail(
@@ -366,6 +371,11 @@ class _Parser:
         params = self.params(values.get("params"), node_id)
         result = self.name(values["result"], "result") if "result" in values else None
         fld = self.name(values["field"], "field") if "field" in values else None
+        sense = None
+        if "sense" in values:
+            sense = self.name(values["sense"], "sense")
+            if router != "yes_no":
+                self.fail(values["sense"], f"node {node_id}: sense goes with router: yes_no")
         if text is None:
             return None
         return Wait(
@@ -379,6 +389,7 @@ class _Parser:
             min=bounds["min"],
             max=bounds["max"],
             timeout=timeout,
+            sense=sense,
         )
 
     def options(self, node: yaml.Node, node_id: str) -> list[Option]:
@@ -541,8 +552,11 @@ def parse_flow(file: str, text: str, expected_name: str | None = None) -> Flow:
     return flow
 
 
-def parse_keywords(file: str, text: str, flow_names: Iterable[str]) -> KeywordSet:
-    """Parse keywords.yaml; every keyword's flow must exist."""
+def parse_keywords(
+    file: str, text: str, flow_names: Iterable[str], lexicon: Lexicon | None = None
+) -> KeywordSet:
+    """Parse keywords.yaml; every keyword's flow must exist, every @concept the lexicon's."""
+    lexicon = lexicon or Lexicon()
     parser = _Parser(file, text)
     root = parser.root()
     if root is None:
@@ -550,6 +564,8 @@ def parse_keywords(file: str, text: str, flow_names: Iterable[str]) -> KeywordSe
     top = {k: v for k, _, v in parser.mapping(root, "the file")}
     names = set(flow_names)
     raw_keywords: list[dict[str, Any]] = []
+    if "negations" in top:
+        parser.fail(top["negations"], "negations live in understanding.yaml (concept negation)")
     if "keywords" not in top or not isinstance(top["keywords"], yaml.SequenceNode):
         parser.fail(root, "keywords.yaml needs a 'keywords' list")
     else:
@@ -563,15 +579,40 @@ def parse_keywords(file: str, text: str, flow_names: Iterable[str]) -> KeywordSe
             mode = entry.get("mode", "whole")
             if mode not in ("whole", "phrase"):
                 parser.fail(item, f"keyword {entry['intent']}: mode is whole or phrase")
-            words = entry.get("phrases") if mode == "phrase" else entry.get("words")
+            words = entry.get("phrases") or entry.get("words")
             if not words:
-                needed = "phrases" if mode == "phrase" else "words"
+                needed = "phrases" if mode == "phrase" else "words (or phrases by language)"
                 parser.fail(item, f"keyword {entry['intent']}: needs {needed}")
+                continue
+            listed = words.values() if isinstance(words, dict) else [words]
+            for group in listed:
+                for phrase in group if isinstance(group, list) else [group]:
+                    try:
+                        parse_pattern(str(phrase), lexicon.concepts)
+                    except LexiconError as exc:
+                        parser.fail(item, f"keyword {entry['intent']}: {exc}")
             raw_keywords.append(entry)
-    negations = parser.value(top["negations"]) if "negations" in top else []
     if parser.problems:
         raise FlowError(parser.problems)
-    return kw.build(raw_keywords, [str(n) for n in negations or []])
+    return kw.build(raw_keywords, lexicon)
+
+
+def check_senses(flows: dict[str, Flow], lexicon: Lexicon) -> list[Problem]:
+    """Every yes/no question's sense must be one of understanding.yaml's senses."""
+    problems = []
+    for flow in flows.values():
+        for node in flow.nodes.values():
+            sense = node.wait.sense if node.wait is not None else None
+            if sense is not None and sense not in lexicon.senses:
+                known = ", ".join(sorted(lexicon.senses))
+                problems.append(
+                    Problem(
+                        flow.source,
+                        node.line,
+                        f"node {node.id}: sense {sense!r} is not in understanding.yaml ({known})",
+                    )
+                )
+    return problems
 
 
 def lint(flow: Flow, known_ids: set[str] | None = None) -> list[Problem]:
@@ -639,7 +680,7 @@ def load_dir(path: Path) -> Loaded:
     loaded = Loaded()
     problems: list[Problem] = []
     for file in sorted(path.glob("*.yaml")):
-        if file.name == KEYWORDS_FILE:
+        if file.name in (KEYWORDS_FILE, UNDERSTANDING_FILE):
             continue
         text = file.read_text(encoding="utf-8")
         try:
@@ -650,11 +691,24 @@ def load_dir(path: Path) -> Loaded:
         loaded.flows[flow.name] = flow
         loaded.sources[flow.name] = text
     problems += check_references(loaded.flows)
+    # Imported here: understanding.py builds on this module's parser.
+    from bot.flows.understanding import load_understanding
+
+    lexicon = Lexicon()
+    try:
+        lexicon = load_understanding(path)
+    except FlowError as exc:
+        problems += exc.problems
+    problems += check_senses(loaded.flows, lexicon)
+    loaded.keywords = KeywordSet(lexicon=lexicon)
     keywords_file = path / KEYWORDS_FILE
     if keywords_file.exists():
         try:
             loaded.keywords = parse_keywords(
-                display_path(keywords_file), keywords_file.read_text(encoding="utf-8"), loaded.flows
+                display_path(keywords_file),
+                keywords_file.read_text(encoding="utf-8"),
+                loaded.flows,
+                lexicon,
             )
         except FlowError as exc:
             problems += exc.problems

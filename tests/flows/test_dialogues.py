@@ -10,8 +10,8 @@ from tests.flows.dialogue import Dialogue, text
 
 SQ_HIGH_RISK = [
     # (she writes, the reply contains these catalog texts)
-    ("pershendetje", [("sq", "fc.language"), ("sq", "fc.language.en")]),
-    ("shqip", [("sq", "fc.privacy"), ("sq", "fc.safe_now"), ("sq", "sys.yes")]),
+    # Albanian in the first message: answered in Albanian, English offered in one line.
+    ("pershendetje", [("sq", "fc.privacy"), ("sq", "fc.switch_hint"), ("sq", "fc.safe_now")]),
     ("po", [("sq", "fc.danger_now")]),
     ("jo", [("sq", "fc.role")]),
     ("per veten", [("sq", "fc.municipality")]),
@@ -59,8 +59,7 @@ def test_albanian_without_diacritics_to_high_risk_and_a_case():
 
 EN_MEDIUM_RISK = (
     [
-        ("hi", [("en", "fc.language")]),
-        ("English", [("en", "fc.privacy"), ("en", "fc.safe_now"), ("en", "sys.yes")]),
+        ("hi", [("en", "fc.privacy"), ("en", "fc.switch_hint"), ("en", "fc.safe_now")]),
         ("yes", [("en", "fc.danger_now")]),
         ("no", [("en", "fc.role")]),
         ("1", [("en", "fc.municipality")]),
@@ -190,9 +189,18 @@ def test_two_misunderstandings_offer_the_options_and_a_person():
     talk = Dialogue(language="sq")
     talk.say("hi")
     expect(talk.say("banane"), [("sq", "sys.not_understood"), ("sq", "fc.safe_now")])
-    reply = talk.say("ndoshta")
+    reply = talk.say("portokall")
     expect(reply, [("sq", "sys.not_understood_again"), ("sq", "fc.safe_now")])
     assert text("sq", "sys.reach_person", line="116 117 (AL) / 0800 11112 (KS)") in reply
+
+
+def test_i_dont_know_is_its_own_answer_not_a_no():
+    talk = Dialogue(language="sq")
+    talk.say("hi")
+    reply = talk.say("nuk e di")
+    expect(reply, [("sq", "sys.unsure"), ("sq", "fc.safe_now")])
+    assert text("sq", "fc.when_safe") not in reply  # not read as "not safe"
+    assert talk.node == ("first_contact", "safe_now")
 
 
 def test_person_keyword_asks_for_a_coordinator():

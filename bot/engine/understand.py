@@ -1,0 +1,582 @@
+"""Reading what people type: words, negation scope, concepts, numbers, yes/no by question, language.
+
+One layer for every router and for the global keywords. Pure: the standard library and the
+lexicon's data (bot/flows/understanding.yaml); language identification by a library is injected
+by the caller as a function (bot/language.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bot.engine.lexicon import ENDINGS, GAP_MAX, Lexicon, Pattern, Term
+from bot.engine.normalise import fold
+
+# Albanian clitics written with an apostrophe stick to the next word: s'eshte, m'ka, n'shpi, t'ia.
+_CLITIC = re.compile(r"(?<!\w)([smtnkc])['’`´]\s*")
+_APOSTROPHE = re.compile(r"['’`´]")
+# English contractions, when typed with the apostrophe: "I'm" is "i am", "don't" is "do not".
+_CONTRACTIONS = (
+    (re.compile(r"\bi['’]m\b"), "i am"),
+    (re.compile(r"\bcan['’]t\b"), "can not"),
+    (re.compile(r"\bwon['’]t\b"), "will not"),
+    (re.compile(r"\b(he|she|it|that|there|who|what)['’]s\b"), r"\1 is"),
+    (re.compile(r"n['’]t\b"), " not"),
+    (re.compile(r"['’]re\b"), " are"),
+    (re.compile(r"['’]ll\b"), " will"),
+    (re.compile(r"['’]ve\b"), " have"),
+)
+_BOUNDARY = re.compile(r"[,.;:!?¿¡\n()\[\]]+|\s[-–—]+\s")
+_WORD = re.compile(r"[^\W_]+")
+_KEYCAP = re.compile(r"([0-9])\ufe0f?\u20e3")
+_CYRILLIC = str.maketrans(
+    {
+        "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "ђ": "dj", "е": "e", "ж": "z",
+        "з": "z", "и": "i", "ј": "j", "к": "k", "л": "l", "љ": "lj", "м": "m", "н": "n",
+        "њ": "nj", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "ћ": "c", "у": "u",
+        "ф": "f", "х": "h", "ц": "c", "ч": "c", "џ": "dz", "ш": "s", "й": "j", "ы": "y",
+    }
+)  # fmt: skip
+_HAS_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+
+NEGATION = "negation"  # concept names the layer itself relies on
+REFUSAL = "refusal"
+POST_NEGATION = "post_negation"
+PAST = "past"
+RECENT = "recent"
+FILLER = "filler"
+BOUNDARY_WORDS = "boundary"
+DANGER = "danger"
+FROM = "from_place"
+
+YES, NO, UNCLEAR = "yes", "no", "unclear"
+
+
+@dataclass(slots=True)
+class Text:
+    """A message as words, each with the clause it stands in; concept hits cached."""
+
+    words: tuple[str, ...]
+    clauses: tuple[int, ...]
+    cyrillic: bool = False
+    _hits: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A concept found in a text: the words [start, end)."""
+
+    start: int
+    end: int
+
+
+def _collapse(word: str) -> str:
+    out: list[str] = []
+    for ch in word:
+        if not out or out[-1] != ch:
+            out.append(ch)
+    return "".join(out)
+
+
+def analyse(text: str, lexicon: Lexicon) -> Text:
+    """Split a message into normalised words and clauses, Gheg and SMS forms made standard."""
+    folded = fold(_KEYCAP.sub(r" \1 ", text))
+    cyrillic = bool(_HAS_CYRILLIC.search(folded))
+    if cyrillic:
+        folded = folded.translate(_CYRILLIC)
+    for pattern, replacement in _CONTRACTIONS:
+        folded = pattern.sub(replacement, folded)
+    folded = _APOSTROPHE.sub("", _CLITIC.sub(r"\1 ", folded))
+    words: list[str] = []
+    clauses: list[int] = []
+    boundary_words = _single_words(lexicon, BOUNDARY_WORDS)
+    clause = 0
+    for part in _BOUNDARY.split(folded):
+        found = False
+        for raw in _WORD.findall(part):
+            word = _collapse(raw)
+            if word in boundary_words and words:
+                clause += 1
+                continue
+            for standard in lexicon.variants.get(word, (word,)):
+                words.append(standard)
+                clauses.append(clause)
+                found = True
+        if found:
+            clause += 1
+    return Text(tuple(words), tuple(clauses), cyrillic)
+
+
+def _single_words(lexicon: Lexicon, concept: str) -> frozenset[str]:
+    return frozenset(
+        p[0].value for p in lexicon.patterns(concept) if len(p) == 1 and p[0].kind == "word"
+    )
+
+
+# -- matching -----------------------------------------------------------------------------------
+
+
+def _word_matches(term: Term, word: str) -> bool:
+    if term.kind == "word":
+        return word == term.value
+    if term.kind == "prefix":
+        return word.startswith(term.value)
+    # stem+: the stem, then an inflection ending
+    return word.startswith(term.value) and word[len(term.value) :] in ENDINGS
+
+
+def _ends(
+    text: Text, pattern: Pattern, k: int, i: int, clause: int, lexicon: Lexicon, depth: int
+) -> set[int]:
+    """Where `pattern[k:]` can end when it goes on at word i, inside one clause."""
+    if k == len(pattern):
+        return {i}
+    term = pattern[k]
+    if term.kind == "gap":
+        out: set[int] = set()
+        for j in range(i, min(i + GAP_MAX, len(text.words)) + 1):
+            if j > i and text.clauses[j - 1] != clause:
+                break
+            out |= _ends(text, pattern, k + 1, j, clause, lexicon, depth)
+        return out
+    if i >= len(text.words) or text.clauses[i] != clause:
+        return set()
+    if term.kind == "concept":
+        out = set()
+        if depth > 6:
+            return out
+        for sub in lexicon.patterns(term.value):
+            for end in _ends(text, sub, 0, i, clause, lexicon, depth + 1):
+                if end > i:
+                    out |= _ends(text, pattern, k + 1, end, clause, lexicon, depth)
+        return out
+    if not _word_matches(term, text.words[i]):
+        return set()
+    return _ends(text, pattern, k + 1, i + 1, clause, lexicon, depth)
+
+
+def _longest(text: Text, patterns: Iterable[Pattern], i: int, lexicon: Lexicon) -> int:
+    best = -1
+    clause = text.clauses[i]
+    for pattern in patterns:
+        ends = _ends(text, pattern, 0, i, clause, lexicon, 0)
+        if ends:
+            best = max(best, max(ends))
+    return best
+
+
+def find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
+    """Every place a concept's patterns match, the longest at each start."""
+    cached = text._hits.get(concept)
+    if cached is None:
+        cached = []
+        patterns = lexicon.patterns(concept)
+        for i in range(len(text.words)):
+            best = _longest(text, patterns, i, lexicon)
+            if best > i:
+                cached.append((i, best))
+        text._hits[concept] = cached
+    return [Hit(s, e) for s, e in cached]
+
+
+def find_patterns(text: Text, patterns: Sequence[Pattern], lexicon: Lexicon) -> list[Hit]:
+    """Every place one of `patterns` matches (not cached: an option's or keyword's own words)."""
+    out = []
+    for i in range(len(text.words)):
+        best = _longest(text, patterns, i, lexicon)
+        if best > i:
+            out.append(Hit(i, best))
+    return out
+
+
+def _starts_with(text: Text, hit: Hit, words: frozenset[str]) -> bool:
+    return text.words[hit.start] in words
+
+
+def negated(text: Text, hit: Hit, lexicon: Lexicon, *, refusals: bool = False) -> bool:
+    """True when a negation reaches the words of `hit`.
+
+    Before it: a negation (nuk, s', mos, pa, not, never…) within `negation_scope` words of the
+    same clause, clitics and auxiliaries not counted ("s'm'ka rrah" is negated). After it: "jo",
+    "kurrë", "never" in the same clause ("policia jo"). With `refusals`, a bare "jo"/"no" before a
+    noun refuses it too ("jo polici", "no police"); otherwise a leading "jo" is the answer's
+    polarity, not a negation of what follows ("jo, tani jam te nena").
+    """
+    negations = _single_words(lexicon, NEGATION)
+    if _starts_with(text, hit, negations):
+        return False  # the phrase carries its own negation ("s'me le te dal")
+    refusal = _single_words(lexicon, REFUSAL) if refusals else frozenset()
+    clause = text.clauses[hit.start]
+    steps = 0
+    j = hit.start - 1
+    while j >= 0 and text.clauses[j] == clause:
+        word = text.words[j]
+        if word in negations or (word in refusal and steps == 0):
+            return True
+        if word not in lexicon.skip:
+            steps += 1
+            if steps >= lexicon.negation_scope:
+                break
+        j -= 1
+    post = _single_words(lexicon, POST_NEGATION)
+    k = hit.end
+    for j in range(k, min(k + 2, len(text.words))):
+        if text.clauses[j] != clause:
+            break
+        if text.words[j] in post:
+            return True
+        if text.words[j] not in lexicon.skip:
+            break
+    return False
+
+
+def in_past(text: Text, hit: Hit, lexicon: Lexicon) -> bool:
+    """True when the clause of `hit` says it was long ago and nothing says it is recent."""
+    clause = text.clauses[hit.start]
+    past = any(text.clauses[h.start] == clause for h in find(text, PAST, lexicon))
+    if not past:
+        return False
+    return not any(text.clauses[h.start] == clause for h in find(text, RECENT, lexicon))
+
+
+def _whole_only_ok(text: Text, hit: Hit, lexicon: Lexicon) -> bool:
+    """A short ambiguous word ("da", "ne", "me") counts only alone, or first and alone in its
+    clause."""
+    if hit.end - hit.start != 1 or text.words[hit.start] not in lexicon.whole_only:
+        return True
+    clause = text.clauses[hit.start]
+    alone = sum(1 for c in text.clauses if c == clause) == 1
+    return alone and (hit.start == 0 or len(text) == 1)
+
+
+# -- readings -----------------------------------------------------------------------------------
+
+
+def danger_hits(text: Text, lexicon: Lexicon, concept: str = DANGER) -> list[Hit]:
+    """Danger said now: the concept's hits that are neither negated nor clearly in the past."""
+    return [
+        h
+        for h in find(text, concept, lexicon)
+        if not negated(text, h, lexicon) and not in_past(text, h, lexicon)
+    ]
+
+
+def read_danger(text: str, lexicon: Lexicon) -> bool:
+    """True when a message says someone is in danger now (first message, or any message)."""
+    return bool(danger_hits(analyse(text, lexicon), lexicon))
+
+
+def read_number(text: Text, lexicon: Lexicon) -> int | None:
+    """The number a message is, when it is only a number: 2, "nr 2", "dy", "e dyta", "2️⃣"."""
+    fillers = find(text, FILLER, lexicon)
+    covered = [False] * len(text)
+    for h in fillers:
+        for j in range(h.start, h.end):
+            covered[j] = True
+    found: list[int] = []
+    i = 0
+    words = text.words
+    while i < len(words):
+        if covered[i]:
+            i += 1
+            continue
+        if words[i].isdigit() and len(words[i]) <= 6:
+            found.append(int(words[i]))
+            i += 1
+            continue
+        for size in (3, 2, 1):
+            phrase = " ".join(words[i : i + size])
+            if i + size <= len(words) and phrase in lexicon.numbers:
+                found.append(lexicon.numbers[phrase])
+                i += size
+                break
+        else:
+            return None
+    return found[0] if len(found) == 1 else None
+
+
+def is_unsure(text: Text, lexicon: Lexicon) -> bool:
+    """True when the answer begins with 'I don't know' (its own answer, never a no)."""
+    generic = lexicon.senses.get("generic")
+    if generic is None:
+        return False
+    for concept in generic.unclear:
+        if any(h.start == 0 for h in find(text, concept, lexicon)):
+            return True
+    return False
+
+
+def read_yes_no(text: str, lexicon: Lexicon, sense_name: str | None = None) -> str | None:
+    """'yes', 'no', 'unclear' (don't know) or None (not understood), read for the question asked.
+
+    The first answer word decides ("jo, tani jam te nena"), unless another clause says the
+    opposite ("po, por jo tani": None, ask again); words that mean fine, later or away are read by
+    the question's sense ("jam mire" is no to "in danger?"); a refused subject is a no wherever it
+    stands ("policia jo").
+    """
+    t = analyse(text, lexicon)
+    if not t.words:
+        return None
+    number = read_number(t, lexicon)
+    if number is not None:
+        return {1: YES, 2: NO}.get(number)
+    generic = lexicon.senses.get("generic")
+    sense = lexicon.senses.get(sense_name or "generic") or generic
+    if sense is None:
+        return None
+    if sense.subject:
+        for h in find(t, sense.subject, lexicon):
+            if negated(t, h, lexicon, refusals=True):
+                return NO
+    candidates: list[tuple[int, int, int, str]] = []
+    layers = [(0, sense)] + ([(1, generic)] if generic is not None and generic is not sense else [])
+    for rank, layer in layers:
+        for category, concepts in ((UNCLEAR, layer.unclear), (YES, layer.yes), (NO, layer.no)):
+            for concept in concepts:
+                for h in find(t, concept, lexicon):
+                    if not _whole_only_ok(t, h, lexicon):
+                        continue
+                    meaning = category
+                    if category != UNCLEAR and negated(t, h, lexicon):
+                        meaning = NO if category == YES else YES
+                    candidates.append((h.start, -(h.end - h.start), rank, meaning))
+    if not candidates:
+        return None
+    candidates.sort()
+    first = candidates[0][3]
+    if first == UNCLEAR:
+        return UNCLEAR
+    # Each clause's leading answer: "po, por jo tani" says both, so it is asked again.
+    leading: dict[int, str] = {}
+    for start, _, _, meaning in candidates:
+        leading.setdefault(t.clauses[start], meaning)
+    if any(m not in (first, UNCLEAR) for m in leading.values()):
+        return None
+    return first
+
+
+# -- choices ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One option of a menu as the reader sees it: its value and the patterns that name it."""
+
+    value: str
+    patterns: tuple[Pattern, ...]
+
+
+def read_choice(text: str, choices: Sequence[Choice], lexicon: Lexicon) -> str | None:
+    """The option a message picks: its number, its label or words, or a word of the same meaning.
+
+    An option the message refuses ("jo polici") is never picked. None when nothing or more than
+    one option fits equally well.
+    """
+    t = analyse(text, lexicon)
+    if not t.words:
+        return None
+    number = read_number(t, lexicon)
+    if number is not None:
+        return choices[number - 1].value if 1 <= number <= len(choices) else None
+    if is_unsure(t, lexicon):
+        return None
+    scores: dict[str, int] = {}
+    refused: set[str] = set()
+    for choice in choices:
+        for h in find_patterns(t, choice.patterns, lexicon):
+            if not _whole_only_ok(t, h, lexicon):
+                continue
+            if negated(t, h, lexicon, refusals=True):
+                refused.add(choice.value)
+                continue
+            scores[choice.value] = max(scores.get(choice.value, 0), h.end - h.start)
+    for value in refused:
+        scores.pop(value, None)
+    if not scores:
+        return None
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        return None
+    return ranked[0][0]
+
+
+def phrase_patterns(phrases: Iterable[str]) -> tuple[Pattern, ...]:
+    """Plain phrases (labels, names) as word patterns."""
+    out = []
+    for phrase in phrases:
+        words = [_collapse(w) for w in _WORD.findall(_APOSTROPHE.sub("", fold(phrase)))]
+        if words:
+            out.append(tuple(Term("word", w) for w in words))
+    return tuple(out)
+
+
+def meaning_patterns(
+    phrases: Iterable[str], lexicon: Lexicon, concepts: Iterable[str]
+) -> tuple[Pattern, ...]:
+    """The concepts among `concepts` that `phrases` (an option's label and words) name, as
+    patterns: "Ndihmë juridike" brings in the concept legal, so "avokat" picks it."""
+    out: list[Pattern] = []
+    texts = [analyse(p, lexicon) for p in phrases]
+    for concept in concepts:
+        if any(find(t, concept, lexicon) for t in texts):
+            out.append((Term("concept", concept),))
+    return tuple(out)
+
+
+# -- places -------------------------------------------------------------------------------------
+
+
+def place_forms(name: str) -> list[tuple[str, ...]]:
+    """A place name as people write it: indefinite, definite and genitive (Tiranë, Tirana,
+    Tiranës), with the Albanian ë dropped before a last consonant (Shkodër, Shkodra), and without
+    the article of a longer name (Vau i Dejës, vau dejes)."""
+    words = [_collapse(w) for w in _WORD.findall(_APOSTROPHE.sub("", fold(name)))]
+    if not words:
+        return []
+    last = words[-1]
+    ends = {last}
+    if len(last) > 3 and last.endswith("e"):
+        stem = last[:-1]
+        ends |= {stem, stem + "a", stem + "es", stem + "en", stem + "et", stem + "s"}
+    elif len(last) > 2 and last[-1] not in "aeiouy":
+        ends |= {last + "i", last + "it", last + "in", last + "a", last + "e"}
+        if len(last) > 4 and last[-2] == "e":
+            short = last[:-2] + last[-1]
+            ends |= {short + "a", short + "es", short + "en", short + "e", short + "it"}
+    elif last.endswith("a") and len(last) > 3:
+        ends |= {last[:-1] + "e", last[:-1] + "es", last + "n", last + "s"}
+    heads = [tuple(words[:-1])]
+    articles = {"i", "e", "te", "se"}
+    if len(words) > 2 and any(w in articles for w in words[:-1]):
+        heads.append(tuple(w for w in words[:-1] if w not in articles))
+    return [(*head, end) for head in heads for end in sorted(ends)]
+
+
+def read_place(
+    text: str,
+    places: Sequence[tuple[str, Sequence[tuple[str, ...]]]],
+    lexicon: Lexicon,
+) -> str | None:
+    """The slug of the place a message names, 'unknown' for a place outside our municipalities,
+    None when none is named. Where she is now wins over where she is from ("nga Korça, tani
+    Tiranë")."""
+    t = analyse(text, lexicon)
+    index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for slug, forms in places:
+        for form in forms:
+            index.setdefault(form[0], []).append((form, slug))
+    hits: list[tuple[int, int, str]] = []
+    words = t.words
+    for i, word in enumerate(words):
+        for form, slug in index.get(word, ()):
+            if tuple(words[i : i + len(form)]) == form:
+                hits.append((i, len(form), slug))
+    # A longer name wins over a shorter one inside it (Mitrovica e Veriut over Mitrovica).
+    hits = [
+        h
+        for h in hits
+        if not any(o[0] <= h[0] and h[0] + h[1] <= o[0] + o[1] and o[1] > h[1] for o in hits)
+    ]
+    slugs = {h[2] for h in hits}
+    if len(slugs) > 1:
+        origin = {w for p in lexicon.patterns(FROM) for w in (p[0].value,)}
+        now = [h for h in hits if not (h[0] > 0 and words[h[0] - 1] in origin)]
+        if now:
+            hits = now
+        hits.sort()
+        return hits[-1][2]
+    if slugs:
+        return slugs.pop()
+    if any(w in lexicon.outside_places for w in words):
+        return "unknown"
+    return None
+
+
+# -- language -----------------------------------------------------------------------------------
+
+Identify = Callable[[str], Mapping[str, float]]
+
+
+def read_language(text: str, lexicon: Lexicon, identify: Identify | None = None) -> str | None:
+    """The language of a message ('sq', 'en', 'sr'), or None when its words give none ("ok", "2").
+
+    Our own word lists vote first (Albanian typed without ë, Gheg, SMS shorthand are where a
+    general detector is weakest); a detector made for short texts decides the rest.
+    """
+    t = analyse(text, lexicon)
+    if t.cyrillic:
+        return "sr"
+    words = [w for w in t.words if not w.isdigit()]
+    if not words:
+        return None
+    votes: dict[str, float] = {}
+    for word in words:
+        langs = [lang for lang, vocab in lexicon.language_words.items() if word in vocab]
+        for lang in langs:
+            votes[lang] = votes.get(lang, 0.0) + 1.0 / len(langs)
+    # Concepts written per language (danger_sq, danger_en…) vote too: "më goditi" is Albanian.
+    for concept in lexicon.concepts:
+        lang = concept.rpartition("_")[2]
+        if lang in lexicon.language_words and concept.endswith("_" + lang):
+            votes[lang] = votes.get(lang, 0.0) + len(find(t, concept, lexicon))
+    if len(words) <= 2:
+        greeting = {lexicon.greetings[w] for w in words if w in lexicon.greetings}
+        if len(greeting) == 1:
+            return greeting.pop()
+    ranked = sorted(votes.items(), key=lambda kv: -kv[1])
+    top = ranked[0] if ranked else None
+    second = ranked[1][1] if len(ranked) > 1 else 0.0
+    if top is not None and top[1] >= 2 and top[1] >= 2 * second:
+        return top[0]
+    known = sum(votes.values())
+    if identify is not None and len(" ".join(words)) >= 4:
+        scores = identify(" ".join(words))
+        best = max(scores.items(), key=lambda kv: kv[1], default=None)
+        if best is not None and best[1] >= 0.5:
+            # Where our lists disagree strongly, trust them over a short-text guess.
+            if top is None or top[0] == best[0] or top[1] - second < 2:
+                return best[0]
+    if top is not None and top[1] > second and known >= 1:
+        return top[0]
+    return None
+
+
+# -- first message ------------------------------------------------------------------------------
+
+ABOUT_OTHER = "about_other"
+ABOUT_SELF = "about_self"
+TOPICS = "topics"
+
+
+@dataclass(frozen=True, slots=True)
+class FirstReading:
+    """What a first message already answers: danger now, whom it is about, what it asks for."""
+
+    danger: bool
+    role: str | None = None  # "survivor" | "witness"
+    topic: str | None = None  # a concept of `topics` (orders, shelter, legal…)
+
+
+def read_first(text: str, lexicon: Lexicon) -> FirstReading:
+    """Read a first message for disclosure; only what it says clearly is taken as answered."""
+    t = analyse(text, lexicon)
+    danger = bool(danger_hits(t, lexicon))
+    other = [h for h in find(t, ABOUT_OTHER, lexicon) if not negated(t, h, lexicon)]
+    self_ = [h for h in find(t, ABOUT_SELF, lexicon) if not negated(t, h, lexicon)]
+    role = None
+    if other and not self_:
+        role = "witness"
+    elif self_ and not other:
+        role = "survivor"
+    topic = None
+    for p in lexicon.patterns(TOPICS):
+        concept = p[0].value if len(p) == 1 and p[0].kind == "concept" else None
+        if concept and any(not negated(t, h, lexicon) for h in find(t, concept, lexicon)):
+            topic = concept
+            break
+    return FirstReading(danger, role, topic)
