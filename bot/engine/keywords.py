@@ -23,7 +23,14 @@ class KeywordHit:
 
 
 def _whole(text: u.Text, patterns: Sequence[Pattern], lexicon: Lexicon) -> bool:
-    """True when the patterns cover every word that is not filler."""
+    """True when the patterns cover every word that is not filler, in the whole message or in
+    its last clause ("nuk dua me fol, dil")."""
+    last = text.clauses[-1]
+    if last != text.clauses[0]:
+        start = text.clauses.index(last)
+        tail = u.Text(text.words[start:], tuple(0 for _ in text.words[start:]))
+        if _whole(tail, patterns, lexicon):
+            return True
     covered = [False] * len(text)
     for concept in (u.FILLER, KEYWORD_FILLER):
         for h in u.find(text, concept, lexicon):

@@ -8,6 +8,7 @@ A pattern is a short sequence of terms, each one of:
     stem+     `stem` followed by an Albanian inflection ending (thik+ : thike, thiken, thika)
     @name     any pattern of the concept `name`
     ...       up to three words of anything
+    ^         the start of a clause;  $  its end (so "po $" is a "po" that ends what she wrote)
 
 Concepts are named lists of patterns ("danger", "police", "kin"); senses say how a yes/no answer is
 read for one kind of question ("danger_now", "safe_to_text", "consent").
@@ -39,7 +40,7 @@ class LexiconError(ValueError):
 class Term:
     """One position of a pattern."""
 
-    kind: str  # "word" | "prefix" | "stem" | "concept" | "gap"
+    kind: str  # "word" | "prefix" | "stem" | "concept" | "gap" | "start" | "end"
     value: str = ""
 
 
@@ -95,7 +96,9 @@ def parse_pattern(text: str, concepts: Iterable[str]) -> Pattern:
     if not words:
         raise LexiconError("an empty pattern")
     for raw in words:
-        if raw == GAP:
+        if raw in ("^", "$"):
+            terms.append(Term("start" if raw == "^" else "end"))
+        elif raw == GAP:
             if not terms:
                 raise LexiconError(f"pattern {text!r} cannot start with ...")
             terms.append(Term("gap"))
@@ -118,6 +121,8 @@ def parse_pattern(text: str, concepts: Iterable[str]) -> Pattern:
             terms.append(Term("word", word))
     if terms[-1].kind == "gap":
         raise LexiconError(f"pattern {text!r} cannot end with ...")
+    if all(t.kind in ("start", "end", "gap") for t in terms):
+        raise LexiconError(f"pattern {text!r} has no word")
     return tuple(terms)
 
 

@@ -27,6 +27,7 @@ _CONTRACTIONS = (
     (re.compile(r"['’]re\b"), " are"),
     (re.compile(r"['’]ll\b"), " will"),
     (re.compile(r"['’]ve\b"), " have"),
+    (re.compile(r"\bno one\b"), "noone"),
 )
 _BOUNDARY = re.compile(r"[,.;:!?¿¡\n()\[\]]+|\s[-–—]+\s")
 _WORD = re.compile(r"[^\W_]+")
@@ -44,6 +45,7 @@ _HAS_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 NEGATION = "negation"  # concept names the layer itself relies on
 REFUSAL = "refusal"
 POST_NEGATION = "post_negation"
+CLITIC = "clitic"
 PAST = "past"
 RECENT = "recent"
 FILLER = "filler"
@@ -137,6 +139,12 @@ def _ends(
     if k == len(pattern):
         return {i}
     term = pattern[k]
+    if term.kind == "start":
+        at_start = i == 0 or text.clauses[i - 1] != clause
+        return _ends(text, pattern, k + 1, i, clause, lexicon, depth) if at_start else set()
+    if term.kind == "end":
+        at_end = i == len(text.words) or text.clauses[i] != clause
+        return _ends(text, pattern, k + 1, i, clause, lexicon, depth) if at_end else set()
     if term.kind == "gap":
         out: set[int] = set()
         for j in range(i, min(i + GAP_MAX, len(text.words)) + 1):
@@ -224,13 +232,17 @@ def negated(text: Text, hit: Hit, lexicon: Lexicon, *, refusals: bool = False) -
                 break
         j -= 1
     post = _single_words(lexicon, POST_NEGATION)
-    k = hit.end
-    for j in range(k, min(k + 2, len(text.words))):
+    clitics = _single_words(lexicon, CLITIC)
+    if text.words[hit.start] in post or text.words[hit.start] in _single_words(lexicon, REFUSAL):
+        return False  # "jo jo" is one no, not a no refused
+    for j in range(hit.end, min(hit.end + 3, len(text.words))):
         if text.clauses[j] != clause:
             break
-        if text.words[j] in post:
+        word = text.words[j]
+        # "policia jo"; with refusals also "policine mos e lajmeroni" (don't tell them).
+        if word in post or (refusals and word in negations):
             return True
-        if text.words[j] not in lexicon.skip:
+        if word not in clitics:
             break
     return False
 
@@ -454,7 +466,12 @@ def place_forms(name: str) -> list[tuple[str, ...]]:
     articles = {"i", "e", "te", "se"}
     if len(words) > 2 and any(w in articles for w in words[:-1]):
         heads.append(tuple(w for w in words[:-1] if w not in articles))
-    return [(*head, end) for head in heads for end in sorted(ends)]
+    forms = [(*head, end) for head in heads for end in sorted(ends)]
+    if len(words) > 1:
+        # "Mitrovicën e Veriut", "Fushë-Krujën": the first word takes the case ending instead.
+        firsts = {f[-1] for f in place_forms(words[0])}
+        forms += [(first, *words[1:]) for first in sorted(firsts) if first != words[0]]
+    return forms
 
 
 def read_place(
@@ -528,22 +545,23 @@ def read_language(text: str, lexicon: Lexicon, identify: Identify | None = None)
         greeting = {lexicon.greetings[w] for w in words if w in lexicon.greetings}
         if len(greeting) == 1:
             return greeting.pop()
-    ranked = sorted(votes.items(), key=lambda kv: -kv[1])
-    top = ranked[0] if ranked else None
-    second = ranked[1][1] if len(ranked) > 1 else 0.0
-    if top is not None and top[1] >= 2 and top[1] >= 2 * second:
-        return top[0]
-    known = sum(votes.values())
+    total = sum(votes.values())
+    detected: Mapping[str, float] = {}
     if identify is not None and len(" ".join(words)) >= 4:
-        scores = identify(" ".join(words))
-        best = max(scores.items(), key=lambda kv: kv[1], default=None)
-        if best is not None and best[1] >= 0.5:
-            # Where our lists disagree strongly, trust them over a short-text guess.
-            if top is None or top[0] == best[0] or top[1] - second < 2:
-                return best[0]
-    if top is not None and top[1] > second and known >= 1:
-        return top[0]
-    return None
+        detected = identify(" ".join(words))
+    if total == 0:
+        best = max(detected.items(), key=lambda kv: kv[1], default=None)
+        return best[0] if best is not None and best[1] >= 0.5 else None
+    # Our votes weigh more the more words they know; the detector fills in the rest.
+    weight = min(0.8, 0.3 + 0.15 * total)
+    scores = {
+        lang: weight * votes.get(lang, 0.0) / total + (1 - weight) * detected.get(lang, 0.0)
+        for lang in {*votes, *detected}
+    }
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < 0.1:
+        return None
+    return ranked[0][0] if ranked[0][1] >= 0.4 else None
 
 
 # -- first message ------------------------------------------------------------------------------
