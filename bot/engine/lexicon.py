@@ -16,10 +16,24 @@ read for one kind of question ("danger_now", "safe_to_text", "consent").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bot.engine.normalise import fold
+
+# English contractions, when typed with the apostrophe: "I'm" is "i am", "don't" is "do not".
+CONTRACTIONS = (
+    (re.compile(r"\bi['’]m\b"), "i am"),
+    (re.compile(r"\bcan['’]t\b"), "can not"),
+    (re.compile(r"\bwon['’]t\b"), "will not"),
+    (re.compile(r"\b(he|she|it|that|there|who|what)['’]s\b"), r"\1 is"),
+    (re.compile(r"n['’]t\b"), " not"),
+    (re.compile(r"['’]re\b"), " are"),
+    (re.compile(r"['’]ll\b"), " will"),
+    (re.compile(r"['’]ve\b"), " have"),
+    (re.compile(r"\bno one\b"), "noone"),
+)
 
 GAP = "..."
 GAP_MAX = 3
@@ -92,7 +106,10 @@ def parse_pattern(text: str, concepts: Iterable[str]) -> Pattern:
     """One pattern from its written form; LexiconError names what is wrong."""
     known = set(concepts)
     terms: list[Term] = []
-    words = str(text).replace("'", " ").replace("’", " ").split()
+    written = fold(str(text))
+    for contraction, replacement in CONTRACTIONS:
+        written = contraction.sub(replacement, written)
+    words = written.replace("'", " ").replace("’", " ").split()
     if not words:
         raise LexiconError("an empty pattern")
     for raw in words:

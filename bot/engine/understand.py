@@ -11,24 +11,12 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.engine.lexicon import ENDINGS, GAP_MAX, Lexicon, Pattern, Term
+from bot.engine.lexicon import CONTRACTIONS, ENDINGS, GAP_MAX, Lexicon, Pattern, Term
 from bot.engine.normalise import fold
 
 # Albanian clitics written with an apostrophe stick to the next word: s'eshte, m'ka, n'shpi, t'ia.
 _CLITIC = re.compile(r"(?<!\w)([smtnkc])['’`´]\s*")
 _APOSTROPHE = re.compile(r"['’`´]")
-# English contractions, when typed with the apostrophe: "I'm" is "i am", "don't" is "do not".
-_CONTRACTIONS = (
-    (re.compile(r"\bi['’]m\b"), "i am"),
-    (re.compile(r"\bcan['’]t\b"), "can not"),
-    (re.compile(r"\bwon['’]t\b"), "will not"),
-    (re.compile(r"\b(he|she|it|that|there|who|what)['’]s\b"), r"\1 is"),
-    (re.compile(r"n['’]t\b"), " not"),
-    (re.compile(r"['’]re\b"), " are"),
-    (re.compile(r"['’]ll\b"), " will"),
-    (re.compile(r"['’]ve\b"), " have"),
-    (re.compile(r"\bno one\b"), "noone"),
-)
 _BOUNDARY = re.compile(r"[,.;:!?¿¡\n()\[\]]+|\s[-–—]+\s")
 _WORD = re.compile(r"[^\W_]+")
 _KEYCAP = re.compile(r"([0-9])\ufe0f?\u20e3")
@@ -91,7 +79,7 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
     cyrillic = bool(_HAS_CYRILLIC.search(folded))
     if cyrillic:
         folded = folded.translate(_CYRILLIC)
-    for pattern, replacement in _CONTRACTIONS:
+    for pattern, replacement in CONTRACTIONS:
         folded = pattern.sub(replacement, folded)
     folded = _APOSTROPHE.sub("", _CLITIC.sub(r"\1 ", folded))
     words: list[str] = []
@@ -461,7 +449,8 @@ def place_forms(name: str) -> list[tuple[str, ...]]:
             short = last[:-2] + last[-1]
             ends |= {short + "a", short + "es", short + "en", short + "e", short + "it"}
     elif last.endswith("a") and len(last) > 3:
-        ends |= {last[:-1] + "e", last[:-1] + "es", last + "n", last + "s"}
+        stem = last[:-1]  # a definite form (Mitrovica): the stem takes the other endings
+        ends |= {stem, stem + "e", stem + "es", stem + "en", stem + "et", last + "n", last + "s"}
     heads = [tuple(words[:-1])]
     articles = {"i", "e", "te", "se"}
     if len(words) > 2 and any(w in articles for w in words[:-1]):

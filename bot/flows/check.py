@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bot.flows.loader import (
     KEYWORDS_FILE,
+    UNDERSTANDING_FILE,
     FlowError,
     Problem,
     display_path,
@@ -14,14 +15,19 @@ from bot.flows.loader import (
     parse_flow,
     parse_keywords,
 )
+from bot.flows.understanding import load_understanding, parse_understanding
 
 
 def _check_file(file: Path) -> tuple[list[Problem], list[Problem], int]:
-    siblings = {p.stem for p in file.parent.glob("*.yaml") if p.name != KEYWORDS_FILE}
+    data_files = (KEYWORDS_FILE, UNDERSTANDING_FILE)
+    siblings = {p.stem for p in file.parent.glob("*.yaml") if p.name not in data_files}
     text = file.read_text(encoding="utf-8")
     try:
+        if file.name == UNDERSTANDING_FILE:
+            parse_understanding(display_path(file), text)
+            return [], [], 0
         if file.name == KEYWORDS_FILE:
-            parse_keywords(display_path(file), text, siblings)
+            parse_keywords(display_path(file), text, siblings, load_understanding(file.parent))
             return [], [], 0
         flow = parse_flow(display_path(file), text)
     except FlowError as exc:

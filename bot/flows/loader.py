@@ -564,8 +564,7 @@ def parse_keywords(
     top = {k: v for k, _, v in parser.mapping(root, "the file")}
     names = set(flow_names)
     raw_keywords: list[dict[str, Any]] = []
-    if "negations" in top:
-        parser.fail(top["negations"], "negations live in understanding.yaml (concept negation)")
+    # An older file's `negations` list is ignored: negation now lives in understanding.yaml.
     if "keywords" not in top or not isinstance(top["keywords"], yaml.SequenceNode):
         parser.fail(root, "keywords.yaml needs a 'keywords' list")
     else:
