@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from bot.data import MUNICIPALITIES_FILE, SLUG, DataError, load_municipalities, slugify
 from bot.engine.normalise import normalise
+from bot.engine.routers import route_municipality
+from bot.flows.understanding import shipped_lexicon
+from bot.matching import similarity
+from bot.pipeline import places_from
 
 ITEMS = load_municipalities()
 BY_SLUG = {m["slug"]: m for m in ITEMS}
@@ -90,6 +95,39 @@ def test_time_zones():
 def test_aliases_people_type(typed: str, slug: str):
     spellings = [BY_SLUG[slug]["name"], *BY_SLUG[slug]["aliases"]]
     assert normalise(typed) in {normalise(s) for s in spellings}
+
+
+PLACES = places_from([SimpleNamespace(**m) for m in ITEMS])
+LEXICON = shipped_lexicon()
+
+
+@pytest.mark.parametrize(
+    ("typed", "slug"),
+    [
+        ("Ksamil", "sarande"), ("Mamurras", "kurbin"), ("Liqenas", "pustec"),
+        ("jam ne Shengjin", "lezhe"), ("Velipojë", "shkoder"), ("Theth", "shkoder"),
+        ("Dhërmi", "himare"), ("Voskopoja", "korce"), ("Bathore", "kamez"),
+        ("Kashar", "tirane"), ("Fushë-Krujë", "kruje"), ("Xhafzotaj", "shijak"),
+        ("Vermosh", "malesi-e-madhe"), ("Bushat", "vau-i-dejes"), ("Karavasta", "divjake"),
+        ("Kakavija", "dropull"), ("Orikum", "vlore"), ("Shishtavec", "kukes"),
+        ("Besiana", "podujeve"), ("Janjevo", "lipjan"), ("Brezovica", "shterpce"),
+        ("Banja e Pejës", "istog"), ("Velika Hoča", "rahovec"), ("Laplje Selo", "gracanice"),
+        ("Kosovska Kamenica", "kamenice"), ("Djurakovac", "istog"), ("Prekaz", "skenderaj"),
+    ],
+)  # fmt: skip
+def test_towns_villages_and_former_communes_route_to_their_municipality(typed: str, slug: str):
+    match = route_municipality(typed, PLACES, similarity, LEXICON)
+    assert match is not None and (match.category, match.value) == ("found", slug)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["personi me ndjek", "I am alone, please help", "komshiu", "foshnja", "motren", "vrase"],
+)
+def test_common_words_are_not_read_as_a_village(typed: str):
+    # A village alias close to an everyday word would catch it as a typo (Perondi ~ personi).
+    match = route_municipality(typed, PLACES, similarity, LEXICON)
+    assert match is None or match.category != "found", match
 
 
 def test_the_shipped_file_says_where_it_came_from():
