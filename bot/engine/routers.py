@@ -225,9 +225,11 @@ def route_municipality(
         candidates = [(p.slug, normalise_phrase(name)) for p in places for name in p.names]
         slug = fuzzy(norm, candidates, similarity)
         if slug is None:
-            # A typo of one word of a longer answer ("jam ne gjakov").
+            # A typo of one word of a longer answer ("jam ne gjakov"): against municipalities'
+            # own names only, so an everyday word is not read as a village's alias.
+            own = [(p.slug, normalise_phrase(name)) for p in places for name in p.names[:3]]
             for word in norm.split():
-                slug = fuzzy(word, candidates, similarity) if len(word) >= 5 else None
+                slug = fuzzy(word, own, similarity) if len(word) >= 5 else None
                 if slug is not None:
                     break
     return Match("found", slug) if slug else None

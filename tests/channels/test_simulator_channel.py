@@ -74,7 +74,8 @@ async def test_replies_and_events_reach_the_page_from_the_pipeline_through_the_o
         db, {"simulator": SimulatorChannel(hub)}, harness.clock, pacer=Pacer.off()
     )
     async with hub.subscribe("sim:page") as page:
-        await harness.pipeline.receive(harness.inbound("pershendetje", urn="sim:page"))
+        # "ok" says no language: the language menu is asked, with buttons.
+        await harness.pipeline.receive(harness.inbound("ok", urn="sim:page"))
         assert await sender.drain_once() == 1
         question = await page.get()
         assert question["type"] == "message"

@@ -15,7 +15,7 @@ async def _accepted_case(desk, *, consent: str = "po") -> str:
     """A case in Tirana that Arta (Albanian, SMS) accepted; returns its reference."""
     await desk.add_coordinator("Arta", "tirane", phone="+355692220001")
     await desk.add_coordinator("Blerta", "tirane", phone="+355692220002", lang="en")
-    await desk.say("hi")
+    await desk.say("tung")  # Albanian: the replies are in Albanian
     await desk.say("Tirana")
     await desk.say(consent)  # shelter consent; a (non-urgent) coordinator request
     sent = await desk.say("më rreh")  # danger: now urgent
@@ -144,7 +144,7 @@ async def test_erasure_during_a_relay_is_confirmed_by_the_person_and_ends_it(des
 
 async def test_a_telegram_reply_to_an_alert_relays_to_the_person(desk):
     await desk.add_coordinator("Tea", "tirane", chat="9001", lang="en")
-    await desk.say("hi")
+    await desk.say("tung")
     await desk.say("Tirana")
     sent = await desk.say("SOS")
     [alert] = [m for m in sent if m.urn == "telegram:9001"]
@@ -170,7 +170,7 @@ async def test_consent_brings_the_nearest_services_in_the_persons_language(desk,
             ]
         )
         await uow.commit()
-    await desk.say("hi")
+    await desk.say("tung")
     await desk.say("Has")
     [reply] = desk.to(SURVIVOR, await desk.say("po"))
     assert reply.startswith(
@@ -179,12 +179,12 @@ async def test_consent_brings_the_nearest_services_in_the_persons_language(desk,
         "Streha kombëtare: 0800 1\n\n"
         "t.thanks"
     )
-    await desk.say("hi", "tel:+355691110002")
+    await desk.say("tung", "tel:+355691110002")
     await desk.say("Tirana", "tel:+355691110002")
     [reply] = desk.to("tel:+355691110002", await desk.say("po", "tel:+355691110002"))
     assert "Test shelter" not in reply  # sample data never reaches a person
     assert "Streha kombëtare: 0800 1" in reply
-    await desk.say("hi", "tel:+355691110003")
+    await desk.say("tung", "tel:+355691110003")
     await desk.say("Tirana", "tel:+355691110003")
     [reply] = desk.to("tel:+355691110003", await desk.say("jo", "tel:+355691110003"))
     assert "Numra" not in reply  # no consent, no list

@@ -67,9 +67,8 @@ async def test_a_whole_screening_typed_without_diacritics_ends_high_risk_with_a_
     live_server, browser
 ):
     page = await open_page(browser, live_server, 1280)
-    first = await type_text(page, "pershendetje")
+    first = await type_text(page, "pershendetje")  # Albanian: answered in Albanian at once
     await expect(first.locator("button")).not_to_have_count(0)
-    await tap(page, "shqip")  # the language, with a button
     await tap(page, "po")  # safe to text now: a button
     await type_text(page, "jo")  # in danger right now: typed
     await type_text(page, "per veten")  # who for: typed, without ë
@@ -126,8 +125,7 @@ async def test_layout_at_1280_and_390_pixels_and_the_page_in_english(live_server
         "Simulator — nothing here reaches a real coordinator."
     )
     await expect(page.get_by_label("Your message")).to_be_visible()
-    await type_text(page, "hello")
-    await tap(page, "english")
+    await type_text(page, "hello")  # English: answered in English at once
     await expect(page.locator("#coord-title")).to_have_text("Coordinator's phone (DEMO)")
     await expect(page.locator("#coord-status")).to_have_attribute("data-state", "open")
     chat, phone = page.locator(".phone").first, page.locator("#coordinator")
@@ -158,7 +156,7 @@ async def test_reload_continues_and_new_conversation_starts_afresh(live_server, 
     page = await open_page(browser, live_server, 390)
     urn = await page.locator("body").get_attribute("data-urn")
     assert urn is not None and re.fullmatch(r"sim:[A-Za-z0-9_-]{22,64}", urn)
-    await type_text(page, "pershendetje")
+    await type_text(page, "ok")  # no language in it: the language menu
     await page.reload()
     await expect(page.locator("#status")).to_have_attribute("data-state", "open")
     assert await page.locator("body").get_attribute("data-urn") == urn
@@ -170,7 +168,7 @@ async def test_reload_continues_and_new_conversation_starts_afresh(live_server, 
     await expect(page.locator("body")).not_to_have_attribute("data-urn", urn)
     await expect(page.locator("#messages li")).to_have_count(0)
     await expect(page.locator("#events li")).to_have_count(0)
-    first = await type_text(page, "pershendetje")  # a new person: asked for the language again
+    first = await type_text(page, "pershendetje")  # a new person: the first questions again
     await expect(first.locator("button")).not_to_have_count(0)
     await page.context.close()
 
