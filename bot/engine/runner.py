@@ -521,12 +521,15 @@ class _Run:
         for place in self.env.places:
             if place.slug == slug:
                 return place.country
-        return None
+        # No municipality yet: the country of her phone number (the pipeline's `country` field).
+        country = self.s.fields.get("country")
+        return str(country) if country else None
 
     def _number(self, name: str) -> str:
         numbers = self.env.numbers
         table = numbers.get(self._country() or "default") or numbers.get("default") or {}
-        return str(table.get(name, ""))
+        # A variant in the reader's language names who a line is for ("116 117, for women...").
+        return str(table.get(f"{name}_{self._language()}", table.get(name, "")))
 
     def _params(self, params: dict[str, Any]) -> dict[str, Any]:
         return {k: self._resolve(v) for k, v in params.items()}
