@@ -563,7 +563,9 @@ def parse_keywords(file: str, text: str, flow_names: Iterable[str]) -> KeywordSe
             mode = entry.get("mode", "whole")
             if mode not in ("whole", "phrase"):
                 parser.fail(item, f"keyword {entry['intent']}: mode is whole or phrase")
+            # Whole words may come by language too (`phrases`), so a first message sets it.
             words = entry.get("phrases") if mode == "phrase" else entry.get("words")
+            words = words or entry.get("phrases")
             if not words:
                 needed = "phrases" if mode == "phrase" else "words"
                 parser.fail(item, f"keyword {entry['intent']}: needs {needed}")

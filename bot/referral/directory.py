@@ -186,8 +186,10 @@ def hours_words(hours: str, say: Callable[..., str]) -> str:
             )
         else:
             words.append(part)
-    text = ", ".join(words)
-    return text[:1].upper() + text[1:]
+            continue
+        if len(words) == 1:  # "e hënë-e premte" opens the line: "E hënë-e premte"
+            words[0] = words[0][:1].upper() + words[0][1:]
+    return ", ".join(words)
 
 
 def load_seed(path: Path = SEED_FILE) -> list[Service]:
