@@ -110,8 +110,8 @@ async def request(
     if case.status == "closed":
         return
     urgent = urgent or case.urgency == "urgent"
-    if reason in T.NOTICE_REASONS and reason not in case.flags:
-        # What she asked for (a call, and when) stays on the case for whoever reads it.
+    if reason in T.CASE_REASONS and reason not in case.flags:
+        # What she asked for (a call, and when), or that a child wrote, stays on the case.
         case = await uow.cases.update(case.id, now, flags=[*case.flags, reason])
     if case.status in WORKED:
         if urgent and reason in T.FLAG:  # a fresh danger sign, not the flow asking again

@@ -157,6 +157,8 @@ FLAG = {
 }
 # Requests that are news for the coordinator who already has the case, though not urgent.
 NOTICE_REASONS = frozenset({"callback_morning", "callback_afternoon", "callback_evening"})
+# Reasons kept among the case's flags (alerts, digests, the case page), not only in one page.
+CASE_REASONS = NOTICE_REASONS | {"child_protection"}
 
 # Every id above, for the catalog test.
 ALL: tuple[str, ...] = tuple(

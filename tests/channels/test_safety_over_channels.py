@@ -117,6 +117,11 @@ async def test_a_child_by_sms_gets_the_childrens_line_and_a_child_protection_pag
     assert ALBANIAN_PHONE[4:] not in alert
     sent = await line.sms(ALBANIAN_PHONE, "Durrës")
     assert sent[ALBANIAN_PHONE] == [text("sq", "child.bye")]
+    async with line.convo.db.uow() as uow:
+        contact = await uow.contacts.find_by_urn(f"tel:{ALBANIAN_PHONE}")
+        case = await uow.cases.open_for_contact(contact.id)
+    assert case.urgency == "urgent" and case.municipality == "durres"
+    assert "child_protection" in case.flags  # on the case page too, not only in the page
     # Writing again starts a new conversation: never the pregnancy question.
     for body in ["pershendetje", "po", "jo", "1", "Durrës"] + ["jo"] * 6:
         sent = await line.sms(ALBANIAN_PHONE, body)
