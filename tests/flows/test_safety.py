@@ -10,6 +10,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot.channels.sms_encoding import fold_albanian, segments
+from bot.data.numbers import load_numbers
 from bot.engine import events as ev
 from bot.i18n_tools import reply_rows
 from bot.referral import routing
@@ -249,11 +250,24 @@ def test_numbers_follow_the_phone_country_until_a_municipality_is_named(fields, 
     assert absent not in reply
 
 
+def test_a_shelter_is_found_by_kosovos_word_strehimore():
+    talk = to_screening(fields={"country": "XK"}, place="Prishtine")
+    answer_screening(talk, set())
+    talk.say("strehimore")
+    assert [(c.service, c.given) for c in talk.seen("consent_recorded")] == [("shelter", True)]
+
+
 def test_116_117_is_named_as_the_line_for_women_and_girls():
     reply = Dialogue(language="sq", fields={"country": "AL"}).say("NJERI")
     assert "116 117 (linja për gra dhe vajza)" in reply
     reply = Dialogue(language="en", fields={"country": "XK"}).say("PERSON")
     assert "0800 11112" in reply and "116 117" not in reply
+    numbers = load_numbers()
+    for country in ("AL", "default"):  # wherever 116 117 is offered, it says who it is for
+        for name, number in numbers[country].items():
+            if "116 117" in number and not name.endswith(("_sq", "_en")):
+                assert "gra dhe vajza" in numbers[country][f"{name}_sq"], (country, name)
+                assert "women and girls" in numbers[country][f"{name}_en"], (country, name)
 
 
 @pytest.mark.parametrize(
