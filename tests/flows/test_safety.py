@@ -172,6 +172,7 @@ def test_suicide_yes_answers_at_once_with_a_line_and_pages_the_coordinator(langu
     reply = talk.say(yes)
     assert reply.startswith(text(language, "screen.suicide_help", crisis=line, emergency="112"))
     assert text(language, "screen.abuser_suicide") in reply  # and the screening goes on
+    assert segments(reply) <= 3  # a crisis reply stays short, ë and ç kept
     [referral] = talk.seen("referral_requested")
     assert (referral.reason, referral.urgent) == ("suicidal_thoughts", True)
 
