@@ -19,6 +19,8 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po, write_po
 
+from bot.engine import sysmsgs
+from bot.engine.definition import FINAL_END_REASONS
 from bot.i18n import DOMAIN, LOCALES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -378,8 +380,20 @@ def segment_rows(root: Path | None = None) -> list[tuple[str, int, int, int]]:
 
 
 def print_segments(root: Path | None = None) -> int:
-    """Print SMS parts per text, Albanian with and without folding and English, with totals."""
+    """Print SMS parts of every reply as sent (its messages joined), then of each text alone,
+    Albanian with and without folding and English, with totals."""
+    replies = reply_rows(root)
+    print(f"Replies as sent (one engine turn, joined; numbers of {COUNTED_COUNTRY}):")
+    print(f"{'reply to':<56} {'sq':>3} {'sq-fold':>7} {'en':>3}")
+    for r in replies:
+        print(f"{r.entry:<56} {r.sq:>3} {r.sq_folded:>7} {r.en:>3}")
+    for name, field_name in (("sq", "sq"), ("sq folded", "sq_folded"), ("en", "en")):
+        counts = Counter(getattr(r, field_name) for r in replies)
+        spread = ", ".join(f"{n} part{'s' if n != 1 else ''}: {counts[n]}" for n in sorted(counts))
+        print(f"{name}: {len(replies)} replies; {spread}; largest {max(counts, default=0)}")
     rows = segment_rows(root)
+    print()
+    print("Each text alone:")
     print(f"{'message id':<32} {'sq':>3} {'sq-fold':>7} {'en':>3}")
     for msgid, sq, folded, en in rows:
         print(f"{msgid:<32} {sq:>3} {folded:>7} {en:>3}")
@@ -388,3 +402,211 @@ def print_segments(root: Path | None = None) -> int:
         spread = ", ".join(f"{n} part{'s' if n != 1 else ''}: {counts[n]}" for n in sorted(counts))
         print(f"{name}: {len(rows)} texts; {spread}; {sum(r[column] for r in rows)} parts in all")
     return 0
+
+
+# ---- replies: what one engine turn really sends (bot/rendering.py joins its messages) --------
+
+_RESUME = ("", "resume")  # a stack mark: back to whatever question was waiting
+REPLY_PATH_LIMIT = 400  # paths walked per entry point; flows branch, but not that much
+COUNTED_COUNTRY = "AL"  # numbers a reply is counted with (an SMS from +355 gets Albania's)
+
+
+@dataclass(frozen=True, slots=True)
+class _Said:
+    """One message of a reply as the engine would create it: id, raw params, option labels."""
+
+    msgid: str
+    params: tuple[tuple[str, Any], ...] = ()
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRow:
+    """The largest reply that can start at one point of the flows, in SMS parts."""
+
+    entry: str  # "first message", "danger keyword, first message", "screening/weapon: yes"...
+    sq: int
+    sq_folded: int
+    en: int
+    messages: tuple[str, ...]  # the message ids of the largest Albanian reply, in order
+
+
+class _Walker:
+    """Every sequence of messages one engine turn can send from a point of the flows."""
+
+    def __init__(self, flows: dict[str, Any], language: str) -> None:
+        self.flows = flows
+        self.language = language
+        self.known: dict[str, str] = {}  # split reference -> the case it takes
+
+    def _says(self, actions: Iterable[Any]) -> list[_Said]:
+        return [
+            _Said(str(a.args["text"]), tuple(dict(a.args.get("params") or {}).items()))
+            for a in actions
+            if a.kind == "say"
+        ]
+
+    def run(self, flow: str, node_id: str | None, stack: tuple, said: list[_Said], seen: frozenset):
+        """Yield each reply (a list of _Said) from `node_id` of `flow`; `stack`: where to go on
+        when a flow entered as a sub-flow ends."""
+        if node_id is None:
+            yield from self._return(stack, said, seen)
+            return
+        if (flow, node_id) in seen:  # a loop without a wait: the engine refuses it too
+            return
+        seen = seen | {(flow, node_id)}
+        node = self.flows[flow].nodes[node_id]
+        said = said + self._says(node.actions)
+        wait = node.wait
+        if wait is not None:
+            labels: tuple[str, ...] = tuple(o.label for o in wait.options)
+            if wait.router == "yes_no":
+                labels = ("sys.yes", "sys.no")
+            yield [*said, _Said(wait.text, tuple(dict(wait.params).items()), labels)]
+        elif node.enter is not None:
+            entered = self.flows[node.enter]
+            yield from self.run(node.enter, entered.start, ((flow, node.next), *stack), said, seen)
+        elif node.next is not None:
+            yield from self.run(flow, node.next, stack, said, seen)
+        elif node.split is not None:
+            routes = list(node.cases.values()) + ([node.default] if node.default else [])
+            if node.split == "@contact.language":  # the language being counted
+                chosen = node.cases.get(self.language, node.default)
+                routes = [chosen] if chosen else []
+            elif node.split in self.known:  # what the entry point already decided
+                chosen = node.cases.get(self.known[node.split], node.default)
+                routes = [chosen] if chosen else []
+            if node.default is None:  # no case matched: the flow goes on as after a None goto
+                yield from self._return(stack, said, seen)
+            for route in routes:
+                yield from self.run(flow, route.goto, stack, said + self._says(route.actions), seen)
+        elif node.end is not None:
+            if node.end in FINAL_END_REASONS:
+                yield said
+            else:
+                yield from self._return(stack, said, seen)
+
+    def _return(self, stack: tuple, said: list[_Said], seen: frozenset):
+        if not stack:
+            yield said
+            return
+        if stack[0] == _RESUME:  # a keyword flow mid-conversation: "Let's continue:" + question
+            yield [*said, _Said(sysmsgs.RESUME)]
+            return
+        (flow, node_id), rest = stack[0], stack[1:]
+        yield from self.run(flow, node_id, rest, said, seen)
+
+    def route(self, flow: str, route: Any, stack: tuple):
+        """The replies to an answer that takes `route`."""
+        yield from self.run(flow, route.goto, stack, self._says(route.actions), frozenset())
+
+
+def _entries(flows: dict[str, Any], keyword_flows: Iterable[str], trigger: str):
+    """(name, flow, first node or route, stack) for every point a reply can start from."""
+    callers: dict[str, list[tuple[str, str | None]]] = {}
+    for name, flow in flows.items():
+        for node in flow.nodes.values():
+            if node.enter is not None:
+                callers.setdefault(node.enter, []).append((name, node.next))
+    yield "first message", trigger, flows[trigger].start, ()
+    for name in keyword_flows:
+        start = flows[name].start
+        yield f"{name} keyword, first message", name, start, ((trigger, flows[trigger].start),)
+        yield f"{name} keyword, mid-conversation", name, start, (_RESUME,)
+    for name, flow in flows.items():
+        stacks = [(c,) for c in callers.get(name, [])] or [()]
+        for node in flow.nodes.values():
+            if node.wait is None:
+                continue
+            for category, route in node.wait.routes.items():
+                for stack in stacks:
+                    where = f" (in {stack[0][0]})" if stack else ""
+                    yield f"{name}/{node.id}: {category}{where}", name, route, stack
+
+
+DANGER_FLOW = "danger"
+
+
+def reply_rows(root: Path | None = None) -> list[ReplyRow]:
+    """The largest reply from every point of the flows, joined as the outbox sends it."""
+    from bot.channels.sms_encoding import fold_albanian, segments
+    from bot.data.numbers import load_numbers
+    from bot.engine.events import MsgCreated, OptionOut
+    from bot.flows.library import FlowLibrary
+    from bot.i18n import fill
+    from bot.rendering import render
+
+    base = root or ROOT
+    library = FlowLibrary(base / "bot" / "flows")
+    loaded = library.reload()
+    if not loaded.ok:
+        raise I18nError(f"the flows do not load: {loaded.problems}")
+    names = sorted(p.stem for p in (base / "bot" / "flows").glob("*.yaml") if p.stem != "keywords")
+    flows = {n: library.get(n) for n in names if _has(library, n)}
+    keyword_flows = [k.flow for k in library.keywords.keywords if k.flow in flows]
+    table = load_numbers().get(COUNTED_COUNTRY, {})
+    catalogs = {locale: _read(po_path(base, locale), locale) for locale in LOCALES}
+
+    def translate(locale: str, msgid: str, params: Any) -> str:
+        message = catalogs[locale].get(msgid)
+        text = str(message.string) if message is not None and message.string else msgid
+        return fill(text, params or {}) or text
+
+    def value(locale: str, raw: Any) -> Any:
+        if isinstance(raw, str) and raw.startswith("@numbers."):
+            name = raw.removeprefix("@numbers.")
+            return table.get(f"{name}_{locale}", table.get(name, SAMPLE_VALUE))
+        return SAMPLE_VALUE
+
+    def text_of(locale: str, reply: list[_Said]) -> str:
+        events = [
+            MsgCreated(
+                s.msgid,
+                locale,
+                {k: value(locale, v) for k, v in s.params},
+                tuple(OptionOut(i, label, label) for i, label in enumerate(s.options, 1)),
+            )
+            for s in reply
+        ]
+        rendered = render(events, translate, SAMPLE_VALUE)
+        return rendered.text if rendered else ""
+
+    rows = []
+    for entry, flow, start, stack in _entries(flows, keyword_flows, "first_contact"):
+        worst: dict[str, tuple[int, list[_Said]]] = {}
+        for locale in LOCALES:
+            walker = _Walker(flows, locale)
+            if entry.startswith(f"{DANGER_FLOW} keyword, first"):
+                # Danger in a first message is an answer: the danger question is skipped, and
+                # so is the offer of the other language (first_contact.yaml).
+                walker.known = {"@results.danger_now": "yes"}
+            if isinstance(start, str):
+                replies = walker.run(flow, start, stack, [], frozenset())
+            else:
+                replies = walker.route(flow, start, stack)
+            best = (0, [])
+            for n, reply in enumerate(replies):
+                if n >= REPLY_PATH_LIMIT:
+                    break
+                best = max(best, (segments(text_of(locale, reply)), reply), key=lambda b: b[0])
+            worst[locale] = best
+        folded = segments(fold_albanian(text_of("sq", worst["sq"][1]))) if worst["sq"][1] else 0
+        rows.append(
+            ReplyRow(
+                entry,
+                worst["sq"][0],
+                folded,
+                worst["en"][0],
+                tuple(s.msgid for s in worst["sq"][1]),
+            )
+        )
+    return rows
+
+
+def _has(library: Any, name: str) -> bool:
+    """True when the library holds a flow of this name."""
+    try:
+        library.get(name)
+    except KeyError:
+        return False
+    return True

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from bot import engine
 from bot.data.geo import locate
+from bot.data.numbers import country_of_urn
 from bot.engine import events as ev
 from bot.engine import sysmsgs
 from bot.engine.env import ContactView, Env, Place
@@ -382,9 +383,12 @@ class Pipeline:
         return True
 
     def _view(self, contact: Any) -> ContactView:
-        return ContactView(
-            language=contact.language, fields=dict(contact.fields), channel=contact.channel
-        )
+        fields = dict(contact.fields)
+        # Her phone's country (+355, +383) picks the numbers until she names a municipality.
+        country = country_of_urn(contact.urn)
+        if country and "country" not in fields:
+            fields["country"] = country
+        return ContactView(language=contact.language, fields=fields, channel=contact.channel)
 
     # -- events -> writes ------------------------------------------------------------------------
 

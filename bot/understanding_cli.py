@@ -21,7 +21,7 @@ from bot.data import load_municipalities
 from bot.engine import ContactView, Env, MsgResume, Option, Wait
 from bot.engine import events as ev
 from bot.engine import resume as engine_resume
-from bot.engine.keywords import detect
+from bot.engine.keywords import detect_all
 from bot.engine.runner import route
 from bot.flows.library import FlowLibrary
 from bot.i18n import Catalogs
@@ -42,6 +42,7 @@ QUESTIONS = {
 }
 ROLE = {"survivor": "self", "witness": "other"}
 KEYWORD_INTENTS = ("danger", "exit", "erase", "language")
+
 
 
 @dataclass(slots=True)
@@ -89,8 +90,10 @@ class Reader:
             results = outcome.session.results if outcome.session else {}
             return {"danger": danger, "lang": results.get("first_language")}
         if kind == "anywhere":
-            hit = detect(text, self.env.keywords, self.env.similarity)
-            intent = hit.keyword.intent if hit else "none"
+            hits = [h.keyword.intent for h in detect_all(text, self.env.keywords)]
+            intent = hits[0] if hits else "none"
+            if intent == "child":  # the child path, with danger said too or not
+                intent = "danger" if "danger" in hits else "none"
             return intent if intent in KEYWORD_INTENTS else "none"
         if kind == "menu":
             return self._menu(text, options or {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -261,3 +262,38 @@ def test_segments_per_text_with_and_without_folding(capsys: pytest.CaptureFixtur
     assert print_segments() == 0
     out = capsys.readouterr().out
     assert f"sq: {len(rows)} texts;" in out and "erase.done" in out
+
+
+def test_segments_count_each_reply_as_sent_not_each_text_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two texts of one part each, said in one turn, go out joined: two parts, as Twilio bills."""
+    from bot.i18n_tools import print_segments, reply_rows, segment_rows
+
+    sixty = "Një fjali e shkurtër me ë, gjashtëdhjetë shkronja gjithsej." + "x"  # UCS-2
+    assert len(sixty) == 60
+    sq = {**GOOD_SQ, "t.question": sixty, "t.chosen": sixty}
+    en = {**GOOD_EN, "t.question": "Question?", "t.chosen": "Chosen"}
+    root = checkout(tmp_path, sq, en)
+    (root / "bot" / "flows" / "keywords.yaml").write_text(
+        "keywords:\n  - {intent: exit, flow: tiny, mode: whole, words: [dil]}\n"
+    )
+    (root / "bot" / "flows" / "first_contact.yaml").write_text(
+        "flow: first_contact\nstart: hello\nnodes:\n  hello:\n    do: [{say: t.chosen}]\n"
+        "    enter: tiny\n    next: bye\n  bye:\n    end: completed\n"
+    )
+    (root / "bot" / "code.py").write_text(CODE.replace("t.code", "t.a"))
+    alone = {msgid: s for msgid, s, _, _ in segment_rows(root)}
+    assert alone["t.question"] == alone["t.chosen"] == 1
+    rows = {r.entry: r for r in reply_rows(root)}
+    # The first message: t.chosen, then the question with its option, joined: 2 parts.
+    first = rows["first message"]
+    assert first.messages == ("t.chosen", "t.question")
+    assert (first.sq, first.sq_folded, first.en) == (2, 1, 1)
+    # The answer: t.chosen, t.bye (the sub-flow ends), nothing more: the parent ends too.
+    assert rows["tiny/q: a (in first_contact)"].messages == ("t.chosen", "t.bye")
+    assert rows["tiny keyword, first message"].messages == ("t.question",)  # it waits there
+    assert print_segments(root) == 0
+    out = capsys.readouterr().out
+    assert out.index("Replies as sent") < out.index("Each text alone")
+    assert re.search(r"^first message +2 +1 +1$", out, re.MULTILINE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import phonenumbers
 import yaml
 
 NUMBERS_FILE = Path(__file__).with_name("numbers.yaml")
@@ -30,3 +31,14 @@ def load_numbers(path: Path | None = None) -> dict[str, dict[str, str]]:
         if missing:
             raise ValueError(f"{file}: {country}: missing {', '.join(missing)}")
     return out
+
+
+def country_of_urn(urn: str | None) -> str | None:
+    """AL or XK for a phone URN of Albania (+355) or Kosovo (+383); None for anything else."""
+    if not urn or not urn.startswith("tel:"):
+        return None
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(urn[4:]))
+    except phonenumbers.NumberParseException:
+        return None
+    return region if region in ("AL", "XK") else None

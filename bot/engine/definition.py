@@ -42,7 +42,8 @@ ACTIONS = (
 )
 
 # An `end` with one of these reasons ends the whole conversation, even inside a sub-flow.
-FINAL_END_REASONS = frozenset({"exit", "erased", "no_answer"})
+# "child": the child path (bot/flows/child.yaml) never returns to the adult questions.
+FINAL_END_REASONS = frozenset({"exit", "erased", "no_answer", "child"})
 
 # What a person may answer to a follow-up check-in (record_followup's outcome).
 FOLLOWUP_OUTCOMES = (

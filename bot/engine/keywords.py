@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.engine import understand as u
@@ -45,7 +45,14 @@ def _whole(text: u.Text, patterns: Sequence[Pattern], lexicon: Lexicon) -> bool:
 def detect(
     text: str, keywords: KeywordSet, similarity: Callable[[str, str], float] | None = None
 ) -> KeywordHit | None:
-    """The keyword this message triggers, whole-message keywords first; None when none.
+    """The keyword this message triggers, whole-message keywords first; None when none."""
+    hits = detect_all(text, keywords)
+    return hits[0] if hits else None
+
+
+def detect_all(text: str, keywords: KeywordSet) -> list[KeywordHit]:
+    """Every keyword this message triggers, in the order they are tried: a whole-message one
+    alone, else each phrase keyword that matches.
 
     A phrase keyword (danger) counts where it is said now: not negated ("nuk jam ne rrezik"),
     not clearly in the past ("me rrihte para dy vitesh").
@@ -53,21 +60,25 @@ def detect(
     lexicon = keywords.lexicon
     t = u.analyse(text, lexicon)
     if not t.words:
-        return None
+        return []
     for keyword in keywords.keywords:
         if keyword.mode != "whole":
             continue
         for language, patterns in keyword.phrases.items():
             if _whole(t, patterns, lexicon):
-                return KeywordHit(keyword, language or None)
+                return [KeywordHit(keyword, language or None)]
+    hits = []
     for keyword in keywords.keywords:
         if keyword.mode != "phrase":
             continue
         for language, patterns in keyword.phrases.items():
-            for h in u.find_patterns(t, patterns, lexicon):
-                if not u.negated(t, h, lexicon) and not u.in_past(t, h, lexicon):
-                    return KeywordHit(keyword, language or None)
-    return None
+            if any(
+                not u.negated(t, h, lexicon) and not u.in_past(t, h, lexicon)
+                for h in u.find_patterns(t, patterns, lexicon)
+            ):
+                hits.append(KeywordHit(keyword, language or None))
+                break
+    return hits
 
 
 def build(raw: list[dict], lexicon: Lexicon) -> KeywordSet:
@@ -93,6 +104,3 @@ def build(raw: list[dict], lexicon: Lexicon) -> KeywordSet:
     return KeywordSet(tuple(items), lexicon)
 
 
-def phrases_of(keyword: Keyword) -> Mapping[str, int]:
-    """How many patterns a keyword has per language (for admin pages)."""
-    return {lang: len(patterns) for lang, patterns in keyword.phrases.items()}

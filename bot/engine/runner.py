@@ -20,7 +20,7 @@ from bot.engine.definition import (
     Wait,
 )
 from bot.engine.env import ContactView, Env
-from bot.engine.keywords import KeywordHit, detect
+from bot.engine.keywords import KeywordHit, detect_all
 from bot.engine.resumes import ExpireResume, MsgResume, Resume, StartResume, TimeoutResume
 from bot.engine.routers import (
     Match,
@@ -109,6 +109,7 @@ class _Run:
         self.events: list[ev.Event] = []
         self.steps = 0
         self.danger_ran = False
+        self._also: set[str] = set()
 
     # -- entry ---------------------------------------------------------------------------------
 
@@ -254,7 +255,11 @@ class _Run:
         self.events.append(ev.ResultSaved(name, value, category))
 
     def _keyword(self, text: str) -> KeywordHit | None:
-        return detect(text, self.env.keywords, self.env.similarity)
+        hits = detect_all(text, self.env.keywords)
+        # The keywords found beside the one that runs: the child path pages urgently only when
+        # danger was said too (@results.said_danger).
+        self._also = {h.keyword.intent for h in hits[1:]}
+        return hits[0] if hits else None
 
     def _start_keyword(self, hit: KeywordHit, parent_mode: str, route: str | None = None) -> None:
         s = self.s
@@ -263,6 +268,8 @@ class _Run:
             self._set_language(hit.language)
         # "english please": the language flow sets it without asking (None asks).
         s.results["keyword_language"] = hit.language
+        for intent in self._also:
+            s.results[f"said_{intent}"] = "yes"
         parent = s.frames[-1]
         parent.mode = parent_mode
         parent.route = route
@@ -571,12 +578,15 @@ class _Run:
         for place in self.env.places:
             if place.slug == slug:
                 return place.country
-        return None
+        # No municipality yet: the country of her phone number (the pipeline's `country` field).
+        country = self.s.fields.get("country")
+        return str(country) if country else None
 
     def _number(self, name: str) -> str:
         numbers = self.env.numbers
         table = numbers.get(self._country() or "default") or numbers.get("default") or {}
-        return str(table.get(name, ""))
+        # A variant in the reader's language names who a line is for ("116 117, for women...").
+        return str(table.get(f"{name}_{self._language()}", table.get(name, "")))
 
     def _params(self, params: dict[str, Any]) -> dict[str, Any]:
         return {k: self._resolve(v) for k, v in params.items()}

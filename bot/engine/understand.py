@@ -388,7 +388,15 @@ def read_choice(text: str, choices: Sequence[Choice], lexicon: Lexicon) -> str |
     scores: dict[str, int] = {}
     refused: set[str] = set()
     for choice in choices:
-        for h in find_patterns(t, choice.patterns, lexicon):
+        hits = find_patterns(t, choice.patterns, lexicon)
+        # A word inside a longer match of the same option is part of it ("please don't call"
+        # is the label of "no", not a refused "call").
+        hits = [
+            h
+            for h in hits
+            if not any(o.start <= h.start and h.end <= o.end and o != h for o in hits)
+        ]
+        for h in hits:
             if not _whole_only_ok(t, h, lexicon):
                 continue
             if negated(t, h, lexicon, refusals=True):
@@ -409,7 +417,10 @@ def phrase_patterns(phrases: Iterable[str]) -> tuple[Pattern, ...]:
     """Plain phrases (labels, names) as word patterns."""
     out = []
     for phrase in phrases:
-        words = [_collapse(w) for w in _WORD.findall(_APOSTROPHE.sub("", fold(phrase)))]
+        written = fold(phrase)
+        for contraction, replacement in CONTRACTIONS:  # as analyse() reads what she types
+            written = contraction.sub(replacement, written)
+        words = [_collapse(w) for w in _WORD.findall(_APOSTROPHE.sub("", written))]
         if words:
             out.append(tuple(Term("word", w) for w in words))
     return tuple(out)

@@ -414,7 +414,8 @@ class _Parser:
                 if not isinstance(raw, list) or not all(isinstance(w, str | int) for w in raw):
                     self.fail(fields["words"], f"node {node_id}: words is a list of words")
                 else:
-                    words = tuple(str(w) for w in raw)
+                    # As written: YAML 1.1 would make an unquoted no, yes, on or off a boolean.
+                    words = tuple(str(item.value) for item in fields["words"].value)
             if value in seen:
                 self.fail(item, f"node {node_id}: option value {value!r} appears twice")
             if value is not None and label is not None:

@@ -110,9 +110,14 @@ async def request(
     if case.status == "closed":
         return
     urgent = urgent or case.urgency == "urgent"
+    if reason in T.CASE_REASONS and reason not in case.flags:
+        # What she asked for (a call, and when), or that a child wrote, stays on the case.
+        case = await uow.cases.update(case.id, now, flags=[*case.flags, reason])
     if case.status in WORKED:
         if urgent and reason in T.FLAG:  # a fresh danger sign, not the flow asking again
             await _tell_assigned(ctx, uow, case, reason, now)
+        elif reason in T.NOTICE_REASONS:  # news for her coordinator, not a page
+            await _tell_assigned(ctx, uow, case, reason, now, msgid=T.ALERT_NOTICE)
         return
     steps, places = await _plan(ctx, uow, case, "urgent" if urgent else "normal", now)
     existing = await uow.alerts.for_case(case.id)
@@ -236,8 +241,10 @@ async def _remind(
     await uow.cases.add_event(case.id, "escalation_exhausted", {"reminded": waiting}, now)
 
 
-async def _tell_assigned(ctx: Context, uow: Any, case: Case, reason: str, now: datetime) -> None:
-    """Danger again on a case somebody has: page that coordinator, nobody else."""
+async def _tell_assigned(
+    ctx: Context, uow: Any, case: Case, reason: str, now: datetime, msgid: str = T.ALERT_WORKED
+) -> None:
+    """Danger again (or a request) on a case somebody has: tell that coordinator, nobody else."""
     assignment = await uow.alerts.assignment(case.id)
     if assignment is None:
         return
@@ -245,7 +252,7 @@ async def _tell_assigned(ctx: Context, uow: Any, case: Case, reason: str, now: d
     if coordinator is None or not coordinator.active:
         return
     places = await ctx.places(uow)
-    text = alert_text(ctx, places, coordinator.language, case, reason=reason, msgid=T.ALERT_WORKED)
+    text = alert_text(ctx, places, coordinator.language, case, reason=reason, msgid=msgid)
     await deliver(uow, coordinator, text, now, case_id=case.id, kind="notice", state="info")
     await uow.cases.add_event(
         case.id, "alerted", {"step": 0, "reason": "assigned", "coordinators": [coordinator.id]}, now
@@ -314,15 +321,15 @@ async def send_digests(ctx: Context, uow: Any, now: datetime) -> int:
         buttons = []
         for entry in items:
             case = await uow.cases.get(entry.case_id)
-            lines.append(
-                ctx.texts(
-                    lang,
-                    T.DIGEST_LINE,
-                    ref=case.reference,
-                    place=ctx.place_name(places, case.municipality, lang),
-                    risk=ctx.texts(lang, T.RISK.get(case.risk_level, T.RISK[None])),
-                )
+            line = ctx.texts(
+                lang,
+                T.DIGEST_LINE,
+                ref=case.reference,
+                place=ctx.place_name(places, case.municipality, lang),
+                risk=ctx.texts(lang, T.RISK.get(case.risk_level, T.RISK[None])),
             )
+            # Its red flags and requests (a call in the evening) too, when it has any.
+            lines.append(f"{line}. {ctx.texts.flags(lang, case.flags)}" if case.flags else line)
             if len(buttons) < OK_BUTTON_LIMIT:
                 buttons.append(ok_button(ctx, lang, case.reference))
         lines.append(ctx.texts(lang, T.DIGEST_FOOTER))

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.referral import texts as T
 from bot.store.records import Municipality, Service
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "data" / "services.csv"
@@ -152,6 +153,43 @@ def to_csv(items: Iterable[Service]) -> str:
             ]
         )
     return out.getvalue()
+
+
+_DAYS = r"(mon|tue|wed|thu|fri|sat|sun)"
+_TIMES = r"(\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2})"
+_DAY_RANGE = re.compile(rf"^{_DAYS}\s*-\s*{_DAYS}\s+{_TIMES}$", re.IGNORECASE)
+
+
+def hours_words(hours: str, say: Callable[..., str]) -> str:
+    """A directory entry's hours ("24/7, free", "Mon-Fri 08:00-16:00") in the reader's language.
+
+    `say(msgid, **params)` translates; a part written otherwise is shown as written.
+    """
+    words = []
+    for part in (p.strip() for p in hours.split(",")):
+        if not part:
+            continue
+        days = _DAY_RANGE.match(part)
+        if part == "24/7":
+            words.append(say(T.HOURS_ALWAYS))
+        elif part.lower() == "free":
+            words.append(say(T.HOURS_FREE))
+        elif days:
+            first, last, times = days.groups()
+            words.append(
+                say(
+                    T.HOURS_DAYS,
+                    first=say(T.DAY[first.lower()]),
+                    last=say(T.DAY[last.lower()]),
+                    times=re.sub(r"\s+", "", times),
+                )
+            )
+        else:
+            words.append(part)
+            continue
+        if len(words) == 1:  # "e hënë-e premte" opens the line: "E hënë-e premte"
+            words[0] = words[0][:1].upper() + words[0][1:]
+    return ", ".join(words)
 
 
 def load_seed(path: Path = SEED_FILE) -> list[Service]:

@@ -104,8 +104,9 @@ class Referral:
         for f in found:
             s = f.service
             if s.hours:
+                hours = directory.hours_words(s.hours, lambda m, **p: t(language, m, **p))
                 lines.append(
-                    t(language, T.SERVICE_LINE_HOURS, name=s.name, phone=s.phone, hours=s.hours)
+                    t(language, T.SERVICE_LINE_HOURS, name=s.name, phone=s.phone, hours=hours)
                 )
             else:
                 lines.append(t(language, T.SERVICE_LINE, name=s.name, phone=s.phone))

@@ -24,6 +24,7 @@ ALERT_AGAIN = N_("ref.alert.again")
 ALERT_BUTTON = N_("ref.alert.button")
 ALERT_REMINDER = N_("ref.alert.reminder")
 ALERT_WORKED = N_("ref.alert.worked")  # danger again on a case a coordinator already has
+ALERT_NOTICE = N_("ref.alert.notice")  # she asks for something (a call) on a case being worked
 FLAGS = N_("ref.flags.list")
 FLAGS_NONE = N_("ref.flags.none")
 PLACE_UNKNOWN = N_("ref.place.unknown")
@@ -81,6 +82,20 @@ HELP = N_("ref.help")
 SERVICES_HEADER = N_("ref.services.header")
 SERVICE_LINE = N_("ref.services.line")
 SERVICE_LINE_HOURS = N_("ref.services.line_hours")
+# A directory entry's hours (services.csv writes "24/7", "free", "Mon-Fri 08:00-16:00"), in the
+# reader's language.
+HOURS_ALWAYS = N_("ref.hours.always")
+HOURS_FREE = N_("ref.hours.free")
+HOURS_DAYS = N_("ref.hours.days")
+DAY = {
+    "mon": N_("ref.day.mon"),
+    "tue": N_("ref.day.tue"),
+    "wed": N_("ref.day.wed"),
+    "thu": N_("ref.day.thu"),
+    "fri": N_("ref.day.fri"),
+    "sat": N_("ref.day.sat"),
+    "sun": N_("ref.day.sun"),
+}
 
 # Literal ids throughout: `pybabel extract` reads N_("...") calls, not computed names.
 STATUS = {
@@ -132,7 +147,18 @@ FLAG = {
     "escalating": N_("ref.flag.escalating"),
     "separation_or_stalking": N_("ref.flag.separation_or_stalking"),
     "suicidal_thoughts": N_("ref.flag.suicidal_thoughts"),
+    "firearm_at_home": N_("ref.flag.firearm_at_home"),
+    "children_in_home": N_("ref.flag.children_in_home"),
+    "abuser_suicidal": N_("ref.flag.abuser_suicidal"),
+    "child_protection": N_("ref.flag.child_protection"),  # the child path (flows/child.yaml)
+    "callback_morning": N_("ref.flag.callback_morning"),  # SIGURIA: she asks for a call
+    "callback_afternoon": N_("ref.flag.callback_afternoon"),
+    "callback_evening": N_("ref.flag.callback_evening"),
 }
+# Requests that are news for the coordinator who already has the case, though not urgent.
+NOTICE_REASONS = frozenset({"callback_morning", "callback_afternoon", "callback_evening"})
+# Reasons kept among the case's flags (alerts, digests, the case page), not only in one page.
+CASE_REASONS = NOTICE_REASONS | {"child_protection"}
 
 # Every id above, for the catalog test.
 ALL: tuple[str, ...] = tuple(
@@ -141,7 +167,7 @@ ALL: tuple[str, ...] = tuple(
     if name.isupper() and isinstance(value, str) and value.startswith("ref.")
 ) + tuple(
     v
-    for table in (RISK, STATUS, GBV, SERVICE, OUTCOME, FLAG)
+    for table in (RISK, STATUS, GBV, SERVICE, OUTCOME, FLAG, DAY)
     for v in table.values()  # type: ignore[attr-defined]
 )
 

@@ -16,15 +16,17 @@ SQ_HIGH_RISK = [
     ("jo", [("sq", "fc.role")]),
     ("per veten", [("sq", "fc.municipality")]),
     ("tirana", [("sq", "screen.intro"), ("sq", "screen.weapon")]),
+    ("jo", [("sq", "screen.firearm")]),
     ("jo", [("sq", "screen.kill")]),
     ("joo", [("sq", "screen.choke")]),
     ("po", [("sq", "screen.sexual")]),  # strangled: a critical red flag
     ("j", [("sq", "screen.order")]),
     ("jo", [("sq", "screen.pregnant")]),
-    ("jo", [("sq", "screen.children")]),
+    ("jo", [("sq", "screen.children_home")]),
     ("2", [("sq", "screen.worse")]),
     ("mire", [("sq", "screen.separation")]),  # "mirë" typed without ë means yes
     ("jo", [("sq", "screen.suicide")]),
+    ("jo", [("sq", "screen.abuser_suicide")]),
     ("aspak", [("sq", "services.ask"), ("sq", "services.shelter")]),
 ]
 
@@ -40,7 +42,7 @@ def test_albanian_without_diacritics_to_high_risk_and_a_case():
     for says, expected in SQ_HIGH_RISK:
         expect(talk.say(says), expected)
     risk = talk.seen("risk_assessed")[0]
-    assert (risk.level, risk.score) == ("high", 14)
+    assert (risk.level, risk.score) == ("high", 20)
     assert set(risk.flags) == {"strangled", "escalating"}
     assert talk.seen("urgency_raised") and talk.seen("referral_requested")[0].urgent
     assert talk.seen("case_opened")[0].info["municipality"] == "tirane"
@@ -64,13 +66,16 @@ EN_MEDIUM_RISK = (
         ("no", [("en", "fc.role")]),
         ("1", [("en", "fc.municipality")]),
         ("Pristina", [("en", "screen.weapon")]),
+        ("no", [("en", "screen.firearm")]),
+        ("yes", [("en", "screen.kill")]),  # a gun at home: 5 points, not a red flag alone
     ]
-    + [("no", [])] * 5
+    + [("no", [])] * 4
     + [
-        ("yes", [("en", "screen.children")]),  # pregnant: 4 points
+        ("no", [("en", "screen.children_home")]),
         ("no", [("en", "screen.worse")]),
         ("no", [("en", "screen.separation")]),
         ("no", [("en", "screen.suicide")]),
+        ("no", [("en", "screen.abuser_suicide")]),
         ("no", [("en", "screen.medium"), ("en", "services.ask")]),
         ("nothing now", [("en", "fc.any_time"), ("en", "orders.want")]),
     ]
@@ -191,7 +196,8 @@ def test_two_misunderstandings_offer_the_options_and_a_person():
     expect(talk.say("banane"), [("sq", "sys.not_understood"), ("sq", "fc.safe_now")])
     reply = talk.say("portokall")
     expect(reply, [("sq", "sys.not_understood_again"), ("sq", "fc.safe_now")])
-    assert text("sq", "sys.reach_person", line="116 117 (AL) / 0800 11112 (KS)") in reply
+    line = "116 117 (AL, linja për gra dhe vajza) / 0800 11112 (KS)"  # 116 117: for women
+    assert text("sq", "sys.reach_person", line=line) in reply
 
 
 def test_i_dont_know_is_its_own_answer_not_a_no():
@@ -207,7 +213,8 @@ def test_person_keyword_asks_for_a_coordinator():
     talk = Dialogue(language="en", fields={"municipality": "durres"})
     talk.say("hi")
     reply = talk.say("PERSON")
-    assert text("en", "person.will_contact", line="116 117") in reply
+    line = "116 117 (the line for women and girls)"  # never offered to a man as his own line
+    assert text("en", "person.will_contact", line=line) in reply
     assert text("en", "fc.safe_now") in reply  # and back to where she was
     assert talk.seen("referral_requested")[0].reason == "asked_person"
 

@@ -44,7 +44,7 @@ async def test_a_whole_order_from_registration_to_end_inside_her_window(desk):
         assert first_line(text) == NEUTRAL
         assert not any(w in first_line(text).lower() for w in FORBIDDEN)
         times.append(desk.clock())
-        assert "has he come near you" in to_survivor(desk, await desk.say("1"))[0]
+        assert "have they come near you" in to_survivor(desk, await desk.say("1"))[0]
         assert "Thank you" in to_survivor(desk, await desk.say("1"))[0]
         async with desk.db.uow() as uow:
             [plan] = await uow.followups.plans_of_case(case.id)
@@ -94,7 +94,7 @@ async def test_a_breach_alerts_the_coordinator_urgently_with_the_reference(desk)
     await desk.coordinator_says(f"ORDER {case.reference} UMM 23.11.2026")
     await desk.tick_until(lambda s: bool(to_survivor(desk, s)), HOUR, 100)
     await desk.say("1")
-    sent = await desk.say("2")  # "Yes, he did"
+    sent = await desk.say("2")  # "Yes, they have"
     [alert] = to_coordinator(desk, sent)
     assert case.reference in alert and "order breached" in alert
     assert "alerted" in to_survivor(desk, sent)[0]

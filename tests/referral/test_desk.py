@@ -174,8 +174,8 @@ async def test_consent_brings_the_nearest_services_in_the_persons_language(desk,
     await desk.say("Has")
     [reply] = desk.to(SURVIVOR, await desk.say("po"))
     assert reply.startswith(
-        "Numra që mund të të ndihmojnë:\n"
-        "Streha Shkodër: 022 100 (24/7)\n"
+        "Numra që mund t'ju ndihmojnë:\n"
+        "Streha Shkodër: 022 100 (24 orë)\n"
         "Streha kombëtare: 0800 1\n\n"
         "t.thanks"
     )

@@ -108,3 +108,30 @@ def test_sample_entries_are_never_shown_to_a_person_unless_asked():
     assert found == []
     police = nearest(items, "has", "police", PLACES)
     assert [f.service.phone for f in police] == ["129"]
+
+
+@pytest.mark.parametrize(
+    ("hours", "sq", "en"),
+    [
+        ("24/7", "24 orë", "24 hours"),
+        ("24/7, free", "24 orë, falas", "24 hours, free"),
+        ("Mon-Fri 08:00-16:00", "E hënë-e premte 08:00-16:00", "Mon-Fri 08:00-16:00"),
+        ("sat - sun 9:00 - 13:00", "E shtunë-e diel 9:00-13:00", "Sat-Sun 9:00-13:00"),
+        ("Mon-Fri 08:00-16:00, free", "E hënë-e premte 08:00-16:00, falas", None),
+    ],
+)
+def test_directory_hours_are_shown_in_the_readers_language(hours, sq, en):
+    from bot.i18n import Catalogs
+
+    catalogs = Catalogs()
+    for language, wanted in (("sq", sq), ("en", en)):
+        if wanted is not None:
+
+            def say(msgid: str, _language: str = language, **p: str) -> str:
+                return catalogs.text(_language, msgid, p or None)
+
+            assert directory.hours_words(hours, say) == wanted
+
+
+def test_hours_written_otherwise_are_shown_as_written():
+    assert directory.hours_words("by appointment", lambda m, **p: m) == "by appointment"

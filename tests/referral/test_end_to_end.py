@@ -38,7 +38,7 @@ async def test_a_danger_message_reaches_the_coordinator_who_takes_and_works_the_
         f"{ref} is yours. To write to the person: {ref} and your message. HELP for commands."
     ]
     assert desk.to(SURVIVOR, sent) == [
-        "Një koordinator e ka marrë kërkesën tënde dhe do të të shkruajë këtu së shpejti."
+        "Një koordinator e ka marrë kërkesën tuaj dhe do t'ju shkruajë këtu së shpejti."
     ]
 
     # She writes to the person through the helpline: the person sees "Koordinatori", not her.

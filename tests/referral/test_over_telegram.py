@@ -108,7 +108,7 @@ async def test_danger_by_sms_accepted_and_worked_from_telegram(phones: Phones, d
     [taken] = to_coordinator
     assert taken["text"].startswith(f"{ref} është i yti.")
     assert to_her == [
-        "Një koordinator e ka marrë kërkesën tënde dhe do të të shkruajë këtu së shpejti."
+        "Një koordinator e ka marrë kërkesën tuaj dhe do t'ju shkruajë këtu së shpejti."
     ]
 
     # She answers the alert with Telegram's reply: it goes to the survivor, unsigned.

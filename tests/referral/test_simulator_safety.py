@@ -33,7 +33,7 @@ async def test_the_demo_phone_works_a_simulated_case(desk):
     ref = alert.text.split()[1].rstrip(":")
     sent = await desk.say("", demo.simulator_urn, channel="simulator", button=f"OK {ref}")
     assert desk.to(SIM, sent) == [
-        "Një koordinator e ka marrë kërkesën tënde dhe do të të shkruajë këtu së shpejti."
+        "Një koordinator e ka marrë kërkesën tuaj dhe do t'ju shkruajë këtu së shpejti."
     ]
     sent = await desk.say(f"{ref} Jeni e sigurt tani?", demo.simulator_urn, channel="simulator")
     assert desk.to(SIM, sent) == ["Koordinatori: Jeni e sigurt tani?"]

@@ -99,7 +99,7 @@ async def test_a_whole_screening_typed_without_diacritics_ends_high_risk_with_a_
     before = await page.locator(BOT).count()
     await alert.get_by_role("button", name=f"OK {reference}").click()
     told = await reply_after(page, before)
-    await expect(told).to_contain_text("Një koordinator e ka marrë kërkesën tënde")
+    await expect(told).to_contain_text("Një koordinator e ka marrë kërkesën tuaj")
     await expect(phone.locator("li.msg.bot").last).to_contain_text(f"{reference} është i yti")
     before = await page.locator(BOT).count()
     await phone.locator("#coord-text").fill(f"{reference} Jeni e sigurt tani?")
