@@ -194,8 +194,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def index(request: web.Request) -> web.Response:
-    """The root leads to the simulator."""
-    raise web.HTTPFound("/simulator")
+    """The root leads to the simulator (or, when it is off, to the admin UI)."""
+    raise web.HTTPFound("/simulator" if request.app[SETTINGS].simulator else "/admin")
 
 
 def build_channels(app: web.Application, settings: Settings) -> dict[str, Any]:
@@ -255,6 +255,7 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> 
             return None
         return {"urn": demo[0].simulator_urn or "", "name": demo[0].name}
 
-    setup_simulator(app, hub=app[HUB], receive=receive, demo_phone=demo_phone)
+    if settings.simulator:  # off: /simulator and its socket do not exist (404)
+        setup_simulator(app, hub=app[HUB], receive=receive, demo_phone=demo_phone)
     setup_admin(app)  # /admin: after the runtime's start-up, which the sub-app's builds on
     return app

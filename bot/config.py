@@ -73,6 +73,9 @@ class Settings:
     flows_dir: Path = ROOT / "bot" / "flows"
     demo: bool = False
     dev_keys: bool = False  # True when keys were generated under var/ (development only)
+    # Security: /simulator and its socket exist only when on (HELPLINE_SIMULATOR; default on
+    # for a development setup, off on PostgreSQL or behind https).
+    simulator: bool = True
 
     @property
     def sms_enabled(self) -> bool:
@@ -87,6 +90,11 @@ class Settings:
     def telegram_enabled(self) -> bool:
         """Telegram is on when a bot token is configured."""
         return bool(self.telegram_bot_token)
+
+    @property
+    def production(self) -> bool:
+        """PostgreSQL or a public https URL: a deployment, not a development machine."""
+        return looks_like_production(self.database_url, self.public_url)
 
     def with_(self, **changes: object) -> Settings:
         """A copy with some settings changed (tests use it)."""
@@ -103,6 +111,24 @@ def _dev_keys(var_dir: Path) -> dict[str, str]:
     path.write_text(json.dumps(keys))
     path.chmod(0o600)
     return keys
+
+
+def looks_like_production(database_url: str, public_url: str) -> bool:
+    """PostgreSQL or a public https URL: a deployment, not a development machine."""
+    postgres = database_url.startswith(("postgresql", "postgres:"))
+    return postgres or public_url.lower().startswith("https://")
+
+
+def _switch(env: dict[str, str], name: str, default: bool) -> bool:
+    """An on/off setting; the default when not set, ValueError naming it when unreadable."""
+    value = (env.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value in {"on", "1", "true", "yes"}:
+        return True
+    if value in {"off", "0", "false", "no"}:
+        return False
+    raise ValueError(f"{name} must be on or off, not {value!r}")
 
 
 def _bool(value: str | None) -> bool:
@@ -151,11 +177,12 @@ def load_settings(env: dict[str, str] | None = None, env_file: Path | None = Non
             secret = keys["secret_key"]
     db_url = env.get("HELPLINE_DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'helpline.db'}"
     cadence = env.get("HELPLINE_FOLLOWUP_CADENCE")
+    public_url = (env.get("HELPLINE_PUBLIC_URL") or "http://127.0.0.1:8080").rstrip("/")
     return Settings(
         database_url=db_url,  # as given; bot.store.db.async_url picks the async driver
         data_keys=data_keys,
         secret_key=secret,
-        public_url=(env.get("HELPLINE_PUBLIC_URL") or "http://127.0.0.1:8080").rstrip("/"),
+        public_url=public_url,
         var_dir=var_dir,
         twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
         twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
@@ -191,4 +218,7 @@ def load_settings(env: dict[str, str] | None = None, env_file: Path | None = Non
         outbox_retry_max=parse_duration(env.get("HELPLINE_OUTBOX_RETRY_MAX") or "PT10M"),
         demo=_bool(env.get("HELPLINE_DEMO")),
         dev_keys=dev,
+        simulator=_switch(
+            env, "HELPLINE_SIMULATOR", not looks_like_production(db_url, public_url)
+        ),
     )

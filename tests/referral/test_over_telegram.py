@@ -95,7 +95,7 @@ async def test_danger_by_sms_accepted_and_worked_from_telegram(phones: Phones, d
     # The alert reaches her coordinator's Telegram, with a button to accept; nothing of the
     # survivor's words or number in it.
     [alert] = to_coordinator
-    ref = re.search(r"R-\d{4,}", alert["text"]).group(0)
+    ref = re.search(r"R-[0-9A-Z]{4,}", alert["text"]).group(0)
     assert alert["text"].startswith(f"URGJENT {ref}: Tiranë")
     assert PERSON[1:] not in alert["text"] and PERSON[4:] not in alert["text"]
     buttons = alert["reply_markup"]["inline_keyboard"]
