@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -131,6 +132,22 @@ def _switch(env: dict[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be on or off, not {value!r}")
 
 
+def _proxies(env: dict[str, str]) -> tuple[str, ...]:
+    """HELPLINE_TRUSTED_PROXIES: addresses or CIDR ranges, comma-separated."""
+    found = tuple(
+        p.strip() for p in (env.get("HELPLINE_TRUSTED_PROXIES") or "").split(",") if p.strip()
+    )
+    for proxy in found:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"HELPLINE_TRUSTED_PROXIES: {proxy!r} is not an address or a CIDR range "
+                "(e.g. 127.0.0.1 or 172.16.0.0/12)"
+            ) from None
+    return found
+
+
 def _bool(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -211,14 +228,10 @@ def load_settings(env: dict[str, str] | None = None, env_file: Path | None = Non
         retention_days=_count(env, "HELPLINE_RETENTION_DAYS", 180),
         rate_per_sender=_count(env, "HELPLINE_RATE_PER_SENDER", 30),
         rate_per_ip=_count(env, "HELPLINE_RATE_PER_IP", 600),
-        trusted_proxies=tuple(
-            p.strip() for p in (env.get("HELPLINE_TRUSTED_PROXIES") or "").split(",") if p.strip()
-        ),
+        trusted_proxies=_proxies(env),
         outbox_retry_base=parse_duration(env.get("HELPLINE_OUTBOX_RETRY_BASE") or "PT2S"),
         outbox_retry_max=parse_duration(env.get("HELPLINE_OUTBOX_RETRY_MAX") or "PT10M"),
         demo=_bool(env.get("HELPLINE_DEMO")),
         dev_keys=dev,
-        simulator=_switch(
-            env, "HELPLINE_SIMULATOR", not looks_like_production(db_url, public_url)
-        ),
+        simulator=_switch(env, "HELPLINE_SIMULATOR", not looks_like_production(db_url, public_url)),
     )
