@@ -176,8 +176,21 @@ def _count(env: dict[str, str], name: str, default: int) -> int:
     return int(value)
 
 
-def load_settings(env: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
-    """Read settings from `env` (default: os.environ over a .env file)."""
+class MissingKeys(ValueError):
+    """A deployment (PostgreSQL or https) without its own keys: development keys would be used."""
+
+
+def load_settings(
+    env: dict[str, str] | None = None,
+    env_file: Path | None = None,
+    *,
+    require_keys: bool = True,
+) -> Settings:
+    """Read settings from `env` (default: os.environ over a .env file).
+
+    On PostgreSQL or behind https the keys must be configured (MissingKeys otherwise), unless
+    `require_keys` is False (`helpline keys generate` needs none).
+    """
     if env is None:
         file_values = dotenv_values(env_file or ROOT / ".env")
         env = {**{k: v for k, v in file_values.items() if v is not None}, **os.environ}
@@ -185,16 +198,30 @@ def load_settings(env: dict[str, str] | None = None, env_file: Path | None = Non
     dev = False
     data_keys = tuple(k.strip() for k in env.get("HELPLINE_DATA_KEYS", "").split(",") if k.strip())
     secret = env.get("HELPLINE_SECRET_KEY", "")
-    if not data_keys or not secret:
+    db_url = env.get("HELPLINE_DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'helpline.db'}"
+    public_url = (env.get("HELPLINE_PUBLIC_URL") or "http://127.0.0.1:8080").rstrip("/")
+    if (not data_keys or not secret) and looks_like_production(db_url, public_url):
+        missing = [
+            name
+            for name, value in (("HELPLINE_DATA_KEYS", data_keys), ("HELPLINE_SECRET_KEY", secret))
+            if not value
+        ]
+        if require_keys:
+            # Security: a generated key on a server is lost with its disk, and every stored
+            # conversation with it; a deployment must bring its own (README, Deployment, 1).
+            raise MissingKeys(
+                f"{' and '.join(missing)} not set: on PostgreSQL or behind https the helpline "
+                "does not start without its own keys (generate them as README's Deployment "
+                "says, step 1, and keep a copy apart from the backups)"
+            )
+    elif not data_keys or not secret:
         keys = _dev_keys(var_dir)
         dev = True
         if not data_keys:
             data_keys = (keys["data_key"],)
         if not secret:
             secret = keys["secret_key"]
-    db_url = env.get("HELPLINE_DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'helpline.db'}"
     cadence = env.get("HELPLINE_FOLLOWUP_CADENCE")
-    public_url = (env.get("HELPLINE_PUBLIC_URL") or "http://127.0.0.1:8080").rstrip("/")
     return Settings(
         database_url=db_url,  # as given; bot.store.db.async_url picks the async driver
         data_keys=data_keys,

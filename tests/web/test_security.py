@@ -14,11 +14,18 @@ from bot.config import load_settings
 from bot.web import security
 from bot.web.limits import RateLimiter, client_address
 from bot.web.security import DEFAULT_CSP, setup_security
+from tests.store.fixtures import DATA_KEYS, SECRET_KEY
 
 
 def _settings(tmp_path: Path, **env: str):
     return load_settings(
-        env={"HELPLINE_VAR_DIR": str(tmp_path), "HELPLINE_PUBLIC_URL": "https://h.example", **env}
+        env={
+            "HELPLINE_VAR_DIR": str(tmp_path),
+            "HELPLINE_PUBLIC_URL": "https://h.example",
+            "HELPLINE_DATA_KEYS": ",".join(DATA_KEYS),  # https: a deployment brings its keys
+            "HELPLINE_SECRET_KEY": SECRET_KEY,
+            **env,
+        }
     )
 
 

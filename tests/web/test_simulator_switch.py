@@ -13,6 +13,7 @@ from bot.demo import load_demo
 from bot.store import migrate
 from bot.store.crypto import Crypto
 from bot.store.db import Database
+from tests.store.fixtures import DATA_KEYS, SECRET_KEY
 
 PG = "postgresql+asyncpg://postgres@127.0.0.1/helpline"
 
@@ -28,7 +29,8 @@ PG = "postgresql+asyncpg://postgres@127.0.0.1/helpline"
     ],
 )
 def test_the_simulator_is_on_only_where_it_belongs(tmp_path: Path, env, on) -> None:
-    settings = load_settings(env={"HELPLINE_VAR_DIR": str(tmp_path), **env})
+    keys = {"HELPLINE_DATA_KEYS": ",".join(DATA_KEYS), "HELPLINE_SECRET_KEY": SECRET_KEY}
+    settings = load_settings(env={"HELPLINE_VAR_DIR": str(tmp_path), **keys, **env})
     assert settings.simulator is on
 
 
@@ -38,7 +40,8 @@ def test_a_bad_value_names_the_setting(tmp_path: Path) -> None:
 
 
 async def _paths(tmp_path: Path, **env: str) -> dict[str, int]:
-    settings = load_settings(env={"HELPLINE_VAR_DIR": str(tmp_path), **env})
+    keys = {"HELPLINE_DATA_KEYS": ",".join(DATA_KEYS), "HELPLINE_SECRET_KEY": SECRET_KEY}
+    settings = load_settings(env={"HELPLINE_VAR_DIR": str(tmp_path), **keys, **env})
     await migrate.upgrade_async(settings.database_url)
     async with TestClient(TestServer(build_app(settings))) as client:
         found = {}
