@@ -21,6 +21,7 @@ from bot.referral import cases as case_ops
 from bot.referral import texts as T
 from bot.referral.commands import REFERENCE_EXAMPLE, Command, parse
 from bot.referral.context import Context, deliver
+from bot.referral.sanitize import quoted
 from bot.store.records import Assignment, Case, Contact, Coordinator
 from bot.store.repositories import open_relay
 
@@ -270,6 +271,7 @@ async def _relay_out(
     now: datetime,
 ) -> None:
     """R-4821 <text>: the coordinator's words to the person, as from the coordinator."""
+    text = quoted(text)  # one line, nothing hidden, clearly relayed
     if not text:
         reply(T.RELAY_EMPTY, ref=case.reference)
         return
@@ -374,14 +376,17 @@ async def relay_in(
         if found.quiet:
             await uow.alerts.set_relay(found.case_id, quiet=False)  # they wrote again
     assignment = open_relay(worked, now)  # on the rows just read: no second query
-    if assignment is None or not text.strip():
+    # Security: her words go inside our message to the coordinator: one line, nothing hidden,
+    # between guillemets, so nothing she sends can pass for a line of ours (a fake alert).
+    relayed = quoted(text)
+    if assignment is None or not relayed:
         return False
     coordinator = await uow.coordinators.get(assignment.coordinator_id)
     case = await uow.cases.get(assignment.case_id)
     if coordinator is None or not coordinator.active or case is None:
         return False
     forwarded = ctx.texts(
-        coordinator.language, T.RELAY_FROM_SURVIVOR, ref=case.reference, text=text.strip()
+        coordinator.language, T.RELAY_FROM_SURVIVOR, ref=case.reference, text=relayed
     )
     await deliver(uow, coordinator, forwarded, now, case_id=case.id, kind="relay", state="info")
     await uow.cases.add_event(
