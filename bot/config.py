@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 
 from bot.engine.durations import parse_duration
+from bot.files import private_dir, private_file, write_new_private
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR = ROOT / "var"
@@ -103,15 +104,17 @@ class Settings:
 
 
 def _dev_keys(var_dir: Path) -> dict[str, str]:
-    """Keys for development, generated once under var/; never for production."""
-    path = var_dir / "dev-keys.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    var_dir.mkdir(parents=True, exist_ok=True)
-    keys = {"data_key": Fernet.generate_key().decode(), "secret_key": secrets.token_urlsafe(32)}
-    path.write_text(json.dumps(keys))
-    path.chmod(0o600)
-    return keys
+    """Keys for development, generated once under var/; never for production.
+
+    Security: var/ is 0o700 and the file 0o600 from the moment it exists (no chmod after the
+    write, when another user could already have opened it).
+    """
+    path = private_dir(var_dir, tighten=True) / "dev-keys.json"
+    if not path.exists():
+        keys = {"data_key": Fernet.generate_key().decode(), "secret_key": secrets.token_urlsafe(32)}
+        write_new_private(path, json.dumps(keys).encode())  # False: another process won
+    private_file(path)  # an older file, made before this rule, is tightened
+    return json.loads(path.read_text())
 
 
 def looks_like_production(database_url: str, public_url: str) -> bool:
