@@ -51,7 +51,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             access_log=None,  # access logs would carry URLs and addresses; metrics cover traffic
             print=lambda *_: print(
                 f"helpline serving on http://{settings.host}:{settings.port} "
-                f"(simulator: /simulator)",
+                + ("(simulator: /simulator)" if settings.simulator else "(simulator off)"),
                 flush=True,
             ),
         )
