@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import Settings, load_settings
+from bot.config import MissingKeys, Settings, load_settings
 from bot.keys import register_cli as register_keys_cli
 from bot.referral.cli import register_cli
 from bot.web.admin_cli import register_admin_cli
@@ -51,7 +51,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             access_log=None,  # access logs would carry URLs and addresses; metrics cover traffic
             print=lambda *_: print(
                 f"helpline serving on http://{settings.host}:{settings.port} "
-                f"(simulator: /simulator)",
+                + ("(simulator: /simulator)" if settings.simulator else "(simulator off)"),
                 flush=True,
             ),
         )
@@ -224,7 +224,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `helpline` and `python -m bot`."""
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
-    settings = load_settings()
+    try:
+        # `keys generate` makes the keys a deployment lacks: it runs without them.
+        keyless = getattr(args, "action", None) in getattr(args, "keyless_actions", ())
+        settings = load_settings(require_keys=not keyless)
+    except MissingKeys as exc:  # a deployment without its keys: say so, no traceback
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 2
     return int(args.func(settings, args) or 0)
 
 

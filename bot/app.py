@@ -29,7 +29,7 @@ from bot.pipeline import Pipeline, places_from
 from bot.referral.service import Referral
 from bot.retention import schedule_retention
 from bot.store import migrate
-from bot.store.crypto import Crypto
+from bot.store.crypto import Crypto, DecryptionError
 from bot.store.db import Database
 from bot.store.leader import Leader
 from bot.store.repositories import Municipality
@@ -51,6 +51,7 @@ SENDER = web.AppKey("sender", OutboxSender)
 LEADER = web.AppKey("leader", Leader)
 SCHEDULER = web.AppKey("scheduler", Scheduler)  # add periodic jobs with add_job / add_daily
 CHANNELS = web.AppKey("channels", dict)
+KEYS_CHECK_SECONDS = 5.0  # /healthz answers within a monitor's timeout even when writes queue
 
 
 def utcnow() -> datetime:
@@ -181,9 +182,31 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers, 503 otherwise."""
-    ok = await request.app[DB].ping()
-    return web.json_response({"ok": ok, "database": ok}, status=200 if ok else 503)
+    """200 when the database answers and the keys read what it holds, 503 otherwise."""
+    db = request.app[DB]
+    database = await db.ping()
+    keys = await keys_status(db) if database else "unknown"
+    ok = database and keys == "ok"
+    return web.json_response(
+        {"ok": ok, "database": database, "keys": keys}, status=200 if ok else 503
+    )
+
+
+async def keys_status(db: Database) -> str:
+    """ "ok" when HELPLINE_DATA_KEYS decrypt the oldest and newest stored address (or nothing
+    is stored yet), "mismatch" when one does not: a lost or wrong key, every person a stranger."""
+    try:
+        async with asyncio.timeout(KEYS_CHECK_SECONDS), db.uow() as uow:
+            samples = await uow.contacts.key_samples()
+    except Exception:  # the database went away between the ping and this: the ping says so
+        return "unknown"
+    for token in samples:
+        try:
+            db.crypto.decrypt(token)
+        except DecryptionError:
+            log.error("healthz: stored data cannot be decrypted with HELPLINE_DATA_KEYS")
+            return "mismatch"
+    return "ok"
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -194,8 +217,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def index(request: web.Request) -> web.Response:
-    """The root leads to the simulator."""
-    raise web.HTTPFound("/simulator")
+    """The root leads to the simulator (or, when it is off, to the admin UI)."""
+    raise web.HTTPFound("/simulator" if request.app[SETTINGS].simulator else "/admin")
 
 
 def build_channels(app: web.Application, settings: Settings) -> dict[str, Any]:
@@ -255,6 +278,7 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> 
             return None
         return {"urn": demo[0].simulator_urn or "", "name": demo[0].name}
 
-    setup_simulator(app, hub=app[HUB], receive=receive, demo_phone=demo_phone)
+    if settings.simulator:  # off: /simulator and its socket do not exist (404)
+        setup_simulator(app, hub=app[HUB], receive=receive, demo_phone=demo_phone)
     setup_admin(app)  # /admin: after the runtime's start-up, which the sub-app's builds on
     return app

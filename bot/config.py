@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -13,6 +14,7 @@ from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 
 from bot.engine.durations import parse_duration
+from bot.files import private_dir, private_file, write_new_private
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR = ROOT / "var"
@@ -73,6 +75,9 @@ class Settings:
     flows_dir: Path = ROOT / "bot" / "flows"
     demo: bool = False
     dev_keys: bool = False  # True when keys were generated under var/ (development only)
+    # Security: /simulator and its socket exist only when on (HELPLINE_SIMULATOR; default on
+    # for a development setup, off on PostgreSQL or behind https).
+    simulator: bool = True
 
     @property
     def sms_enabled(self) -> bool:
@@ -88,21 +93,62 @@ class Settings:
         """Telegram is on when a bot token is configured."""
         return bool(self.telegram_bot_token)
 
+    @property
+    def production(self) -> bool:
+        """PostgreSQL or a public https URL: a deployment, not a development machine."""
+        return looks_like_production(self.database_url, self.public_url)
+
     def with_(self, **changes: object) -> Settings:
         """A copy with some settings changed (tests use it)."""
         return replace(self, **changes)
 
 
 def _dev_keys(var_dir: Path) -> dict[str, str]:
-    """Keys for development, generated once under var/; never for production."""
-    path = var_dir / "dev-keys.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    var_dir.mkdir(parents=True, exist_ok=True)
-    keys = {"data_key": Fernet.generate_key().decode(), "secret_key": secrets.token_urlsafe(32)}
-    path.write_text(json.dumps(keys))
-    path.chmod(0o600)
-    return keys
+    """Keys for development, generated once under var/; never for production.
+
+    Security: var/ is 0o700 and the file 0o600 from the moment it exists (no chmod after the
+    write, when another user could already have opened it).
+    """
+    path = private_dir(var_dir, tighten=True) / "dev-keys.json"
+    if not path.exists():
+        keys = {"data_key": Fernet.generate_key().decode(), "secret_key": secrets.token_urlsafe(32)}
+        write_new_private(path, json.dumps(keys).encode())  # False: another process won
+    private_file(path)  # an older file, made before this rule, is tightened
+    return json.loads(path.read_text())
+
+
+def looks_like_production(database_url: str, public_url: str) -> bool:
+    """PostgreSQL or a public https URL: a deployment, not a development machine."""
+    postgres = database_url.startswith(("postgresql", "postgres:"))
+    return postgres or public_url.lower().startswith("https://")
+
+
+def _switch(env: dict[str, str], name: str, default: bool) -> bool:
+    """An on/off setting; the default when not set, ValueError naming it when unreadable."""
+    value = (env.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value in {"on", "1", "true", "yes"}:
+        return True
+    if value in {"off", "0", "false", "no"}:
+        return False
+    raise ValueError(f"{name} must be on or off, not {value!r}")
+
+
+def _proxies(env: dict[str, str]) -> tuple[str, ...]:
+    """HELPLINE_TRUSTED_PROXIES: addresses or CIDR ranges, comma-separated."""
+    found = tuple(
+        p.strip() for p in (env.get("HELPLINE_TRUSTED_PROXIES") or "").split(",") if p.strip()
+    )
+    for proxy in found:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"HELPLINE_TRUSTED_PROXIES: {proxy!r} is not an address or a CIDR range "
+                "(e.g. 127.0.0.1 or 172.16.0.0/12)"
+            ) from None
+    return found
 
 
 def _bool(value: str | None) -> bool:
@@ -133,8 +179,21 @@ def _count(env: dict[str, str], name: str, default: int) -> int:
     return int(value)
 
 
-def load_settings(env: dict[str, str] | None = None, env_file: Path | None = None) -> Settings:
-    """Read settings from `env` (default: os.environ over a .env file)."""
+class MissingKeys(ValueError):
+    """A deployment (PostgreSQL or https) without its own keys: development keys would be used."""
+
+
+def load_settings(
+    env: dict[str, str] | None = None,
+    env_file: Path | None = None,
+    *,
+    require_keys: bool = True,
+) -> Settings:
+    """Read settings from `env` (default: os.environ over a .env file).
+
+    On PostgreSQL or behind https the keys must be configured (MissingKeys otherwise), unless
+    `require_keys` is False (`helpline keys generate` needs none).
+    """
     if env is None:
         file_values = dotenv_values(env_file or ROOT / ".env")
         env = {**{k: v for k, v in file_values.items() if v is not None}, **os.environ}
@@ -142,20 +201,35 @@ def load_settings(env: dict[str, str] | None = None, env_file: Path | None = Non
     dev = False
     data_keys = tuple(k.strip() for k in env.get("HELPLINE_DATA_KEYS", "").split(",") if k.strip())
     secret = env.get("HELPLINE_SECRET_KEY", "")
-    if not data_keys or not secret:
+    db_url = env.get("HELPLINE_DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'helpline.db'}"
+    public_url = (env.get("HELPLINE_PUBLIC_URL") or "http://127.0.0.1:8080").rstrip("/")
+    if (not data_keys or not secret) and looks_like_production(db_url, public_url):
+        missing = [
+            name
+            for name, value in (("HELPLINE_DATA_KEYS", data_keys), ("HELPLINE_SECRET_KEY", secret))
+            if not value
+        ]
+        if require_keys:
+            # Security: a generated key on a server is lost with its disk, and every stored
+            # conversation with it; a deployment must bring its own (README, Deployment, 1).
+            raise MissingKeys(
+                f"{' and '.join(missing)} not set: on PostgreSQL or behind https the helpline "
+                "does not start without its own keys (generate them as README's Deployment "
+                "says, step 1, and keep a copy apart from the backups)"
+            )
+    elif not data_keys or not secret:
         keys = _dev_keys(var_dir)
         dev = True
         if not data_keys:
             data_keys = (keys["data_key"],)
         if not secret:
             secret = keys["secret_key"]
-    db_url = env.get("HELPLINE_DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'helpline.db'}"
     cadence = env.get("HELPLINE_FOLLOWUP_CADENCE")
     return Settings(
         database_url=db_url,  # as given; bot.store.db.async_url picks the async driver
         data_keys=data_keys,
         secret_key=secret,
-        public_url=(env.get("HELPLINE_PUBLIC_URL") or "http://127.0.0.1:8080").rstrip("/"),
+        public_url=public_url,
         var_dir=var_dir,
         twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
         twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
@@ -184,11 +258,10 @@ def load_settings(env: dict[str, str] | None = None, env_file: Path | None = Non
         retention_days=_count(env, "HELPLINE_RETENTION_DAYS", 180),
         rate_per_sender=_count(env, "HELPLINE_RATE_PER_SENDER", 30),
         rate_per_ip=_count(env, "HELPLINE_RATE_PER_IP", 600),
-        trusted_proxies=tuple(
-            p.strip() for p in (env.get("HELPLINE_TRUSTED_PROXIES") or "").split(",") if p.strip()
-        ),
+        trusted_proxies=_proxies(env),
         outbox_retry_base=parse_duration(env.get("HELPLINE_OUTBOX_RETRY_BASE") or "PT2S"),
         outbox_retry_max=parse_duration(env.get("HELPLINE_OUTBOX_RETRY_MAX") or "PT10M"),
         demo=_bool(env.get("HELPLINE_DEMO")),
         dev_keys=dev,
+        simulator=_switch(env, "HELPLINE_SIMULATOR", not looks_like_production(db_url, public_url)),
     )

@@ -27,7 +27,7 @@ async def load_demo(settings: Settings) -> None:
         async with db.uow() as uow:
             await uow.municipalities.upsert_all(items)
             demo = [c for c in await uow.coordinators.list_all() if c.demo]
-            if not demo:
+            if not demo and settings.simulator:
                 # The simulator's coordinator phone: on national duty around the clock, so
                 # every simulated urgent case reaches it. It has no number: no real phone rings.
                 coordinator = await uow.coordinators.add(
@@ -51,7 +51,10 @@ async def load_demo(settings: Settings) -> None:
             await uow.commit()
         albania = sum(1 for m in items if m.country == "AL")
         print(f"loaded {albania} Albanian and {len(items) - albania} Kosovo municipalities")
-        print(f"demo coordinator: {demo[0].name}, on national duty, on the simulator's phone")
+        if demo:
+            print(f"demo coordinator: {demo[0].name}, on national duty, on the simulator's phone")
+        else:
+            print("no demo coordinator: the simulator is off (HELPLINE_SIMULATOR)")
         samples = sum(1 for s in services if s.sample)
         print(f"services directory: {len(services)} entries, {samples} marked SAMPLE (demo data)")
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -75,6 +76,9 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "generate":
         print(Fernet.generate_key().decode())
         return 0
+    if not settings.data_keys:
+        print("helpline: HELPLINE_DATA_KEYS is not set: nothing to rotate with", file=sys.stderr)
+        return 2
     if len(settings.data_keys) < 2:
         print(
             "note: HELPLINE_DATA_KEYS holds one key; to rotate, put a new key first "
@@ -113,7 +117,7 @@ def register_cli(sub: Any) -> None:
         choices=["generate", "rotate"],
         help="generate: print a new key; rotate: re-encrypt everything under the newest key",
     )
-    keys.set_defaults(func=cmd_keys)
+    keys.set_defaults(func=cmd_keys, keyless_actions=("generate",))
     retention = sub.add_parser("retention", help="apply HELPLINE_RETENTION_DAYS now")
     retention.add_argument("action", choices=["run"])
     retention.set_defaults(func=cmd_retention)

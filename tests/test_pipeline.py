@@ -57,7 +57,7 @@ async def test_danger_opens_an_urgent_case_with_a_reference(harness, db):
     sent = await harness.say("SOS")
     assert sent[0].startswith("t.danger")
     refs = [e["reference"] for _, e in harness.events if e["type"] == "case_opened"]
-    assert len(refs) == 1 and re.fullmatch(r"R-\d{4,}", refs[0])
+    assert len(refs) == 1 and re.fullmatch(r"R-[0-9A-Z]{4,}", refs[0])
     async with db.uow() as uow:
         case = await uow.cases.get_by_reference(refs[0])
         events = [e.kind for e in await uow.cases.events(case.id)]

@@ -28,7 +28,7 @@ async def _case(desk: Desk, urn: str, story: str) -> str:
     await desk.say("Tirana", urn)
     await desk.say("po", urn)
     sent = await desk.say("më rreh", urn)
-    ref = re.search(r"R-\d{4,}", " ".join(m.text for m in sent if m.urn == ARTA)).group(0)
+    ref = re.search(r"R-[0-9A-Z]{4,}", " ".join(m.text for m in sent if m.urn == ARTA)).group(0)
     await desk.say(story, urn)
     return ref
 

@@ -2,7 +2,7 @@
 
 Accepting: `OK R-4821`, `PO R-4821`, `PRANOJ R-4821` or `ACCEPT R-4821`, in any case; the word
 alone accepts when exactly one case is waiting for that coordinator. `R4821` and `r-4821` are
-read as `R-4821`. Working a case:
+read as `R-4821`, `r7kx9m2pq` as `R-7KX9M2PQ` (new references have 8 characters). Working a case:
 
     R-4821 <text>                       relay a message to the person
     NUMRI R-4821 | NUMBER R-4821        the person's phone number (recorded in the audit log)
@@ -27,6 +27,7 @@ from bot.engine.normalise import normalise
 
 REFERENCE = re.compile(r"^([A-Za-z])-?([0-9A-Za-z]{4,})$")
 REFERENCE_EXAMPLE = "R-4821"
+NEW_REFERENCE_LENGTH = 8  # bot/store/repos/cases.py makes them
 
 ACCEPT_WORDS = ("ok", "okay", "po", "pranoj", "accept", "marr")
 KEYWORDS: dict[str, str] = {
@@ -133,12 +134,15 @@ class Command:
 
 
 def reference_of(word: str) -> str | None:
-    """`R-4821` from R-4821, r-4821 or R4821 (a letter and digits), else None."""
+    """`R-4821` from R-4821, r-4821 or R4821; `R-7KX9M2PQ` from r7kx9m2pq; else None."""
     match = REFERENCE.match(word.strip().strip(".,:;!?"))
     if not match:
         return None
     letter, rest = match.groups()
-    if "-" not in word and not rest.isdigit():
+    undashed_ok = rest.isdigit() or (
+        len(rest) == NEW_REFERENCE_LENGTH and any(c.isdigit() for c in rest)
+    )
+    if "-" not in word and not undashed_ok:
         return None  # "hello" must not read as H-ELLO
     return f"{letter.upper()}-{rest.upper()}"
 

@@ -13,7 +13,7 @@ when they erase their data the relay closes for good.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.messages import Inbound
@@ -21,7 +21,8 @@ from bot.referral import cases as case_ops
 from bot.referral import texts as T
 from bot.referral.commands import REFERENCE_EXAMPLE, Command, parse
 from bot.referral.context import Context, deliver
-from bot.store.records import Case, Contact, Coordinator
+from bot.referral.sanitize import quoted
+from bot.store.records import Assignment, Case, Contact, Coordinator
 from bot.store.repositories import open_relay
 
 WORKED = ("accepted", "referred")
@@ -81,6 +82,64 @@ async def handle(
     return command
 
 
+# Security: how many references that lead nowhere a coordinator may type before look-ups stop
+# for a while (their own cases keep working). Counted in the store (the sign-in attempts table,
+# keyed per coordinator), not in memory: every worker sees the same count and a restart does not
+# reset it, so 32**8 references cannot be walked by spreading tries over workers or restarts.
+LOOKUP_FAILURES = 5
+LOOKUP_WINDOW = timedelta(minutes=15)
+
+
+def _lookup_key(coordinator: Coordinator) -> str:
+    """The key a coordinator's failed look-ups are counted under."""
+    return f"case-ref:{coordinator.id}"
+
+
+async def _locked(uow: Any, me: Coordinator, now: datetime) -> bool:
+    """True while the coordinator has typed too many references that led nowhere."""
+    since = now - LOOKUP_WINDOW
+    return await uow.admin.failures_since(_lookup_key(me), since) >= LOOKUP_FAILURES
+
+
+async def _refuse(uow: Any, me: Coordinator, reference: str, reply: Reply, now: datetime) -> None:
+    """The one answer for a reference that is unknown, not theirs, taken or of the other world.
+
+    The same words whatever the reason, so nobody learns which references exist or who has them.
+    """
+    if await _locked(uow, me, now):
+        reply(T.LOOKUP_LOCKED, minutes=int(LOOKUP_WINDOW.total_seconds() // 60))
+        return
+    await uow.admin.add_failure([_lookup_key(me)], now)
+    if await _locked(uow, me, now):  # this one reached the limit: once in the audit log
+        await uow.audit.add("case_lookup_locked", now=now, coordinator_id=me.id)
+    reply(T.UNAVAILABLE, ref=reference)
+
+
+async def _find(
+    uow: Any, me: Coordinator, reference: str, now: datetime, *, accepting: bool
+) -> tuple[Case, Assignment | None] | None:
+    """The case if this coordinator may act on it, with its assignment; else None.
+
+    Demo coordinators act only on simulated cases, real ones only on real cases. The one who
+    accepted a case works it; a case may be accepted by those alerted for it, and by a local
+    coordinator of its municipality (national duty: only when alerted), but not while locked.
+    """
+    case = await uow.cases.get_by_reference(reference)
+    if case is None or case.simulated != me.demo:
+        return None
+    assignment = await uow.alerts.assignment(case.id)
+    if assignment is not None and assignment.coordinator_id == me.id:
+        return case, assignment
+    if not accepting:
+        return None
+    if me.id in {a.coordinator_id for a in await uow.alerts.for_case(case.id)}:
+        return case, assignment
+    local = me.municipality != "national" and case.municipality == me.municipality
+    if local and not await _locked(uow, me, now):
+        return case, assignment
+    return None
+
+
 async def _dispatch(
     ctx: Context, uow: Any, me: Coordinator, cmd: Command, reply: Reply, now: datetime
 ) -> None:
@@ -98,14 +157,11 @@ async def _dispatch(
         reply(T.NEEDS_REFERENCE, example=REFERENCE_EXAMPLE)
         reply(T.HELP)
         return
-    case = await uow.cases.get_by_reference(cmd.reference)
-    if case is None:
-        reply(T.UNKNOWN_CASE, ref=cmd.reference)
+    found = await _find(uow, me, cmd.reference, now, accepting=False)
+    if found is None:
+        await _refuse(uow, me, cmd.reference, reply, now)
         return
-    assignment = await uow.alerts.assignment(case.id)
-    if assignment is None or assignment.coordinator_id != me.id:
-        reply(T.NOT_YOURS, ref=case.reference)
-        return
+    case, assignment = found
     if case.status == "closed":
         reply(T.CASE_CLOSED, ref=case.reference)
         return
@@ -157,14 +213,11 @@ async def _accept(
             reply(T.WHICH_CASE, example=waiting[0], refs=", ".join(waiting))
             return
         reference = waiting[0]
-    case = await uow.cases.get_by_reference(reference)
-    if case is None:
-        reply(T.UNKNOWN_CASE, ref=reference)
+    found = await _find(uow, me, reference, now, accepting=True)
+    if found is None:
+        await _refuse(uow, me, reference, reply, now)
         return
-    alerted = {a.coordinator_id for a in await uow.alerts.for_case(case.id)}
-    if me.id not in alerted and me.municipality != "national":
-        reply(T.NOT_ALERTED, ref=case.reference)
-        return
+    case, _ = found
     if await case_ops.accept(uow, case, me.id, now):
         others = await uow.alerts.settle(case.id, me.id, now)
         reply(T.ACCEPTED, ref=case.reference)
@@ -174,16 +227,16 @@ async def _accept(
                 await deliver(uow, other, text, now, case_id=case.id, kind="notice", state="info")
         await _tell_survivor(ctx, uow, case, T.SURVIVOR_ACCEPTED, now)
         return
-    fresh = await uow.cases.get(case.id)
-    if fresh is None or fresh.status == "closed":
-        reply(T.CASE_CLOSED, ref=case.reference)
-        return
     assignment = await uow.alerts.assignment(case.id)
     if assignment is not None and assignment.coordinator_id == me.id:
-        reply(T.ALREADY_YOURS, ref=case.reference)
+        fresh = await uow.cases.get(case.id)
+        closed = fresh is None or fresh.status == "closed"
+        reply(T.CASE_CLOSED if closed else T.ALREADY_YOURS, ref=case.reference)
         return
-    holder = await uow.coordinators.get(assignment.coordinator_id) if assignment else None
-    reply(T.ALREADY_TAKEN, ref=case.reference, name=holder.name if holder else "?")
+    # Taken by someone else, or closed: the same words as for a reference that does not exist
+    # (those alerted were told who took it when it happened). Not a failed look-up: it was theirs
+    # to try.
+    reply(T.UNAVAILABLE, ref=reference)
 
 
 async def _tell_survivor(
@@ -218,6 +271,7 @@ async def _relay_out(
     now: datetime,
 ) -> None:
     """R-4821 <text>: the coordinator's words to the person, as from the coordinator."""
+    text = quoted(text)  # one line, nothing hidden, clearly relayed
     if not text:
         reply(T.RELAY_EMPTY, ref=case.reference)
         return
@@ -283,7 +337,7 @@ async def _refer(
 
 async def _list_cases(ctx: Context, uow: Any, me: Coordinator, reply: Reply) -> None:
     """RASTET: the coordinator's open cases."""
-    mine = await uow.alerts.open_cases_of(me.id)
+    mine = await uow.alerts.open_cases_of(me.id, simulated=me.demo)
     if not mine:
         reply(T.CASES_NONE)
         return
@@ -322,14 +376,17 @@ async def relay_in(
         if found.quiet:
             await uow.alerts.set_relay(found.case_id, quiet=False)  # they wrote again
     assignment = open_relay(worked, now)  # on the rows just read: no second query
-    if assignment is None or not text.strip():
+    # Security: her words go inside our message to the coordinator: one line, nothing hidden,
+    # between guillemets, so nothing she sends can pass for a line of ours (a fake alert).
+    relayed = quoted(text)
+    if assignment is None or not relayed:
         return False
     coordinator = await uow.coordinators.get(assignment.coordinator_id)
     case = await uow.cases.get(assignment.case_id)
     if coordinator is None or not coordinator.active or case is None:
         return False
     forwarded = ctx.texts(
-        coordinator.language, T.RELAY_FROM_SURVIVOR, ref=case.reference, text=text.strip()
+        coordinator.language, T.RELAY_FROM_SURVIVOR, ref=case.reference, text=relayed
     )
     await deliver(uow, coordinator, forwarded, now, case_id=case.id, kind="relay", state="info")
     await uow.cases.add_event(

@@ -40,15 +40,14 @@ DIGEST_FOOTER = N_("ref.digest.footer")
 
 ACCEPTED = N_("ref.accept.done")
 TAKEN_BY_OTHER = N_("ref.accept.taken")
-ALREADY_TAKEN = N_("ref.accept.already_taken")
 ALREADY_YOURS = N_("ref.accept.already_yours")
 CASE_CLOSED = N_("ref.case.closed")
 WHICH_CASE = N_("ref.accept.which")
 NONE_WAITING = N_("ref.accept.none_waiting")
-UNKNOWN_CASE = N_("ref.case.unknown")
-NOT_ALERTED = N_("ref.case.not_alerted")
-NOT_YOURS = N_("ref.case.not_yours")
 NEEDS_REFERENCE = N_("ref.case.needs_reference")
+# Security: one answer for a reference unknown, not theirs, taken, or of the other world.
+UNAVAILABLE = N_("ref.case.unavailable")
+LOOKUP_LOCKED = N_("ref.case.lookup_locked")
 INVALID = N_("ref.case.invalid")
 
 SURVIVOR_ACCEPTED = N_("ref.survivor.accepted")

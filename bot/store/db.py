@@ -14,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from bot.files import private_dir, private_file
 from bot.store import sqlite_loop
 from bot.store.crypto import Crypto
 from bot.store.repos.admin import AdminRepo
@@ -64,7 +65,10 @@ def create_engine(url: str) -> AsyncEngine:
     path = parsed.database or ":memory:"
     if path != ":memory:":
         path = str(Path(path).expanduser())
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Security: the file holds everything (encrypted or not); only our user reads it.
+        # SQLite gives its -wal and -shm files the database file's mode.
+        private_dir(Path(path).parent)
+        private_file(Path(path))
     engine = create_async_engine(
         url, async_creator=sqlite_loop.connector(path, timeout=SQLITE_BUSY_MS / 1000)
     )

@@ -216,6 +216,9 @@ class CaseRow(Base):
     closed_at: Mapped[datetime | None]
     # Set by the retention job when a closed case lost its link to the person and her words.
     anonymised_at: Mapped[datetime | None]
+    # Opened in the simulator (migration 0007): only demo coordinators work it, and it stays
+    # out of the admin's case list and the statistics.
+    simulated: Mapped[bool] = mapped_column(server_default=sa.false())
 
 
 class CaseEventRow(Base):

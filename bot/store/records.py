@@ -69,6 +69,7 @@ class Case:
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    simulated: bool = False  # opened in the simulator: demo coordinators only, no statistics
 
 
 @dataclass(frozen=True, slots=True)

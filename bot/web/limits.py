@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from collections import OrderedDict
@@ -97,21 +98,42 @@ class RateLimiter:
         self._buckets.pop(key, None)
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.lru_cache(maxsize=8)
+def proxy_networks(trusted_proxies: tuple[str, ...]) -> tuple[Network, ...]:
+    """Trusted proxies as networks: an address (127.0.0.1) or a CIDR range (172.16.0.0/12)."""
+    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in trusted_proxies)
+
+
+def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
+    """True when the address lies in one of the networks."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 from a dual-stack socket
+    return any(ip in net for net in networks if net.version == ip.version)
+
+
 def client_address(request: web.Request, trusted_proxies: Collection[str] = ()) -> str:
     """The client's address; X-Forwarded-For only when the peer is a trusted reverse proxy.
 
     The right-most address the proxies did not add themselves is the client: entries to its
-    left were written by the client and can be forged.
+    left were written by the client and can be forged. Proxies are addresses or CIDR ranges.
     """
     peer = request.remote or "unknown"
-    if peer not in trusted_proxies:
+    networks = proxy_networks(tuple(trusted_proxies))
+    if not _trusted(peer, networks):
         return peer
     hops = [h.strip() for h in request.headers.get(FORWARDED_FOR, "").split(",") if h.strip()]
     for hop in reversed(hops):
-        if hop in trusted_proxies:
-            continue
         try:
-            return str(ipaddress.ip_address(hop))
+            ip = ipaddress.ip_address(hop)
         except ValueError:
             return peer  # garbage in the header: count it against the proxy itself
+        if not _trusted(hop, networks):
+            return str(ip)
     return peer

@@ -60,22 +60,36 @@ def make_middleware(settings: Settings, limiter: RateLimiter) -> Callable[..., o
         if not _limited(request.path):
             return await handler(request)
         address = client_address(request, settings.trusted_proxies)
-        # Webhooks: a provider's own traffic comes from a few addresses and must never be slowed,
-        # so only requests the handler refuses (a bad signature, a malformed body) count there;
-        # an address that keeps sending those is then refused altogether for a while.
-        refused_only = request.path.startswith(WEBHOOK_PREFIX)
-        wait = limiter.peek(address) if refused_only else limiter.hit(address)
+        if request.path.startswith(WEBHOOK_PREFIX):
+            return await _webhook(request, handler, address)
+        wait = limiter.hit(address)
         if wait is not None:
             log.warning("rate limit: too many requests from one address to %s", request.path)
             return too_many(wait)
+        return await _guarded(request, handler)
+
+    async def _webhook(request: web.Request, handler: Handler, address: str) -> web.StreamResponse:
+        """Webhooks: the signature decides first, the per-address limit only after it.
+
+        Behind a proxy every request may come from one address, Twilio's among forgeries: a
+        request the handler accepts (its signature or secret checked first) always passes.
+        Only refusals count, and an address over its limit gets 429 for them instead of the
+        refusal. Forgeries cost a body read and an HMAC, no more (the handler stores nothing).
+        """
+        over = limiter.peek(address)
         try:
             response = await _guarded(request, handler)
         except web.HTTPException as exc:  # raised, not returned (an unknown path: 404)
-            if refused_only and exc.status in REFUSALS:
+            if exc.status in REFUSALS:
                 limiter.hit(address)
+                if over is not None:
+                    return too_many(over)
             raise
-        if refused_only and response.status in REFUSALS:
+        if response.status in REFUSALS:
             limiter.hit(address)
+            if over is not None:
+                log.warning("rate limit: too many refused requests from one address to webhooks")
+                return too_many(over)
         return response
 
     async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:

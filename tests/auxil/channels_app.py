@@ -21,6 +21,7 @@ from tests.auxil import telegram_payloads as tgp
 from tests.auxil import twilio_payloads as smsp
 from tests.auxil.fake_telegram import FakeTelegram
 from tests.auxil.fake_twilio import FakeTwilio
+from tests.store.fixtures import DATA_KEYS, SECRET_KEY
 
 PUBLIC = "https://helpline.example.org"
 SECRET = "channels-app-webhook-secret"
@@ -30,7 +31,12 @@ def settings_for(
     tmp_path: Path, twilio: FakeTwilio | None = None, telegram: FakeTelegram | None = None
 ) -> Settings:
     """Settings as the app loads them, with each given fake's channel turned on."""
-    env = {"HELPLINE_VAR_DIR": str(tmp_path), "HELPLINE_PUBLIC_URL": PUBLIC}
+    env = {
+        "HELPLINE_VAR_DIR": str(tmp_path),
+        "HELPLINE_PUBLIC_URL": PUBLIC,
+        "HELPLINE_DATA_KEYS": ",".join(DATA_KEYS),  # https: a deployment brings its keys
+        "HELPLINE_SECRET_KEY": SECRET_KEY,
+    }
     if twilio is not None:
         env |= {
             "TWILIO_ACCOUNT_SID": smsp.ACCOUNT_SID,

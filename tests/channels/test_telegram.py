@@ -40,7 +40,15 @@ from bot.store.db import Database
 from tests.auxil import telegram_payloads as tp
 from tests.auxil.fake_telegram import FakeTelegram
 from tests.pipeline_harness import Harness as PipelineHarness
-from tests.store.fixtures import crypto, db, db_url, postgres_url, sqlite_template  # noqa: F401
+from tests.store.fixtures import (  # noqa: F401
+    DATA_KEYS,
+    SECRET_KEY,
+    crypto,
+    db,
+    db_url,
+    postgres_url,
+    sqlite_template,
+)
 
 PUBLIC = "https://helpline.example.org/hl"
 SECRET = "s3cr3t-Token_for-the-webhook"
@@ -82,6 +90,8 @@ def make_settings(tmp_path: Path, api_url: str, **env: str) -> Settings:
     base = {
         "HELPLINE_VAR_DIR": str(tmp_path),
         "HELPLINE_PUBLIC_URL": PUBLIC,
+        "HELPLINE_DATA_KEYS": ",".join(DATA_KEYS),  # https: a deployment brings its keys
+        "HELPLINE_SECRET_KEY": SECRET_KEY,
         "TELEGRAM_BOT_TOKEN": tp.TOKEN,
         "TELEGRAM_WEBHOOK_SECRET": SECRET,
         "HELPLINE_TELEGRAM_API_URL": api_url,

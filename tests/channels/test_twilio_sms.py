@@ -28,6 +28,7 @@ from bot.config import Settings, load_settings
 from bot.messages import Button, Inbound, Outbound, SendResult, StatusUpdate
 from tests.auxil import twilio_payloads as tp
 from tests.auxil.fake_twilio import FakeTwilio
+from tests.store.fixtures import DATA_KEYS, SECRET_KEY
 
 # The helpline as Twilio reaches it: behind a proxy, under a path prefix, at another host.
 PUBLIC = "https://helpline.example.org/hl"
@@ -101,6 +102,8 @@ def make_settings(tmp_path: Path, api_url: str, **env: str) -> Settings:
     base = {
         "HELPLINE_VAR_DIR": str(tmp_path),
         "HELPLINE_PUBLIC_URL": PUBLIC,
+        "HELPLINE_DATA_KEYS": ",".join(DATA_KEYS),  # https: a deployment brings its keys
+        "HELPLINE_SECRET_KEY": SECRET_KEY,
         "TWILIO_ACCOUNT_SID": tp.ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": tp.AUTH_TOKEN,
         "TWILIO_FROM_NUMBER": tp.HELPLINE_NUMBER,

@@ -19,7 +19,7 @@ async def _accepted_case(desk, *, consent: str = "po") -> str:
     await desk.say("Tirana")
     await desk.say(consent)  # shelter consent; a (non-urgent) coordinator request
     sent = await desk.say("më rreh")  # danger: now urgent
-    ref = re.search(r"R-\d{4,}", desk.to(ARTA, sent)[0]).group(0)
+    ref = re.search(r"R-[0-9A-Z]{4,}", desk.to(ARTA, sent)[0]).group(0)
     await desk.say(f"OK {ref}", ARTA)
     return ref
 
@@ -33,7 +33,7 @@ async def test_the_number_goes_only_to_the_accepting_coordinator_and_is_audited(
     assert await _reply(desk, f"NUMRI {ref}") == [
         f"Numri për {ref}: +355691110001. U regjistrua. Telefono vetëm kur është e sigurt."
     ]
-    assert await _reply(desk, f"NUMBER {ref}", BLERTA) == [f"Case {ref} is not yours."]
+    assert await _reply(desk, f"NUMBER {ref}", BLERTA) == [f"Case {ref} is not available to you."]
     async with db.uow() as uow:
         case = await uow.cases.get_by_reference(ref)
         entries = await uow.audit.list_all(case_id=case.id)
@@ -109,7 +109,7 @@ async def test_quick_exit_holds_the_relay_until_the_person_writes_again(desk):
     sent = await desk.say("DIL")
     assert desk.to(SURVIVOR, sent) == ["t.exit"]
     assert desk.to(ARTA, sent) == [
-        f"{ref} shkruan: DIL",
+        f"{ref} shkruan: «DIL»",
         f"{ref} përdori daljen e shpejtë: nuk i dërgohet asgjë derisa të shkruajë vetë.",
     ]
     sent = await desk.say(f"{ref} A je mirë?", ARTA)
@@ -118,9 +118,9 @@ async def test_quick_exit_holds_the_relay_until_the_person_writes_again(desk):
         f"{ref} përdori daljen e shpejtë. Mos i shkruaj derisa të shkruajë vetë."
     ]
     sent = await desk.say("jam mirë tani")  # they write again
-    assert desk.to(ARTA, sent) == [f"{ref} shkruan: jam mirë tani"]
+    assert desk.to(ARTA, sent) == [f"{ref} shkruan: «jam mirë tani»"]
     sent = await desk.say(f"{ref} Mirë, të shkruaj nesër.", ARTA)
-    assert desk.to(SURVIVOR, sent) == ["Koordinatori: Mirë, të shkruaj nesër."]
+    assert desk.to(SURVIVOR, sent) == ["Koordinatori: «Mirë, të shkruaj nesër.»"]
 
 
 async def test_erasure_during_a_relay_is_confirmed_by_the_person_and_ends_it(desk, db):
@@ -148,11 +148,11 @@ async def test_a_telegram_reply_to_an_alert_relays_to_the_person(desk):
     await desk.say("Tirana")
     sent = await desk.say("SOS")
     [alert] = [m for m in sent if m.urn == "telegram:9001"]
-    ref = re.search(r"R-\d{4,}", alert.text).group(0)
+    ref = re.search(r"R-[0-9A-Z]{4,}", alert.text).group(0)
     await desk.say(f"OK {ref}", "telegram:9001")
     external_id = f"telegram-{desk.channels['telegram'].sent.index(alert) + 1}"
     sent = await desk.say("Are you safe?", "telegram:9001", meta={"reply_to": external_id})
-    assert desk.to(SURVIVOR, sent) == ["Koordinatori: Are you safe?"]
+    assert desk.to(SURVIVOR, sent) == ["Koordinatori: «Are you safe?»"]
     # Without a reply it is not a relay: a coordinator's stray words never reach a person.
     sent = await desk.say("Are you safe?", "telegram:9001")
     assert desk.to(SURVIVOR, sent) == []

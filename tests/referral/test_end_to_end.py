@@ -24,7 +24,7 @@ async def test_a_danger_message_reaches_the_coordinator_who_takes_and_works_the_
     # The alert went to the on-duty Tirana coordinator, on Telegram (she has a chat id).
     [alert] = [m for m in sent if m.urn == COORD_TG]
     assert alert.channel == "telegram" and alert.kind == "alert"
-    ref = re.search(r"R-\d{4,}", alert.text).group(0)
+    ref = re.search(r"R-[0-9A-Z]{4,}", alert.text).group(0)
     assert alert.text.startswith(f"URGENT {ref}: Tiranë, risk not assessed.")
     assert "in danger now" in alert.text and f"reply: OK {ref}" in alert.text
     assert [(b.label, b.value) for b in alert.buttons] == [(f"OK {ref}", f"OK {ref}")]
@@ -43,13 +43,13 @@ async def test_a_danger_message_reaches_the_coordinator_who_takes_and_works_the_
 
     # She writes to the person through the helpline: the person sees "Koordinatori", not her.
     sent = await desk.say(f"{ref} Are you safe to talk now?", COORD_TG)
-    assert desk.to(SURVIVOR, sent) == ["Koordinatori: Are you safe to talk now?"]
+    assert desk.to(SURVIVOR, sent) == ["Koordinatori: «Are you safe to talk now?»"]
     assert desk.to(COORD_TG, sent) == [f"Sent to {ref}."]
     assert all(m.channel == "sms" for m in sent if m.urn == SURVIVOR)
 
     # The person answers: it goes to the coordinator, and the bot does not talk over her.
     sent = await desk.say("po, tani jam vetëm")
-    assert desk.to(COORD_TG, sent) == [f"{ref} writes: po, tani jam vetëm"]
+    assert desk.to(COORD_TG, sent) == [f"{ref} writes: «po, tani jam vetëm»"]
     assert desk.to(SURVIVOR, sent) == []
 
     # She notes, types, closes.

@@ -95,7 +95,7 @@ async def test_danger_by_sms_accepted_and_worked_from_telegram(phones: Phones, d
     # The alert reaches her coordinator's Telegram, with a button to accept; nothing of the
     # survivor's words or number in it.
     [alert] = to_coordinator
-    ref = re.search(r"R-\d{4,}", alert["text"]).group(0)
+    ref = re.search(r"R-[0-9A-Z]{4,}", alert["text"]).group(0)
     assert alert["text"].startswith(f"URGJENT {ref}: Tiranë")
     assert PERSON[1:] not in alert["text"] and PERSON[4:] not in alert["text"]
     buttons = alert["reply_markup"]["inline_keyboard"]
@@ -113,18 +113,18 @@ async def test_danger_by_sms_accepted_and_worked_from_telegram(phones: Phones, d
 
     # She answers the alert with Telegram's reply: it goes to the survivor, unsigned.
     to_her, to_coordinator = await phones.coordinator("A mund të flasësh tani?", reply_to=alert_id)
-    assert to_her == ["Koordinatori: A mund të flasësh tani?"]
+    assert to_her == ["Koordinatori: «A mund të flasësh tani?»"]
     assert [c["text"] for c in to_coordinator] == [f"U dërgua te {ref}."]
 
     # The survivor's answer reaches the coordinator, not the bot.
     to_her, to_coordinator = await phones.survivor("Po, jam vetëm.")
     assert to_her == [] and [c["text"] for c in to_coordinator] == [
-        f"{ref} shkruan: Po, jam vetëm."
+        f"{ref} shkruan: «Po, jam vetëm.»"
     ]
 
     # And by the command typed out.
     to_her, _ = await phones.coordinator(f"{ref} Do të të telefonojmë nesër në 10.")
-    assert to_her == ["Koordinatori: Do të të telefonojmë nesër në 10."]
+    assert to_her == ["Koordinatori: «Do të të telefonojmë nesër në 10.»"]
 
     to_her, to_coordinator = await phones.coordinator(f"MBYLL {ref} zgjidhur")
     assert to_her == [] and [c["text"] for c in to_coordinator] == [f"{ref} u mbyll: zgjidhur."]

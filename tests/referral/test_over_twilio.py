@@ -53,7 +53,7 @@ async def test_a_case_from_danger_to_closed_by_sms(phones: Phones, db):
     [to_person] = sent[PERSON]
     assert to_person.startswith("t.danger")
     [alert] = sent[COORDINATOR]
-    ref = re.search(r"R-\d{4,}", alert).group(0)
+    ref = re.search(r"R-[0-9A-Z]{4,}", alert).group(0)
     assert alert.startswith(f"URGJENT {ref}: Tiranë")
     assert PERSON[4:] not in alert and "rrezik" in alert  # risk words, never her words or number
 
@@ -64,11 +64,11 @@ async def test_a_case_from_danger_to_closed_by_sms(phones: Phones, db):
     ]
     sent = await phones.text(COORDINATOR, f"{ref} A mund të flasësh tani?")
     assert sent == {
-        PERSON: ["Koordinatori: A mund të flasësh tani?"],
+        PERSON: ["Koordinatori: «A mund të flasësh tani?»"],
         COORDINATOR: [f"U dërgua te {ref}."],
     }
     sent = await phones.text(PERSON, "Po, jam vetëm.")
-    assert sent == {COORDINATOR: [f"{ref} shkruan: Po, jam vetëm."]}
+    assert sent == {COORDINATOR: [f"{ref} shkruan: «Po, jam vetëm.»"]}
     sent = await phones.text(COORDINATOR, f"MBYLL {ref} zgjidhur")
     assert sent == {COORDINATOR: [f"{ref} u mbyll: zgjidhur."]}
     async with db.uow() as uow:

@@ -24,5 +24,7 @@ async def test_a_danger_phrase_in_the_shipped_flows_pages_the_national_duty(db):
     await harness.say("jam në rrezik", **person)
     alerts = [m for m in harness.channel.sent[before:] if m.urn == "tel:+355692220009"]
     assert len(alerts) == 1 and alerts[0].kind == "alert"
-    assert re.match(r"URGENT R-\d{4,}: municipality unknown, risk not assessed\. ", alerts[0].text)
+    assert re.match(
+        r"URGENT R-[0-9A-Z]{4,}: municipality unknown, risk not assessed\. ", alerts[0].text
+    )
     assert "in danger now" in alerts[0].text

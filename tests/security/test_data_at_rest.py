@@ -105,7 +105,7 @@ async def _converse(phones: Phones) -> None:
     for body in TG_TEXTS[:4]:
         await phones.telegram(TG_PERSON, body)
     sent = " ".join(c["text"] for c in phones.fake_telegram.calls_to("sendMessage"))
-    first, second = dict.fromkeys(re.findall(r"R-\d{4,}", sent))
+    first, second = dict.fromkeys(re.findall(r"R-[0-9A-Z]{4,}", sent))
     await phones.telegram(COORDINATOR_CHAT, f"OK {first}")
     await phones.telegram(COORDINATOR_CHAT, f"{first} {COORDINATOR_TEXTS[0]}")
     await phones.sms(SMS_TEXTS[5])  # relayed to the coordinator

@@ -305,7 +305,7 @@ async def desk(fuzz_db_path: Path) -> AsyncIterator[Any]:
     await desk.say("Tirana")
     await desk.say("po")
     sent = await desk.say("më rreh")
-    desk.reference = re.search(r"R-\d{4,}", " ".join(m.text for m in sent)).group(0)
+    desk.reference = re.search(r"R-[0-9A-Z]{4,}", " ".join(m.text for m in sent)).group(0)
     await desk.say(f"OK {desk.reference}", "tel:+355692220001")
     yield desk
     await db.dispose()

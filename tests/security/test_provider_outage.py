@@ -65,7 +65,7 @@ async def test_twilio_down_for_a_minute(db, tmp_path: Path) -> None:
         tried = len(twilio.created())
         assert tried > len(SURVIVORS) * len(SAYS)  # tried, and tried again
         pages = [c["text"] for c in telegram.calls_to("sendMessage")]
-        references = {m for text in pages for m in re.findall(r"URGJENT (R-\d{4,})", text)}
+        references = {m for text in pages for m in re.findall(r"URGJENT (R-[0-9A-Z]{4,})", text)}
         assert len(references) == len(SURVIVORS)
         assert all(c["chat_id"] == COORDINATOR_CHAT for c in telegram.calls_to("sendMessage"))
 

@@ -6,7 +6,9 @@ import re
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
+from bot.store.models import CaseRow
 from bot.store.repositories import CaseRepo
 
 
@@ -22,7 +24,8 @@ async def test_open_gives_a_new_case_with_a_reference_and_an_opened_event(db, no
     async with db.uow() as uow:
         case = await uow.cases.open(cid, now)
         await uow.commit()
-    assert re.fullmatch(r"R-\d{4}", case.reference)
+    # Issue 14: 8 characters of Crockford's base 32, not 4 digits anyone can walk through.
+    assert re.fullmatch(r"R-[0-9ABCDEFGHJKMNPQRSTVWXYZ]{8}", case.reference)
     assert (case.contact_id, case.status, case.urgency, case.flags, case.consent) == (
         cid,
         "new",
@@ -47,13 +50,40 @@ async def test_references_are_unique(db, now):
 
 
 async def test_repeated_collisions_make_references_longer(db, now, monkeypatch):
-    monkeypatch.setattr(CaseRepo, "randbelow", staticmethod(lambda n: 4821))
+    monkeypatch.setattr(CaseRepo, "randbelow", staticmethod(lambda n: 7))
     async with db.uow() as uow:
         first = await uow.cases.open(None, now)
-        second = await uow.cases.open(None, now)
+        second = await uow.cases.open(None, now)  # 3 collisions at 8, then 9 characters
         third = await uow.cases.open(None, now, prefix="K")
         await uow.commit()
-    assert (first.reference, second.reference, third.reference) == ("R-4821", "R-04821", "K-4821")
+    refs = (first.reference, second.reference, third.reference)
+    assert refs == ("R-77777777", "R-777777777", "K-77777777")
+
+
+async def test_old_four_digit_references_still_resolve_and_misread_letters_are_read(db, now):
+    async with db.uow() as uow:
+        old = await uow.cases.open(None, now)
+        await uow.conn.execute(
+            sa.update(CaseRow.__table__)
+            .where(CaseRow.__table__.c.id == old.id)
+            .values(reference="R-4821")
+        )
+        new = await uow.cases.open(None, now)
+        await uow.commit()
+    async with db.uow() as uow:
+        assert (await uow.cases.get_by_reference("r-4821")).id == old.id
+        # O for 0, I and L for 1: the alphabet has none of them, so they can only mean those.
+        typed = new.reference.replace("0", "o").replace("1", "l")
+        assert (await uow.cases.get_by_reference(typed)).id == new.id
+
+
+async def test_a_case_of_a_simulator_contact_is_simulated(db, now):
+    async with db.uow() as uow:
+        sim, _ = await uow.contacts.get_or_create("sim:abcdefghijklmnopqrstuv", "simulator", now)
+        real, _ = await uow.contacts.get_or_create("tel:+355681112233", "sms", now)
+        cases = [await uow.cases.open(c, now) for c in (sim.id, real.id, None)]
+        await uow.commit()
+    assert [c.simulated for c in cases] == [True, False, False]
 
 
 async def test_update_changes_known_columns_and_refuses_others(db, now):

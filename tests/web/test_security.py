@@ -14,11 +14,18 @@ from bot.config import load_settings
 from bot.web import security
 from bot.web.limits import RateLimiter, client_address
 from bot.web.security import DEFAULT_CSP, setup_security
+from tests.store.fixtures import DATA_KEYS, SECRET_KEY
 
 
 def _settings(tmp_path: Path, **env: str):
     return load_settings(
-        env={"HELPLINE_VAR_DIR": str(tmp_path), "HELPLINE_PUBLIC_URL": "https://h.example", **env}
+        env={
+            "HELPLINE_VAR_DIR": str(tmp_path),
+            "HELPLINE_PUBLIC_URL": "https://h.example",
+            "HELPLINE_DATA_KEYS": ",".join(DATA_KEYS),  # https: a deployment brings its keys
+            "HELPLINE_SECRET_KEY": SECRET_KEY,
+            **env,
+        }
     )
 
 
@@ -104,10 +111,22 @@ async def test_on_webhooks_only_refused_requests_count(client: TestClient) -> No
         async with client.post("/webhooks/echo", data=b"ok") as resp:
             assert resp.status == 200
     statuses = []
-    for path in ["/webhooks/forbidden"] * 5 + ["/webhooks/nowhere", "/webhooks/echo"]:
+    for path in ["/webhooks/forbidden"] * 5 + ["/webhooks/nowhere", "/webhooks/forbidden"]:
         async with client.post(path, data=b"x") as resp:
             statuses.append(resp.status)
     assert statuses == [403] * 5 + [429, 429]
+
+
+async def test_forgeries_never_shut_out_an_accepted_webhook(client: TestClient) -> None:
+    """Issue 14: behind nginx Twilio shares one address with forgers; its signed requests pass."""
+    for _ in range(10):
+        async with client.post("/webhooks/forbidden", data=b"x") as resp:
+            assert resp.status in (403, 429)
+    for _ in range(3):  # the handler accepts it (a good signature): never 429
+        async with client.post("/webhooks/echo", data=b"ok") as resp:
+            assert resp.status == 200
+    async with client.post("/webhooks/forbidden", data=b"x") as resp:
+        assert resp.status == 429  # the forger is still stopped
 
 
 async def test_body_over_the_limit_is_refused_unread(client: TestClient) -> None:
@@ -187,3 +206,14 @@ async def test_forwarded_for_is_believed_only_from_a_trusted_proxy() -> None:
     assert client_address(behind, trusted_proxies=("127.0.0.1",)) == "9.9.9.9"
     garbage = request("not-an-ip")
     assert client_address(garbage, trusted_proxies=("127.0.0.1",)) == "127.0.0.1"
+    # CIDR ranges (a compose network): every proxy in the range is skipped, the client is not.
+    chain = request("6.6.6.6, 9.9.9.9, 127.0.0.5")
+    assert client_address(chain, trusted_proxies=("127.0.0.0/8",)) == "9.9.9.9"
+    assert client_address(chain, trusted_proxies=("10.0.0.0/8",)) == "127.0.0.1"
+
+
+def test_a_bad_trusted_proxy_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="HELPLINE_TRUSTED_PROXIES: 'nginx' is not an address"):
+        _settings(tmp_path, HELPLINE_TRUSTED_PROXIES="127.0.0.1, nginx")
+    ok = _settings(tmp_path, HELPLINE_TRUSTED_PROXIES="127.0.0.1, 172.16.0.0/12, ::1")
+    assert ok.trusted_proxies == ("127.0.0.1", "172.16.0.0/12", "::1")

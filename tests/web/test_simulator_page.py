@@ -83,9 +83,9 @@ async def test_a_whole_screening_typed_without_diacritics_ends_high_risk_with_a_
     await expect(risk).to_have_attribute("data-level", "high")
     await expect(risk).to_contain_text("weapon")
     await expect(page.locator("#risk-level")).to_have_text("high")
-    await expect(page.locator("#case-ref")).to_have_text(re.compile(r"^R-\d{4,}$"))
+    await expect(page.locator("#case-ref")).to_have_text(re.compile(r"^R-[0-9A-Z]{4,}$"))
     await expect(page.locator("#events li[data-event=case_opened]")).to_contain_text(
-        re.compile(r"R-\d{4,}")
+        re.compile(r"R-[0-9A-Z]{4,}")
     )
     await expect(page.locator("#urgency")).to_have_text("URGJENT")
     await expect(page.locator("#events li[data-event=language_changed]")).to_contain_text("sq")
@@ -105,7 +105,7 @@ async def test_a_whole_screening_typed_without_diacritics_ends_high_risk_with_a_
     await phone.locator("#coord-text").fill(f"{reference} Jeni e sigurt tani?")
     await phone.locator("#coord-text").press("Enter")
     relayed = await reply_after(page, before)
-    await expect(relayed).to_have_text("Koordinatori: Jeni e sigurt tani?")
+    await expect(relayed).to_have_text("Koordinatori: «Jeni e sigurt tani?»")
 
     # Quick exit works anywhere and the panel shows the conversation ended.
     await page.locator("#text").fill("dil")

@@ -19,6 +19,7 @@ from bot.store.models import (
     CaseRow,
     CheckinRow,
     FlowPublicationRow,
+    FollowupPlanRow,
     LoginAttemptRow,
     TranslationOverrideRow,
 )
@@ -35,6 +36,7 @@ cases = CaseRow.__table__
 assignments = CaseAssignmentRow.__table__
 alerts = AlertRow.__table__
 checkins = CheckinRow.__table__
+plans = FollowupPlanRow.__table__
 
 
 class DuplicateUser(ValueError):
@@ -328,7 +330,12 @@ class AdminRepo(Repo):
         limit: int = 200,
     ) -> list[Case]:
         """Cases, newest first, matching every filter given (municipality enforces a scope)."""
-        stmt = sa.select(cases).order_by(cases.c.created_at.desc(), cases.c.id.desc()).limit(limit)
+        stmt = (
+            sa.select(cases)
+            .where(cases.c.simulated.is_(False))  # the simulator's cases are nobody's work
+            .order_by(cases.c.created_at.desc(), cases.c.id.desc())
+            .limit(limit)
+        )
         if municipality is not None:
             stmt = stmt.where(cases.c.municipality == municipality)
         if status:
@@ -348,7 +355,7 @@ class AdminRepo(Repo):
 
     async def case_in_scope(self, case_id: int, municipality: str | None) -> Case | None:
         """A case by id, only if it lies in the municipality (None: any)."""
-        stmt = sa.select(cases).where(cases.c.id == case_id)
+        stmt = sa.select(cases).where(cases.c.id == case_id, cases.c.simulated.is_(False))
         if municipality is not None:
             stmt = stmt.where(cases.c.municipality == municipality)
         row = (await self.conn.execute(stmt)).first()
@@ -388,6 +395,7 @@ class AdminRepo(Repo):
             )
             .outerjoin(assignments, assignments.c.case_id == cases.c.id)
             .outerjoin(escalations, escalations.c.case_id == cases.c.id)
+            .where(cases.c.simulated.is_(False))  # figures of real cases only
             .order_by(cases.c.created_at)
         )
         if since is not None:
@@ -413,7 +421,13 @@ class AdminRepo(Repo):
         """How check-ins ended (respected, breached, no_answer, ...), counted."""
         rows = await self.conn.execute(
             sa.select(checkins.c.outcome, sa.func.count())
-            .where(checkins.c.outcome.is_not(None), checkins.c.purpose == "checkin")
+            .join(plans, plans.c.id == checkins.c.plan_id)
+            .outerjoin(cases, cases.c.id == plans.c.case_id)
+            .where(
+                checkins.c.outcome.is_not(None),
+                checkins.c.purpose == "checkin",
+                sa.func.coalesce(cases.c.simulated, sa.false()).is_(False),
+            )
             .group_by(checkins.c.outcome)
         )
         return {str(outcome): int(n) for outcome, n in rows}

@@ -382,12 +382,19 @@ class AlertRepo(Repo):
         ).first()
         return self._assignment(row) if row else None
 
-    async def open_cases_of(self, coordinator_id: int) -> list[tuple[Assignment, str, str]]:
-        """The cases a coordinator accepted that are not closed: (assignment, reference, status)."""
+    async def open_cases_of(
+        self, coordinator_id: int, *, simulated: bool = False
+    ) -> list[tuple[Assignment, str, str]]:
+        """The real (or simulated) cases a coordinator accepted that are not closed:
+        (assignment, reference, status)."""
         rows = await self.conn.execute(
             sa.select(assignments, cases.c.reference, cases.c.status)
             .join(cases, cases.c.id == assignments.c.case_id)
-            .where(assignments.c.coordinator_id == coordinator_id, cases.c.status.in_(WORKED))
+            .where(
+                assignments.c.coordinator_id == coordinator_id,
+                cases.c.status.in_(WORKED),
+                cases.c.simulated.is_(simulated),
+            )
             .order_by(assignments.c.accepted_at, assignments.c.case_id)
         )
         return [(self._assignment(r), r.reference, r.status) for r in rows]

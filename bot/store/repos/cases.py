@@ -16,16 +16,25 @@ from bot.store.models import (
     URGENCIES,
     CaseEventRow,
     CaseRow,
+    ContactRow,
 )
 from bot.store.records import Case, CaseEvent
 from bot.store.repos.base import Repo
 
 cases = CaseRow.__table__
 case_events = CaseEventRow.__table__
+contacts = ContactRow.__table__
 
-REFERENCE_DIGITS = 4
-TRIES_PER_WIDTH = 3  # after this many collisions at one width, use one more digit
-MAX_DIGITS = 12
+# Security: a reference is a capability a coordinator types, so it must not be guessable.
+# Crockford's base 32 (no I, L, O, U: nothing to misread on a phone), 8 characters: 32**8, about
+# 10**12; with failed look-ups limited per coordinator (bot/referral/desk.py) nobody finds one.
+# Old cases keep their 4-digit references; those still resolve.
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+REFERENCE_LENGTH = 8
+TRIES_PER_WIDTH = 3  # after this many collisions at one width, use one more character
+MAX_LENGTH = 12
+# What a coordinator may type for a character the alphabet leaves out (Crockford's reading).
+_MISREAD = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 # Columns update() may change, and the values an enumerated one accepts (None: any).
 UPDATABLE: dict[str, tuple[Any, ...] | None] = {
@@ -64,13 +73,31 @@ class CaseRepo(Repo):
             created_at=row.created_at,
             updated_at=row.updated_at,
             closed_at=row.closed_at,
+            simulated=bool(row.simulated),
         )
 
+    def new_reference(self, prefix: str, length: int) -> str:
+        """A random reference like R-7KX9M2PQ."""
+        pick = type(self).randbelow
+        rest = "".join(REFERENCE_ALPHABET[pick(len(REFERENCE_ALPHABET))] for _ in range(length))
+        return f"{prefix}-{rest}"
+
     async def open(self, contact_id: int | None, now: datetime, prefix: str = "R") -> Case:
-        """Open a case with a fresh reference like R-4821 and record an 'opened' event."""
-        digits, tries = REFERENCE_DIGITS, 0
+        """Open a case with a fresh reference like R-7KX9M2PQ and record an 'opened' event.
+
+        A case of a person writing from the simulator is marked simulated, whoever opens it.
+        """
+        simulated = False
+        if contact_id is not None:
+            channel = (
+                await self.conn.execute(
+                    sa.select(contacts.c.channel).where(contacts.c.id == contact_id)
+                )
+            ).scalar_one_or_none()
+            simulated = channel == "simulator"
+        length, tries = REFERENCE_LENGTH, 0
         while True:
-            reference = f"{prefix}-{type(self).randbelow(10**digits):0{digits}d}"
+            reference = self.new_reference(prefix, length)
             stmt = (
                 self.insert(cases)
                 .values(
@@ -82,6 +109,7 @@ class CaseRepo(Repo):
                     consent={},
                     created_at=now,
                     updated_at=now,
+                    simulated=simulated,
                 )
                 .on_conflict_do_nothing(index_elements=["reference"])
                 .returning(cases.c.id)
@@ -91,9 +119,9 @@ class CaseRepo(Repo):
                 break
             tries += 1
             if tries % TRIES_PER_WIDTH == 0:
-                if digits >= MAX_DIGITS:
+                if length >= MAX_LENGTH:
                     raise RuntimeError("no free case reference found")
-                digits += 1
+                length += 1
         await self.add_event(case_id, "opened", {"reference": reference}, now)
         return await self._get_or_fail(case_id)
 
@@ -103,10 +131,10 @@ class CaseRepo(Repo):
         return self._record(row) if row else None
 
     async def get_by_reference(self, ref: str) -> Case | None:
-        """A case by its reference (case-insensitive, as coordinators type it)."""
+        """A case by its reference (case-insensitive, O read as 0 and I, L as 1)."""
         row = (
             await self.conn.execute(
-                sa.select(cases).where(cases.c.reference == ref.strip().upper())
+                sa.select(cases).where(cases.c.reference == canonical_reference(ref))
             )
         ).first()
         return self._record(row) if row else None
@@ -189,3 +217,10 @@ class CaseRepo(Repo):
         if case is None:
             raise LookupError(f"case {case_id} does not exist")
         return case
+
+
+def canonical_reference(ref: str) -> str:
+    """A reference as stored: upper case; after the letter and '-', O is 0 and I, L are 1."""
+    ref = ref.strip().upper()
+    head, dash, rest = ref.partition("-")
+    return f"{head}{dash}{rest.translate(_MISREAD)}" if dash else ref

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from bot.store.crypto import DecryptionError
 from bot.store.models import (
     AlertRow,
+    AuditRow,
     CaseEventRow,
     CaseRow,
     ContactRow,
@@ -22,7 +25,10 @@ from bot.store.records import Contact
 from bot.store.repos.base import Repo
 from bot.store.repos.followups import erase_followups
 
+log = logging.getLogger(__name__)
+
 contacts = ContactRow.__table__
+audit = AuditRow.__table__
 messages = MessageRow.__table__
 sessions = SessionRow.__table__
 outbox = OutboxRow.__table__
@@ -78,14 +84,36 @@ class ContactRepo(Repo):
             last_seen_at=row.last_seen_at,
         )
 
+    async def key_samples(self) -> list[bytes]:
+        """The oldest and newest stored addresses, encrypted: /healthz tries the keys on them."""
+        found = []
+        for order in (contacts.c.id.asc(), contacts.c.id.desc()):
+            token = (
+                await self.conn.execute(
+                    sa.select(contacts.c.urn_enc)
+                    .where(contacts.c.urn_enc.is_not(None))
+                    .order_by(order)
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            if token is not None:
+                found.append(bytes(token))
+        return found
+
     async def find_by_urn(self, urn: str) -> Contact | None:
-        """The contact with this URN, if any."""
+        """The contact with this URN, if any (and readable: see get_or_create)."""
         row = (
             await self.conn.execute(
                 sa.select(contacts).where(contacts.c.urn_hash == self.crypto.lookup_hash(urn))
             )
         ).first()
-        return self._record(row) if row else None
+        if row is None:
+            return None
+        try:
+            return self._record(row)
+        except DecryptionError:
+            log.error("contact %s: stored data cannot be decrypted", row.id)
+            return None
 
     async def get_or_create(self, urn: str, channel: str, now: datetime) -> tuple[Contact, bool]:
         """The contact with this URN, created if new; True when created. Race-safe.
@@ -102,7 +130,12 @@ class ContactRepo(Repo):
         # Most messages come from people we know: one statement, nothing to encrypt.
         known = (await self.conn.execute(locked)).first()
         if known is not None:
-            return self._record(known), False
+            try:
+                return self._record(known), False
+            except DecryptionError:
+                # Her data is under a key we no longer have: answer her as someone new
+                # rather than fail every message she sends; the old row is set aside.
+                await self._set_aside(known.id, now)
         stmt = (
             self.insert(contacts)
             .values(
@@ -122,6 +155,24 @@ class ContactRepo(Repo):
         row = (await self.conn.execute(locked)).one()
         return self._record(row), created
 
+    async def _set_aside(self, contact_id: int, now: datetime) -> None:
+        """A contact whose data no key decrypts: unlinked from its address, flagged for admins.
+
+        The address's hash moves to a random one (as erasure does), so the next message makes a
+        new contact; the audit log and /healthz ("keys": "mismatch") tell the admins.
+        """
+        log.error(
+            "contact %s: stored data cannot be decrypted; answered as a new contact", contact_id
+        )
+        await self._update(contact_id, urn_hash="undecryptable:" + secrets.token_hex(24))
+        await self.conn.execute(
+            sa.insert(audit).values(
+                at=now,
+                action="contact_undecryptable",
+                data_enc=self.crypto.encrypt_json({"contact_id": contact_id}),
+            )
+        )
+
     async def get(self, contact_id: int, *, lock: bool = False) -> Contact | None:
         """A contact by id; None if unknown or erased. `lock`: on PostgreSQL the row stays
         locked until the transaction ends, as get_or_create does (one contact, one at a time,
@@ -132,7 +183,13 @@ class ContactRepo(Repo):
         if lock:
             stmt = stmt.with_for_update(key_share=True)
         row = (await self.conn.execute(stmt)).first()
-        return self._record(row) if row else None
+        if row is None:
+            return None
+        try:
+            return self._record(row)
+        except DecryptionError:  # no key reads it: as good as gone for whoever asks
+            log.error("contact %s: stored data cannot be decrypted", contact_id)
+            return None
 
     async def set_language(self, contact_id: int, lang: str | None) -> None:
         """Remember the language the person chose."""
