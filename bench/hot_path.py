@@ -8,7 +8,11 @@ Pieces, each run sequentially (no contention) and timed in CPU seconds of this p
 - `statement`: one indexed SELECT through the unit of work (the price of one round trip);
 - `twilio` / `telegram`: the real channels' send() to the local fakes (SDK + HTTP client);
 - `webhook`: the real channels' webhook handlers (signature check, parsing) with a receive that
-  does nothing, through aiohttp's test client.
+  does nothing, through aiohttp's test client;
+- `understanding`: reading the messages of tests/understanding/corpus.jsonl as the engine does
+  (a first message: the engine's whole first turn with language and danger; an answer: the
+  question's router; any message: the global keywords), per kind, plus the keywords and the
+  language detector alone.
 
     .venv/bin/python bench/hot_path.py [--database sqlite|postgres] [--messages 400]
 """
@@ -173,6 +177,45 @@ async def channel_pieces(messages: int, tmp: str) -> dict[str, float]:
     return out
 
 
+def understanding_pieces(rounds: int) -> dict[str, float]:
+    """CPU ms per message of the understanding layer, per kind of question, after a warm-up."""
+    from bot.engine.keywords import detect_all
+    from bot.language import identify
+    from bot.understanding_cli import Reader, load_cases
+
+    reader = Reader.shipped()
+    cases = load_cases(ROOT / "tests" / "understanding" / "corpus.jsonl")
+    for case in cases:  # warm-up: the detector's models, the lexicon's caches
+        reader.read(case["ask"], case["text"], case.get("options"))
+    out: dict[str, float] = {}
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for case in cases:
+        by_kind.setdefault(case["ask"], []).append(case)
+    started = time.process_time()
+    for _ in range(rounds):
+        for kind, group in by_kind.items():
+            t0 = time.process_time()
+            for case in group:
+                reader.read(kind, case["text"], case.get("options"))
+            out[kind] = out.get(kind, 0.0) + time.process_time() - t0
+    total = time.process_time() - started
+    for kind, group in by_kind.items():
+        out[kind] = out[kind] / (rounds * len(group)) * 1000
+    out["all"] = total / (rounds * len(cases)) * 1000
+    texts = [c["text"] for c in cases]
+    t0 = time.process_time()
+    for _ in range(rounds):
+        for text in texts:
+            detect_all(text, reader.env.keywords)
+    out["keywords"] = (time.process_time() - t0) / (rounds * len(texts)) * 1000
+    t0 = time.process_time()
+    for _ in range(rounds):
+        for text in texts:
+            identify(text)
+    out["lingua"] = (time.process_time() - t0) / (rounds * len(texts)) * 1000
+    return out
+
+
 async def main_async(args: argparse.Namespace) -> None:
     """Run every piece and print the table."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -209,6 +252,13 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"  telegram send()      {channels['telegram']:6.2f} ms  (fake Bot API in-process)")
     print(f"  SMS webhook          {channels['webhook_sms']:6.2f} ms  (client in-process)")
     print(f"  Telegram webhook     {channels['webhook_telegram']:6.2f} ms  (client in-process)")
+    understanding = understanding_pieces(args.rounds)
+    print("understanding, CPU ms per message (tests/understanding/corpus.jsonl):")
+    print(f"  all kinds            {understanding.pop('all'):6.3f} ms")
+    print(f"  global keywords      {understanding.pop('keywords'):6.3f} ms  (any message)")
+    print(f"  lingua alone         {understanding.pop('lingua'):6.3f} ms  (first messages only)")
+    for kind, ms in sorted(understanding.items()):
+        print(f"  {kind:<20} {ms:6.3f} ms")
 
 
 def main() -> None:
@@ -217,6 +267,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--messages", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the understanding corpus")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -197,16 +197,19 @@ def route_yes_no(
     return Match(category, category == "yes") if category else None
 
 
-_FORMS: dict[int, tuple[Sequence[Place], list[tuple[str, list[tuple[str, ...]]]]]] = {}
+_PLACES: dict[int, tuple[Sequence[Place], u.PlaceIndex]] = {}
 
 
-def _place_forms(places: Sequence[Place]) -> list[tuple[str, list[tuple[str, ...]]]]:
-    cached = _FORMS.get(id(places))
+def _place_index(places: Sequence[Place]) -> u.PlaceIndex:
+    """Every case form of every name, indexed once per list of places."""
+    cached = _PLACES.get(id(places))
     if cached is not None and cached[0] is places:
         return cached[1]
-    forms = [(p.slug, [f for name in p.names for f in u.place_forms(name)]) for p in places]
-    _FORMS[id(places)] = (places, forms)
-    return forms
+    if len(_PLACES) > 8:
+        _PLACES.clear()
+    index = u.place_index((p.slug, p.names) for p in places)
+    _PLACES[id(places)] = (places, index)
+    return index
 
 
 def route_municipality(
@@ -218,7 +221,7 @@ def route_municipality(
     norm = normalise(text)
     if any(norm == normalise_phrase(p) for p in UNKNOWN_PLACE) or is_dont_know(text, lexicon):
         return Match("unknown", None)
-    slug = u.read_place(text, _place_forms(places), lexicon)
+    slug = u.read_place(text, _place_index(places), lexicon)
     if slug == "unknown":
         return Match("unknown", None)
     if slug is None:

@@ -120,6 +120,80 @@ def _word_matches(term: Term, word: str) -> bool:
     return word.startswith(term.value) and word[len(term.value) :] in ENDINGS
 
 
+class _Index:
+    """Each concept's patterns filed under the words they can start with, so a position tries
+    only the patterns its word can begin (a few of the hundreds a concept has)."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self.exact: dict[str, dict[str, list[Pattern]]] = {}
+        self.prefix: dict[str, dict[str, list[Pattern]]] = {}
+        self.anywhere: dict[str, list[Pattern]] = {}
+        self._keys: dict[str, frozenset[tuple[str, str]]] = {}
+        for concept, patterns in lexicon.concepts.items():
+            exact: dict[str, list[Pattern]] = {}
+            prefix: dict[str, list[Pattern]] = {}
+            anywhere: list[Pattern] = []
+            for pattern in patterns:
+                for kind, key in self._first(pattern, set()):
+                    if kind == "w":
+                        exact.setdefault(key, []).append(pattern)
+                    elif kind == "p":
+                        prefix.setdefault(key, []).append(pattern)
+                    else:
+                        anywhere.append(pattern)
+            self.exact[concept], self.prefix[concept] = exact, prefix
+            self.anywhere[concept] = list(dict.fromkeys(anywhere))
+
+    def _first(self, pattern: Pattern, visiting: set[str]) -> frozenset[tuple[str, str]]:
+        """The keys of the words a pattern can start with: ("w", word), ("p", 3 letters), or
+        ("*", "") for any word."""
+        for term in pattern:
+            if term.kind in ("start", "end"):
+                continue
+            if term.kind == "word":
+                return frozenset({("w", term.value)})
+            if term.kind in ("prefix", "stem") and len(term.value) >= PREFIX_KEY:
+                return frozenset({("p", term.value[:PREFIX_KEY])})
+            if term.kind == "concept" and term.value not in visiting:
+                cached = self._keys.get(term.value)
+                if cached is None:
+                    keys: set[tuple[str, str]] = set()
+                    for sub in self.lexicon.patterns(term.value):
+                        keys |= self._first(sub, visiting | {term.value})
+                    cached = self._keys[term.value] = frozenset(keys)
+                return cached
+            return frozenset({("*", "")})
+        return frozenset({("*", "")})
+
+    def candidates(self, concept: str, word: str) -> list[Pattern]:
+        """The patterns of `concept` that may start at `word`."""
+        exact = self.exact.get(concept)
+        if exact is None:
+            return list(self.lexicon.patterns(concept))
+        found = exact.get(word, [])
+        more = self.prefix[concept].get(word[:PREFIX_KEY], [])
+        anywhere = self.anywhere[concept]
+        if more or anywhere:
+            return [*found, *more, *anywhere]
+        return found
+
+
+PREFIX_KEY = 3
+_INDEXES: dict[int, tuple[Lexicon, _Index]] = {}
+
+
+def _index(lexicon: Lexicon) -> _Index:
+    cached = _INDEXES.get(id(lexicon))
+    if cached is not None and cached[0] is lexicon:
+        return cached[1]
+    if len(_INDEXES) > 16:
+        _INDEXES.clear()
+    index = _Index(lexicon)
+    _INDEXES[id(lexicon)] = (lexicon, index)
+    return index
+
+
 def _ends(
     text: Text, pattern: Pattern, k: int, i: int, clause: int, lexicon: Lexicon, depth: int
 ) -> set[int]:
@@ -146,7 +220,7 @@ def _ends(
         out = set()
         if depth > 6:
             return out
-        for sub in lexicon.patterns(term.value):
+        for sub in _index(lexicon).candidates(term.value, text.words[i]):
             for end in _ends(text, sub, 0, i, clause, lexicon, depth + 1):
                 if end > i:
                     out |= _ends(text, pattern, k + 1, end, clause, lexicon, depth)
@@ -171,9 +245,9 @@ def find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
     cached = text._hits.get(concept)
     if cached is None:
         cached = []
-        patterns = lexicon.patterns(concept)
+        index = _index(lexicon)
         for i in range(len(text.words)):
-            best = _longest(text, patterns, i, lexicon)
+            best = _longest(text, index.candidates(concept, text.words[i]), i, lexicon)
             if best > i:
                 cached.append((i, best))
         text._hits[concept] = cached
@@ -474,19 +548,26 @@ def place_forms(name: str) -> list[tuple[str, ...]]:
     return forms
 
 
-def read_place(
-    text: str,
-    places: Sequence[tuple[str, Sequence[tuple[str, ...]]]],
-    lexicon: Lexicon,
-) -> str | None:
+PlaceIndex = Mapping[str, Sequence[tuple[tuple[str, ...], str]]]
+
+
+def place_index(
+    places: Iterable[tuple[str, Iterable[str]]],
+) -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    """(slug, names) pairs as an index: first word of a name's form -> [(form, slug)]."""
+    index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for slug, names in places:
+        for name in names:
+            for form in place_forms(name):
+                index.setdefault(form[0], []).append((form, slug))
+    return index
+
+
+def read_place(text: str, index: PlaceIndex, lexicon: Lexicon) -> str | None:
     """The slug of the place a message names, 'unknown' for a place outside our municipalities,
     None when none is named. Where she is now wins over where she is from ("nga Korça, tani
-    Tiranë")."""
+    Tiranë"). `index` comes from place_index()."""
     t = analyse(text, lexicon)
-    index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
-    for slug, forms in places:
-        for form in forms:
-            index.setdefault(form[0], []).append((form, slug))
     hits: list[tuple[int, int, str]] = []
     words = t.words
     for i, word in enumerate(words):
