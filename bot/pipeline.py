@@ -293,6 +293,8 @@ class Pipeline:
                 await uow.contacts.touch(contact.id, now)
                 await uow.commit()
                 return Handled("processed"), _Applied()
+            # Safe times: she is at her phone now; what waited for her goes (DIL holds it again).
+            await uow.outbox.release(contact.id, now)
             stored = await uow.sessions.get_active(contact.id)
             # Referral: while a coordinator's relay is open, the person's words go to them; the
             # flows see only keywords and answers to a keyword's question (FSHI's confirmation).
@@ -429,6 +431,7 @@ class Pipeline:
                     await uow.fires.cancel_for_session(session_id)
                 if event.reason == "exit":  # Referral: the coordinator stops relaying
                     await self.referral.on_person_left(uow, contact.id, "exit", now)
+                    await uow.outbox.hold(contact.id)  # Safe times: nothing until she writes
             elif isinstance(event, ev.LanguageChanged):
                 await uow.contacts.set_language(contact.id, event.language)
             elif isinstance(event, ev.FieldChanged):

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from bot import safe_times
 from bot.engine import events as ev
 from bot.engine.dates import parse_date
 from bot.engine.normalise import normalise
@@ -564,6 +565,13 @@ class Followups:
             # STOP at the carrier: nothing can reach her by SMS; the plan ends.
             await fu.finish(checkin.id, "unreachable", now)
             await fu.end_plan(plan.id, "stopped", now)
+            return None
+        if safe_times.reach(contact.fields).kind == "hold":
+            # Safe times: she asked us to wait until she writes; ask again tomorrow, at her time.
+            due = P.snap(now + self.retry, plan.windows, plan.tz, self.book)
+            await fu.update_checkin(
+                checkin.id, status="pending", due_at=due, deferrals=checkin.deferrals + 1
+            )
             return None
         if await self._busy(uow, contact, checkin.id, now):
             due = P.snap(now + self.quiet, plan.windows, plan.tz, self.book)

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.safe_times import TO_HER
 from bot.store.models import (
     AlertRow,
     CaseEventRow,
@@ -176,6 +177,15 @@ class ContactRepo(Repo):
         await ex(
             sa.delete(outbox).where(
                 outbox.c.contact_id == contact_id, outbox.c.status.not_in(("pending", "leased"))
+            )
+        )
+        # Safe times: what waited for her window or for her to write again never goes now.
+        await ex(
+            sa.delete(outbox).where(
+                outbox.c.contact_id == contact_id,
+                outbox.c.status == "pending",
+                outbox.c.kind.in_(TO_HER),
+                outbox.c.due_at > now,
             )
         )
         case_ids = sa.select(cases.c.id).where(cases.c.contact_id == contact_id)
