@@ -21,6 +21,7 @@ from bot.engine.dates import parse_date
 from bot.engine.normalise import normalise
 from bot.engine.resumes import StartResume
 from bot.engine.session import Session
+from bot.followups import codewords
 from bot.followups import plans as P
 from bot.followups import texts as FT
 from bot.referral import alerts
@@ -294,6 +295,7 @@ class Followups:
                 await self._from_flow(uow, contact, case, event.params, now)
             elif isinstance(event, ev.FollowupAnswered) and results.get("checkin_id"):
                 await self.answer(uow, contact, int(results["checkin_id"]), event.outcome, now)
+                await self._without_code(uow, contact, results, now)
             elif isinstance(event, ev.SessionEnded) and event.reason == "exit":
                 if results.get("checkin_id"):
                     # She saw it and left at once: answered, nothing more today.
@@ -317,6 +319,13 @@ class Followups:
         ends = _after_issue(issued, ends)
         window = params.get("window")
         windows = None if window in (None, "none", "") else [str(window)]
+        # Code words: hers, chosen in the flow; kept encrypted on her contact row only.
+        code = codewords.word_of(params.get("code_word"))
+        distress = codewords.word_of(params.get("distress_word"))
+        if distress == code:
+            distress = None  # one word cannot mean both
+        if code or distress:
+            await uow.contacts.set_code_words(contact.id, code, distress)
         await self.register_order(
             uow,
             case=case,
@@ -387,8 +396,58 @@ class Followups:
         elif plan.kind == "order":
             await self._schedule_next(uow, plan, max(now, checkin.nominal_at), now)
 
+    # -- code words ------------------------------------------------------------------------------
+
+    async def read_code_words(
+        self, uow: Any, contact: Contact, session: Session, text: str, now: datetime
+    ) -> str:
+        """A message of hers during a check-in: note her code word, alert silently on her
+        distress word, and hand the flow the answer without them (an ordinary reply follows)."""
+        results = session.results
+        checkin_id = results.get("checkin_id")
+        if not checkin_id:
+            return text
+        code, distress = await uow.contacts.code_words(contact.id)
+        if not (code or distress):
+            return text
+        reading = codewords.read(text, code, distress)
+        if reading.gave_code:
+            results["code_given"] = True
+        if reading.gave_distress and not results.get("code_distress"):
+            results["code_distress"] = True
+            checkin = await uow.followups.get_checkin(int(checkin_id))
+            plan = await uow.followups.get_plan(checkin.plan_id) if checkin else None
+            case = await uow.cases.get(plan.case_id) if plan and plan.case_id else None
+            await self._urgent(uow, contact, case, "distress_word", now)
+        return reading.text
+
+    async def _without_code(
+        self, uow: Any, contact: Contact, results: dict[str, Any], now: datetime
+    ) -> None:
+        """A check-in answered without her code word: someone else may hold her phone."""
+        if results.get("code_given") or results.get("code_distress"):
+            return
+        code, _ = await uow.contacts.code_words(contact.id)
+        if not code:
+            return
+        checkin = await uow.followups.get_checkin(int(results["checkin_id"]))
+        plan = await uow.followups.get_plan(checkin.plan_id) if checkin else None
+        if plan is None:
+            return
+        case = await uow.cases.get(plan.case_id) if plan.case_id else None
+        if case is not None:
+            await uow.cases.add_event(case.id, "code_word_missing", {"plan": plan.kind}, now)
+        await self._tell(uow, plan, case, FT.NO_CODE, now, fallback="no_code_word", contact=contact)
+
     async def _breach(self, uow: Any, contact: Contact, case: Case | None, now: datetime) -> None:
         """The order was breached: an urgent alert with the case's reference."""
+        await self._urgent(uow, contact, case, "order_breached", now)
+
+    async def _urgent(
+        self, uow: Any, contact: Contact, case: Case | None, flag: str, now: datetime
+    ) -> None:
+        """An urgent alert with the case's reference and a red flag (a breach, her distress
+        word); a closed or already paged case that nobody took gets a new case."""
         places = await self.ctx.places(uow)
         if case is not None and case.status not in WORKED:
             paged = [a for a in await uow.alerts.for_case(case.id) if a.kind == "page"]
@@ -396,11 +455,11 @@ class Followups:
                 case = await self._new_case(uow, contact, case, now)
         elif case is None:
             case = await self._new_case(uow, contact, None, now)
-        flags = [*case.flags, "order_breached"]
+        flags = [*case.flags, flag]
         case = await uow.cases.update(case.id, now, urgency="urgent", flags=flags)
-        await uow.cases.add_event(case.id, "urgency_raised", {"reason": "order_breached"}, now)
+        await uow.cases.add_event(case.id, "urgency_raised", {"reason": flag}, now)
         del places
-        await alerts.request(self.ctx, uow, case, True, "order_breached", now)
+        await alerts.request(self.ctx, uow, case, True, flag, now)
 
     async def _new_case(self, uow: Any, contact: Contact, old: Case | None, now: datetime) -> Case:
         """A fresh case for a new request on a closed (or already paged) one, linked to it."""

@@ -142,6 +142,7 @@ FLAG = {
     "escalating": N_("ref.flag.escalating"),
     "separation_or_stalking": N_("ref.flag.separation_or_stalking"),
     "suicidal_thoughts": N_("ref.flag.suicidal_thoughts"),
+    "distress_word": N_("ref.flag.distress_word"),  # Code words: "I'm not OK but can't say"
 }
 
 # Every id above, for the catalog test.
