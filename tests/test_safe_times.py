@@ -185,3 +185,19 @@ def test_her_time_zone_is_her_municipality_then_her_country() -> None:
     assert safe_times.zone_of("prishtine", {"prishtine": Place()}) == "Europe/Belgrade"
     assert safe_times.zone_of(None, {}, "tel:+38344123456") == "Europe/Belgrade"
     assert safe_times.zone_of(None, {}, "tel:+355691234567") == "Europe/Tirane"
+
+
+async def test_check_ins_wait_while_she_asked_us_to_wait_for_her(line: Line) -> None:
+    """ "I'll write myself": an order's check-ins are not sent; each is put off a day."""
+    from bot.followups.scheduler import Scheduler
+
+    ref, _ = await danger_after_choosing(line, ["4"], lambda t: line.sms(PERSON, t))
+    await line.sms(COORDINATOR, f"OK {ref}")
+    await line.sms(COORDINATOR, f"ORDER {ref} UM 23.11.2026")
+    for _ in range(4):
+        due = min(r.due_at for r in await line.desk.checkins() if r.status == "pending")
+        line.desk.clock.now = due
+        await Scheduler(line.desk.pipeline).sweep()
+        assert PERSON not in await line.delivered()
+    [row] = [r for r in await line.desk.checkins() if r.status == "pending"]
+    assert row.tries == 0 and row.deferrals >= 3
