@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot import engine
+from bot import engine, safe_times
 from bot.data.geo import locate
 from bot.engine import events as ev
 from bot.engine import sysmsgs
@@ -193,7 +193,8 @@ class Pipeline:
                     )
                     now = self.clock()
                     outcome = engine.resume(session, res, self._view(contact), self.env(now))
-                    applied = await self._apply(uow, contact, stored, outcome, now)
+                    # Safe times: what a timer says, nobody asked for just now.
+                    applied = await self._apply(uow, contact, stored, outcome, now, timer=True)
                 await uow.fires.done(fire.id)
                 await uow.commit()
         if contact is not None:
@@ -398,6 +399,7 @@ class Pipeline:
         outcome: engine.Outcome,
         now: datetime,
         outbox_kind: str = "reply",
+        timer: bool = False,
     ) -> _Applied:
         """Turn the engine's events into rows, in this transaction."""
         applied = _Applied()
@@ -498,7 +500,7 @@ class Pipeline:
                 text=rendered.text,
                 buttons=[{"label": b.label, "value": b.value} for b in rendered.buttons],
                 kind=outbox_kind,
-                due_at=now,
+                due_at=await self._safe_time(uow, contact, fields, now) if timer else now,
                 now=now,
             )
             await uow.messages.add_outbound(
@@ -518,6 +520,14 @@ class Pipeline:
             # needs to send it, and everything else about the person goes.
             await uow.contacts.erase(contact.id, now)
         return applied
+
+    async def _safe_time(
+        self, uow: Any, contact: Any, fields: dict[str, Any], now: datetime
+    ) -> datetime:
+        """Safe times: when a message nobody just asked for may go to her."""
+        places = await self.referral.ctx.places(uow)
+        tz = safe_times.zone_of(fields.get("municipality"), places, contact.urn)
+        return safe_times.send_at(fields, tz, now)
 
     async def _unsay(self, uow: Any, contact: Any, now: datetime) -> None:
         """At FSHI, queue deleting the person's messages where the provider keeps them."""

@@ -201,3 +201,52 @@ async def test_check_ins_wait_while_she_asked_us_to_wait_for_her(line: Line) -> 
         assert PERSON not in await line.delivered()
     [row] = [r for r in await line.desk.checkins() if r.status == "pending"]
     assert row.tries == 0 and row.deferrals >= 3
+
+
+TIMER_FLOW = """
+flow: first_contact
+start: when
+nodes:
+  when:
+    ask: t.when
+    router: options
+    options:
+      - {value: evening, label: t.evening, words: [evening]}
+    field: safe_window
+    routes:
+      evening: story
+  story:
+    ask: t.story
+    router: text
+    timeout: PT1H
+    routes:
+      any: {goto: null}
+      timeout: nudge
+  nudge:
+    do:
+      - say: t.nudge
+    end: completed
+"""
+
+
+async def test_what_a_timer_says_waits_for_her_window_too(db, tmp_path: Path) -> None:
+    """A flow that speaks when a question times out starts a message: it waits for her window."""
+    import shutil
+
+    from tests.pipeline_harness import Harness
+
+    flows = tmp_path / "flows"
+    shutil.copytree(Path(__file__).parent / "referral" / "flows", flows)
+    (flows / "first_contact.yaml").write_text(TIMER_FLOW, encoding="utf-8")
+    talk = await Harness(db, flows_dir=flows).start()
+    assert await talk.say("hello", urn="tel:+355691110078", channel="sms")
+    await talk.say("evening", urn="tel:+355691110078", channel="sms")  # 10:00 in Tirana
+    talk.clock.advance(timedelta(hours=1))
+    await talk.pipeline.sweep_fires()
+    while await talk.sender.drain_once():
+        pass
+    assert not [m for m in talk.channel.sent if m.text == "t.nudge"]
+    talk.clock.now = TIRANE_17
+    while await talk.sender.drain_once():
+        pass
+    assert [m.text for m in talk.channel.sent][-1] == "t.nudge"
