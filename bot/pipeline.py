@@ -322,8 +322,8 @@ class Pipeline:
                 # A shared location answers "which municipality?" by the nearest seat; the
                 # coordinates themselves are never stored or logged, only the slug goes on.
                 text = locate(inbound.meta["latitude"], inbound.meta.get("longitude", "")) or ""
-            if session is not None:  # Follow-ups: her code words in a check-in's answer
-                text = await self.followups.read_code_words(uow, contact, session, text, now)
+            # Follow-ups: her code words (a check-in's answer; her distress word at any time).
+            text = await self.followups.read_code_words(uow, contact, session, text, now)
             resume = engine.MsgResume(
                 "" if start else text,
                 button=inbound.button,

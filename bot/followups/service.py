@@ -399,27 +399,35 @@ class Followups:
     # -- code words ------------------------------------------------------------------------------
 
     async def read_code_words(
-        self, uow: Any, contact: Contact, session: Session, text: str, now: datetime
+        self, uow: Any, contact: Contact, session: Session | None, text: str, now: datetime
     ) -> str:
-        """A message of hers during a check-in: note her code word, alert silently on her
-        distress word, and hand the flow the answer without them (an ordinary reply follows)."""
-        results = session.results
+        """A message of hers: note her code word in a check-in's answer, alert silently on her
+        distress word (at any time), and hand the flow her words without them, so our reply
+        looks as it would to an ordinary message."""
+        results = session.results if session is not None else {}
         checkin_id = results.get("checkin_id")
-        if not checkin_id:
-            return text
+        if not checkin_id and not contact.fields.get("code_words"):
+            return text  # nearly everyone: no query
         code, distress = await uow.contacts.code_words(contact.id)
         if not (code or distress):
             return text
         reading = codewords.read(text, code, distress)
-        if reading.gave_code:
+        if reading.gave_code and checkin_id:
             results["code_given"] = True
         if reading.gave_distress and not results.get("code_distress"):
-            results["code_distress"] = True
-            checkin = await uow.followups.get_checkin(int(checkin_id))
-            plan = await uow.followups.get_plan(checkin.plan_id) if checkin else None
-            case = await uow.cases.get(plan.case_id) if plan and plan.case_id else None
+            if checkin_id:
+                results["code_distress"] = True
+                checkin = await uow.followups.get_checkin(int(checkin_id))
+                plan = await uow.followups.get_plan(checkin.plan_id) if checkin else None
+                case = await uow.cases.get(plan.case_id) if plan and plan.case_id else None
+            else:
+                case = await uow.cases.open_for_contact(contact.id)
             await self._urgent(uow, contact, case, "distress_word", now)
-        return reading.text
+        if checkin_id or not (reading.gave_code or reading.gave_distress):
+            return reading.text
+        # Outside a check-in a lone word is not an answer to anything: the flow gets nothing.
+        rest = " ".join(w for w in text.split() if normalise(w) not in (code, distress))
+        return rest
 
     async def _without_code(
         self, uow: Any, contact: Contact, results: dict[str, Any], now: datetime

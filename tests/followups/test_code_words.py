@@ -4,6 +4,7 @@ alerts her coordinator while our reply looks as usual (SMS and Telegram, real pi
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,19 @@ async def test_her_distress_word_alerts_the_coordinator_and_the_reply_looks_as_u
     assert "kumbull" not in alert.lower()  # the word itself never leaves her row
     sent = await line.sms(PERSON, "1")
     assert list(sent) == [PERSON]  # no second alert, no "without the code word" notice
+
+
+async def test_her_distress_word_at_any_time_pages_the_coordinator(line: Line) -> None:
+    """Outside a check-in too: the word alone starts an ordinary conversation on her screen."""
+    ref = await register(line, lambda t: line.sms(PERSON, t))
+    line.desk.clock.advance(timedelta(days=2))  # the registration's conversation is over
+    sent = await line.sms(PERSON, "Kumbulla")
+    [alert] = sent[COORDINATOR]
+    assert ref in alert and "distress word" in alert
+    [reply] = sent[PERSON]
+    assert reply.startswith("Çfarë urdhri keni?")  # what any new message gets here
+    sent = await line.sms(PERSON, "mirë")  # an ordinary message: nothing to the coordinator
+    assert COORDINATOR not in sent
 
 
 async def test_a_checkin_answered_without_her_word_tells_the_coordinator_on_telegram(
