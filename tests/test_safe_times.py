@@ -250,3 +250,17 @@ async def test_what_a_timer_says_waits_for_her_window_too(db, tmp_path: Path) ->
     while await talk.sender.drain_once():
         pass
     assert [m.text for m in talk.channel.sent][-1] == "t.nudge"
+
+
+async def test_her_answer_to_a_relay_kept_for_her_window_reaches_the_coordinator(
+    line: Line,
+) -> None:
+    """The relay stays open from when it reaches her: her answer a day later still goes to
+    the coordinator (24 hours from the coordinator's message, it would not)."""
+    ref, _ = await danger_after_choosing(line, ["mbrëmje"], lambda t: line.sms(PERSON, t))
+    await line.sms(COORDINATOR, f"OK {ref}")
+    line.desk.clock.now = TIRANE_17 - timedelta(hours=1)
+    await line.sms(COORDINATOR, f"{ref} Can we talk tonight?")
+    assert PERSON in await line.at(TIRANE_17 + timedelta(hours=23, minutes=30))  # read late
+    sent = await line.sms(PERSON, "Po, pas orës 8.")
+    assert sent[COORDINATOR] == [f"{ref} writes: Po, pas orës 8."]

@@ -239,7 +239,9 @@ async def _relay_out(
     if due is None:
         reply(T.RELAY_OPTED_OUT, ref=case.reference)
         return
-    await uow.alerts.set_relay(case.id, until=now + ctx.relay_window)
+    # Safe times: a relay kept for her window stays open a whole window after it reaches her.
+    start = now if safe_times.is_held(due) else due
+    await uow.alerts.set_relay(case.id, until=start + ctx.relay_window)
     await uow.cases.add_event(
         case.id, "relayed", {"coordinator_id": me.id, "direction": "to_person"}, now
     )
