@@ -102,7 +102,7 @@ async def test_not_safe_evening_by_sms_waits_for_her_window(line: Line) -> None:
     phone until 17:00 in Tirana, then both, each opening with a neutral line."""
     ref, alert = await danger_after_choosing(line, ["mbrëmje"], lambda t: line.sms(PERSON, t))
     # The page says texting is not safe and when she can be reached.
-    assert "Texting this person is not safe now. Safe time: evening, 17:00–21:00" in alert
+    assert "Texting this person is not safe now. Safe time: evening, 17:00-21:00" in alert
     assert line.desk.clock().astimezone(safe_times.P.zone("Europe/Tirane")).hour == 10
 
     sent = await line.sms(COORDINATOR, f"OK {ref}")
@@ -112,7 +112,7 @@ async def test_not_safe_evening_by_sms_waits_for_her_window(line: Line) -> None:
     assert sent == {
         COORDINATOR: [
             f"Kept for {ref}, not sent yet.\nTexting this person is not safe now. "
-            "Safe time: evening, 17:00–21:00; we hold messages until then."
+            "Safe time: evening, 17:00-21:00; we hold messages until then."
         ]
     }
     assert await line.at(TIRANE_17 - timedelta(minutes=1)) == {}
