@@ -267,7 +267,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--messages", type=int, default=400)
-    parser.add_argument("--rounds", type=int, default=3, help="passes over the understanding corpus")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="passes over the understanding corpus"
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 

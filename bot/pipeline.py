@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot import engine
+from bot import engine, safe_times
 from bot.data.geo import locate
 from bot.data.numbers import country_of_urn
 from bot.engine import events as ev
@@ -196,7 +196,8 @@ class Pipeline:
                     )
                     now = self.clock()
                     outcome = engine.resume(session, res, self._view(contact), self.env(now))
-                    applied = await self._apply(uow, contact, stored, outcome, now)
+                    # Safe times: what a timer says, nobody asked for just now.
+                    applied = await self._apply(uow, contact, stored, outcome, now, timer=True)
                 await uow.fires.done(fire.id)
                 await uow.commit()
         if contact is not None:
@@ -296,6 +297,8 @@ class Pipeline:
                 await uow.contacts.touch(contact.id, now)
                 await uow.commit()
                 return Handled("processed"), _Applied()
+            # Safe times: she is at her phone now; what waited for her goes (DIL holds it again).
+            await uow.outbox.release(contact.id, now)
             stored = await uow.sessions.get_active(contact.id)
             # Referral: while a coordinator's relay is open, the person's words go to them; the
             # flows see only keywords and answers to a keyword's question (FSHI's confirmation).
@@ -322,6 +325,8 @@ class Pipeline:
                 # A shared location answers "which municipality?" by the nearest seat; the
                 # coordinates themselves are never stored or logged, only the slug goes on.
                 text = locate(inbound.meta["latitude"], inbound.meta.get("longitude", "")) or ""
+            # Follow-ups: her code words (a check-in's answer; her distress word at any time).
+            text = await self.followups.read_code_words(uow, contact, session, text, now)
             resume = engine.MsgResume(
                 "" if start else text,
                 button=inbound.button,
@@ -400,6 +405,7 @@ class Pipeline:
         outcome: engine.Outcome,
         now: datetime,
         outbox_kind: str = "reply",
+        timer: bool = False,
     ) -> _Applied:
         """Turn the engine's events into rows, in this transaction."""
         applied = _Applied()
@@ -435,6 +441,7 @@ class Pipeline:
                     await uow.fires.cancel_for_session(session_id)
                 if event.reason == "exit":  # Referral: the coordinator stops relaying
                     await self.referral.on_person_left(uow, contact.id, "exit", now)
+                    await uow.outbox.hold(contact.id)  # Safe times: nothing until she writes
             elif isinstance(event, ev.LanguageChanged):
                 await uow.contacts.set_language(contact.id, event.language)
             elif isinstance(event, ev.FieldChanged):
@@ -499,7 +506,7 @@ class Pipeline:
                 text=rendered.text,
                 buttons=[{"label": b.label, "value": b.value} for b in rendered.buttons],
                 kind=outbox_kind,
-                due_at=now,
+                due_at=await self._safe_time(uow, contact, fields, now) if timer else now,
                 now=now,
             )
             await uow.messages.add_outbound(
@@ -519,6 +526,14 @@ class Pipeline:
             # needs to send it, and everything else about the person goes.
             await uow.contacts.erase(contact.id, now)
         return applied
+
+    async def _safe_time(
+        self, uow: Any, contact: Any, fields: dict[str, Any], now: datetime
+    ) -> datetime:
+        """Safe times: when a message nobody just asked for may go to her."""
+        places = await self.referral.ctx.places(uow)
+        tz = safe_times.zone_of(fields.get("municipality"), places, contact.urn)
+        return safe_times.send_at(fields, tz, now)
 
     async def _unsay(self, uow: Any, contact: Any, now: datetime) -> None:
         """At FSHI, queue deleting the person's messages where the provider keeps them."""

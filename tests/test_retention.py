@@ -118,7 +118,9 @@ async def test_fshi_erases_her_everywhere_keeps_the_figures_and_is_audited(desk,
     readable = await decrypted_text(db)
     # Her number, her words and the words about her are gone; what is left to send (the
     # goodbye, the deletion at Twilio) is all that still names her address.
-    assert found(readable, [OLD_STORY, "Elona", "A je e sigurt"]) == []
+    assert found(readable, [OLD_STORY, "jam te motra", "A je e sigurt"]) == []
+    # The coordinator's note stays with the case: her safety needs it (issue 16).
+    assert found(readable, ["motra Elona e strehon"]) == ["motra Elona e strehon"]
     async with db.uow() as uow:
         case = await uow.cases.get_by_reference(ref)
         events = [e.kind for e in await uow.cases.events(case.id)]

@@ -15,11 +15,13 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from bot import safe_times
 from bot.engine import events as ev
 from bot.engine.dates import parse_date
 from bot.engine.normalise import normalise
 from bot.engine.resumes import StartResume
 from bot.engine.session import Session
+from bot.followups import codewords
 from bot.followups import plans as P
 from bot.followups import texts as FT
 from bot.referral import alerts
@@ -293,6 +295,7 @@ class Followups:
                 await self._from_flow(uow, contact, case, event.params, now)
             elif isinstance(event, ev.FollowupAnswered) and results.get("checkin_id"):
                 await self.answer(uow, contact, int(results["checkin_id"]), event.outcome, now)
+                await self._without_code(uow, contact, results, now)
             elif isinstance(event, ev.SessionEnded) and event.reason == "exit":
                 if results.get("checkin_id"):
                     # She saw it and left at once: answered, nothing more today.
@@ -316,6 +319,13 @@ class Followups:
         ends = _after_issue(issued, ends)
         window = params.get("window")
         windows = None if window in (None, "none", "") else [str(window)]
+        # Code words: hers, chosen in the flow; kept encrypted on her contact row only.
+        code = codewords.word_of(params.get("code_word"))
+        distress = codewords.word_of(params.get("distress_word"))
+        if distress == code:
+            distress = None  # one word cannot mean both
+        if code or distress:
+            await uow.contacts.set_code_words(contact.id, code, distress)
         await self.register_order(
             uow,
             case=case,
@@ -386,8 +396,66 @@ class Followups:
         elif plan.kind == "order":
             await self._schedule_next(uow, plan, max(now, checkin.nominal_at), now)
 
+    # -- code words ------------------------------------------------------------------------------
+
+    async def read_code_words(
+        self, uow: Any, contact: Contact, session: Session | None, text: str, now: datetime
+    ) -> str:
+        """A message of hers: note her code word in a check-in's answer, alert silently on her
+        distress word (at any time), and hand the flow her words without them, so our reply
+        looks as it would to an ordinary message."""
+        results = session.results if session is not None else {}
+        checkin_id = results.get("checkin_id")
+        if not checkin_id and not contact.fields.get("code_words"):
+            return text  # nearly everyone: no query
+        code, distress = await uow.contacts.code_words(contact.id)
+        if not (code or distress):
+            return text
+        reading = codewords.read(text, code, distress)
+        if reading.gave_code and checkin_id:
+            results["code_given"] = True
+        if reading.gave_distress and not results.get("code_distress"):
+            if checkin_id:
+                results["code_distress"] = True
+                checkin = await uow.followups.get_checkin(int(checkin_id))
+                plan = await uow.followups.get_plan(checkin.plan_id) if checkin else None
+                case = await uow.cases.get(plan.case_id) if plan and plan.case_id else None
+            else:
+                case = await uow.cases.open_for_contact(contact.id)
+            await self._urgent(uow, contact, case, "distress_word", now)
+        if checkin_id or not (reading.gave_code or reading.gave_distress):
+            return reading.text
+        # Outside a check-in a lone word is not an answer to anything: the flow gets nothing.
+        rest = " ".join(w for w in text.split() if normalise(w) not in (code, distress))
+        return rest
+
+    async def _without_code(
+        self, uow: Any, contact: Contact, results: dict[str, Any], now: datetime
+    ) -> None:
+        """A check-in answered without her code word: someone else may hold her phone."""
+        if results.get("code_given") or results.get("code_distress"):
+            return
+        code, _ = await uow.contacts.code_words(contact.id)
+        if not code:
+            return
+        checkin = await uow.followups.get_checkin(int(results["checkin_id"]))
+        plan = await uow.followups.get_plan(checkin.plan_id) if checkin else None
+        if plan is None:
+            return
+        case = await uow.cases.get(plan.case_id) if plan.case_id else None
+        if case is not None:
+            await uow.cases.add_event(case.id, "code_word_missing", {"plan": plan.kind}, now)
+        await self._tell(uow, plan, case, FT.NO_CODE, now, fallback="no_code_word", contact=contact)
+
     async def _breach(self, uow: Any, contact: Contact, case: Case | None, now: datetime) -> None:
         """The order was breached: an urgent alert with the case's reference."""
+        await self._urgent(uow, contact, case, "order_breached", now)
+
+    async def _urgent(
+        self, uow: Any, contact: Contact, case: Case | None, flag: str, now: datetime
+    ) -> None:
+        """An urgent alert with the case's reference and a red flag (a breach, her distress
+        word); a closed or already paged case that nobody took gets a new case."""
         places = await self.ctx.places(uow)
         if case is not None and case.status not in WORKED:
             paged = [a for a in await uow.alerts.for_case(case.id) if a.kind == "page"]
@@ -395,11 +463,11 @@ class Followups:
                 case = await self._new_case(uow, contact, case, now)
         elif case is None:
             case = await self._new_case(uow, contact, None, now)
-        flags = [*case.flags, "order_breached"]
+        flags = [*case.flags, flag]
         case = await uow.cases.update(case.id, now, urgency="urgent", flags=flags)
-        await uow.cases.add_event(case.id, "urgency_raised", {"reason": "order_breached"}, now)
+        await uow.cases.add_event(case.id, "urgency_raised", {"reason": flag}, now)
         del places
-        await alerts.request(self.ctx, uow, case, True, "order_breached", now)
+        await alerts.request(self.ctx, uow, case, True, flag, now)
 
     async def _new_case(self, uow: Any, contact: Contact, old: Case | None, now: datetime) -> Case:
         """A fresh case for a new request on a closed (or already paged) one, linked to it."""
@@ -564,6 +632,13 @@ class Followups:
             # STOP at the carrier: nothing can reach her by SMS; the plan ends.
             await fu.finish(checkin.id, "unreachable", now)
             await fu.end_plan(plan.id, "stopped", now)
+            return None
+        if safe_times.reach(contact.fields).kind == "hold":
+            # Safe times: she asked us to wait until she writes; ask again tomorrow, at her time.
+            due = P.snap(now + self.retry, plan.windows, plan.tz, self.book)
+            await fu.update_checkin(
+                checkin.id, status="pending", due_at=due, deferrals=checkin.deferrals + 1
+            )
             return None
         if await self._busy(uow, contact, checkin.id, now):
             due = P.snap(now + self.quiet, plan.windows, plan.tz, self.book)

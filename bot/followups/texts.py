@@ -15,6 +15,7 @@ MILESTONE_SET = N_("fu.coord.ms_set")
 MILESTONE_HELP = N_("fu.coord.ms_help")
 NO_CONTACT = N_("fu.coord.no_contact")
 WINDOWS_NONE = N_("fu.coord.windows_none")
+NO_CODE = N_("fu.coord.no_code")  # a check-in answered without her code word
 
 # Literal ids throughout: `pybabel extract` reads N_("...") calls, not computed names.
 WINDOW = {

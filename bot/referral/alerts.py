@@ -21,7 +21,7 @@ from typing import Any
 from bot.referral import cases as case_ops
 from bot.referral import rota, routing
 from bot.referral import texts as T
-from bot.referral.context import OK_BUTTON_LIMIT, Context, deliver, routes, send
+from bot.referral.context import OK_BUTTON_LIMIT, Context, deliver, reach_note, routes, send
 from bot.store.records import Case
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,11 @@ def alert_text(
         risk=ctx.texts(lang, T.RISK.get(case.risk_level, T.RISK[None])),
         flags=ctx.texts.flags(lang, flags),
     )
+
+
+def _with(text: str, note: str) -> str:
+    """An alert with the safe-times line under it, when there is one."""
+    return f"{text}\n{note}" if note else text
 
 
 async def candidates(
@@ -160,6 +165,7 @@ async def _page(
         text = alert_text(
             ctx, places, lang, case, reason=reason, msgid=T.ALERT_AGAIN if again else T.ALERT
         )
+        text = _with(text, await reach_note(ctx, uow, case, lang))  # Safe times
         alert_id = await deliver(
             uow,
             coordinator,
@@ -231,7 +237,10 @@ async def _remind(
         await deliver(
             uow,
             coordinator,
-            alert_text(ctx, places, lang, case, msgid=T.ALERT_REMINDER),
+            _with(
+                alert_text(ctx, places, lang, case, msgid=T.ALERT_REMINDER),
+                await reach_note(ctx, uow, case, lang),
+            ),
             now,
             case_id=case.id,
             kind="notice",
@@ -253,6 +262,7 @@ async def _tell_assigned(
         return
     places = await ctx.places(uow)
     text = alert_text(ctx, places, coordinator.language, case, reason=reason, msgid=msgid)
+    text = _with(text, await reach_note(ctx, uow, case, coordinator.language))
     await deliver(uow, coordinator, text, now, case_id=case.id, kind="notice", state="info")
     await uow.cases.add_event(
         case.id, "alerted", {"step": 0, "reason": "assigned", "coordinators": [coordinator.id]}, now
@@ -330,6 +340,9 @@ async def send_digests(ctx: Context, uow: Any, now: datetime) -> int:
             )
             # Its red flags and requests (a call in the evening) too, when it has any.
             lines.append(f"{line}. {ctx.texts.flags(lang, case.flags)}" if case.flags else line)
+            note = await reach_note(ctx, uow, case, lang)  # Safe times
+            if note:
+                lines.append(note)
             if len(buttons) < OK_BUTTON_LIMIT:
                 buttons.append(ok_button(ctx, lang, case.reference))
         lines.append(ctx.texts(lang, T.DIGEST_FOOTER))

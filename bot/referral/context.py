@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot import safe_times
 from bot.referral import rota
+from bot.referral import texts as T
 from bot.referral.texts import PLACE_UNKNOWN, Texts
-from bot.store.records import Coordinator, Municipality
+from bot.store.records import Case, Coordinator, Municipality
 
 log = logging.getLogger(__name__)
 
@@ -137,3 +139,18 @@ async def deliver(
         outbox_id=sent.outbox_id,
         sent_at=now,
     )
+
+
+async def reach_note(ctx: Context, uow: Any, case: Case, lang: str) -> str:
+    """Safe times: the line telling a coordinator texting is unsafe and when the person can be
+    reached; empty when texting is fine."""
+    contact = await uow.contacts.get(case.contact_id) if case.contact_id is not None else None
+    found = safe_times.reach(contact.fields if contact is not None else {})
+    if found.kind == "window":
+        name = found.window or "any"
+        start, end = safe_times.hours(name)
+        window = ctx.texts(lang, T.WINDOW_NAMES[name])
+        return ctx.texts(lang, T.REACH_WINDOW, window=window, start=start, end=end)
+    if found.kind == "hold":
+        return ctx.texts(lang, T.REACH_HOLD)
+    return ""

@@ -16,11 +16,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot import safe_times
 from bot.messages import Inbound
 from bot.referral import cases as case_ops
 from bot.referral import texts as T
 from bot.referral.commands import REFERENCE_EXAMPLE, Command, parse
-from bot.referral.context import Context, deliver
+from bot.referral.context import Context, deliver, reach_note
 from bot.referral.sanitize import quoted
 from bot.store.records import Assignment, Case, Contact, Coordinator
 from bot.store.repositories import open_relay
@@ -225,7 +226,9 @@ async def _accept(
             if other.active:
                 text = ctx.texts(other.language, T.TAKEN_BY_OTHER, ref=case.reference, name=me.name)
                 await deliver(uow, other, text, now, case_id=case.id, kind="notice", state="info")
-        await _tell_survivor(ctx, uow, case, T.SURVIVOR_ACCEPTED, now)
+        due = await _tell_survivor(ctx, uow, case, T.SURVIVOR_ACCEPTED, now)
+        if due is not None and due > now:  # Safe times: when the person can be reached
+            reply.lines.append(await reach_note(ctx, uow, case, me.language))
         return
     assignment = await uow.alerts.assignment(case.id)
     if assignment is not None and assignment.coordinator_id == me.id:
@@ -241,23 +244,27 @@ async def _accept(
 
 async def _tell_survivor(
     ctx: Context, uow: Any, case: Case, msgid: str, now: datetime, **params: Any
-) -> bool:
-    """Queue a message to the person of a case; False when they cannot be written to."""
+) -> datetime | None:
+    """Queue a message to the person of a case for when she said it is safe; its due time,
+    None when they cannot be written to."""
     contact = await uow.contacts.get(case.contact_id) if case.contact_id is not None else None
     if contact is None or (contact.opted_out and contact.channel == "sms"):
-        return False
+        return None
     text = ctx.texts(contact.language, msgid, **params)
+    municipality = case.municipality or contact.fields.get("municipality")
+    tz = safe_times.zone_of(municipality, await ctx.places(uow), contact.urn)
+    due = safe_times.send_at(contact.fields, tz, now)
     outbox_id = await uow.outbox.add(
         contact_id=contact.id,
         channel=contact.channel,
         urn=contact.urn,
         text=text,
         kind="reply",
-        due_at=now,
+        due_at=due,
         now=now,
     )
     await uow.messages.add_outbound(contact.id, contact.channel, text, now, outbox_id)
-    return True
+    return due
 
 
 async def _relay_out(
@@ -282,14 +289,21 @@ async def _relay_out(
     if contact is None:
         reply(T.RELAY_GONE, ref=case.reference)
         return
-    if not await _tell_survivor(ctx, uow, case, T.RELAY_TO_SURVIVOR, now, text=text):
+    due = await _tell_survivor(ctx, uow, case, T.RELAY_TO_SURVIVOR, now, text=text)
+    if due is None:
         reply(T.RELAY_OPTED_OUT, ref=case.reference)
         return
-    await uow.alerts.set_relay(case.id, until=now + ctx.relay_window)
+    # Safe times: a relay kept for her window stays open a whole window after it reaches her.
+    start = now if safe_times.is_held(due) else due
+    await uow.alerts.set_relay(case.id, until=start + ctx.relay_window)
     await uow.cases.add_event(
         case.id, "relayed", {"coordinator_id": me.id, "direction": "to_person"}, now
     )
-    reply(T.RELAY_SENT, ref=case.reference)
+    if due > now:  # Safe times: kept for her window, or until she writes
+        reply(T.RELAY_HELD, ref=case.reference)
+        reply.lines.append(await reach_note(ctx, uow, case, me.language))
+    else:
+        reply(T.RELAY_SENT, ref=case.reference)
 
 
 async def _reveal_number(

@@ -60,6 +60,16 @@ RELAY_EXITED = N_("ref.relay.exited")
 RELAY_ERASED = N_("ref.relay.erased")
 RELAY_GONE = N_("ref.relay.gone")
 RELAY_OPTED_OUT = N_("ref.relay.opted_out")
+# Safe times: texting the person is not safe now (alerts, acceptance, relays kept for later).
+RELAY_HELD = N_("ref.relay.held")
+REACH_WINDOW = N_("ref.reach.window")
+REACH_HOLD = N_("ref.reach.hold")
+WINDOW_NAMES = {
+    "morning": N_("ref.reach.morning"),
+    "afternoon": N_("ref.reach.afternoon"),
+    "evening": N_("ref.reach.evening"),
+    "any": N_("ref.reach.any"),
+}
 
 NUMBER_TEL = N_("ref.number.tel")
 NUMBER_NONE = N_("ref.number.none")
@@ -153,6 +163,7 @@ FLAG = {
     "callback_morning": N_("ref.flag.callback_morning"),  # SIGURIA: she asks for a call
     "callback_afternoon": N_("ref.flag.callback_afternoon"),
     "callback_evening": N_("ref.flag.callback_evening"),
+    "distress_word": N_("ref.flag.distress_word"),  # Code words: "I'm not OK but can't say"
 }
 # Requests that are news for the coordinator who already has the case, though not urgent.
 NOTICE_REASONS = frozenset({"callback_morning", "callback_afternoon", "callback_evening"})
@@ -166,7 +177,7 @@ ALL: tuple[str, ...] = tuple(
     if name.isupper() and isinstance(value, str) and value.startswith("ref.")
 ) + tuple(
     v
-    for table in (RISK, STATUS, GBV, SERVICE, OUTCOME, FLAG, DAY)
+    for table in (RISK, STATUS, GBV, SERVICE, OUTCOME, FLAG, DAY, WINDOW_NAMES)
     for v in table.values()  # type: ignore[attr-defined]
 )
 

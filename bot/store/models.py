@@ -94,6 +94,10 @@ class ContactRow(Base):
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     erased_at: Mapped[datetime | None]
+    # Her code words (issue 16): the one that says it is her, and the one that says "I'm not OK
+    # but can't say"; encrypted like every personal datum, never logged, gone at FSHI.
+    code_word_enc: Mapped[bytes | None]
+    distress_word_enc: Mapped[bytes | None]
 
 
 class MessageRow(Base):

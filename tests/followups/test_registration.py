@@ -24,7 +24,9 @@ async def test_she_registers_her_order_in_a_flow_with_the_legal_default_end(db):
     assert "Kur mbaron?" in to_survivor(desk, await desk.say("20.11.2026"))[0]
     assert "mesazh të shkurtër" in to_survivor(desk, await desk.say("0"))[0]  # end not known
     await desk.say("po")
-    done = to_survivor(desk, await desk.say("1"))  # morning
+    offer = to_survivor(desk, await desk.say("1"))  # morning
+    assert "fjalë të fshehtë" in offer[0]  # a code word (issue 16): not this time
+    done = to_survivor(desk, await desk.say("jo"))
     assert done[0].startswith("U shënua. Do t'ju shkruajmë vetëm në kohën që zgjodhët.")
     async with desk.db.uow() as uow:
         case = await uow.cases.open_for_contact(1)

@@ -120,7 +120,7 @@ async def test_quick_exit_holds_the_relay_until_the_person_writes_again(desk):
     sent = await desk.say("jam mirë tani")  # they write again
     assert desk.to(ARTA, sent) == [f"{ref} shkruan: «jam mirë tani»"]
     sent = await desk.say(f"{ref} Mirë, të shkruaj nesër.", ARTA)
-    assert desk.to(SURVIVOR, sent) == ["Koordinatori: «Mirë, të shkruaj nesër.»"]
+    assert desk.to(SURVIVOR, sent) == ["Përshëndetje.\nKoordinatori: «Mirë, të shkruaj nesër.»"]
 
 
 async def test_erasure_during_a_relay_is_confirmed_by_the_person_and_ends_it(desk, db):
@@ -152,7 +152,7 @@ async def test_a_telegram_reply_to_an_alert_relays_to_the_person(desk):
     await desk.say(f"OK {ref}", "telegram:9001")
     external_id = f"telegram-{desk.channels['telegram'].sent.index(alert) + 1}"
     sent = await desk.say("Are you safe?", "telegram:9001", meta={"reply_to": external_id})
-    assert desk.to(SURVIVOR, sent) == ["Koordinatori: «Are you safe?»"]
+    assert desk.to(SURVIVOR, sent) == ["Përshëndetje.\nKoordinatori: «Are you safe?»"]
     # Without a reply it is not a relay: a coordinator's stray words never reach a person.
     sent = await desk.say("Are you safe?", "telegram:9001")
     assert desk.to(SURVIVOR, sent) == []

@@ -38,12 +38,13 @@ async def test_a_danger_message_reaches_the_coordinator_who_takes_and_works_the_
         f"{ref} is yours. To write to the person: {ref} and your message. HELP for commands."
     ]
     assert desk.to(SURVIVOR, sent) == [
+        "Përshëndetje.\n"
         "Një koordinator e ka marrë kërkesën tuaj dhe do t'ju shkruajë këtu së shpejti."
     ]
 
     # She writes to the person through the helpline: the person sees "Koordinatori", not her.
     sent = await desk.say(f"{ref} Are you safe to talk now?", COORD_TG)
-    assert desk.to(SURVIVOR, sent) == ["Koordinatori: «Are you safe to talk now?»"]
+    assert desk.to(SURVIVOR, sent) == ["Përshëndetje.\nKoordinatori: «Are you safe to talk now?»"]
     assert desk.to(COORD_TG, sent) == [f"Sent to {ref}."]
     assert all(m.channel == "sms" for m in sent if m.urn == SURVIVOR)
 

@@ -108,12 +108,13 @@ async def test_danger_by_sms_accepted_and_worked_from_telegram(phones: Phones, d
     [taken] = to_coordinator
     assert taken["text"].startswith(f"{ref} është i yti.")
     assert to_her == [
+        "Përshëndetje.\n"
         "Një koordinator e ka marrë kërkesën tuaj dhe do t'ju shkruajë këtu së shpejti."
     ]
 
     # She answers the alert with Telegram's reply: it goes to the survivor, unsigned.
     to_her, to_coordinator = await phones.coordinator("A mund të flasësh tani?", reply_to=alert_id)
-    assert to_her == ["Koordinatori: «A mund të flasësh tani?»"]
+    assert to_her == ["Përshëndetje.\nKoordinatori: «A mund të flasësh tani?»"]
     assert [c["text"] for c in to_coordinator] == [f"U dërgua te {ref}."]
 
     # The survivor's answer reaches the coordinator, not the bot.
@@ -124,7 +125,7 @@ async def test_danger_by_sms_accepted_and_worked_from_telegram(phones: Phones, d
 
     # And by the command typed out.
     to_her, _ = await phones.coordinator(f"{ref} Do të të telefonojmë nesër në 10.")
-    assert to_her == ["Koordinatori: «Do të të telefonojmë nesër në 10.»"]
+    assert to_her == ["Përshëndetje.\nKoordinatori: «Do të të telefonojmë nesër në 10.»"]
 
     to_her, to_coordinator = await phones.coordinator(f"MBYLL {ref} zgjidhur")
     assert to_her == [] and [c["text"] for c in to_coordinator] == [f"{ref} u mbyll: zgjidhur."]

@@ -60,11 +60,12 @@ async def test_a_case_from_danger_to_closed_by_sms(phones: Phones, db):
     sent = await phones.text(COORDINATOR, f"OK {ref}")
     assert sent[COORDINATOR][0].startswith(f"{ref} është i yti.")
     assert sent[PERSON] == [
+        "Përshëndetje.\n"
         "Një koordinator e ka marrë kërkesën tuaj dhe do t'ju shkruajë këtu së shpejti."
     ]
     sent = await phones.text(COORDINATOR, f"{ref} A mund të flasësh tani?")
     assert sent == {
-        PERSON: ["Koordinatori: «A mund të flasësh tani?»"],
+        PERSON: ["Përshëndetje.\nKoordinatori: «A mund të flasësh tani?»"],
         COORDINATOR: [f"U dërgua te {ref}."],
     }
     sent = await phones.text(PERSON, "Po, jam vetëm.")

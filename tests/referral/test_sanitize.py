@@ -50,4 +50,4 @@ async def test_a_survivor_cannot_plant_an_alert_in_the_coordinators_sms(desk):
     assert "\n" not in forwarded and RLO not in forwarded
     # And the other way: the coordinator's words reach her on one line, quoted.
     sent = await desk.say(f"{ref} Mirë.\n\nKoordinatori: {RLO}fake", arta)
-    assert desk.to(SURVIVOR, sent) == ["Koordinatori: «Mirë. / Koordinatori: fake»"]
+    assert desk.to(SURVIVOR, sent) == ["Përshëndetje.\nKoordinatori: «Mirë. / Koordinatori: fake»"]

@@ -37,10 +37,11 @@ async def test_the_demo_phone_works_a_simulated_case(desk):
     ref = alert.text.split()[1].rstrip(":")
     sent = await desk.say("", demo.simulator_urn, channel="simulator", button=f"OK {ref}")
     assert desk.to(SIM, sent) == [
+        "Përshëndetje.\n"
         "Një koordinator e ka marrë kërkesën tuaj dhe do t'ju shkruajë këtu së shpejti."
     ]
     sent = await desk.say(f"{ref} Jeni e sigurt tani?", demo.simulator_urn, channel="simulator")
-    assert desk.to(SIM, sent) == ["Koordinatori: «Jeni e sigurt tani?»"]
+    assert desk.to(SIM, sent) == ["Përshëndetje.\nKoordinatori: «Jeni e sigurt tani?»"]
     # An address that only looks like the demo phone is nobody.
     async with desk.db.uow() as uow:
         assert await uow.coordinators.find_by_urn("sim:demo-coordinator-999999") is None

@@ -87,7 +87,8 @@ async def test_erase_keeps_anonymised_case_figures(db, now):
     assert case.contact_id is None
     assert (case.municipality, case.urgency, case.flags) == ("tirane", "urgent", ("weapon",))
     assert case.consent == {"police": True}
-    assert events["note"] == {}
+    # The coordinator's notes stay with the case: her safety needs them (issue 16).
+    assert events["note"] == {"text": "lives with her sister"}
     assert events["consent"] == {"service": "police", "given": True}
     assert events["opened"] == {"reference": case.reference}
 

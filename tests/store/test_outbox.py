@@ -163,3 +163,32 @@ async def test_postgres_claimers_skip_rows_another_transaction_holds(db, now):
         await first.commit()
     assert [i.id for i in mine] == ids[:4]
     assert [i.id for i in theirs] == ids[4:]
+
+
+async def test_held_rows_wait_go_when_released_and_go_stale_at_retention(db, now):
+    """Safe times: a row held until she writes is never claimed; release sends it now; hold
+    keeps it again; rows held past the retention cutoff are deleted, others stay."""
+    from bot.safe_times import HELD
+
+    async with db.uow() as uow:
+        cid = (await uow.contacts.get_or_create(URN, "sms", now))[0].id
+        ids = [
+            await uow.outbox.add(
+                contact_id=cid, channel="sms", urn=URN, text=f"held {i}", kind="reply",
+                due_at=HELD, now=now - timedelta(days=40 * i),
+            )
+            for i in range(2)
+        ]  # fmt: skip
+        await uow.commit()
+    assert await _claim(db, now + timedelta(days=365)) == []
+    async with db.uow() as uow:
+        assert await uow.retention.delete_finished_outbox(now - timedelta(days=30)) == 1
+        assert await uow.outbox.release(cid, now) == 1
+        await uow.commit()
+    [item] = await _claim(db, now)
+    assert item.id == ids[0]
+    async with db.uow() as uow:  # the lease ran out: pending again, then held by a DIL
+        await uow.outbox.mark_retry(item.id, due_at=now, error=None, now=now)
+        assert await uow.outbox.hold(cid) == 1
+        await uow.commit()
+    assert await _claim(db, now + timedelta(days=365)) == []

@@ -105,7 +105,7 @@ async def test_a_whole_screening_typed_without_diacritics_ends_high_risk_with_a_
     await phone.locator("#coord-text").fill(f"{reference} Jeni e sigurt tani?")
     await phone.locator("#coord-text").press("Enter")
     relayed = await reply_after(page, before)
-    await expect(relayed).to_have_text("Koordinatori: «Jeni e sigurt tani?»")
+    await expect(relayed).to_have_text("Përshëndetje.\nKoordinatori: «Jeni e sigurt tani?»")
 
     # Quick exit works anywhere and the panel shows the conversation ended.
     await page.locator("#text").fill("dil")

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.safe_times import TO_HER
 from bot.store.crypto import DecryptionError
 from bot.store.models import (
     AlertRow,
@@ -39,6 +40,9 @@ fires = FireRow.__table__
 # Built once: every message touches its contact (see repos/outbox.py).
 TOUCH = sa.update(contacts).where(contacts.c.id == sa.bindparam("of_id"))
 
+# Case events FSHI keeps whole: what the case needs for her safety (the coordinator's notes,
+# the order registered); her own words, relays and everything else lose their data.
+KEPT_FOR_HER_SAFETY = frozenset({"note", "order_registered"})
 # Case events whose data are figures, never words a person wrote; erasure keeps them so the
 # anonymised statistics survive. Every other kind (notes, relayed messages) loses its data.
 ANONYMOUS_EVENT_KINDS = frozenset(
@@ -199,6 +203,30 @@ class ContactRepo(Repo):
         """Replace the contact's fields."""
         await self._update(contact_id, fields_enc=self.crypto.encrypt_json(dict(fields)))
 
+    async def set_code_words(self, contact_id: int, word: str | None, distress: str | None) -> None:
+        """Her code words (already normalised); None clears one."""
+        await self._update(
+            contact_id,
+            code_word_enc=self.crypto.encrypt(word) if word else None,
+            distress_word_enc=self.crypto.encrypt(distress) if distress else None,
+        )
+
+    async def code_words(self, contact_id: int) -> tuple[str | None, str | None]:
+        """(her code word, her distress word), each None when she chose none."""
+        row = (
+            await self.conn.execute(
+                sa.select(contacts.c.code_word_enc, contacts.c.distress_word_enc).where(
+                    contacts.c.id == contact_id
+                )
+            )
+        ).first()
+        if row is None:
+            return None, None
+        return (
+            self.crypto.decrypt(row.code_word_enc) if row.code_word_enc else None,
+            self.crypto.decrypt(row.distress_word_enc) if row.distress_word_enc else None,
+        )
+
     async def set_flags(
         self, contact_id: int, *, opted_out: bool | None = None, unreachable: bool | None = None
     ) -> None:
@@ -235,6 +263,15 @@ class ContactRepo(Repo):
                 outbox.c.contact_id == contact_id, outbox.c.status.not_in(("pending", "leased"))
             )
         )
+        # Safe times: what waited for her window or for her to write again never goes now.
+        await ex(
+            sa.delete(outbox).where(
+                outbox.c.contact_id == contact_id,
+                outbox.c.status == "pending",
+                outbox.c.kind.in_(TO_HER),
+                outbox.c.due_at > now,
+            )
+        )
         case_ids = sa.select(cases.c.id).where(cases.c.contact_id == contact_id)
         # What went to coordinators about her cases (relayed words among it), once sent.
         alerts = AlertRow.__table__
@@ -252,7 +289,7 @@ class ContactRepo(Repo):
             sa.update(case_events)
             .where(
                 case_events.c.case_id.in_(case_ids),
-                case_events.c.kind.not_in(ANONYMOUS_EVENT_KINDS),
+                case_events.c.kind.not_in(ANONYMOUS_EVENT_KINDS | KEPT_FOR_HER_SAFETY),
             )
             .values(data_enc=self.crypto.encrypt_json({}))
         )
@@ -266,6 +303,8 @@ class ContactRepo(Repo):
                 urn_enc=None,
                 name_enc=None,
                 fields_enc=None,
+                code_word_enc=None,
+                distress_word_enc=None,
                 language=None,
                 erased_at=now,
             )

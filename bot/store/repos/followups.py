@@ -453,6 +453,7 @@ async def erase_followups(conn: AsyncConnection, contact_id: int, now: datetime)
     """At erasure: end her plans, cancel check-ins, drop dates, windows and the link to her.
 
     Kinds, statuses and outcomes stay: figures for the statistics, nothing that points to her.
+    Her protection order stays with its case (kind, dates), for her safety: FSHI says so.
     """
     ex = conn.execute
     mine = sa.select(plans.c.id).where(plans.c.contact_id == contact_id).scalar_subquery()
@@ -480,7 +481,8 @@ async def erase_followups(conn: AsyncConnection, contact_id: int, now: datetime)
     await ex(
         sa.update(orders)
         .where(orders.c.contact_id == contact_id)
-        .values(contact_id=None, issued_on=None, ends_on=None, status="erased", updated_at=now)
+        # FSHI keeps the order with its case (her safety needs it): only the link to her goes.
+        .values(contact_id=None, updated_at=now)
     )
     await ex(
         sa.update(plans)

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.safe_times import HELD, TO_HER
 from bot.store.models import OUTBOX_KINDS, ContactRow, MessageRow, OutboxRow
 from bot.store.records import OutboxItem
 from bot.store.repos.base import Repo
@@ -111,6 +112,33 @@ class OutboxRepo(Repo):
             meta=dict(meta or {}),
         )
         return (await self.conn.execute(INSERT_OUTBOX, row)).scalar_one()
+
+    async def release(self, contact_id: int, now: datetime) -> int:
+        """Safe times: she wrote, so what waited for her (her window, or her writing) goes now."""
+        result = await self.conn.execute(
+            sa.update(outbox)
+            .where(
+                outbox.c.contact_id == contact_id,
+                outbox.c.status == "pending",
+                outbox.c.kind.in_(TO_HER),
+                outbox.c.due_at > now,
+            )
+            .values(due_at=now)
+        )
+        return result.rowcount or 0
+
+    async def hold(self, contact_id: int) -> int:
+        """Safe times: she left with the quick exit; nothing waiting goes until she writes."""
+        result = await self.conn.execute(
+            sa.update(outbox)
+            .where(
+                outbox.c.contact_id == contact_id,
+                outbox.c.status == "pending",
+                outbox.c.kind.in_(TO_HER),
+            )
+            .values(due_at=HELD)
+        )
+        return result.rowcount or 0
 
     async def claim_due(
         self, now: datetime, limit: int, lease: timedelta, owner: str

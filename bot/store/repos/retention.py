@@ -7,6 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from bot.safe_times import HELD
 from bot.store.models import (
     AuditRow,
     Base,
@@ -79,10 +80,15 @@ class RetentionRepo(Repo):
         )
 
     async def delete_finished_outbox(self, cutoff: datetime) -> int:
-        """Sent and failed outbox rows older than `cutoff` (they hold texts and addresses)."""
+        """Sent and failed outbox rows older than `cutoff` (they hold texts and addresses), and
+        messages held for a person who never wrote again (safe times: stale by now)."""
         result = await self.conn.execute(
             sa.delete(outbox).where(
-                outbox.c.status.in_(("sent", "failed")), outbox.c.created_at < cutoff
+                sa.or_(
+                    outbox.c.status.in_(("sent", "failed")),
+                    sa.and_(outbox.c.status == "pending", outbox.c.due_at >= HELD),
+                ),
+                outbox.c.created_at < cutoff,
             )
         )
         return int(result.rowcount or 0)
