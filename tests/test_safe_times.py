@@ -94,7 +94,7 @@ async def danger_after_choosing(line: Line, answers: list[str], say: Any) -> str
         await say(text)
     sent = await say("jam në rrezik")
     [alert] = sent[COORDINATOR]
-    return re.search(r"R-\d{4,}", alert).group(0), alert
+    return re.search(r"R-[0-9A-Z]{4,}", alert).group(0), alert
 
 
 async def test_not_safe_evening_by_sms_waits_for_her_window(line: Line) -> None:
@@ -154,7 +154,7 @@ async def test_a_direct_answer_goes_at_once_and_yes_lifts_the_window(line: Line)
         await line.sms(PERSON, text)
     sent = await line.sms(PERSON, "jam në rrezik")
     [alert] = sent[COORDINATOR]
-    ref = re.search(r"R-\d{4,}", alert).group(0)
+    ref = re.search(r"R-[0-9A-Z]{4,}", alert).group(0)
     assert "not safe" not in alert
     sent = await line.sms(COORDINATOR, f"OK {ref}")
     assert first_line(sent[PERSON][0]) == "Përshëndetje."
@@ -263,4 +263,4 @@ async def test_her_answer_to_a_relay_kept_for_her_window_reaches_the_coordinator
     await line.sms(COORDINATOR, f"{ref} Can we talk tonight?")
     assert PERSON in await line.at(TIRANE_17 + timedelta(hours=23, minutes=30))  # read late
     sent = await line.sms(PERSON, "Po, pas orës 8.")
-    assert sent[COORDINATOR] == [f"{ref} writes: Po, pas orës 8."]
+    assert sent[COORDINATOR] == [f"{ref} writes: «Po, pas orës 8.»"]

@@ -102,5 +102,3 @@ def build(raw: list[dict], lexicon: Lexicon) -> KeywordSet:
             )
         )
     return KeywordSet(tuple(items), lexicon)
-
-

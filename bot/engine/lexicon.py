@@ -70,6 +70,7 @@ class Sense:
     no: tuple[str, ...] = ()
     unclear: tuple[str, ...] = ()
     subject: str | None = None  # a concept that, refused ("jo polici"), means no
+    prefer: str | None = None  # "yes" or "no": what wins when one clause says both
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,14 +202,18 @@ def build_lexicon(
                 if concept not in concepts:
                     fail(("senses", str(name), part), f"no concept named {concept!r}")
             parts[part] = tuple(c for c in listed if c in concepts)
-        unknown = set(body) - {"yes", "no", "unclear", "subject"}
+        unknown = set(body) - {"yes", "no", "unclear", "subject", "prefer"}
         if unknown:
             fail(("senses", str(name)), f"unknown key(s) {', '.join(sorted(map(str, unknown)))}")
         subject = body.get("subject")
         if subject is not None and subject not in concepts:
             fail(("senses", str(name), "subject"), f"no concept named {subject!r}")
             subject = None
-        senses[str(name)] = Sense(str(name), subject=subject, **parts)
+        prefer = body.get("prefer")
+        if prefer not in (None, "yes", "no"):
+            fail(("senses", str(name), "prefer"), 'is "yes" or "no"')
+            prefer = None
+        senses[str(name)] = Sense(str(name), subject=subject, prefer=prefer, **parts)
     if "generic" not in senses:
         fail(("senses",), "needs a 'generic' sense")
     numbers: dict[str, int] = {}

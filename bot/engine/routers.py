@@ -143,7 +143,13 @@ def _choices(
             lexicon,
             lexicon.option_concepts,
         )
-        out.append(u.Choice(option.value, (*u.phrase_patterns(plain), *own, *meanings)))
+        out.append(
+            u.Choice(
+                option.value,
+                (*u.phrase_patterns(plain), *own, *meanings),
+                u.label_words(label_texts),
+            )
+        )
     if len(_CHOICES) > 512:
         _CHOICES.clear()
     _CHOICES[key] = (wait, tuple(out))

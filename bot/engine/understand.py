@@ -31,6 +31,7 @@ _CYRILLIC = str.maketrans(
 _HAS_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
 NEGATION = "negation"  # concept names the layer itself relies on
+NEGATION_ADJACENT = "negation_adjacent"
 REFUSAL = "refusal"
 POST_NEGATION = "post_negation"
 CLITIC = "clitic"
@@ -51,6 +52,7 @@ class Text:
     words: tuple[str, ...]
     clauses: tuple[int, ...]
     cyrillic: bool = False
+    buts: frozenset[int] = frozenset()  # clauses that begin with "por", "but": they correct
     _hits: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -86,12 +88,15 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
     clauses: list[int] = []
     boundary_words = _single_words(lexicon, BOUNDARY_WORDS)
     clause = 0
+    buts: set[int] = set()
     for part in _BOUNDARY.split(folded):
         found = False
         for raw in _WORD.findall(part):
             word = _collapse(raw)
-            if word in boundary_words and words:
-                clause += 1
+            if word in boundary_words:
+                if words:
+                    clause += 1 if clauses and clauses[-1] == clause else 0
+                    buts.add(clause)
                 continue
             for standard in lexicon.variants.get(word, (word,)):
                 words.append(standard)
@@ -99,7 +104,7 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
                 found = True
         if found:
             clause += 1
-    return Text(tuple(words), tuple(clauses), cyrillic)
+    return Text(tuple(words), tuple(clauses), cyrillic, frozenset(buts))
 
 
 def _single_words(lexicon: Lexicon, concept: str) -> frozenset[str]:
@@ -278,15 +283,17 @@ def negated(text: Text, hit: Hit, lexicon: Lexicon, *, refusals: bool = False) -
     polarity, not a negation of what follows ("jo, tani jam te nena").
     """
     negations = _single_words(lexicon, NEGATION)
-    if _starts_with(text, hit, negations):
+    if _starts_with(text, hit, negations | _single_words(lexicon, NEGATION_ADJACENT)):
         return False  # the phrase carries its own negation ("s'me le te dal")
     refusal = _single_words(lexicon, REFUSAL) if refusals else frozenset()
+    # "pa", "without", "except" refuse only the word right after them ("pa polici").
+    adjacent = refusal | _single_words(lexicon, NEGATION_ADJACENT)
     clause = text.clauses[hit.start]
     steps = 0
     j = hit.start - 1
     while j >= 0 and text.clauses[j] == clause:
         word = text.words[j]
-        if word in negations or (word in refusal and steps == 0):
+        if word in negations or (word in adjacent and steps == 0):
             return True
         if word not in lexicon.skip:
             steps += 1
@@ -421,17 +428,35 @@ def read_yes_no(text: str, lexicon: Lexicon, sense_name: str | None = None) -> s
                     candidates.append((h.start, -(h.end - h.start), rank, meaning))
     if not candidates:
         return None
+    # Where the question's own words and the generic ones read the same words, the question's
+    # win ("jam mire" is fine to "in danger?", not the generic yes of "mire").
+    spans = [(c[0], c[0] - c[1]) for c in candidates if c[2] == 0]
+    candidates = [
+        c
+        for c in candidates
+        if c[2] == 0 or not any(a < c[0] - c[1] and c[0] < b for a, b in spans)
+    ]
     candidates.sort()
-    first = candidates[0][3]
-    if first == UNCLEAR:
+    if candidates[0][3] == UNCLEAR:
         return UNCLEAR
-    # Each clause's leading answer: "po, por jo tani" says both, so it is asked again.
-    leading: dict[int, str] = {}
+    # Each clause's answer: its first, unless the sense prefers one when a clause says both
+    # ("ka dal po tha kthehem shpejt" is a yes to "in danger?": safety first).
+    per_clause: dict[int, str] = {}
     for start, _, _, meaning in candidates:
-        leading.setdefault(t.clauses[start], meaning)
-    if any(m not in (first, UNCLEAR) for m in leading.values()):
+        clause = t.clauses[start]
+        if clause not in per_clause or (sense.prefer and meaning == sense.prefer):
+            per_clause[clause] = meaning
+    ordered = [per_clause[c] for c in sorted(per_clause)]
+    # A clause after "por"/"but" corrects what came before ("po, por jo tani" is a no).
+    corrected = [per_clause[c] for c in sorted(per_clause) if c in t.buts]
+    if corrected:
+        return corrected[-1]
+    answers = {m for m in ordered if m != UNCLEAR}
+    if len(answers) > 1:
+        if sense.prefer in answers:
+            return sense.prefer
         return None
-    return first
+    return ordered[0]
 
 
 # -- choices ------------------------------------------------------------------------------------
@@ -443,6 +468,7 @@ class Choice:
 
     value: str
     patterns: tuple[Pattern, ...]
+    label_words: frozenset[str] = frozenset()  # the words of its labels, for a partial match
 
 
 def read_choice(text: str, choices: Sequence[Choice], lexicon: Lexicon) -> str | None:
@@ -479,12 +505,44 @@ def read_choice(text: str, choices: Sequence[Choice], lexicon: Lexicon) -> str |
             scores[choice.value] = max(scores.get(choice.value, 0), h.end - h.start)
     for value in refused:
         scores.pop(value, None)
+    if not scores and not refused:
+        scores = _overlap(t, choices, lexicon)
     if not scores:
         return None
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
         return None
     return ranked[0][0]
+
+
+# Words too common to tell options apart by.
+_COMMON = frozenset(
+    "per for ose or and dhe of to nje an a the te e i me ne my in on at is it po jo".split()
+)
+
+
+def _overlap(t: Text, choices: Sequence[Choice], lexicon: Lexicon) -> dict[str, int]:
+    """Options scored by the words they share with the message ("info per urdhrin" and
+    "Informacion për urdhrin e mbrojtjes"): a last resort when no phrase matched."""
+    words = [w for w in t.words if len(w) >= 3 and w not in _COMMON and w not in lexicon.skip]
+    scores: dict[str, int] = {}
+    for choice in choices:
+        shared = sum(
+            1
+            for w in words
+            if any(
+                lw == w or (len(w) >= 4 and lw.startswith(w)) or (len(lw) >= 4 and w.startswith(lw))
+                for lw in choice.label_words
+            )
+        )
+        if shared:
+            scores[choice.value] = shared
+    return scores
+
+
+def label_words(phrases: Iterable[str]) -> frozenset[str]:
+    """The words of labels, normalised as a message's are."""
+    return frozenset(term.value for pattern in phrase_patterns(phrases) for term in pattern)
 
 
 def phrase_patterns(phrases: Iterable[str]) -> tuple[Pattern, ...]:
@@ -526,13 +584,16 @@ def place_forms(name: str) -> list[tuple[str, ...]]:
     last = words[-1]
     ends = {last}
     if len(last) > 3 and last.endswith("e"):
-        stem = last[:-1]
-        ends |= {stem, stem + "a", stem + "es", stem + "en", stem + "et", stem + "s"}
+        stem = last[:-1]  # and the Serbian locative: Štrpce -> u Štrpcu
+        ends |= {stem, stem + "a", stem + "es", stem + "en", stem + "et", stem + "s", stem + "u"}
     elif len(last) > 2 and last[-1] not in "aeiouy":
-        ends |= {last + "i", last + "it", last + "in", last + "a", last + "e"}
+        ends |= {last + "i", last + "it", last + "in", last + "a", last + "e", last + "u"}
         if len(last) > 4 and last[-2] == "e":
             short = last[:-2] + last[-1]
             ends |= {short + "a", short + "es", short + "en", short + "e", short + "it"}
+    elif last.endswith("i") and len(last) > 3:
+        stem = last[:-1]  # Hani -> Hanit, Hanin
+        ends |= {stem + "it", stem + "in", stem + "u"}
     elif last.endswith("a") and len(last) > 3:
         stem = last[:-1]  # a definite form (Mitrovica): the stem takes the other endings
         ends |= {stem, stem + "e", stem + "es", stem + "en", stem + "et", last + "n", last + "s"}
@@ -540,11 +601,14 @@ def place_forms(name: str) -> list[tuple[str, ...]]:
     articles = {"i", "e", "te", "se"}
     if len(words) > 2 and any(w in articles for w in words[:-1]):
         heads.append(tuple(w for w in words[:-1] if w not in articles))
+        # In the genitive the article becomes "të": Hanit të Elezit.
+        heads.append(tuple("te" if w in ("i", "e") else w for w in words[:-1]))
     forms = [(*head, end) for head in heads for end in sorted(ends)]
     if len(words) > 1:
         # "Mitrovicën e Veriut", "Fushë-Krujën": the first word takes the case ending instead.
         firsts = {f[-1] for f in place_forms(words[0])}
-        forms += [(first, *words[1:]) for first in sorted(firsts) if first != words[0]]
+        rests = {tuple(words[1:]), tuple("te" if w in ("i", "e") else w for w in words[1:])}
+        forms += [(first, *rest) for first in sorted(firsts) for rest in sorted(rests)]
     return forms
 
 

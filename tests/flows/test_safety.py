@@ -61,7 +61,10 @@ def test_the_exact_wording_fixes_of_issue_16():
     assert "frymën" in SQ["screen.choke"] and "fytin" in SQ["screen.choke"]
     assert "marrëdhënie seksuale" in SQ["screen.sexual"]
     assert "5 ditët e fundit" in SQ["screen.sexual"]
-    assert SQ["ref.survivor.accepted"].startswith("Një koordinator e ka marrë kërkesën tuaj")
+    # After the neutral first line a locked screen shows (issue 16, item 2).
+    assert SQ["ref.survivor.accepted"].startswith(
+        "Përshëndetje.\nNjë koordinator e ka marrë kërkesën tuaj"
+    )
     assert SQ["ref.services.header"] == "Numra që mund t'ju ndihmojnë:"
     assert "bëjmë" in SQ["screen.intro"] and "bëj " not in SQ["screen.intro"]  # we, not I
     assert "personin që ju dhunon" in SQ["screen.intro"]

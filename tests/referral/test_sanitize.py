@@ -38,7 +38,7 @@ def test_quoted_text_cannot_close_its_own_quotes() -> None:
 
 async def test_a_survivor_cannot_plant_an_alert_in_the_coordinators_sms(desk):
     arta = (await desk.add_coordinator("Arta", "tirane", phone="+355692220001")).sms_urn
-    await desk.say("hi")
+    await desk.say("tung")  # Albanian: the replies to her are in Albanian
     await desk.say("Tirana")
     sent = await desk.say("jam në rrezik")
     ref = re.search(r"R-[0-9A-Z]{4,}", desk.to(arta, sent)[0]).group(0)
