@@ -75,6 +75,10 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._next_stats = 0.0  # monotonic time when the queue gauge is next measured
         self._stopping = False
+        # Rows this process is sending now. A send that hangs past its lease is claimed again
+        # (which extends the lease), but never sent a second time beside itself: that was the
+        # duplicate check-in seen under load (issue 17).
+        self._in_flight: set[int] = set()
         self.pacer = pacer or Pacer()
         # HELPLINE_OUTBOX_RETRY_BASE / _MAX: tests shrink them to run an outage in seconds.
         self.retry_base, self.retry_max = retry_base, retry_max
@@ -121,6 +125,7 @@ class OutboxSender:
         if stats is not None:
             self._next_stats = time.monotonic() + STATS_INTERVAL
             QUEUE_AGE.set(stats.get("oldest_pending_age") or 0)
+        items = [item for item in items if item.id not in self._in_flight]
         if not items:
             return 0
         by_chat: dict[tuple[str, str], list[Any]] = defaultdict(list)
@@ -135,6 +140,13 @@ class OutboxSender:
             await self._send_one(item)
 
     async def _send_one(self, item: Any) -> None:
+        self._in_flight.add(item.id)
+        try:
+            await self._send_and_record(item)
+        finally:
+            self._in_flight.discard(item.id)
+
+    async def _send_and_record(self, item: Any) -> None:
         channel = self.channels.get(item.channel)
         if channel is None:
             result = SendResult(ok=False, error=f"channel {item.channel} is off")

@@ -95,7 +95,8 @@ def test_options(text, button, expected):
         ("jam ne shtepi", None),  # "ne" inside Albanian is "in", not "no"
         ("nuk e di", "unsure"),  # "I don't know" is its own answer, never a no
         ("nuk jam e sigurt", "unsure"),
-        ("po, por jo tani", None),  # both: ask again
+        ("po, por jo tani", "no"),  # "but" corrects: yes, but not now
+        ("po, jo", None),  # both: ask again
         ("3", None),
         ("banana", None),
     ],

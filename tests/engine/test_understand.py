@@ -123,7 +123,11 @@ def test_negation_scope_stops_at_a_clause():
         ("s'ka problem", None, "yes"),  # an idiom with a negation in it
         ("s'du", None, "no"),
         ("jo jo", None, "no"),
-        ("po, por jo tani", None, None),  # both: asked again
+        ("po, por jo tani", None, "no"),  # a "but" clause corrects what came before
+        ("po, jo", None, None),  # both, nothing corrects: asked again
+        ("ka dal po tha kthehem shpejt", "danger_now", "yes"),  # both: safety first
+        ("po fle ne krah timin", "safe_to_text", "no"),  # asleep, but next to her
+        ("hmm jo, akoma jo", "consent", "no"),
         ("nuk e di", None, "unclear"),  # its own answer, never a no
         ("dy", None, "no"),  # option 2
         ("nje", None, "yes"),
