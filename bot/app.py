@@ -34,7 +34,7 @@ from bot.store.db import Database
 from bot.store.leader import Leader
 from bot.store.repositories import Municipality
 from bot.web.admin import setup_admin
-from bot.web.limits import RateLimiter
+from bot.web.limits import ReplyLimiter
 from bot.web.security import setup_security
 from bot.web.simulator import setup_simulator
 
@@ -134,6 +134,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         on_commit=sender.wake,
         referral=referral,
         leads=lambda: leader.is_leader,
+        reply_limit=ReplyLimiter(settings.rate_per_sender).reserve,
         followups=Followups(
             referral.ctx,
             cadence=settings.followup_cadence,
@@ -201,10 +202,8 @@ async def index(request: web.Request) -> web.Response:
 def build_channels(app: web.Application, settings: Settings) -> dict[str, Any]:
     """The channels this configuration turns on; a channel without credentials is off."""
 
-    senders = RateLimiter(settings.rate_per_sender)
-
     async def receive(inbound: Inbound) -> Any:
-        senders.check(inbound.urn)  # Throttled: the channel answers 429 and stores nothing
+        # Never refused for its sender: the pipeline keeps it and limits the replies.
         return await app[PIPELINE].receive(inbound)
 
     async def on_status(update: StatusUpdate) -> None:

@@ -87,7 +87,7 @@ class EventSink(Protocol):
 class Handled:
     """What processing one inbound message did (for channels and tests)."""
 
-    status: str  # processed | duplicate | failed
+    status: str  # processed | duplicate | limited (kept, not answered) | failed
     events: list[ev.Event] = field(default_factory=list)
     case_reference: str | None = None
 
@@ -117,6 +117,7 @@ class Pipeline:
         trigger_flow: str = "first_contact",
         leads: Callable[[], bool] = lambda: True,
         followups: Followups | None = None,
+        reply_limit: Callable[[str], float | None] | None = None,
     ) -> None:
         self.db = db
         self.flows = flows
@@ -134,6 +135,9 @@ class Pipeline:
         self.referral = referral or Referral(catalogs)
         # Follow-ups: orders registered, check-ins answered (app.py passes the configured one).
         self.followups = followups or Followups(self.referral.ctx)
+        # Security: the per-sender limit (bot/web/limits.py ReplyLimiter.reserve): seconds to
+        # hold a reply back, None to keep the message unanswered. The intake is never limited.
+        self.reply_limit = reply_limit
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     # -- public ----------------------------------------------------------------------------------
@@ -298,9 +302,19 @@ class Pipeline:
             # flows see only keywords and answers to a keyword's question (FSHI's confirmation).
             frames = Session.from_dict(stored.state).frames if stored else []
             keyword_flows = {k.flow for k in self.flows.keywords.keywords}
-            flows_too = detect(inbound.text, self.flows.keywords, similarity) is not None or (
-                bool(frames) and frames[-1].flow in keyword_flows
-            )
+            keyword = detect(inbound.text, self.flows.keywords, similarity)
+            flows_too = keyword is not None or (bool(frames) and frames[-1].flow in keyword_flows)
+            # Security: over the per-sender limit her message is kept (stored above, after the
+            # duplicate check) and the replies are limited: held back, or none in a flood. A
+            # keyword (danger, DIL, FSHI) always goes through at once.
+            reply_at = now
+            if self.reply_limit is not None and keyword is None:
+                delay = self.reply_limit(inbound.urn)
+                if delay is None:
+                    await uow.contacts.touch(contact.id, now)
+                    await uow.commit()
+                    return Handled("limited"), _Applied()
+                reply_at = now + timedelta(seconds=delay)
             if await self.referral.relay_inbound(
                 uow, contact, inbound.text, now, flows_too=flows_too
             ):
@@ -326,7 +340,7 @@ class Pipeline:
                 media=bool(inbound.meta.get("media") or inbound.meta.get("num_media")),
             )
             outcome = engine.resume(session, resume, self._view(contact), self.env(now))
-            applied = await self._apply(uow, contact, stored, outcome, now)
+            applied = await self._apply(uow, contact, stored, outcome, now, reply_at=reply_at)
             await uow.contacts.touch(contact.id, now)
             await uow.commit()
         return Handled("processed", outcome.events, applied.case_reference), applied
@@ -394,6 +408,7 @@ class Pipeline:
         outcome: engine.Outcome,
         now: datetime,
         outbox_kind: str = "reply",
+        reply_at: datetime | None = None,
     ) -> _Applied:
         """Turn the engine's events into rows, in this transaction."""
         applied = _Applied()
@@ -493,7 +508,7 @@ class Pipeline:
                 text=rendered.text,
                 buttons=[{"label": b.label, "value": b.value} for b in rendered.buttons],
                 kind=outbox_kind,
-                due_at=now,
+                due_at=reply_at or now,
                 now=now,
             )
             await uow.messages.add_outbound(
