@@ -182,9 +182,18 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers, 503 otherwise."""
+    """200 when the database answers and takes writes, 503 otherwise."""
     ok = await request.app[DB].ping()
-    return web.json_response({"ok": ok, "database": ok}, status=200 if ok else 503)
+    writes = await writes_ok(request.app)
+    healthy = ok and writes
+    return web.json_response(
+        {"ok": healthy, "database": ok, "writes": writes}, status=200 if healthy else 503
+    )
+
+
+async def writes_ok(app: web.Application) -> bool:
+    """False while writes fail (a full disk, a read-only database): see Database.writes_ok."""
+    return await app[DB].writes_ok()
 
 
 async def metrics(request: web.Request) -> web.Response:

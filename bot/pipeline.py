@@ -23,6 +23,7 @@ from bot.matching import similarity
 from bot.messages import Inbound, StatusUpdate
 from bot.referral.service import Referral, with_lines
 from bot.rendering import render
+from bot.store.db import storage_failure
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +162,10 @@ class Pipeline:
         async with self._lock(inbound.urn):
             try:
                 handled, applied = await self._receive(inbound)
-            except Exception:
+            except Exception as exc:
                 # Never lose what the person wrote, and never leave them without an answer.
-                log.exception("processing an inbound %s message failed", inbound.channel)
+                if storage_failure(exc) is None:  # a full disk is logged once, by the store
+                    log.exception("processing an inbound %s message failed", inbound.channel)
                 return await self._record_failure(inbound)
         self._after_commit(inbound.urn, applied)
         return handled
@@ -372,8 +374,9 @@ class Pipeline:
                 )
                 await uow.messages.add_outbound(contact.id, inbound.channel, text, now, outbox_id)
                 await uow.commit()
-        except Exception:
-            log.exception("recording a failed inbound %s message failed too", inbound.channel)
+        except Exception as exc:
+            if storage_failure(exc) is None:
+                log.exception("recording a failed inbound %s message failed too", inbound.channel)
             raise
         if self.on_commit:
             self.on_commit()
