@@ -181,7 +181,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if token:
         now = d.clock()
         async with d.db.uow() as uow:
-            user = await uow.admin.session_user(auth.token_hash(token), now)
+            user = await uow.admin.session_user(
+                auth.token_hash(token), now, started_after=auth.oldest_session(now)
+            )
             if user is not None:
                 await uow.admin.touch_session(auth.token_hash(token), now, auth.expiry(now))
                 await uow.commit()

@@ -15,16 +15,21 @@ from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from zxcvbn import zxcvbn
 
 from bot.store.repos.admin import AdminUser
 
 SESSION_COOKIE = "helpline_admin"
 PRE_COOKIE = "helpline_login"  # before sign-in: the sign-in form's CSRF token is bound to it
 SESSION_IDLE = timedelta(minutes=30)  # signed out after this long without a request
+SESSION_MAX = timedelta(hours=12)  # and this long after signing in, however busy
 LOGIN_WINDOW = timedelta(minutes=15)
 MAX_USER_FAILURES = 5  # per user name in LOGIN_WINDOW, then that name is locked for the window
 MAX_ADDRESS_FAILURES = 20  # per client address in LOGIN_WINDOW
 MIN_PASSWORD = 10
+MIN_STRENGTH = 3  # zxcvbn's score, 0-4: 3 is "safely unguessable" against an offline attack
+STRENGTH_CHARS = 100  # zxcvbn slows with length; a longer password is judged by its start
+WEAK_HINTS = ("helpline", "admin", "ndihme", "ndihmë", "albania", "kosovo")
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 # argon2 takes ~50 ms of CPU by design: it runs on HASH_THREADS threads, never on the event
 # loop, and at most HASH_WAITING more sign-ins wait for one; beyond that they are refused at
@@ -39,17 +44,31 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 class PasswordRejected(ValueError):
-    """A password that may not be used (too short)."""
+    """A password that may not be used (too short, or easy to guess)."""
 
 
 class HasherBusy(RuntimeError):
     """Too many sign-ins are being checked at once; this one is refused, not queued."""
 
 
-def hash_password(password: str, hasher: PasswordHasher = _hasher) -> str:
-    """An argon2id hash of a password that meets the minimum."""
+def require_strong(password: str, username: str = "") -> None:
+    """Raise PasswordRejected, saying why, for a password too short or too easy to guess."""
     if len(password) < MIN_PASSWORD:
         raise PasswordRejected(f"the password must have at least {MIN_PASSWORD} characters")
+    verdict = zxcvbn(password[:STRENGTH_CHARS], user_inputs=[username, *WEAK_HINTS])
+    if verdict["score"] < MIN_STRENGTH:
+        feedback = verdict["feedback"]
+        why = " ".join([feedback.get("warning") or "", *feedback.get("suggestions", [])]).strip()
+        raise PasswordRejected(
+            "the password is too easy to guess"
+            + (f": {why}" if why else "")
+            + " (a few uncommon words make a strong one)"
+        )
+
+
+def hash_password(password: str, hasher: PasswordHasher = _hasher, username: str = "") -> str:
+    """An argon2id hash of a new password, which must be strong (require_strong)."""
+    require_strong(password, username)
     return hasher.hash(password)
 
 
@@ -102,9 +121,9 @@ class PasswordPool:
         """verify_password on a pool thread; raises HasherBusy when the pool is full."""
         return await self._run(lambda: verify_password(password_hash, password, self.hasher))
 
-    async def hash(self, password: str) -> str:
-        """hash_password on a pool thread; raises HasherBusy when the pool is full."""
-        return await self._run(lambda: hash_password(password, self.hasher))
+    async def rehash(self, password: str) -> str:
+        """A fresh hash of a password already in use (today's parameters), on a pool thread."""
+        return await self._run(lambda: self.hasher.hash(password))
 
     def close(self) -> None:
         """Stop the threads once the work already taken is done."""
@@ -187,6 +206,11 @@ def case_scope(user: AdminUser) -> str | None:
         return None
     # A coordinator without a municipality sees nothing: an impossible slug, never "all".
     return user.municipality or "\x00none"
+
+
+def oldest_session(now: datetime) -> datetime:
+    """Sessions signed in before this have ended, however recently used (SESSION_MAX)."""
+    return now - SESSION_MAX
 
 
 def expiry(now: datetime) -> datetime:

@@ -94,7 +94,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     try:
         good = await pool.verify(user.password_hash if user else None, password)
         rehashed = (
-            await pool.hash(password)
+            await pool.rehash(password)
             if good and user is not None and auth.needs_rehash(user.password_hash)
             else None
         )

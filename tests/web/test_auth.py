@@ -7,7 +7,7 @@ import re
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -136,3 +136,57 @@ async def test_sign_ins_beyond_the_threads_wait_their_turn() -> None:
     assert [await running, await waiting] == [True, False]
     assert pool.in_flight == 0
     pool.close()
+
+
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "aaaaaaaaaa",
+        "Password123!",
+        "qwertyuiop12",
+        "helpline2026",
+        "boss-boss-boss",
+        "bossboss1234",
+    ],
+)
+def test_weak_passwords_are_refused_saying_why(weak: str) -> None:
+    with pytest.raises(auth.PasswordRejected, match="too easy to guess"):
+        auth.hash_password(weak, username="boss")
+
+
+def test_strong_passwords_are_taken() -> None:
+    for strong in (PASSWORD, "tr0ub4dor&3x-sunflower", "Lumi Drin kalon nga Shkodra"):
+        assert auth.verify_password(auth.hash_password(strong, username="boss"), strong)
+
+
+async def test_a_session_ends_after_its_absolute_lifetime_however_busy(tmp_path: Path) -> None:
+    settings = load_settings(
+        env={"HELPLINE_VAR_DIR": str(tmp_path), "HELPLINE_PUBLIC_URL": "http://127.0.0.1"}
+    )
+    await migrate.upgrade_async(settings.database_url)
+    clock = [datetime(2026, 3, 2, 9, 0, tzinfo=UTC)]
+    app = build_app(settings, clock=lambda: clock[0])
+    async with TestClient(TestServer(app)) as client:
+        async with app[DB].uow() as uow:
+            await uow.admin.add_user(
+                username="boss",
+                password_hash=auth.hash_password(PASSWORD),
+                role="admin",
+                municipality=None,
+                language="en",
+                now=clock[0],
+            )
+            await uow.commit()
+        base = str(client.make_url("")).rstrip("/")
+        async with browser() as session:
+            assert await sign_in(session, base) == 303
+            # Used every 20 minutes (never idle for 30) for the whole lifetime: still in.
+            used = timedelta()
+            while used + timedelta(minutes=20) < auth.SESSION_MAX:
+                clock[0] += timedelta(minutes=20)
+                used += timedelta(minutes=20)
+                async with session.get(base + "/admin/cases", allow_redirects=False) as resp:
+                    assert resp.status == 200, used
+            clock[0] += auth.SESSION_MAX - used + timedelta(seconds=1)
+            async with session.get(base + "/admin/cases", allow_redirects=False) as resp:
+                assert resp.status == 303 and "/admin/login" in resp.headers["Location"]

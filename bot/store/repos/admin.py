@@ -186,8 +186,10 @@ class AdminRepo(Repo):
             )
         )
 
-    async def session_user(self, token_hash: str, now: datetime) -> AdminUser | None:
-        """The active user of an unexpired session."""
+    async def session_user(
+        self, token_hash: str, now: datetime, started_after: datetime | None = None
+    ) -> AdminUser | None:
+        """The active user of an unexpired session (begun after `started_after`, if given)."""
         row = (
             await self.conn.execute(
                 sa.select(users)
@@ -195,6 +197,7 @@ class AdminRepo(Repo):
                 .where(
                     sessions.c.token_hash == token_hash,
                     sessions.c.expires_at > now,
+                    sessions.c.created_at > (started_after or datetime.min),
                     users.c.active.is_(True),
                 )
             )
