@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import Settings, load_settings
+from bot.config import SettingError, Settings, load_settings
 from bot.keys import register_cli as register_keys_cli
 from bot.referral.cli import register_cli
 from bot.web.admin_cli import register_admin_cli
@@ -196,7 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `helpline` and `python -m bot`."""
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 2
     return int(args.func(settings, args) or 0)
 
 

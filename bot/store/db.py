@@ -83,14 +83,18 @@ def create_engine(url: str) -> AsyncEngine:
     """An async engine set up for the helpline (used by Database and by the migrations)."""
     url = async_url(url)
     parsed = make_url(url)
+    # hide_parameters: an error's message must never carry the statement's values (numbers,
+    # texts); the log gets the SQL without them.
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
     path = parsed.database or ":memory:"
     if path != ":memory:":
         path = str(Path(path).expanduser())
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
-        url, async_creator=sqlite_loop.connector(path, timeout=SQLITE_BUSY_MS / 1000)
+        url,
+        async_creator=sqlite_loop.connector(path, timeout=SQLITE_BUSY_MS / 1000),
+        hide_parameters=True,
     )
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -120,3 +120,16 @@ def test_storage_failures_are_told_apart_from_other_errors() -> None:
     )
     assert storage_failure(asyncpg.exceptions.UniqueViolationError("dup")) is None
     assert storage_failure(ValueError("x")) is None
+
+
+async def test_errors_never_carry_the_statements_values(db, now):
+    secret = "+355699999999 she said this"
+    async with db.uow() as uow:
+        with pytest.raises(sa.exc.DBAPIError) as caught:
+            # An id that cannot be: the database refuses, and SQLAlchemy describes the error.
+            await uow.conn.execute(
+                sa.text("INSERT INTO audit_log (id, at, action, data_enc) VALUES (1, :at, :a, :d)"),
+                [{"at": now, "a": secret, "d": b"x"}, {"at": now, "a": secret, "d": b"x"}],
+            )
+    assert secret not in str(caught.value)
+    assert "hidden due to hide_parameters" in str(caught.value)
