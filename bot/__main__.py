@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,7 +86,15 @@ def _serve_workers(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     extra = ["-v"] if args.verbose else []
     command = worker_command(settings.host, settings.port, extra)
-    return Supervisor(args.workers, command).run()
+    from bot.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+
+    ours = not os.environ.get(MULTIPROC_ENV)
+    metrics_dir = prepare_multiprocess_dir()  # before the workers start: they inherit it
+    try:
+        return Supervisor(args.workers, command).run()
+    finally:
+        if ours:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:

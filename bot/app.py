@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot import metrics as prom
 from bot.channels.simulator import SimulatorChannel
 from bot.config import Settings
 from bot.data import load_municipalities
@@ -197,10 +197,19 @@ async def writes_ok(app: web.Application) -> bool:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus metrics in the text format."""
-    response = web.Response(body=generate_latest())
-    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
-    return response
+    """Prometheus metrics in the text format (all workers' under `serve --workers N`)."""
+    return await prom.render(request.app[DB])
+
+
+async def _counted(app: web.Application, inbound: Inbound) -> Any:
+    """Hand a message to the pipeline and count it by channel and outcome."""
+    try:
+        handled = await app[PIPELINE].receive(inbound)
+    except Exception:
+        prom.count_inbound(inbound.channel, "error")
+        raise
+    prom.count_inbound(inbound.channel, getattr(handled, "status", "processed"))
+    return handled
 
 
 async def index(request: web.Request) -> web.Response:
@@ -213,7 +222,7 @@ def build_channels(app: web.Application, settings: Settings) -> dict[str, Any]:
 
     async def receive(inbound: Inbound) -> Any:
         # Never refused for its sender: the pipeline keeps it and limits the replies.
-        return await app[PIPELINE].receive(inbound)
+        return await _counted(app, inbound)
 
     async def on_status(update: StatusUpdate) -> None:
         await app[PIPELINE].record_status(update)
@@ -242,13 +251,14 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> 
     """The helpline's web application; nothing starts until the app runs."""
     app = web.Application(client_max_size=64 * 1024)
     setup_security(app, settings)  # headers, CSP, cookies, per-address limits, timeouts
+    app.middlewares.append(prom.webhook_timer)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[HUB] = Hub()
     app.cleanup_ctx.append(_runtime)
 
     async def receive(inbound: Inbound) -> None:
-        await app[PIPELINE].receive(inbound)
+        await _counted(app, inbound)
 
     app[CHANNELS] = build_channels(app, settings)
     app.router.add_get("/", index)

@@ -18,6 +18,7 @@ from bot.store.models import (
     CaseAssignmentRow,
     CaseRow,
     CheckinRow,
+    CoordinatorRow,
     FlowPublicationRow,
     LoginAttemptRow,
     TranslationOverrideRow,
@@ -35,6 +36,7 @@ cases = CaseRow.__table__
 assignments = CaseAssignmentRow.__table__
 alerts = AlertRow.__table__
 checkins = CheckinRow.__table__
+coordinators = CoordinatorRow.__table__
 
 
 class DuplicateUser(ValueError):
@@ -366,6 +368,23 @@ class AdminRepo(Repo):
             sa.select(cases.c.id, cases.c.reference).where(cases.c.id.in_(ids))
         )
         return {r.id: r.reference for r in rows}
+
+    async def alert_totals(self) -> tuple[dict[str, int], int]:
+        """Alerts sent to real (not demo) coordinators by kind, and escalation pages (a page
+        beyond a case's first step), for /metrics: the database counts for every worker."""
+        real = sa.select(coordinators.c.id).where(coordinators.c.demo.is_(False))
+        sent = await self.conn.execute(
+            sa.select(alerts.c.kind, sa.func.count())
+            .where(alerts.c.sent_at.is_not(None), alerts.c.coordinator_id.in_(real))
+            .group_by(alerts.c.kind)
+        )
+        by_kind = {str(kind): int(n) for kind, n in sent}
+        escalated = await self.conn.execute(
+            sa.select(sa.func.count()).where(
+                alerts.c.kind == "page", alerts.c.step > 1, alerts.c.coordinator_id.in_(real)
+            )
+        )
+        return by_kind, int(escalated.scalar_one())
 
     async def case_figures(
         self, since: datetime | None = None, until: datetime | None = None
