@@ -38,3 +38,34 @@ async def test_every_entry_is_reachable_page_by_page_with_filters(db, now):
         since = AuditFilter(since=now + timedelta(hours=245))
         assert len((await uow.audit.page(since))[0]) == 5
         assert await uow.audit.actions() == ["case_closed", "stats_exported"]
+
+
+async def test_only_later_pages_count_as_escalations_in_figures_and_metrics(db, now):
+    async with db.uow() as uow:
+        arta = await uow.coordinators.add(
+            name="Arta",
+            municipality="tirane",
+            phone="+355691110001",
+            telegram_chat_id=None,
+            language="sq",
+            role="coordinator",
+            now=now,
+        )
+        calm = await uow.cases.open(None, now)
+        escalated = await uow.cases.open(None, now)
+        for case, step in ((calm, 1), (escalated, 1), (escalated, 2)):
+            await uow.alerts.add(
+                case_id=case.id,
+                coordinator_id=arta.id,
+                kind="page",
+                state="waiting",
+                due_at=now,
+                now=now,
+                step=step,
+                sent_at=now,
+            )
+        await uow.commit()
+    async with db.uow() as uow:
+        figures = {f.id: f.escalations for f in await uow.admin.case_figures()}
+        assert await uow.admin.alert_totals() == ({"page": 3}, 1)
+    assert figures == {calm.id: 0, escalated.id: 1}

@@ -392,7 +392,8 @@ class AdminRepo(Repo):
         """Every case as figures, with when it was accepted and how often it escalated."""
         escalations = (
             sa.select(alerts.c.case_id, sa.func.count().label("n"))
-            .where(alerts.c.kind == "page", alerts.c.step > 0)
+            # A case's first pages are step 1 (bot/referral/routing.py); later steps escalated.
+            .where(alerts.c.kind == "page", alerts.c.step > 1)
             .group_by(alerts.c.case_id)
             .subquery()
         )
