@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import MissingKeys, Settings, load_settings
+from bot.config import MissingKeys, SettingError, Settings, load_settings
 from bot.keys import register_cli as register_keys_cli
 from bot.referral.cli import register_cli
 from bot.web.admin_cli import register_admin_cli
@@ -84,7 +86,15 @@ def _serve_workers(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     extra = ["-v"] if args.verbose else []
     command = worker_command(settings.host, settings.port, extra)
-    return Supervisor(args.workers, command).run()
+    from bot.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+
+    ours = not os.environ.get(MULTIPROC_ENV)
+    metrics_dir = prepare_multiprocess_dir()  # before the workers start: they inherit it
+    try:
+        return Supervisor(args.workers, command).run()
+    finally:
+        if ours:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
@@ -228,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `keys generate` makes the keys a deployment lacks: it runs without them.
         keyless = getattr(args, "action", None) in getattr(args, "keyless_actions", ())
         settings = load_settings(require_keys=not keyless)
-    except MissingKeys as exc:  # a deployment without its keys: say so, no traceback
+    except (MissingKeys, SettingError) as exc:  # say what is wrong, no traceback
         print(f"helpline: {exc}", file=sys.stderr)
         return 2
     return int(args.func(settings, args) or 0)

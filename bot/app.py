@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot import metrics as prom
 from bot.channels.simulator import SimulatorChannel
 from bot.config import Settings
 from bot.data import load_municipalities
@@ -34,7 +34,7 @@ from bot.store.db import Database
 from bot.store.leader import Leader
 from bot.store.repositories import Municipality
 from bot.web.admin import setup_admin
-from bot.web.limits import RateLimiter
+from bot.web.limits import ReplyLimiter
 from bot.web.security import setup_security
 from bot.web.simulator import setup_simulator
 
@@ -135,6 +135,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         on_commit=sender.wake,
         referral=referral,
         leads=lambda: leader.is_leader,
+        reply_limit=ReplyLimiter(settings.rate_per_sender).reserve,
         followups=Followups(
             referral.ctx,
             cadence=settings.followup_cadence,
@@ -182,13 +183,15 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers and the keys read what it holds, 503 otherwise."""
+    """200 when the database answers, takes writes and the keys read what it holds; else 503."""
     db = request.app[DB]
     database = await db.ping()
     keys = await keys_status(db) if database else "unknown"
-    ok = database and keys == "ok"
+    writes = await writes_ok(request.app)
+    ok = database and keys == "ok" and writes
     return web.json_response(
-        {"ok": ok, "database": database, "keys": keys}, status=200 if ok else 503
+        {"ok": ok, "database": database, "keys": keys, "writes": writes},
+        status=200 if ok else 503,
     )
 
 
@@ -209,11 +212,25 @@ async def keys_status(db: Database) -> str:
     return "ok"
 
 
+async def writes_ok(app: web.Application) -> bool:
+    """False while writes fail (a full disk, a read-only database): see Database.writes_ok."""
+    return await app[DB].writes_ok()
+
+
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus metrics in the text format."""
-    response = web.Response(body=generate_latest())
-    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
-    return response
+    """Prometheus metrics in the text format (all workers' under `serve --workers N`)."""
+    return await prom.render(request.app[DB])
+
+
+async def _counted(app: web.Application, inbound: Inbound) -> Any:
+    """Hand a message to the pipeline and count it by channel and outcome."""
+    try:
+        handled = await app[PIPELINE].receive(inbound)
+    except Exception:
+        prom.count_inbound(inbound.channel, "error")
+        raise
+    prom.count_inbound(inbound.channel, getattr(handled, "status", "processed"))
+    return handled
 
 
 async def index(request: web.Request) -> web.Response:
@@ -224,11 +241,9 @@ async def index(request: web.Request) -> web.Response:
 def build_channels(app: web.Application, settings: Settings) -> dict[str, Any]:
     """The channels this configuration turns on; a channel without credentials is off."""
 
-    senders = RateLimiter(settings.rate_per_sender)
-
     async def receive(inbound: Inbound) -> Any:
-        senders.check(inbound.urn)  # Throttled: the channel answers 429 and stores nothing
-        return await app[PIPELINE].receive(inbound)
+        # Never refused for its sender: the pipeline keeps it and limits the replies.
+        return await _counted(app, inbound)
 
     async def on_status(update: StatusUpdate) -> None:
         await app[PIPELINE].record_status(update)
@@ -257,13 +272,14 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> 
     """The helpline's web application; nothing starts until the app runs."""
     app = web.Application(client_max_size=64 * 1024)
     setup_security(app, settings)  # headers, CSP, cookies, per-address limits, timeouts
+    app.middlewares.append(prom.webhook_timer)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[HUB] = Hub()
     app.cleanup_ctx.append(_runtime)
 
     async def receive(inbound: Inbound) -> None:
-        await app[PIPELINE].receive(inbound)
+        await _counted(app, inbound)
 
     app[CHANNELS] = build_channels(app, settings)
     app.router.add_get("/", index)

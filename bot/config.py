@@ -16,8 +16,17 @@ from dotenv import dotenv_values
 from bot.engine.durations import parse_duration
 from bot.files import private_dir, private_file, write_new_private
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_VAR = ROOT / "var"
+ROOT = Path(__file__).resolve().parent.parent  # the source tree, or site-packages when installed
+PACKAGE = Path(__file__).resolve().parent
+
+
+def default_var() -> Path:
+    """Local state (SQLite file, development keys): var/ in the working directory, never inside
+    the installed package (after `pip install .` that would be site-packages)."""
+    return Path.cwd() / "var"
+
+
+DEFAULT_CADENCE = "P1D,P3D,P7D,P14D,P30D"
 
 
 @dataclass(frozen=True)
@@ -28,7 +37,7 @@ class Settings:
     data_keys: tuple[str, ...] = field(repr=False)  # Fernet keys, newest first
     secret_key: str = field(repr=False)
     public_url: str = "http://127.0.0.1:8080"
-    var_dir: Path = DEFAULT_VAR
+    var_dir: Path = field(default_factory=default_var)
     host: str = "127.0.0.1"
     port: int = 8080
     twilio_account_sid: str | None = None
@@ -43,7 +52,7 @@ class Settings:
     telegram_api_url: str | None = None
     ack_timeout: timedelta = timedelta(minutes=5)
     followup_cadence: tuple[timedelta, ...] = field(
-        default_factory=lambda: tuple(parse_duration(d) for d in "P1D,P3D,P7D,P14D,P30D".split(","))
+        default_factory=lambda: tuple(parse_duration(d) for d in DEFAULT_CADENCE.split(","))
     )
     # Follow-ups: every `followup_repeat` after the cadence until the order ends; a second try
     # `followup_retry` after an unanswered check-in (then a coordinator is asked to check on
@@ -72,7 +81,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     outbox_retry_base: timedelta = timedelta(seconds=2)
     outbox_retry_max: timedelta = timedelta(minutes=10)
-    flows_dir: Path = ROOT / "bot" / "flows"
+    flows_dir: Path = PACKAGE / "flows"
     demo: bool = False
     dev_keys: bool = False  # True when keys were generated under var/ (development only)
     # Security: /simulator and its socket exist only when on (HELPLINE_SIMULATOR; default on
@@ -151,6 +160,34 @@ def _proxies(env: dict[str, str]) -> tuple[str, ...]:
     return found
 
 
+class SettingError(ValueError):
+    """A setting has a value the helpline cannot use; the message names it and the form."""
+
+
+def _duration(env: dict[str, str], name: str, default: str) -> timedelta:
+    """An ISO-8601 duration setting, the default when not set."""
+    value = (env.get(name) or "").strip()
+    try:
+        return parse_duration(value or default)
+    except ValueError:
+        raise SettingError(
+            f"{name}={value!r} is not an ISO-8601 duration: write it like PT30S (30 seconds), "
+            "PT5M (5 minutes), PT2H (2 hours) or P1D (1 day)"
+        ) from None
+
+
+def _durations(env: dict[str, str], name: str, default: str) -> tuple[timedelta, ...]:
+    """A comma-separated list of ISO-8601 durations."""
+    value = (env.get(name) or "").strip() or default
+    try:
+        return tuple(parse_duration(d) for d in value.split(","))
+    except ValueError:
+        raise SettingError(
+            f"{name}={value!r} is not a list of ISO-8601 durations: write it like "
+            "P1D,P3D,P7D (1, 3 and 7 days)"
+        ) from None
+
+
 def _bool(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -163,9 +200,9 @@ def _rate(env: dict[str, str], name: str) -> float | None:
     try:
         rate = float(value)
     except ValueError:
-        raise ValueError(f"{name} must be a number of messages a second, not {value!r}") from None
+        raise SettingError(f"{name} must be a number of messages a second, not {value!r}") from None
     if rate < 0 or rate != rate:
-        raise ValueError(f"{name} must be 0 (no pacing) or more")
+        raise SettingError(f"{name} must be 0 (no pacing) or more")
     return rate
 
 
@@ -175,7 +212,7 @@ def _count(env: dict[str, str], name: str, default: int) -> int:
     if not value:
         return default
     if not value.isdigit():
-        raise ValueError(f"{name} must be a whole number of 0 or more, not {value!r}")
+        raise SettingError(f"{name} must be a whole number of 0 or more, not {value!r}")
     return int(value)
 
 
@@ -192,12 +229,13 @@ def load_settings(
     """Read settings from `env` (default: os.environ over a .env file).
 
     On PostgreSQL or behind https the keys must be configured (MissingKeys otherwise), unless
-    `require_keys` is False (`helpline keys generate` needs none).
+    `require_keys` is False (`helpline keys generate` needs none). The .env file is the
+    working directory's.
     """
     if env is None:
-        file_values = dotenv_values(env_file or ROOT / ".env")
+        file_values = dotenv_values(env_file or Path.cwd() / ".env")
         env = {**{k: v for k, v in file_values.items() if v is not None}, **os.environ}
-    var_dir = Path(env.get("HELPLINE_VAR_DIR") or DEFAULT_VAR)
+    var_dir = Path(env.get("HELPLINE_VAR_DIR") or default_var())
     dev = False
     data_keys = tuple(k.strip() for k in env.get("HELPLINE_DATA_KEYS", "").split(",") if k.strip())
     secret = env.get("HELPLINE_SECRET_KEY", "")
@@ -224,7 +262,6 @@ def load_settings(
             data_keys = (keys["data_key"],)
         if not secret:
             secret = keys["secret_key"]
-    cadence = env.get("HELPLINE_FOLLOWUP_CADENCE")
     return Settings(
         database_url=db_url,  # as given; bot.store.db.async_url picks the async driver
         data_keys=data_keys,
@@ -241,26 +278,24 @@ def load_settings(
         telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
         telegram_mode=env.get("HELPLINE_TELEGRAM_MODE") or "webhook",
         telegram_api_url=env.get("HELPLINE_TELEGRAM_API_URL") or None,
-        ack_timeout=parse_duration(env.get("HELPLINE_ACK_TIMEOUT") or "PT5M"),
-        followup_cadence=tuple(parse_duration(d) for d in cadence.split(","))
-        if cadence
-        else Settings.__dataclass_fields__["followup_cadence"].default_factory(),  # type: ignore[misc]
-        session_ttl=parse_duration(env.get("HELPLINE_SESSION_TTL") or "P1D"),
-        followup_repeat=parse_duration(env.get("HELPLINE_FOLLOWUP_REPEAT") or "P30D"),
-        followup_retry=parse_duration(env.get("HELPLINE_FOLLOWUP_RETRY") or "P1D"),
-        followup_quiet=parse_duration(env.get("HELPLINE_FOLLOWUP_QUIET") or "PT30M"),
-        followup_lease=parse_duration(env.get("HELPLINE_FOLLOWUP_LEASE") or "PT2M"),
-        sweep_interval=parse_duration(env.get("HELPLINE_SWEEP_INTERVAL") or "PT5S").total_seconds(),
-        outbox_lease=parse_duration(env.get("HELPLINE_OUTBOX_LEASE") or "PT60S"),
+        ack_timeout=_duration(env, "HELPLINE_ACK_TIMEOUT", "PT5M"),
+        followup_cadence=_durations(env, "HELPLINE_FOLLOWUP_CADENCE", DEFAULT_CADENCE),
+        session_ttl=_duration(env, "HELPLINE_SESSION_TTL", "P1D"),
+        followup_repeat=_duration(env, "HELPLINE_FOLLOWUP_REPEAT", "P30D"),
+        followup_retry=_duration(env, "HELPLINE_FOLLOWUP_RETRY", "P1D"),
+        followup_quiet=_duration(env, "HELPLINE_FOLLOWUP_QUIET", "PT30M"),
+        followup_lease=_duration(env, "HELPLINE_FOLLOWUP_LEASE", "PT2M"),
+        sweep_interval=_duration(env, "HELPLINE_SWEEP_INTERVAL", "PT5S").total_seconds(),
+        outbox_lease=_duration(env, "HELPLINE_OUTBOX_LEASE", "PT60S"),
         sms_rate=_rate(env, "HELPLINE_SMS_RATE"),
         telegram_rate=_rate(env, "HELPLINE_TELEGRAM_RATE"),
-        leader_retry=parse_duration(env.get("HELPLINE_LEADER_RETRY") or "PT5S"),
+        leader_retry=_duration(env, "HELPLINE_LEADER_RETRY", "PT5S"),
         retention_days=_count(env, "HELPLINE_RETENTION_DAYS", 180),
         rate_per_sender=_count(env, "HELPLINE_RATE_PER_SENDER", 30),
         rate_per_ip=_count(env, "HELPLINE_RATE_PER_IP", 600),
         trusted_proxies=_proxies(env),
-        outbox_retry_base=parse_duration(env.get("HELPLINE_OUTBOX_RETRY_BASE") or "PT2S"),
-        outbox_retry_max=parse_duration(env.get("HELPLINE_OUTBOX_RETRY_MAX") or "PT10M"),
+        outbox_retry_base=_duration(env, "HELPLINE_OUTBOX_RETRY_BASE", "PT2S"),
+        outbox_retry_max=_duration(env, "HELPLINE_OUTBOX_RETRY_MAX", "PT10M"),
         demo=_bool(env.get("HELPLINE_DEMO")),
         dev_keys=dev,
         simulator=_switch(env, "HELPLINE_SIMULATOR", not looks_like_production(db_url, public_url)),

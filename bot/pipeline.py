@@ -25,6 +25,7 @@ from bot.matching import similarity
 from bot.messages import Inbound, StatusUpdate
 from bot.referral.service import Referral, with_lines
 from bot.rendering import render
+from bot.store.db import storage_failure
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class EventSink(Protocol):
 class Handled:
     """What processing one inbound message did (for channels and tests)."""
 
-    status: str  # processed | duplicate | failed
+    status: str  # processed | duplicate | limited (kept, not answered) | failed
     events: list[ev.Event] = field(default_factory=list)
     case_reference: str | None = None
 
@@ -119,6 +120,7 @@ class Pipeline:
         trigger_flow: str = "first_contact",
         leads: Callable[[], bool] = lambda: True,
         followups: Followups | None = None,
+        reply_limit: Callable[[str], float | None] | None = None,
     ) -> None:
         self.db = db
         self.flows = flows
@@ -136,6 +138,9 @@ class Pipeline:
         self.referral = referral or Referral(catalogs)
         # Follow-ups: orders registered, check-ins answered (app.py passes the configured one).
         self.followups = followups or Followups(self.referral.ctx)
+        # Security: the per-sender limit (bot/web/limits.py ReplyLimiter.reserve): seconds to
+        # hold a reply back, None to keep the message unanswered. The intake is never limited.
+        self.reply_limit = reply_limit
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     # -- public ----------------------------------------------------------------------------------
@@ -160,9 +165,10 @@ class Pipeline:
         async with self._lock(inbound.urn):
             try:
                 handled, applied = await self._receive(inbound)
-            except Exception:
+            except Exception as exc:
                 # Never lose what the person wrote, and never leave them without an answer.
-                log.exception("processing an inbound %s message failed", inbound.channel)
+                if storage_failure(exc) is None:  # a full disk is logged once, by the store
+                    log.exception("processing an inbound %s message failed", inbound.channel)
                 return await self._record_failure(inbound)
         self._after_commit(inbound.urn, applied)
         return handled
@@ -304,9 +310,19 @@ class Pipeline:
             # flows see only keywords and answers to a keyword's question (FSHI's confirmation).
             frames = Session.from_dict(stored.state).frames if stored else []
             keyword_flows = {k.flow for k in self.flows.keywords.keywords}
-            flows_too = detect(inbound.text, self.flows.keywords, similarity) is not None or (
-                bool(frames) and frames[-1].flow in keyword_flows
-            )
+            keyword = detect(inbound.text, self.flows.keywords, similarity)
+            flows_too = keyword is not None or (bool(frames) and frames[-1].flow in keyword_flows)
+            # Security: over the per-sender limit her message is kept (stored above, after the
+            # duplicate check) and the replies are limited: held back, or none in a flood. A
+            # keyword (danger, DIL, FSHI) always goes through at once.
+            reply_at = now
+            if self.reply_limit is not None and keyword is None:
+                delay = self.reply_limit(inbound.urn)
+                if delay is None:
+                    await uow.contacts.touch(contact.id, now)
+                    await uow.commit()
+                    return Handled("limited"), _Applied()
+                reply_at = now + timedelta(seconds=delay)
             if await self.referral.relay_inbound(
                 uow, contact, inbound.text, now, flows_too=flows_too
             ):
@@ -334,7 +350,7 @@ class Pipeline:
                 media=bool(inbound.meta.get("media") or inbound.meta.get("num_media")),
             )
             outcome = engine.resume(session, resume, self._view(contact), self.env(now))
-            applied = await self._apply(uow, contact, stored, outcome, now)
+            applied = await self._apply(uow, contact, stored, outcome, now, reply_at=reply_at)
             await uow.contacts.touch(contact.id, now)
             await uow.commit()
         return Handled("processed", outcome.events, applied.case_reference), applied
@@ -366,8 +382,9 @@ class Pipeline:
                 )
                 await uow.messages.add_outbound(contact.id, inbound.channel, text, now, outbox_id)
                 await uow.commit()
-        except Exception:
-            log.exception("recording a failed inbound %s message failed too", inbound.channel)
+        except Exception as exc:
+            if storage_failure(exc) is None:
+                log.exception("recording a failed inbound %s message failed too", inbound.channel)
             raise
         if self.on_commit:
             self.on_commit()
@@ -406,6 +423,7 @@ class Pipeline:
         now: datetime,
         outbox_kind: str = "reply",
         timer: bool = False,
+        reply_at: datetime | None = None,
     ) -> _Applied:
         """Turn the engine's events into rows, in this transaction."""
         applied = _Applied()
@@ -506,7 +524,11 @@ class Pipeline:
                 text=rendered.text,
                 buttons=[{"label": b.label, "value": b.value} for b in rendered.buttons],
                 kind=outbox_kind,
-                due_at=await self._safe_time(uow, contact, fields, now) if timer else now,
+                # What a timer says waits for her safe time; a reply over the per-sender limit
+                # waits for its slot; any other reply goes at once.
+                due_at=(
+                    await self._safe_time(uow, contact, fields, now) if timer else reply_at or now
+                ),
                 now=now,
             )
             await uow.messages.add_outbound(

@@ -11,6 +11,8 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
+from bot.metrics import worker_died
+
 log = logging.getLogger(__name__)
 
 QUICK_EXIT = 10.0  # seconds: a worker that dies sooner than this after starting failed to start
@@ -74,6 +76,7 @@ class Supervisor:
             entry = self.workers.pop(pid, None)
             if entry is None:
                 continue
+            worker_died(pid)
             exit_code = os.waitstatus_to_exitcode(status)
             entry[0].returncode = exit_code
             if self.stopping:

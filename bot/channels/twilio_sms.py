@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 
 NAME = "sms"
 SMS_PATH = "/webhooks/twilio/sms"
+# Twilio's webhook connection overrides, appended to the inbound-message URL as a fragment
+# (https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides). By default Twilio
+# tries again only when it cannot connect (one retry); with these it also retries a 5xx answer
+# and a read timeout, 3 times within its 15 s budget. A repeat carries the same MessageSid.
+CONNECTION_OVERRIDES = "rc=3&rp=ct,rt,5xx"
 STATUS_PATH = "/webhooks/twilio/status"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -262,7 +267,12 @@ class TwilioSmsChannel:
         form = await request.post()
         # Twilio signs the URL it called: the public one, never what we see behind a proxy.
         url = self.settings.public_url + request.raw_path
-        if not self._validator.validate(url, form, signature):
+        # The documented webhook URL ends in CONNECTION_OVERRIDES (a fragment, never sent to
+        # us); whether Twilio signs the URL with it or without it, both are ours.
+        if not any(
+            self._validator.validate(u, form, signature)
+            for u in (url, f"{url}#{CONNECTION_OVERRIDES}")
+        ):
             return None
         return {k: v for k, v in form.items() if isinstance(v, str)}
 

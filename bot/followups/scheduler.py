@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time as _time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -23,6 +24,9 @@ from prometheus_client import Counter, Histogram
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 5.0  # how often due timers and check-ins are looked for
+# APScheduler's default misfire grace is 1 s: a daily job whose moment passes while the loop is
+# busy for longer would be skipped until tomorrow. Hours late is still better than a day.
+DAILY_GRACE = timedelta(hours=6)
 SWEEP_TIME = Histogram(
     "helpline_sweep_seconds",
     "Time one sweep of due timers and check-ins took",
@@ -86,10 +90,19 @@ class Scheduler:
         id: str,
         timezone: str = "Europe/Tirane",
     ) -> Any:
-        """A job once a day at local time `at` ("HH:MM"); a day missed while down is skipped,
-        so the job must itself catch up (read its rows, not the date it last ran)."""
+        """A job once a day at local time `at` ("HH:MM"). A run late by up to DAILY_GRACE (a busy
+        loop, a pause) still runs; a day missed while down is skipped, so the job must itself
+        catch up (read its rows, not the date it last ran)."""
         hour, minute = (int(x) for x in at.split(":"))
-        return self.add_job(func, "cron", hour=hour, minute=minute, timezone=timezone, id=id)
+        return self.add_job(
+            func,
+            "cron",
+            hour=hour,
+            minute=minute,
+            timezone=timezone,
+            id=id,
+            misfire_grace_time=int(DAILY_GRACE.total_seconds()),
+        )
 
     def start(self) -> None:
         """Start ticking (needs the running event loop)."""

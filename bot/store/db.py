@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
 from types import TracebackType
@@ -41,6 +46,25 @@ SQLITE_BUSY_MS = 30_000  # another process (the CLI) may hold the write lock for
 PING_SECONDS = 5.0
 BEGIN_OPTION = "sqlite_begin"  # execution option: "DEFERRED" for read-only connections
 
+# A storage failure (disk full, read-only, I/O error) keeps /healthz at 503 this long after it
+# was last seen; under SQLite a write probe in the database's directory also runs at each check.
+WRITE_FAILURE_HOLD = 60.0
+PROBE_BYTES = 4096
+# SQLite's primary result codes and PostgreSQL's SQLSTATEs that mean the storage cannot take
+# writes (https://sqlite.org/rescode.html, https://www.postgresql.org/docs/current/errcodes-appendix.html).
+SQLITE_STORAGE = {
+    sqlite3.SQLITE_FULL: "the disk is full",
+    sqlite3.SQLITE_IOERR: "a disk I/O error",
+    sqlite3.SQLITE_READONLY: "the database is read-only",
+    sqlite3.SQLITE_CANTOPEN: "the database file cannot be opened",
+}
+POSTGRES_STORAGE = {
+    "53100": "the database server's disk is full",
+    "53": "the database server is out of resources",
+    "58030": "a disk I/O error on the database server",
+    "25006": "the database is read-only",
+}
+
 # Databases whose unit of work the current task holds (to refuse nesting, see UnitOfWork).
 _open_uows: ContextVar[frozenset[int]] = ContextVar("helpline_open_uows", default=frozenset())
 
@@ -60,8 +84,10 @@ def create_engine(url: str) -> AsyncEngine:
     """An async engine set up for the helpline (used by Database and by the migrations)."""
     url = async_url(url)
     parsed = make_url(url)
+    # hide_parameters: an error's message must never carry the statement's values (numbers,
+    # texts); the log gets the SQL without them.
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
     path = parsed.database or ":memory:"
     if path != ":memory:":
         path = str(Path(path).expanduser())
@@ -70,7 +96,9 @@ def create_engine(url: str) -> AsyncEngine:
         private_dir(Path(path).parent)
         private_file(Path(path))
     engine = create_async_engine(
-        url, async_creator=sqlite_loop.connector(path, timeout=SQLITE_BUSY_MS / 1000)
+        url,
+        async_creator=sqlite_loop.connector(path, timeout=SQLITE_BUSY_MS / 1000),
+        hide_parameters=True,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -95,6 +123,75 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
+def storage_failure(exc: BaseException) -> str | None:
+    """What is wrong with the storage when `exc` says writes cannot be made, else None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF in SQLITE_STORAGE:
+            return SQLITE_STORAGE[code & 0xFF]
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str):
+            for prefix, problem in POSTGRES_STORAGE.items():
+                if state.startswith(prefix):
+                    return problem
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EROFS):
+            return os.strerror(current.errno).lower()
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return None
+
+
+class WriteHealth:
+    """Whether the database takes writes: the last storage failure seen, logged once."""
+
+    def __init__(
+        self, hold: float = WRITE_FAILURE_HOLD, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.hold = hold
+        self.clock = clock
+        self.problem: str | None = None
+        self._last = 0.0
+
+    def failed(self, problem: str) -> None:
+        """A write failed for this reason; the first failure of a spell is logged, clearly."""
+        if self.problem is None:
+            log.error(
+                "writes to the database fail: %s. Incoming messages are refused with 500 (the "
+                "providers send them again) and /healthz answers 503 until writes work again.",
+                problem,
+            )
+        self.problem, self._last = problem, self.clock()
+
+    def check(self) -> str | None:
+        """The storage problem of the last `hold` seconds, None when writes work."""
+        if self.problem is not None and self.clock() - self._last > self.hold:
+            log.warning("writes to the database work again (no failure for %.0f s)", self.hold)
+            self.problem = None
+        return self.problem
+
+
+def probe_directory(path: Path) -> str | None:
+    """Write, sync and remove a small file in `path`; what went wrong, or None."""
+    probe = path / f".write-probe-{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"\0" * PROBE_BYTES)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return f"cannot write in {path}: {os.strerror(exc.errno or 0)}"
+    finally:
+        try:
+            probe.unlink()
+        except OSError:
+            pass
+    return None
+
+
 class Database:
     """The helpline's database: an engine, the crypto for personal data, units of work."""
 
@@ -109,6 +206,11 @@ class Database:
         # not know whether it will write, so every one takes the lock: SQLite is for small
         # deployments and development, PostgreSQL for load.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
+        self.writes = WriteHealth()
+        database = make_url(self.url).database if self.dialect == "sqlite" else None
+        self._directory = (
+            Path(database).expanduser().parent if database and database != ":memory:" else None
+        )
 
     def __repr__(self) -> str:
         return f"Database({self.dialect})"
@@ -127,6 +229,14 @@ class Database:
         except Exception as exc:
             log.warning("database ping failed: %s", type(exc).__name__)
             return False
+
+    async def writes_ok(self) -> bool:
+        """False while writes fail: a storage failure seen lately, or (SQLite) a failed probe."""
+        if self._directory is not None:
+            problem = await asyncio.to_thread(probe_directory, self._directory)
+            if problem is not None:
+                self.writes.failed(problem)
+        return self.writes.check() is None
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
@@ -210,6 +320,10 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc is not None:
+            problem = storage_failure(exc)
+            if problem is not None:
+                self._db.writes.failed(problem)
         try:
             # Closing rolls back whatever was not committed.
             if self._conn_open():

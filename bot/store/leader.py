@@ -45,7 +45,7 @@ class Leader:
         """Try for the lock until stop(); while held, check the connection every `retry` s."""
         if not self.postgres:
             return
-        engine = create_async_engine(self.url, poolclass=NullPool)
+        engine = create_async_engine(self.url, poolclass=NullPool, hide_parameters=True)
         try:
             while not self._stop.is_set():
                 try:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -20,6 +20,7 @@ from bot.flows.library import FlowLibrary
 from bot.i18n import Catalogs
 from bot.store.db import Database
 from bot.store.repos.admin import AdminUser
+from bot.store.repos.audit import AuditFilter
 from bot.web import auth
 from bot.web.ui_texts import UI_LANGUAGES, translator
 
@@ -180,7 +181,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if token:
         now = d.clock()
         async with d.db.uow() as uow:
-            user = await uow.admin.session_user(auth.token_hash(token), now)
+            user = await uow.admin.session_user(
+                auth.token_hash(token), now, started_after=auth.oldest_session(now)
+            )
             if user is not None:
                 await uow.admin.touch_session(auth.token_hash(token), now, auth.expiry(now))
                 await uow.commit()
@@ -225,17 +228,67 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"{PREFIX}/stats" if user.is_admin else f"{PREFIX}/cases")
 
 
+AUDIT_PAGE = 100
+
+
+def _audit_filter(query: Any, case_id: int | None) -> tuple[AuditFilter, int | None, bool]:
+    """The audit page's filters and page cursor from the query string; False when one is bad
+    (`case_id` is the id of the reference asked for, None when there is no such case)."""
+    ok = True
+
+    def day(name: str) -> datetime | None:
+        nonlocal ok
+        value = query.get(name, "").strip()
+        if not value:
+            return None
+        try:
+            return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            ok = False
+            return None
+
+    kind, _, ident = query.get("who", "").partition(":")
+    if query.get("who") and not (kind in ("u", "c") and ident.isdigit()):
+        ok = False
+    if query.get("case", "").strip() and case_id is None:
+        ok = False
+    before = query.get("before", "")
+    if before and not before.isdigit():
+        ok = False
+    until = day("to")
+    where = AuditFilter(
+        admin_user_id=int(ident) if kind == "u" and ident.isdigit() else None,
+        coordinator_id=int(ident) if kind == "c" and ident.isdigit() else None,
+        action=query.get("action") or None,
+        case_id=case_id,
+        since=day("from"),
+        until=until + timedelta(days=1) if until else None,
+    )
+    return where, int(before) if before.isdigit() else None, ok
+
+
 async def audit_page(request: web.Request) -> web.Response:
-    """The audit log, newest first (admins only)."""
+    """The audit log, newest first, in pages, with filters (admins only)."""
     require_admin(request)
+    _ = gettext(request)
     d = deps(request)
+    q = request.query
+    reference = q.get("case", "").strip().upper()
     async with d.db.uow() as uow:
-        entries = await uow.audit.list_all(newest_first=True, limit=500)
-        users = {u.id: u.username for u in await uow.admin.list_users()}
-        coordinators = {c.id: c.name for c in await uow.coordinators.list_all(include_removed=True)}
+        case = await uow.cases.get_by_reference(reference) if reference else None
+        where, before, ok = _audit_filter(q, case.id if case else None)
+        entries, next_before = [], None
+        if ok:
+            entries, next_before = await uow.audit.page(where, before_id=before, size=AUDIT_PAGE)
+        actions = await uow.audit.actions()
+        user_list = await uow.admin.list_users()
+        coordinator_list = await uow.coordinators.list_all(include_removed=True)
         references = await uow.admin.references(e.case_id for e in entries if e.case_id)
+    users = {u.id: u.username for u in user_list}
+    coordinators = {c.id: c.name for c in coordinator_list}
     rows = [
         {
+            "id": e.id,
             "at": e.at,
             "who": users.get(e.admin_user_id or -1)
             or coordinators.get(e.coordinator_id or -1)
@@ -248,7 +301,23 @@ async def audit_page(request: web.Request) -> web.Response:
         }
         for e in entries
     ]
-    return render(request, "audit.html", rows=rows)
+    kept = {k: v for k, v in q.items() if k != "before" and v}
+    return render(
+        request,
+        "audit.html",
+        status=200 if ok else 400,
+        rows=rows,
+        error=_("Check the filters: dates are written YYYY-MM-DD, and the case must exist.")
+        if not ok
+        else "",
+        actions=actions,
+        who_choices=[(f"u:{u.id}", u.username) for u in user_list]
+        + [(f"c:{c.id}", c.name) for c in coordinator_list],
+        next_url=f"{PREFIX}/audit?" + urlencode({**kept, "before": next_before})
+        if next_before is not None
+        else "",
+        first_url=f"{PREFIX}/audit?" + urlencode(kept) if before is not None else "",
+    )
 
 
 async def users_page(request: web.Request) -> web.Response:

@@ -46,7 +46,7 @@ def cmd_add(settings: Any, args: argparse.Namespace) -> int:
         print("helpline: a coordinator needs --municipality SLUG", file=sys.stderr)
         return 2
     try:
-        password_hash = auth.hash_password(_read_password(args))
+        password_hash = auth.hash_password(_read_password(args), username=username)
     except ValueError as exc:
         print(f"helpline: {exc}", file=sys.stderr)
         return 2
@@ -95,7 +95,9 @@ def cmd_list(settings: Any, args: argparse.Namespace) -> int:
 def cmd_passwd(settings: Any, args: argparse.Namespace) -> int:
     """Set a new password (signs the user out everywhere)."""
     try:
-        password_hash = auth.hash_password(_read_password(args))
+        password_hash = auth.hash_password(
+            _read_password(args), username=args.username.strip().lower()
+        )
     except ValueError as exc:
         print(f"helpline: {exc}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ from bot.web.admin import PREFIX, audit, current_user, deps, gettext, redirect, 
 log = logging.getLogger(__name__)
 
 MAX_NOTE = 2000
+MIN_REASON = 5  # characters: a reason to see personal data, not a keystroke
 # Event data keys that hold a person's words: shown only after "show personal data".
 PERSONAL_KEYS = ("text", "urn", "phone", "name", "message")
 
@@ -87,7 +88,12 @@ async def _case_or_404(request: web.Request) -> Case:
 
 
 async def _page(
-    request: web.Request, case: Case, *, revealed: bool = False, error: str = ""
+    request: web.Request,
+    case: Case,
+    *,
+    revealed: bool = False,
+    error: str = "",
+    status: int = 200,
 ) -> web.Response:
     d = deps(request)
     async with d.db.uow() as uow:
@@ -122,7 +128,7 @@ async def _page(
     return render(
         request,
         "case.html",
-        status=422 if error else 200,
+        status=status if status != 200 else 422 if error else 200,
         case=case,
         place=places.get(case.municipality or ""),
         timeline=timeline,
@@ -152,7 +158,13 @@ async def reveal(request: web.Request) -> web.Response:
     """POST /admin/cases/{id}/reveal: show the person's address and words, and record it."""
     case = await _case_or_404(request)
     form = await request.post()
-    reason = str(form.get("reason", "")).strip()[:200]
+    reason = " ".join(str(form.get("reason", "")).split())[:200]
+    if len(reason) < MIN_REASON:
+        # Nothing shown and nothing recorded: the audit log must say why data was seen.
+        _ = gettext(request)
+        return await _page(
+            request, case, error=_("Say why you need the personal data (a few words)."), status=400
+        )
     await audit(request, "case_personal_data_viewed", case_id=case.id, reason=reason)
     return await _page(request, case, revealed=True)
 

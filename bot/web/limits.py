@@ -137,3 +137,44 @@ def client_address(request: web.Request, trusted_proxies: Collection[str] = ()) 
         if not _trusted(hop, networks):
             return str(ip)
     return peer
+
+
+class ReplyLimiter:
+    """The per-sender limit (HELPLINE_RATE_PER_SENDER) on replies, never on what is received.
+
+    Each reply reserves the sender's next free slot (GCRA: `per_minute` at once, then one every
+    60/per_minute seconds). `reserve` gives the seconds to hold the reply back; None when that
+    would be more than `horizon` seconds: the message is kept but not answered. Kept messages
+    and provider retries cost nothing here (duplicates are dropped before asking).
+    """
+
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        horizon: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = MAX_KEYS,
+    ) -> None:
+        self.per_minute = per_minute
+        self.horizon = horizon
+        self.clock = clock
+        self.max_keys = max_keys
+        self._next: OrderedDict[str, float] = OrderedDict()  # theoretical arrival time per key
+
+    def reserve(self, key: str) -> float | None:
+        """Seconds until this sender's next reply may go (0: now); None: do not answer."""
+        if self.per_minute <= 0:
+            return 0.0
+        now = self.clock()
+        interval = 60.0 / self.per_minute
+        tolerance = (self.per_minute - 1) * interval  # a minute's worth may go at once
+        due = max(self._next.get(key, now), now)
+        delay = max(0.0, due - tolerance - now)
+        if delay > self.horizon:
+            return None
+        self._next[key] = due + interval
+        self._next.move_to_end(key)
+        while len(self._next) > self.max_keys:
+            self._next.popitem(last=False)
+        return delay

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import timedelta
 
@@ -11,6 +12,8 @@ from bot.web import auth
 from bot.web.admin import PREFIX, TOKEN, current_user, deps, gettext, redirect, render
 from bot.web.limits import client_address
 from bot.web.ui_texts import UI_LANGUAGES
+
+log = logging.getLogger(__name__)
 
 
 def _cookie_flags(request: web.Request) -> dict[str, object]:
@@ -69,22 +72,43 @@ async def login(request: web.Request) -> web.StreamResponse:
     )
     async with d.db.uow() as uow:
         since = now - auth.LOGIN_WINDOW
-        if auth.locked(
+        refused = auth.locked(
             await uow.admin.failures_since(keys.user, since),
             await uow.admin.failures_since(keys.address, since),
-        ):
-            minutes = int(auth.LOGIN_WINDOW / timedelta(minutes=1))
-            return await login_form(
-                request,
-                error=_("Too many failed attempts. Wait {minutes} minutes and try again.").format(
-                    minutes=minutes
-                ),
-                status=429,
-                username=username,
-                next_page=str(form.get("next", "")),
-            )
+        )
         user = await uow.admin.user_by_name(username) if auth.valid_username(username) else None
-        good = auth.verify_password(user.password_hash if user else None, password)
+    if refused:
+        minutes = int(auth.LOGIN_WINDOW / timedelta(minutes=1))
+        return await login_form(
+            request,
+            error=_("Too many failed attempts. Wait {minutes} minutes and try again.").format(
+                minutes=minutes
+            ),
+            status=429,
+            username=username,
+            next_page=str(form.get("next", "")),
+        )
+    # argon2 runs on the pool's threads, outside any unit of work: on SQLite a unit of work
+    # holds the process's write lock, which every webhook needs too.
+    pool = auth.password_pool()
+    try:
+        good = await pool.verify(user.password_hash if user else None, password)
+        rehashed = (
+            await pool.rehash(password)
+            if good and user is not None and auth.needs_rehash(user.password_hash)
+            else None
+        )
+    except auth.HasherBusy:
+        log.warning("sign-in refused: %d sign-ins are being checked already", pool.in_flight)
+        return await login_form(
+            request,
+            error=_("Too many people are signing in at once. Try again in a minute."),
+            status=503,
+            username=username,
+            next_page=str(form.get("next", "")),
+        )
+    now = d.clock()
+    async with d.db.uow() as uow:
         if user is None or not good or not user.active:
             await uow.admin.add_failure([keys.user, keys.address], now)
             await uow.admin.purge_failures(now - auth.LOGIN_WINDOW * 4)
@@ -104,8 +128,8 @@ async def login(request: web.Request) -> web.StreamResponse:
         await uow.admin.purge_sessions(now)
         await uow.admin.add_session(auth.token_hash(token), user.id, now, auth.expiry(now))
         changes: dict[str, object] = {"last_login_at": now}
-        if auth.needs_rehash(user.password_hash):
-            changes["password_hash"] = auth.hash_password(password)
+        if rehashed is not None:
+            changes["password_hash"] = rehashed
         await uow.admin.update_user(user.id, **changes)
         await uow.audit.add("admin_signed_in", now=now, admin_user_id=user.id)
         await uow.commit()

@@ -15,6 +15,11 @@ from bot.store.repos.admin import CaseFigures
 
 SUPPRESS_BELOW = 5  # counts from 1 to 4 are not exported: a small place's case could be named
 SUPPRESSED = "<5"
+# Every other exported count is rounded to the nearest multiple of this. Suppressing 1 to 4 alone
+# is not enough: a hidden cell is the total (or another table over the same cases) minus the
+# shown ones, and two periods subtract to the cases between them. Rounded counts subtract to a
+# range of +-2 a cell, never to an exact small number.
+ROUND_TO = 5
 LOCAL = ZoneInfo("Europe/Tirane")  # weeks begin on Monday, local time (Albania and Kosovo share it)
 
 
@@ -34,8 +39,12 @@ def percentile(values: Sequence[float], p: float) -> float | None:
 
 
 def suppress(count: int) -> int | str:
-    """A count as it may be exported: 1 to 4 become "<5"; 0 and 5 or more stay."""
-    return SUPPRESSED if 0 < count < SUPPRESS_BELOW else count
+    """A count as it may be exported: 0 stays, 1 to 4 become "<5", others round to base 5."""
+    if count <= 0:
+        return 0
+    if count < SUPPRESS_BELOW:
+        return SUPPRESSED
+    return ROUND_TO * ((count + ROUND_TO // 2) // ROUND_TO)  # halves up: 7 -> 5, 8 -> 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +105,8 @@ def summarise(figures: Iterable[CaseFigures], followups: Mapping[str, int]) -> S
 
 
 def csv_export(summary: Summary) -> str:
-    """Anonymised aggregates as CSV (metric, group, period, count), small counts suppressed."""
+    """Anonymised aggregates as CSV (metric, group, period, count): 1 to 4 as "<5", the rest
+    rounded to base 5, so no count below 5 can be worked out from totals or two periods."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["metric", "group", "week", "count"])

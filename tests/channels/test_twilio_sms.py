@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.channels import sms_encoding
 from bot.channels.twilio_sms import (
+    CONNECTION_OVERRIDES,
     EMPTY_TWIML,
     SMS_PATH,
     STATUS_PATH,
@@ -681,3 +682,19 @@ def test_error_result_for_status_callback_codes(
 ) -> None:
     """The same mapping serves ErrorCode values of status callbacks (no HTTP status there)."""
     assert error_result(code, status) == expected
+
+
+@pytest.mark.parametrize("fragment", ["", "#" + CONNECTION_OVERRIDES])
+async def test_the_documented_url_with_connection_overrides_is_accepted(
+    h: Harness, fragment: str
+) -> None:
+    """Whether Twilio signs the webhook URL with its override fragment or without, it is ours;
+    any other fragment is not."""
+    form = tp.inbound_sms(PHONE, "po")
+    status, _, _ = await h.post(
+        SMS_PATH, form, tp.signed_headers(PUBLIC + SMS_PATH + fragment, form)
+    )
+    assert status == 200
+    other = tp.inbound_sms(PHONE, "po")
+    headers = tp.signed_headers(PUBLIC + SMS_PATH + "#rc=5&rp=all", other)
+    assert (await h.post(SMS_PATH, other, headers))[0] == 403

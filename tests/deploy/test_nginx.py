@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import shutil
 import ssl
 import subprocess
@@ -56,7 +57,10 @@ def site(tmp: Path, upstream_port: int, http_port: int, https_port: int) -> Path
     (tmp / "site.conf").write_text(conf)
     main = tmp / "nginx.conf"
     main.write_text(
-        f"pid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\nevents {{}}\n"
+        # user: pytest's temporary directories are private to their owner, and nginx's
+        # workers read the ACME webroot in them (a real webroot is world-readable).
+        f"user {getpass.getuser()};\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\n"
+        "events {}\n"
         f"http {{\n  client_body_temp_path {tmp}/body;\n  proxy_temp_path {tmp}/proxy;\n"
         f"  include {tmp}/site.conf;\n}}\n"
     )
@@ -145,6 +149,15 @@ async def test_a_signed_sms_through_nginx_is_answered_and_a_forged_one_refused(
             async with http.get(plain, allow_redirects=False) as resp:
                 assert resp.status == 301  # plain HTTP only leads to TLS
                 assert resp.headers["Location"] == PUBLIC + SMS_PATH
+            # Certificate renewal with nginx holding port 80: certbot --webroot writes the
+            # challenge under the webroot, and Let's Encrypt fetches it over plain HTTP.
+            challenge = tmp_path / "nginx" / ".well-known" / "acme-challenge"
+            challenge.mkdir(parents=True)
+            (challenge / "t0k3n").write_text("t0k3n.key-authorization")
+            acme = f"http://127.0.0.1:{http_port}/.well-known/acme-challenge/t0k3n"
+            async with http.get(acme, allow_redirects=False) as resp:
+                assert resp.status == 200
+                assert await resp.text() == "t0k3n.key-authorization"
     finally:
         await asyncio.to_thread(nginx, "-c", str(conf), "-s", "stop")
         await server.stop()

@@ -100,3 +100,36 @@ def test_urls_get_the_async_drivers():
     assert async_url("postgresql://u@h/d") == "postgresql+asyncpg://u@h/d"
     assert async_url("sqlite:///var/h.db") == "sqlite+aiosqlite:///var/h.db"
     assert async_url("sqlite+aiosqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+
+
+def test_storage_failures_are_told_apart_from_other_errors() -> None:
+    import sqlite3
+
+    import asyncpg
+
+    from bot.store.db import storage_failure
+
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+    assert storage_failure(full) == "the disk is full"
+    wrapped = RuntimeError("outer")
+    wrapped.__cause__ = asyncpg.exceptions.DiskFullError("could not extend file")
+    assert storage_failure(wrapped) == "the database server's disk is full"
+    assert storage_failure(asyncpg.exceptions.ReadOnlySQLTransactionError("ro")) == (
+        "the database is read-only"
+    )
+    assert storage_failure(asyncpg.exceptions.UniqueViolationError("dup")) is None
+    assert storage_failure(ValueError("x")) is None
+
+
+async def test_errors_never_carry_the_statements_values(db, now):
+    secret = "+355699999999 she said this"
+    async with db.uow() as uow:
+        with pytest.raises(sa.exc.DBAPIError) as caught:
+            # An id that cannot be: the database refuses, and SQLAlchemy describes the error.
+            await uow.conn.execute(
+                sa.text("INSERT INTO audit_log (id, at, action, data_enc) VALUES (1, :at, :a, :d)"),
+                [{"at": now, "a": secret, "d": b"x"}, {"at": now, "a": secret, "d": b"x"}],
+            )
+    assert secret not in str(caught.value)
+    assert "hidden due to hide_parameters" in str(caught.value)

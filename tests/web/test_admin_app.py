@@ -296,9 +296,9 @@ async def test_the_csv_export_suppresses_small_counts(site: Site) -> None:
         rows = (await resp.text()).splitlines()
     week = "2026-03-02"
     assert f"cases,tirane,{week},<5" in rows  # three cases: could point at someone
-    assert f"cases,durres,{week},6" in rows
-    assert "risk_level,high,,9" in rows
-    assert "followup_outcome,respected,,6" in rows and "followup_outcome,breached,,<5" in rows
+    assert f"cases,durres,{week},5" in rows  # 6, rounded to base 5
+    assert "risk_level,high,,10" in rows  # 9
+    assert "followup_outcome,respected,,5" in rows and "followup_outcome,breached,,<5" in rows
     async with site.client.get("/admin/stats?period=all") as resp:
         html = await resp.text()
     assert "No follow-ups yet." not in html
@@ -393,3 +393,22 @@ async def test_each_user_chooses_the_ui_language(site: Site) -> None:
     assert await sign_in(site, "boss") == 303  # another user keeps their own choice
     async with site.client.get("/admin/cases") as resp:
         assert "<h1>Cases" in await resp.text()
+
+
+async def test_personal_data_needs_a_reason_and_nothing_shows_without_one(site: Site) -> None:
+    assert await sign_in(site, "tira") == 303
+    case_id = site.cases["tirane"]
+    token = await csrf_of(site.client, f"/admin/cases/{case_id}")
+    async with site.app[DB].uow() as uow:
+        before = len(await uow.audit.list_all())
+    for reason in (None, "", "   ", "x", "ok"):
+        data = {"csrf": token} if reason is None else {"csrf": token, "reason": reason}
+        async with site.client.post(f"/admin/cases/{case_id}/reveal", data=data) as resp:
+            assert resp.status == 400
+            html = await resp.text()
+        assert "+355691234567" not in html and "ndihme, me rreh" not in html
+        said = ("Say why you need the personal data", "Shkruani pse ju duhen")  # en or sq UI
+        assert any(text in html for text in said)
+    async with site.app[DB].uow() as uow:
+        after = await uow.audit.list_all()
+    assert not [e for e in after[before:] if e.action == "case_personal_data_viewed"]

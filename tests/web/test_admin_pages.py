@@ -32,6 +32,8 @@ PASSWORD = "a long enough password"
 QUICK_EXIT = (ROOT / "bot" / "flows" / "quick_exit.yaml").read_text()
 WIDE = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+AUDIT_SEEDED = 250
+AUDIT_START = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,10 @@ class Server:
     url: str
     tirane_case: int
     durres_case: int
+    tirane_reference: str
 
 
-async def _prepare(env: dict[str, str]) -> tuple[int, int]:
+async def _prepare(env: dict[str, str]) -> tuple[int, int, str]:
     """Schema, demo data, two users, and cases in five places (figures only), some accepted.
 
     In process (one `helpline ...` command costs a second or two of start-up each).
@@ -54,6 +57,7 @@ async def _prepare(env: dict[str, str]) -> tuple[int, int]:
     db = Database(settings.database_url, Crypto(settings.data_keys, settings.secret_key))
     start = datetime.now(UTC) - timedelta(days=40)
     ids: dict[str, int] = {}
+    references: dict[str, str] = {}
     try:
         async with db.uow() as uow:
             for name, role, place, language in (
@@ -84,12 +88,21 @@ async def _prepare(env: dict[str, str]) -> tuple[int, int]:
                     category=case_rules.GBV_TYPES[i % 4],
                 )
                 ids.setdefault(place, case.id)
+                references.setdefault(place, case.reference)
                 if i % 2 == 0:
                     await case_rules.accept(uow, case, demo.id, at + timedelta(minutes=2 + i))
+            # An old, long audit log: 250 exports a day apart, every tenth about the Tirana case.
+            for i in range(AUDIT_SEEDED):
+                await uow.audit.add(
+                    "stats_exported",
+                    now=AUDIT_START + timedelta(days=i),
+                    case_id=ids["tirane"] if i % 10 == 0 else None,
+                    data={"seeded": i},
+                )
             await uow.commit()
     finally:
         await db.dispose()
-    return ids["tirane"], ids["durres"]
+    return ids["tirane"], ids["durres"], references["tirane"]
 
 
 @pytest.fixture(scope="module")
@@ -98,9 +111,9 @@ def admin_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     var = tmp_path_factory.mktemp("admin-var")
     port = _free_port()
     env = helpline_env(var, f"http://127.0.0.1:{port}")
-    tirane, durres = asyncio.run(_prepare(env))
+    tirane, durres, reference = asyncio.run(_prepare(env))
     with serving(var, port, env) as url:
-        yield Server(url, tirane, durres)
+        yield Server(url, tirane, durres, reference)
 
 
 async def shoot(page: Page, name: str, *, full: bool = True) -> None:
@@ -284,3 +297,30 @@ async def test_a_coordinator_cannot_open_another_municipalitys_case(
         assert response is not None and response.status == 403
     finally:
         await page.context.close()
+
+
+async def test_the_audit_log_pages_back_to_its_first_entry_and_filters(
+    admin_server: Server, admin_page: Page
+) -> None:
+    page = admin_page
+    base = admin_server.url + "/admin/audit"
+    # However many entries came after, the oldest is reached by paging ("Older entries").
+    await page.goto(base + "?action=stats_exported")
+    seen: set[str] = set()
+    while True:
+        rows = page.locator("#audit tbody tr[data-action=stats_exported]")
+        seen.update(await rows.evaluate_all("rows => rows.map(r => r.dataset.id)"))
+        older = page.locator("#audit-older")
+        if await older.count() == 0:
+            break
+        await older.click()
+    assert len(seen) >= AUDIT_SEEDED  # the 250 seeded, and any export the other tests made
+    await expect(page.locator("#audit tbody tr").last).to_contain_text("2025-01-01 12:00:00")
+    await shoot(page, "audit-last-page")
+    # Filters: the case's reference, and dates.
+    reference = admin_server.tirane_reference
+    await page.goto(f"{base}?action=stats_exported&case={reference}&from=2025-01-01&to=2025-03-31")
+    await expect(page.locator("#audit tbody tr[data-action=stats_exported]")).to_have_count(9)
+    await page.goto(base + "?from=2025-13-01")
+    await expect(page.locator("#audit-error")).to_be_visible()
+    await expect(page.locator("#audit tbody tr[data-action]")).to_have_count(0)

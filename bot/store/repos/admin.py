@@ -18,6 +18,7 @@ from bot.store.models import (
     CaseAssignmentRow,
     CaseRow,
     CheckinRow,
+    CoordinatorRow,
     FlowPublicationRow,
     FollowupPlanRow,
     LoginAttemptRow,
@@ -37,6 +38,7 @@ assignments = CaseAssignmentRow.__table__
 alerts = AlertRow.__table__
 checkins = CheckinRow.__table__
 plans = FollowupPlanRow.__table__
+coordinators = CoordinatorRow.__table__
 
 
 class DuplicateUser(ValueError):
@@ -188,8 +190,10 @@ class AdminRepo(Repo):
             )
         )
 
-    async def session_user(self, token_hash: str, now: datetime) -> AdminUser | None:
-        """The active user of an unexpired session."""
+    async def session_user(
+        self, token_hash: str, now: datetime, started_after: datetime | None = None
+    ) -> AdminUser | None:
+        """The active user of an unexpired session (begun after `started_after`, if given)."""
         row = (
             await self.conn.execute(
                 sa.select(users)
@@ -197,6 +201,7 @@ class AdminRepo(Repo):
                 .where(
                     sessions.c.token_hash == token_hash,
                     sessions.c.expires_at > now,
+                    sessions.c.created_at > (started_after or datetime.min),
                     users.c.active.is_(True),
                 )
             )
@@ -371,13 +376,31 @@ class AdminRepo(Repo):
         )
         return {r.id: r.reference for r in rows}
 
+    async def alert_totals(self) -> tuple[dict[str, int], int]:
+        """Alerts sent to real (not demo) coordinators by kind, and escalation pages (a page
+        beyond a case's first step), for /metrics: the database counts for every worker."""
+        real = sa.select(coordinators.c.id).where(coordinators.c.demo.is_(False))
+        sent = await self.conn.execute(
+            sa.select(alerts.c.kind, sa.func.count())
+            .where(alerts.c.sent_at.is_not(None), alerts.c.coordinator_id.in_(real))
+            .group_by(alerts.c.kind)
+        )
+        by_kind = {str(kind): int(n) for kind, n in sent}
+        escalated = await self.conn.execute(
+            sa.select(sa.func.count()).where(
+                alerts.c.kind == "page", alerts.c.step > 1, alerts.c.coordinator_id.in_(real)
+            )
+        )
+        return by_kind, int(escalated.scalar_one())
+
     async def case_figures(
         self, since: datetime | None = None, until: datetime | None = None
     ) -> list[CaseFigures]:
         """Every case as figures, with when it was accepted and how often it escalated."""
         escalations = (
             sa.select(alerts.c.case_id, sa.func.count().label("n"))
-            .where(alerts.c.kind == "page", alerts.c.step > 0)
+            # A case's first pages are step 1 (bot/referral/routing.py); later steps escalated.
+            .where(alerts.c.kind == "page", alerts.c.step > 1)
             .group_by(alerts.c.case_id)
             .subquery()
         )
