@@ -51,10 +51,11 @@ def test_state_and_env_file_come_from_the_working_directory(
     for name in list(os.environ):
         if name.startswith(("HELPLINE_", "TWILIO_", "TELEGRAM_")):
             monkeypatch.delenv(name)
-    (tmp_path / ".env").write_text("HELPLINE_PUBLIC_URL=https://helpline.example.org\n")
+    # Not https: a public https URL without its keys refuses to start (issue 14, item 3).
+    (tmp_path / ".env").write_text("HELPLINE_PUBLIC_URL=http://helpline.example.org:8080\n")
     monkeypatch.chdir(tmp_path)
     settings = load_settings()
-    assert settings.public_url == "https://helpline.example.org"
+    assert settings.public_url == "http://helpline.example.org:8080"
     assert settings.var_dir == tmp_path / "var"
     assert settings.database_url.endswith(str(tmp_path / "var" / "helpline.db"))
     assert (tmp_path / "var" / "dev-keys.json").exists()

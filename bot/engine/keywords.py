@@ -72,10 +72,7 @@ def detect_all(text: str, keywords: KeywordSet) -> list[KeywordHit]:
         if keyword.mode != "phrase":
             continue
         for language, patterns in keyword.phrases.items():
-            if any(
-                not u.negated(t, h, lexicon) and not u.in_past(t, h, lexicon)
-                for h in u.find_patterns(t, patterns, lexicon)
-            ):
+            if any(u.said_now(t, h, lexicon) for h in u.find_patterns(t, patterns, lexicon)):
                 hits.append(KeywordHit(keyword, language or None))
                 break
     return hits

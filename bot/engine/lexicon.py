@@ -42,7 +42,7 @@ GAP_MAX = 3
 ENDINGS = frozenset(
     ["", "a", "e", "i", "u", "n", "s", "t", "in", "it", "en", "es", "et", "ur", "ue", "te", "ja",
      "je", "ni", "im", "ve", "ne", "esh", "eve", "ut", "un", "ej", "jn", "ri", "rit", "ra", "on",
-     "oi", "ote", "ova", "ove", "em", "het", "hem", "ti", "tin", "r"]
+     "oi", "ote", "em", "het", "hem", "ti", "tin", "r"]
 )  # fmt: skip
 
 

@@ -32,6 +32,9 @@ _HAS_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
 NEGATION = "negation"  # concept names the layer itself relies on
 NEGATION_ADJACENT = "negation_adjacent"
+SUBJECT = "subject"
+HYPOTHETICAL = "hypothetical"
+BENIGN = "benign"
 REFUSAL = "refusal"
 POST_NEGATION = "post_negation"
 CLITIC = "clitic"
@@ -291,10 +294,13 @@ def negated(text: Text, hit: Hit, lexicon: Lexicon, *, refusals: bool = False) -
     clause = text.clauses[hit.start]
     steps = 0
     j = hit.start - 1
+    subjects = _single_words(lexicon, SUBJECT)
     while j >= 0 and text.clauses[j] == clause:
         word = text.words[j]
         if word in negations or (word in adjacent and steps == 0):
             return True
+        if word in subjects:
+            return False  # "I'm not ok he hit me": a new subject, the negation was before it
         if word not in lexicon.skip:
             steps += 1
             if steps >= lexicon.negation_scope:
@@ -338,13 +344,22 @@ def _whole_only_ok(text: Text, hit: Hit, lexicon: Lexicon) -> bool:
 # -- readings -----------------------------------------------------------------------------------
 
 
+def said_now(text: Text, hit: Hit, lexicon: Lexicon) -> bool:
+    """A hit that says something is so now: not negated, not clearly in the past, not in a
+    clause that supposes ("nese dikush e shkel urdhrin…"), not part of an idiom ("me vrau
+    merzia", bored to death)."""
+    if negated(text, hit, lexicon) or in_past(text, hit, lexicon):
+        return False
+    clause = text.clauses[hit.start]
+    first = text.clauses.index(clause)
+    if any(h.start == first for h in find(text, HYPOTHETICAL, lexicon)):
+        return False
+    return not any(b.start <= hit.start and hit.end <= b.end for b in find(text, BENIGN, lexicon))
+
+
 def danger_hits(text: Text, lexicon: Lexicon, concept: str = DANGER) -> list[Hit]:
     """Danger said now: the concept's hits that are neither negated nor clearly in the past."""
-    return [
-        h
-        for h in find(text, concept, lexicon)
-        if not negated(text, h, lexicon) and not in_past(text, h, lexicon)
-    ]
+    return [h for h in find(text, concept, lexicon) if said_now(text, h, lexicon)]
 
 
 def read_danger(text: str, lexicon: Lexicon) -> bool:

@@ -60,6 +60,8 @@ def test_clauses_end_at_punctuation_and_but():
         "m'ka mshel n'shpi",
         "Помоћ, закључао ме је у кући",
         "burri po më rreh, ndihmoni",
+        "im not ok he hit me again",  # a new subject ends the negation's reach
+        "he has a gun and says he'll kill me if i leave",  # the "if" is not where the threat is
     ],
 )
 def test_danger_now_is_found_in_any_form(text):
@@ -82,6 +84,9 @@ def test_danger_now_is_found_in_any_form(text):
         "dua informacion per urdhrin e mbrojtjes",
         "hi there",  # "there" is not Albanian "therr" (stab)
         "ai nuk më lë të punoj",  # control, not confinement
+        "nese dikush e shkel urdhrin, cfare denimi merr?",  # supposes: a question about the law
+        "me vrau merzia ketu ne fshat",  # bored to death: an idiom
+        "a ka strehimore ne Gjakove?",  # "gjak" (blood) is not in Gjakovë
     ],
 )
 def test_negated_past_or_benign_is_not_danger(text):

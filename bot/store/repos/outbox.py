@@ -63,6 +63,10 @@ ERASED_OF_ROW = (
 )
 
 
+# The longest the per-sender limit holds a reply back (bot/web/limits.py ReplyLimiter).
+REPLY_HOLD_MAX = timedelta(seconds=60)
+
+
 class OutboxRepo(Repo):
     """The outbox table."""
 
@@ -114,14 +118,17 @@ class OutboxRepo(Repo):
         return (await self.conn.execute(INSERT_OUTBOX, row)).scalar_one()
 
     async def release(self, contact_id: int, now: datetime) -> int:
-        """Safe times: she wrote, so what waited for her (her window, or her writing) goes now."""
+        """Safe times: she wrote, so what waited for her (her window, or her writing) goes now.
+
+        Not the replies the per-sender limit holds back for up to a minute: they wait for their
+        slot, not for her (a flood would otherwise release its own held replies)."""
         result = await self.conn.execute(
             sa.update(outbox)
             .where(
                 outbox.c.contact_id == contact_id,
                 outbox.c.status == "pending",
                 outbox.c.kind.in_(TO_HER),
-                outbox.c.due_at > now,
+                outbox.c.due_at > now + REPLY_HOLD_MAX,
             )
             .values(due_at=now)
         )
