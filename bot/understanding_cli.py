@@ -44,7 +44,6 @@ ROLE = {"survivor": "self", "witness": "other"}
 KEYWORD_INTENTS = ("danger", "exit", "erase", "language")
 
 
-
 @dataclass(slots=True)
 class Reader:
     """The engine's world once, for reading many messages."""

@@ -133,10 +133,19 @@ async def test_healthz_says_when_the_keys_do_not_read_the_data(tmp_path: Path) -
         async with TestClient(TestServer(app)) as client, client.get("/healthz") as resp:
             return resp.status, await resp.json()
 
-    assert await health(NEW) == (200, {"ok": True, "database": True, "keys": "ok", "writes": True})  # nothing yet
+    assert await health(NEW) == (
+        200,
+        {"ok": True, "database": True, "keys": "ok", "writes": True},
+    )  # nothing yet
     await _contact_under(settings.database_url, [OLD])
-    assert await health(f"{NEW},{OLD}") == (200, {"ok": True, "database": True, "keys": "ok", "writes": True})
-    assert await health(NEW) == (503, {"ok": False, "database": True, "keys": "mismatch", "writes": True})
+    assert await health(f"{NEW},{OLD}") == (
+        200,
+        {"ok": True, "database": True, "keys": "ok", "writes": True},
+    )
+    assert await health(NEW) == (
+        503,
+        {"ok": False, "database": True, "keys": "mismatch", "writes": True},
+    )
 
 
 async def test_a_person_under_a_lost_key_is_answered_as_someone_new(db_url: str) -> None:

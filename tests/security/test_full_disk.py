@@ -93,14 +93,20 @@ async def test_a_full_disk_turns_healthz_503_and_is_logged_once(
 
             clock = Clock()
             app[DB].writes.clock = clock
-            assert await health() == (200, {"ok": True, "database": True, "keys": "ok", "writes": True})
+            assert await health() == (
+                200,
+                {"ok": True, "database": True, "keys": "ok", "writes": True},
+            )
             assert await sms("ndihmë") == 200
             filler = fill(small_disk)
             with caplog.at_level(logging.INFO):
                 statuses = [await sms(f"mesazh {n}") for n in range(5)]
                 checks = [await health() for _ in range(3)]
             assert set(statuses) == {500}  # refused, so Twilio's retry options can send again
-            assert checks == [(503, {"ok": False, "database": True, "keys": "ok", "writes": False})] * 3
+            assert (
+                checks
+                == [(503, {"ok": False, "database": True, "keys": "ok", "writes": False})] * 3
+            )
             said = [r for r in caplog.records if "writes to the database fail" in r.getMessage()]
             assert len(said) == 1 and said[0].levelno == logging.ERROR
             assert "disk is full" in said[0].getMessage()
@@ -110,7 +116,10 @@ async def test_a_full_disk_turns_healthz_503_and_is_logged_once(
             # Room again: after the hold without failures, writes work and health is back.
             filler.unlink()
             clock.now += app[DB].writes.hold + 1
-            assert await health() == (200, {"ok": True, "database": True, "keys": "ok", "writes": True})
+            assert await health() == (
+                200,
+                {"ok": True, "database": True, "keys": "ok", "writes": True},
+            )
             assert await sms("ndihmë përsëri") == 200
     finally:
         await twilio.stop()
