@@ -12,6 +12,7 @@ from bot.engine.lexicon import Lexicon, Pattern, parse_pattern
 # Words that may stand around a whole-message keyword without changing it: "dil tani",
 # "fshini gjithcka", "delete my data", "english please".
 KEYWORD_FILLER = "keyword_filler"
+WHOLE_MAX = 10  # words: a longer message is not a keyword command, whatever its last clause
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ def detect(
     return hits[0] if hits else None
 
 
-def detect_all(text: str, keywords: KeywordSet) -> list[KeywordHit]:
+def detect_all(text: str | u.Text, keywords: KeywordSet) -> list[KeywordHit]:
     """Every keyword this message triggers, in the order they are tried: a whole-message one
     alone, else each phrase keyword that matches.
 
@@ -58,11 +59,11 @@ def detect_all(text: str, keywords: KeywordSet) -> list[KeywordHit]:
     not clearly in the past ("me rrihte para dy vitesh").
     """
     lexicon = keywords.lexicon
-    t = u.analyse(text, lexicon)
+    t = text if isinstance(text, u.Text) else u.analyse(text, lexicon)
     if not t.words:
         return []
     for keyword in keywords.keywords:
-        if keyword.mode != "whole":
+        if keyword.mode != "whole" or len(t) > WHOLE_MAX:
             continue
         for language, patterns in keyword.phrases.items():
             if _whole(t, patterns, lexicon):

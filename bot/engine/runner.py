@@ -32,7 +32,7 @@ from bot.engine.routers import (
     route_yes_no,
 )
 from bot.engine.session import Frame, Session
-from bot.engine.understand import read_first, read_language
+from bot.engine.understand import Text, analyse, read_first, read_language
 
 DANGER_FLOW = "danger"
 ESCAPES = frozenset({"exit", "erase"})  # keywords that win over any answer to the question
@@ -174,9 +174,11 @@ class _Run:
     # -- messages ------------------------------------------------------------------------------
 
     def _first_message(self, res: MsgResume) -> None:
+        # One reading of her words for the language, the disclosure and the keywords.
+        text: str | Text = analyse(res.text, self.env.keywords.lexicon)
         if not res.start and res.text.strip():
-            self._read_first(res.text)
-        hit = None if res.start else self._keyword(res.text)
+            self._read_first(text)
+        hit = None if res.start else self._keyword(text)
         if hit is not None:
             self._start_keyword(hit, parent_mode="start")
             return
@@ -234,7 +236,7 @@ class _Run:
             return wait.routes["found"]
         raise EngineError(f"no route for category {match.category!r}")
 
-    def _read_first(self, text: str) -> None:
+    def _read_first(self, text: str | Text) -> None:
         """What a first message already says: its language, danger, who it is about."""
         s, lexicon = self.s, self.env.keywords.lexicon
         language = read_language(text, lexicon, self.env.identify_language)
@@ -254,7 +256,7 @@ class _Run:
         self.s.results[name] = value
         self.events.append(ev.ResultSaved(name, value, category))
 
-    def _keyword(self, text: str) -> KeywordHit | None:
+    def _keyword(self, text: str | Text) -> KeywordHit | None:
         hits = detect_all(text, self.env.keywords)
         # The keywords found beside the one that runs: the child path pages urgently only when
         # danger was said too (@results.said_danger).

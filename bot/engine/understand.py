@@ -110,10 +110,21 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
     return Text(tuple(words), tuple(clauses), cyrillic, frozenset(buts))
 
 
+_SINGLE: dict[tuple[int, str], tuple[Lexicon, frozenset[str]]] = {}
+
+
 def _single_words(lexicon: Lexicon, concept: str) -> frozenset[str]:
-    return frozenset(
+    """The one-word patterns of a concept (negations, clitics…), computed once per lexicon."""
+    cached = _SINGLE.get((id(lexicon), concept))
+    if cached is not None and cached[0] is lexicon:
+        return cached[1]
+    if len(_SINGLE) > 256:
+        _SINGLE.clear()
+    words = frozenset(
         p[0].value for p in lexicon.patterns(concept) if len(p) == 1 and p[0].kind == "word"
     )
+    _SINGLE[(id(lexicon), concept)] = (lexicon, words)
+    return words
 
 
 # -- matching -----------------------------------------------------------------------------------
@@ -679,13 +690,15 @@ def read_place(text: str, index: PlaceIndex, lexicon: Lexicon) -> str | None:
 Identify = Callable[[str], Mapping[str, float]]
 
 
-def read_language(text: str, lexicon: Lexicon, identify: Identify | None = None) -> str | None:
+def read_language(
+    text: str | Text, lexicon: Lexicon, identify: Identify | None = None
+) -> str | None:
     """The language of a message ('sq', 'en', 'sr'), or None when its words give none ("ok", "2").
 
     Our own word lists vote first (Albanian typed without ë, Gheg, SMS shorthand are where a
     general detector is weakest); a detector made for short texts decides the rest.
     """
-    t = analyse(text, lexicon)
+    t = text if isinstance(text, Text) else analyse(text, lexicon)
     if t.cyrillic:
         return "sr"
     words = [w for w in t.words if not w.isdigit()]
@@ -740,9 +753,9 @@ class FirstReading:
     topic: str | None = None  # a concept of `topics` (orders, shelter, legal…)
 
 
-def read_first(text: str, lexicon: Lexicon) -> FirstReading:
+def read_first(text: str | Text, lexicon: Lexicon) -> FirstReading:
     """Read a first message for disclosure; only what it says clearly is taken as answered."""
-    t = analyse(text, lexicon)
+    t = text if isinstance(text, Text) else analyse(text, lexicon)
     danger = bool(danger_hits(t, lexicon))
     other = [h for h in find(t, ABOUT_OTHER, lexicon) if not negated(t, h, lexicon)]
     self_ = [h for h in find(t, ABOUT_SELF, lexicon) if not negated(t, h, lexicon)]
