@@ -7,7 +7,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.engine.definition import Flow, KeywordSet
-from bot.flows.loader import FlowError, Loaded, Problem, load_dir, parse_flow
+from bot.flows.loader import (
+    KEYWORDS_FILE,
+    UNDERSTANDING_FILE,
+    FlowError,
+    Loaded,
+    Problem,
+    check_senses,
+    load_dir,
+    parse_flow,
+    parse_keywords,
+)
+from bot.flows.understanding import parse_understanding
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +41,8 @@ class FlowLibrary:
         self.current: dict[str, Flow] = {}
         self.sources: dict[str, str] = {}
         self.keywords = KeywordSet()
+        self.keywords_source = ""
+        self.understanding_source = ""  # what the lexicon in self.keywords was read from
         self._versions: dict[tuple[str, str], Flow] = {}
 
     def get(self, name: str, version: str | None = None) -> Flow:
@@ -67,6 +80,25 @@ class FlowLibrary:
         self.current = loaded.flows
         self.sources = loaded.sources
         self.keywords = loaded.keywords
+        self.keywords_source = loaded.keywords_source
+        self.understanding_source = loaded.understanding_source
         for flow in loaded.flows.values():
             self._versions[(flow.name, flow.version)] = flow
         return ReloadResult(ok=True, changed=changed, warnings=loaded.warnings)
+
+    def check_understanding(self, source: str) -> KeywordSet:
+        """The keywords read with the lexicon of `source`; FlowError names every problem."""
+        lexicon = parse_understanding(UNDERSTANDING_FILE, source)
+        problems = check_senses(self.current, lexicon)
+        if problems:
+            raise FlowError(problems)
+        if not self.keywords_source:
+            return KeywordSet(lexicon=lexicon)
+        return parse_keywords(KEYWORDS_FILE, self.keywords_source, self.current, lexicon)
+
+    def serve_understanding(self, source: str) -> None:
+        """Read from now on with the lexicon of `source` (FlowError leaves the old one serving)."""
+        keywords = self.check_understanding(source)
+        # One assignment each: the pipeline reads these between awaits, never half-changed.
+        self.keywords = keywords
+        self.understanding_source = source

@@ -73,6 +73,8 @@ class Loaded:
     flows: dict[str, Flow] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # flow name -> YAML text
     keywords: KeywordSet = field(default_factory=KeywordSet)
+    keywords_source: str = ""  # keywords.yaml's text, to read again with a new lexicon
+    understanding_source: str = ""  # understanding.yaml's text (the shipped one if none)
     warnings: list[Problem] = field(default_factory=list)
 
 
@@ -692,9 +694,13 @@ def load_dir(path: Path) -> Loaded:
         loaded.sources[flow.name] = text
     problems += check_references(loaded.flows)
     # Imported here: understanding.py builds on this module's parser.
-    from bot.flows.understanding import load_understanding
+    from bot.flows.understanding import SHIPPED, load_understanding
 
     lexicon = Lexicon()
+    understanding_file = path / UNDERSTANDING_FILE
+    if not understanding_file.exists():
+        understanding_file = SHIPPED
+    loaded.understanding_source = understanding_file.read_text(encoding="utf-8")
     try:
         lexicon = load_understanding(path)
     except FlowError as exc:
@@ -703,6 +709,7 @@ def load_dir(path: Path) -> Loaded:
     loaded.keywords = KeywordSet(lexicon=lexicon)
     keywords_file = path / KEYWORDS_FILE
     if keywords_file.exists():
+        loaded.keywords_source = keywords_file.read_text(encoding="utf-8")
         try:
             loaded.keywords = parse_keywords(
                 display_path(keywords_file),

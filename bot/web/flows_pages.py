@@ -154,7 +154,36 @@ async def apply_publications(
                 serve(flows, name, stored)
             except FlowError as exc:
                 log.error("published flow %s@%s no longer loads: %s", name, pub.version, exc)
+        await _apply_understanding(uow, flows, current.get(UNDERSTANDING), now, record_files)
         await uow.commit()
+
+
+# understanding.yaml is published like a flow, under this name (no flow may have it: the loader
+# reads that file as data, never as a flow).
+UNDERSTANDING = "understanding"
+
+
+async def _apply_understanding(
+    uow: Any, flows: FlowLibrary, pub: Any, now: datetime, record_files: bool
+) -> None:
+    """Serve the newest published understanding.yaml, unless the file shipped after it."""
+    served = version_of(flows.understanding_source)
+    if record_files:
+        await uow.flows.save(UNDERSTANDING, served, flows.understanding_source, now)
+        saved_at = dict(await uow.flows.versions(UNDERSTANDING)).get(served)
+        if pub is not None and pub.version != served and saved_at and saved_at > pub.published_at:
+            await uow.admin.publish(UNDERSTANDING, served, now, None, note="files")
+            return
+    if pub is None or pub.version == served:
+        return
+    stored = await uow.flows.get(UNDERSTANDING, pub.version)
+    if stored is None:
+        log.error("understanding %s was published but is not stored", pub.version)
+        return
+    try:
+        flows.serve_understanding(stored)
+    except FlowError as exc:
+        log.error("published understanding %s no longer loads: %s", pub.version, exc)
 
 
 def serve(flows: FlowLibrary, name: str, source: str) -> Flow:

@@ -290,6 +290,54 @@ async def test_a_broken_flow_is_refused_and_a_good_one_becomes_a_new_version(sit
     assert flows.current["quick_exit"].version == old
 
 
+async def test_understanding_is_tried_checked_and_published_like_a_flow(site: Site) -> None:
+    """An admin edits understanding.yaml in the browser: a mistake names its line and changes
+    nothing; a good edit reads messages at once, here and in another worker."""
+    assert await sign_in(site, "tira") == 303
+    async with site.client.get("/admin/understanding", allow_redirects=False) as resp:
+        assert resp.status in (403, 404)  # admins only
+    assert await sign_in(site, "boss") == 303
+    flows = site.app[FLOWS]
+    original = flows.understanding_source
+    token = await csrf_of(site.client, "/admin/understanding")
+
+    async def reading(text: str, kind: str) -> str:
+        async with site.client.post(
+            "/admin/understanding/try", data={"csrf": token, "text": text, "kind": kind}
+        ) as resp:
+            assert resp.status == 200
+            html = await resp.text()
+        found = re.search(r'<p id="reading">.*?→ <code>(.*?)</code>', html)
+        assert found, html[-500:]
+        return found.group(1).replace("&#34;", '"')
+
+    assert await reading("jam mirë", "danger_now") == '"no"'
+    assert await reading("zzqx vjen", "anywhere") == '"none"'
+    broken = original.replace("kercen*,", '"@nothing",', 1)
+    async with site.client.post(
+        "/admin/understanding/publish", data={"csrf": token, "source": broken}
+    ) as resp:
+        assert resp.status == 422
+        html = await resp.text()
+    assert "understanding.yaml:" in html and "no concept named &#39;nothing&#39;" in html
+    assert flows.understanding_source == original  # the old file keeps serving
+    edited = original.replace("kercen*,", "kercen*, zzqx,", 1)
+    async with site.client.post(
+        "/admin/understanding/publish", data={"csrf": token, "source": edited}
+    ) as resp:
+        assert resp.status == 200
+    assert await reading("zzqx vjen", "anywhere") == '"danger"'
+    # Another worker, still on the file, picks the publication up on its next sync.
+    flows.serve_understanding(original)
+    await apply_publications(site.app[DB], flows, site.clock(), record_files=False)
+    assert flows.understanding_source == edited
+    async with site.client.post(
+        "/admin/understanding/publish", data={"csrf": token, "source": original}
+    ) as resp:
+        assert resp.status == 200
+    assert flows.understanding_source == original
+
+
 async def test_the_csv_export_suppresses_small_counts(site: Site) -> None:
     assert await sign_in(site, "boss") == 303
     async with site.client.get("/admin/stats.csv?period=all") as resp:
