@@ -83,7 +83,17 @@ class PrivateCluster:
             str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
             "--auth=trust", "--no-sync", "-E", "UTF8",
         )  # fmt: skip
-        await self.start()
+        # The free port was picked before initdb's seconds; another test may have taken it
+        # since (seen under load: the server could not bind and pg_ctl "stopped waiting").
+        for attempt in range(3):
+            try:
+                await self.start()
+                break
+            except RuntimeError:
+                log = (self.dir / "log").read_text(errors="replace")
+                if attempt == 2 or "could not bind" not in log:
+                    raise
+                self.port = free_port()
         await _run(
             str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
             "postgres", "helpline",
