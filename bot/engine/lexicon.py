@@ -17,7 +17,7 @@ read for one kind of question ("danger_now", "safe_to_text", "consent").
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bot.engine.normalise import fold
@@ -145,19 +145,19 @@ def parse_pattern(text: str, concepts: Iterable[str]) -> Pattern:
 
 
 def build_lexicon(
-    raw: Mapping[str, object], where: object = None, report: object = None
+    raw: Mapping[str, object],
+    report: Callable[[tuple[str, ...], str], None] | None = None,
 ) -> Lexicon:
     """A Lexicon from understanding.yaml's parsed data; LexiconError names the first problem.
 
     `report`, when given, is called as report(key_path, message) for each problem instead of
     raising, so a loader can name the file line of every one.
     """
-    problems: list[tuple[tuple[str, ...], str]] = []
 
     def fail(path: tuple[str, ...], message: str) -> None:
         if report is None:
             raise LexiconError(f"{'.'.join(path)}: {message}")
-        report(path, message)  # type: ignore[operator]
+        report(path, message)
 
     def words_of(path: tuple[str, ...], value: object) -> list[str]:
         if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
@@ -242,7 +242,6 @@ def build_lexicon(
     if not isinstance(scope, int) or not 1 <= scope <= 6:
         fail(("negation_scope",), "a whole number from 1 to 6")
         scope = 3
-    del problems
     return Lexicon(
         concepts=concepts,
         variants=variants,
