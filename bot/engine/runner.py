@@ -35,7 +35,8 @@ from bot.engine.session import Frame, Session
 from bot.engine.understand import Text, analyse, read_first, read_language
 
 DANGER_FLOW = "danger"
-ESCAPES = frozenset({"exit", "erase"})  # keywords that win over any answer to the question
+ESCAPES = frozenset({"exit", "erase"})
+SWITCH_MIN_WORDS = 3  # keywords that win over any answer to the question
 _STOP = object()  # the run stopped: a wait started or the session ended
 _DEFERRED_REFS = ("@case.reference",)  # resolved by the pipeline once the case row exists
 
@@ -208,6 +209,8 @@ class _Run:
             self.events.append(ev.InputRejected("too_long", s.misses))
             self._say(sysmsgs.TOO_LONG)
             return
+        if res.button is None:
+            self._offer_switch(res.text)
         hit = self._keyword(res.text) if res.button is None else None
         match = self._route(wait, res.text, res.button)
         if hit is not None and hit.keyword.mode == "whole":
@@ -229,6 +232,20 @@ class _Run:
         s.misses = 0
         self._save_answer(wait, match)
         self._follow(wait.routes.get(match.category) or self._fallback_route(wait, match))
+
+    def _offer_switch(self, text: str) -> None:
+        """She writes free text in the other language: offer it, in that language, once a
+        conversation (three words at least: "ok", "yes" say nothing of a language)."""
+        s, lexicon = self.s, self.env.keywords.lexicon
+        if s.results.get("switch_offered") or self.env.identify_language is None:
+            return
+        words = analyse(text, lexicon)
+        if len(words) < SWITCH_MIN_WORDS:
+            return
+        language = read_language(words, lexicon, self.env.identify_language)
+        if language in LANGUAGES and language != self._language():
+            s.results["switch_offered"] = "yes"
+            self.events.append(ev.MsgCreated(sysmsgs.SWITCH, language, {}))
 
     def _fallback_route(self, wait: Wait, match: Match) -> Route:
         # A municipality router without an `unknown` route treats "don't know" like a found one.

@@ -23,6 +23,7 @@ BAD_MUNICIPALITY = N_("sys.bad_municipality")
 ASK_TEXT = N_("sys.ask_text")
 MEDIA = N_("sys.media")
 UNSURE = N_("sys.unsure")
+SWITCH = N_("sys.switch")  # said in the language she writes in, not the conversation's
 
 ALL = (
     YES,
@@ -40,4 +41,5 @@ ALL = (
     ASK_TEXT,
     MEDIA,
     UNSURE,
+    SWITCH,
 )

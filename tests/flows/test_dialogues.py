@@ -233,3 +233,20 @@ def test_unknown_municipality_is_accepted():
         talk.say(says)
     expect(talk.say("nuk e di"), [("sq", "screen.weapon")])
     assert talk.session.fields["municipality"] is None
+
+
+def test_free_text_in_the_other_language_is_offered_once_in_that_language():
+    talk = Dialogue()
+    talk.say("tung")  # Albanian: the conversation is in Albanian
+    reply = talk.say("yes I can talk now")
+    assert text("en", "sys.switch") in reply  # offered in the language she writes
+    assert text("sq", "fc.danger_now") in reply  # and her answer was understood
+    reply = talk.say("no I am not in danger")
+    assert text("en", "sys.switch") not in reply  # once a conversation
+    assert text("sq", "fc.role") in reply
+
+
+def test_short_answers_say_nothing_of_a_language():
+    talk = Dialogue()
+    talk.say("tung")
+    assert text("en", "sys.switch") not in talk.say("yes")
