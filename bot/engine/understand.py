@@ -621,8 +621,10 @@ def place_forms(name: str) -> list[tuple[str, ...]]:
         stem = last[:-1]  # Hani -> Hanit, Hanin
         ends |= {stem + "it", stem + "in", stem + "u"}
     elif last.endswith("a") and len(last) > 3:
-        stem = last[:-1]  # a definite form (Mitrovica): the stem takes the other endings
+        stem = last[:-1]  # a definite form (Mitrovica): the stem takes the other endings, and
+        # the Serbian locative (u Mitrovici; u Severnoj Mitrovici)
         ends |= {stem, stem + "e", stem + "es", stem + "en", stem + "et", last + "n", last + "s"}
+        ends |= {stem + "i", stem + "oj"}
     heads = [tuple(words[:-1])]
     articles = {"i", "e", "te", "se"}
     if len(words) > 2 and any(w in articles for w in words[:-1]):
