@@ -174,6 +174,11 @@ def error_result(
     return SendResult(ok=False, retry=False, error=error)
 
 
+# Twilio writes other channels' senders with a scheme (whatsapp:+355…, messenger:…): they are
+# not SMS senders, and this channel never answers them.
+OTHER_CHANNELS = frozenset({"whatsapp", "messenger", "rcs", "google", "apple"})
+
+
 def normalise_phone(raw: str) -> str | None:
     """E.164 form of a number (Albanian when no country code is given), None if it is not one."""
     try:
@@ -283,6 +288,12 @@ class TwilioSmsChannel:
             log.warning("twilio sms webhook: bad or missing signature")
             return web.Response(status=403, text="forbidden")
         sid = form.get("MessageSid") or form.get("SmsSid") or ""
+        scheme = form.get("From", "").partition(":")[0].strip().lower()
+        if scheme in OTHER_CHANNELS:
+            # WhatsApp (or another Twilio channel) on this webhook: never answered by SMS, whose
+            # inbox is where an abuser looks. 200, so Twilio does not retry; nothing is stored.
+            log.warning("twilio sms webhook %s: a %s sender; that channel is off", sid, scheme)
+            return web.Response(text=EMPTY_TWIML, content_type="text/xml")
         phone = normalise_phone(form.get("From", ""))
         if not sid or phone is None:
             log.warning("twilio sms webhook %s: no MessageSid or unusable From", sid or "-")

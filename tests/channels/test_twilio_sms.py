@@ -277,6 +277,18 @@ async def test_unusable_sender_is_refused(h: Harness, from_: str) -> None:
     assert h.nothing_handed_over()
 
 
+@pytest.mark.parametrize("from_", [f"whatsapp:{PHONE}", f"WhatsApp:{PHONE}", "messenger:1234"])
+async def test_a_whatsapp_sender_is_never_answered_by_sms(
+    h: Harness, from_: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """WhatsApp on the SMS webhook (its channel off): 200 so Twilio does not retry, nothing
+    handed over, so no SMS ever goes to her number; the log names the channel, not the number."""
+    status, _, _ = await h.post_signed(SMS_PATH, tp.inbound_sms(from_, "ndihme"))
+    assert status == 200
+    assert h.nothing_handed_over()
+    assert PHONE[4:] not in caplog.text and "ndihme" not in caplog.text
+
+
 OPT_CASES = [
     # (id, Body, OptOutType, opted_out)
     ("stop", "STOP", None, True),
