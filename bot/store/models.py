@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -75,6 +75,11 @@ class Base(DeclarativeBase):
         bytes: sa.LargeBinary(),
         bool: sa.Boolean(),
     }
+
+    if TYPE_CHECKING:
+        # Every model maps one plain Table (not a join or a select), so repositories can
+        # insert into, update and delete from `Model.__table__`.
+        __table__: ClassVar[sa.Table]
 
 
 class ContactRow(Base):

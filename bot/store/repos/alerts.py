@@ -154,7 +154,7 @@ class AlertRepo(Repo):
             .where(alerts.c.coordinator_id.in_(ids), alerts.c.kind == "page")
             .group_by(alerts.c.coordinator_id)
         )
-        stats = {i: (0, None) for i in ids}
+        stats: dict[int, tuple[int, datetime | None]] = {i: (0, None) for i in ids}
         for coordinator_id, count, last in rows:
             stats[coordinator_id] = (int(count or 0), _aware(last))
         return stats

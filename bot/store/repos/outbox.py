@@ -213,7 +213,7 @@ class OutboxRepo(Repo):
 
     async def stats(self, now: datetime) -> dict[str, Any]:
         """Counts by status and the age in seconds of the oldest due pending row."""
-        counts = dict(
+        counts: dict[str, int] = dict(
             (
                 await self.conn.execute(
                     sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
