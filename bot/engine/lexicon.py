@@ -168,6 +168,13 @@ def build_lexicon(
             return []
         return [str(v) for v in value]
 
+    def section(name: str) -> Mapping[object, object]:
+        value = raw.get(name) or {}
+        if not isinstance(value, Mapping):
+            fail((name,), "must be a mapping")
+            return {}
+        return value
+
     concepts_raw = raw.get("concepts") or {}
     if not isinstance(concepts_raw, Mapping):
         fail(("concepts",), "must map concept names to lists of patterns")
@@ -184,11 +191,11 @@ def build_lexicon(
         concepts[str(name)] = tuple(out)
     # A word alone under several names compares as a plain pattern too.
     variants: dict[str, tuple[str, ...]] = {}
-    for word, standard in (raw.get("variants") or {}).items():
+    for word, standard in section("variants").items():
         forms = words_of(("variants", str(word)), standard)
         variants[normalise_word(str(word))] = tuple(normalise_word(w) for w in forms)
     senses: dict[str, Sense] = {}
-    for name, body in (raw.get("senses") or {}).items():
+    for name, body in section("senses").items():
         if not isinstance(body, Mapping):
             fail(("senses", str(name)), "must have yes, no, unclear or subject")
             continue
@@ -217,7 +224,7 @@ def build_lexicon(
     if "generic" not in senses:
         fail(("senses",), "needs a 'generic' sense")
     numbers: dict[str, int] = {}
-    for number, phrases in (raw.get("numbers") or {}).items():
+    for number, phrases in section("numbers").items():
         if not isinstance(number, int):
             fail(("numbers", str(number)), "keys are whole numbers")
             continue
@@ -227,13 +234,13 @@ def build_lexicon(
                 fail(("numbers", str(number)), f"{phrase!r} already stands for {numbers[key]}")
             numbers[key] = number
     greetings: dict[str, str] = {}
-    for language, phrases in (raw.get("greetings") or {}).items():
+    for language, phrases in section("greetings").items():
         for phrase in words_of(("greetings", str(language)), phrases):
             for word in phrase.split():
                 greetings[normalise_word(word)] = str(language)
     language_words = {
         str(language): frozenset(normalise_word(w) for w in words_of(("language_words",), ws))
-        for language, ws in (raw.get("language_words") or {}).items()
+        for language, ws in section("language_words").items()
     }
     for option_concept in words_of(("option_concepts",), raw.get("option_concepts") or []):
         if option_concept not in concepts:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,7 +104,7 @@ class _Run:
     """One call of the engine."""
 
     def __init__(self, session: Session | None, contact: ContactView, env: Env) -> None:
-        self.s = session
+        self._s = session
         self.contact = contact
         self.env = env
         self.events: list[ev.Event] = []
@@ -112,28 +112,38 @@ class _Run:
         self.danger_ran = False
         self._also: set[str] = set()
 
+    @property
+    def s(self) -> Session:
+        """The session being run: there is one from the start of the run on (go() checks)."""
+        assert self._s is not None
+        return self._s
+
+    @s.setter
+    def s(self, session: Session) -> None:
+        self._s = session
+
     # -- entry ---------------------------------------------------------------------------------
 
     def go(self, res: Resume) -> Outcome:
         now_iso = self.env.now.isoformat()
         if isinstance(res, ExpireResume):
-            if self.s and self.s.status != "ended" and self.s.expired(self.env.now):
+            if self._s and self._s.status != "ended" and self._s.expired(self.env.now):
                 self._end_session("expired")
                 return Outcome(self.s, self.events)
-            return Outcome(self.s, [])
+            return Outcome(self._s, [])
         if isinstance(res, TimeoutResume):
-            if not self.s or not self.s.waiting or res.seq != self.s.wait_seq:
-                return Outcome(self.s, [])  # a stale timer: the person answered meanwhile
+            if not self._s or not self._s.waiting or res.seq != self._s.wait_seq:
+                return Outcome(self._s, [])  # a stale timer: the person answered meanwhile
             self._timeout()
             self._touch(now_iso)
             return Outcome(self.s, self.events)
         if isinstance(res, StartResume):
             return self._start(res, now_iso)
         ended_previous = False
-        if self.s is not None and self.s.status != "ended" and self.s.expired(self.env.now):
+        if self._s is not None and self._s.status != "ended" and self._s.expired(self.env.now):
             self._end_session("expired")
             ended_previous = True
-        if res.start or self.s is None or self.s.status == "ended":
+        if res.start or self._s is None or self._s.status == "ended":
             self._new_session(now_iso)
             self._first_message(res)
             self._touch(now_iso)
@@ -167,7 +177,6 @@ class _Run:
         self._push(self.env.trigger_flow, mode="start")
 
     def _touch(self, now_iso: str) -> None:
-        assert self.s is not None
         self.s.updated_at = now_iso
         if self.s.status != "ended":
             self.s.expires_at = (self.env.now + self.env.session_ttl).isoformat()
@@ -310,6 +319,7 @@ class _Run:
     def _miss(self, node: Node, unsure: bool = False) -> None:
         s = self.s
         wait = node.wait
+        assert wait is not None  # only a question is missed
         s.misses += 1
         self.events.append(ev.InputRejected("unsure" if unsure else "not_understood", s.misses))
         if "other" in wait.routes:
@@ -442,6 +452,7 @@ class _Run:
     def _ask(self, node: Node) -> None:
         s = self.s
         wait = node.wait
+        assert wait is not None  # only a question is asked
         options: tuple[ev.OptionOut, ...] = ()
         if wait.router == "options":
             options = tuple(
@@ -607,7 +618,7 @@ class _Run:
         # A variant in the reader's language names who a line is for ("116 117, for women...").
         return str(table.get(f"{name}_{self._language()}", table.get(name, "")))
 
-    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return {k: self._resolve(v) for k, v in params.items()}
 
     def _split_value(self, ref: str) -> str:
