@@ -41,7 +41,7 @@ from bot.web.simulator import setup_simulator
 log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
-CLOCK = web.AppKey("clock", Callable[[], datetime])
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 DB = web.AppKey("db", Database)
 FLOWS = web.AppKey("flows", FlowLibrary)
 CATALOGS = web.AppKey("catalogs", Catalogs)

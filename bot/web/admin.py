@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.flows.library import FlowLibrary
 from bot.i18n import Catalogs
 from bot.store.db import Database
+from bot.store.records import AuditEntry
 from bot.store.repos.admin import AdminUser
 from bot.store.repos.audit import AuditFilter
 from bot.web import auth
@@ -284,7 +285,8 @@ async def audit_page(request: web.Request) -> web.Response:
     async with d.db.uow() as uow:
         case = await uow.cases.get_by_reference(reference) if reference else None
         where, before, ok = _audit_filter(q, case.id if case else None)
-        entries, next_before = [], None
+        entries: list[AuditEntry] = []
+        next_before: int | None = None
         if ok:
             entries, next_before = await uow.audit.page(where, before_id=before, size=AUDIT_PAGE)
         actions = await uow.audit.actions()

@@ -60,7 +60,7 @@ def weekly_chart(
     ]
     for i, week in enumerate(weeks):
         x = left + i * col + col * 0.15
-        y = 14 + plot_h
+        y: float = 14 + plot_h
         counts = per_week[week]
         stack = [(s, counts.get(s, 0)) for s in shown]
         stack.append(("__other", sum(n for m, n in counts.items() if m not in shown)))

@@ -123,7 +123,7 @@ async def import_csv(request: web.Request) -> web.StreamResponse:
     require_admin(request)
     form = await request.post()
     upload = form.get("file")
-    if upload is None or not hasattr(upload, "file"):
+    if not isinstance(upload, web.FileField):
         return await page(request, error="no file", status=422)
     data = upload.file.read(MAX_CSV + 1)
     if len(data) > MAX_CSV:

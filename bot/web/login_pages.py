@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import timedelta
+from typing import TypedDict
 
 from aiohttp import web
 
@@ -16,7 +17,16 @@ from bot.web.ui_texts import UI_LANGUAGES
 log = logging.getLogger(__name__)
 
 
-def _cookie_flags(request: web.Request) -> dict[str, object]:
+class CookieFlags(TypedDict):
+    """The flags every /admin cookie is set with."""
+
+    httponly: bool
+    samesite: str
+    secure: bool
+    path: str
+
+
+def _cookie_flags(request: web.Request) -> CookieFlags:
     """HttpOnly, SameSite=Strict, Secure over HTTPS; only sent to /admin."""
     secure = request.secure or deps(request).settings.public_url.startswith("https://")
     return {"httponly": True, "samesite": "Strict", "secure": secure, "path": PREFIX}

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from bot.config import Settings
 from bot.web.limits import RateLimiter, client_address, too_many
@@ -52,7 +53,7 @@ def _limited(path: str) -> bool:
     return path.startswith(LIMITED_PREFIXES)
 
 
-def make_middleware(settings: Settings, limiter: RateLimiter) -> Callable[..., object]:
+def make_middleware(settings: Settings, limiter: RateLimiter) -> Middleware:
     """On LIMITED_PREFIXES: a per-address limit, body size and read deadline, overall deadline."""
 
     @web.middleware
@@ -136,7 +137,9 @@ def harden_cookie(line: str, *, secure: bool) -> str:
     return line
 
 
-def make_header_hook(settings: Settings) -> Callable[[web.Request, web.StreamResponse], object]:
+def make_header_hook(
+    settings: Settings,
+) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
     """Add the security headers and harden cookies on every response, errors included."""
     https = settings.public_url.startswith("https://")
 

@@ -46,7 +46,7 @@ PAGE_HEADERS = {
 
 Receive = Callable[[Inbound], Awaitable[object]]
 DemoPhone = Callable[[], Awaitable[dict[str, str] | None]]
-SOCKETS = web.AppKey("simulator_sockets", weakref.WeakSet)
+SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("simulator_sockets")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +101,10 @@ def parse_client_frame(data: str) -> ClientMessage | Rejected:
             return Rejected("bad_message", "label must be a string")
         text = label
     else:
-        button, text = None, frame.get("text")
-        if not isinstance(text, str):
+        button, said = None, frame.get("text")
+        if not isinstance(said, str):
             return Rejected("bad_message", 'expected {"text": "..."} or {"button": "..."}')
+        text = said
         if not text.strip():
             return Rejected("empty", "the message is empty")
     if len(text) > MAX_TEXT:
@@ -255,7 +256,8 @@ async def _handle(
 
 async def close_sockets(app: web.Application) -> None:
     """Close every open simulator socket (1001, going away); the pages reconnect by themselves."""
-    for ws in list(app[SOCKETS]):
+    sockets = app[SOCKETS]
+    for ws in list(sockets):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
