@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet
 from dotenv import dotenv_values
@@ -107,7 +108,7 @@ class Settings:
         """PostgreSQL or a public https URL: a deployment, not a development machine."""
         return looks_like_production(self.database_url, self.public_url)
 
-    def with_(self, **changes: object) -> Settings:
+    def with_(self, **changes: Any) -> Settings:
         """A copy with some settings changed (tests use it)."""
         return replace(self, **changes)
 

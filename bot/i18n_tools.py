@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
@@ -53,6 +53,11 @@ class Finding:
     def __str__(self) -> str:
         """The line printed for it."""
         return f"{self.locale}: {self.msgid}: {self.problem}"
+
+
+def _msgid(message: Message) -> str:
+    """A message's id as text (a plural entry is named by its singular)."""
+    return message.id if isinstance(message.id, str) else message.id[0]
 
 
 def locales_dir(root: Path) -> Path:
@@ -219,7 +224,7 @@ def _update(base: Path) -> int:
         catalog.obsolete.clear()
         # No fuzzy matching: a new id must never inherit a similar id's text.
         catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
-        empty = sorted(m.id for m in catalog if m.id and not m.string)
+        empty = sorted(_msgid(m) for m in catalog if m.id and not m.string)
         data = _render(catalog, ignore_obsolete=False)
         if _same(path, data):
             print(f"{_shown(path, base)} is up to date")
@@ -306,7 +311,7 @@ def _message_findings(msgid: str, catalogs: dict[str, Catalog]) -> list[Finding]
 def review(root: Path | None = None) -> tuple[list[Finding], list[Finding], int]:
     """(problems, warnings, number of message ids) for the catalogs against a fresh extract."""
     base = (root or ROOT).resolve()
-    ids = [m.id for m in build_template(base) if m.id]
+    ids = [_msgid(m) for m in build_template(base) if m.id]
     problems: list[Finding] = []
     catalogs: dict[str, Catalog] = {}
     for locale in LOCALES:
@@ -329,10 +334,10 @@ def review(root: Path | None = None) -> tuple[list[Finding], list[Finding], int]
         problems += _message_findings(msgid, catalogs)
     used = set(ids)
     warnings = [
-        Finding(locale, m.id, "not used by any flow or code")
+        Finding(locale, _msgid(m), "not used by any flow or code")
         for locale, catalog in catalogs.items()
         for m in catalog
-        if m.id and m.id not in used
+        if m.id and _msgid(m) not in used
     ]
     return problems, warnings, len(ids)
 
@@ -397,10 +402,15 @@ def print_segments(root: Path | None = None) -> int:
     print(f"{'message id':<32} {'sq':>3} {'sq-fold':>7} {'en':>3}")
     for msgid, sq, folded, en in rows:
         print(f"{msgid:<32} {sq:>3} {folded:>7} {en:>3}")
-    for name, column in (("sq", 1), ("sq folded", 2), ("en", 3)):
-        counts = Counter(row[column] for row in rows)
+    columns = {
+        "sq": [sq for _, sq, _, _ in rows],
+        "sq folded": [folded for _, _, folded, _ in rows],
+        "en": [en for _, _, _, en in rows],
+    }
+    for name, parts in columns.items():
+        counts = Counter(parts)
         spread = ", ".join(f"{n} part{'s' if n != 1 else ''}: {counts[n]}" for n in sorted(counts))
-        print(f"{name}: {len(rows)} texts; {spread}; {sum(r[column] for r in rows)} parts in all")
+        print(f"{name}: {len(rows)} texts; {spread}; {sum(parts)} parts in all")
     return 0
 
 
@@ -514,7 +524,9 @@ def _entries(flows: dict[str, Any], keyword_flows: Iterable[str], trigger: str):
         yield f"{name} keyword, first message", name, start, ((trigger, flows[trigger].start),)
         yield f"{name} keyword, mid-conversation", name, start, (_RESUME,)
     for name, flow in flows.items():
-        stacks = [(c,) for c in callers.get(name, [])] or [()]
+        stacks: list[tuple[tuple[str, str | None], ...]] = [
+            (c,) for c in callers.get(name, [])
+        ] or [()]
         for node in flow.nodes.values():
             if node.wait is None:
                 continue
@@ -584,7 +596,7 @@ def reply_rows(root: Path | None = None) -> list[ReplyRow]:
                 replies = walker.run(flow, start, stack, [], frozenset())
             else:
                 replies = walker.route(flow, start, stack)
-            best = (0, [])
+            best: tuple[int, list[_Said]] = (0, [])
             for n, reply in enumerate(replies):
                 if n >= REPLY_PATH_LIMIT:
                     break

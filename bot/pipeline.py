@@ -81,8 +81,8 @@ class Translator(Protocol):
 class EventSink(Protocol):
     """Where engine events are published after commit (the simulator's hub)."""
 
-    def publish_event(self, urn: str, event: dict[str, Any]) -> None:
-        """Hand one event to whoever watches this URN."""
+    def publish_event(self, urn: str, event: dict[str, Any]) -> object:
+        """Hand one event to whoever watches this URN (what it returns is not used)."""
         ...
 
 

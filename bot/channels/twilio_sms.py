@@ -409,7 +409,9 @@ class TwilioSmsChannel:
     async def _delete(self, msg: Outbound) -> SendResult:
         """Delete messages from Twilio's logs (FSHI); an SMS on the phone cannot be taken back."""
         assert self._client is not None
-        raw = msg.meta.get("message_sids") or []
+        raw = msg.meta.get("message_sids")
+        if not isinstance(raw, list):
+            raw = []
         sids = [s for s in raw if isinstance(s, str) and SID_PATTERN.fullmatch(s)]
         deleted = 0
         for sid in sids:

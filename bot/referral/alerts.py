@@ -328,7 +328,7 @@ async def send_digests(ctx: Context, uow: Any, now: datetime) -> int:
             continue
         lang = coordinator.language
         lines = [ctx.texts(lang, T.DIGEST_HEADER, count=len(items))]
-        buttons = []
+        buttons: list[dict[str, str]] = []
         for entry in items:
             case = await uow.cases.get(entry.case_id)
             line = ctx.texts(

@@ -178,7 +178,7 @@ ALL: tuple[str, ...] = tuple(
 ) + tuple(
     v
     for table in (RISK, STATUS, GBV, SERVICE, OUTCOME, FLAG, DAY, WINDOW_NAMES)
-    for v in table.values()  # type: ignore[attr-defined]
+    for v in table.values()
 )
 
 
