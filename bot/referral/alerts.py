@@ -22,7 +22,8 @@ from bot.referral import cases as case_ops
 from bot.referral import rota, routing
 from bot.referral import texts as T
 from bot.referral.context import OK_BUTTON_LIMIT, Context, deliver, reach_note, routes, send
-from bot.store.records import Case
+from bot.store.db import UnitOfWork
+from bot.store.records import Alert, Case, DutyShift
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +67,12 @@ def _with(text: str, note: str) -> str:
 
 
 async def candidates(
-    ctx: Context, uow: Any, now: datetime, *, demo: bool = False
+    ctx: Context, uow: UnitOfWork, now: datetime, *, demo: bool = False
 ) -> list[routing.Candidate]:
     """Active real (or demo) coordinators as routing sees them at `now` (nothing decrypted)."""
     roster = await uow.coordinators.roster(demo=demo)
     ids = [i for i, _, _ in roster]
-    shifts: dict[int, list[Any]] = defaultdict(list)
+    shifts: dict[int, list[DutyShift]] = defaultdict(list)
     for shift in await uow.coordinators.shifts(ids):
         shifts[shift.coordinator_id].append(shift)
     stats = await uow.alerts.page_stats(ids, now - FAIRNESS_WINDOW)
@@ -89,7 +90,7 @@ async def candidates(
 
 
 async def _plan(
-    ctx: Context, uow: Any, case: Case, urgency: str, now: datetime
+    ctx: Context, uow: UnitOfWork, case: Case, urgency: str, now: datetime
 ) -> tuple[list[routing.Step], dict[str, Any]]:
     """The current alert plan for a case, and the municipalities."""
     places = await ctx.places(uow)
@@ -109,7 +110,7 @@ async def _plan(
 
 
 async def request(
-    ctx: Context, uow: Any, case: Case, urgent: bool, reason: str, now: datetime
+    ctx: Context, uow: UnitOfWork, case: Case, urgent: bool, reason: str, now: datetime
 ) -> None:
     """A flow asked for a coordinator: page (urgent) or queue for a digest (not urgent)."""
     if case.status == "closed":
@@ -147,7 +148,7 @@ async def request(
 
 async def _page(
     ctx: Context,
-    uow: Any,
+    uow: UnitOfWork,
     case: Case,
     step: routing.Step,
     places: dict[str, Any],
@@ -188,7 +189,7 @@ async def _page(
     )
 
 
-async def _schedule_escalation(ctx: Context, uow: Any, case: Case, now: datetime) -> None:
+async def _schedule_escalation(ctx: Context, uow: UnitOfWork, case: Case, now: datetime) -> None:
     """The timer that checks for an acceptance after the acknowledgement timeout."""
     if case.contact_id is None:
         return  # the fires table hangs timers on a contact; an anonymous case cannot wait
@@ -203,7 +204,7 @@ async def _schedule_escalation(ctx: Context, uow: Any, case: Case, now: datetime
     )
 
 
-async def escalate(ctx: Context, uow: Any, case_id: int, now: datetime) -> bool:
+async def escalate(ctx: Context, uow: UnitOfWork, case_id: int, now: datetime) -> bool:
     """Nobody accepted in time: page the next step (True), or remind everybody once (False)."""
     case = await uow.cases.get(case_id)
     if case is None or case.status not in OPEN:
@@ -223,7 +224,7 @@ async def escalate(ctx: Context, uow: Any, case_id: int, now: datetime) -> bool:
 
 
 async def _remind(
-    ctx: Context, uow: Any, case: Case, places: dict[str, Any], now: datetime
+    ctx: Context, uow: UnitOfWork, case: Case, places: dict[str, Any], now: datetime
 ) -> None:
     """Every step was paged: remind everybody still waiting, once."""
     waiting = sorted(
@@ -251,7 +252,12 @@ async def _remind(
 
 
 async def _tell_assigned(
-    ctx: Context, uow: Any, case: Case, reason: str, now: datetime, msgid: str = T.ALERT_WORKED
+    ctx: Context,
+    uow: UnitOfWork,
+    case: Case,
+    reason: str,
+    now: datetime,
+    msgid: str = T.ALERT_WORKED,
 ) -> None:
     """Danger again (or a request) on a case somebody has: tell that coordinator, nobody else."""
     assignment = await uow.alerts.assignment(case.id)
@@ -274,7 +280,7 @@ async def _tell_assigned(
 
 async def _queue_digest(
     ctx: Context,
-    uow: Any,
+    uow: UnitOfWork,
     case: Case,
     step: routing.Step,
     places: dict[str, Any],
@@ -286,7 +292,7 @@ async def _queue_digest(
     if not fresh:
         return
     coordinators = await uow.coordinators.get_many(fresh)
-    shifts: dict[int, list[Any]] = defaultdict(list)
+    shifts: dict[int, list[DutyShift]] = defaultdict(list)
     for shift in await uow.coordinators.shifts(fresh):
         shifts[shift.coordinator_id].append(shift)
     due_times = []
@@ -310,12 +316,12 @@ async def _queue_digest(
     )
 
 
-async def send_digests(ctx: Context, uow: Any, now: datetime) -> int:
+async def send_digests(ctx: Context, uow: UnitOfWork, now: datetime) -> int:
     """Send each coordinator one message listing their due digest entries; how many went."""
     entries = [e for e in await uow.alerts.claim_due_digests(now) if e.case_status in OPEN]
     if not entries:
         return 0
-    by_coordinator: dict[int, list[Any]] = defaultdict(list)
+    by_coordinator: dict[int, list[Alert]] = defaultdict(list)
     for entry in entries:
         by_coordinator[entry.coordinator_id].append(entry)
     coordinators = await uow.coordinators.get_many(by_coordinator)
@@ -331,6 +337,7 @@ async def send_digests(ctx: Context, uow: Any, now: datetime) -> int:
         buttons: list[dict[str, str]] = []
         for entry in items:
             case = await uow.cases.get(entry.case_id)
+            assert case is not None  # an alert goes with its case (the foreign key cascades)
             line = ctx.texts(
                 lang,
                 T.DIGEST_LINE,
@@ -357,6 +364,7 @@ async def send_digests(ctx: Context, uow: Any, now: datetime) -> int:
         )
         for entry in items:
             case = await uow.cases.get(entry.case_id)
+            assert case is not None
             await case_ops.mark_alerted(uow, case, now)
             await uow.cases.add_event(
                 case.id, "digest_sent", {"coordinator_id": coordinator_id}, now
@@ -368,7 +376,7 @@ async def send_digests(ctx: Context, uow: Any, now: datetime) -> int:
 # -- channel fallback --------------------------------------------------------------------------
 
 
-async def fall_back(ctx: Context, uow: Any, now: datetime) -> tuple[int, list[int]]:
+async def fall_back(ctx: Context, uow: UnitOfWork, now: datetime) -> tuple[int, list[int]]:
     """Send failed alerts on the coordinator's other channel; returns (how many, cases to
     escalate at once because their pages failed on every channel)."""
     resent = 0
@@ -412,7 +420,7 @@ async def fall_back(ctx: Context, uow: Any, now: datetime) -> tuple[int, list[in
         )
         resent += 1
     dead = await uow.alerts.dead_pages(now)
-    by_case: dict[int, list[Any]] = defaultdict(list)
+    by_case: dict[int, list[Alert]] = defaultdict(list)
     for alert in dead:
         by_case[alert.case_id].append(alert)
     escalate_now: list[int] = []
@@ -424,7 +432,7 @@ async def fall_back(ctx: Context, uow: Any, now: datetime) -> tuple[int, list[in
     return resent, escalate_now
 
 
-async def sweep(ctx: Context, uow: Any, now: datetime) -> int:
+async def sweep(ctx: Context, uow: UnitOfWork, now: datetime) -> int:
     """Due digests, failed alerts on the other channel, early escalations; how much was done."""
     done = await send_digests(ctx, uow, now)
     resent, escalate_now = await fall_back(ctx, uow, now)

@@ -9,9 +9,9 @@ coordinators (or a coordinator and an escalation) never both win.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from bot.engine.definition import SERVICES
+from bot.store.db import UnitOfWork
 from bot.store.records import Case, CaseEvent
 
 STATUSES = ("new", "alerted", "accepted", "referred", "closed")
@@ -62,7 +62,7 @@ def check(case: Case, target: str) -> None:
         raise InvalidTransition(case.reference, case.status, target)
 
 
-async def _move(uow: Any, case: Case, target: str, now: datetime) -> None:
+async def _move(uow: UnitOfWork, case: Case, target: str, now: datetime) -> None:
     """Compare-and-set the status; InvalidTransition when it is not allowed or lost."""
     check(case, target)
     if not await uow.alerts.change_status(case.id, allowed_from(target), target, now):
@@ -71,12 +71,12 @@ async def _move(uow: Any, case: Case, target: str, now: datetime) -> None:
         raise InvalidTransition(case.reference, fresh.status if fresh else "gone", target)
 
 
-async def mark_alerted(uow: Any, case: Case, now: datetime) -> bool:
+async def mark_alerted(uow: UnitOfWork, case: Case, now: datetime) -> bool:
     """new -> alerted (a page or a digest went out); False when it was past new already."""
     return await uow.alerts.change_status(case.id, ("new",), "alerted", now)
 
 
-async def accept(uow: Any, case: Case, coordinator_id: int, now: datetime) -> bool:
+async def accept(uow: UnitOfWork, case: Case, coordinator_id: int, now: datetime) -> bool:
     """The coordinator takes the case; exactly one of several at once gets True."""
     if not await uow.alerts.accept(case.id, coordinator_id, now):
         return False
@@ -90,7 +90,9 @@ def consent_for(case: Case, service: str) -> bool | None:
     return None if value is None else bool(value)
 
 
-async def refer(uow: Any, case: Case, coordinator_id: int, service: str, now: datetime) -> None:
+async def refer(
+    uow: UnitOfWork, case: Case, coordinator_id: int, service: str, now: datetime
+) -> None:
     """Record a referral to a kind of service; only with the person's consent to that kind."""
     if service not in SERVICES:
         raise ValueError(f"unknown service {service!r}")
@@ -104,7 +106,9 @@ async def refer(uow: Any, case: Case, coordinator_id: int, service: str, now: da
     )
 
 
-async def add_note(uow: Any, case: Case, coordinator_id: int, text: str, now: datetime) -> None:
+async def add_note(
+    uow: UnitOfWork, case: Case, coordinator_id: int, text: str, now: datetime
+) -> None:
     """A coordinator's note (encrypted with the case's events; erased with the person's data)."""
     if case.status == "closed":
         raise InvalidTransition(case.reference, case.status, "noted")
@@ -113,7 +117,9 @@ async def add_note(uow: Any, case: Case, coordinator_id: int, text: str, now: da
     )
 
 
-async def set_type(uow: Any, case: Case, coordinator_id: int, gbv_type: str, now: datetime) -> Case:
+async def set_type(
+    uow: UnitOfWork, case: Case, coordinator_id: int, gbv_type: str, now: datetime
+) -> Case:
     """Set the GBVIMS incident type (one per incident, by the act)."""
     if gbv_type not in GBV_TYPES:
         raise ValueError(f"unknown GBVIMS type {gbv_type!r}")
@@ -127,7 +133,7 @@ async def set_type(uow: Any, case: Case, coordinator_id: int, gbv_type: str, now
 
 
 async def close(
-    uow: Any, case: Case, coordinator_id: int | None, outcome: str, now: datetime
+    uow: UnitOfWork, case: Case, coordinator_id: int | None, outcome: str, now: datetime
 ) -> None:
     """Close the case with an outcome; nothing is relayed for it any more."""
     if outcome not in OUTCOMES:
@@ -140,6 +146,6 @@ async def close(
     )
 
 
-async def timeline(uow: Any, case_id: int) -> list[CaseEvent]:
+async def timeline(uow: UnitOfWork, case_id: int) -> list[CaseEvent]:
     """Everything that happened to a case, oldest first, each with its time."""
     return await uow.cases.events(case_id)

@@ -19,8 +19,11 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+from bot.config import Settings
 from bot.referral import directory, rota
 from bot.referral.routing import NATIONAL
+from bot.store.db import Database, UnitOfWork
+from bot.store.records import DutyShift, Service
 
 CHAT_ID = re.compile(r"^-?\d{1,20}$")
 
@@ -51,7 +54,7 @@ def mask(value: str | None) -> str:
     return value if len(value) <= 6 else f"{value[:4]}…{value[-3:]}"
 
 
-def _run(settings: Any, work: Callable[[Any], Awaitable[int]]) -> int:
+def _run(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
     """Open the database, run `work(db)`, print a CliError and return 1."""
     from bot.store import migrate
     from bot.store.crypto import Crypto
@@ -74,7 +77,7 @@ def _run(settings: Any, work: Callable[[Any], Awaitable[int]]) -> int:
         return 1
 
 
-async def _places(uow: Any) -> dict[str, Any]:
+async def _places(uow: UnitOfWork) -> dict[str, Any]:
     """Municipalities by slug."""
     return {m.slug: m for m in await uow.municipalities.list_all()}
 
@@ -100,7 +103,7 @@ def _check_municipality(slug: str, places: dict[str, Any]) -> None:
 # -- coordinator ---------------------------------------------------------------------------------
 
 
-def cmd_coordinator_add(settings: Any, args: argparse.Namespace) -> int:
+def cmd_coordinator_add(settings: Settings, args: argparse.Namespace) -> int:
     """Add a coordinator; the new id is the last line printed."""
     slug = args.municipality.strip().lower()
     try:
@@ -119,7 +122,7 @@ def cmd_coordinator_add(settings: Any, args: argparse.Namespace) -> int:
         print("helpline: --name is empty", file=sys.stderr)
         return 1
 
-    async def work(db: Any) -> int:
+    async def work(db: Database) -> int:
         from bot.store.repositories import DuplicateContact
 
         async with db.uow() as uow:
@@ -146,10 +149,10 @@ def cmd_coordinator_add(settings: Any, args: argparse.Namespace) -> int:
     return _run(settings, work)
 
 
-def cmd_coordinator_list(settings: Any, args: argparse.Namespace) -> int:
+def cmd_coordinator_list(settings: Settings, args: argparse.Namespace) -> int:
     """List coordinators (contact details masked)."""
 
-    async def work(db: Any) -> int:
+    async def work(db: Database) -> int:
         async with db.uow() as uow:
             items = await uow.coordinators.list_all(include_removed=args.all)
         if not items:
@@ -165,10 +168,10 @@ def cmd_coordinator_list(settings: Any, args: argparse.Namespace) -> int:
     return _run(settings, work)
 
 
-def cmd_coordinator_remove(settings: Any, args: argparse.Namespace) -> int:
+def cmd_coordinator_remove(settings: Settings, args: argparse.Namespace) -> int:
     """Remove a coordinator: no more alerts; their contact details are forgotten."""
 
-    async def work(db: Any) -> int:
+    async def work(db: Database) -> int:
         async with db.uow() as uow:
             removed = await uow.coordinators.remove(args.id, datetime.now(UTC))
             await uow.commit()
@@ -183,12 +186,13 @@ def cmd_coordinator_remove(settings: Any, args: argparse.Namespace) -> int:
 # -- duty ----------------------------------------------------------------------------------------
 
 
-def _describe(shift: Any) -> str:
+def _describe(shift: DutyShift) -> str:
     """A shift in words, in its local time."""
     tz = ZoneInfo(shift.tz)
     if shift.kind == "always":
         return "always"
     if shift.kind == "window":
+        assert shift.starts_at and shift.ends_at  # a window is stored with both (add_shift)
         start = shift.starts_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         end = shift.ends_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         return f"{start} to {end} ({shift.tz})"
@@ -196,7 +200,7 @@ def _describe(shift: Any) -> str:
     return f"weekly {names} {shift.start_time}-{shift.end_time} ({shift.tz})"
 
 
-def cmd_duty_add(settings: Any, args: argparse.Namespace) -> int:
+def cmd_duty_add(settings: Settings, args: argparse.Namespace) -> int:
     """Put a coordinator on duty; the new shift's id is the last line printed."""
     if args.start or args.end:
         if not (args.start and args.end):
@@ -206,7 +210,7 @@ def cmd_duty_add(settings: Any, args: argparse.Namespace) -> int:
         print("helpline: --weekly needs --from HH:MM and --to HH:MM", file=sys.stderr)
         return 1
 
-    async def work(db: Any) -> int:
+    async def work(db: Database) -> int:
         now = datetime.now(UTC)
         async with db.uow() as uow:
             coordinator = await uow.coordinators.get(args.coordinator_id)
@@ -251,10 +255,10 @@ def cmd_duty_add(settings: Any, args: argparse.Namespace) -> int:
     return _run(settings, work)
 
 
-def cmd_duty_list(settings: Any, args: argparse.Namespace) -> int:
+def cmd_duty_list(settings: Settings, args: argparse.Namespace) -> int:
     """List duty shifts, in each municipality's local time, and who is on duty now."""
 
-    async def work(db: Any) -> int:
+    async def work(db: Database) -> int:
         now = datetime.now(UTC)
         async with db.uow() as uow:
             wanted = [args.coordinator] if args.coordinator else None
@@ -273,10 +277,10 @@ def cmd_duty_list(settings: Any, args: argparse.Namespace) -> int:
     return _run(settings, work)
 
 
-def cmd_duty_remove(settings: Any, args: argparse.Namespace) -> int:
+def cmd_duty_remove(settings: Settings, args: argparse.Namespace) -> int:
     """Remove one duty shift."""
 
-    async def work(db: Any) -> int:
+    async def work(db: Database) -> int:
         async with db.uow() as uow:
             removed = await uow.coordinators.remove_shift(args.shift_id)
             await uow.commit()
@@ -291,7 +295,7 @@ def cmd_duty_remove(settings: Any, args: argparse.Namespace) -> int:
 # -- services ------------------------------------------------------------------------------------
 
 
-def cmd_services_import(settings: Any, args: argparse.Namespace) -> int:
+def cmd_services_import(settings: Settings, args: argparse.Namespace) -> int:
     """Replace the directory with a CSV file; any bad row: nothing imported."""
     path = Path(args.file)
     try:
@@ -300,7 +304,7 @@ def cmd_services_import(settings: Any, args: argparse.Namespace) -> int:
         print(f"helpline: cannot read {path}: {type(exc).__name__}", file=sys.stderr)
         return 1
 
-    async def work(db: Any) -> int:
+    async def work(db: Database) -> int:
         async with db.uow() as uow:
             places = await _places(uow)
             try:
@@ -316,12 +320,12 @@ def cmd_services_import(settings: Any, args: argparse.Namespace) -> int:
     return _run(settings, work)
 
 
-def cmd_services_export(settings: Any, args: argparse.Namespace) -> int:
+def cmd_services_export(settings: Settings, args: argparse.Namespace) -> int:
     """Write the directory as CSV to a file or standard output."""
 
-    found: list[Any] = []
+    found: list[Service] = []
 
-    async def work(db: Any) -> int:
+    async def work(db: Database) -> int:
         async with db.uow() as uow:
             found.extend(await uow.services.list_all())
         return 0

@@ -6,12 +6,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from bot import safe_times
 from bot.referral import rota
 from bot.referral import texts as T
+from bot.referral.commands import Command
 from bot.referral.texts import PLACE_UNKNOWN, Texts
+from bot.store.db import UnitOfWork
 from bot.store.records import Case, Coordinator, Municipality
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,30 @@ class Sent:
     outbox_id: int
 
 
+class Say(Protocol):
+    """A reply to the coordinator who wrote: a message id and its placeholders."""
+
+    def __call__(self, msgid: str, **params: Any) -> None:
+        """Add one message to the reply."""
+        ...
+
+
+class DeskCommands(Protocol):
+    """Coordinator commands handled outside referral (follow-ups: ORDER and PLAN)."""
+
+    async def command(
+        self,
+        uow: UnitOfWork,
+        me: Coordinator,
+        case: Case,
+        cmd: Command,
+        reply: Say,
+        now: datetime,
+    ) -> None:
+        """Carry out `cmd` on `case` for coordinator `me`; answer through `reply`."""
+        ...
+
+
 @dataclass
 class Context:
     """Configuration and caches of the referral code (one per pipeline)."""
@@ -45,10 +71,10 @@ class Context:
     relay_window: timedelta = timedelta(hours=24)
     include_sample_services: bool = False
     # Follow-ups (bot/followups/service.py sets itself here): ORDER and PLAN commands.
-    followups: Any = None
+    followups: DeskCommands | None = None
     _places: dict[str, Municipality] = field(default_factory=dict)
 
-    async def places(self, uow: Any) -> dict[str, Municipality]:
+    async def places(self, uow: UnitOfWork) -> dict[str, Municipality]:
         """Municipalities by slug (read once; the list changes with a deploy, not per message)."""
         if not self._places:
             self._places = {m.slug: m for m in await uow.municipalities.list_all()}
@@ -64,7 +90,7 @@ class Context:
         return rota.zone_name(slug, {s: m.tz for s, m in places.items()})
 
 
-async def routes(uow: Any, coordinator: Coordinator, now: datetime) -> list[Route]:
+async def routes(uow: UnitOfWork, coordinator: Coordinator, now: datetime) -> list[Route]:
     """Ways to reach a coordinator: Telegram before SMS, a channel that failed lately last."""
     if coordinator.demo:
         # Only the simulator's phone: a demo row's number could belong to anybody.
@@ -78,7 +104,7 @@ async def routes(uow: Any, coordinator: Coordinator, now: datetime) -> list[Rout
 
 
 async def send(
-    uow: Any,
+    uow: UnitOfWork,
     coordinator: Coordinator,
     text: str,
     now: datetime,
@@ -112,7 +138,7 @@ async def send(
 
 
 async def deliver(
-    uow: Any,
+    uow: UnitOfWork,
     coordinator: Coordinator,
     text: str,
     now: datetime,
@@ -141,7 +167,7 @@ async def deliver(
     )
 
 
-async def reach_note(ctx: Context, uow: Any, case: Case, lang: str) -> str:
+async def reach_note(ctx: Context, uow: UnitOfWork, case: Case, lang: str) -> str:
     """Safe times: the line telling a coordinator texting is unsafe and when the person can be
     reached; empty when texting is fine."""
     contact = await uow.contacts.get(case.contact_id) if case.contact_id is not None else None

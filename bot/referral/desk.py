@@ -23,6 +23,7 @@ from bot.referral import texts as T
 from bot.referral.commands import REFERENCE_EXAMPLE, Command, parse
 from bot.referral.context import Context, deliver, reach_note
 from bot.referral.sanitize import quoted
+from bot.store.db import UnitOfWork
 from bot.store.records import Assignment, Case, Contact, Coordinator
 from bot.store.repositories import open_relay
 
@@ -42,7 +43,7 @@ class Reply:
         """Add one answer."""
         self.lines.append(self.ctx.texts(self.coordinator.language, msgid, **params))
 
-    async def flush(self, uow: Any, now: datetime) -> None:
+    async def flush(self, uow: UnitOfWork, now: datetime) -> None:
         """Queue the answers as one message."""
         if self.lines:
             await uow.outbox.add(
@@ -60,7 +61,7 @@ class Reply:
 
 async def handle(
     ctx: Context,
-    uow: Any,
+    uow: UnitOfWork,
     coordinator: Coordinator,
     contact: Contact,
     inbound: Inbound,
@@ -96,13 +97,15 @@ def _lookup_key(coordinator: Coordinator) -> str:
     return f"case-ref:{coordinator.id}"
 
 
-async def _locked(uow: Any, me: Coordinator, now: datetime) -> bool:
+async def _locked(uow: UnitOfWork, me: Coordinator, now: datetime) -> bool:
     """True while the coordinator has typed too many references that led nowhere."""
     since = now - LOOKUP_WINDOW
     return await uow.admin.failures_since(_lookup_key(me), since) >= LOOKUP_FAILURES
 
 
-async def _refuse(uow: Any, me: Coordinator, reference: str, reply: Reply, now: datetime) -> None:
+async def _refuse(
+    uow: UnitOfWork, me: Coordinator, reference: str, reply: Reply, now: datetime
+) -> None:
     """The one answer for a reference that is unknown, not theirs, taken or of the other world.
 
     The same words whatever the reason, so nobody learns which references exist or who has them.
@@ -117,7 +120,7 @@ async def _refuse(uow: Any, me: Coordinator, reference: str, reply: Reply, now: 
 
 
 async def _find(
-    uow: Any, me: Coordinator, reference: str, now: datetime, *, accepting: bool
+    uow: UnitOfWork, me: Coordinator, reference: str, now: datetime, *, accepting: bool
 ) -> tuple[Case, Assignment | None] | None:
     """The case if this coordinator may act on it, with its assignment; else None.
 
@@ -142,7 +145,7 @@ async def _find(
 
 
 async def _dispatch(
-    ctx: Context, uow: Any, me: Coordinator, cmd: Command, reply: Reply, now: datetime
+    ctx: Context, uow: UnitOfWork, me: Coordinator, cmd: Command, reply: Reply, now: datetime
 ) -> None:
     """Carry out one parsed command, adding answers to `reply`."""
     if cmd.action in ("help", "unknown"):
@@ -163,6 +166,7 @@ async def _dispatch(
         await _refuse(uow, me, cmd.reference, reply, now)
         return
     case, assignment = found
+    assert assignment is not None  # not accepting: found only for the one who accepted it
     if case.status == "closed":
         reply(T.CASE_CLOSED, ref=case.reference)
         return
@@ -201,7 +205,7 @@ async def _dispatch(
 
 
 async def _accept(
-    ctx: Context, uow: Any, me: Coordinator, cmd: Command, reply: Reply, now: datetime
+    ctx: Context, uow: UnitOfWork, me: Coordinator, cmd: Command, reply: Reply, now: datetime
 ) -> None:
     """OK R-4821 (or OK alone): one winner, the others told, the person told."""
     reference = cmd.reference
@@ -243,7 +247,7 @@ async def _accept(
 
 
 async def _tell_survivor(
-    ctx: Context, uow: Any, case: Case, msgid: str, now: datetime, **params: Any
+    ctx: Context, uow: UnitOfWork, case: Case, msgid: str, now: datetime, **params: Any
 ) -> datetime | None:
     """Queue a message to the person of a case for when she said it is safe; its due time,
     None when they cannot be written to."""
@@ -269,10 +273,10 @@ async def _tell_survivor(
 
 async def _relay_out(
     ctx: Context,
-    uow: Any,
+    uow: UnitOfWork,
     me: Coordinator,
     case: Case,
-    assignment: Any,
+    assignment: Assignment,
     text: str,
     reply: Reply,
     now: datetime,
@@ -307,7 +311,7 @@ async def _relay_out(
 
 
 async def _reveal_number(
-    uow: Any, me: Coordinator, case: Case, reply: Reply, now: datetime
+    uow: UnitOfWork, me: Coordinator, case: Case, reply: Reply, now: datetime
 ) -> None:
     """NUMRI R-4821: the person's number to the accepting coordinator, audited."""
     contact = await uow.contacts.get(case.contact_id) if case.contact_id is not None else None
@@ -330,7 +334,13 @@ async def _reveal_number(
 
 
 async def _refer(
-    ctx: Context, uow: Any, me: Coordinator, case: Case, cmd: Command, reply: Reply, now: datetime
+    ctx: Context,
+    uow: UnitOfWork,
+    me: Coordinator,
+    case: Case,
+    cmd: Command,
+    reply: Reply,
+    now: datetime,
 ) -> None:
     """REFERO R-4821 <service>: recorded only with the person's consent."""
     if cmd.value is None:
@@ -349,7 +359,7 @@ async def _refer(
     reply(T.REFER_DONE, ref=case.reference, service=service)
 
 
-async def _list_cases(ctx: Context, uow: Any, me: Coordinator, reply: Reply) -> None:
+async def _list_cases(ctx: Context, uow: UnitOfWork, me: Coordinator, reply: Reply) -> None:
     """RASTET: the coordinator's open cases."""
     mine = await uow.alerts.open_cases_of(me.id, simulated=me.demo)
     if not mine:
@@ -373,7 +383,7 @@ async def _list_cases(ctx: Context, uow: Any, me: Coordinator, reply: Reply) -> 
 
 async def relay_in(
     ctx: Context,
-    uow: Any,
+    uow: UnitOfWork,
     contact: Contact,
     text: str,
     now: datetime,
@@ -409,7 +419,9 @@ async def relay_in(
     return not flows_too
 
 
-async def person_left(ctx: Context, uow: Any, contact_id: int, reason: str, now: datetime) -> None:
+async def person_left(
+    ctx: Context, uow: UnitOfWork, contact_id: int, reason: str, now: datetime
+) -> None:
     """The person used the quick exit (reason "exit") or erased their data ("erased")."""
     for assignment in await uow.alerts.assignments_for_contact(contact_id):
         coordinator = await uow.coordinators.get(assignment.coordinator_id)

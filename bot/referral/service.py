@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.messages import Button, Inbound
 from bot.referral import alerts, desk, directory
@@ -16,7 +15,8 @@ from bot.referral import texts as T
 from bot.referral.context import Context
 from bot.referral.texts import Texts, Translator
 from bot.rendering import Rendered
-from bot.store.records import Case, Contact, Coordinator, Fire
+from bot.store.db import Database, UnitOfWork
+from bot.store.records import Case, Contact, Coordinator, Fire, Service
 
 log = logging.getLogger(__name__)
 
@@ -42,23 +42,28 @@ class Referral:
             relay_window=relay_window,
             include_sample_services=include_sample_services,
         )
-        self._seed: list[Any] | None = None
+        self._seed: list[Service] | None = None
 
     # -- inside the pipeline's transaction -----------------------------------------------------
 
-    async def coordinator_for(self, uow: Any, urn: str) -> Coordinator | None:
+    async def coordinator_for(self, uow: UnitOfWork, urn: str) -> Coordinator | None:
         """The active coordinator writing from this URN, if it is one."""
         return await uow.coordinators.find_by_urn(urn)
 
     async def handle_coordinator(
-        self, uow: Any, coordinator: Coordinator, contact: Contact, inbound: Inbound, now: datetime
+        self,
+        uow: UnitOfWork,
+        coordinator: Coordinator,
+        contact: Contact,
+        inbound: Inbound,
+        now: datetime,
     ) -> None:
         """A coordinator's message is a command (accept, relay, note...); replies via the outbox."""
         await desk.handle(self.ctx, uow, coordinator, contact, inbound, now)
 
     async def relay_inbound(
         self,
-        uow: Any,
+        uow: UnitOfWork,
         contact: Contact,
         text: str,
         now: datetime,
@@ -69,17 +74,19 @@ class Referral:
         return await desk.relay_in(self.ctx, uow, contact, text, now, flows_too=flows_too)
 
     async def on_referral_requested(
-        self, uow: Any, case: Case, urgent: bool, reason: str, now: datetime
+        self, uow: UnitOfWork, case: Case, urgent: bool, reason: str, now: datetime
     ) -> None:
         """A flow asked for a coordinator: page now (urgent) or queue for a digest."""
         await alerts.request(self.ctx, uow, case, urgent, reason, now)
 
-    async def on_person_left(self, uow: Any, contact_id: int, reason: str, now: datetime) -> None:
+    async def on_person_left(
+        self, uow: UnitOfWork, contact_id: int, reason: str, now: datetime
+    ) -> None:
         """Quick exit ("exit") or erasure ("erased"): tell the coordinator, hold the relay."""
         await desk.person_left(self.ctx, uow, contact_id, reason, now)
 
     async def service_lines(
-        self, uow: Any, municipality: str | None, kind: str, language: str | None
+        self, uow: UnitOfWork, municipality: str | None, kind: str, language: str | None
     ) -> list[str]:
         """The nearest services of a kind for the person, as lines in their language."""
         items = await uow.services.list_all(kind=kind)
@@ -114,7 +121,7 @@ class Referral:
 
     # -- own transactions ----------------------------------------------------------------------
 
-    async def run_fire(self, db: Any, fire: Fire, now: datetime) -> None:
+    async def run_fire(self, db: Database, fire: Fire, now: datetime) -> None:
         """An escalation timer came due."""
         async with db.uow() as uow:
             case_id = (fire.payload or {}).get("case_id")
@@ -123,7 +130,7 @@ class Referral:
             await uow.fires.done(fire.id)
             await uow.commit()
 
-    async def sweep(self, db: Any, now: datetime) -> int:
+    async def sweep(self, db: Database, now: datetime) -> int:
         """Send due digests, re-send failed alerts the other way, escalate dead pages."""
         async with db.uow() as uow:
             done = await alerts.sweep(self.ctx, uow, now)
