@@ -16,10 +16,12 @@ import logging
 import time as _time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import Counter, Histogram
+
+from bot.followups.service import Followups, Starter
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +37,23 @@ SWEEP_TIME = Histogram(
 CHECKINS = Counter("helpline_checkins_run_total", "Due check-ins handled by the sweep")
 
 
+class Sweeps(Starter, Protocol):
+    """What the sweep needs of the pipeline (bot/pipeline.py): due timers, its follow-ups, and
+    what a check-in needs (it runs them through the pipeline)."""
+
+    followups: Followups
+
+    async def sweep_fires(self) -> int:
+        """Claim due timers and run them; how many ran."""
+        ...
+
+
 class Scheduler:
     """Owns the AsyncIOScheduler of one process and its jobs."""
 
     def __init__(
         self,
-        pipeline: Any,
+        pipeline: Sweeps,
         *,
         interval: float = SWEEP_SECONDS,
         timezone: str = "UTC",

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from bot import safe_times
 from bot.engine import events as ev
@@ -25,9 +25,11 @@ from bot.followups import codewords
 from bot.followups import plans as P
 from bot.followups import texts as FT
 from bot.referral import alerts
-from bot.referral.context import Context, deliver
-from bot.store.records import Case, Contact
-from bot.store.repos.followups import Checkin, Plan
+from bot.referral.commands import Command
+from bot.referral.context import Context, Say, deliver
+from bot.store.db import Database, UnitOfWork
+from bot.store.records import Case, Contact, Coordinator
+from bot.store.repos.followups import Checkin, Milestone, Plan
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,22 @@ MILESTONE_WORDS = {
     "training": ("training", "trajnim", "trajnimi", "kurs", "kursi", "course"),
     "income": ("income", "te ardhura", "ndihme ekonomike", "ndihma", "income support", "pagese"),
 }
+
+
+class Starter(Protocol):
+    """What a check-in needs of the pipeline (bot/pipeline.py): its clock and database, and a
+    conversation begun under the person's lock."""
+
+    db: Database
+    clock: Callable[[], datetime]
+
+    async def begin(
+        self,
+        contact_id: int,
+        prepare: Callable[[UnitOfWork, Contact | None, datetime], Awaitable[StartResume | None]],
+    ) -> bool:
+        """Run `prepare` under her lock; the StartResume it returns runs like a message."""
+        ...
 
 
 class Followups:
@@ -73,14 +91,14 @@ class Followups:
 
     # -- registration ----------------------------------------------------------------------------
 
-    async def _tz(self, uow: Any, case: Case | None, country: str) -> str:
+    async def _tz(self, uow: UnitOfWork, case: Case | None, country: str) -> str:
         places = await self.ctx.places(uow)
         place = places.get(case.municipality or "") if case else None
         return place.tz if place else P.COUNTRY_TZ.get(country, P.DEFAULT_TZ)
 
     async def register_order(
         self,
-        uow: Any,
+        uow: UnitOfWork,
         *,
         case: Case,
         contact_id: int,
@@ -130,7 +148,9 @@ class Followups:
         await self._schedule_next(uow, plan, now, now)
         return order, plan
 
-    async def _schedule_next(self, uow: Any, plan: Plan, after: datetime, now: datetime) -> None:
+    async def _schedule_next(
+        self, uow: UnitOfWork, plan: Plan, after: datetime, now: datetime
+    ) -> None:
         """The plan's next check-in after `after`, inside her windows; else its end marker."""
         nominal = P.next_nominal(plan.starts_at, self.cadence, self.repeat, after, plan.ends_at)
         while nominal is not None:
@@ -159,7 +179,7 @@ class Followups:
 
     async def add_milestone(
         self,
-        uow: Any,
+        uow: UnitOfWork,
         *,
         case: Case,
         contact: Contact,
@@ -167,7 +187,7 @@ class Followups:
         due_on: date,
         by: int | None,
         now: datetime,
-    ) -> Any:
+    ) -> Milestone:
         """A coordinator's milestone on a case; she is asked about it on its date."""
         found = await uow.followups.active_plans(case_id=case.id, kind="integration")
         if found:
@@ -206,7 +226,7 @@ class Followups:
     # -- the coordinator's phone (ORDER / PLAN, parsed in bot/referral/commands.py) -------------
 
     async def command(
-        self, uow: Any, me: Any, case: Case, cmd: Any, reply: Any, now: datetime
+        self, uow: UnitOfWork, me: Coordinator, case: Case, cmd: Command, reply: Say, now: datetime
     ) -> None:
         """URDHER/ORDER R-4821 UM 01.11.2026 [31.10.2027]; PLAN R-4821 housing 15.12.2026."""
         contact = await uow.contacts.get(case.contact_id) if case.contact_id else None
@@ -281,7 +301,7 @@ class Followups:
 
     async def after_events(
         self,
-        uow: Any,
+        uow: UnitOfWork,
         contact: Contact,
         case: Case | None,
         session: Session | None,
@@ -302,7 +322,12 @@ class Followups:
                     await self.answer(uow, contact, int(results["checkin_id"]), "exit", now)
 
     async def _from_flow(
-        self, uow: Any, contact: Contact, case: Case | None, params: dict[str, Any], now: datetime
+        self,
+        uow: UnitOfWork,
+        contact: Contact,
+        case: Case | None,
+        params: dict[str, Any],
+        now: datetime,
     ) -> None:
         if case is None:
             log.warning("a flow started an order follow-up without a case; ignored")
@@ -339,7 +364,7 @@ class Followups:
         )
 
     async def answer(
-        self, uow: Any, contact: Contact, checkin_id: int, outcome: str, now: datetime
+        self, uow: UnitOfWork, contact: Contact, checkin_id: int, outcome: str, now: datetime
     ) -> None:
         """She answered a check-in (or left it with DIL)."""
         checkin = await uow.followups.get_checkin(checkin_id)
@@ -399,7 +424,7 @@ class Followups:
     # -- code words ------------------------------------------------------------------------------
 
     async def read_code_words(
-        self, uow: Any, contact: Contact, session: Session | None, text: str, now: datetime
+        self, uow: UnitOfWork, contact: Contact, session: Session | None, text: str, now: datetime
     ) -> str:
         """A message of hers: note her code word in a check-in's answer, alert silently on her
         distress word (at any time), and hand the flow her words without them, so our reply
@@ -430,7 +455,7 @@ class Followups:
         return rest
 
     async def _without_code(
-        self, uow: Any, contact: Contact, results: dict[str, Any], now: datetime
+        self, uow: UnitOfWork, contact: Contact, results: dict[str, Any], now: datetime
     ) -> None:
         """A check-in answered without her code word: someone else may hold her phone."""
         if results.get("code_given") or results.get("code_distress"):
@@ -447,12 +472,14 @@ class Followups:
             await uow.cases.add_event(case.id, "code_word_missing", {"plan": plan.kind}, now)
         await self._tell(uow, plan, case, FT.NO_CODE, now, fallback="no_code_word", contact=contact)
 
-    async def _breach(self, uow: Any, contact: Contact, case: Case | None, now: datetime) -> None:
+    async def _breach(
+        self, uow: UnitOfWork, contact: Contact, case: Case | None, now: datetime
+    ) -> None:
         """The order was breached: an urgent alert with the case's reference."""
         await self._urgent(uow, contact, case, "order_breached", now)
 
     async def _urgent(
-        self, uow: Any, contact: Contact, case: Case | None, flag: str, now: datetime
+        self, uow: UnitOfWork, contact: Contact, case: Case | None, flag: str, now: datetime
     ) -> None:
         """An urgent alert with the case's reference and a red flag (a breach, her distress
         word); a closed or already paged case that nobody took gets a new case."""
@@ -469,7 +496,9 @@ class Followups:
         del places
         await alerts.request(self.ctx, uow, case, True, flag, now)
 
-    async def _new_case(self, uow: Any, contact: Contact, old: Case | None, now: datetime) -> Case:
+    async def _new_case(
+        self, uow: UnitOfWork, contact: Contact, old: Case | None, now: datetime
+    ) -> Case:
         """A fresh case for a new request on a closed (or already paged) one, linked to it."""
         case = await uow.cases.open(contact.id, now)
         if old is not None:
@@ -480,7 +509,9 @@ class Followups:
             await uow.cases.add_event(case.id, "followup_of", {"case_id": old.id}, now)
         return case
 
-    async def _coordinator(self, uow: Any, plan: Plan, case: Case | None, milestone: Any = None):
+    async def _coordinator(
+        self, uow: UnitOfWork, plan: Plan, case: Case | None, milestone: Milestone | None = None
+    ) -> Coordinator | None:
         """Who hears about this plan: the case's coordinator, else who set the order/milestone."""
         if case is not None:
             assignment = await uow.alerts.assignment(case.id)
@@ -488,7 +519,7 @@ class Followups:
                 found = await uow.coordinators.get(assignment.coordinator_id)
                 if found is not None and found.active:
                     return found
-        candidates = []
+        candidates: list[int] = []
         if milestone is not None and milestone.set_by:
             candidates.append(milestone.set_by)
         if plan.order_id:
@@ -503,13 +534,13 @@ class Followups:
 
     async def _tell(
         self,
-        uow: Any,
+        uow: UnitOfWork,
         plan: Plan,
         case: Case | None,
         msgid: str,
         now: datetime,
         *,
-        about: Any = None,
+        about: Milestone | None = None,
         fallback: str | None = None,
         contact: Contact | None = None,
         **params: Any,
@@ -529,7 +560,7 @@ class Followups:
         return False
 
     async def _talk(
-        self, uow: Any, plan: Plan, case: Case | None, contact: Contact, now: datetime
+        self, uow: UnitOfWork, plan: Plan, case: Case | None, contact: Contact, now: datetime
     ) -> None:
         """She wants to talk: a non-urgent request (a notice to her coordinator if she has one)."""
         if case is None:
@@ -538,11 +569,11 @@ class Followups:
 
     async def _tell_milestone(
         self,
-        uow: Any,
+        uow: UnitOfWork,
         plan: Plan,
         case: Case | None,
         contact: Contact,
-        milestone: Any,
+        milestone: Milestone,
         outcome: str,
         now: datetime,
     ) -> None:
@@ -566,7 +597,7 @@ class Followups:
 
     # -- the sweep -------------------------------------------------------------------------------
 
-    async def sweep(self, pipeline: Any, *, limit: int | None = None) -> int:
+    async def sweep(self, pipeline: Starter, *, limit: int | None = None) -> int:
         """Claim due check-ins and run each once (SKIP LOCKED on PostgreSQL); how many ran."""
         ran = 0
         limit = limit or self.batch * 50
@@ -585,14 +616,16 @@ class Followups:
                 break
         return ran
 
-    async def _run_gated(self, gate: asyncio.Semaphore, pipeline: Any, checkin: Checkin) -> None:
+    async def _run_gated(
+        self, gate: asyncio.Semaphore, pipeline: Starter, checkin: Checkin
+    ) -> None:
         async with gate:
             try:
                 await self.run(pipeline, checkin)
             except Exception:
                 log.exception("a follow-up check-in failed; it is retried after its lease")
 
-    async def run(self, pipeline: Any, checkin: Checkin) -> None:
+    async def run(self, pipeline: Starter, checkin: Checkin) -> None:
         """One claimed check-in: send it, defer it, end the plan, or ask a coordinator."""
         if checkin.contact_id is None:  # she erased her data
             async with pipeline.db.uow() as uow:
@@ -602,7 +635,7 @@ class Followups:
         await pipeline.begin(checkin.contact_id, partial(self._prepare, checkin.id))
 
     async def _prepare(
-        self, checkin_id: int, uow: Any, contact: Contact | None, now: datetime
+        self, checkin_id: int, uow: UnitOfWork, contact: Contact | None, now: datetime
     ) -> StartResume | None:
         """Decide, under her lock, what a due check-in does; StartResume sends it."""
         fu = uow.followups
@@ -668,7 +701,9 @@ class Followups:
             results["milestone"] = milestone.kind
         return StartResume(MILESTONE_FLOW if milestone else ORDER_FLOW, results)
 
-    async def _busy(self, uow: Any, contact: Contact, checkin_id: int, now: datetime) -> bool:
+    async def _busy(
+        self, uow: UnitOfWork, contact: Contact, checkin_id: int, now: datetime
+    ) -> bool:
         """A conversation is in progress: she wrote (or we asked) lately, or a coordinator's
         relay is open (her answer would go to the coordinator, not to the check-in)."""
         stored = await uow.sessions.get_active(contact.id)
@@ -679,7 +714,7 @@ class Followups:
 
     async def _silent(
         self,
-        uow: Any,
+        uow: UnitOfWork,
         plan: Plan,
         case: Case | None,
         contact: Contact,

@@ -292,7 +292,7 @@ class FollowupRepo(Repo):
         self,
         *,
         plan_id: int,
-        contact_id: int,
+        contact_id: int | None,
         nominal_at: datetime,
         due_at: datetime,
         now: datetime,
