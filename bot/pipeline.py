@@ -25,7 +25,8 @@ from bot.matching import similarity
 from bot.messages import Inbound, StatusUpdate
 from bot.referral.service import Referral, with_lines
 from bot.rendering import render
-from bot.store.db import storage_failure
+from bot.store.db import Database, UnitOfWork, storage_failure
+from bot.store.records import Case, Contact, Fire, Municipality, StoredSession
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ HUB_EVENTS = frozenset(
 )
 
 
-def places_from(municipalities: Sequence[Any]) -> list[Place]:
+def places_from(municipalities: Sequence[Municipality]) -> list[Place]:
     """Municipalities as the engine matches them: name, slug and every alias."""
     return [
         Place(
@@ -106,7 +107,7 @@ class Pipeline:
 
     def __init__(
         self,
-        db: Any,
+        db: Database,
         flows: FlowLibrary,
         catalogs: Translator,
         *,
@@ -173,7 +174,7 @@ class Pipeline:
         self._after_commit(inbound.urn, applied)
         return handled
 
-    async def run_fire(self, fire: Any) -> None:
+    async def run_fire(self, fire: Fire) -> None:
         """Resume the session a due timer belongs to (a wait's timeout or the session's expiry)."""
         if fire.kind in self.referral.fire_kinds:  # Referral: alert escalation timers
             await self.referral.run_fire(self.db, fire, self.clock())
@@ -190,6 +191,7 @@ class Pipeline:
             async with self.db.uow() as uow:
                 # Locked: a message of hers another worker is processing goes first, or after.
                 contact = await uow.contacts.get(fire.contact_id, lock=True)
+                assert fire.session_id is not None  # checked before the lock
                 stored = await uow.sessions.get(fire.session_id)
                 applied = _Applied()
                 if contact is not None and stored is not None and stored.status != "ended":
@@ -212,7 +214,9 @@ class Pipeline:
     async def begin(
         self,
         contact_id: int,
-        prepare: Callable[[Any, Any, datetime], Awaitable[engine.StartResume | None]],
+        prepare: Callable[
+            [UnitOfWork, Contact | None, datetime], Awaitable[engine.StartResume | None]
+        ],
     ) -> bool:
         """Start a conversation the helpline begins (a follow-up check-in), under the person's
         lock, in one transaction: `prepare(uow, contact, now)` decides (and writes why not);
@@ -224,7 +228,8 @@ class Pipeline:
                 await prepare(uow, None, self.clock())
                 await uow.commit()
             return False
-        async with self._lock(contact.urn):
+        urn = contact.urn  # the contact read under the lock may be gone (erased meanwhile)
+        async with self._lock(urn):
             async with self.db.uow() as uow:
                 now = self.clock()
                 contact = await uow.contacts.get(contact_id, lock=True)  # across workers too
@@ -240,7 +245,7 @@ class Pipeline:
                         uow, contact, stored, outcome, now, outbox_kind="followup"
                     )
                 await uow.commit()
-        self._after_commit(contact.urn, applied)
+        self._after_commit(urn, applied)
         return start is not None
 
     async def sweep_fires(self, limit: int = 100, owner: str = "sweeper") -> int:
@@ -390,7 +395,7 @@ class Pipeline:
             self.on_commit()
         return Handled("failed")
 
-    async def _ensure_versions(self, uow: Any, session: Session) -> bool:
+    async def _ensure_versions(self, uow: UnitOfWork, session: Session) -> bool:
         """Load older flow versions a session is pinned to; False if one is missing."""
         for name, version in {(f.flow, f.version) for f in session.frames} | set(
             session.pins.items()
@@ -404,7 +409,7 @@ class Pipeline:
             self.flows.add_version(name, source)
         return True
 
-    def _view(self, contact: Any) -> ContactView:
+    def _view(self, contact: Contact) -> ContactView:
         fields = dict(contact.fields)
         # Her phone's country (+355, +383) picks the numbers until she names a municipality.
         country = country_of_urn(contact.urn)
@@ -416,9 +421,9 @@ class Pipeline:
 
     async def _apply(
         self,
-        uow: Any,
-        contact: Any,
-        stored: Any,
+        uow: UnitOfWork,
+        contact: Contact,
+        stored: StoredSession | None,
         outcome: engine.Outcome,
         now: datetime,
         outbox_kind: str = "reply",
@@ -550,18 +555,20 @@ class Pipeline:
         return applied
 
     async def _safe_time(
-        self, uow: Any, contact: Any, fields: dict[str, Any], now: datetime
+        self, uow: UnitOfWork, contact: Contact, fields: dict[str, Any], now: datetime
     ) -> datetime:
         """Safe times: when a message nobody just asked for may go to her."""
         places = await self.referral.ctx.places(uow)
         tz = safe_times.zone_of(fields.get("municipality"), places, contact.urn)
         return safe_times.send_at(fields, tz, now)
 
-    async def _unsay(self, uow: Any, contact: Any, now: datetime) -> None:
+    async def _unsay(self, uow: UnitOfWork, contact: Contact, now: datetime) -> None:
         """At FSHI, queue deleting the person's messages where the provider keeps them."""
         if contact.channel == "telegram":
             # From her phone: Telegram lets a bot delete a private chat's last 48 hours.
-            ids = await uow.messages.chat_message_ids(contact.id, now - TELEGRAM_DELETE_WINDOW)
+            ids: list[int] | list[str] = await uow.messages.chat_message_ids(
+                contact.id, now - TELEGRAM_DELETE_WINDOW
+            )
             meta: dict[str, Any] = {"message_ids": ids}
             due = now
         elif contact.channel == "sms":
@@ -583,7 +590,9 @@ class Pipeline:
                 meta=meta,
             )
 
-    async def _open_case(self, uow: Any, contact_id: int, info: dict[str, Any], now: datetime):
+    async def _open_case(
+        self, uow: UnitOfWork, contact_id: int, info: dict[str, Any], now: datetime
+    ) -> Case:
         case = await uow.cases.open(contact_id, now)
         changes = {
             k: v
@@ -599,7 +608,7 @@ class Pipeline:
 
     async def _schedule(
         self,
-        uow: Any,
+        uow: UnitOfWork,
         contact_id: int,
         session_id: int | None,
         event: ev.WaitStarted,
