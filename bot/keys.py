@@ -12,6 +12,7 @@ from typing import Any
 from cryptography.fernet import Fernet
 
 from bot.config import Settings
+from bot.store.db import Database
 
 BATCH = 500
 
@@ -24,7 +25,7 @@ class RotationReport:
     current: dict[str, int] = field(default_factory=dict)
 
 
-async def rotate_keys(db: Any, batch: int = BATCH) -> RotationReport:
+async def rotate_keys(db: Database, batch: int = BATCH) -> RotationReport:
     """Re-encrypt every personal value under the newest key (HELPLINE_DATA_KEYS' first).
 
     One transaction per batch: an interrupted rotation is safe to run again, since the older

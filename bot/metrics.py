@@ -22,6 +22,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily
 
+from bot.store.db import Database
+
 # prometheus_client's multiprocess mode: each worker writes its values to files here and
 # /metrics, in whichever worker answers, reads them all (the variable must be set before
 # prometheus_client is imported; the supervisor sets it for its workers).
@@ -85,7 +87,7 @@ class _Totals:
         )
 
 
-async def render(db: Any) -> web.Response:
+async def render(db: Database) -> web.Response:
     """The /metrics response: process (or all workers') metrics, then the database totals."""
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()

@@ -10,13 +10,15 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import DBAPIError
 
+from bot.channels.base import Channel
 from bot.messages import Button, Outbound, SendResult
 from bot.pacing import Pacer
+from bot.store.db import Database
+from bot.store.records import OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +56,8 @@ class OutboxSender:
 
     def __init__(
         self,
-        db: Any,
-        channels: Mapping[str, Any],
+        db: Database,
+        channels: Mapping[str, Channel],
         clock: Callable[[], datetime],
         *,
         lease: timedelta = timedelta(seconds=60),
@@ -128,25 +130,25 @@ class OutboxSender:
         items = [item for item in items if item.id not in self._in_flight]
         if not items:
             return 0
-        by_chat: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        by_chat: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
         for item in items:
             by_chat[(item.channel, item.urn)].append(item)
         # One chat's messages go in order; different chats go side by side.
         await asyncio.gather(*(self._send_chat(chat) for chat in by_chat.values()))
         return len(items)
 
-    async def _send_chat(self, items: list[Any]) -> None:
+    async def _send_chat(self, items: list[OutboxItem]) -> None:
         for item in sorted(items, key=lambda i: i.id):
             await self._send_one(item)
 
-    async def _send_one(self, item: Any) -> None:
+    async def _send_one(self, item: OutboxItem) -> None:
         self._in_flight.add(item.id)
         try:
             await self._send_and_record(item)
         finally:
             self._in_flight.discard(item.id)
 
-    async def _send_and_record(self, item: Any) -> None:
+    async def _send_and_record(self, item: OutboxItem) -> None:
         channel = self.channels.get(item.channel)
         if channel is None:
             result = SendResult(ok=False, error=f"channel {item.channel} is off")
@@ -168,7 +170,7 @@ class OutboxSender:
                 result = SendResult(ok=False, retry=True, error=type(exc).__name__)
         await self._record_outcome(item, result)
 
-    async def _record_outcome(self, item: Any, result: SendResult) -> None:
+    async def _record_outcome(self, item: OutboxItem, result: SendResult) -> None:
         """Record what became of a send; while the database is away (a restart, a failover),
         keep trying for as long as the lease holds: a sent message left leased would be sent
         a second time once the lease runs out."""
@@ -194,7 +196,7 @@ class OutboxSender:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECORD_RETRY_MAX)
 
-    async def _record(self, item: Any, result: SendResult) -> None:
+    async def _record(self, item: OutboxItem, result: SendResult) -> None:
         now = self.clock()
         async with self.db.uow() as uow:
             if result.contact_state and item.contact_id is not None:

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.store.db import Database
+
 log = logging.getLogger(__name__)
 
 JOB_ID = "retention"
@@ -32,7 +34,7 @@ class RetentionReport:
         return sum(asdict(self).values())
 
 
-async def run_retention(db: Any, days: int, now: datetime) -> RetentionReport:
+async def run_retention(db: Database, days: int, now: datetime) -> RetentionReport:
     """Apply the retention period once; nothing happens when `days` is 0 (keep forever)."""
     report = RetentionReport()
     if days <= 0:
@@ -81,7 +83,7 @@ async def run_retention(db: Any, days: int, now: datetime) -> RetentionReport:
 
 def schedule_retention(
     scheduler: Any,
-    db: Any,
+    db: Database,
     days: int,
     clock: Callable[[], datetime],
     leads: Callable[[], bool] = lambda: True,

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from bot.data import load_municipalities
@@ -28,6 +27,7 @@ from bot.i18n import Catalogs
 from bot.language import identify
 from bot.matching import similarity
 from bot.pipeline import places_from
+from bot.store.records import Municipality
 
 KINDS = ("first", "yes_no", "danger_now", "safe_to_text", "consent", "role", "menu",
          "municipality", "anywhere")  # fmt: skip
@@ -59,7 +59,7 @@ class Reader:
         if not result.ok:
             raise SystemExit("\n".join(str(p) for p in result.problems))
         catalogs = Catalogs()
-        places = places_from([SimpleNamespace(**m) for m in load_municipalities()])
+        places = places_from([Municipality(**m) for m in load_municipalities()])
         env = Env(
             now=datetime.now(UTC),
             flows=flows,

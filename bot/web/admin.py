@@ -18,6 +18,7 @@ from aiohttp import web
 from bot.config import Settings
 from bot.flows.library import FlowLibrary
 from bot.i18n import Catalogs
+from bot.pipeline import Pipeline
 from bot.store.db import Database
 from bot.store.records import AuditEntry
 from bot.store.repos.admin import AdminUser
@@ -67,7 +68,7 @@ class Deps:
     flows: FlowLibrary
     catalogs: Catalogs
     clock: Callable[[], datetime]
-    pipeline: Any
+    pipeline: Pipeline
 
 
 def deps(request: web.Request) -> Deps:

@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import getpass
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.config import Settings
 from bot.store.crypto import Crypto
 from bot.store.db import Database
 from bot.store.repos.admin import DuplicateUser
@@ -25,7 +27,7 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
-def _run(settings: Any, work: Any) -> int:
+def _run(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
     async def main() -> int:
         db = Database(settings.database_url, Crypto(settings.data_keys, settings.secret_key))
         try:
@@ -36,7 +38,7 @@ def _run(settings: Any, work: Any) -> int:
     return asyncio.run(main())
 
 
-def cmd_add(settings: Any, args: argparse.Namespace) -> int:
+def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
     """Create a user; prints its id last."""
     username = args.username.strip().lower()
     if not auth.valid_username(username):
@@ -78,7 +80,7 @@ def cmd_add(settings: Any, args: argparse.Namespace) -> int:
     return _run(settings, work)
 
 
-def cmd_list(settings: Any, args: argparse.Namespace) -> int:
+def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
     """List the users."""
 
     async def work(db: Database) -> int:
@@ -92,7 +94,7 @@ def cmd_list(settings: Any, args: argparse.Namespace) -> int:
     return _run(settings, work)
 
 
-def cmd_passwd(settings: Any, args: argparse.Namespace) -> int:
+def cmd_passwd(settings: Settings, args: argparse.Namespace) -> int:
     """Set a new password (signs the user out everywhere)."""
     try:
         password_hash = auth.hash_password(
@@ -117,7 +119,7 @@ def cmd_passwd(settings: Any, args: argparse.Namespace) -> int:
     return _run(settings, work)
 
 
-def cmd_disable(settings: Any, args: argparse.Namespace) -> int:
+def cmd_disable(settings: Settings, args: argparse.Namespace) -> int:
     """Disable a user (kept for the audit log) and end their sessions."""
 
     async def work(db: Database) -> int:

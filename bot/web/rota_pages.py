@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -11,13 +10,14 @@ from aiohttp import web
 from bot.referral import rota
 from bot.referral.cli import normalise_phone
 from bot.store.models import COORDINATOR_LANGUAGES, COORDINATOR_ROLES
+from bot.store.records import DutyShift
 from bot.store.repos.coordinators import DuplicateContact
 from bot.web.admin import PREFIX, audit, deps, gettext, redirect, render, require_admin
 
 DAY_KEYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def duty_ranges(shifts: list[Any], day: date, tz: ZoneInfo) -> list[str]:
+def duty_ranges(shifts: list[DutyShift], day: date, tz: ZoneInfo) -> list[str]:
     """The local hours of one day someone is on duty, merged: ["08:00–16:00"] (by the hour)."""
     on = [
         rota.is_on_duty(shifts, datetime(day.year, day.month, day.day, h, 30, tzinfo=tz))
@@ -48,7 +48,7 @@ async def page(request: web.Request, *, error: str = "") -> web.Response:
         people = await uow.coordinators.list_all()
         shifts = await uow.coordinators.shifts([c.id for c in people])
         places = {m.slug: m for m in await uow.municipalities.list_all()}
-    by_person: dict[int, list[Any]] = {}
+    by_person: dict[int, list[DutyShift]] = {}
     for s in shifts:
         by_person.setdefault(s.coordinator_id, []).append(s)
     days = [monday + timedelta(days=i) for i in range(7)]
@@ -86,12 +86,13 @@ async def page(request: web.Request, *, error: str = "") -> web.Response:
     )
 
 
-def describe(shift: Any) -> str:
+def describe(shift: DutyShift) -> str:
     """A shift in a few words."""
     if shift.kind == "always":
         return "24/7"
     if shift.kind == "window":
         tz = ZoneInfo(shift.tz)
+        assert shift.starts_at and shift.ends_at  # a window is stored with both (add_shift)
         start, end = shift.starts_at.astimezone(tz), shift.ends_at.astimezone(tz)
         return f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M}"
     days = ",".join(DAY_KEYS[d] for d in shift.days)
