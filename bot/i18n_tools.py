@@ -7,7 +7,7 @@ import os
 import re
 import string
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -20,7 +20,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po, write_po
 
 from bot.engine import sysmsgs
-from bot.engine.definition import FINAL_END_REASONS
+from bot.engine.definition import FINAL_END_REASONS, Flow, Route
 from bot.i18n import DOMAIN, LOCALES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -416,6 +416,8 @@ def print_segments(root: Path | None = None) -> int:
 
 # ---- replies: what one engine turn really sends (bot/rendering.py joins its messages) --------
 
+# Where a flow entered as a sub-flow goes on when it ends: (flow, node), innermost first.
+_Stack = tuple[tuple[str, str | None], ...]
 _RESUME = ("", "resume")  # a stack mark: back to whatever question was waiting
 REPLY_PATH_LIMIT = 400  # paths walked per entry point; flows branch, but not that much
 COUNTED_COUNTRY = "AL"  # numbers a reply is counted with (an SMS from +355 gets Albania's)
@@ -444,7 +446,7 @@ class ReplyRow:
 class _Walker:
     """Every sequence of messages one engine turn can send from a point of the flows."""
 
-    def __init__(self, flows: dict[str, Any], language: str) -> None:
+    def __init__(self, flows: dict[str, Flow], language: str) -> None:
         self.flows = flows
         self.language = language
         self.known: dict[str, str] = {}  # split reference -> the case it takes
@@ -456,7 +458,14 @@ class _Walker:
             if a.kind == "say"
         ]
 
-    def run(self, flow: str, node_id: str | None, stack: tuple, said: list[_Said], seen: frozenset):
+    def run(
+        self,
+        flow: str,
+        node_id: str | None,
+        stack: _Stack,
+        said: list[_Said],
+        seen: frozenset[tuple[str, str]],
+    ) -> Iterator[list[_Said]]:
         """Yield each reply (a list of _Said) from `node_id` of `flow`; `stack`: where to go on
         when a flow entered as a sub-flow ends."""
         if node_id is None:
@@ -496,7 +505,9 @@ class _Walker:
             else:
                 yield from self._return(stack, said, seen)
 
-    def _return(self, stack: tuple, said: list[_Said], seen: frozenset):
+    def _return(
+        self, stack: _Stack, said: list[_Said], seen: frozenset[tuple[str, str]]
+    ) -> Iterator[list[_Said]]:
         if not stack:
             yield said
             return
@@ -506,12 +517,14 @@ class _Walker:
         (flow, node_id), rest = stack[0], stack[1:]
         yield from self.run(flow, node_id, rest, said, seen)
 
-    def route(self, flow: str, route: Any, stack: tuple):
+    def route(self, flow: str, route: Route, stack: _Stack) -> Iterator[list[_Said]]:
         """The replies to an answer that takes `route`."""
         yield from self.run(flow, route.goto, stack, self._says(route.actions), frozenset())
 
 
-def _entries(flows: dict[str, Any], keyword_flows: Iterable[str], trigger: str):
+def _entries(
+    flows: dict[str, Flow], keyword_flows: Iterable[str], trigger: str
+) -> Iterator[tuple[str, str, str | Route, _Stack]]:
     """(name, flow, first node or route, stack) for every point a reply can start from."""
     callers: dict[str, list[tuple[str, str | None]]] = {}
     for name, flow in flows.items():
@@ -524,9 +537,7 @@ def _entries(flows: dict[str, Any], keyword_flows: Iterable[str], trigger: str):
         yield f"{name} keyword, first message", name, start, ((trigger, flows[trigger].start),)
         yield f"{name} keyword, mid-conversation", name, start, (_RESUME,)
     for name, flow in flows.items():
-        stacks: list[tuple[tuple[str, str | None], ...]] = [
-            (c,) for c in callers.get(name, [])
-        ] or [()]
+        stacks: list[_Stack] = [(c,) for c in callers.get(name, [])] or [()]
         for node in flow.nodes.values():
             if node.wait is None:
                 continue
