@@ -96,7 +96,7 @@ async def render(db: Database) -> web.Response:
     else:
         body = generate_latest(REGISTRY)
     async with db.uow() as uow:
-        alerts, escalations = await uow.admin.alert_totals()
+        alerts, escalations = await uow.stats.alert_totals()
     totals = CollectorRegistry(auto_describe=False)
     totals.register(_Totals(alerts, escalations))
     response = web.Response(body=body + generate_latest(totals))

@@ -100,7 +100,7 @@ def _lookup_key(coordinator: Coordinator) -> str:
 async def _locked(uow: UnitOfWork, me: Coordinator, now: datetime) -> bool:
     """True while the coordinator has typed too many references that led nowhere."""
     since = now - LOOKUP_WINDOW
-    return await uow.admin.failures_since(_lookup_key(me), since) >= LOOKUP_FAILURES
+    return await uow.failures.count_since(_lookup_key(me), since) >= LOOKUP_FAILURES
 
 
 async def _refuse(
@@ -113,7 +113,7 @@ async def _refuse(
     if await _locked(uow, me, now):
         reply(T.LOOKUP_LOCKED, minutes=int(LOOKUP_WINDOW.total_seconds() // 60))
         return
-    await uow.admin.add_failure([_lookup_key(me)], now)
+    await uow.failures.add([_lookup_key(me)], now)
     if await _locked(uow, me, now):  # this one reached the limit: once in the audit log
         await uow.audit.add("case_lookup_locked", now=now, coordinator_id=me.id)
     reply(T.UNAVAILABLE, ref=reference)

@@ -22,22 +22,27 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from bot.files import private_dir, private_file
 from bot.store import sqlite_loop
 from bot.store.crypto import Crypto
-from bot.store.repos.admin import AdminRepo
 from bot.store.repositories import (
+    AccountRepo,
+    AdminSessionRepo,
     AlertRepo,
     AuditRepo,
     CaseRepo,
     ContactRepo,
     CoordinatorRepo,
+    FailureRepo,
     FireRepo,
     FlowRepo,
     FollowupRepo,
     MessageRepo,
     MunicipalityRepo,
     OutboxRepo,
+    PublicationRepo,
     RetentionRepo,
     ServiceRepo,
     SessionRepo,
+    StatsRepo,
+    TranslationRepo,
 )
 
 log = logging.getLogger(__name__)
@@ -264,8 +269,15 @@ class UnitOfWork:
     followups: FollowupRepo
     # Retention and key rotation (bot/retention.py, bot/keys.py).
     retention: RetentionRepo
-    # Admin web (bot/web/).
-    admin: AdminRepo
+    # Admin web (bot/web/): accounts, who is signed in, admins' texts, flow publications.
+    accounts: AccountRepo
+    admin_sessions: AdminSessionRepo
+    translations: TranslationRepo
+    publications: PublicationRepo
+    # Failed attempts per key (sign-ins, coordinators' look-ups), counted to limit them.
+    failures: FailureRepo
+    # Counts for statistics and /metrics.
+    stats: StatsRepo
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -300,7 +312,12 @@ class UnitOfWork:
             self.audit = AuditRepo(*args)
             self.followups = FollowupRepo(*args)
             self.retention = RetentionRepo(*args)
-            self.admin = AdminRepo(*args)
+            self.accounts = AccountRepo(*args)
+            self.admin_sessions = AdminSessionRepo(*args)
+            self.failures = FailureRepo(*args)
+            self.translations = TranslationRepo(*args)
+            self.publications = PublicationRepo(*args)
+            self.stats = StatsRepo(*args)
         except BaseException:
             self._release()
             raise

@@ -232,3 +232,53 @@ class Service:
     def sample(self) -> bool:
         """Sample data (says SAMPLE in its notes): never shown to a person asking for help."""
         return "SAMPLE" in (self.notes or "")
+
+
+# -- admin ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AdminUser:
+    """Someone who signs in to /admin."""
+
+    id: int
+    username: str
+    password_hash: str
+    role: str  # admin | coordinator
+    municipality: str | None
+    language: str
+    active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins see everything; coordinators only their municipality's cases."""
+        return self.role == "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """A flow version made current, by whom (None: the files at start-up)."""
+
+    id: int
+    name: str
+    version: str
+    published_at: datetime
+    published_by: int | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFigures:
+    """One case as figures only (no person, no words), for statistics."""
+
+    id: int
+    municipality: str | None
+    created_at: datetime
+    urgency: str
+    risk_level: str | None
+    category: str | None
+    status: str
+    accepted_at: datetime | None
+    escalations: int  # pages sent after the first step

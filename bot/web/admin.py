@@ -20,8 +20,7 @@ from bot.flows.library import FlowLibrary
 from bot.i18n import Catalogs
 from bot.pipeline import Pipeline
 from bot.store.db import Database
-from bot.store.records import AuditEntry
-from bot.store.repos.admin import AdminUser
+from bot.store.records import AdminUser, AuditEntry
 from bot.store.repos.audit import AuditFilter
 from bot.web import auth
 from bot.web.ui_texts import UI_LANGUAGES, translator
@@ -190,11 +189,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if token:
         now = d.clock()
         async with d.db.uow() as uow:
-            user = await uow.admin.session_user(
+            user = await uow.admin_sessions.user(
                 auth.token_hash(token), now, started_after=auth.oldest_session(now)
             )
             if user is not None:
-                await uow.admin.touch_session(auth.token_hash(token), now, auth.expiry(now))
+                await uow.admin_sessions.touch(auth.token_hash(token), now, auth.expiry(now))
                 await uow.commit()
         if user is not None:
             request[USER], request[TOKEN] = user, token
@@ -291,9 +290,9 @@ async def audit_page(request: web.Request) -> web.Response:
         if ok:
             entries, next_before = await uow.audit.page(where, before_id=before, size=AUDIT_PAGE)
         actions = await uow.audit.actions()
-        user_list = await uow.admin.list_users()
+        user_list = await uow.accounts.list_users()
         coordinator_list = await uow.coordinators.list_all(include_removed=True)
-        references = await uow.admin.references(e.case_id for e in entries if e.case_id)
+        references = await uow.cases.references(e.case_id for e in entries if e.case_id)
     users = {u.id: u.username for u in user_list}
     coordinators = {c.id: c.name for c in coordinator_list}
     rows = [
@@ -335,7 +334,7 @@ async def users_page(request: web.Request) -> web.Response:
     require_admin(request)
     d = deps(request)
     async with d.db.uow() as uow:
-        users = await uow.admin.list_users()
+        users = await uow.accounts.list_users()
     return render(request, "users.html", users=users)
 
 
@@ -349,7 +348,7 @@ async def _sync_once(app: web.Application, state: dict[str, Any]) -> None:
 
     db, flows, catalogs = parent[main.DB], parent[main.FLOWS], parent[main.CATALOGS]
     async with db.uow() as uow:
-        last = await uow.admin.last_publication_id()
+        last = await uow.publications.last_id()
     if last != state.get("publication"):
         await apply_publications(db, flows, parent[main.CLOCK](), record_files=False)
         state["publication"] = last
@@ -368,7 +367,7 @@ async def _on_startup(app: web.Application) -> None:
     await load_overrides(db, parent[main.CATALOGS])
     state: dict[str, Any] = {"parent": parent}
     async with db.uow() as uow:
-        state["publication"] = await uow.admin.last_publication_id()
+        state["publication"] = await uow.publications.last_id()
 
     async def loop() -> None:
         while True:

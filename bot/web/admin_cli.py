@@ -13,7 +13,7 @@ from typing import Any
 from bot.config import Settings
 from bot.store.crypto import Crypto
 from bot.store.db import Database
-from bot.store.repos.admin import DuplicateUser
+from bot.store.repos.accounts import DuplicateUser
 from bot.web import auth
 
 
@@ -61,7 +61,7 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
                     print(f"helpline: unknown municipality {args.municipality!r}", file=sys.stderr)
                     return 2
             try:
-                user = await uow.admin.add_user(
+                user = await uow.accounts.add_user(
                     username=username,
                     password_hash=password_hash,
                     role=args.role,
@@ -85,7 +85,7 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(db: Database) -> int:
         async with db.uow() as uow:
-            for u in await uow.admin.list_users():
+            for u in await uow.accounts.list_users():
                 state = "active" if u.active else "disabled"
                 place = u.municipality or "-"
                 print(f"{u.id}\t{u.username}\t{u.role}\t{place}\t{u.language}\t{state}")
@@ -106,12 +106,12 @@ def cmd_passwd(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(db: Database) -> int:
         async with db.uow() as uow:
-            user = await uow.admin.user_by_name(args.username.strip().lower())
+            user = await uow.accounts.user_by_name(args.username.strip().lower())
             if user is None:
                 print("helpline: no such user", file=sys.stderr)
                 return 1
-            await uow.admin.update_user(user.id, password_hash=password_hash, active=True)
-            await uow.admin.end_sessions_of(user.id)
+            await uow.accounts.update_user(user.id, password_hash=password_hash, active=True)
+            await uow.admin_sessions.end_all_of(user.id)
             await uow.commit()
         print(f"password of {user.username} changed")
         return 0
@@ -124,12 +124,12 @@ def cmd_disable(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(db: Database) -> int:
         async with db.uow() as uow:
-            user = await uow.admin.user_by_name(args.username.strip().lower())
+            user = await uow.accounts.user_by_name(args.username.strip().lower())
             if user is None:
                 print("helpline: no such user", file=sys.stderr)
                 return 1
-            await uow.admin.update_user(user.id, active=False)
-            await uow.admin.end_sessions_of(user.id)
+            await uow.accounts.update_user(user.id, active=False)
+            await uow.admin_sessions.end_all_of(user.id)
             await uow.commit()
         print(f"{user.username} disabled")
         return 0

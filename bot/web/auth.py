@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
-from bot.store.repos.admin import AdminUser
+from bot.store.records import AdminUser
 
 SESSION_COOKIE = "helpline_admin"
 PRE_COOKIE = "helpline_login"  # before sign-in: the sign-in form's CSRF token is bound to it

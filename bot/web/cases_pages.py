@@ -46,7 +46,7 @@ async def list_page(request: web.Request) -> web.Response:
     municipality = scope if scope is not None else (q.get("municipality") or None)
     until = _date(q.get("to", ""))
     async with d.db.uow() as uow:
-        found = await uow.admin.find_cases(
+        found = await uow.cases.find(
             municipality=municipality,
             status=q.get("status") if q.get("status") in CASE_STATUSES else None,
             urgency=q.get("urgency") if q.get("urgency") in URGENCIES else None,
@@ -77,7 +77,7 @@ async def _case_or_404(request: web.Request) -> Case:
     except ValueError:
         raise web.HTTPNotFound(text="no such case") from None
     async with d.db.uow() as uow:
-        case = await uow.admin.case_in_scope(case_id, auth.case_scope(user))
+        case = await uow.cases.in_scope(case_id, auth.case_scope(user))
         exists = case is not None or await uow.cases.get(case_id) is not None
     if case is None:
         if exists:
@@ -100,7 +100,7 @@ async def _page(
         events = await case_rules.timeline(uow, case.id)
         alerts = await uow.alerts.for_case(case.id)
         coordinators = {c.id: c.name for c in await uow.coordinators.list_all(include_removed=True)}
-        users = {u.id: u.username for u in await uow.admin.list_users()}
+        users = {u.id: u.username for u in await uow.accounts.list_users()}
         plans = await uow.followups.plans_of_case(case.id)
         checkins = {p.id: await uow.followups.open_checkins(p.id) for p in plans}
         places = {m.slug: m for m in await uow.municipalities.list_all()}

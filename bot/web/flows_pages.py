@@ -131,7 +131,7 @@ async def apply_publications(
     later: it wins, and is recorded as a publication so the history shows it.
     """
     async with db.uow() as uow:
-        current = await uow.admin.current_publications()
+        current = await uow.publications.current()
         for name, source in list(flows.sources.items()):
             file_version = version_of(source)
             pub = current.get(name)
@@ -142,7 +142,7 @@ async def apply_publications(
                     and saved_at is not None
                     and saved_at > pub.published_at
                 ):
-                    await uow.admin.publish(name, file_version, now, None, note="files")
+                    await uow.publications.publish(name, file_version, now, None, note="files")
                     continue
             if pub is None or pub.version == flows.current[name].version:
                 continue
@@ -172,7 +172,7 @@ async def _apply_understanding(
         await uow.flows.save(UNDERSTANDING, served, flows.understanding_source, now)
         saved_at = dict(await uow.flows.versions(UNDERSTANDING)).get(served)
         if pub is not None and pub.version != served and saved_at and saved_at > pub.published_at:
-            await uow.admin.publish(UNDERSTANDING, served, now, None, note="files")
+            await uow.publications.publish(UNDERSTANDING, served, now, None, note="files")
             return
     if pub is None or pub.version == served:
         return
@@ -211,7 +211,7 @@ async def list_page(request: web.Request) -> web.Response:
     require_admin(request)
     d = deps(request)
     async with d.db.uow() as uow:
-        pubs = await uow.admin.current_publications()
+        pubs = await uow.publications.current()
     rows = []
     for name, flow in sorted(d.flows.current.items()):
         checked = check_source(name, d.flows.sources[name], d.flows, d.catalogs)
@@ -378,7 +378,7 @@ async def _publish(
     version = version_of(source)
     async with d.db.uow() as uow:
         await uow.flows.save(name, version, source, now)
-        await uow.admin.publish(name, version, now, user_id, note=note)
+        await uow.publications.publish(name, version, now, user_id, note=note)
         await uow.commit()
     serve(d.flows, name, source)
     await audit(request, "flow_published", flow=name, version=version)
@@ -390,8 +390,8 @@ async def history_page(request: web.Request) -> web.Response:
     d = deps(request)
     name, flow = _flow_or_404(request)
     async with d.db.uow() as uow:
-        pubs = await uow.admin.publications(name)
-        users = {u.id: u.username for u in await uow.admin.list_users()}
+        pubs = await uow.publications.history(name)
+        users = {u.id: u.username for u in await uow.accounts.list_users()}
     a, b = request.query.get("a"), request.query.get("b")
     diff: list[tuple[str, str]] = []
     if a and b:

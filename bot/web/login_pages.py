@@ -83,10 +83,10 @@ async def login(request: web.Request) -> web.StreamResponse:
     async with d.db.uow() as uow:
         since = now - auth.LOGIN_WINDOW
         refused = auth.locked(
-            await uow.admin.failures_since(keys.user, since),
-            await uow.admin.failures_since(keys.address, since),
+            await uow.failures.count_since(keys.user, since),
+            await uow.failures.count_since(keys.address, since),
         )
-        user = await uow.admin.user_by_name(username) if auth.valid_username(username) else None
+        user = await uow.accounts.user_by_name(username) if auth.valid_username(username) else None
     if refused:
         minutes = int(auth.LOGIN_WINDOW / timedelta(minutes=1))
         return await login_form(
@@ -120,8 +120,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     now = d.clock()
     async with d.db.uow() as uow:
         if user is None or not good or not user.active:
-            await uow.admin.add_failure([keys.user, keys.address], now)
-            await uow.admin.purge_failures(now - auth.LOGIN_WINDOW * 4)
+            await uow.failures.add([keys.user, keys.address], now)
+            await uow.failures.purge(now - auth.LOGIN_WINDOW * 4)
             await uow.commit()
             return await login_form(
                 request,
@@ -133,14 +133,14 @@ async def login(request: web.Request) -> web.StreamResponse:
         token = auth.new_token()
         old = request.cookies.get(auth.SESSION_COOKIE)
         if old:  # signing in again in this browser: the old session ends here
-            await uow.admin.end_session(auth.token_hash(old))
-        await uow.admin.clear_failures(keys.user)
-        await uow.admin.purge_sessions(now)
-        await uow.admin.add_session(auth.token_hash(token), user.id, now, auth.expiry(now))
+            await uow.admin_sessions.end(auth.token_hash(old))
+        await uow.failures.clear(keys.user)
+        await uow.admin_sessions.purge(now)
+        await uow.admin_sessions.add(auth.token_hash(token), user.id, now, auth.expiry(now))
         changes: dict[str, object] = {"last_login_at": now}
         if rehashed is not None:
             changes["password_hash"] = rehashed
-        await uow.admin.update_user(user.id, **changes)
+        await uow.accounts.update_user(user.id, **changes)
         await uow.audit.add("admin_signed_in", now=now, admin_user_id=user.id)
         await uow.commit()
     response = web.HTTPSeeOther(_safe_next(str(form.get("next", ""))))
@@ -155,7 +155,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     """POST /admin/logout: end this browser's session."""
     d = deps(request)
     async with d.db.uow() as uow:
-        await uow.admin.end_session(auth.token_hash(request[TOKEN]))
+        await uow.admin_sessions.end(auth.token_hash(request[TOKEN]))
         await uow.commit()
     response = redirect(PREFIX + "/login")
     response.del_cookie(auth.SESSION_COOKIE, path=PREFIX)
@@ -170,7 +170,7 @@ async def set_language(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="unknown language")
     d = deps(request)
     async with d.db.uow() as uow:
-        await uow.admin.update_user(current_user(request).id, language=language)
+        await uow.accounts.update_user(current_user(request).id, language=language)
         await uow.commit()
     raise web.HTTPSeeOther(_safe_next(str(form.get("next", ""))))
 

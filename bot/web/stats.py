@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.store.repos.admin import CaseFigures
+from bot.store.records import CaseFigures
 
 SUPPRESS_BELOW = 5  # counts from 1 to 4 are not exported: a small place's case could be named
 SUPPRESSED = "<5"

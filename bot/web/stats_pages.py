@@ -21,8 +21,8 @@ async def _summary(request: web.Request) -> tuple[Summary, dict[str, str], str]:
     days = PERIODS[period]
     since = d.clock() - timedelta(days=days) if days else None
     async with d.db.uow() as uow:
-        figures = await uow.admin.case_figures(since=since)
-        outcomes = await uow.admin.followup_outcomes()
+        figures = await uow.stats.case_figures(since=since)
+        outcomes = await uow.stats.followup_outcomes()
         names = {m.slug: m.name for m in await uow.municipalities.list_all()}
     return summarise(figures, outcomes), names, period
 

@@ -24,7 +24,7 @@ MAX_PO = 1024 * 1024
 async def load_overrides(db: Database, catalogs: Catalogs) -> None:
     """Layer the stored overrides over the shipped catalogs (takes effect at once)."""
     async with db.uow() as uow:
-        found = await uow.admin.overrides()
+        found = await uow.translations.overrides()
     catalogs.set_overrides(found)
 
 
@@ -151,7 +151,7 @@ async def save(request: web.Request) -> web.StreamResponse:
     now = d.clock()
     async with d.db.uow() as uow:
         for loc, text in texts.items():
-            await uow.admin.set_override(
+            await uow.translations.set_override(
                 loc, msgid, text if text != shipped[loc] else None, user.id, now
             )
         await uow.commit()
@@ -226,7 +226,7 @@ async def import_po(request: web.Request) -> web.StreamResponse:
     async with d.db.uow() as uow:
         for msgid, text in changes.items():
             shipped_text = d.catalogs.shipped(locale, msgid) or ""
-            await uow.admin.set_override(
+            await uow.translations.set_override(
                 locale, msgid, text if text != shipped_text else None, user.id, now
             )
         await uow.commit()

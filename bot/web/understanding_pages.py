@@ -71,7 +71,7 @@ async def publish(request: web.Request) -> web.StreamResponse:
     now = d.clock()
     async with d.db.uow() as uow:
         await uow.flows.save(UNDERSTANDING, version, source, now)
-        await uow.admin.publish(UNDERSTANDING, version, now, user.id, note=None)
+        await uow.publications.publish(UNDERSTANDING, version, now, user.id, note=None)
         await uow.commit()
     d.flows.serve_understanding(source)
     await audit(request, "understanding_published", version=version)

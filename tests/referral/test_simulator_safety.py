@@ -209,10 +209,10 @@ async def test_simulated_cases_stay_out_of_real_lists_and_statistics(desk, db):
     sim = re.search(r"R-[0-9A-Z]{4,}", desk.to(demo.simulator_urn, sent)[0]).group(0)
     await desk.say(f"OK {sim}", demo.simulator_urn, channel="simulator")
     async with db.uow() as uow:
-        listed = [c.reference for c in await uow.admin.find_cases()]
-        figures = await uow.admin.case_figures()
+        listed = [c.reference for c in await uow.cases.find()]
+        figures = await uow.stats.case_figures()
         sim_case = await uow.cases.get_by_reference(sim)
-        in_scope = await uow.admin.case_in_scope(sim_case.id, None)
+        in_scope = await uow.cases.in_scope(sim_case.id, None)
     assert listed == [real] and len(figures) == 1 and in_scope is None
     rastet = await _answers(desk, "RASTET", ARTA)
     assert real in rastet[0] and sim not in rastet[0]

@@ -66,6 +66,6 @@ async def test_only_later_pages_count_as_escalations_in_figures_and_metrics(db, 
             )
         await uow.commit()
     async with db.uow() as uow:
-        figures = {f.id: f.escalations for f in await uow.admin.case_figures()}
-        assert await uow.admin.alert_totals() == ({"page": 3}, 1)
+        figures = {f.id: f.escalations for f in await uow.stats.case_figures()}
+        assert await uow.stats.alert_totals() == ({"page": 3}, 1)
     assert figures == {calm.id: 0, escalated.id: 1}

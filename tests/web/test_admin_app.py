@@ -70,7 +70,7 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
                 ("tira", "coordinator", "tirane"),
                 ("dura", "coordinator", "durres"),
             ):
-                await uow.admin.add_user(
+                await uow.accounts.add_user(
                     username=name,
                     password_hash=auth.hash_password(PASSWORD),
                     role=role,
@@ -233,7 +233,7 @@ async def test_personal_data_is_shown_only_when_asked_and_the_asking_is_audited(
         html = await resp.text()
     assert "tel:+355691234567" in html and "ndihme, me rreh" in html
     async with site.app[DB].uow() as uow:
-        user = await uow.admin.user_by_name("tira")
+        user = await uow.accounts.user_by_name("tira")
         seen = [e for e in await uow.audit.list_all() if e.action == "case_personal_data_viewed"]
     assert user is not None
     assert [(e.case_id, e.admin_user_id, e.data["reason"]) for e in seen] == [
@@ -389,7 +389,7 @@ async def test_publications_outlive_a_restart_and_reach_other_workers(site: Site
     # Another worker publishes: this one picks it up on its next sync.
     async with db.uow() as uow:
         await uow.flows.save("quick_exit", version, changed, site.clock())
-        await uow.admin.publish("quick_exit", version, site.clock(), None, note="elsewhere")
+        await uow.publications.publish("quick_exit", version, site.clock(), None, note="elsewhere")
         await uow.commit()
     assert flows.current["quick_exit"].version != version
     await _sync_once(site.app, {"parent": site.app})

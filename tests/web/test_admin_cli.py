@@ -34,7 +34,7 @@ async def stored_user(name: str):
     db = Database(settings.database_url, Crypto(settings.data_keys, settings.secret_key))
     try:
         async with db.uow() as uow:
-            return await uow.admin.user_by_name(name)
+            return await uow.accounts.user_by_name(name)
     finally:
         await db.dispose()
 

@@ -64,7 +64,7 @@ async def _prepare(env: dict[str, str]) -> tuple[int, int, str]:
                 ("boss", "admin", None, "en"),
                 ("tira", "coordinator", "tirane", "sq"),
             ):
-                await uow.admin.add_user(
+                await uow.accounts.add_user(
                     username=name,
                     password_hash=auth.hash_password(PASSWORD),
                     role=role,

@@ -11,7 +11,7 @@ import pytest
 from bot.flows.library import FlowLibrary
 from bot.i18n import Catalogs
 from bot.store.models import CASE_STATUSES, RISK_LEVELS, URGENCIES
-from bot.store.repos.admin import AdminUser, CaseFigures
+from bot.store.records import AdminUser, CaseFigures
 from bot.web import auth, stats
 from bot.web.charts import bar_chart, weekly_chart
 from bot.web.flow_diagram import layers, render_svg

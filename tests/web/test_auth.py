@@ -60,7 +60,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     app = build_app(settings, clock=lambda: now)
     async with TestClient(TestServer(app)) as client:
         async with app[DB].uow() as uow:
-            await uow.admin.add_user(
+            await uow.accounts.add_user(
                 username="boss",
                 password_hash=auth.hash_password(PASSWORD),
                 role="admin",
@@ -168,7 +168,7 @@ async def test_a_session_ends_after_its_absolute_lifetime_however_busy(tmp_path:
     app = build_app(settings, clock=lambda: clock[0])
     async with TestClient(TestServer(app)) as client:
         async with app[DB].uow() as uow:
-            await uow.admin.add_user(
+            await uow.accounts.add_user(
                 username="boss",
                 password_hash=auth.hash_password(PASSWORD),
                 role="admin",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -211,6 +211,61 @@ class CaseRepo(Repo):
             )
             for r in rows
         ]
+
+    # -- the admin's case list (real cases only: the simulator's are nobody's work) ---------------
+
+    async def find(
+        self,
+        *,
+        municipality: str | None = None,
+        status: str | None = None,
+        urgency: str | None = None,
+        risk_level: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        reference: str | None = None,
+        limit: int = 200,
+    ) -> list[Case]:
+        """Cases, newest first, matching every filter given (municipality enforces a scope)."""
+        stmt = (
+            sa.select(cases)
+            .where(cases.c.simulated.is_(False))
+            .order_by(cases.c.created_at.desc(), cases.c.id.desc())
+            .limit(limit)
+        )
+        if municipality is not None:
+            stmt = stmt.where(cases.c.municipality == municipality)
+        if status:
+            stmt = stmt.where(cases.c.status == status)
+        if urgency:
+            stmt = stmt.where(cases.c.urgency == urgency)
+        if risk_level:
+            stmt = stmt.where(cases.c.risk_level == risk_level)
+        if since is not None:
+            stmt = stmt.where(cases.c.created_at >= since)
+        if until is not None:
+            stmt = stmt.where(cases.c.created_at < until)
+        if reference:
+            stmt = stmt.where(cases.c.reference.like(f"%{reference.strip().upper()}%"))
+        return [self._record(r) for r in await self.conn.execute(stmt)]
+
+    async def in_scope(self, case_id: int, municipality: str | None) -> Case | None:
+        """A real case by id, only if it lies in the municipality (None: any)."""
+        stmt = sa.select(cases).where(cases.c.id == case_id, cases.c.simulated.is_(False))
+        if municipality is not None:
+            stmt = stmt.where(cases.c.municipality == municipality)
+        row = (await self.conn.execute(stmt)).first()
+        return self._record(row) if row else None
+
+    async def references(self, case_ids: Iterable[int]) -> dict[int, str]:
+        """Case id -> reference, for the ids given (the audit log names cases by reference)."""
+        ids = sorted(set(case_ids))
+        if not ids:
+            return {}
+        rows = await self.conn.execute(
+            sa.select(cases.c.id, cases.c.reference).where(cases.c.id.in_(ids))
+        )
+        return {r.id: r.reference for r in rows}
 
     async def _get_or_fail(self, case_id: int) -> Case:
         case = await self.get(case_id)
