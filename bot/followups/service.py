@@ -28,8 +28,7 @@ from bot.referral import alerts
 from bot.referral.commands import Command
 from bot.referral.context import Context, Say, deliver
 from bot.store.db import Database, UnitOfWork
-from bot.store.records import Case, Contact, Coordinator
-from bot.store.repos.followups import Checkin, Milestone, Plan
+from bot.store.records import Case, Checkin, Contact, Coordinator, Milestone, Plan
 
 log = logging.getLogger(__name__)
 

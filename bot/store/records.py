@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 
@@ -282,3 +282,70 @@ class CaseFigures:
     status: str
     accepted_at: datetime | None
     escalations: int  # pages sent after the first step
+
+
+# -- follow-ups ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A protection order as registered."""
+
+    id: int
+    case_id: int | None
+    contact_id: int | None
+    country: str
+    kind: str
+    issued_on: date | None
+    ends_on: date | None
+    end_is_default: bool
+    registered_by: int | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A follow-up plan (order check-ins or an integration plan)."""
+
+    id: int
+    kind: str
+    contact_id: int | None
+    case_id: int | None
+    order_id: int | None
+    status: str
+    windows: tuple[str, ...]
+    tz: str
+    starts_at: datetime
+    ends_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Checkin:
+    """One check-in and where it stands."""
+
+    id: int
+    plan_id: int
+    contact_id: int | None
+    milestone_id: int | None
+    purpose: str
+    nominal_at: datetime
+    due_at: datetime
+    status: str
+    tries: int
+    deferrals: int
+    sent_at: datetime | None
+    answered_at: datetime | None
+    outcome: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    """A step of an integration plan."""
+
+    id: int
+    plan_id: int
+    kind: str
+    due_on: date | None
+    status: str
+    answer: str | None
+    set_by: int | None
