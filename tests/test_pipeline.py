@@ -146,3 +146,41 @@ async def test_the_sender_stops_after_its_pass(harness):
     harness.sender.stop()
     await asyncio.wait_for(task, 10)
     assert task.done() and not task.cancelled()
+
+
+async def test_a_conversation_begun_for_someone_erased_meanwhile_starts_nothing(harness, db):
+    """begin() reads the contact, takes her lock, reads her again: erased in between, nothing
+    starts, prepare() hears None, and the commit hooks still run (no error after commit)."""
+    await harness.say("hello")
+    async with db.uow() as uow:
+        contact = await uow.contacts.find_by_urn("sim:test1")
+    pipeline = harness.pipeline
+    locks = pipeline._lock
+
+    def erasing_lock(urn: str):
+        # Taking her lock is where another worker's erasure can slip in; do it right there.
+        lock = locks(urn)
+
+        class Erasing:
+            async def __aenter__(self) -> None:
+                await lock.acquire()
+                async with db.uow() as uow:
+                    await uow.contacts.erase(contact.id, harness.clock())
+                    await uow.commit()
+
+            async def __aexit__(self, *exc: object) -> None:
+                lock.release()
+
+        return Erasing()
+
+    pipeline._lock = erasing_lock
+    seen = []
+
+    async def prepare(uow, found, now):
+        seen.append(found)
+
+    commits = []
+    pipeline.on_commit = lambda: commits.append(1)
+    assert await pipeline.begin(contact.id, prepare) is False
+    assert seen == [None]
+    assert commits == [1]
