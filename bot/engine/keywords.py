@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.engine import understand as u
 from bot.engine.definition import Keyword, KeywordSet
@@ -79,7 +80,7 @@ def detect_all(text: str | u.Text, keywords: KeywordSet) -> list[KeywordHit]:
     return hits
 
 
-def build(raw: list[dict], lexicon: Lexicon) -> KeywordSet:
+def build(raw: list[dict[str, Any]], lexicon: Lexicon) -> KeywordSet:
     """Keyword data loaded from keywords.yaml as patterns over the lexicon's concepts."""
     items = []
     for entry in raw:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from aiohttp import web
 
 from bot.referral import directory
-from bot.store.records import Service
+from bot.store.records import Municipality, Service
 from bot.web.admin import PREFIX, audit, deps, redirect, render, require_admin
 
 MAX_CSV = 2 * 1024 * 1024
 
 
-async def _load(request: web.Request) -> tuple[list[Service], dict]:
+async def _load(request: web.Request) -> tuple[list[Service], dict[str, Municipality]]:
     d = deps(request)
     async with d.db.uow() as uow:
         items = await uow.services.list_all()
@@ -61,7 +62,7 @@ async def _save_all(request: web.Request, items: list[Service], what: str) -> No
     await audit(request, what, entries=len(checked))
 
 
-def _from_form(form: dict) -> Service:
+def _from_form(form: Mapping[str, object]) -> Service:
     return Service(
         country=str(form.get("country", "")).strip(),
         municipality=str(form.get("municipality", "")).strip(),

@@ -439,7 +439,7 @@ def open_relay(worked: Iterable[Assignment], now: datetime) -> Assignment | None
     return max(open_now, key=lambda a: a.relay_until or now, default=None)
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def _aware(value: datetime | str | None) -> datetime | None:
     """Aggregates may bypass the column type on SQLite: make them aware UTC again."""
     if value is None:
         return None

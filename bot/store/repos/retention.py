@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -35,7 +36,7 @@ ENCRYPTED_SUFFIX = "_enc"  # every column holding personal data is named so, and
 BATCH = 500
 
 
-def encrypted_columns() -> Iterator[tuple[sa.Table, sa.Column, list[sa.Column]]]:
+def encrypted_columns() -> Iterator[tuple[sa.Table, sa.Column[Any], list[sa.Column[Any]]]]:
     """(table, primary key, encrypted columns) of every table with personal data, found by name,
     so a table added later is rotated without anyone remembering to list it here."""
     for table in Base.metadata.sorted_tables:
@@ -160,7 +161,12 @@ class RetentionRepo(Repo):
     # -- key rotation ------------------------------------------------------------------------
 
     async def rotate_batch(
-        self, table: sa.Table, key: sa.Column, columns: list[sa.Column], after: object, limit: int
+        self,
+        table: sa.Table,
+        key: sa.Column[Any],
+        columns: list[sa.Column[Any]],
+        after: object,
+        limit: int,
     ) -> tuple[object | None, int, int]:
         """Re-encrypt one batch of a table under the newest key, rows after `after` by key.
 
