@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
@@ -22,6 +22,9 @@ from babel.messages.pofile import PoFileError, read_po, write_po
 from bot.engine import sysmsgs
 from bot.engine.definition import FINAL_END_REASONS, Flow, Route
 from bot.i18n import DOMAIN, LOCALES
+
+if TYPE_CHECKING:  # the flows load only for `segments`, inside reply_rows
+    from bot.flows.library import FlowLibrary
 
 ROOT = Path(__file__).resolve().parent.parent
 MAPPING_FILE = "babel.cfg"
@@ -626,7 +629,7 @@ def reply_rows(root: Path | None = None) -> list[ReplyRow]:
     return rows
 
 
-def _has(library: Any, name: str) -> bool:
+def _has(library: FlowLibrary, name: str) -> bool:
     """True when the library holds a flow of this name."""
     try:
         library.get(name)

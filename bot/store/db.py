@@ -9,7 +9,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -282,7 +282,7 @@ class UnitOfWork:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._locked = False
-        self._token: Any = None
+        self._token: Token[frozenset[int]] | None = None
 
     async def __aenter__(self) -> UnitOfWork:
         db = self._db

@@ -21,6 +21,7 @@ from bot.flows.loader import FlowError, Problem, lint, message_ids, parse_flow, 
 from bot.i18n import LOCALES, Catalogs
 from bot.rendering import render as render_messages
 from bot.store.db import Database, UnitOfWork
+from bot.store.records import Publication
 from bot.web import auth
 from bot.web.admin import (
     PREFIX,
@@ -164,7 +165,11 @@ UNDERSTANDING = "understanding"
 
 
 async def _apply_understanding(
-    uow: UnitOfWork, flows: FlowLibrary, pub: Any, now: datetime, record_files: bool
+    uow: UnitOfWork,
+    flows: FlowLibrary,
+    pub: Publication | None,
+    now: datetime,
+    record_files: bool,
 ) -> None:
     """Serve the newest published understanding.yaml, unless the file shipped after it."""
     served = version_of(flows.understanding_source)
