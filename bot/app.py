@@ -34,23 +34,25 @@ from bot.store.db import Database
 from bot.store.leader import Leader
 from bot.store.repositories import Municipality
 from bot.web.admin import setup_admin
+from bot.web.keys import (
+    CATALOGS,
+    CHANNELS,
+    CLOCK,
+    DB,
+    FLOWS,
+    HUB,
+    LEADER,
+    PIPELINE,
+    SCHEDULER,
+    SENDER,
+    SETTINGS,
+)
 from bot.web.limits import ReplyLimiter
 from bot.web.security import setup_security
 from bot.web.simulator import setup_simulator
 
 log = logging.getLogger(__name__)
 
-SETTINGS = web.AppKey("settings", Settings)
-CLOCK = web.AppKey("clock", Callable[[], datetime])
-DB = web.AppKey("db", Database)
-FLOWS = web.AppKey("flows", FlowLibrary)
-CATALOGS = web.AppKey("catalogs", Catalogs)
-HUB = web.AppKey("hub", Hub)
-PIPELINE = web.AppKey("pipeline", Pipeline)
-SENDER = web.AppKey("sender", OutboxSender)
-LEADER = web.AppKey("leader", Leader)
-SCHEDULER = web.AppKey("scheduler", Scheduler)  # add periodic jobs with add_job / add_daily
-CHANNELS = web.AppKey("channels", dict)
 KEYS_CHECK_SECONDS = 5.0  # /healthz answers within a monitor's timeout even when writes queue
 
 

@@ -22,7 +22,8 @@ from bot.i18n import LOCALES, Catalogs
 from bot.rendering import render as render_messages
 from bot.store.db import Database
 from bot.web import auth
-from bot.web.admin import (
+from bot.web.flow_diagram import render_svg
+from bot.web.kit import (
     PREFIX,
     TOKEN,
     audit,
@@ -31,7 +32,6 @@ from bot.web.admin import (
     render,
     require_admin,
 )
-from bot.web.flow_diagram import render_svg
 
 log = logging.getLogger(__name__)
 
