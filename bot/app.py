@@ -28,10 +28,10 @@ from bot.pacing import Pacer
 from bot.pipeline import Pipeline, places_from
 from bot.referral.service import Referral
 from bot.retention import schedule_retention
-from bot.store import migrate
-from bot.store.crypto import Crypto, DecryptionError
+from bot.store.crypto import DecryptionError
 from bot.store.db import Database
 from bot.store.leader import Leader
+from bot.store.opening import OldSchema, open_database
 from bot.store.repositories import Municipality
 from bot.web.admin import setup_admin
 from bot.web.keys import (
@@ -92,9 +92,10 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             "in production",
             settings.var_dir / "dev-keys.json",
         )
-    if await migrate.current_async(settings.database_url) != migrate.head():
-        raise StartupError("the database is not at the newest schema: run `helpline db upgrade`")
-    db = Database(settings.database_url, Crypto(settings.data_keys, settings.secret_key))
+    try:
+        db = await open_database(settings, newest_schema=True)
+    except OldSchema as exc:
+        raise StartupError(str(exc)) from None
     flows = FlowLibrary(settings.flows_dir)
     loaded = flows.reload()
     if not loaded.ok:
