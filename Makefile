@@ -50,6 +50,7 @@ system-deps:
 test: $(DEV_STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache  # the layers of bot/ (pyproject.toml, README "Layers")
 	$(BIN)/helpline i18n check
 	$(BIN)/helpline flows check
 	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile

@@ -69,6 +69,7 @@ def _serve_workers(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.store import migrate
     from bot.store.db import async_url
+    from bot.store.opening import OLD_SCHEMA
     from bot.workers import Supervisor, worker_command
 
     if make_url(async_url(settings.database_url)).get_backend_name() != "postgresql":
@@ -79,10 +80,7 @@ def _serve_workers(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 1
     if migrate.current(settings.database_url) != migrate.head():
-        print(
-            "helpline: the database is not at the newest schema: run `helpline db upgrade`",
-            file=sys.stderr,
-        )
+        print(f"helpline: {OLD_SCHEMA}", file=sys.stderr)
         return 1
     extra = ["-v"] if args.verbose else []
     command = worker_command(settings.host, settings.port, extra)

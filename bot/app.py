@@ -28,29 +28,31 @@ from bot.pacing import Pacer
 from bot.pipeline import Pipeline, places_from
 from bot.referral.service import Referral
 from bot.retention import schedule_retention
-from bot.store import migrate
-from bot.store.crypto import Crypto, DecryptionError
+from bot.store.crypto import DecryptionError
 from bot.store.db import Database
 from bot.store.leader import Leader
+from bot.store.opening import OldSchema, open_database
 from bot.store.repositories import Municipality
 from bot.web.admin import setup_admin
+from bot.web.keys import (
+    CATALOGS,
+    CHANNELS,
+    CLOCK,
+    DB,
+    FLOWS,
+    HUB,
+    LEADER,
+    PIPELINE,
+    SCHEDULER,
+    SENDER,
+    SETTINGS,
+)
 from bot.web.limits import ReplyLimiter
 from bot.web.security import setup_security
 from bot.web.simulator import setup_simulator
 
 log = logging.getLogger(__name__)
 
-SETTINGS = web.AppKey("settings", Settings)
-CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
-DB = web.AppKey("db", Database)
-FLOWS = web.AppKey("flows", FlowLibrary)
-CATALOGS = web.AppKey("catalogs", Catalogs)
-HUB = web.AppKey("hub", Hub)
-PIPELINE = web.AppKey("pipeline", Pipeline)
-SENDER = web.AppKey("sender", OutboxSender)
-LEADER = web.AppKey("leader", Leader)
-SCHEDULER = web.AppKey("scheduler", Scheduler)  # add periodic jobs with add_job / add_daily
-CHANNELS = web.AppKey("channels", dict)
 KEYS_CHECK_SECONDS = 5.0  # /healthz answers within a monitor's timeout even when writes queue
 
 
@@ -90,9 +92,10 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             "in production",
             settings.var_dir / "dev-keys.json",
         )
-    if await migrate.current_async(settings.database_url) != migrate.head():
-        raise StartupError("the database is not at the newest schema: run `helpline db upgrade`")
-    db = Database(settings.database_url, Crypto(settings.data_keys, settings.secret_key))
+    try:
+        db = await open_database(settings, newest_schema=True)
+    except OldSchema as exc:
+        raise StartupError(str(exc)) from None
     flows = FlowLibrary(settings.flows_dir)
     loaded = flows.reload()
     if not loaded.ok:

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from bot.config import Settings
 from bot.data import load_municipalities
 from bot.referral import directory
-from bot.store.crypto import Crypto
-from bot.store.db import Database
+from bot.store.opening import opened_database
 from bot.store.repositories import Municipality
 
 DEMO_COORDINATOR = "DEMO Arta (koordinatore)"
@@ -21,8 +20,7 @@ def utcnow() -> datetime:
 
 async def load_demo(settings: Settings) -> None:
     """Load the municipality lists, and the shipped services directory into an empty one."""
-    db = Database(settings.database_url, Crypto(settings.data_keys, settings.secret_key))
-    try:
+    async with opened_database(settings) as db:
         items = [Municipality(**m) for m in load_municipalities()]
         async with db.uow() as uow:
             await uow.municipalities.upsert_all(items)
@@ -57,5 +55,3 @@ async def load_demo(settings: Settings) -> None:
             print("no demo coordinator: the simulator is off (HELPLINE_SIMULATOR)")
         samples = sum(1 for s in services if s.sample)
         print(f"services directory: {len(services)} entries, {samples} marked SAMPLE (demo data)")
-    finally:
-        await db.dispose()

@@ -50,26 +50,18 @@ async def rotate_keys(db: Database, batch: int = BATCH) -> RotationReport:
 
 
 async def _rotate(settings: Settings) -> RotationReport:
-    from bot.store.crypto import Crypto
-    from bot.store.db import Database
+    from bot.store.opening import opened_database
 
-    db = Database(settings.database_url, Crypto(settings.data_keys, settings.secret_key))
-    try:
+    async with opened_database(settings) as db:
         return await rotate_keys(db)
-    finally:
-        await db.dispose()
 
 
 async def _retention(settings: Settings) -> Any:
     from bot.retention import run_retention
-    from bot.store.crypto import Crypto
-    from bot.store.db import Database
+    from bot.store.opening import opened_database
 
-    db = Database(settings.database_url, Crypto(settings.data_keys, settings.secret_key))
-    try:
+    async with opened_database(settings) as db:
         return await run_retention(db, settings.retention_days, datetime.now(UTC))
-    finally:
-        await db.dispose()
 
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:

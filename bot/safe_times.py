@@ -1,15 +1,26 @@
 """When a message the helpline starts may go to her: at once, when her safe window opens, or only
-once she writes again (pure; the windows and their time zones are the follow-ups' own)."""
+once she writes again; the windows and time zones (pure: no I/O besides reading the data file).
+
+Below referral, follow-ups, the pipeline and the store, which all ask it; it asks none of them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.followups import plans as P
+import yaml
+
+ORDERS_FILE = Path(__file__).resolve().parent / "data" / "orders.yaml"  # its `windows:` here
+DEFAULT_TZ = "Europe/Tirane"
+COUNTRY_TZ = {"AL": "Europe/Tirane", "XK": "Europe/Belgrade"}
+DEFAULT_WINDOWS = ("any",)  # any time of day, never at night
+WINDOW_NAMES = ("morning", "afternoon", "evening", "any", "night")
 
 FIELD = "safe_window"  # set by first_contact's when_safe question (and "now" when it is safe)
 WINDOWS = ("morning", "afternoon", "evening")
@@ -19,6 +30,117 @@ NO_WINDOW = "any"  # "I'll write myself": nothing the helpline starts until she 
 HELD = datetime(9999, 1, 1, tzinfo=UTC)
 # Outbox kinds that go to her (alerts go to coordinators, deletions are not messages).
 TO_HER = ("reply", "followup")
+
+
+class OrdersDataError(ValueError):
+    """bot/data/orders.yaml is wrong; the message names the entry and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A time of day in local time; `end` before `start` runs past midnight."""
+
+    name: str
+    start: time
+    end: time
+
+
+def _hhmm(value: Any, where: str) -> time:
+    try:
+        hours, minutes = str(value).split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise OrdersDataError(f"{where}: {value!r} is not a time like 08:00") from None
+
+
+class HasWindows(Protocol):
+    """Anything holding the check-in windows by name (plans.OrderBook does)."""
+
+    @property
+    def windows(self) -> Mapping[str, Window]:
+        """Windows by name: morning, afternoon, evening, any, night."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WindowBook:
+    """The windows of bot/data/orders.yaml alone."""
+
+    windows: dict[str, Window]
+
+
+def parse_windows(data: Mapping[str, Any], file: str) -> dict[str, Window]:
+    """The `windows:` of the orders file's data; OrdersDataError names the entry and problem."""
+    windows: dict[str, Window] = {}
+    for name, span in (data.get("windows") or {}).items():
+        where = f"{file}: windows.{name}"
+        if name not in WINDOW_NAMES:
+            raise OrdersDataError(f"{where}: windows are {', '.join(WINDOW_NAMES)}")
+        if not isinstance(span, list) or len(span) != 2:
+            raise OrdersDataError(f'{where}: expected [start, end] like ["08:00", "12:00"]')
+        windows[name] = Window(name, _hhmm(span[0], where), _hhmm(span[1], where))
+    missing = [w for w in WINDOW_NAMES if w not in windows]
+    if missing:
+        raise OrdersDataError(f"{file}: windows missing: {', '.join(missing)}")
+    return windows
+
+
+def read_orders_file(path: Path = ORDERS_FILE) -> dict[str, Any]:
+    """The orders file's data (orders and windows); OrdersDataError when it cannot be read."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise OrdersDataError(f"{path.name}: cannot be read ({exc})") from None
+    if not isinstance(data, dict):
+        raise OrdersDataError(f"{path.name}: expected a mapping")
+    return data
+
+
+def load_windows(path: Path = ORDERS_FILE) -> WindowBook:
+    """Read and check the windows of the orders file."""
+    return WindowBook(parse_windows(read_orders_file(path), path.name))
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """A time zone by name; Albania's when unknown."""
+    try:
+        return ZoneInfo(name or DEFAULT_TZ)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TZ)
+
+
+def _intervals(day: date, window: Window, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """One window on one local day, in UTC."""
+    start = datetime.combine(day, window.start, tzinfo=tz)
+    end_day = day + timedelta(days=1) if window.end <= window.start else day
+    end = datetime.combine(end_day, window.end, tzinfo=tz)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def in_windows(t: datetime, windows: Iterable[str], tz_name: str, book: HasWindows) -> bool:
+    """True when `t` falls inside one of the windows."""
+    return snap(t, windows, tz_name, book) == t
+
+
+def snap(t: datetime, windows: Iterable[str], tz_name: str, book: HasWindows) -> datetime:
+    """The earliest moment at or after `t` inside one of the windows (local time of `tz_name`)."""
+    tz = zone(tz_name)
+    chosen = [book.windows[w] for w in windows if w in book.windows] or [
+        book.windows[w] for w in DEFAULT_WINDOWS
+    ]
+    local_day = t.astimezone(tz).date()
+    best: datetime | None = None
+    for delta in (-1, 0, 1, 2):
+        day = local_day + timedelta(days=delta)
+        for window in chosen:
+            start, end = _intervals(day, window, tz)
+            if end <= t:
+                continue
+            candidate = max(start, t)
+            if best is None or candidate < best:
+                best = candidate
+    assert best is not None  # every window recurs daily: one of four days has it
+    return best
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +167,12 @@ def reach(fields: Mapping[str, Any]) -> Reach:
 
 
 @cache
-def _book() -> P.OrderBook:
-    return P.load_orders()
+def _book() -> WindowBook:
+    return load_windows()
 
 
 def send_at(
-    fields: Mapping[str, Any], tz_name: str | None, now: datetime, book: P.OrderBook | None = None
+    fields: Mapping[str, Any], tz_name: str | None, now: datetime, book: HasWindows | None = None
 ) -> datetime:
     """The due time of a message the helpline starts: `now`, her window's next opening in her
     municipality's time zone, or HELD (until she writes again)."""
@@ -58,11 +180,11 @@ def send_at(
     if found.kind == "hold":
         return HELD
     if found.kind == "window":
-        return P.snap(now, [found.window or ""], tz_name or P.DEFAULT_TZ, book or _book())
+        return snap(now, [found.window or ""], tz_name or DEFAULT_TZ, book or _book())
     return now
 
 
-def hours(window: str, book: P.OrderBook | None = None) -> tuple[str, str]:
+def hours(window: str, book: HasWindows | None = None) -> tuple[str, str]:
     """A window's local start and end, as 17:00 and 21:00."""
     span = (book or _book()).windows[window]
     return span.start.strftime("%H:%M"), span.end.strftime("%H:%M")
@@ -79,5 +201,5 @@ def zone_of(municipality: str | None, places: Mapping[str, Any], urn: str = "") 
     if place is not None and getattr(place, "tz", None):
         return str(place.tz)
     if urn.startswith("tel:+383"):
-        return P.COUNTRY_TZ["XK"]
-    return P.DEFAULT_TZ
+        return COUNTRY_TZ["XK"]
+    return DEFAULT_TZ

@@ -148,8 +148,9 @@ async def test_the_running_helpline_schedules_retention_daily(
 
     from aiohttp.test_utils import TestClient, TestServer
 
-    from bot.app import SCHEDULER, build_app
+    from bot.app import build_app
     from bot.config import load_settings
+    from bot.web.keys import SCHEDULER
     from tests.store.fixtures import DATA_KEYS, SECRET_KEY
 
     path = tmp_path / "helpline.db"

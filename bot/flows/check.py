@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.flows.directory import load_dir
 from bot.flows.loader import (
     KEYWORDS_FILE,
     UNDERSTANDING_FILE,
@@ -11,7 +12,6 @@ from bot.flows.loader import (
     Problem,
     display_path,
     lint,
-    load_dir,
     parse_flow,
     parse_keywords,
 )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.engine.definition import Flow, KeywordSet
+from bot.flows.directory import load_dir
 from bot.flows.loader import (
     KEYWORDS_FILE,
     UNDERSTANDING_FILE,
@@ -14,7 +15,6 @@ from bot.flows.loader import (
     Loaded,
     Problem,
     check_senses,
-    load_dir,
     parse_flow,
     parse_keywords,
 )

@@ -1,28 +1,32 @@
 """When to check in: the cadence after registration, the repeat until the order ends, inside the
-windows she chose in her municipality's time zone (pure: no I/O besides reading the data file)."""
+windows she chose in her municipality's time zone (pure: no I/O besides reading the data file).
+
+The windows and time zones are bot/safe_times.py's (referral and the outbox use them too); the
+ones the follow-ups use are named here as well, so that they read plans.X for all of it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import yaml
 
 from bot.engine.normalise import fold
-
-ORDERS_FILE = Path(__file__).resolve().parent.parent / "data" / "orders.yaml"
-DEFAULT_TZ = "Europe/Tirane"
-COUNTRY_TZ = {"AL": "Europe/Tirane", "XK": "Europe/Belgrade"}
-DEFAULT_WINDOWS = ("any",)  # any time of day, never at night
-WINDOW_NAMES = ("morning", "afternoon", "evening", "any", "night")
-
-
-class OrdersDataError(ValueError):
-    """bot/data/orders.yaml is wrong; the message names the entry and the problem."""
+from bot.safe_times import COUNTRY_TZ as COUNTRY_TZ
+from bot.safe_times import DEFAULT_TZ as DEFAULT_TZ
+from bot.safe_times import DEFAULT_WINDOWS as DEFAULT_WINDOWS
+from bot.safe_times import (
+    ORDERS_FILE,
+    OrdersDataError,
+    Window,
+    parse_windows,
+    read_orders_file,
+)
+from bot.safe_times import WINDOW_NAMES as WINDOW_NAMES
+from bot.safe_times import in_windows as in_windows
+from bot.safe_times import snap as snap
+from bot.safe_times import zone as zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +39,6 @@ class OrderType:
     words: tuple[str, ...]
     default_days: int
     to_confirm: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A time of day in local time; `end` before `start` runs past midnight."""
-
-    name: str
-    start: time
-    end: time
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +66,9 @@ def _plain(text: str) -> str:
     return " ".join(fold(text.replace("_", " ")).lower().split())
 
 
-def _hhmm(value: Any, where: str) -> time:
-    try:
-        hours, minutes = str(value).split(":")
-        return time(int(hours), int(minutes))
-    except ValueError:
-        raise OrdersDataError(f"{where}: {value!r} is not a time like 08:00") from None
-
-
 def load_orders(path: Path = ORDERS_FILE) -> OrderBook:
     """Read and check the orders file."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise OrdersDataError(f"{path.name}: cannot be read ({exc})") from None
+    data = read_orders_file(path)
     types: dict[str, OrderType] = {}
     for key, entry in (data.get("orders") or {}).items():
         where = f"{path.name}: orders.{key}"
@@ -107,26 +91,8 @@ def load_orders(path: Path = ORDERS_FILE) -> OrderBook:
         )
     if not types:
         raise OrdersDataError(f"{path.name}: no orders")
-    windows: dict[str, Window] = {}
-    for name, span in (data.get("windows") or {}).items():
-        where = f"{path.name}: windows.{name}"
-        if name not in WINDOW_NAMES:
-            raise OrdersDataError(f"{where}: windows are {', '.join(WINDOW_NAMES)}")
-        if not isinstance(span, list) or len(span) != 2:
-            raise OrdersDataError(f'{where}: expected [start, end] like ["08:00", "12:00"]')
-        windows[name] = Window(name, _hhmm(span[0], where), _hhmm(span[1], where))
-    missing = [w for w in WINDOW_NAMES if w not in windows]
-    if missing:
-        raise OrdersDataError(f"{path.name}: windows missing: {', '.join(missing)}")
+    windows = parse_windows(data, path.name)
     return OrderBook(types, windows)
-
-
-def zone(name: str | None) -> ZoneInfo:
-    """A time zone by name; Albania's when unknown."""
-    try:
-        return ZoneInfo(name or DEFAULT_TZ)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TZ)
 
 
 def order_end(issued: date, ends: date | None, kind: OrderType) -> tuple[date, bool]:
@@ -177,37 +143,3 @@ def next_nominal(
     if end is not None and found >= end:
         return None
     return found
-
-
-def _intervals(day: date, window: Window, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """One window on one local day, in UTC."""
-    start = datetime.combine(day, window.start, tzinfo=tz)
-    end_day = day + timedelta(days=1) if window.end <= window.start else day
-    end = datetime.combine(end_day, window.end, tzinfo=tz)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def in_windows(t: datetime, windows: Iterable[str], tz_name: str, book: OrderBook) -> bool:
-    """True when `t` falls inside one of the windows."""
-    return snap(t, windows, tz_name, book) == t
-
-
-def snap(t: datetime, windows: Iterable[str], tz_name: str, book: OrderBook) -> datetime:
-    """The earliest moment at or after `t` inside one of the windows (local time of `tz_name`)."""
-    tz = zone(tz_name)
-    chosen = [book.windows[w] for w in windows if w in book.windows] or [
-        book.windows[w] for w in DEFAULT_WINDOWS
-    ]
-    local_day = t.astimezone(tz).date()
-    best: datetime | None = None
-    for delta in (-1, 0, 1, 2):
-        day = local_day + timedelta(days=delta)
-        for window in chosen:
-            start, end = _intervals(day, window, tz)
-            if end <= t:
-                continue
-            candidate = max(start, t)
-            if best is None or candidate < best:
-                best = candidate
-    assert best is not None  # every window recurs daily: one of four days has it
-    return best

@@ -56,19 +56,15 @@ def mask(value: str | None) -> str:
 
 def _run(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
     """Open the database, run `work(db)`, print a CliError and return 1."""
-    from bot.store import migrate
-    from bot.store.crypto import Crypto
-    from bot.store.db import Database
+    from bot.store.opening import OldSchema, opened_database
 
     async def main() -> int:
         """Check the schema, then run the work on a fresh Database."""
-        if await migrate.current_async(settings.database_url) != migrate.head():
-            raise CliError("the database is not at the newest schema: run `helpline db upgrade`")
-        db = Database(settings.database_url, Crypto(settings.data_keys, settings.secret_key))
         try:
-            return await work(db)
-        finally:
-            await db.dispose()
+            async with opened_database(settings, newest_schema=True) as db:
+                return await work(db)
+        except OldSchema as exc:
+            raise CliError(str(exc)) from None
 
     try:
         return asyncio.run(main())

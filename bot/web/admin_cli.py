@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Settings
-from bot.store.crypto import Crypto
 from bot.store.db import Database
+from bot.store.opening import opened_database
 from bot.store.repos.accounts import DuplicateUser
 from bot.web import auth
 
@@ -28,12 +28,11 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _run(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
+    """Run `work` on the database, disposed of afterwards."""
+
     async def main() -> int:
-        db = Database(settings.database_url, Crypto(settings.data_keys, settings.secret_key))
-        try:
+        async with opened_database(settings) as db:
             return await work(db)
-        finally:
-            await db.dispose()
 
     return asyncio.run(main())
 

@@ -14,7 +14,7 @@ from bot.referral import cases as case_rules
 from bot.store.models import CASE_STATUSES, RISK_LEVELS, URGENCIES
 from bot.store.records import Case
 from bot.web import auth
-from bot.web.admin import PREFIX, audit, current_user, deps, gettext, redirect, render
+from bot.web.kit import PREFIX, audit, current_user, deps, gettext, redirect, render
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot.referral import directory
 from bot.store.records import Municipality, Service
-from bot.web.admin import PREFIX, audit, deps, redirect, render, require_admin
+from bot.web.kit import PREFIX, audit, deps, redirect, render, require_admin
 
 MAX_CSV = 2 * 1024 * 1024
 

@@ -23,7 +23,8 @@ from bot.rendering import render as render_messages
 from bot.store.db import Database, UnitOfWork
 from bot.store.records import Publication
 from bot.web import auth
-from bot.web.admin import (
+from bot.web.flow_diagram import render_svg
+from bot.web.kit import (
     PREFIX,
     TOKEN,
     audit,
@@ -32,7 +33,6 @@ from bot.web.admin import (
     render,
     require_admin,
 )
-from bot.web.flow_diagram import render_svg
 
 log = logging.getLogger(__name__)
 

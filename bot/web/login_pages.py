@@ -10,7 +10,7 @@ from typing import TypedDict
 from aiohttp import web
 
 from bot.web import auth
-from bot.web.admin import PREFIX, TOKEN, current_user, deps, gettext, redirect, render
+from bot.web.kit import PREFIX, TOKEN, current_user, deps, gettext, redirect, render
 from bot.web.limits import client_address
 from bot.web.ui_texts import UI_LANGUAGES
 

@@ -12,7 +12,7 @@ from bot.referral.cli import normalise_phone
 from bot.store.models import COORDINATOR_LANGUAGES, COORDINATOR_ROLES
 from bot.store.records import DutyShift
 from bot.store.repos.coordinators import DuplicateContact
-from bot.web.admin import PREFIX, audit, deps, gettext, redirect, render, require_admin
+from bot.web.kit import PREFIX, audit, deps, gettext, redirect, render, require_admin
 
 DAY_KEYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from bot.web.admin import audit, deps, gettext, render, require_admin
 from bot.web.charts import bar_chart, weekly_chart
+from bot.web.kit import audit, deps, gettext, render, require_admin
 from bot.web.stats import SUPPRESS_BELOW, Summary, csv_export, summarise
 
 PERIODS = {"12w": 12 * 7, "26w": 26 * 7, "52w": 52 * 7, "all": None}

@@ -14,8 +14,8 @@ from bot.channels.sms_encoding import fold_albanian
 from bot.i18n import LOCALES, Catalogs
 from bot.i18n_tools import placeholder_problem
 from bot.store.db import Database
-from bot.web.admin import PREFIX, audit, deps, gettext, redirect, render, require_admin
 from bot.web.flows_pages import sms_parts
+from bot.web.kit import PREFIX, audit, deps, gettext, redirect, render, require_admin
 
 MAX_TEXT = 2000  # characters of one text (an SMS of 13 parts; longer is a mistake)
 MAX_PO = 1024 * 1024

@@ -9,8 +9,8 @@ from aiohttp import web
 
 from bot.flows.loader import FlowError, version_of
 from bot.understanding_cli import KINDS, Reader
-from bot.web.admin import PREFIX, audit, deps, redirect, render, require_admin
 from bot.web.flows_pages import UNDERSTANDING
+from bot.web.kit import PREFIX, audit, deps, redirect, render, require_admin
 
 # What a message can be tried as (a menu needs options: the flows' pages try those).
 TRY_KINDS = tuple(k for k in KINDS if k != "menu")

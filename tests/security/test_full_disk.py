@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import DB, build_app
+from bot.app import build_app
 from bot.channels.twilio_sms import SMS_PATH
 from bot.store import migrate
+from bot.web.keys import DB
 from tests.auxil import twilio_payloads as smsp
 from tests.auxil.channels_app import PUBLIC, settings_for
 from tests.auxil.fake_twilio import FakeTwilio

@@ -14,7 +14,7 @@ import pytest_asyncio
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import CATALOGS, DB, FLOWS, build_app
+from bot.app import build_app
 from bot.config import load_settings
 from bot.demo import load_demo
 from bot.flows.library import FlowLibrary
@@ -23,6 +23,7 @@ from bot.store import migrate
 from bot.web import auth
 from bot.web.admin import _sync_once
 from bot.web.flows_pages import apply_publications
+from bot.web.keys import CATALOGS, DB, FLOWS
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -16,10 +16,11 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from argon2 import PasswordHasher
 
-from bot.app import DB, build_app
+from bot.app import build_app
 from bot.config import load_settings
 from bot.store import migrate
 from bot.web import auth
+from bot.web.keys import DB
 
 PASSWORD = "a long enough password"
 GATE_LIMIT = 30.0  # seconds; only bounds a broken run (argon2 on the loop), never waited for
