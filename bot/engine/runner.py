@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.engine import events as ev
 from bot.engine import sysmsgs
+from bot.engine.actions import REGISTRY as ACTIONS
 from bot.engine.definition import (
     FINAL_END_REASONS,
     LANGUAGES,
@@ -197,17 +198,17 @@ class _Run:
             return
         if res.media and not res.text.strip():
             self.events.append(ev.InputRejected("media", s.misses))
-            self._say(sysmsgs.MEDIA)
+            self.say(sysmsgs.MEDIA)
             self._ask(node)
             return
         if not res.text.strip() and res.button is None:
             self.events.append(ev.InputRejected("empty", s.misses))
-            self._say(sysmsgs.EMPTY)
+            self.say(sysmsgs.EMPTY)
             self._ask(node)
             return
         if len(res.text) > self.env.max_text:
             self.events.append(ev.InputRejected("too_long", s.misses))
-            self._say(sysmsgs.TOO_LONG)
+            self.say(sysmsgs.TOO_LONG)
             return
         if res.button is None:
             self._offer_switch(res.text)
@@ -258,7 +259,7 @@ class _Run:
         s, lexicon = self.s, self.env.keywords.lexicon
         language = read_language(text, lexicon, self.env.identify_language)
         if s.language is None and language in LANGUAGES:
-            self._set_language(language)
+            self.set_language(language)
             self._result("language_detected", "yes")
         self._result("first_language", language)
         reading = read_first(text, lexicon)
@@ -284,7 +285,7 @@ class _Run:
         s = self.s
         self.events.append(ev.KeywordMatched(hit.keyword.intent))
         if s.language is None and hit.language in LANGUAGES:
-            self._set_language(hit.language)
+            self.set_language(hit.language)
         # "english please": the language flow sets it without asking (None asks).
         s.results["keyword_language"] = hit.language
         for intent in self._also:
@@ -317,14 +318,14 @@ class _Run:
             return
         params = {"min": wait.min, "max": wait.max} if wait.router == "number" else {}
         if unsure:
-            self._say(sysmsgs.UNSURE)
+            self.say(sysmsgs.UNSURE)
         elif s.misses >= 2 and wait.router in ("options", "yes_no"):
-            self._say(sysmsgs.NOT_UNDERSTOOD_AGAIN)
+            self.say(sysmsgs.NOT_UNDERSTOOD_AGAIN)
         else:
-            self._say(MISS_MESSAGES[wait.router], params)
+            self.say(MISS_MESSAGES[wait.router], params)
         self._ask(node)
         if s.misses >= 2:
-            self._say(sysmsgs.REACH_PERSON, {"line": self._number("line")})
+            self.say(sysmsgs.REACH_PERSON, {"line": self._number("line")})
 
     # -- routing -------------------------------------------------------------------------------
 
@@ -339,7 +340,7 @@ class _Run:
                 ev.ResultSaved(wait.result, match.value, match.category, match.free_text)
             )
         if wait.field:
-            self._set_field(wait.field, match.value)
+            self.set_field(wait.field, match.value)
 
     def _follow(self, route: Route) -> None:
         for action in route.actions:
@@ -427,7 +428,7 @@ class _Run:
         parent.mode, parent.route = "wait", None
         if node.wait is None:
             return node.next
-        self._say(sysmsgs.RESUME)
+        self.say(sysmsgs.RESUME)
         self._ask(node)
         return _STOP
 
@@ -484,65 +485,25 @@ class _Run:
     # -- actions -------------------------------------------------------------------------------
 
     def _act(self, action: Action) -> None:
-        s, a, kind = self.s, action.args, action.kind
-        if kind == "say":
-            self._say(str(a["text"]), a.get("params") or {})
-        elif kind == "set_result":
-            value = self._resolve(a.get("value"))
-            s.results[str(a["name"])] = value
-            self.events.append(ev.ResultSaved(str(a["name"]), value, "set"))
-        elif kind == "set_field":
-            self._set_field(str(a["name"]), self._resolve(a.get("value")))
-        elif kind == "set_language":
-            language = str(self._resolve(a.get("value")))
-            if language in LANGUAGES:
-                self._set_language(language)
-        elif kind == "raise_urgency":
-            self._raise_urgency(str(a.get("reason") or "flow"))
-        elif kind == "add_score":
-            name = str(a.get("name") or "risk")
-            s.scores[name] = s.scores.get(name, 0) + int(a.get("points") or 0)
-        elif kind == "add_flag":
-            flag = str(a.get("value"))
-            if flag not in s.flags:
-                s.flags.append(flag)
-        elif kind == "assess_risk":
-            self._assess(a)
-        elif kind == "open_case":
-            self._open_case()
-        elif kind == "set_case":
-            changes = {k: self._resolve(v) for k, v in a.items()}
-            s.case_info.update(changes)
-            if s.case_open:
-                self.events.append(ev.CaseUpdated(changes))
-        elif kind == "record_consent":
-            service, given = str(a["service"]), bool(a.get("given", True))
-            s.consent[service] = given
-            self._open_case()
-            self.events.append(ev.ConsentRecorded(service, given))
-        elif kind == "request_referral":
-            self._open_case()
-            self.events.append(ev.ReferralRequested(str(a.get("reason") or "flow"), s.urgent))
-        elif kind == "start_followup":
-            params = {k: self._resolve(v) for k, v in a.items() if k != "plan"}
-            self.events.append(ev.FollowupStarted(str(a["plan"]), params))
-        elif kind == "record_followup":
-            params = {k: self._resolve(v) for k, v in a.items() if k != "outcome"}
-            self.events.append(ev.FollowupAnswered(str(a["outcome"]), params))
-        elif kind == "erase_contact":
-            self.events.append(ev.ErasureRequested())
-        else:
-            raise EngineError(f"unknown action {kind!r}")
+        kind = ACTIONS.get(action.kind)
+        if kind is None:
+            raise EngineError(f"unknown action {action.kind!r}")
+        kind.run(self, self.s, action.args)
 
-    def _say(self, msgid: str, params: dict[str, Any] | None = None) -> None:
+    # What actions run with (bot/engine/actions.py's Context).
+
+    def say(self, msgid: str, params: Mapping[str, Any] | None = None) -> None:
+        """Send a message in the session's language."""
         self.events.append(ev.MsgCreated(msgid, self._language(), self._params(params or {})))
 
-    def _set_language(self, language: str) -> None:
+    def set_language(self, language: str) -> None:
+        """Switch the session's language, reported once."""
         if self.s.language != language:
             self.s.language = language
             self.events.append(ev.LanguageChanged(language))
 
-    def _set_field(self, name: str, value: Any) -> None:
+    def set_field(self, name: str, value: Any) -> None:
+        """Save a contact field; the municipality is also the case's."""
         s = self.s
         s.fields[name] = value
         self.events.append(ev.FieldChanged(name, value))
@@ -550,42 +511,6 @@ class _Run:
             s.case_info["municipality"] = value
             if s.case_open:
                 self.events.append(ev.CaseUpdated({"municipality": value}))
-
-    def _raise_urgency(self, reason: str) -> None:
-        if not self.s.urgent:
-            self.s.urgent = True
-            self.events.append(ev.UrgencyRaised(reason))
-            if self.s.case_open:
-                self.events.append(ev.CaseUpdated({"urgency": "urgent"}))
-
-    def _open_case(self) -> None:
-        s = self.s
-        if s.case_open:
-            return
-        s.case_open = True
-        info = dict(s.case_info)
-        info.setdefault("municipality", s.fields.get("municipality"))
-        info["urgency"] = "urgent" if s.urgent else "normal"
-        if s.risk:
-            info.update(risk_level=s.risk["level"], risk_score=s.risk["score"])
-            info["flags"] = list(s.risk["flags"])
-        info["consent"] = dict(s.consent)
-        self.events.append(ev.CaseOpened(info))
-
-    def _assess(self, args: Any) -> None:
-        s = self.s
-        name = str(args.get("score") or "risk")
-        score = s.scores.get(name, 0)
-        high, medium = int(args.get("high", 10)), int(args.get("medium", 4))
-        level = "high" if score >= high else "medium" if score >= medium else "standard"
-        s.risk = {"level": level, "score": score, "flags": list(s.flags)}
-        self.events.append(ev.RiskAssessed(level, score, tuple(s.flags)))
-        if s.case_open:
-            self.events.append(
-                ev.CaseUpdated({"risk_level": level, "risk_score": score, "flags": list(s.flags)})
-            )
-        if level == "high":
-            self._raise_urgency("high_risk")
 
     # -- values --------------------------------------------------------------------------------
 
@@ -607,18 +532,18 @@ class _Run:
         # A variant in the reader's language names who a line is for ("116 117, for women...").
         return str(table.get(f"{name}_{self._language()}", table.get(name, "")))
 
-    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {k: self._resolve(v) for k, v in params.items()}
+    def _params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: self.resolve(v) for k, v in params.items()}
 
     def _split_value(self, ref: str) -> str:
         if ref == "@case.reference":
             return "open" if self.s.case_open else ""
-        value = self._resolve(ref)
+        value = self.resolve(ref)
         if isinstance(value, bool):
             return "yes" if value else "no"
         return "" if value is None else str(value)
 
-    def _resolve(self, value: Any) -> Any:
+    def resolve(self, value: Any) -> Any:
         """Literal values pass; `@root.name` references are looked up."""
         if not isinstance(value, str) or not value.startswith("@"):
             return value
