@@ -244,7 +244,7 @@ class _Parser:
         for key, key_node, _ in items:
             if key not in NODE_KEYS:
                 self.fail(key_node, f"node {node_id}: unknown key {key!r}")
-        kinds = [k for k in ("ask", "enter", "split", "end") if k in values]
+        kinds: list[str] = [k for k in ("ask", "enter", "split", "end") if k in values]
         if "next" in values and not kinds:
             kinds.append("next")
         if len(kinds) != 1:
