@@ -16,7 +16,6 @@ from bot.engine.definition import (
     UNSURE,
     Action,
     Flow,
-    Node,
     Route,
     Wait,
 )
@@ -97,15 +96,16 @@ class Outcome:
 
 def resume(session: Session | None, resume_with: Resume, contact: ContactView, env: Env) -> Outcome:
     """Run the conversation forward from `resume_with`; the input session is not modified."""
-    run = _Run(copy.deepcopy(session) if session is not None else None, contact, env)
-    return run.go(resume_with)
+    run = _Run(contact, env)
+    return run.go(copy.deepcopy(session) if session is not None else None, resume_with)
 
 
 class _Run:
     """One call of the engine."""
 
-    def __init__(self, session: Session | None, contact: ContactView, env: Env) -> None:
-        self.s = session
+    s: Session  # the session being run: set by go() once there is one
+
+    def __init__(self, contact: ContactView, env: Env) -> None:
         self.contact = contact
         self.env = env
         self.events: list[ev.Event] = []
@@ -115,30 +115,34 @@ class _Run:
 
     # -- entry ---------------------------------------------------------------------------------
 
-    def go(self, res: Resume) -> Outcome:
+    def go(self, session: Session | None, res: Resume) -> Outcome:
         now_iso = self.env.now.isoformat()
         if isinstance(res, ExpireResume):
-            if self.s and self.s.status != "ended" and self.s.expired(self.env.now):
+            if session and session.status != "ended" and session.expired(self.env.now):
+                self.s = session
                 self._end_session("expired")
-                return Outcome(self.s, self.events)
-            return Outcome(self.s, [])
+                return Outcome(session, self.events)
+            return Outcome(session, [])
         if isinstance(res, TimeoutResume):
-            if not self.s or not self.s.waiting or res.seq != self.s.wait_seq:
-                return Outcome(self.s, [])  # a stale timer: the person answered meanwhile
+            if not session or not session.waiting or res.seq != session.wait_seq:
+                return Outcome(session, [])  # a stale timer: the person answered meanwhile
+            self.s = session
             self._timeout()
             self._touch(now_iso)
-            return Outcome(self.s, self.events)
+            return Outcome(session, self.events)
         if isinstance(res, StartResume):
             return self._start(res, now_iso)
         ended_previous = False
-        if self.s is not None and self.s.status != "ended" and self.s.expired(self.env.now):
+        if session is not None and session.status != "ended" and session.expired(self.env.now):
+            self.s = session
             self._end_session("expired")
             ended_previous = True
-        if res.start or self.s is None or self.s.status == "ended":
+        if res.start or session is None or session.status == "ended":
             self._new_session(now_iso)
             self._first_message(res)
             self._touch(now_iso)
             return Outcome(self.s, self.events, new_session=True, ended_previous=ended_previous)
+        self.s = session
         self._message(res)
         self._touch(now_iso)
         return Outcome(self.s, self.events)
@@ -168,7 +172,6 @@ class _Run:
         self._push(self.env.trigger_flow, mode="start")
 
     def _touch(self, now_iso: str) -> None:
-        assert self.s is not None
         self.s.updated_at = now_iso
         if self.s.status != "ended":
             self.s.expires_at = (self.env.now + self.env.session_ttl).isoformat()
@@ -199,12 +202,12 @@ class _Run:
         if res.media and not res.text.strip():
             self.events.append(ev.InputRejected("media", s.misses))
             self.say(sysmsgs.MEDIA)
-            self._ask(node)
+            self._ask(node.id, wait)
             return
         if not res.text.strip() and res.button is None:
             self.events.append(ev.InputRejected("empty", s.misses))
             self.say(sysmsgs.EMPTY)
-            self._ask(node)
+            self._ask(node.id, wait)
             return
         if len(res.text) > self.env.max_text:
             self.events.append(ev.InputRejected("too_long", s.misses))
@@ -228,7 +231,7 @@ class _Run:
                 self._start_keyword(hit, parent_mode="reask")
             return
         if match is None or (match.category == UNSURE and UNSURE not in wait.routes):
-            self._miss(node, unsure=match is not None)
+            self._miss(node.id, wait, unsure=match is not None)
             return
         s.misses = 0
         self._save_answer(wait, match)
@@ -308,9 +311,8 @@ class _Run:
         self.s.timeout_at = None
         self._follow(route)
 
-    def _miss(self, node: Node, unsure: bool = False) -> None:
+    def _miss(self, node_id: str, wait: Wait, unsure: bool = False) -> None:
         s = self.s
-        wait = node.wait
         s.misses += 1
         self.events.append(ev.InputRejected("unsure" if unsure else "not_understood", s.misses))
         if "other" in wait.routes:
@@ -323,7 +325,7 @@ class _Run:
             self.say(sysmsgs.NOT_UNDERSTOOD_AGAIN)
         else:
             self.say(MISS_MESSAGES[wait.router], params)
-        self._ask(node)
+        self._ask(node_id, wait)
         if s.misses >= 2:
             self.say(sysmsgs.REACH_PERSON, {"line": self._number("line")})
 
@@ -372,7 +374,7 @@ class _Run:
                 if self.s.status == "ended":
                     return
             if node.wait is not None:
-                self._ask(node)
+                self._ask(node.id, node.wait)
                 return
             if node.enter is not None:
                 if node.enter == DANGER_FLOW and self.danger_ran:
@@ -429,7 +431,7 @@ class _Run:
         if node.wait is None:
             return node.next
         self.say(sysmsgs.RESUME)
-        self._ask(node)
+        self._ask(node.id, node.wait)
         return _STOP
 
     def _end_session(self, reason: str) -> None:
@@ -440,9 +442,8 @@ class _Run:
         s.timeout_at = None
         self.events.append(ev.SessionEnded(reason))
 
-    def _ask(self, node: Node) -> None:
+    def _ask(self, node_id: str, wait: Wait) -> None:
         s = self.s
-        wait = node.wait
         options: tuple[ev.OptionOut, ...] = ()
         if wait.router == "options":
             options = tuple(
@@ -459,7 +460,7 @@ class _Run:
         s.expires_at = (self.env.now + self.env.session_ttl).isoformat()
         frame = s.frames[-1]
         self.events.append(
-            ev.WaitStarted(frame.flow, node.id, s.wait_seq, s.timeout_at, s.expires_at)
+            ev.WaitStarted(frame.flow, node_id, s.wait_seq, s.timeout_at, s.expires_at)
         )
 
     # -- frames and flows ----------------------------------------------------------------------
