@@ -9,8 +9,8 @@ from bot.engine import events as ev
 from bot.engine.definition import FOLLOWUP_OUTCOMES, LANGUAGES, SERVICES
 from bot.engine.session import Session
 
+# A node of the YAML tree: opaque here, as the engine must not import yaml (test_purity.py).
 N = TypeVar("N")
-# A node of the YAML tree: opaque to the engine, which must not import yaml (test_purity).
 N_contra = TypeVar("N_contra", contravariant=True)
 
 
