@@ -112,6 +112,13 @@ def cmd_flows(settings: Settings, args: argparse.Namespace) -> int:
     return check_paths([Path(p) for p in args.paths] or [settings.flows_dir])
 
 
+def cmd_flows_docs(settings: Settings, args: argparse.Namespace) -> int:
+    """Write docs/flows.md's action reference from the action registry (or check it)."""
+    from bot.flows.docs import write_docs
+
+    return write_docs(Path(args.file), check=args.check)
+
+
 def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
     """The Babel workflow."""
     from bot import i18n_tools
@@ -188,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = flows_sub.add_parser("check", help="validate flow files")
     check.add_argument("paths", nargs="*", help="files or directories (default: the shipped flows)")
     check.set_defaults(func=cmd_flows)
+    docs = flows_sub.add_parser("docs", help="write docs/flows.md's action reference")
+    docs.add_argument("file", nargs="?", default="docs/flows.md", help="default: docs/flows.md")
+    docs.add_argument("--check", action="store_true", help="exit 1 if it is out of date")
+    docs.set_defaults(func=cmd_flows_docs)
 
     i18n = sub.add_parser("i18n", help="translations")
     i18n.add_argument("action", choices=["extract", "update", "compile", "check", "segments"])

@@ -23,24 +23,6 @@ ROUTER_CATEGORIES: dict[str, tuple[str, ...]] = {
     "number": ("valid",),
 }
 
-ACTIONS = (
-    "say",
-    "set_result",
-    "set_field",
-    "set_language",
-    "raise_urgency",
-    "add_score",
-    "add_flag",
-    "assess_risk",
-    "open_case",
-    "set_case",
-    "record_consent",
-    "request_referral",
-    "start_followup",
-    "record_followup",
-    "erase_contact",
-)
-
 # An `end` with one of these reasons ends the whole conversation, even inside a sub-flow.
 # "child": the child path (bot/flows/child.yaml) never returns to the adult questions.
 FINAL_END_REASONS = frozenset({"exit", "erased", "no_answer", "child"})
@@ -63,7 +45,7 @@ LANGUAGES = ("sq", "en")
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """One thing a node does: `kind` is one of ACTIONS, `args` its arguments."""
+    """One thing a node does: `kind` names one of bot/engine/actions.py, `args` its arguments."""
 
     kind: str
     args: Mapping[str, Any]

@@ -9,13 +9,13 @@ from typing import Any
 
 from bot.engine import events as ev
 from bot.engine import sysmsgs
+from bot.engine.actions import REGISTRY as ACTIONS
 from bot.engine.definition import (
     FINAL_END_REASONS,
     LANGUAGES,
     UNSURE,
     Action,
     Flow,
-    Node,
     Route,
     Wait,
 )
@@ -96,15 +96,16 @@ class Outcome:
 
 def resume(session: Session | None, resume_with: Resume, contact: ContactView, env: Env) -> Outcome:
     """Run the conversation forward from `resume_with`; the input session is not modified."""
-    run = _Run(copy.deepcopy(session) if session is not None else None, contact, env)
-    return run.go(resume_with)
+    run = _Run(contact, env)
+    return run.go(copy.deepcopy(session) if session is not None else None, resume_with)
 
 
 class _Run:
     """One call of the engine."""
 
-    def __init__(self, session: Session | None, contact: ContactView, env: Env) -> None:
-        self._s = session
+    s: Session  # the session being run: set by go() once there is one
+
+    def __init__(self, contact: ContactView, env: Env) -> None:
         self.contact = contact
         self.env = env
         self.events: list[ev.Event] = []
@@ -112,42 +113,36 @@ class _Run:
         self.danger_ran = False
         self._also: set[str] = set()
 
-    @property
-    def s(self) -> Session:
-        """The session being run: there is one from the start of the run on (go() checks)."""
-        assert self._s is not None
-        return self._s
-
-    @s.setter
-    def s(self, session: Session) -> None:
-        self._s = session
-
     # -- entry ---------------------------------------------------------------------------------
 
-    def go(self, res: Resume) -> Outcome:
+    def go(self, session: Session | None, res: Resume) -> Outcome:
         now_iso = self.env.now.isoformat()
         if isinstance(res, ExpireResume):
-            if self._s and self._s.status != "ended" and self._s.expired(self.env.now):
+            if session and session.status != "ended" and session.expired(self.env.now):
+                self.s = session
                 self._end_session("expired")
-                return Outcome(self.s, self.events)
-            return Outcome(self._s, [])
+                return Outcome(session, self.events)
+            return Outcome(session, [])
         if isinstance(res, TimeoutResume):
-            if not self._s or not self._s.waiting or res.seq != self._s.wait_seq:
-                return Outcome(self._s, [])  # a stale timer: the person answered meanwhile
+            if not session or not session.waiting or res.seq != session.wait_seq:
+                return Outcome(session, [])  # a stale timer: the person answered meanwhile
+            self.s = session
             self._timeout()
             self._touch(now_iso)
-            return Outcome(self.s, self.events)
+            return Outcome(session, self.events)
         if isinstance(res, StartResume):
             return self._start(res, now_iso)
         ended_previous = False
-        if self._s is not None and self._s.status != "ended" and self._s.expired(self.env.now):
+        if session is not None and session.status != "ended" and session.expired(self.env.now):
+            self.s = session
             self._end_session("expired")
             ended_previous = True
-        if res.start or self._s is None or self._s.status == "ended":
+        if res.start or session is None or session.status == "ended":
             self._new_session(now_iso)
             self._first_message(res)
             self._touch(now_iso)
             return Outcome(self.s, self.events, new_session=True, ended_previous=ended_previous)
+        self.s = session
         self._message(res)
         self._touch(now_iso)
         return Outcome(self.s, self.events)
@@ -206,17 +201,17 @@ class _Run:
             return
         if res.media and not res.text.strip():
             self.events.append(ev.InputRejected("media", s.misses))
-            self._say(sysmsgs.MEDIA)
-            self._ask(node)
+            self.say(sysmsgs.MEDIA)
+            self._ask(node.id, wait)
             return
         if not res.text.strip() and res.button is None:
             self.events.append(ev.InputRejected("empty", s.misses))
-            self._say(sysmsgs.EMPTY)
-            self._ask(node)
+            self.say(sysmsgs.EMPTY)
+            self._ask(node.id, wait)
             return
         if len(res.text) > self.env.max_text:
             self.events.append(ev.InputRejected("too_long", s.misses))
-            self._say(sysmsgs.TOO_LONG)
+            self.say(sysmsgs.TOO_LONG)
             return
         if res.button is None:
             self._offer_switch(res.text)
@@ -236,7 +231,7 @@ class _Run:
                 self._start_keyword(hit, parent_mode="reask")
             return
         if match is None or (match.category == UNSURE and UNSURE not in wait.routes):
-            self._miss(node, unsure=match is not None)
+            self._miss(node.id, wait, unsure=match is not None)
             return
         s.misses = 0
         self._save_answer(wait, match)
@@ -267,7 +262,7 @@ class _Run:
         s, lexicon = self.s, self.env.keywords.lexicon
         language = read_language(text, lexicon, self.env.identify_language)
         if s.language is None and language in LANGUAGES:
-            self._set_language(language)
+            self.set_language(language)
             self._result("language_detected", "yes")
         self._result("first_language", language)
         reading = read_first(text, lexicon)
@@ -293,7 +288,7 @@ class _Run:
         s = self.s
         self.events.append(ev.KeywordMatched(hit.keyword.intent))
         if s.language is None and hit.language in LANGUAGES:
-            self._set_language(hit.language)
+            self.set_language(hit.language)
         # "english please": the language flow sets it without asking (None asks).
         s.results["keyword_language"] = hit.language
         for intent in self._also:
@@ -316,10 +311,8 @@ class _Run:
         self.s.timeout_at = None
         self._follow(route)
 
-    def _miss(self, node: Node, unsure: bool = False) -> None:
+    def _miss(self, node_id: str, wait: Wait, unsure: bool = False) -> None:
         s = self.s
-        wait = node.wait
-        assert wait is not None  # only a question is missed
         s.misses += 1
         self.events.append(ev.InputRejected("unsure" if unsure else "not_understood", s.misses))
         if "other" in wait.routes:
@@ -327,14 +320,14 @@ class _Run:
             return
         params = {"min": wait.min, "max": wait.max} if wait.router == "number" else {}
         if unsure:
-            self._say(sysmsgs.UNSURE)
+            self.say(sysmsgs.UNSURE)
         elif s.misses >= 2 and wait.router in ("options", "yes_no"):
-            self._say(sysmsgs.NOT_UNDERSTOOD_AGAIN)
+            self.say(sysmsgs.NOT_UNDERSTOOD_AGAIN)
         else:
-            self._say(MISS_MESSAGES[wait.router], params)
-        self._ask(node)
+            self.say(MISS_MESSAGES[wait.router], params)
+        self._ask(node_id, wait)
         if s.misses >= 2:
-            self._say(sysmsgs.REACH_PERSON, {"line": self._number("line")})
+            self.say(sysmsgs.REACH_PERSON, {"line": self._number("line")})
 
     # -- routing -------------------------------------------------------------------------------
 
@@ -349,7 +342,7 @@ class _Run:
                 ev.ResultSaved(wait.result, match.value, match.category, match.free_text)
             )
         if wait.field:
-            self._set_field(wait.field, match.value)
+            self.set_field(wait.field, match.value)
 
     def _follow(self, route: Route) -> None:
         for action in route.actions:
@@ -381,7 +374,7 @@ class _Run:
                 if self.s.status == "ended":
                     return
             if node.wait is not None:
-                self._ask(node)
+                self._ask(node.id, node.wait)
                 return
             if node.enter is not None:
                 if node.enter == DANGER_FLOW and self.danger_ran:
@@ -437,8 +430,8 @@ class _Run:
         parent.mode, parent.route = "wait", None
         if node.wait is None:
             return node.next
-        self._say(sysmsgs.RESUME)
-        self._ask(node)
+        self.say(sysmsgs.RESUME)
+        self._ask(node.id, node.wait)
         return _STOP
 
     def _end_session(self, reason: str) -> None:
@@ -449,10 +442,8 @@ class _Run:
         s.timeout_at = None
         self.events.append(ev.SessionEnded(reason))
 
-    def _ask(self, node: Node) -> None:
+    def _ask(self, node_id: str, wait: Wait) -> None:
         s = self.s
-        wait = node.wait
-        assert wait is not None  # only a question is asked
         options: tuple[ev.OptionOut, ...] = ()
         if wait.router == "options":
             options = tuple(
@@ -469,7 +460,7 @@ class _Run:
         s.expires_at = (self.env.now + self.env.session_ttl).isoformat()
         frame = s.frames[-1]
         self.events.append(
-            ev.WaitStarted(frame.flow, node.id, s.wait_seq, s.timeout_at, s.expires_at)
+            ev.WaitStarted(frame.flow, node_id, s.wait_seq, s.timeout_at, s.expires_at)
         )
 
     # -- frames and flows ----------------------------------------------------------------------
@@ -495,65 +486,25 @@ class _Run:
     # -- actions -------------------------------------------------------------------------------
 
     def _act(self, action: Action) -> None:
-        s, a, kind = self.s, action.args, action.kind
-        if kind == "say":
-            self._say(str(a["text"]), a.get("params") or {})
-        elif kind == "set_result":
-            value = self._resolve(a.get("value"))
-            s.results[str(a["name"])] = value
-            self.events.append(ev.ResultSaved(str(a["name"]), value, "set"))
-        elif kind == "set_field":
-            self._set_field(str(a["name"]), self._resolve(a.get("value")))
-        elif kind == "set_language":
-            language = str(self._resolve(a.get("value")))
-            if language in LANGUAGES:
-                self._set_language(language)
-        elif kind == "raise_urgency":
-            self._raise_urgency(str(a.get("reason") or "flow"))
-        elif kind == "add_score":
-            name = str(a.get("name") or "risk")
-            s.scores[name] = s.scores.get(name, 0) + int(a.get("points") or 0)
-        elif kind == "add_flag":
-            flag = str(a.get("value"))
-            if flag not in s.flags:
-                s.flags.append(flag)
-        elif kind == "assess_risk":
-            self._assess(a)
-        elif kind == "open_case":
-            self._open_case()
-        elif kind == "set_case":
-            changes = {k: self._resolve(v) for k, v in a.items()}
-            s.case_info.update(changes)
-            if s.case_open:
-                self.events.append(ev.CaseUpdated(changes))
-        elif kind == "record_consent":
-            service, given = str(a["service"]), bool(a.get("given", True))
-            s.consent[service] = given
-            self._open_case()
-            self.events.append(ev.ConsentRecorded(service, given))
-        elif kind == "request_referral":
-            self._open_case()
-            self.events.append(ev.ReferralRequested(str(a.get("reason") or "flow"), s.urgent))
-        elif kind == "start_followup":
-            params = {k: self._resolve(v) for k, v in a.items() if k != "plan"}
-            self.events.append(ev.FollowupStarted(str(a["plan"]), params))
-        elif kind == "record_followup":
-            params = {k: self._resolve(v) for k, v in a.items() if k != "outcome"}
-            self.events.append(ev.FollowupAnswered(str(a["outcome"]), params))
-        elif kind == "erase_contact":
-            self.events.append(ev.ErasureRequested())
-        else:
-            raise EngineError(f"unknown action {kind!r}")
+        kind = ACTIONS.get(action.kind)
+        if kind is None:
+            raise EngineError(f"unknown action {action.kind!r}")
+        kind.run(self, self.s, action.args)
 
-    def _say(self, msgid: str, params: dict[str, Any] | None = None) -> None:
+    # What actions run with (bot/engine/actions.py's Context).
+
+    def say(self, msgid: str, params: Mapping[str, Any] | None = None) -> None:
+        """Send a message in the session's language."""
         self.events.append(ev.MsgCreated(msgid, self._language(), self._params(params or {})))
 
-    def _set_language(self, language: str) -> None:
+    def set_language(self, language: str) -> None:
+        """Switch the session's language, reported once."""
         if self.s.language != language:
             self.s.language = language
             self.events.append(ev.LanguageChanged(language))
 
-    def _set_field(self, name: str, value: Any) -> None:
+    def set_field(self, name: str, value: Any) -> None:
+        """Save a contact field; the municipality is also the case's."""
         s = self.s
         s.fields[name] = value
         self.events.append(ev.FieldChanged(name, value))
@@ -561,42 +512,6 @@ class _Run:
             s.case_info["municipality"] = value
             if s.case_open:
                 self.events.append(ev.CaseUpdated({"municipality": value}))
-
-    def _raise_urgency(self, reason: str) -> None:
-        if not self.s.urgent:
-            self.s.urgent = True
-            self.events.append(ev.UrgencyRaised(reason))
-            if self.s.case_open:
-                self.events.append(ev.CaseUpdated({"urgency": "urgent"}))
-
-    def _open_case(self) -> None:
-        s = self.s
-        if s.case_open:
-            return
-        s.case_open = True
-        info = dict(s.case_info)
-        info.setdefault("municipality", s.fields.get("municipality"))
-        info["urgency"] = "urgent" if s.urgent else "normal"
-        if s.risk:
-            info.update(risk_level=s.risk["level"], risk_score=s.risk["score"])
-            info["flags"] = list(s.risk["flags"])
-        info["consent"] = dict(s.consent)
-        self.events.append(ev.CaseOpened(info))
-
-    def _assess(self, args: Any) -> None:
-        s = self.s
-        name = str(args.get("score") or "risk")
-        score = s.scores.get(name, 0)
-        high, medium = int(args.get("high", 10)), int(args.get("medium", 4))
-        level = "high" if score >= high else "medium" if score >= medium else "standard"
-        s.risk = {"level": level, "score": score, "flags": list(s.flags)}
-        self.events.append(ev.RiskAssessed(level, score, tuple(s.flags)))
-        if s.case_open:
-            self.events.append(
-                ev.CaseUpdated({"risk_level": level, "risk_score": score, "flags": list(s.flags)})
-            )
-        if level == "high":
-            self._raise_urgency("high_risk")
 
     # -- values --------------------------------------------------------------------------------
 
@@ -619,17 +534,17 @@ class _Run:
         return str(table.get(f"{name}_{self._language()}", table.get(name, "")))
 
     def _params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: self._resolve(v) for k, v in params.items()}
+        return {k: self.resolve(v) for k, v in params.items()}
 
     def _split_value(self, ref: str) -> str:
         if ref == "@case.reference":
             return "open" if self.s.case_open else ""
-        value = self._resolve(ref)
+        value = self.resolve(ref)
         if isinstance(value, bool):
             return "yes" if value else "no"
         return "" if value is None else str(value)
 
-    def _resolve(self, value: Any) -> Any:
+    def resolve(self, value: Any) -> Any:
         """Literal values pass; `@root.name` references are looked up."""
         if not isinstance(value, str) or not value.startswith("@"):
             return value

@@ -12,13 +12,10 @@ from typing import Any
 import yaml
 
 from bot.engine import keywords as kw
+from bot.engine.actions import REGISTRY as ACTIONS
 from bot.engine.definition import (
-    ACTIONS,
-    FOLLOWUP_OUTCOMES,
-    LANGUAGES,
     ROUTER_CATEGORIES,
     ROUTERS,
-    SERVICES,
     UNSURE,
     Action,
     Flow,
@@ -42,6 +39,8 @@ WAIT_KEYS = {
     "router", "options", "result", "field", "min", "max", "timeout", "routes", "params", "sense",
 }  # fmt: skip
 TOP_KEYS = {"flow", "title", "start", "nodes"}
+# Keys an action may have beside its own (say's params), each allowed only with its own kinds.
+EXTRA_KEYS = frozenset().union(*(a.extras for a in ACTIONS.values()))
 KEYWORDS_FILE = "keywords.yaml"
 UNDERSTANDING_FILE = "understanding.yaml"
 
@@ -468,7 +467,7 @@ class _Parser:
     def action(self, node: yaml.Node, node_id: str) -> Action | None:
         items = {k: (kn, v) for k, kn, v in self.mapping(node, f"node {node_id}: action")}
         names = [k for k in items if k in ACTIONS]
-        extra = [k for k in items if k not in ACTIONS and k != "params"]
+        extra = [k for k in items if k not in ACTIONS and k not in EXTRA_KEYS]
         if len(names) != 1 or extra:
             self.fail(
                 node,
@@ -476,74 +475,15 @@ class _Parser:
                 + (f" (got {', '.join(extra or names)})" if extra or names else ""),
             )
             return None
-        kind = names[0]
-        value_node = items[kind][1]
-        line = _line(node)
-        if "params" in items and kind != "say":
-            self.fail(items["params"][0], f"node {node_id}: params only go with say")
-            return None
-        if kind == "say":
-            text = self.msgid(value_node, "say")
-            params = self.params(items["params"][1], node_id) if "params" in items else {}
-            return Action(kind, {"text": text, "params": params}, line) if text else None
-        if kind == "add_flag":
-            flag = self.name(value_node, "add_flag")
-            return Action(kind, {"value": flag}, line) if flag else None
-        if kind == "set_language":
-            language = self.string(value_node, "set_language")
-            if language not in LANGUAGES and not (language or "").startswith("@"):
-                self.fail(value_node, f"set_language: {language!r} (expected sq, en or @results.x)")
+        kind = ACTIONS[names[0]]
+        for key, (key_node, _) in items.items():
+            if key in EXTRA_KEYS and key not in kind.extras:
+                owners = ", ".join(a.name for a in ACTIONS.values() if key in a.extras)
+                self.fail(key_node, f"node {node_id}: {key} only go with {owners}")
                 return None
-            self.ref_ok(value_node, language)
-            return Action(kind, {"value": language}, line)
-        raw = self.value(value_node)
-        args: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        if raw is not None and not isinstance(raw, dict):
-            self.fail(value_node, f"{kind}: expected a mapping like {{name: value}}")
-            return None
-        for v in args.values():
-            self.ref_ok(value_node, v)
-        required = {
-            "set_result": ("name", "value"),
-            "set_field": ("name", "value"),
-            "add_score": ("points",),
-            "record_consent": ("service",),
-            "start_followup": ("plan",),
-            "record_followup": ("outcome",),
-        }.get(kind, ())
-        for key in required:
-            if key not in args:
-                self.fail(value_node, f"{kind}: missing {key!r}")
-                return None
-        if kind == "add_score" and not isinstance(args["points"], int):
-            self.fail(value_node, "add_score: points is a whole number")
-            return None
-        if kind == "assess_risk":
-            for key in ("high", "medium"):
-                if not isinstance(args.get(key), int):
-                    self.fail(value_node, f"assess_risk: {key!r} threshold is a whole number")
-                    return None
-            if args["medium"] > args["high"]:
-                self.fail(value_node, "assess_risk: medium must not be above high")
-                return None
-        if kind == "record_consent":
-            if args["service"] not in SERVICES:
-                self.fail(value_node, f"record_consent: service is one of {', '.join(SERVICES)}")
-                return None
-            if not isinstance(args.get("given", True), bool):
-                self.fail(value_node, "record_consent: given is true or false")
-                return None
-        if kind == "record_followup" and args["outcome"] not in FOLLOWUP_OUTCOMES:
-            self.fail(
-                value_node, f"record_followup: outcome is one of {', '.join(FOLLOWUP_OUTCOMES)}"
-            )
-            return None
-        if kind == "set_case":
-            unknown = set(args) - {"reporter", "category"}
-            if unknown:
-                self.fail(value_node, f"set_case: only reporter and category, not {unknown}")
-                return None
-        return Action(kind, args, line)
+        extras = {k: v for k, (_, v) in items.items() if k in kind.extras}
+        args = kind.parse(self, items[kind.name][1], extras, node_id)
+        return Action(kind.name, args, _line(node)) if args is not None else None
 
 
 def parse_flow(file: str, text: str, expected_name: str | None = None) -> Flow:
@@ -665,7 +605,8 @@ def message_ids(node: Node) -> list[str]:
             actions += route.actions
     for route in [*node.cases.values(), *([node.default] if node.default else [])]:
         actions += route.actions
-    ids += [str(a.args["text"]) for a in actions if a.kind == "say"]
+    for action in actions:
+        ids += ACTIONS[action.kind].message_ids(action.args)
     return ids
 
 
