@@ -26,6 +26,7 @@ from bot.followups import plans as P
 from bot.followups import texts as FT
 from bot.referral import alerts
 from bot.referral.context import Context, deliver
+from bot.replies import can_write
 from bot.store.records import Case, Contact
 from bot.store.repos.followups import Checkin, Plan
 
@@ -628,7 +629,7 @@ class Followups:
         if checkin.tries >= TRIES:
             await self._silent(uow, plan, case, contact, checkin, now)
             return None
-        if contact.opted_out and contact.channel == "sms":
+        if not can_write(contact):
             # STOP at the carrier: nothing can reach her by SMS; the plan ends.
             await fu.finish(checkin.id, "unreachable", now)
             await fu.end_plan(plan.id, "stopped", now)

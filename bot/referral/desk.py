@@ -23,6 +23,7 @@ from bot.referral import texts as T
 from bot.referral.commands import REFERENCE_EXAMPLE, Command, parse
 from bot.referral.context import Context, deliver, reach_note
 from bot.referral.sanitize import quoted
+from bot.replies import can_write, queue_to_person
 from bot.store.records import Assignment, Case, Contact, Coordinator
 from bot.store.repositories import open_relay
 
@@ -248,22 +249,13 @@ async def _tell_survivor(
     """Queue a message to the person of a case for when she said it is safe; its due time,
     None when they cannot be written to."""
     contact = await uow.contacts.get(case.contact_id) if case.contact_id is not None else None
-    if contact is None or (contact.opted_out and contact.channel == "sms"):
+    if contact is None or not can_write(contact):
         return None
     text = ctx.texts(contact.language, msgid, **params)
     municipality = case.municipality or contact.fields.get("municipality")
     tz = safe_times.zone_of(municipality, await ctx.places(uow), contact.urn)
     due = safe_times.send_at(contact.fields, tz, now)
-    outbox_id = await uow.outbox.add(
-        contact_id=contact.id,
-        channel=contact.channel,
-        urn=contact.urn,
-        text=text,
-        kind="reply",
-        due_at=due,
-        now=now,
-    )
-    await uow.messages.add_outbound(contact.id, contact.channel, text, now, outbox_id)
+    await queue_to_person(uow, contact, text, kind="reply", due_at=due, now=now)
     return due
 
 
