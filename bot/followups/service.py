@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot import safe_times
 from bot.engine import events as ev
@@ -27,13 +27,19 @@ from bot.followups import texts as FT
 from bot.referral import alerts
 from bot.referral.context import Context, deliver
 from bot.replies import can_write
-from bot.store.records import Case, Contact
+from bot.store.records import Case, Contact, Coordinator
 from bot.store.repos.followups import Checkin, Plan
+
+if TYPE_CHECKING:
+    from bot.referral.commands import Command
+    from bot.referral.desk import Reply
+    from bot.store.db import Database
 
 log = logging.getLogger(__name__)
 
 ORDER_FLOW = "order_checkin"
 MILESTONE_FLOW = "milestone_checkin"
+COMMANDS = ("order", "plan")  # the coordinator desk's commands follow-ups answer
 TRIES = 2  # tries a day apart before the coordinator is asked to check on her
 WORKED = ("accepted", "referred")
 MILESTONE_WORDS = {
@@ -42,6 +48,22 @@ MILESTONE_WORDS = {
     "training": ("training", "trajnim", "trajnimi", "kurs", "kursi", "course"),
     "income": ("income", "te ardhura", "ndihme ekonomike", "ndihma", "income support", "pagese"),
 }
+
+
+# Decides, under her lock and in the transaction, whether a check-in starts a conversation.
+Prepare = Callable[[Any, Contact | None, datetime], Awaitable[StartResume | None]]
+
+
+class Starter(Protocol):
+    """What the sweep needs of the pipeline: its database and clock, and to begin a conversation
+    the helpline starts (a check-in) under her lock, as a message of hers would run."""
+
+    db: Database
+    clock: Callable[[], datetime]
+
+    async def begin(self, contact_id: int, prepare: Prepare) -> bool:
+        """Run `prepare`, and the conversation it starts if any; True when one started."""
+        ...
 
 
 class Followups:
@@ -70,7 +92,6 @@ class Followups:
         self.batch = batch
         self.concurrency = concurrency  # check-ins run at once (PostgreSQL; keep < pool size)
         self.owner = f"{socket.gethostname()}:{id(self):x}"
-        ctx.followups = self  # the coordinator desk's ORDER and PLAN commands come here
 
     # -- registration ----------------------------------------------------------------------------
 
@@ -207,7 +228,7 @@ class Followups:
     # -- the coordinator's phone (ORDER / PLAN, parsed in bot/referral/commands.py) -------------
 
     async def command(
-        self, uow: Any, me: Any, case: Case, cmd: Any, reply: Any, now: datetime
+        self, uow: Any, me: Coordinator, case: Case, cmd: Command, reply: Reply, now: datetime
     ) -> None:
         """URDHER/ORDER R-4821 UM 01.11.2026 [31.10.2027]; PLAN R-4821 housing 15.12.2026."""
         contact = await uow.contacts.get(case.contact_id) if case.contact_id else None
@@ -567,40 +588,40 @@ class Followups:
 
     # -- the sweep -------------------------------------------------------------------------------
 
-    async def sweep(self, pipeline: Any, *, limit: int | None = None) -> int:
+    async def sweep(self, starter: Starter, *, limit: int | None = None) -> int:
         """Claim due check-ins and run each once (SKIP LOCKED on PostgreSQL); how many ran."""
         ran = 0
         limit = limit or self.batch * 50
         while ran < limit:
-            now = pipeline.clock()
-            async with pipeline.db.uow() as uow:
+            now = starter.clock()
+            async with starter.db.uow() as uow:
                 due = await uow.followups.claim_due(now, self.batch, self.lease, self.owner)
                 await uow.commit()
             # Several at once on PostgreSQL (each its own transaction and connection; one
             # person's are serialised by her lock); SQLite has one writer anyway.
-            width = self.concurrency if pipeline.db.dialect == "postgresql" else 1
+            width = self.concurrency if starter.db.dialect == "postgresql" else 1
             gate = asyncio.Semaphore(width)
-            await asyncio.gather(*(self._run_gated(gate, pipeline, c) for c in due))
+            await asyncio.gather(*(self._run_gated(gate, starter, c) for c in due))
             ran += len(due)
             if len(due) < self.batch:
                 break
         return ran
 
-    async def _run_gated(self, gate: asyncio.Semaphore, pipeline: Any, checkin: Checkin) -> None:
+    async def _run_gated(self, gate: asyncio.Semaphore, starter: Starter, checkin: Checkin) -> None:
         async with gate:
             try:
-                await self.run(pipeline, checkin)
+                await self.run(starter, checkin)
             except Exception:
                 log.exception("a follow-up check-in failed; it is retried after its lease")
 
-    async def run(self, pipeline: Any, checkin: Checkin) -> None:
+    async def run(self, starter: Starter, checkin: Checkin) -> None:
         """One claimed check-in: send it, defer it, end the plan, or ask a coordinator."""
         if checkin.contact_id is None:  # she erased her data
-            async with pipeline.db.uow() as uow:
+            async with starter.db.uow() as uow:
                 await uow.followups.update_checkin(checkin.id, status="cancelled")
                 await uow.commit()
             return
-        await pipeline.begin(checkin.contact_id, partial(self._prepare, checkin.id))
+        await starter.begin(checkin.contact_id, partial(self._prepare, checkin.id))
 
     async def _prepare(
         self, checkin_id: int, uow: Any, contact: Contact | None, now: datetime

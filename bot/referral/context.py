@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import safe_times
 from bot.referral import rota
 from bot.referral import texts as T
 from bot.referral.texts import PLACE_UNKNOWN, Texts
-from bot.store.records import Case, Coordinator, Municipality
+from bot.store.records import Case, Coordinator, Municipality, OutboxItem
+
+if TYPE_CHECKING:
+    from bot.referral.commands import Command
+    from bot.referral.desk import Reply
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,11 @@ class Sent:
     outbox_id: int
 
 
+# A coordinator's command another feature handles (follow-ups: ORDER, PLAN), called with
+# (uow, coordinator, case, command, reply, now) for a case of theirs that is open.
+DeskCommand = Callable[[Any, Coordinator, Case, "Command", "Reply", datetime], Awaitable[None]]
+
+
 @dataclass
 class Context:
     """Configuration and caches of the referral code (one per pipeline)."""
@@ -44,8 +53,8 @@ class Context:
     ack_timeout: timedelta = timedelta(minutes=5)
     relay_window: timedelta = timedelta(hours=24)
     include_sample_services: bool = False
-    # Follow-ups (bot/followups/service.py sets itself here): ORDER and PLAN commands.
-    followups: Any = None
+    # Commands of other features by action (follow-ups registers ORDER and PLAN).
+    commands: dict[str, DeskCommand] = field(default_factory=dict)
     _places: dict[str, Municipality] = field(default_factory=dict)
 
     async def places(self, uow: Any) -> dict[str, Municipality]:
@@ -109,6 +118,14 @@ async def send(
         | ({"supersedes": supersedes} if supersedes is not None else {}),
     )
     return Sent(route.channel, outbox_id)
+
+
+async def on_sent(uow: Any, item: OutboxItem) -> None:
+    """The outbox sent a message (its hook): if it was an alert re-sent another way (`send`'s
+    `supersedes`), the first way is no longer retried."""
+    superseded = (item.meta or {}).get("supersedes")
+    if isinstance(superseded, int):
+        await uow.alerts.supersede(superseded, item.channel)
 
 
 async def deliver(

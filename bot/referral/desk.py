@@ -187,8 +187,8 @@ async def _dispatch(
                 reply(T.TYPE_SET, ref=case.reference, type=ctx.texts(lang, T.GBV[cmd.value]))
         elif cmd.action == "refer":
             await _refer(ctx, uow, me, case, cmd, reply, now)
-        elif cmd.action in ("order", "plan") and ctx.followups is not None:
-            await ctx.followups.command(uow, me, case, cmd, reply, now)
+        elif cmd.action in ctx.commands:  # another feature's (follow-ups: order, plan)
+            await ctx.commands[cmd.action](uow, me, case, cmd, reply, now)
         elif cmd.action == "close":
             if cmd.value is None:
                 reply(T.CLOSE_HELP, ref=case.reference)
