@@ -282,20 +282,20 @@ class Followups:
                 reply(FT.ORDER_DEFAULT, ref=case.reference)
             return
         kind_word = " ".join(words[:-1])
-        kind = _lookup_milestone(kind_word)
+        milestone = _lookup_milestone(kind_word)
         due = parse_date(words[-1], today) if words else None
-        if kind is None or due is None:
+        if milestone is None or due is None:
             reply(FT.MILESTONE_HELP, ref=case.reference)
             return
         if due < today and words[-1].count(".") + words[-1].count("/") < 2:
             due = due.replace(year=due.year + 1)  # "15.12" without a year: the coming one
         await self.add_milestone(
-            uow, case=case, contact=contact, kind=kind, due_on=due, by=me.id, now=now
+            uow, case=case, contact=contact, kind=milestone, due_on=due, by=me.id, now=now
         )
         reply(
             FT.MILESTONE_SET,
             ref=case.reference,
-            milestone=self.ctx.texts(lang, FT.MILESTONE_KIND[kind]),
+            milestone=self.ctx.texts(lang, FT.MILESTONE_KIND[milestone]),
             date=due.strftime("%d.%m.%Y"),
         )
 

@@ -35,16 +35,23 @@ async def wait_started(turn: Turn, event: ev.WaitStarted) -> None:
     """A wait's timeout (if it has one) and the session's expiry, as fire rows."""
     if turn.session_id is None:
         return
-    common = {"contact_id": turn.contact.id, "session_id": turn.session_id, "seq": event.seq}
+    uow, contact_id, session_id, now = turn.uow, turn.contact.id, turn.session_id, turn.now
     if event.timeout_at:
-        await turn.uow.fires.schedule(
+        await uow.fires.schedule(
+            contact_id=contact_id,
+            session_id=session_id,
             kind=FIRE_TIMEOUT,
             due_at=datetime.fromisoformat(event.timeout_at),
-            now=turn.now,
-            **common,
+            seq=event.seq,
+            now=now,
         )
-    await turn.uow.fires.schedule(
-        kind=FIRE_EXPIRE, due_at=datetime.fromisoformat(event.expires_at), now=turn.now, **common
+    await uow.fires.schedule(
+        contact_id=contact_id,
+        session_id=session_id,
+        kind=FIRE_EXPIRE,
+        due_at=datetime.fromisoformat(event.expires_at),
+        seq=event.seq,
+        now=now,
     )
 
 
