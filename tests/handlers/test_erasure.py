@@ -8,22 +8,12 @@ import pytest
 
 from bot.channels.base import Recall
 from bot.channels.recalls import RECALLS
-from bot.channels.telegram import TelegramChannel
-from bot.channels.twilio_sms import TwilioSmsChannel
 from bot.engine.runner import Outcome
 from bot.handlers.erasure import Erasure
 from bot.handlers.registry import Turn
 from tests.store.fixtures import crypto, db, db_url, postgres_url, sqlite_template  # noqa: F401
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-def test_each_provider_channel_carries_its_recall() -> None:
-    assert TelegramChannel.recall is RECALLS["telegram"]
-    assert TwilioSmsChannel.recall is RECALLS["sms"]
-    assert RECALLS["telegram"].window == timedelta(hours=48)
-    assert RECALLS["sms"].delay == timedelta(minutes=2)
-    assert "simulator" not in RECALLS
 
 
 @pytest.mark.parametrize(
