@@ -22,8 +22,7 @@ PHONE_SCHEMES = frozenset({"tel", "whatsapp"})
 
 
 def normalise_phone(raw: str, *, valid: bool = False, region: str = DEFAULT_REGION) -> str | None:
-    """E.164 form of a number (of `region` when it has no country code), None if it is not
-    one; `valid` also asks that the number exist in the numbering plan, not just look right."""
+    """E.164 of a number (of `region` without a country code); None if not one (or not `valid`)."""
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:

@@ -14,8 +14,7 @@ if TYPE_CHECKING:
 
 
 def can_write(contact: Contact) -> bool:
-    """False when she sent STOP to the SMS number: the carrier blocks every SMS to her then
-    (Twilio's 21610), so nothing is queued; other channels learn of a block only by sending."""
+    """False when she sent STOP to the SMS number (the carrier blocks every SMS to her then)."""
     return not (contact.opted_out and contact.channel == "sms")
 
 
@@ -29,8 +28,7 @@ async def queue_to_person(
     now: datetime,
     buttons: Sequence[Button] = (),
 ) -> int | None:
-    """Queue `text` to her on her channel and keep it in her conversation; the outbox id, None
-    when she cannot be written to."""
+    """Queue `text` to her and keep it in her conversation; the outbox id, None if not allowed."""
     if not can_write(contact):
         return None
     outbox_id = await uow.outbox.add(

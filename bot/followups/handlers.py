@@ -8,8 +8,7 @@ from bot.referral.service import Referral
 
 
 def register(handlers: Handlers, followups: Followups, referral: Referral) -> None:
-    """Follow-ups' handler (once a turn, it reads the whole outcome, after case bookkeeping)
-    and the coordinator desk's commands it answers (ORDER, PLAN)."""
+    """Follow-ups' per-turn handler, and the desk commands it answers (ORDER, PLAN)."""
     for action in COMMANDS:
         referral.add_command(action, followups.command)
 

@@ -55,8 +55,7 @@ Prepare = Callable[[Any, Contact | None, datetime], Awaitable[StartResume | None
 
 
 class Starter(Protocol):
-    """What the sweep needs of the pipeline: its database and clock, and to begin a conversation
-    the helpline starts (a check-in) under her lock, as a message of hers would run."""
+    """What the sweep needs of the pipeline: its database, clock, and begin (to run a check-in)."""
 
     db: Database
     clock: Callable[[], datetime]

@@ -1,5 +1,4 @@
-"""The registry the pipeline runs an engine outcome through: per-event handlers, then per-turn
-ones, inside the unit of work; hooks after the commit (the mailroom way: pre- and post-commit)."""
+"""Handlers per event type, then per turn, in the transaction; hooks after commit (as mailroom)."""
 
 from __future__ import annotations
 
@@ -66,8 +65,7 @@ CommitHook = Callable[[Committed], None]
 
 
 class Handlers:
-    """Handlers by event type, per-turn handlers and after-commit hooks, run in the order the
-    features registered them (so a case is opened before referral pages about it)."""
+    """Handlers and hooks, run in the order features registered them (a case opens, then pages)."""
 
     def __init__(self) -> None:
         self._by_type: dict[str, list[EventHandler]] = {}

@@ -13,8 +13,7 @@ FIRE_EXPIRE = "session_expire"
 
 
 async def save_session(turn: Turn) -> None:
-    """Store the engine's session (ending the one it replaced) before the events are handled,
-    so their fires point at its row."""
+    """Save the engine's session (ending one it replaced) first: fires point at its row."""
     uow, contact, stored, now = turn.uow, turn.contact, turn.stored, turn.now
     session_id = stored.id if stored else None
     if turn.outcome.new_session and stored is not None:

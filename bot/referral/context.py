@@ -121,8 +121,7 @@ async def send(
 
 
 async def on_sent(uow: Any, item: OutboxItem) -> None:
-    """The outbox sent a message (its hook): if it was an alert re-sent another way (`send`'s
-    `supersedes`), the first way is no longer retried."""
+    """The outbox's on_sent hook: once an alert went another way (`supersedes`), stop the first."""
     superseded = (item.meta or {}).get("supersedes")
     if isinstance(superseded, int):
         await uow.alerts.supersede(superseded, item.channel)

@@ -1,5 +1,4 @@
-"""What referral does with a conversation's events: page a coordinator, tell them she left,
-and put the services she agreed to hear of before the reply."""
+"""Referral's event handlers: page a coordinator, tell them she left, the services she chose."""
 
 from __future__ import annotations
 
