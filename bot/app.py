@@ -115,6 +115,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         pacer=pacer,
         retry_base=settings.outbox_retry_base.total_seconds(),
         retry_max=settings.outbox_retry_max.total_seconds(),
+        on_sent=(Referral.on_sent,),  # referral: an alert sent another way stops retrying
     )
     # Several workers share the database: one of them, elected, runs the sweeps that must run
     # once (jobs wrap themselves in app[LEADER].only); on SQLite the one process leads.

@@ -5,7 +5,77 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import phonenumbers
+
 CHANNELS = ("sms", "telegram", "simulator")
+# Numbers written without a country code are Albanian (+355); Kosovo's carry +383.
+DEFAULT_REGION = "AL"
+# URN scheme -> the channel that reaches it. A new channel adds its scheme here (WhatsApp's
+# whatsapp:+355… numbers are phone numbers too: PHONE_SCHEMES).
+SCHEMES: dict[str, str] = {
+    "tel": "sms",
+    "telegram": "telegram",
+    "whatsapp": "whatsapp",
+    "sim": "simulator",
+}
+PHONE_SCHEMES = frozenset({"tel", "whatsapp"})
+
+
+def normalise_phone(raw: str, *, valid: bool = False, region: str = DEFAULT_REGION) -> str | None:
+    """E.164 of a number (of `region` without a country code); None if not one (or not `valid`)."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    ok = phonenumbers.is_valid_number(number) if valid else phonenumbers.is_possible_number(number)
+    if not ok:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass(frozen=True, slots=True)
+class Urn:
+    """A contact's address: scheme and path (tel:+355691234567, telegram:123456789)."""
+
+    scheme: str
+    path: str
+
+    @classmethod
+    def parse(cls, text: str) -> Urn:
+        """Split `scheme:path`; ValueError when there is no scheme or it is not one we know."""
+        scheme, sep, path = text.partition(":")
+        if not sep or not path or scheme not in SCHEMES:
+            raise ValueError("not a URN of a known scheme")
+        return cls(scheme, path)
+
+    @classmethod
+    def phone(cls, raw: str, scheme: str = "tel") -> Urn | None:
+        """A phone URN from a number as written, None if it is not a number."""
+        number = normalise_phone(raw)
+        return cls(scheme, number) if number is not None else None
+
+    @property
+    def channel(self) -> str:
+        """The channel that reaches this address."""
+        return SCHEMES[self.scheme]
+
+    @property
+    def number(self) -> str | None:
+        """The E.164 number of a phone URN, else None."""
+        return self.path if self.scheme in PHONE_SCHEMES else None
+
+    @property
+    def country(self) -> str | None:
+        """The ISO region of a phone URN's number (AL, XK...), None if not a phone or unknown."""
+        if self.number is None:
+            return None
+        try:
+            return phonenumbers.region_code_for_number(phonenumbers.parse(self.number))
+        except phonenumbers.NumberParseException:
+            return None
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.path}"
 
 
 @dataclass(frozen=True, slots=True)

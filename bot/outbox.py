@@ -8,8 +8,9 @@ import random
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import DBAPIError
@@ -35,6 +36,10 @@ MAX_ATTEMPTS = 12
 BASE_DELAY = 2.0
 MAX_DELAY = 600.0
 STATS_INTERVAL = 1.0  # seconds between measurements of the queue's age (a gauge)
+
+# Run in the transaction that records a send as done, with (uow, the row): what a feature's
+# own rows say about it (referral: the same alert queued another way is no longer retried).
+SentHook = Callable[[Any, OutboxItem], Awaitable[None]]
 
 
 def backoff(
@@ -66,6 +71,7 @@ class OutboxSender:
         pacer: Pacer | None = None,
         retry_base: float = BASE_DELAY,
         retry_max: float = MAX_DELAY,
+        on_sent: Sequence[SentHook] = (),
     ) -> None:
         self.db = db
         self.channels = channels
@@ -84,6 +90,7 @@ class OutboxSender:
         self.pacer = pacer or Pacer()
         # HELPLINE_OUTBOX_RETRY_BASE / _MAX: tests shrink them to run an outage in seconds.
         self.retry_base, self.retry_max = retry_base, retry_max
+        self.on_sent = tuple(on_sent)
 
     def wake(self) -> None:
         """Something was committed to the outbox: look now instead of at the next tick."""
@@ -217,9 +224,8 @@ class OutboxSender:
                 SENT.labels(item.channel).inc()
                 if (item.meta or {}).get("forget"):
                     await uow.retention.forget_sent(item.id, now)
-                superseded = (item.meta or {}).get("supersedes")
-                if isinstance(superseded, int):  # the same message another way: stop that one
-                    await uow.alerts.supersede(superseded, item.channel)
+                for hook in self.on_sent:
+                    await hook(uow, item)
             elif result.retry and item.attempts + 1 < MAX_ATTEMPTS:
                 delay = backoff(
                     item.attempts, result.retry_after, base=self.retry_base, cap=self.retry_max

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot import engine, safe_times
+from bot import engine
+from bot.channels.base import Recall
+from bot.channels.recalls import RECALLS
 from bot.data.geo import locate
 from bot.data.numbers import country_of_urn
 from bot.engine import events as ev
@@ -19,43 +21,29 @@ from bot.engine.env import ContactView, Env, Place
 from bot.engine.keywords import detect
 from bot.engine.session import Session
 from bot.flows.library import FlowLibrary
-from bot.followups.service import Followups
+from bot.followups import handlers as followup_handlers
+from bot.followups.service import Followups, Prepare
+from bot.handlers import cases as case_handlers
+from bot.handlers import contact as contact_handlers
+from bot.handlers import hub as hub_handlers
+from bot.handlers import sessions as session_handlers
+from bot.handlers.erasure import Erasure
+from bot.handlers.hub import EventSink
+from bot.handlers.registry import Committed, Handlers, Turn
+from bot.handlers.reply import Reply
+from bot.handlers.sessions import FIRE_EXPIRE, FIRE_TIMEOUT
 from bot.language import identify as identify_language
 from bot.matching import similarity
-from bot.messages import Inbound, StatusUpdate
-from bot.referral.service import Referral, with_lines
-from bot.rendering import render
+from bot.messages import Inbound, StatusUpdate, Urn
+from bot.referral import handlers as referral_handlers
+from bot.referral.service import Referral
 from bot.store.db import Database, UnitOfWork, storage_failure
-from bot.store.records import Case, Contact, Fire, Municipality, StoredSession
+from bot.store.records import Contact, Fire, Municipality, StoredSession
 
 log = logging.getLogger(__name__)
 
 START_COMMANDS = frozenset({"/start"})
-FIRE_TIMEOUT = "wait_timeout"
-FIRE_EXPIRE = "session_expire"
-# Bots may delete messages of a private chat for 48 hours only
-# (https://core.telegram.org/bots/api#deletemessage).
-TELEGRAM_DELETE_WINDOW = timedelta(hours=48)
-# Twilio refuses to delete a message it is still processing (error 20009); wait a little first.
-TWILIO_DELETE_DELAY = timedelta(minutes=2)
-# Events the simulator shows beside the chat; messages themselves arrive through the outbox.
-HUB_EVENTS = frozenset(
-    {
-        "case_opened",
-        "case_updated",
-        "risk_assessed",
-        "urgency_raised",
-        "referral_requested",
-        "consent_recorded",
-        "language_changed",
-        "keyword_matched",
-        "session_ended",
-        "followup_started",
-        "followup_answered",
-        "erasure_requested",
-        "input_rejected",
-    }
-)
+__all__ = ["FIRE_EXPIRE", "FIRE_TIMEOUT", "EventSink", "Handled", "Pipeline", "places_from"]
 
 
 def places_from(municipalities: Sequence[Municipality]) -> list[Place]:
@@ -79,14 +67,6 @@ class Translator(Protocol):
         ...
 
 
-class EventSink(Protocol):
-    """Where engine events are published after commit (the simulator's hub)."""
-
-    def publish_event(self, urn: str, event: dict[str, Any]) -> object:
-        """Hand one event to whoever watches this URN (what it returns is not used)."""
-        ...
-
-
 @dataclass(slots=True)
 class Handled:
     """What processing one inbound message did (for channels and tests)."""
@@ -94,12 +74,6 @@ class Handled:
     status: str  # processed | duplicate | limited (kept, not answered) | failed
     events: list[ev.Event] = field(default_factory=list)
     case_reference: str | None = None
-
-
-@dataclass(slots=True)
-class _Applied:
-    case_reference: str | None = None
-    hub_events: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Pipeline:
@@ -122,6 +96,7 @@ class Pipeline:
         leads: Callable[[], bool] = lambda: True,
         followups: Followups | None = None,
         reply_limit: Callable[[str], float | None] | None = None,
+        recalls: Mapping[str, Recall] = RECALLS,
     ) -> None:
         self.db = db
         self.flows = flows
@@ -142,7 +117,25 @@ class Pipeline:
         # Security: the per-sender limit (bot/web/limits.py ReplyLimiter.reserve): seconds to
         # hold a reply back, None to keep the message unanswered. The intake is never limited.
         self.reply_limit = reply_limit
+        self.handlers = self._handlers(recalls)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _handlers(self, recalls: Mapping[str, Recall]) -> Handlers:
+        """Each feature registers its handlers; the order is the order they run in."""
+        handlers = Handlers()
+        session_handlers.register(handlers)
+        case_handlers.register(handlers)  # before those that read the case it opens
+        referral_handlers.register(handlers, self.referral)
+        followup_handlers.register(handlers, self.followups, self.referral)
+        contact_handlers.register(handlers)  # after follow-ups' code words, before the reply
+        Reply(self.catalogs.text, self.referral.ctx.places).register(handlers)
+        Erasure(recalls).register(handlers)  # last to write: she is gone after it
+        if self.on_commit is not None:
+            wake = self.on_commit
+            handlers.after_commit(lambda done: wake())
+        if self.hub is not None:
+            hub_handlers.register(handlers, self.hub)
+        return handlers
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -165,20 +158,20 @@ class Pipeline:
         """Process one inbound message; a repeated external id is dropped."""
         async with self._lock(inbound.urn):
             try:
-                handled, applied = await self._receive(inbound)
+                handled, turn = await self._receive(inbound)
             except Exception as exc:
                 # Never lose what the person wrote, and never leave them without an answer.
                 if storage_failure(exc) is None:  # a full disk is logged once, by the store
                     log.exception("processing an inbound %s message failed", inbound.channel)
                 return await self._record_failure(inbound)
-        self._after_commit(inbound.urn, applied)
+        self._after_commit(inbound.urn, turn)
         return handled
 
     async def run_fire(self, fire: Fire) -> None:
         """Resume the session a due timer belongs to (a wait's timeout or the session's expiry)."""
         if fire.kind in self.referral.fire_kinds:  # Referral: alert escalation timers
             await self.referral.run_fire(self.db, fire, self.clock())
-            self._after_commit("", _Applied())
+            self._after_commit("", None)
             return
         async with self.db.uow() as uow:
             contact = await uow.contacts.get(fire.contact_id)
@@ -193,7 +186,7 @@ class Pipeline:
                 contact = await uow.contacts.get(fire.contact_id, lock=True)
                 assert fire.session_id is not None  # checked before the lock
                 stored = await uow.sessions.get(fire.session_id)
-                applied = _Applied()
+                turn = None
                 if contact is not None and stored is not None and stored.status != "ended":
                     session = Session.from_dict(stored.state)
                     await self._ensure_versions(uow, session)
@@ -205,18 +198,16 @@ class Pipeline:
                     now = self.clock()
                     outcome = engine.resume(session, res, self._view(contact), self.env(now))
                     # Safe times: what a timer says, nobody asked for just now.
-                    applied = await self._apply(uow, contact, stored, outcome, now, timer=True)
+                    turn = await self._apply(uow, contact, stored, outcome, now, timer=True)
                 await uow.fires.done(fire.id)
                 await uow.commit()
         if contact is not None:
-            self._after_commit(contact.urn, applied)
+            self._after_commit(contact.urn, turn)
 
     async def begin(
         self,
         contact_id: int,
-        prepare: Callable[
-            [UnitOfWork, Contact | None, datetime], Awaitable[engine.StartResume | None]
-        ],
+        prepare: Prepare,
     ) -> bool:
         """Start a conversation the helpline begins (a follow-up check-in), under the person's
         lock, in one transaction: `prepare(uow, contact, now)` decides (and writes why not);
@@ -234,18 +225,18 @@ class Pipeline:
                 now = self.clock()
                 contact = await uow.contacts.get(contact_id, lock=True)  # across workers too
                 start = await prepare(uow, contact, now)
-                applied = _Applied()
+                turn = None
                 if start is not None and contact is not None:
                     stored = await uow.sessions.get_active(contact.id)
                     session = Session.from_dict(stored.state) if stored else None
                     if session is not None and not await self._ensure_versions(uow, session):
                         session = None
                     outcome = engine.resume(session, start, self._view(contact), self.env(now))
-                    applied = await self._apply(
+                    turn = await self._apply(
                         uow, contact, stored, outcome, now, outbox_kind="followup"
                     )
                 await uow.commit()
-        self._after_commit(urn, applied)
+        self._after_commit(urn, turn)
         return start is not None
 
     async def sweep_fires(self, limit: int = 100, owner: str = "sweeper") -> int:
@@ -271,7 +262,7 @@ class Pipeline:
             log.exception("the referral sweep failed")
             return 0
         if done:
-            self._after_commit("", _Applied())
+            self._after_commit("", None)
         return done
 
     # -- one message -----------------------------------------------------------------------------
@@ -283,7 +274,7 @@ class Pipeline:
             self._locks[urn] = lock
         return lock
 
-    async def _receive(self, inbound: Inbound) -> tuple[Handled, _Applied]:
+    async def _receive(self, inbound: Inbound) -> tuple[Handled, Turn | None]:
         now = self.clock()
         async with self.db.uow() as uow:
             # A repeat (the provider retrying) is found by the insert itself, ON CONFLICT.
@@ -297,7 +288,7 @@ class Pipeline:
                 chat_message_id=inbound.meta.get("message_id"),
             )
             if message_id is None:
-                return Handled("duplicate"), _Applied()
+                return Handled("duplicate"), None
             # Referral: a coordinator's message is a command, never a conversation with the bot.
             coordinator = await self.referral.coordinator_for(uow, inbound.urn)
             if coordinator is not None:
@@ -307,7 +298,7 @@ class Pipeline:
                 await uow.retention.forget_message_text(message_id, now)
                 await uow.contacts.touch(contact.id, now)
                 await uow.commit()
-                return Handled("processed"), _Applied()
+                return Handled("processed"), None
             # Safe times: she is at her phone now; what waited for her goes (DIL holds it again).
             await uow.outbox.release(contact.id, now)
             stored = await uow.sessions.get_active(contact.id)
@@ -326,14 +317,14 @@ class Pipeline:
                 if delay is None:
                     await uow.contacts.touch(contact.id, now)
                     await uow.commit()
-                    return Handled("limited"), _Applied()
+                    return Handled("limited"), None
                 reply_at = now + timedelta(seconds=delay)
             if await self.referral.relay_inbound(
                 uow, contact, inbound.text, now, flows_too=flows_too
             ):
                 await uow.contacts.touch(contact.id, now)
                 await uow.commit()
-                return Handled("processed"), _Applied()
+                return Handled("processed"), None
             session = Session.from_dict(stored.state) if stored else None
             if session is not None and not await self._ensure_versions(uow, session):
                 session = None  # its flow versions are gone: start afresh rather than fail
@@ -355,10 +346,10 @@ class Pipeline:
                 media=bool(inbound.meta.get("media") or inbound.meta.get("num_media")),
             )
             outcome = engine.resume(session, resume, self._view(contact), self.env(now))
-            applied = await self._apply(uow, contact, stored, outcome, now, reply_at=reply_at)
+            turn = await self._apply(uow, contact, stored, outcome, now, reply_at=reply_at)
             await uow.contacts.touch(contact.id, now)
             await uow.commit()
-        return Handled("processed", outcome.events, applied.case_reference), applied
+        return Handled("processed", outcome.events, turn.case_reference), turn
 
     async def _record_failure(self, inbound: Inbound) -> Handled:
         now = self.clock()
@@ -391,8 +382,7 @@ class Pipeline:
             if storage_failure(exc) is None:
                 log.exception("recording a failed inbound %s message failed too", inbound.channel)
             raise
-        if self.on_commit:
-            self.on_commit()
+        self._after_commit(inbound.urn, None)
         return Handled("failed")
 
     async def _ensure_versions(self, uow: UnitOfWork, session: Session) -> bool:
@@ -429,210 +419,24 @@ class Pipeline:
         outbox_kind: str = "reply",
         timer: bool = False,
         reply_at: datetime | None = None,
-    ) -> _Applied:
-        """Turn the engine's events into rows, in this transaction."""
-        applied = _Applied()
-        session = outcome.session
-        session_id = stored.id if stored else None
-        if outcome.new_session and stored is not None:
-            if stored.status != "ended":
-                old = Session.from_dict(stored.state)
-                old.status, old.ended_reason = "ended", old.ended_reason or "replaced"
-                await uow.sessions.save(contact.id, stored.id, old.to_dict(), "ended", now)
-            await uow.fires.cancel_for_session(stored.id)
-            session_id = None
-        if session is not None:
-            status = "ended" if session.status == "ended" else "waiting"
-            session_id = await uow.sessions.save(
-                contact.id, session_id, session.to_dict(), status, now
-            )
-        case = await uow.cases.open_for_contact(contact.id)
-        fields = dict(contact.fields)
-        fields_changed = False
-        erase = False
-        service_lines: list[str] = []  # Referral: services the person agreed to be told of
-        messages: list[ev.MsgCreated] = []
-        for event in outcome.events:
-            data = event.to_dict()
-            if isinstance(event, ev.MsgCreated):
-                messages.append(event)
-                continue
-            if isinstance(event, ev.WaitStarted):
-                await self._schedule(uow, contact.id, session_id, event, now)
-            elif isinstance(event, ev.SessionEnded):
-                if session_id is not None:
-                    await uow.fires.cancel_for_session(session_id)
-                if event.reason == "exit":  # Referral: the coordinator stops relaying
-                    await self.referral.on_person_left(uow, contact.id, "exit", now)
-                    await uow.outbox.hold(contact.id)  # Safe times: nothing until she writes
-            elif isinstance(event, ev.LanguageChanged):
-                await uow.contacts.set_language(contact.id, event.language)
-            elif isinstance(event, ev.FieldChanged):
-                fields[event.name] = event.value
-                fields_changed = True
-            elif isinstance(event, ev.CaseOpened):
-                case = await self._open_case(uow, contact.id, event.info, now)
-                data["reference"] = case.reference
-            elif isinstance(event, ev.CaseUpdated) and case is not None:
-                changes = {k: v for k, v in event.changes.items() if v is not None}
-                if changes:
-                    case = await uow.cases.update(case.id, now, **changes)
-                    await uow.cases.add_event(case.id, "updated", changes, now)
-            elif isinstance(event, ev.ConsentRecorded) and case is not None:
-                await uow.cases.set_consent(case.id, event.service, event.given, now)
-                await uow.cases.add_event(
-                    case.id, "consent", {"service": event.service, "given": event.given}, now
-                )
-                if event.given:  # Referral: the nearest services of that kind
-                    language = (session.language if session else None) or contact.language
-                    service_lines += await self.referral.service_lines(
-                        uow, case.municipality, event.service, language
-                    )
-            elif isinstance(event, ev.UrgencyRaised) and case is not None:
-                await uow.cases.add_event(case.id, "urgency_raised", {"reason": event.reason}, now)
-            elif isinstance(event, ev.RiskAssessed) and case is not None:
-                await uow.cases.add_event(
-                    case.id, "risk_assessed", {"level": event.level, "score": event.score}, now
-                )
-            elif isinstance(event, ev.ReferralRequested) and case is not None:
-                await uow.cases.add_event(
-                    case.id,
-                    "referral_requested",
-                    {"reason": event.reason, "urgent": event.urgent},
-                    now,
-                )
-                # Referral: page the on-duty coordinator (or queue a digest), same transaction.
-                await self.referral.on_referral_requested(
-                    uow, case, event.urgent, event.reason, now
-                )
-            elif isinstance(event, ev.FollowupStarted) and case is not None:
-                await uow.cases.add_event(case.id, "followup_requested", {"plan": event.plan}, now)
-            elif isinstance(event, ev.ErasureRequested):
-                erase = True
-                await self.referral.on_person_left(uow, contact.id, "erased", now)  # Referral
-            if event.type in HUB_EVENTS:
-                if case is not None and event.type != "case_opened":
-                    data.setdefault("reference", case.reference)
-                applied.hub_events.append(data)
-        # Follow-ups: an order registered, a check-in answered or left with DIL.
-        await self.followups.after_events(uow, contact, case, session, outcome.events, now)
-        if fields_changed:
-            await uow.contacts.set_fields(contact.id, fields)
-        applied.case_reference = case.reference if case is not None else None
-        rendered = render(messages, self.catalogs.text, applied.case_reference)
-        rendered = with_lines(rendered, service_lines)  # Referral: services, if any
-        if rendered is not None and not (contact.opted_out and contact.channel == "sms"):
-            outbox_id = await uow.outbox.add(
-                contact_id=contact.id,
-                channel=contact.channel,
-                urn=contact.urn,
-                text=rendered.text,
-                buttons=[{"label": b.label, "value": b.value} for b in rendered.buttons],
-                kind=outbox_kind,
-                # What a timer says waits for her safe time; a reply over the per-sender limit
-                # waits for its slot; any other reply goes at once.
-                due_at=(
-                    await self._safe_time(uow, contact, fields, now) if timer else reply_at or now
-                ),
-                now=now,
-            )
-            await uow.messages.add_outbound(
-                contact.id, contact.channel, rendered.text, now, outbox_id
-            )
-        if erase:
-            await self._unsay(uow, contact, now)
-            # Security: who asked is gone after this; the audit keeps that it happened, when,
-            # on which channel and to how many cases (figures only).
-            await uow.audit.add(
-                "contact_erased",
-                now=now,
-                case_id=case.id if case is not None else None,
-                data={"by": "person", "channel": contact.channel},
-            )
-            # Last, so the confirmation above is already queued: the outbox keeps only what it
-            # needs to send it, and everything else about the person goes.
-            await uow.contacts.erase(contact.id, now)
-        return applied
-
-    async def _safe_time(
-        self, uow: UnitOfWork, contact: Contact, fields: dict[str, Any], now: datetime
-    ) -> datetime:
-        """Safe times: when a message nobody just asked for may go to her."""
-        places = await self.referral.ctx.places(uow)
-        tz = safe_times.zone_of(fields.get("municipality"), places, contact.urn)
-        return safe_times.send_at(fields, tz, now)
-
-    async def _unsay(self, uow: UnitOfWork, contact: Contact, now: datetime) -> None:
-        """At FSHI, queue deleting the person's messages where the provider keeps them."""
-        if contact.channel == "telegram":
-            # From her phone: Telegram lets a bot delete a private chat's last 48 hours.
-            ids: list[int] | list[str] = await uow.messages.chat_message_ids(
-                contact.id, now - TELEGRAM_DELETE_WINDOW
-            )
-            meta: dict[str, Any] = {"message_ids": ids}
-            due = now
-        elif contact.channel == "sms":
-            # An SMS on the phone cannot be taken back (she is told to delete the thread), but
-            # Twilio's logs keep every body: delete them there, once Twilio has finished them.
-            ids = await uow.messages.provider_ids(contact.id)
-            meta, due = {"message_sids": ids}, now + TWILIO_DELETE_DELAY
-        else:
-            return
-        if ids:
-            await uow.outbox.add(
-                contact_id=contact.id,
-                channel=contact.channel,
-                urn=contact.urn,
-                text="",
-                kind="delete",
-                due_at=due,
-                now=now,
-                meta=meta,
-            )
-
-    async def _open_case(
-        self, uow: UnitOfWork, contact_id: int, info: dict[str, Any], now: datetime
-    ) -> Case:
-        case = await uow.cases.open(contact_id, now)
-        changes = {
-            k: v
-            for k, v in info.items()
-            if k in ("municipality", "urgency", "risk_level", "risk_score", "flags", "reporter")
-            and v is not None
-        }
-        if changes:
-            case = await uow.cases.update(case.id, now, **changes)
-        for service, given in (info.get("consent") or {}).items():
-            await uow.cases.set_consent(case.id, service, given, now)
-        return case
-
-    async def _schedule(
-        self,
-        uow: UnitOfWork,
-        contact_id: int,
-        session_id: int | None,
-        event: ev.WaitStarted,
-        now: datetime,
-    ) -> None:
-        if session_id is None:
-            return
-        if event.timeout_at:
-            await uow.fires.schedule(
-                contact_id=contact_id,
-                session_id=session_id,
-                kind=FIRE_TIMEOUT,
-                due_at=datetime.fromisoformat(event.timeout_at),
-                seq=event.seq,
-                now=now,
-            )
-        await uow.fires.schedule(
-            contact_id=contact_id,
-            session_id=session_id,
-            kind=FIRE_EXPIRE,
-            due_at=datetime.fromisoformat(event.expires_at),
-            seq=event.seq,
-            now=now,
+    ) -> Turn:
+        """Turn the engine's events into rows, in this transaction, through the handlers."""
+        turn = Turn(
+            uow,
+            contact,
+            stored,
+            outcome,
+            now,
+            fields=dict(contact.fields),
+            outbox_kind=outbox_kind,
+            # Safe times: what a timer says, nobody asked for just now.
+            timer=timer,
+            reply_at=reply_at,
         )
+        await session_handlers.save_session(turn)
+        turn.case = await uow.cases.open_for_contact(contact.id)
+        await self.handlers.apply(turn)
+        return turn
 
     async def record_status(self, update: StatusUpdate) -> None:
         """A provider told us what became of a message we sent."""
@@ -652,16 +456,16 @@ class Pipeline:
         """The person opted out of (or back into) messages at the provider (SMS STOP/START);
         True when that changed her state."""
         now = self.clock()
-        channel = "sms" if urn.startswith("tel:") else "telegram"
+        channel = Urn.parse(urn).channel
         async with self._lock(urn), self.db.uow() as uow:
             contact, _ = await uow.contacts.get_or_create(urn, channel, now)
             await uow.contacts.set_flags(contact.id, opted_out=opted_out)
             await uow.commit()
         return contact.opted_out != opted_out
 
-    def _after_commit(self, urn: str, applied: _Applied) -> None:
-        if self.on_commit:
-            self.on_commit()
-        if self.hub is not None:
-            for event in applied.hub_events:
-                self.hub.publish_event(urn, event)
+    def _after_commit(self, urn: str, turn: Turn | None) -> None:
+        """The after-commit hooks (the sender's wake, the simulator's panel)."""
+        if turn is None:
+            self.handlers.committed(Committed(urn))
+        else:
+            self.handlers.committed(Committed(urn, tuple(turn.hub_events), turn.case_reference))

@@ -41,3 +41,14 @@ def render(
             buttons = tuple(Button(label=label, value=o.value) for o, label in labels)
         parts.append(text)
     return Rendered("\n\n".join(parts), buttons)
+
+
+def with_lines(rendered: Rendered | None, lines: Sequence[str]) -> Rendered | None:
+    """A reply with lines before it, such as services (a question and its options stay last)."""
+    if not lines:
+        return rendered
+    extra = "\n".join(lines)
+    if rendered is None:
+        return Rendered(extra, ())
+    buttons: tuple[Button, ...] = rendered.buttons
+    return Rendered(f"{extra}\n\n{rendered.text}", buttons)

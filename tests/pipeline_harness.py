@@ -1,24 +1,75 @@
-"""A pipeline on a real database with a recording channel and a hand-moved clock, for tests."""
+"""The one way tests build a pipeline and an outbox sender (wired as app.py wires them), and a
+harness: a pipeline on a real database with a recording channel and a hand-moved clock."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.data import load_municipalities
 from bot.data.numbers import load_numbers
+from bot.engine.env import Place
 from bot.flows.library import FlowLibrary
 from bot.i18n import Catalogs
 from bot.messages import Inbound, Outbound, SendResult
 from bot.outbox import OutboxSender
 from bot.pacing import Pacer
-from bot.pipeline import Pipeline, places_from
+from bot.pipeline import EventSink, Pipeline, Translator, places_from
+from bot.referral.service import Referral
 from bot.store.repositories import Municipality
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def shipped_flows(flows_dir: Path = ROOT / "bot" / "flows") -> FlowLibrary:
+    """The flows of a directory (the shipped ones by default), loaded and checked."""
+    flows = FlowLibrary(flows_dir)
+    result = flows.reload()
+    assert result.ok, result.problems
+    return flows
+
+
+def build_pipeline(
+    db: Any,
+    *,
+    clock: Callable[[], datetime],
+    flows: FlowLibrary | None = None,
+    catalogs: Translator | None = None,
+    places: Sequence[Place] | None = None,
+    numbers: Mapping[str, Mapping[str, str]] | None = None,
+    hub: EventSink | None = None,
+    **options: Any,
+) -> Pipeline:
+    """A pipeline as app.py builds it: the shipped flows, catalogs, municipalities and numbers
+    unless given; `options` are Pipeline's own (referral, followups, trigger_flow...)."""
+    return Pipeline(
+        db,
+        flows if flows is not None else shipped_flows(),
+        catalogs if catalogs is not None else Catalogs(),
+        places=(
+            places
+            if places is not None
+            else places_from([Municipality(**m) for m in load_municipalities()])
+        ),
+        numbers=numbers if numbers is not None else load_numbers(),
+        clock=clock,
+        hub=hub,
+        **options,
+    )
+
+
+def build_sender(
+    db: Any, channels: Mapping[str, Any], clock: Callable[[], datetime], **options: Any
+) -> OutboxSender:
+    """An outbox sender as app.py builds it (referral's hook on sent rows), never paced."""
+    options.setdefault("pacer", Pacer.off())
+    options.setdefault("on_sent", (Referral.on_sent,))
+    return OutboxSender(db, channels, clock, **options)
 
 
 class Clock:
@@ -65,18 +116,16 @@ class Harness:
         flows_dir: Path = ROOT / "bot" / "flows",
         clock: Clock | None = None,
         trigger_flow: str = "first_contact",
+        hub: EventSink | None = None,
     ):
         self.trigger_flow = trigger_flow
         self.db = db
         self.clock = clock or Clock()
-        self.flows = FlowLibrary(flows_dir)
-        result = self.flows.reload()
-        assert result.ok, result.problems
+        self.flows = shipped_flows(flows_dir)
         self.catalogs = Catalogs()
         self.channel = RecordingChannel()
-        self.sender = OutboxSender(
-            db, {"simulator": self.channel, "sms": self.channel}, self.clock, pacer=Pacer.off()
-        )
+        self.sender = build_sender(db, {"simulator": self.channel, "sms": self.channel}, self.clock)
+        self.hub = hub
         self.events: list[tuple[str, dict]] = []
         self.pipeline: Pipeline | None = None
         self._ids = itertools.count(1)
@@ -86,14 +135,13 @@ class Harness:
             rows = [Municipality(**m) for m in load_municipalities()]
             await uow.municipalities.upsert_all(rows)
             await uow.commit()
-        self.pipeline = Pipeline(
+        self.pipeline = build_pipeline(
             self.db,
-            self.flows,
-            self.catalogs,
+            flows=self.flows,
+            catalogs=self.catalogs,
             places=places_from(rows),
-            numbers=load_numbers(),
             clock=self.clock,
-            hub=self,
+            hub=self.hub or self,  # the events recorded here unless a real hub is given
             trigger_flow=self.trigger_flow,
         )
         return self

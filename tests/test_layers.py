@@ -41,6 +41,7 @@ VIOLATIONS = {
     "app": ("bot.referral.layers_probe", "bot.app"),
     "store": ("bot.store.layers_probe", "bot.referral.alerts"),
     "referral": ("bot.referral.layers_probe", "bot.followups.plans"),
+    "handlers": ("bot.handlers.layers_probe", "bot.referral.service"),
     "outbox": ("bot.outbox", "bot.referral.alerts"),
     "engine": ("bot.engine.layers_probe", "bot.messages"),
     # bot.web imports the store already: the store importing the web closes a cycle.

@@ -6,9 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from bot.messages import Outbound, SendResult
-from bot.outbox import OutboxSender
-from bot.pacing import Pacer
-from tests.pipeline_harness import Harness
+from tests.pipeline_harness import Harness, build_sender
 from tests.store.fixtures import crypto, db, db_url, postgres_url, sqlite_template  # noqa: F401
 
 
@@ -40,9 +38,7 @@ async def test_a_send_hanging_past_its_lease_is_not_sent_again_beside_itself(db)
     harness = await Harness(db).start()
     await harness.pipeline.receive(harness.inbound("ok"))  # one reply queued
     channel = HangingChannel()
-    sender = OutboxSender(
-        db, {"simulator": channel}, harness.clock, lease=timedelta(seconds=1), pacer=Pacer.off()
-    )
+    sender = build_sender(db, {"simulator": channel}, harness.clock, lease=timedelta(seconds=1))
     first = asyncio.create_task(sender.drain_once())
     await channel.holding.wait()  # the provider holds the request...
     harness.clock.advance(timedelta(seconds=5))  # ...past the row's lease

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal, Protocol, runtime_checkable
 
 from aiohttp import web
 
@@ -24,6 +26,18 @@ def too_many_response(retry_after: float) -> web.Response:
         text="too many requests",
         headers={"Retry-After": str(max(1, int(retry_after + 0.999)))},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Recall:
+    """What a provider lets the helpline take back of a conversation when the person erases it."""
+
+    # Which ids its delete call takes: the chat's own message ids (what her phone shows) or
+    # the provider's message ids (what its logs keep).
+    ids: Literal["chat", "provider"]
+    meta_key: str  # where the delete request (an Outbound of kind "delete") carries them
+    window: timedelta | None = None  # only messages this recent can be deleted
+    delay: timedelta = timedelta(0)  # how long after the request the provider can do it
 
 
 @runtime_checkable

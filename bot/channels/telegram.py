@@ -31,13 +31,17 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.base import Throttled, too_many_response
+from bot.channels.base import Recall, Throttled, too_many_response
 from bot.config import Settings
 from bot.messages import Button, Inbound, Outbound, SendResult
 
 log = logging.getLogger(__name__)
 
 NAME = "telegram"
+# At FSHI: bots may delete a private chat's messages of the last 48 hours only
+# (https://core.telegram.org/bots/api#deletemessage), and they go from her phone.
+DELETE_WINDOW = timedelta(hours=48)
+RECALL = Recall(ids="chat", meta_key="message_ids", window=DELETE_WINDOW)
 URN_PREFIX = "telegram:"
 WEBHOOK_PATH = "/webhooks/telegram"
 # https://core.telegram.org/bots/api#setwebhook — sent with every webhook call when set.
@@ -287,6 +291,7 @@ class TelegramChannel:
     """Telegram through the Bot API: verified webhooks or long polling in, sendMessage out."""
 
     name = NAME
+    recall = RECALL  # what it can take back at FSHI
 
     def __init__(
         self,
@@ -552,7 +557,7 @@ class TelegramChannel:
     async def _delete(self, msg: Outbound, chat_id: int) -> SendResult:
         """deleteMessage for each listed id; ones over 48 hours old or already gone are skipped."""
         assert self._bot is not None
-        raw = msg.meta.get("message_ids") or []
+        raw = msg.meta.get(RECALL.meta_key) or []
         ids = [int(i) for i in raw if str(i).isdigit()] if isinstance(raw, list | tuple) else []
         deleted, other_error = 0, None
         for message_id in ids:

@@ -8,12 +8,11 @@ import logging
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import aiohttp
-import phonenumbers
 from aiohttp import web
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
@@ -22,9 +21,9 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.channels import sms_encoding
-from bot.channels.base import Throttled, too_many_response
+from bot.channels.base import Recall, Throttled, too_many_response
 from bot.config import Settings
-from bot.messages import Inbound, Outbound, SendResult, StatusUpdate
+from bot.messages import Inbound, Outbound, SendResult, StatusUpdate, Urn
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,6 @@ STATUS_PATH = "/webhooks/twilio/status"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 SEND_TIMEOUT = 10.0  # seconds for one REST call, connect to last byte
-DEFAULT_REGION = "AL"  # numbers written without +355/+383 are read as Albanian
 
 # Twilio's default opt-out handling; it answers these itself and blocks further sends.
 # https://help.twilio.com/articles/223134027-Twilio-support-for-opt-out-keywords-SMS-STOP-filtering-
@@ -70,6 +68,11 @@ ERR_TOO_MANY_REQUESTS = 20429
 # deleted yet; Twilio asks to wait a minute or more and try again.
 ERR_NOT_COMPLETE = 20009
 DELETE_RETRY_AFTER = 120.0
+# At FSHI: an SMS on her phone cannot be taken back (she is told to delete the thread), but
+# Twilio's logs keep every body: they are deleted there, a little later, since Twilio refuses
+# to delete a message it is still processing (ERR_NOT_COMPLETE).
+DELETE_DELAY = timedelta(minutes=2)
+RECALL = Recall(ids="provider", meta_key="message_sids", delay=DELETE_DELAY)
 # Message SIDs: SM (SMS) or MM (MMS) and 32 hex digits.
 SID_PATTERN = re.compile(r"(SM|MM)[0-9a-f]{32}")
 
@@ -179,17 +182,6 @@ def error_result(
 OTHER_CHANNELS = frozenset({"whatsapp", "messenger", "rcs", "google", "apple"})
 
 
-def normalise_phone(raw: str) -> str | None:
-    """E.164 form of a number (Albanian when no country code is given), None if it is not one."""
-    try:
-        number = phonenumbers.parse(raw, DEFAULT_REGION)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 def opt_out_change(form: Mapping[str, str]) -> bool | None:
     """True for an opt-out, False for an opt-in, None for an ordinary message."""
     kind = form.get(OPT_OUT_TYPE_FIELD, "").strip().upper()
@@ -216,6 +208,7 @@ class TwilioSmsChannel:
     """SMS through Twilio: verifies and translates webhooks, sends replies by REST."""
 
     name = NAME
+    recall = RECALL  # what it can take back at FSHI
 
     def __init__(
         self,
@@ -294,11 +287,11 @@ class TwilioSmsChannel:
             # inbox is where an abuser looks. 200, so Twilio does not retry; nothing is stored.
             log.warning("twilio sms webhook %s: a %s sender; that channel is off", sid, scheme)
             return web.Response(text=EMPTY_TWIML, content_type="text/xml")
-        phone = normalise_phone(form.get("From", ""))
-        if not sid or phone is None:
+        sender = Urn.phone(form.get("From", ""))
+        if not sid or sender is None:
             log.warning("twilio sms webhook %s: no MessageSid or unusable From", sid or "-")
             return web.Response(status=400, text="bad request")
-        urn = f"tel:{phone}"
+        urn = str(sender)
         change = opt_out_change(form)
         try:
             if change is not None:
@@ -409,7 +402,7 @@ class TwilioSmsChannel:
     async def _delete(self, msg: Outbound) -> SendResult:
         """Delete messages from Twilio's logs (FSHI); an SMS on the phone cannot be taken back."""
         assert self._client is not None
-        raw = msg.meta.get("message_sids")
+        raw = msg.meta.get(RECALL.meta_key)
         if not isinstance(raw, list):
             raw = []
         sids = [s for s in raw if isinstance(s, str) and SID_PATTERN.fullmatch(s)]

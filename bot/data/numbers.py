@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import phonenumbers
 import yaml
+
+from bot.messages import Urn
 
 NUMBERS_FILE = Path(__file__).with_name("numbers.yaml")
 REQUIRED = ("emergency", "police", "line")
@@ -35,10 +36,8 @@ def load_numbers(path: Path | None = None) -> dict[str, dict[str, str]]:
 
 def country_of_urn(urn: str | None) -> str | None:
     """AL or XK for a phone URN of Albania (+355) or Kosovo (+383); None for anything else."""
-    if not urn or not urn.startswith("tel:"):
-        return None
     try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(urn[4:]))
-    except phonenumbers.NumberParseException:
+        region = Urn.parse(urn or "").country
+    except ValueError:
         return None
     return region if region in ("AL", "XK") else None

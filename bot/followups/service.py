@@ -13,7 +13,7 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot import safe_times
 from bot.engine import events as ev
@@ -25,15 +25,20 @@ from bot.followups import codewords
 from bot.followups import plans as P
 from bot.followups import texts as FT
 from bot.referral import alerts
-from bot.referral.commands import Command
-from bot.referral.context import Context, Say, deliver
-from bot.store.db import Database, UnitOfWork
+from bot.referral.context import Answers, Context, deliver
+from bot.replies import can_write
+from bot.store.db import UnitOfWork
 from bot.store.records import Case, Checkin, Contact, Coordinator, Milestone, Plan
+
+if TYPE_CHECKING:
+    from bot.referral.commands import Command
+    from bot.store.db import Database
 
 log = logging.getLogger(__name__)
 
 ORDER_FLOW = "order_checkin"
 MILESTONE_FLOW = "milestone_checkin"
+COMMANDS = ("order", "plan")  # the coordinator desk's commands follow-ups answer
 TRIES = 2  # tries a day apart before the coordinator is asked to check on her
 WORKED = ("accepted", "referred")
 MILESTONE_WORDS = {
@@ -44,19 +49,18 @@ MILESTONE_WORDS = {
 }
 
 
+# Decides, under her lock and in the transaction, whether a check-in starts a conversation.
+Prepare = Callable[[Any, Contact | None, datetime], Awaitable[StartResume | None]]
+
+
 class Starter(Protocol):
-    """What a check-in needs of the pipeline (bot/pipeline.py): its clock and database, and a
-    conversation begun under the person's lock."""
+    """What the sweep needs of the pipeline: its database, clock, and begin (to run a check-in)."""
 
     db: Database
     clock: Callable[[], datetime]
 
-    async def begin(
-        self,
-        contact_id: int,
-        prepare: Callable[[UnitOfWork, Contact | None, datetime], Awaitable[StartResume | None]],
-    ) -> bool:
-        """Run `prepare` under her lock; the StartResume it returns runs like a message."""
+    async def begin(self, contact_id: int, prepare: Prepare) -> bool:
+        """Run `prepare`, and the conversation it starts if any; True when one started."""
         ...
 
 
@@ -86,7 +90,6 @@ class Followups:
         self.batch = batch
         self.concurrency = concurrency  # check-ins run at once (PostgreSQL; keep < pool size)
         self.owner = f"{socket.gethostname()}:{id(self):x}"
-        ctx.followups = self  # the coordinator desk's ORDER and PLAN commands come here
 
     # -- registration ----------------------------------------------------------------------------
 
@@ -225,7 +228,13 @@ class Followups:
     # -- the coordinator's phone (ORDER / PLAN, parsed in bot/referral/commands.py) -------------
 
     async def command(
-        self, uow: UnitOfWork, me: Coordinator, case: Case, cmd: Command, reply: Say, now: datetime
+        self,
+        uow: UnitOfWork,
+        me: Coordinator,
+        case: Case,
+        cmd: Command,
+        reply: Answers,
+        now: datetime,
     ) -> None:
         """URDHER/ORDER R-4821 UM 01.11.2026 [31.10.2027]; PLAN R-4821 housing 15.12.2026."""
         contact = await uow.contacts.get(case.contact_id) if case.contact_id else None
@@ -596,42 +605,40 @@ class Followups:
 
     # -- the sweep -------------------------------------------------------------------------------
 
-    async def sweep(self, pipeline: Starter, *, limit: int | None = None) -> int:
+    async def sweep(self, starter: Starter, *, limit: int | None = None) -> int:
         """Claim due check-ins and run each once (SKIP LOCKED on PostgreSQL); how many ran."""
         ran = 0
         limit = limit or self.batch * 50
         while ran < limit:
-            now = pipeline.clock()
-            async with pipeline.db.uow() as uow:
+            now = starter.clock()
+            async with starter.db.uow() as uow:
                 due = await uow.followups.claim_due(now, self.batch, self.lease, self.owner)
                 await uow.commit()
             # Several at once on PostgreSQL (each its own transaction and connection; one
             # person's are serialised by her lock); SQLite has one writer anyway.
-            width = self.concurrency if pipeline.db.dialect == "postgresql" else 1
+            width = self.concurrency if starter.db.dialect == "postgresql" else 1
             gate = asyncio.Semaphore(width)
-            await asyncio.gather(*(self._run_gated(gate, pipeline, c) for c in due))
+            await asyncio.gather(*(self._run_gated(gate, starter, c) for c in due))
             ran += len(due)
             if len(due) < self.batch:
                 break
         return ran
 
-    async def _run_gated(
-        self, gate: asyncio.Semaphore, pipeline: Starter, checkin: Checkin
-    ) -> None:
+    async def _run_gated(self, gate: asyncio.Semaphore, starter: Starter, checkin: Checkin) -> None:
         async with gate:
             try:
-                await self.run(pipeline, checkin)
+                await self.run(starter, checkin)
             except Exception:
                 log.exception("a follow-up check-in failed; it is retried after its lease")
 
-    async def run(self, pipeline: Starter, checkin: Checkin) -> None:
+    async def run(self, starter: Starter, checkin: Checkin) -> None:
         """One claimed check-in: send it, defer it, end the plan, or ask a coordinator."""
         if checkin.contact_id is None:  # she erased her data
-            async with pipeline.db.uow() as uow:
+            async with starter.db.uow() as uow:
                 await uow.followups.update_checkin(checkin.id, status="cancelled")
                 await uow.commit()
             return
-        await pipeline.begin(checkin.contact_id, partial(self._prepare, checkin.id))
+        await starter.begin(checkin.contact_id, partial(self._prepare, checkin.id))
 
     async def _prepare(
         self, checkin_id: int, uow: UnitOfWork, contact: Contact | None, now: datetime
@@ -660,7 +667,7 @@ class Followups:
         if checkin.tries >= TRIES:
             await self._silent(uow, plan, case, contact, checkin, now)
             return None
-        if contact.opted_out and contact.channel == "sms":
+        if not can_write(contact):
             # STOP at the carrier: nothing can reach her by SMS; the plan ends.
             await fu.finish(checkin.id, "unreachable", now)
             await fu.end_plan(plan.id, "stopped", now)

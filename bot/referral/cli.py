@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import phonenumbers
-
+from bot import messages
 from bot.config import Settings
 from bot.referral import directory, rota
 from bot.referral.routing import NATIONAL
@@ -34,17 +33,12 @@ class CliError(Exception):
 
 def normalise_phone(text: str, region: str = "AL") -> str:
     """E.164 from what an admin typed (Albanian numbers may omit +355); CliError if invalid."""
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as exc:
-        raise CliError(
-            f"not a phone number ({exc.args[0] if exc.args else 'unreadable'})"
-        ) from None
-    if not phonenumbers.is_valid_number(number):
+    number = messages.normalise_phone(text, valid=True, region=region)
+    if number is None:
         raise CliError(
             "not a valid phone number: give it in international form, e.g. +355691234567"
         )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return number
 
 
 def mask(value: str | None) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -14,7 +14,7 @@ from bot.referral import texts as T
 from bot.referral.commands import Command
 from bot.referral.texts import PLACE_UNKNOWN, Texts
 from bot.store.db import UnitOfWork
-from bot.store.records import Case, Coordinator, Municipality
+from bot.store.records import Case, Coordinator, Municipality, OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -38,27 +38,19 @@ class Sent:
     outbox_id: int
 
 
-class Say(Protocol):
-    """A reply to the coordinator who wrote: a message id and its placeholders."""
+# A coordinator's command another feature handles (follow-ups: ORDER, PLAN), called with
+# (uow, coordinator, case, command, reply, now) for a case of theirs that is open.
+DeskCommand = Callable[
+    [UnitOfWork, Coordinator, Case, Command, "Answers", datetime], Awaitable[None]
+]
+
+
+class Answers(Protocol):
+    """How a desk command answers the coordinator (desk.Reply); a protocol, as the desk
+    builds on this module."""
 
     def __call__(self, msgid: str, **params: Any) -> None:
-        """Add one message to the reply."""
-        ...
-
-
-class DeskCommands(Protocol):
-    """Coordinator commands handled outside referral (follow-ups: ORDER and PLAN)."""
-
-    async def command(
-        self,
-        uow: UnitOfWork,
-        me: Coordinator,
-        case: Case,
-        cmd: Command,
-        reply: Say,
-        now: datetime,
-    ) -> None:
-        """Carry out `cmd` on `case` for coordinator `me`; answer through `reply`."""
+        """Add one answer."""
         ...
 
 
@@ -70,8 +62,8 @@ class Context:
     ack_timeout: timedelta = timedelta(minutes=5)
     relay_window: timedelta = timedelta(hours=24)
     include_sample_services: bool = False
-    # Follow-ups (bot/followups/service.py sets itself here): ORDER and PLAN commands.
-    followups: DeskCommands | None = None
+    # Commands of other features by action (follow-ups registers ORDER and PLAN).
+    commands: dict[str, DeskCommand] = field(default_factory=dict)
     _places: dict[str, Municipality] = field(default_factory=dict)
 
     async def places(self, uow: UnitOfWork) -> dict[str, Municipality]:
@@ -135,6 +127,13 @@ async def send(
         | ({"supersedes": supersedes} if supersedes is not None else {}),
     )
     return Sent(route.channel, outbox_id)
+
+
+async def on_sent(uow: Any, item: OutboxItem) -> None:
+    """The outbox's on_sent hook: once an alert went another way (`supersedes`), stop the first."""
+    superseded = (item.meta or {}).get("supersedes")
+    if isinstance(superseded, int):
+        await uow.alerts.supersede(superseded, item.channel)
 
 
 async def deliver(

@@ -23,6 +23,7 @@ from bot.referral import texts as T
 from bot.referral.commands import REFERENCE_EXAMPLE, Command, parse
 from bot.referral.context import Context, deliver, reach_note
 from bot.referral.sanitize import quoted
+from bot.replies import can_write, queue_to_person
 from bot.store.db import UnitOfWork
 from bot.store.records import Assignment, Case, Contact, Coordinator
 from bot.store.repositories import open_relay
@@ -190,8 +191,8 @@ async def _dispatch(
                 reply(T.TYPE_SET, ref=case.reference, type=ctx.texts(lang, T.GBV[cmd.value]))
         elif cmd.action == "refer":
             await _refer(ctx, uow, me, case, cmd, reply, now)
-        elif cmd.action in ("order", "plan") and ctx.followups is not None:
-            await ctx.followups.command(uow, me, case, cmd, reply, now)
+        elif cmd.action in ctx.commands:  # another feature's (follow-ups: order, plan)
+            await ctx.commands[cmd.action](uow, me, case, cmd, reply, now)
         elif cmd.action == "close":
             if cmd.value is None:
                 reply(T.CLOSE_HELP, ref=case.reference)
@@ -252,22 +253,13 @@ async def _tell_survivor(
     """Queue a message to the person of a case for when she said it is safe; its due time,
     None when they cannot be written to."""
     contact = await uow.contacts.get(case.contact_id) if case.contact_id is not None else None
-    if contact is None or (contact.opted_out and contact.channel == "sms"):
+    if contact is None or not can_write(contact):
         return None
     text = ctx.texts(contact.language, msgid, **params)
     municipality = case.municipality or contact.fields.get("municipality")
     tz = safe_times.zone_of(municipality, await ctx.places(uow), contact.urn)
     due = safe_times.send_at(contact.fields, tz, now)
-    outbox_id = await uow.outbox.add(
-        contact_id=contact.id,
-        channel=contact.channel,
-        urn=contact.urn,
-        text=text,
-        kind="reply",
-        due_at=due,
-        now=now,
-    )
-    await uow.messages.add_outbound(contact.id, contact.channel, text, now, outbox_id)
+    await queue_to_person(uow, contact, text, kind="reply", due_at=due, now=now)
     return due
 
 

@@ -6,15 +6,13 @@ run_fire and sweep open their own units of work.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from bot.messages import Button, Inbound
+from bot.messages import Inbound
 from bot.referral import alerts, desk, directory
 from bot.referral import texts as T
-from bot.referral.context import Context
+from bot.referral.context import Context, DeskCommand, on_sent
 from bot.referral.texts import Texts, Translator
-from bot.rendering import Rendered
 from bot.store.db import Database, UnitOfWork
 from bot.store.records import Case, Contact, Coordinator, Fire, Service
 
@@ -27,6 +25,8 @@ class Referral:
     """Coordinators' commands, alerts and escalation, relays, and services for the person."""
 
     fire_kinds = FIRE_KINDS
+    # The outbox sender's hook (OutboxSender(on_sent=...)): alerts sent another way.
+    on_sent = staticmethod(on_sent)
 
     def __init__(
         self,
@@ -43,6 +43,10 @@ class Referral:
             include_sample_services=include_sample_services,
         )
         self._seed: list[Service] | None = None
+
+    def add_command(self, action: str, run: DeskCommand) -> None:
+        """Another feature handles coordinators' `action` commands (follow-ups: order, plan)."""
+        self.ctx.commands[action] = run
 
     # -- inside the pipeline's transaction -----------------------------------------------------
 
@@ -136,14 +140,3 @@ class Referral:
             done = await alerts.sweep(self.ctx, uow, now)
             await uow.commit()
         return done
-
-
-def with_lines(rendered: Rendered | None, lines: Sequence[str]) -> Rendered | None:
-    """A reply with service lines before it (a question and its options stay last)."""
-    if not lines:
-        return rendered
-    extra = "\n".join(lines)
-    if rendered is None:
-        return Rendered(extra, ())
-    buttons: tuple[Button, ...] = rendered.buttons
-    return Rendered(f"{extra}\n\n{rendered.text}", buttons)

@@ -16,11 +16,11 @@ from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
 from bot.channels.twilio_sms import SMS_PATH, TwilioSmsChannel
 from bot.config import Settings, load_settings
 from bot.outbox import OutboxSender
-from bot.pacing import Pacer
 from tests.auxil import telegram_payloads as tgp
 from tests.auxil import twilio_payloads as smsp
 from tests.auxil.fake_telegram import FakeTelegram
 from tests.auxil.fake_twilio import FakeTwilio
+from tests.pipeline_harness import build_sender
 from tests.store.fixtures import DATA_KEYS, SECRET_KEY
 
 PUBLIC = "https://helpline.example.org"
@@ -117,7 +117,7 @@ async def channels_app(
         for channel in channels.values():
             await channel.start()
             stack.push_async_callback(channel.stop)
-        sender = OutboxSender(db, channels, clock, pacer=Pacer.off())
+        sender = build_sender(db, channels, clock)
         yield ChannelsApp(client, sender, twilio)
 
 

@@ -14,34 +14,24 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from bot.config import ROOT
-from bot.data import load_municipalities
-from bot.data.numbers import load_numbers
-from bot.flows.library import FlowLibrary
 from bot.followups.service import Followups
 from bot.i18n import Catalogs
-from bot.pipeline import Pipeline, places_from
 from bot.referral.service import Referral
 from bot.store.crypto import Crypto
 from bot.store.db import Database
 from bot.store.repos.followups import checkins
-from bot.store.repositories import Municipality
+from tests.pipeline_harness import build_pipeline
 from tests.store.fixtures import DATA_KEYS, SECRET_KEY
 
 
 async def main(url: str, batch: int) -> None:
     db = Database(url, Crypto(DATA_KEYS, SECRET_KEY))
-    flows = FlowLibrary(ROOT / "bot" / "flows")
-    assert flows.reload().ok
     catalogs = Catalogs()
     referral = Referral(catalogs)
     followups = Followups(referral.ctx, batch=batch)
-    pipeline = Pipeline(
+    pipeline = build_pipeline(
         db,
-        flows,
-        catalogs,
-        places=places_from([Municipality(**m) for m in load_municipalities()]),
-        numbers=load_numbers(),
+        catalogs=catalogs,
         clock=lambda: datetime.now(UTC),
         referral=referral,
         followups=followups,

@@ -8,9 +8,7 @@ from bot.channels.base import Channel
 from bot.channels.simulator import SimulatorChannel
 from bot.hub import Hub
 from bot.messages import Button, Outbound
-from bot.outbox import OutboxSender
-from bot.pacing import Pacer
-from tests.pipeline_harness import Harness
+from tests.pipeline_harness import Harness, build_sender
 from tests.store.fixtures import (  # noqa: F401
     crypto,
     db,
@@ -68,11 +66,8 @@ async def test_send_reports_what_the_text_would_cost_as_sms(text: str, parts: in
 
 async def test_replies_and_events_reach_the_page_from_the_pipeline_through_the_outbox(db):
     hub = Hub()
-    harness = await Harness(db).start()
-    harness.pipeline.hub = hub  # the real hub instead of the harness's recorder
-    sender = OutboxSender(
-        db, {"simulator": SimulatorChannel(hub)}, harness.clock, pacer=Pacer.off()
-    )
+    harness = await Harness(db, hub=hub).start()  # the real hub, not the harness's recorder
+    sender = build_sender(db, {"simulator": SimulatorChannel(hub)}, harness.clock)
     async with hub.subscribe("sim:page") as page:
         # "ok" says no language: the language menu is asked, with buttons.
         await harness.pipeline.receive(harness.inbound("ok", urn="sim:page"))

@@ -34,12 +34,11 @@ from bot.channels.telegram import (
 )
 from bot.config import Settings, load_settings
 from bot.messages import Button, Inbound, Outbound, SendResult
-from bot.outbox import OutboxSender
-from bot.pacing import Pacer
 from bot.store.db import Database
 from tests.auxil import telegram_payloads as tp
 from tests.auxil.fake_telegram import FakeTelegram
 from tests.pipeline_harness import Harness as PipelineHarness
+from tests.pipeline_harness import build_sender
 from tests.store.fixtures import (  # noqa: F401
     DATA_KEYS,
     SECRET_KEY,
@@ -835,7 +834,7 @@ async def test_a_conversation_over_telegram(
     channel = TelegramChannel(
         make_settings(tmp_path, fake.url), receive=convo.pipeline.receive, clock=clock
     )
-    sender = OutboxSender(db, {"telegram": channel}, clock, pacer=Pacer.off())
+    sender = build_sender(db, {"telegram": channel}, clock)
     app = web.Application()
     app.add_routes(channel.routes())
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:

@@ -5,28 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.data import load_municipalities
-from bot.data.numbers import load_numbers
 from bot.engine import ContactView, MsgResume, Session, TimeoutResume, resume
 from bot.engine import events as ev
-from bot.flows.library import FlowLibrary
 from bot.i18n import Catalogs
-from bot.pipeline import Pipeline, places_from
 from bot.rendering import render
-from bot.store.repositories import Municipality
+from tests.pipeline_harness import build_pipeline, shipped_flows
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 23, 18, 30, tzinfo=UTC)
 
-_library = FlowLibrary(ROOT / "bot" / "flows")
-_loaded = _library.reload()
-assert _loaded.ok, _loaded.problems
+_library = shipped_flows(ROOT / "bot" / "flows")
 _catalogs = Catalogs()
-_places = places_from([Municipality(**m) for m in load_municipalities()])
 # The pipeline builds the engine's world; borrow it so tests see exactly what production sees.
-_pipeline = Pipeline(
-    None, _library, _catalogs, places=_places, numbers=load_numbers(), clock=lambda: NOW
-)
+_pipeline = build_pipeline(None, flows=_library, catalogs=_catalogs, clock=lambda: NOW)
 
 
 class Dialogue:

@@ -6,12 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.flows.library import FlowLibrary
 from bot.followups.scheduler import Scheduler
 from bot.followups.service import Followups
-from bot.pipeline import Pipeline
 from bot.referral import cases as case_ops
 from bot.store.records import Case, Coordinator
+from tests.pipeline_harness import build_pipeline, shipped_flows
 from tests.referral.harness import MUNICIPALITIES, NUMBERS, SURVIVOR, Desk, places_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,15 +22,14 @@ class FollowupDesk(Desk):
 
     def __init__(self, db: Any, **options: Any) -> None:
         super().__init__(db)
-        self.flows = FlowLibrary(ROOT / "bot" / "flows")
-        assert self.flows.reload().ok
+        self.flows = shipped_flows(ROOT / "bot" / "flows")
         self.followups = Followups(
             self.referral.ctx, quiet=options.pop("quiet", timedelta(minutes=30)), batch=50
         )
-        self.pipeline = Pipeline(
+        self.pipeline = build_pipeline(
             db,
-            self.flows,
-            self.catalogs,
+            flows=self.flows,
+            catalogs=self.catalogs,
             places=places_of(MUNICIPALITIES),
             numbers=NUMBERS,
             clock=self.clock,

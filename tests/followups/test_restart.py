@@ -41,12 +41,13 @@ async def test_checkins_due_at_a_crash_are_sent_once_after_restart(tmp_path: Pat
     }
     helpline("db", "upgrade", env=env)
     await seed_due_checkins(f"sqlite+aiosqlite:///{database}", N, datetime.now(UTC))
+    # Every send hangs at Twilio, so none is accepted before the kill: a send Twilio accepts
+    # and the helpline dies before recording is sent again after the restart (no idempotency
+    # key exists in Twilio's Messages API), which is not what this tests. Set before the start:
+    # the server sweeps and sends as soon as it runs, before its "serving on" line is read.
+    fake.hang_next(N)
     server = await ServerProcess(env).start()
     try:
-        # Every send hangs at Twilio, so none is accepted before the kill: a send Twilio accepts
-        # and the helpline dies before recording is sent again after the restart (no
-        # idempotency key exists in Twilio's Messages API), which is not what this tests.
-        fake.hang_next(N)
         async with asyncio.timeout(WAIT):
             await fake.wait_until(lambda: len(fake.created()) >= 1)
         await server.kill()  # ...and the helpline dies with the others still due or queued.

@@ -12,14 +12,10 @@ from typing import Any
 from babel.messages.pofile import read_po
 
 from bot.engine.env import Place
-from bot.flows.library import FlowLibrary
 from bot.messages import Inbound, Outbound, SendResult
-from bot.outbox import OutboxSender
-from bot.pacing import Pacer
-from bot.pipeline import Pipeline
 from bot.referral.service import Referral
 from bot.store.records import Coordinator, Municipality
-from tests.pipeline_harness import Clock
+from tests.pipeline_harness import Clock, build_pipeline, build_sender, shipped_flows
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = Path(__file__).parent / "flows"
@@ -95,16 +91,15 @@ class Desk:
     def __init__(self, db: Any, *, clock: Clock | None = None, **referral: Any) -> None:
         self.db = db
         self.clock = clock or Clock()
-        self.flows = FlowLibrary(FLOWS)
-        assert self.flows.reload().ok
+        self.flows = shipped_flows(FLOWS)
         self.catalogs = PoCatalogs()
         self.channels = {n: RecordingChannel(n) for n in ("sms", "telegram", "simulator")}
-        self.sender = OutboxSender(db, self.channels, self.clock, pacer=Pacer.off())
+        self.sender = build_sender(db, self.channels, self.clock)
         self.referral = Referral(self.catalogs, **referral)
-        self.pipeline = Pipeline(
+        self.pipeline = build_pipeline(
             db,
-            self.flows,
-            self.catalogs,
+            flows=self.flows,
+            catalogs=self.catalogs,
             places=places_of(MUNICIPALITIES),
             numbers=NUMBERS,
             clock=self.clock,

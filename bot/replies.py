@@ -1,0 +1,45 @@
+"""Queue a message to the person: the one place that knows when she may not be written to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.messages import Button
+from bot.store.records import Contact
+
+if TYPE_CHECKING:
+    from bot.store.db import UnitOfWork
+
+
+def can_write(contact: Contact) -> bool:
+    """False when she sent STOP to the SMS number (the carrier blocks every SMS to her then)."""
+    return not (contact.opted_out and contact.channel == "sms")
+
+
+async def queue_to_person(
+    uow: UnitOfWork,
+    contact: Contact,
+    text: str,
+    *,
+    kind: str,
+    due_at: datetime,
+    now: datetime,
+    buttons: Sequence[Button] = (),
+) -> int | None:
+    """Queue `text` to her and keep it in her conversation; the outbox id, None if not allowed."""
+    if not can_write(contact):
+        return None
+    outbox_id = await uow.outbox.add(
+        contact_id=contact.id,
+        channel=contact.channel,
+        urn=contact.urn,
+        text=text,
+        buttons=[{"label": b.label, "value": b.value} for b in buttons],
+        kind=kind,
+        due_at=due_at,
+        now=now,
+    )
+    await uow.messages.add_outbound(contact.id, contact.channel, text, now, outbox_id)
+    return outbox_id
