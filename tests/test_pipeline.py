@@ -180,7 +180,7 @@ async def test_a_conversation_begun_for_someone_erased_meanwhile_starts_nothing(
         seen.append(found)
 
     commits = []
-    pipeline.on_commit = lambda: commits.append(1)
+    pipeline.handlers.after_commit(lambda done: commits.append(1))
     assert await pipeline.begin(contact.id, prepare) is False
     assert seen == [None]
     assert commits == [1]
