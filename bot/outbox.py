@@ -218,6 +218,11 @@ class OutboxSender:
                 superseded = (item.meta or {}).get("supersedes")
                 if isinstance(superseded, int):  # the same message another way: stop that one
                     await uow.alerts.supersede(superseded, item.channel)
+            elif result.hold and item.contact_id is not None:
+                # Outside the provider's window (WhatsApp's 24 hours): hers waits until she
+                # writes (OutboxRepo.release); a coordinator's fails below, so the alert goes
+                # another way.
+                await uow.outbox.hold_one(item.id, error=result.error)
             elif result.retry and item.attempts + 1 < MAX_ATTEMPTS:
                 delay = backoff(
                     item.attempts, result.retry_after, base=self.retry_base, cap=self.retry_max

@@ -24,7 +24,7 @@ from bot.language import identify as identify_language
 from bot.matching import similarity
 from bot.messages import Inbound, StatusUpdate
 from bot.referral.service import Referral, with_lines
-from bot.rendering import render
+from bot.rendering import Rendered, render
 from bot.store.db import storage_failure
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,22 @@ class EventSink(Protocol):
     def publish_event(self, urn: str, event: dict[str, Any]) -> None:
         """Hand one event to whoever watches this URN."""
         ...
+
+
+# FSHI: what erasing cannot reach, said under "Deleted." on channels that keep her copy.
+ERASE_NOTES = {"whatsapp": sysmsgs.N_("erase.whatsapp")}
+
+
+def _template_meta(
+    outbox_kind: str, timer: bool, session: Session | None, contact: Any
+) -> dict[str, Any] | None:
+    """WhatsApp: the template a message the helpline starts may go as (safe_times)."""
+    if contact.channel != "whatsapp" or not (timer or outbox_kind == "followup"):
+        return None
+    language = (session.language if session else None) or contact.language
+    if outbox_kind == "followup":
+        return safe_times.template(safe_times.TPL_CHECKIN, language)
+    return safe_times.template(safe_times.TPL_WAITING, language, nudge=True)
 
 
 @dataclass(slots=True)
@@ -516,6 +532,11 @@ class Pipeline:
         applied.case_reference = case.reference if case is not None else None
         rendered = render(messages, self.catalogs.text, applied.case_reference)
         rendered = with_lines(rendered, service_lines)  # Referral: services, if any
+        if rendered is not None and erase and contact.channel in ERASE_NOTES:
+            # What erasing cannot reach on this channel: her copy of the chat.
+            language = (session.language if session else None) or contact.language or "sq"
+            note = self.catalogs.text(language, ERASE_NOTES[contact.channel])
+            rendered = Rendered(f"{rendered.text}\n{note}", rendered.buttons)
         if rendered is not None and not (contact.opted_out and contact.channel == "sms"):
             outbox_id = await uow.outbox.add(
                 contact_id=contact.id,
@@ -530,6 +551,9 @@ class Pipeline:
                     await self._safe_time(uow, contact, fields, now) if timer else reply_at or now
                 ),
                 now=now,
+                # WhatsApp: what the helpline starts may go as an approved template outside her
+                # 24 hours (a check-in as its question; anything else announced, then held).
+                meta=_template_meta(outbox_kind, timer, session, contact),
             )
             await uow.messages.add_outbound(
                 contact.id, contact.channel, rendered.text, now, outbox_id
@@ -564,9 +588,10 @@ class Pipeline:
             ids = await uow.messages.chat_message_ids(contact.id, now - TELEGRAM_DELETE_WINDOW)
             meta: dict[str, Any] = {"message_ids": ids}
             due = now
-        elif contact.channel == "sms":
-            # An SMS on the phone cannot be taken back (she is told to delete the thread), but
-            # Twilio's logs keep every body: delete them there, once Twilio has finished them.
+        elif contact.channel in ("sms", "whatsapp"):
+            # An SMS (or a WhatsApp message) on the phone cannot be taken back (she is told to
+            # delete the chat), but Twilio's logs keep every body: delete them there, once
+            # Twilio has finished them.
             ids = await uow.messages.provider_ids(contact.id)
             meta, due = {"message_sids": ids}, now + TWILIO_DELETE_DELAY
         else:
@@ -637,13 +662,24 @@ class Pipeline:
                     opted_out=True if update.contact_state == "opted_out" else None,
                     unreachable=True if update.contact_state == "unreachable" else None,
                 )
+            if update.hold:
+                # Refused for WhatsApp's 24 hours after all: hers waits until she writes (not
+                # retried before), a coordinator's alert goes another way.
+                await uow.outbox.hold_sent(update.channel, update.external_id, update.error_code)
             await uow.commit()
+
+    async def last_heard(self, urn: str) -> datetime | None:
+        """When this address last wrote to us (WhatsApp's 24-hour window), None if never."""
+        async with self.db.uow() as uow:
+            contact = await uow.contacts.find_by_urn(urn)
+        return contact.last_seen_at if contact is not None else None
 
     async def set_opt_out(self, urn: str, opted_out: bool) -> bool:
         """The person opted out of (or back into) messages at the provider (SMS STOP/START);
         True when that changed her state."""
         now = self.clock()
-        channel = "sms" if urn.startswith("tel:") else "telegram"
+        scheme = urn.partition(":")[0]
+        channel = "sms" if scheme == "tel" else scheme
         async with self._lock(urn), self.db.uow() as uow:
             contact, _ = await uow.contacts.get_or_create(urn, channel, now)
             await uow.contacts.set_flags(contact.id, opted_out=opted_out)

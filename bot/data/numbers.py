@@ -35,10 +35,11 @@ def load_numbers(path: Path | None = None) -> dict[str, dict[str, str]]:
 
 def country_of_urn(urn: str | None) -> str | None:
     """AL or XK for a phone URN of Albania (+355) or Kosovo (+383); None for anything else."""
-    if not urn or not urn.startswith("tel:"):
+    if not urn or not urn.startswith(("tel:", "whatsapp:")):
         return None
     try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(urn[4:]))
+        number = urn.partition(":")[2]
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(number))
     except phonenumbers.NumberParseException:
         return None
     return region if region in ("AL", "XK") else None

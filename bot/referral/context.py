@@ -71,10 +71,24 @@ async def routes(uow: Any, coordinator: Coordinator, now: datetime) -> list[Rout
         return [Route("simulator", coordinator.simulator_urn or "", False)]
     found = [
         Route(channel, urn, coordinator.failing_channel == channel)
-        for channel, urn in (("telegram", coordinator.telegram_urn), ("sms", coordinator.sms_urn))
+        for channel, urn in (
+            ("telegram", coordinator.telegram_urn),
+            ("whatsapp", coordinator.whatsapp_urn),
+            ("sms", coordinator.sms_urn),
+        )
         if urn
     ]
     return sorted(found, key=lambda r: r.failing)
+
+
+def _alert_template(language: str, buttons: Sequence[dict[str, str]]) -> dict[str, Any]:
+    """WhatsApp: a page (one case to accept) may go as the approved alert template when the
+    coordinator has not written there for 24 hours; anything else fails there and goes by
+    their other channel (alerts.fall_back)."""
+    refs = [b["value"].removeprefix("OK ") for b in buttons if b["value"].startswith("OK ")]
+    if len(refs) != 1:
+        return {}
+    return safe_times.template(safe_times.TPL_COORDINATOR_ALERT, language, ref=refs[0])
 
 
 async def send(
@@ -106,7 +120,8 @@ async def send(
         due_at=now,
         now=now,
         meta={"coordinator": coordinator.id}
-        | ({"supersedes": supersedes} if supersedes is not None else {}),
+        | ({"supersedes": supersedes} if supersedes is not None else {})
+        | (_alert_template(coordinator.language, buttons) if route.channel == "whatsapp" else {}),
     )
     return Sent(route.channel, outbox_id)
 

@@ -262,6 +262,13 @@ async def _tell_survivor(
         kind="reply",
         due_at=due,
         now=now,
+        # WhatsApp, outside her 24 hours: a neutral "a message waits for you", and this one
+        # goes when she writes.
+        meta=(
+            safe_times.template(safe_times.TPL_WAITING, contact.language, nudge=True)
+            if contact.channel == "whatsapp"
+            else None
+        ),
     )
     await uow.messages.add_outbound(contact.id, contact.channel, text, now, outbox_id)
     return due
