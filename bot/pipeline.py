@@ -91,11 +91,14 @@ ERASE_NOTES = {"whatsapp": sysmsgs.N_("erase.whatsapp")}
 
 
 def _template_meta(
-    outbox_kind: str, timer: bool, session: Session | None, contact: Any
+    outbox_kind: str, timer: bool, session: Session | None, contact: Any, now: datetime
 ) -> dict[str, Any] | None:
-    """WhatsApp: the template a message the helpline starts may go as (safe_times)."""
-    if contact.channel != "whatsapp" or not (timer or outbox_kind == "followup"):
+    """WhatsApp: the template a message the helpline starts may go as (safe_times); a direct
+    answer carries when she wrote (after FSHI her contact no longer says)."""
+    if contact.channel != "whatsapp":
         return None
+    if not (timer or outbox_kind == "followup"):
+        return {"heard_at": now.isoformat()}
     language = (session.language if session else None) or contact.language
     if outbox_kind == "followup":
         return safe_times.template(safe_times.TPL_CHECKIN, language)
@@ -553,7 +556,7 @@ class Pipeline:
                 now=now,
                 # WhatsApp: what the helpline starts may go as an approved template outside her
                 # 24 hours (a check-in as its question; anything else announced, then held).
-                meta=_template_meta(outbox_kind, timer, session, contact),
+                meta=_template_meta(outbox_kind, timer, session, contact, now),
             )
             await uow.messages.add_outbound(
                 contact.id, contact.channel, rendered.text, now, outbox_id

@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot import safe_times
 from bot.channels.sms_encoding import normalize
@@ -201,6 +201,18 @@ class TwilioWhatsAppChannel(TwilioSmsChannel):
             return {str(k): str(v) for k, v in chosen.items()}
         return {"body": self.body_for(msg.text)}
 
+    async def _heard(self, msg: Outbound) -> datetime | None:
+        """When she last wrote: her contact's record, or what a direct answer carries."""
+        found = [await self.last_inbound(msg.urn)]
+        carried = msg.meta.get("heard_at")
+        if isinstance(carried, str):
+            try:
+                found.append(datetime.fromisoformat(carried))
+            except ValueError:
+                pass
+        times = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in found if t is not None]
+        return max(times, default=None)
+
     async def send(self, msg: Outbound) -> SendResult:
         """Free-form inside her 24 hours; outside, the message's approved template, or it waits
         until she writes (a coordinator's message fails, so the alert goes another way)."""
@@ -212,7 +224,7 @@ class TwilioWhatsAppChannel(TwilioSmsChannel):
         sid = self.settings.template_sid(
             str(template.get("name", "")), str(template.get("lang", "sq"))
         )
-        how = safe_times.within_window(await self.last_inbound(msg.urn), now, sid is not None)
+        how = safe_times.within_window(await self._heard(msg), now, sid is not None)
         if how == safe_times.FREE:
             return await super().send(msg)
         if how == safe_times.WAIT or sid is None:

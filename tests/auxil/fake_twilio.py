@@ -85,6 +85,7 @@ class FakeTwilio:
     _queued: list[_Failure] = field(default_factory=list)
     _always: _Failure | None = None
     _forward: dict[str, str] = field(default_factory=dict)
+    _fail_for: dict[str, _Failure] = field(default_factory=dict)
     _hang: int = 0
     _released: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -100,6 +101,8 @@ class FakeTwilio:
     heard: dict[str, datetime] = field(default_factory=dict)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _tasks: list[asyncio.Task[int]] = field(default_factory=list)
+    # Every message created, in order, kept after a deletion (what reached each phone).
+    log: list[dict[str, object]] = field(default_factory=list)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -138,6 +141,10 @@ class FakeTwilio:
     def fail_all_with(self, status: int = 500, retry_after: float | None = None) -> None:
         """Answer every message creation with this HTTP status until recover()."""
         self._always = _Failure(20429 if status == 429 else 20500, status, retry_after)
+
+    def fail_to(self, address: str, code: int, status: int = 400) -> None:
+        """Answer every message creation to this address with this Twilio error."""
+        self._fail_for[address] = _Failure(code, status)
 
     def hang_next(self, times: int = 1) -> None:
         """Leave the next `times` message creations unanswered until release() (timeouts)."""
@@ -308,11 +315,14 @@ class FakeTwilio:
             return self._error(21602, 400)
         if len(body) > MAX_BODY:
             return self._error(21617, 400)
-        failure = self._queued.pop(0) if self._queued else self._always
+        failure = self._fail_for.get(form["To"]) or (
+            self._queued.pop(0) if self._queued else self._always
+        )
         if failure is not None:
             return self._error(failure.code, failure.status, failure.retry_after)
         message = self._new_message(form, body)
         self.messages[str(message["sid"])] = message
+        self.log.append(message)
         if whatsapp and not form.get("ContentSid") and not self._window_open(form["To"]):
             # Accepted, then failed: the status callback says why (as Twilio does).
             message["_outside_window"] = True

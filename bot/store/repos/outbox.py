@@ -282,7 +282,8 @@ class OutboxRepo(Repo):
         )
 
     async def _add_to_pending_delete(self, outbox_id: int, sid: str, erased: Any) -> None:
-        """An SMS sent after FSHI (its confirmation) joins the deletion still to run at Twilio."""
+        """An SMS (or WhatsApp message) sent after FSHI (its confirmation) joins the deletion
+        still to run at Twilio."""
         row = (
             await self.conn.execute(
                 sa.select(outbox.c.contact_id, outbox.c.channel, outbox.c.kind).where(
@@ -290,7 +291,7 @@ class OutboxRepo(Repo):
                 )
             )
         ).first()
-        if row is None or row.kind == "delete" or row.channel != "sms":
+        if row is None or row.kind == "delete" or row.channel not in ("sms", "whatsapp"):
             return  # on Telegram the confirmation stays: it is what tells her it is done
         pending = (
             await self.conn.execute(
