@@ -401,6 +401,7 @@ def setup_admin(parent: web.Application) -> web.Application:
         stats_pages,
         translations_pages,
         understanding_pages,
+        whatsapp_pages,
     )
 
     admin = web.Application(middlewares=[guard], client_max_size=ADMIN_BODY_MAX)
@@ -419,6 +420,7 @@ def setup_admin(parent: web.Application) -> web.Application:
         cases_pages,
         stats_pages,
         understanding_pages,
+        whatsapp_pages,
     ):
         module.add_routes(admin.router)
     admin.router.add_static("/static", STATIC)
