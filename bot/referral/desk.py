@@ -329,8 +329,8 @@ async def _reveal_number(
         data={"channel": contact.channel},
     )
     await uow.cases.add_event(case.id, "number_revealed", {"coordinator_id": me.id}, now)
-    if contact.urn.startswith("tel:"):
-        reply(T.NUMBER_TEL, ref=case.reference, number=contact.urn.removeprefix("tel:"))
+    if contact.urn.startswith(("tel:", "whatsapp:")):  # WhatsApp writes from a phone number too
+        reply(T.NUMBER_TEL, ref=case.reference, number=contact.urn.partition(":")[2])
         reply.forget = True
     else:
         reply(T.NUMBER_NONE, ref=case.reference)
