@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels.twilio_whatsapp import TEMPLATES, template_text
 from bot.engine.normalise import fold
 from bot.flows.library import FlowLibrary
 from bot.followups.service import MILESTONE_FLOW, ORDER_FLOW
 from bot.i18n import Catalogs
-from bot.channels.twilio_whatsapp import TEMPLATES, template_text
 from bot.referral import texts as T
 from bot.safe_times import TPL_CHECKIN, TPL_WAITING
 
