@@ -228,7 +228,7 @@ class TwilioWhatsAppChannel(TwilioSmsChannel):
         if how == safe_times.FREE:
             return await super().send(msg)
         if how == safe_times.WAIT or sid is None:
-            log.info("whatsapp outbox=%s: outside the 24 hours, no template; waits", msg.outbox_id)
+            log.info("whatsapp outbox=%s: outside the 24 hours, no template", msg.outbox_id)
             return SendResult(ok=False, retry=False, error=OUTSIDE_WINDOW, hold=True)
         variables = template.get("vars") or {}
         content = {"content_sid": sid}

@@ -262,3 +262,34 @@ async def test_fshi_on_whatsapp_deletes_at_twilio_and_says_what_stays(line: Line
     assert set(line.twilio.deleted) == kept and len(kept) == 6  # 3 hers, 3 ours
     async with db.uow() as uow:
         assert await uow.contacts.find_by_urn(HER) is None
+
+
+@SQLITE
+async def test_a_page_refused_with_63016_goes_by_sms(line: Line) -> None:
+    """Beni wrote on WhatsApp today, so his page goes free-form; Twilio refuses it for the
+    window after all (63016 in the status callback): the sweep sends it by SMS."""
+    desk = line.desk
+    await desk.add_coordinator("Beni", "durres", phone=COORDINATOR, lang="sq", whatsapp=True)
+    await line.coordinator_on_whatsapp("RASTET")
+    line.twilio.heard.clear()
+    for text in ("pershendetje", "po", "jo", "per veten", "durres", "jam ne rrezik"):
+        sent = await line.by_sms("+355691110099", text)
+    assert "whatsapp:" + COORDINATOR not in sent and COORDINATOR not in sent
+    [refused] = [m for m in line.twilio.log if m.get("_outside_window")]
+    assert refused["to"] == "whatsapp:" + COORDINATOR and refused["error_code"] == 63016
+    await desk.pipeline.sweep_referrals()
+    [page] = (await line.delivered())[COORDINATOR]
+    assert page.startswith("URGJENT R-")
+
+
+@SQLITE
+async def test_a_checkin_without_its_template_is_not_kept_for_later(line: Line) -> None:
+    """No approved check-in template: outside her 24 hours the check-in is not sent and not
+    kept (it would arrive after her next message and take it for its answer): unanswered."""
+    await registered(line)
+    whatsapp = line.app.sender.channels["whatsapp"]
+    whatsapp.settings = whatsapp.settings.with_(whatsapp_templates=())
+    assert HER not in await line.next_checkin()
+    assert ("followup", "failed", "outside_24h") in await line.outbox()
+    [hello] = (await line.she_writes("pershendetje"))[HER]  # nothing old comes first
+    assert not hello.startswith("Përshëndetje, jemi ne përsëri.")

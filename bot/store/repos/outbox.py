@@ -155,10 +155,10 @@ class OutboxRepo(Repo):
     async def hold_sent(self, channel: str, external_id: str, error: str | None) -> int | None:
         """The provider refused a sent message afterwards for its window (WhatsApp 63016): hers
         waits again until she writes; a coordinator's is marked failed (the alert then goes
-        another way). The row's id, if it is known."""
+        another way), and so is a check-in (it counts as unanswered). The row's id, if known."""
         row = (
             await self.conn.execute(
-                sa.select(outbox.c.id, outbox.c.contact_id).where(
+                sa.select(outbox.c.id, outbox.c.contact_id, outbox.c.kind).where(
                     outbox.c.channel == channel,
                     outbox.c.external_id == external_id,
                     outbox.c.status == "sent",
@@ -167,7 +167,7 @@ class OutboxRepo(Repo):
         ).first()
         if row is None:
             return None
-        if row.contact_id is None:
+        if row.contact_id is None or row.kind == "followup":  # a check-in counts as unanswered
             await self._finish(row.id, status="failed", last_error=_short(error))
         else:
             await self._finish(
