@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,7 @@ async def make_wa(tmp_path: Path) -> AsyncIterator[MakeWA]:
             (ALERT_EN, TPL_COORDINATOR_ALERT, "en"),
             (WAITING_SQ, TPL_WAITING, "sq"),
         ):
-            text = template_text(TEMPLATES[name], lambda m, lang=lang: catalogs.text(lang, m))
-            fake.add_template(sid, text)
+            fake.add_template(sid, template_text(TEMPLATES[name], partial(catalogs.text, lang)))
 
         async def build(*, sms: bool = True) -> WA:
             config = settings(tmp_path, fake.url, sms=sms)

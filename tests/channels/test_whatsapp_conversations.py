@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from bot.channels.twilio_sms import STATUS_PATH
 from bot.followups.scheduler import Scheduler
 from bot.referral import cases as case_ops
+from bot.store.db import Database
 from tests.auxil import twilio_payloads as tp
 from tests.auxil.channels_app import PUBLIC, TEMPLATE_SIDS, ChannelsApp, channels_app, fakes
 from tests.auxil.fake_twilio import FakeTwilio
@@ -79,7 +80,7 @@ class Line:
 
 
 @pytest.fixture
-async def line(db, tmp_path: Path) -> AsyncIterator[Line]:
+async def line(db: Database, tmp_path: Path) -> AsyncIterator[Line]:
     desk = await FollowupDesk(db).start()
     async with (
         fakes() as (twilio, _),
@@ -105,7 +106,7 @@ async def registered(line: Line) -> str:
     return str(ref)
 
 
-async def test_a_whole_screening_over_whatsapp(line: Line, db) -> None:
+async def test_a_whole_screening_over_whatsapp(line: Line, db: Database) -> None:
     """SQ_HIGH_RISK typed on WhatsApp: every reply by WhatsApp from our sender, the page to the
     duty coordinator by SMS, never an SMS to her; delivery and read statuses are recorded."""
     pages: list[str] = []
@@ -247,7 +248,9 @@ async def test_a_page_that_fails_on_whatsapp_goes_by_sms(line: Line) -> None:
 
 
 @SQLITE
-async def test_fshi_on_whatsapp_deletes_at_twilio_and_says_what_stays(line: Line, db) -> None:
+async def test_fshi_on_whatsapp_deletes_at_twilio_and_says_what_stays(
+    line: Line, db: Database
+) -> None:
     """FSHI: Twilio's copies deleted (hers and ours); she is told the chat stays on her phone."""
     clock = line.desk.clock
     await line.she_writes("pershendetje")
