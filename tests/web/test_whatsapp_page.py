@@ -23,7 +23,9 @@ async def sign_in(client: TestClient, username: str) -> None:
         assert resp.status == 303
 
 
-async def test_the_admin_sees_each_template_its_text_and_whether_it_is_set(tmp_path: Path) -> None:
+async def test_the_admin_sees_each_template_its_text_and_whether_it_is_set(
+    tmp_path: Path,
+) -> None:
     settings = load_settings(
         env={
             "HELPLINE_VAR_DIR": str(tmp_path),
@@ -58,6 +60,17 @@ async def test_the_admin_sees_each_template_its_text_and_whether_it_is_set(tmp_p
         async with client.get("/admin/whatsapp") as resp:
             assert resp.status == 200
             page = await resp.text()
+        # The rota's form adds a coordinator who takes alerts on WhatsApp (a phone needed).
+        token = await csrf_of(client, "/admin/rota")
+        form = {"csrf": token, "name": "Beni", "municipality": "durres", "language": "sq"}
+        async with client.post("/admin/rota/coordinators", data={**form, "whatsapp": "on"}) as r:
+            assert "WhatsApp alerts need the phone number." in await r.text()
+        form |= {"phone": "+355692220002", "whatsapp": "on"}
+        async with client.post("/admin/rota/coordinators", data=form) as resp:
+            assert resp.status == 200  # after the redirect
+        async with app[DB].uow() as uow:
+            beni = await uow.coordinators.find_by_urn("whatsapp:+355692220002")
+        assert beni is not None and beni.name == "Beni"
     assert tp.HELPLINE_WHATSAPP in page and 'id="whatsapp-templates"' in page
     # Each template in both languages: the configured one with its SID, the others "not set".
     assert page.count("<tr data-template=") == 6
