@@ -91,6 +91,12 @@ def _alert_template(language: str, buttons: Sequence[dict[str, str]]) -> dict[st
     return safe_times.template(safe_times.TPL_COORDINATOR_ALERT, language, ref=refs[0])
 
 
+async def _open(uow: Any, urn: str, now: datetime) -> bool:
+    """True while WhatsApp lets us write freely to this coordinator (they wrote in 24 hours)."""
+    contact = await uow.contacts.find_by_urn(urn)
+    return safe_times.window_open(contact.last_seen_at if contact else None, now)
+
+
 async def send(
     uow: Any,
     coordinator: Coordinator,
@@ -104,6 +110,11 @@ async def send(
     """Queue a message to a coordinator on their preferred channel (not `avoid`); once it is
     sent, the outbox row `supersedes` (the same message another way) is no longer retried."""
     options = [r for r in await routes(uow, coordinator, now) if r.channel != avoid]
+    template = _alert_template(coordinator.language, buttons)
+    if not template and len(options) > 1:
+        # WhatsApp outside their 24 hours takes only the page's template: anything else (a
+        # relay, a notice, a digest) goes their other way rather than fail there.
+        options = [r for r in options if r.channel != "whatsapp" or await _open(uow, r.urn, now)]
     if not options:
         log.warning("coordinator %s has no way to be reached", coordinator.id)
         return None
@@ -121,7 +132,7 @@ async def send(
         now=now,
         meta={"coordinator": coordinator.id}
         | ({"supersedes": supersedes} if supersedes is not None else {})
-        | (_alert_template(coordinator.language, buttons) if route.channel == "whatsapp" else {}),
+        | (template if route.channel == "whatsapp" else {}),
     )
     return Sent(route.channel, outbox_id)
 

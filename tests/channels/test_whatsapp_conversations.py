@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from bot.channels.twilio_sms import STATUS_PATH
 from bot.followups.scheduler import Scheduler
 from bot.referral import cases as case_ops
+from bot.referral import context
 from bot.store.db import Database
 from tests.auxil import twilio_payloads as tp
 from tests.auxil.channels_app import PUBLIC, TEMPLATE_SIDS, ChannelsApp, channels_app, fakes
@@ -225,6 +226,15 @@ async def test_a_coordinator_paged_on_whatsapp_takes_the_case_there(line: Line) 
     assert taken.startswith(f"{ref.group(0)} është i yti.")
     request = [r for r in line.twilio.created() if r.form["To"] == "whatsapp:" + COORDINATOR][-1]
     assert "ContentSid" not in request.form  # Beni wrote: inside his 24 hours now
+    # A message without a template of its own (a relay, a notice) goes there while his 24
+    # hours last, and by SMS after them rather than to a WhatsApp that would refuse it.
+    for days, channel in ((0, "whatsapp"), (2, "sms")):
+        desk.clock.advance(timedelta(days=days))
+        async with desk.db.uow() as uow:
+            beni = await uow.coordinators.find_by_urn("whatsapp:" + COORDINATOR)
+            assert beni is not None
+            sent_by = await context.send(uow, beni, "R-… shkruan: «…»", desk.clock())
+        assert sent_by is not None and sent_by.channel == channel
 
 
 @SQLITE

@@ -126,15 +126,17 @@ class CoordinatorRepo(Repo):
         return {r.id: self._record(r) for r in rows}
 
     async def find_by_urn(self, urn: str) -> Coordinator | None:
-        """The active coordinator who writes from this URN (tel:+355…, telegram:123), if any."""
+        """The active coordinator who writes from this URN (tel:+355…, whatsapp:+355…,
+        telegram:123), if any."""
         if urn.startswith(DEMO_COORDINATOR_URN):
             number = urn.removeprefix(DEMO_COORDINATOR_URN)
             found = await self.get(int(number)) if number.isdigit() else None
             return found if found is not None and found.demo and found.active else None
         if urn.startswith("whatsapp:"):
-            # Their phone number, for those who take alerts on WhatsApp.
+            # Their phone number: a coordinator writing on WhatsApp is one, whether or not
+            # alerts go to them there (`whatsapp`); they are answered where they wrote.
             key = self.crypto.lookup_hash("tel:" + urn.removeprefix("whatsapp:"))
-            found = sa.and_(coordinators.c.phone_hash == key, coordinators.c.whatsapp.is_(True))
+            found = coordinators.c.phone_hash == key
         else:
             key = self.crypto.lookup_hash(urn)
             found = sa.or_(coordinators.c.phone_hash == key, coordinators.c.telegram_hash == key)
