@@ -398,6 +398,7 @@ class Pipeline:
                     kind="system",
                     due_at=now,
                     now=now,
+                    meta=_template_meta("reply", False, None, contact, inbound.received_at),
                 )
                 await uow.messages.add_outbound(contact.id, inbound.channel, text, now, outbox_id)
                 await uow.commit()
