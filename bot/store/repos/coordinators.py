@@ -136,13 +136,13 @@ class CoordinatorRepo(Repo):
             # Their phone number: a coordinator writing on WhatsApp is one, whether or not
             # alerts go to them there (`whatsapp`); they are answered where they wrote.
             key = self.crypto.lookup_hash("tel:" + urn.removeprefix("whatsapp:"))
-            found = coordinators.c.phone_hash == key
+            theirs: sa.ColumnElement[bool] = coordinators.c.phone_hash == key
         else:
             key = self.crypto.lookup_hash(urn)
-            found = sa.or_(coordinators.c.phone_hash == key, coordinators.c.telegram_hash == key)
+            theirs = sa.or_(coordinators.c.phone_hash == key, coordinators.c.telegram_hash == key)
         row = (
             await self.conn.execute(
-                sa.select(coordinators).where(coordinators.c.active.is_(True), found)
+                sa.select(coordinators).where(coordinators.c.active.is_(True), theirs)
             )
         ).first()
         return self._record(row) if row else None
