@@ -17,7 +17,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.channels.twilio_sms import SMS_PATH, TwilioSmsChannel, link
+from bot.app import CHANNELS, build_app
+from bot.channels.twilio_sms import SMS_PATH, STATUS_PATH, TwilioSmsChannel, link
 from bot.channels.twilio_whatsapp import (
     OUTSIDE_WINDOW,
     TEMPLATES,
@@ -287,3 +288,16 @@ def test_settings_for_whatsapp(tmp_path: Path) -> None:
         settings(tmp_path, "x", HELPLINE_WHATSAPP_TEMPLATES="checkin.de=HX" + "0" * 32)
     with pytest.raises(SettingError, match=r"name\.language=ContentSid"):
         settings(tmp_path, "x", HELPLINE_WHATSAPP_TEMPLATES="checkin.sq=SM123")
+
+
+def test_the_app_serves_one_pair_of_twilio_webhooks_for_both(tmp_path: Path) -> None:
+    """SMS and WhatsApp configured: both channels exist, linked, and the webhooks are routed
+    once (to the SMS channel, which hands a whatsapp: sender to WhatsApp's)."""
+    app = build_app(settings(tmp_path, "http://127.0.0.1:9"))
+    channels = app[CHANNELS]
+    assert isinstance(channels["whatsapp"], TwilioWhatsAppChannel)
+    assert channels["sms"].peers == {"tel": channels["sms"], "whatsapp": channels["whatsapp"]}
+    paths = [r.resource.canonical for r in app.router.routes() if r.method == "POST"]
+    assert paths.count(SMS_PATH) == 1 and paths.count(STATUS_PATH) == 1
+    alone = build_app(settings(tmp_path, "http://127.0.0.1:9", sms=False))
+    assert "sms" not in alone[CHANNELS] and alone[CHANNELS]["whatsapp"].serves_routes
