@@ -255,13 +255,33 @@ def build_channels(app: web.Application, settings: Settings) -> dict[str, Any]:
     async def on_opt_out(urn: str, opted_out: bool) -> bool:
         return await app[PIPELINE].set_opt_out(urn, opted_out)
 
+    async def last_heard(urn: str) -> datetime | None:
+        return await app[PIPELINE].last_heard(urn)
+
     channels: dict[str, Any] = {"simulator": SimulatorChannel(app[HUB])}
+    twilio: list[Any] = []
     if settings.sms_enabled:
         from bot.channels.twilio_sms import TwilioSmsChannel
 
         channels["sms"] = TwilioSmsChannel(
             settings, receive=receive, on_status=on_status, on_opt_out=on_opt_out
         )
+        twilio.append(channels["sms"])
+    if settings.whatsapp_enabled:
+        from bot.channels.twilio_whatsapp import TwilioWhatsAppChannel
+
+        channels["whatsapp"] = TwilioWhatsAppChannel(
+            settings,
+            receive=receive,
+            on_status=on_status,
+            on_opt_out=on_opt_out,
+            last_inbound=last_heard,
+        )
+        twilio.append(channels["whatsapp"])
+    if twilio:
+        from bot.channels.twilio_sms import link
+
+        link(twilio)  # one pair of webhooks for both: a whatsapp: sender goes to WhatsApp
     if settings.telegram_enabled:
         from bot.channels.telegram import TelegramChannel
 

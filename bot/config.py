@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -47,6 +48,12 @@ class Settings:
     twilio_messaging_service_sid: str | None = None
     twilio_api_url: str | None = None
     sms_fold_diacritics: bool = False
+    # WhatsApp through Twilio (bot/channels/twilio_whatsapp.py): a sender `whatsapp:+…` or a
+    # Messaging Service holding WhatsApp senders, and the approved Content templates (ContentSid
+    # HX…) by (template name, language) for what the helpline starts outside WhatsApp's 24 h.
+    twilio_whatsapp_from: str | None = None
+    twilio_whatsapp_messaging_service_sid: str | None = None
+    whatsapp_templates: tuple[tuple[str, str, str], ...] = ()  # (name, language, ContentSid)
     telegram_bot_token: str | None = field(default=None, repr=False)
     telegram_webhook_secret: str | None = field(default=None, repr=False)
     telegram_mode: str = "webhook"
@@ -97,6 +104,22 @@ class Settings:
             and self.twilio_auth_token
             and (self.twilio_from_number or self.twilio_messaging_service_sid)
         )
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        """WhatsApp is on when Twilio credentials and a WhatsApp sender are configured."""
+        return bool(
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and (self.twilio_whatsapp_from or self.twilio_whatsapp_messaging_service_sid)
+        )
+
+    def template_sid(self, name: str, language: str) -> str | None:
+        """The ContentSid configured for a WhatsApp template in a language, if any."""
+        for known, lang, sid in self.whatsapp_templates:
+            if (known, lang) == (name, language):
+                return sid
+        return None
 
     @property
     def telegram_enabled(self) -> bool:
@@ -217,6 +240,40 @@ def _count(env: dict[str, str], name: str, default: int) -> int:
     return int(value)
 
 
+WHATSAPP_PREFIX = "whatsapp:"
+TEMPLATE_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+
+
+def _whatsapp_from(env: dict[str, str]) -> str | None:
+    """TWILIO_WHATSAPP_FROM as Twilio wants it: whatsapp:+E.164 (the prefix may be left out)."""
+    value = (env.get("TWILIO_WHATSAPP_FROM") or "").strip()
+    if not value:
+        return None
+    number = value.removeprefix(WHATSAPP_PREFIX)
+    if not re.fullmatch(r"\+[1-9][0-9]{6,14}", number):
+        raise SettingError(
+            f"TWILIO_WHATSAPP_FROM={value!r} is not a WhatsApp sender: write it like "
+            "whatsapp:+355691234567"
+        )
+    return WHATSAPP_PREFIX + number
+
+
+def _templates(env: dict[str, str]) -> tuple[tuple[str, str, str], ...]:
+    """HELPLINE_WHATSAPP_TEMPLATES: name.language=ContentSid pairs, comma-separated."""
+    value = (env.get("HELPLINE_WHATSAPP_TEMPLATES") or "").strip()
+    found: dict[tuple[str, str], str] = {}
+    for item in (p.strip() for p in value.split(",") if p.strip()):
+        key, _, sid = item.partition("=")
+        name, _, lang = key.strip().rpartition(".")
+        if not name or lang not in ("sq", "en") or not TEMPLATE_SID.fullmatch(sid.strip()):
+            raise SettingError(
+                f"HELPLINE_WHATSAPP_TEMPLATES: {item!r} is not name.language=ContentSid: write "
+                "it like checkin.sq=HX0123…(32 hex digits),checkin.en=HX…"
+            )
+        found[(name, lang)] = sid.strip()
+    return tuple((name, lang, sid) for (name, lang), sid in found.items())
+
+
 class MissingKeys(ValueError):
     """A deployment (PostgreSQL or https) without its own keys: development keys would be used."""
 
@@ -275,6 +332,11 @@ def load_settings(
         twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
         twilio_api_url=env.get("HELPLINE_TWILIO_API_URL") or None,
         sms_fold_diacritics=_bool(env.get("HELPLINE_SMS_FOLD_DIACRITICS")),
+        twilio_whatsapp_from=_whatsapp_from(env),
+        twilio_whatsapp_messaging_service_sid=(
+            env.get("TWILIO_WHATSAPP_MESSAGING_SERVICE_SID") or None
+        ),
+        whatsapp_templates=_templates(env),
         telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
         telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
         telegram_mode=env.get("HELPLINE_TELEGRAM_MODE") or "webhook",

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import phonenumbers
 
-CHANNELS = ("sms", "telegram", "simulator")
+CHANNELS = ("sms", "whatsapp", "telegram", "simulator")
 # Numbers written without a country code are Albanian (+355); Kosovo's carry +383.
 DEFAULT_REGION = "AL"
 # URN scheme -> the channel that reaches it. A new channel adds its scheme here (WhatsApp's
@@ -83,7 +83,7 @@ class Inbound:
     """A message a person sent, translated from the provider's payload."""
 
     channel: str  # one of CHANNELS
-    urn: str  # tel:+355691234567, telegram:123456789, sim:abc123
+    urn: str  # tel:+355691234567, whatsapp:+355691234567, telegram:123456789, sim:abc123
     text: str
     external_id: str  # provider's id (MessageSid, update_id); duplicates are dropped
     received_at: datetime  # UTC, tz-aware
@@ -123,6 +123,9 @@ class SendResult:
     retry_after: float | None = None  # seconds the provider asked us to wait
     error: str | None = None  # provider error code or short reason, never personal data
     contact_state: str | None = None  # opted_out | unreachable | blocked: what we learnt of them
+    # Not sendable inside the provider's rules now (WhatsApp's 24 hours): keep it until she
+    # writes again (a message to a coordinator fails instead, so the alert goes another way).
+    hold: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,3 +137,4 @@ class StatusUpdate:
     status: str  # queued | sent | delivered | undelivered | failed
     error_code: str | None = None
     contact_state: str | None = None  # what the error says about the person (unreachable...)
+    hold: bool = False  # refused for the provider's window (WhatsApp 63016): keep it for her

@@ -226,6 +226,13 @@ class OutboxSender:
                     await uow.retention.forget_sent(item.id, now)
                 for hook in self.on_sent:
                     await hook(uow, item)
+            elif result.hold and item.contact_id is not None and item.kind != "followup":
+                # Outside the provider's window (WhatsApp's 24 hours): hers waits until she
+                # writes (OutboxRepo.release). A coordinator's fails below, so the alert goes
+                # another way; so does a check-in: a question for now, held it would arrive
+                # after her next message and take it for its answer; failed, it counts as
+                # unanswered (a second try, then her coordinator is asked to check on her).
+                await uow.outbox.hold_one(item.id, error=result.error)
             elif result.retry and item.attempts + 1 < MAX_ATTEMPTS:
                 delay = backoff(
                     item.attempts, result.retry_after, base=self.retry_base, cap=self.retry_max

@@ -10,8 +10,11 @@ from collections.abc import Awaitable, Callable, Mapping
 # (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
 # Twilio queues what is over a sender's rate, but a queue that grows delays alerts: stay under a
 # modest rate (https://help.twilio.com/articles/115002943027).
-CHANNEL_RATE: dict[str, float] = {"telegram": 30.0, "sms": 10.0}  # messages per second
-CHAT_INTERVAL: dict[str, float] = {"telegram": 1.0, "sms": 1.0}  # seconds between one chat's
+# WhatsApp through Twilio: Twilio queues what is over a WhatsApp sender's throughput too; the
+# same modest rate as SMS.
+CHANNEL_RATE: dict[str, float] = {"telegram": 30.0, "sms": 10.0, "whatsapp": 10.0}
+# Seconds between one chat's messages:
+CHAT_INTERVAL: dict[str, float] = {"telegram": 1.0, "sms": 1.0, "whatsapp": 1.0}
 
 
 class Pacer:

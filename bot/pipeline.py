@@ -35,6 +35,7 @@ from bot.handlers.sessions import FIRE_EXPIRE, FIRE_TIMEOUT
 from bot.language import identify as identify_language
 from bot.matching import similarity
 from bot.messages import Inbound, StatusUpdate, Urn
+from bot.replies import provider_meta
 from bot.referral import handlers as referral_handlers
 from bot.referral.service import Referral
 from bot.store.db import Database, UnitOfWork, storage_failure
@@ -129,7 +130,7 @@ class Pipeline:
         followup_handlers.register(handlers, self.followups, self.referral)
         contact_handlers.register(handlers)  # after follow-ups' code words, before the reply
         Reply(self.catalogs.text, self.referral.ctx.places).register(handlers)
-        Erasure(recalls).register(handlers)  # last to write: she is gone after it
+        Erasure(recalls, self.catalogs.text).register(handlers)  # last to write: she is gone after it
         if self.on_commit is not None:
             wake = self.on_commit
             handlers.after_commit(lambda done: wake())
@@ -375,6 +376,7 @@ class Pipeline:
                     kind="system",
                     due_at=now,
                     now=now,
+                    meta=provider_meta(contact, "reply", False, None, inbound.received_at),
                 )
                 await uow.messages.add_outbound(contact.id, inbound.channel, text, now, outbox_id)
                 await uow.commit()
@@ -450,7 +452,17 @@ class Pipeline:
                     opted_out=True if update.contact_state == "opted_out" else None,
                     unreachable=True if update.contact_state == "unreachable" else None,
                 )
+            if update.hold:
+                # Refused for WhatsApp's 24 hours after all: hers waits until she writes (not
+                # retried before), a coordinator's alert goes another way.
+                await uow.outbox.hold_sent(update.channel, update.external_id, update.error_code)
             await uow.commit()
+
+    async def last_heard(self, urn: str) -> datetime | None:
+        """When this address last wrote to us (WhatsApp's 24-hour window), None if never."""
+        async with self.db.uow() as uow:
+            contact = await uow.contacts.find_by_urn(urn)
+        return contact.last_seen_at if contact is not None else None
 
     async def set_opt_out(self, urn: str, opted_out: bool) -> bool:
         """The person opted out of (or back into) messages at the provider (SMS STOP/START);

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from bot import safe_times
 from bot.messages import Button
 from bot.store.records import Contact
 
 if TYPE_CHECKING:
     from bot.store.db import UnitOfWork
+
+
+def provider_meta(
+    contact: Contact, kind: str, timer: bool, language: str | None, now: datetime
+) -> dict[str, Any] | None:
+    """WhatsApp: the template a message the helpline starts may go as (safe_times); a direct
+    answer carries when she wrote (after FSHI her contact no longer says)."""
+    if contact.channel != "whatsapp":
+        return None
+    if not (timer or kind == "followup"):
+        return {"heard_at": now.isoformat()}
+    if kind == "followup":
+        return safe_times.template(safe_times.TPL_CHECKIN, language)
+    return safe_times.template(safe_times.TPL_WAITING, language, nudge=True)
 
 
 def can_write(contact: Contact) -> bool:
@@ -27,6 +42,7 @@ async def queue_to_person(
     due_at: datetime,
     now: datetime,
     buttons: Sequence[Button] = (),
+    meta: dict[str, Any] | None = None,
 ) -> int | None:
     """Queue `text` to her and keep it in her conversation; the outbox id, None if not allowed."""
     if not can_write(contact):
@@ -40,6 +56,7 @@ async def queue_to_person(
         kind=kind,
         due_at=due_at,
         now=now,
+        meta=meta,
     )
     await uow.messages.add_outbound(contact.id, contact.channel, text, now, outbox_id)
     return outbox_id

@@ -200,6 +200,48 @@ def zone_of(municipality: str | None, places: Mapping[str, Any], urn: str = "") 
     place = places.get(municipality or "")
     if place is not None and getattr(place, "tz", None):
         return str(place.tz)
-    if urn.startswith("tel:+383"):
+    if urn.startswith(("tel:+383", "whatsapp:+383")):
         return COUNTRY_TZ["XK"]
     return DEFAULT_TZ
+
+
+# -- WhatsApp's 24-hour window ------------------------------------------------------------------
+# WhatsApp lets a business write free-form only within 24 hours of the person's last message;
+# outside it only an approved template goes
+# (https://www.twilio.com/docs/whatsapp/key-concepts#the-24-hour-window-or-24-hour-session).
+WINDOW = timedelta(hours=24)
+# Sent a little inside the edge: Twilio counts from when it received her message, we from
+# when we did, and a send takes a moment.
+WINDOW_MARGIN = timedelta(minutes=5)
+FREE, TEMPLATE, WAIT = "free", "template", "wait"
+# The approved templates a message may go as outside the window (texts and admin view:
+# bot/channels/twilio_whatsapp.py TEMPLATES; their ContentSids: HELPLINE_WHATSAPP_TEMPLATES).
+TPL_CHECKIN = "checkin"  # the first question of a check-in
+TPL_WAITING = "message_waiting"  # "a message waits for you": the message waits for her
+TPL_COORDINATOR_ALERT = "coordinator_alert"  # an urgent page, with its reference
+
+
+def template(
+    name: str, language: str | None, *, nudge: bool = False, **variables: str
+) -> dict[str, object]:
+    """An outbox row's meta naming the template it may go as outside the window; `nudge`: the
+    template only announces it, and the row itself waits until she writes."""
+    found: dict[str, object] = {"name": name, "lang": language or "sq"}
+    if nudge:
+        found["nudge"] = True
+    if variables:
+        found["vars"] = {str(i): v for i, v in enumerate(variables.values(), start=1)}
+    return {"template": found}
+
+
+def window_open(last_inbound: datetime | None, now: datetime) -> bool:
+    """True while a free-form message may still go (her last message is under 24 h old)."""
+    return last_inbound is not None and now - last_inbound < WINDOW - WINDOW_MARGIN
+
+
+def within_window(last_inbound: datetime | None, now: datetime, has_template: bool) -> str:
+    """How a message may go on a channel with a 24-hour window: FREE inside it; outside, as its
+    approved TEMPLATE when it has one, else WAIT (until she writes again, or another channel)."""
+    if window_open(last_inbound, now):
+        return FREE
+    return TEMPLATE if has_template else WAIT

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels.twilio_whatsapp import TEMPLATES, template_text
 from bot.engine.normalise import fold
 from bot.flows.library import FlowLibrary
 from bot.followups.service import MILESTONE_FLOW, ORDER_FLOW
 from bot.i18n import Catalogs
 from bot.referral import texts as T
+from bot.safe_times import TPL_CHECKIN, TPL_WAITING
 
 ROOT = Path(__file__).resolve().parents[1]
 # Folded (no ë/ç), lower case; a word that starts with one of these is forbidden.
@@ -44,6 +46,7 @@ def started_msgids() -> list[str]:
         T.SURVIVOR_ACCEPTED,  # a coordinator took her case (sent in her safe time)
         T.RELAY_TO_SURVIVOR,  # a coordinator writes to her
         T.SERVICES_HEADER,  # services she agreed to hear about
+        "wa.tpl.waiting",  # WhatsApp, outside her 24 hours: "a message waits for you"
         *first_question(library, ORDER_FLOW),  # a check-in while an order lasts
         *first_question(library, MILESTONE_FLOW),  # a check-in on an integration plan
         # What stays on the screen after a conversation ends.
@@ -83,3 +86,27 @@ def test_the_word_list_catches_what_was_there_before() -> None:
     assert offending("Një koordinator e ka marrë kërkesën tënde")
     assert offending("Policia: urdhri u shkel") and offending("dhunë")
     assert offending("Përshëndetje.") == [] and offending("Hello.") == []
+
+
+# Words that would say what the sender is, anywhere in a template she gets on WhatsApp (a
+# template is what arrives when she has not written for a day: the phone may be anybody's).
+REVEALING = ("ndihm", "linj", "help", "support", "mbeshtet", "sigurt", "safe")
+
+
+@pytest.mark.parametrize("language", ["sq", "en"])
+@pytest.mark.parametrize("name", [TPL_CHECKIN, TPL_WAITING])
+def test_whatsapp_templates_to_her_are_neutral_throughout(name: str, language: str) -> None:
+    """Not just the first line: the whole approved text of what goes to her outside the window
+    (the coordinator's alert template goes to a coordinator)."""
+    catalogs = Catalogs()
+    text = template_text(TEMPLATES[name], lambda msgid: catalogs.text(language, msgid))
+    assert "{" not in text.replace("{{", "").replace("}}", "")  # no unfilled placeholder
+    for line in text.splitlines():
+        assert offending(line) == [], line
+        words = re.findall(r"[a-z]+", fold(line).lower())
+        assert not [w for w in words if w.startswith(REVEALING)], line
+    assert not TEMPLATES[name].variables  # nothing of hers or of a case can be put in
+
+
+def test_the_revealing_words_would_be_caught() -> None:
+    assert any(w.startswith(REVEALING) for w in ["ndihme", "linja", "helpline"])

@@ -38,6 +38,8 @@ class Recall:
     meta_key: str  # where the delete request (an Outbound of kind "delete") carries them
     window: timedelta | None = None  # only messages this recent can be deleted
     delay: timedelta = timedelta(0)  # how long after the request the provider can do it
+    # What stays on her phone all the same, said under "Deleted." (a message id), if anything.
+    note: str | None = None
 
 
 @runtime_checkable

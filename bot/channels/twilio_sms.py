@@ -178,8 +178,19 @@ def error_result(
 
 
 # Twilio writes other channels' senders with a scheme (whatsapp:+355…, messenger:…): they are
-# not SMS senders, and this channel never answers them.
+# not SMS senders, and this channel never answers them (WhatsApp's own channel may: `link`).
 OTHER_CHANNELS = frozenset({"whatsapp", "messenger", "rcs", "google", "apple"})
+TEL = "tel"  # an SMS sender: a bare number (Twilio writes no scheme for SMS)
+
+
+def address_scheme(address: str) -> str:
+    """The channel a Twilio address belongs to: "whatsapp" for whatsapp:+355…, "tel" for a
+    plain number, or the other scheme it names (messenger, rcs…)."""
+    scheme, colon, _ = address.partition(":")
+    scheme = scheme.strip().lower()
+    if not colon or scheme == TEL:
+        return TEL
+    return scheme
 
 
 def opt_out_change(form: Mapping[str, str]) -> bool | None:
@@ -205,10 +216,16 @@ def _utcnow() -> datetime:
 
 
 class TwilioSmsChannel:
-    """SMS through Twilio: verifies and translates webhooks, sends replies by REST."""
+    """SMS through Twilio: verifies and translates webhooks, sends replies by REST.
+
+    Twilio's other channels (WhatsApp) reach the same signed webhooks; `link` lets the one
+    channel that serves them hand each message to the channel its address belongs to."""
 
     name = NAME
     recall = RECALL  # what it can take back at FSHI
+    scheme = TEL  # the URN scheme of the people it reaches: tel:+355…
+    address_prefix = ""  # how Twilio writes their addresses: a bare +355…
+    opt_out_words = True  # Twilio's STOP/START handling applies (SMS only)
 
     def __init__(
         self,
@@ -230,11 +247,16 @@ class TwilioSmsChannel:
         self._validator = RequestValidator(token) if token else None
         self._http: _HelplineHttpClient | None = None
         self._client: Client | None = None
+        # The channels sharing the webhooks, by address scheme; the first linked serves them.
+        self.peers: dict[str, TwilioSmsChannel] = {self.scheme: self}
+        self.serves_routes = True
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
     def routes(self) -> list[web.RouteDef]:
-        """The two webhooks Twilio calls."""
+        """The two webhooks Twilio calls (none when a linked channel serves them)."""
+        if not self.serves_routes:
+            return []
         return [web.post(SMS_PATH, self.handle_sms), web.post(STATUS_PATH, self.handle_status)]
 
     async def start(self) -> None:
@@ -281,18 +303,24 @@ class TwilioSmsChannel:
             log.warning("twilio sms webhook: bad or missing signature")
             return web.Response(status=403, text="forbidden")
         sid = form.get("MessageSid") or form.get("SmsSid") or ""
-        scheme = form.get("From", "").partition(":")[0].strip().lower()
-        if scheme in OTHER_CHANNELS:
-            # WhatsApp (or another Twilio channel) on this webhook: never answered by SMS, whose
-            # inbox is where an abuser looks. 200, so Twilio does not retry; nothing is stored.
-            log.warning("twilio sms webhook %s: a %s sender; that channel is off", sid, scheme)
+        scheme = address_scheme(form.get("From", ""))
+        peer = self.peers.get(scheme)
+        if peer is None:
+            # WhatsApp (or another Twilio channel) that is off, or SMS when only WhatsApp is on:
+            # never answered on another channel (her SMS inbox is where an abuser looks). 200,
+            # so Twilio does not retry; nothing is stored; the log names no number.
+            log.warning("twilio webhook %s: a %s sender; that channel is off", sid, scheme)
             return web.Response(text=EMPTY_TWIML, content_type="text/xml")
-        sender = Urn.phone(form.get("From", ""))
+        return await peer.take(form, sid)
+
+    async def take(self, form: Mapping[str, str], sid: str) -> web.Response:
+        """A verified inbound message from one of this channel's senders: hand it over."""
+        sender = Urn.phone(form.get("From", "").removeprefix(self.address_prefix), self.scheme)
         if not sid or sender is None:
-            log.warning("twilio sms webhook %s: no MessageSid or unusable From", sid or "-")
+            log.warning("twilio %s webhook %s: no MessageSid or unusable From", self.name, sid)
             return web.Response(status=400, text="bad request")
         urn = str(sender)
-        change = opt_out_change(form)
+        change = opt_out_change(form) if self.opt_out_words else None
         try:
             if change is not None:
                 # Twilio has answered and blocks or unblocks sends; no flow sees these words...
@@ -305,11 +333,11 @@ class TwilioSmsChannel:
             else:
                 await self.receive(self._inbound(form, sid, urn))
         except Throttled as exc:
-            log.warning("twilio sms %s: sender over the rate limit; refused", sid)
+            log.warning("twilio %s %s: sender over the rate limit; refused", self.name, sid)
             return too_many_response(exc.retry_after)
         except Exception as exc:
             # Only the type: messages of database errors can carry parameters (numbers, texts).
-            log.error("twilio sms %s: handing over failed (%s)", sid, type(exc).__name__)
+            log.error("twilio %s %s: handing over failed (%s)", self.name, sid, type(exc).__name__)
             return web.Response(status=500, text="error")
         return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
@@ -320,13 +348,18 @@ class TwilioSmsChannel:
         if opt_type:
             meta["opt_out_type"] = opt_type
         return Inbound(
-            channel=NAME,
+            channel=self.name,
             urn=urn,
             text=form.get("Body", ""),
             external_id=sid,
             received_at=self.clock(),
+            button=self._button(form),
             meta=meta,
         )
+
+    def _button(self, form: Mapping[str, str]) -> str | None:
+        """The value of a pressed button, where the channel has buttons (SMS has none)."""
+        return None
 
     async def handle_status(self, request: web.Request) -> web.Response:
         """POST /webhooks/twilio/status: verify, report the delivery status, answer 200."""
@@ -338,17 +371,47 @@ class TwilioSmsChannel:
         status = form.get("MessageStatus") or form.get("SmsStatus") or ""
         if not sid or not status:
             return web.Response(status=400, text="bad request")
+        # The message's channel, by the address it went to (a WhatsApp one: whatsapp:+…).
+        peer = self.peers.get(address_scheme(form.get("To", ""))) or self
         code = form.get("ErrorCode") or None
         # 30003/30005/30006 usually arrive here, long after the send was accepted.
-        state = error_result(int(code), None).contact_state if code and code.isdigit() else None
+        meant = peer.error(int(code), None) if code and code.isdigit() else None
+        update = StatusUpdate(
+            peer.name,
+            sid,
+            status,
+            code,
+            meant.contact_state if meant else None,
+            hold=meant is not None and meant.hold and status in ("failed", "undelivered"),
+        )
         try:
-            await self.on_status(StatusUpdate(NAME, sid, status, code, state))
+            await peer.on_status(update)
         except Exception as exc:
             log.error("twilio status %s: handing over failed (%s)", sid, type(exc).__name__)
             return web.Response(status=500, text="error")
         return web.Response(status=200)
 
     # ---- sending -----------------------------------------------------------------------------
+
+    def error(
+        self, code: int | None, http_status: int | None, retry_after: float | None = None
+    ) -> SendResult:
+        """What a Twilio error means for the outbox, on this channel."""
+        return error_result(code, http_status, retry_after)
+
+    def sender(self) -> dict[str, str]:
+        """Who the message comes from: the number, or the Messaging Service."""
+        if self.settings.twilio_from_number:
+            return {"from_": self.settings.twilio_from_number}
+        return {"messaging_service_sid": self.settings.twilio_messaging_service_sid or ""}
+
+    async def content(self, msg: Outbound) -> dict[str, str] | SendResult:
+        """What the message says, as create() arguments (or why it cannot go now)."""
+        return {"body": self.body_for(msg.text)}
+
+    def segments(self, sent: Mapping[str, str]) -> int:
+        """What a sent message cost, in SMS parts."""
+        return sms_encoding.segments(sent.get("body", ""))
 
     def body_for(self, text: str) -> str:
         """The text as it goes out: NFC, and folded to GSM-7 letters when the setting is on."""
@@ -359,29 +422,26 @@ class TwilioSmsChannel:
     async def send(self, msg: Outbound) -> SendResult:
         """Send one SMS; provider and network failures come back in the result, never raised."""
         if self._client is None:
-            raise RuntimeError("TwilioSmsChannel.send before start()")
-        if not msg.urn.startswith("tel:"):
+            raise RuntimeError(f"{type(self).__name__}.send before start()")
+        if not msg.urn.startswith(f"{self.scheme}:"):
             return SendResult(ok=False, retry=False, error="unsupported")  # not one of ours
         if msg.kind == "delete":
             return await self._delete(msg)
-        body = self.body_for(msg.text)
-        sender: dict[str, str] = (
-            {"from_": self.settings.twilio_from_number}
-            if self.settings.twilio_from_number
-            else {"messaging_service_sid": self.settings.twilio_messaging_service_sid or ""}
-        )
+        content = await self.content(msg)
+        if isinstance(content, SendResult):
+            return content
         headers: dict[str, str] = {}
         token = _last_headers.set(headers)
         try:
             message = await self._client.messages.create_async(
-                to=msg.urn.removeprefix("tel:"),
-                body=body,
+                to=self.address_prefix + msg.urn.removeprefix(f"{self.scheme}:"),
                 status_callback=self.settings.public_url + STATUS_PATH,
-                **sender,
+                **content,
+                **self.sender(),
             )
         except (TwilioRestException, TwilioServiceException) as exc:
             code = exc.code if isinstance(exc.code, int) else None
-            result = error_result(code, exc.status, parse_retry_after(headers.get("retry-after")))
+            result = self.error(code, exc.status, parse_retry_after(headers.get("retry-after")))
             log.warning(
                 "twilio send outbox=%s failed: http %s code %s", msg.outbox_id, exc.status, code
             )
@@ -397,7 +457,7 @@ class TwilioSmsChannel:
         finally:
             _last_headers.reset(token)
         log.info("twilio send outbox=%s: %s", msg.outbox_id, message.sid)
-        return SendResult(ok=True, external_id=message.sid, segments=sms_encoding.segments(body))
+        return SendResult(ok=True, external_id=message.sid, segments=self.segments(content))
 
     async def _delete(self, msg: Outbound) -> SendResult:
         """Delete messages from Twilio's logs (FSHI); an SMS on the phone cannot be taken back."""
@@ -423,7 +483,7 @@ class TwilioSmsChannel:
                     return SendResult(
                         ok=False, retry=True, retry_after=DELETE_RETRY_AFTER, error=str(code)
                     )
-                return error_result(code, exc.status)
+                return self.error(code, exc.status)
             except (aiohttp.ClientError, OSError) as exc:
                 log.warning(
                     "twilio delete outbox=%s: network (%s)", msg.outbox_id, type(exc).__name__
@@ -431,3 +491,12 @@ class TwilioSmsChannel:
                 return SendResult(ok=False, retry=True, error="network")
         log.info("twilio delete outbox=%s: %d of %d deleted", msg.outbox_id, deleted, len(sids))
         return SendResult(ok=True, external_id=None, segments=0)
+
+
+def link(channels: list[TwilioSmsChannel]) -> None:
+    """Let Twilio channels (SMS, WhatsApp) share the webhooks: the first serves them and hands
+    each message to the channel its address belongs to; a scheme none of them has is off."""
+    peers = {c.scheme: c for c in channels}
+    for i, channel in enumerate(channels):
+        channel.peers = peers
+        channel.serves_routes = i == 0

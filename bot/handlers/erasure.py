@@ -9,6 +9,7 @@ from typing import Any
 from bot.channels.base import Recall
 from bot.engine import events as ev
 from bot.handlers.registry import Handlers, Turn
+from bot.rendering import Translate
 
 # A chat whose provider deletes messages of any age: longer than any conversation is kept.
 NO_WINDOW = timedelta(days=3650)
@@ -17,12 +18,19 @@ NO_WINDOW = timedelta(days=3650)
 class Erasure:
     """Erases who asked; each channel's Recall says what its provider lets us delete."""
 
-    def __init__(self, recalls: Mapping[str, Recall]) -> None:
+    def __init__(self, recalls: Mapping[str, Recall], translate: Translate) -> None:
         self.recalls = dict(recalls)
+        self.translate = translate
 
     async def erasure_requested(self, turn: Turn, event: ev.ErasureRequested) -> None:
-        """Erase at the end of the turn, once her confirmation is queued."""
+        """Erase at the end of the turn, once her confirmation is queued (with what her
+        channel keeps on her phone all the same, if it does)."""
         turn.erase = True
+        recall = self.recalls.get(turn.contact.channel)
+        if recall is not None and recall.note is not None:
+            session = turn.session
+            language = (session.language if session else None) or turn.contact.language or "sq"
+            turn.notes.append(self.translate(language, recall.note, None))
 
     async def erase(self, turn: Turn) -> None:
         """Delete what providers keep, note it in the audit log, and forget her."""

@@ -36,6 +36,7 @@ class Turn:
     fields_changed: bool = False
     messages: list[ev.MsgCreated] = field(default_factory=list)  # the reply, rendered last
     lines: list[str] = field(default_factory=list)  # lines put before the reply (services)
+    notes: list[str] = field(default_factory=list)  # lines put after it (what FSHI can't reach)
     erase: bool = False  # she asked to be forgotten: everything goes at the end of the turn
     hub_events: list[dict[str, Any]] = field(default_factory=list)  # shown after commit
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from bot import safe_times
 from bot.engine import events as ev
 from bot.handlers.registry import Handlers, Turn
-from bot.rendering import Translate, render, with_lines
-from bot.replies import can_write, queue_to_person
+from bot.rendering import Rendered, Translate, render, with_lines
+from bot.replies import can_write, provider_meta, queue_to_person
 
 if TYPE_CHECKING:
     from bot.store.db import UnitOfWork
@@ -41,6 +41,10 @@ class Reply:
         rendered = with_lines(rendered, turn.lines)
         if rendered is None or not can_write(turn.contact):
             return
+        if turn.notes:
+            rendered = Rendered("\n".join((rendered.text, *turn.notes)), rendered.buttons)
+        session = turn.session
+        language = (session.language if session else None) or turn.contact.language
         # What a timer says waits for her safe time; a reply over the per-sender limit waits
         # for its slot; any other reply goes at once.
         due = await self._safe_time(turn) if turn.timer else turn.reply_at or turn.now
@@ -52,6 +56,9 @@ class Reply:
             due_at=due,
             now=turn.now,
             buttons=rendered.buttons,
+            # WhatsApp: what the helpline starts may go as an approved template outside her
+            # 24 hours (a check-in as its question; anything else announced, then held).
+            meta=provider_meta(turn.contact, turn.outbox_kind, turn.timer, language, turn.now),
         )
 
     async def _safe_time(self, turn: Turn) -> datetime:

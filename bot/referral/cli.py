@@ -108,6 +108,9 @@ def cmd_coordinator_add(settings: Settings, args: argparse.Namespace) -> int:
     if not (phone or chat):
         print("helpline: give --phone or --telegram-chat-id (or both)", file=sys.stderr)
         return 1
+    if args.whatsapp and not phone:
+        print("helpline: --whatsapp needs --phone (the number WhatsApp reaches)", file=sys.stderr)
+        return 1
     if not args.name.strip():
         print("helpline: --name is empty", file=sys.stderr)
         return 1
@@ -127,6 +130,7 @@ def cmd_coordinator_add(settings: Settings, args: argparse.Namespace) -> int:
                     role=args.role,
                     now=datetime.now(UTC),
                     demo=args.demo,
+                    whatsapp=args.whatsapp,
                 )
             except DuplicateContact as exc:
                 raise CliError(str(exc)) from None
@@ -148,7 +152,11 @@ def cmd_coordinator_list(settings: Settings, args: argparse.Namespace) -> int:
         if not items:
             print("no coordinators")
         for c in items:
-            flags = " ".join(f for f, on in (("DEMO", c.demo), ("removed", not c.active)) if on)
+            flags = " ".join(
+                f
+                for f, on in (("whatsapp", c.whatsapp), ("DEMO", c.demo), ("removed", not c.active))
+                if on
+            )
             print(
                 f"{c.id}\t{c.name}\t{c.municipality}\t{c.role}\t{c.language}\t"
                 f"sms:{mask(c.phone)}\ttelegram:{mask(c.telegram_chat_id)}\t{flags}".rstrip()
@@ -345,6 +353,9 @@ def register_cli(sub: Any) -> None:
     add.add_argument("--municipality", required=True, help="a slug (tirane) or national")
     add.add_argument("--phone", help="E.164, e.g. +355691234567")
     add.add_argument("--telegram-chat-id")
+    add.add_argument(
+        "--whatsapp", action="store_true", help="alerts may go by WhatsApp to --phone too"
+    )
     add.add_argument("--lang", choices=["sq", "en"], default="sq")
     add.add_argument("--role", choices=["coordinator", "backup"], default="coordinator")
     add.add_argument("--demo", action="store_true", help="mark as demo data")

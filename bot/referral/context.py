@@ -89,10 +89,30 @@ async def routes(uow: UnitOfWork, coordinator: Coordinator, now: datetime) -> li
         return [Route("simulator", coordinator.simulator_urn or "", False)]
     found = [
         Route(channel, urn, coordinator.failing_channel == channel)
-        for channel, urn in (("telegram", coordinator.telegram_urn), ("sms", coordinator.sms_urn))
+        for channel, urn in (
+            ("telegram", coordinator.telegram_urn),
+            ("whatsapp", coordinator.whatsapp_urn),
+            ("sms", coordinator.sms_urn),
+        )
         if urn
     ]
     return sorted(found, key=lambda r: r.failing)
+
+
+def _alert_template(language: str, buttons: Sequence[dict[str, str]]) -> dict[str, Any]:
+    """WhatsApp: a page (one case to accept) may go as the approved alert template when the
+    coordinator has not written there for 24 hours; anything else fails there and goes by
+    their other channel (alerts.fall_back)."""
+    refs = [b["value"].removeprefix("OK ") for b in buttons if b["value"].startswith("OK ")]
+    if len(refs) != 1:
+        return {}
+    return safe_times.template(safe_times.TPL_COORDINATOR_ALERT, language, ref=refs[0])
+
+
+async def _open(uow: Any, urn: str, now: datetime) -> bool:
+    """True while WhatsApp lets us write freely to this coordinator (they wrote in 24 hours)."""
+    contact = await uow.contacts.find_by_urn(urn)
+    return safe_times.window_open(contact.last_seen_at if contact else None, now)
 
 
 async def send(
@@ -108,6 +128,11 @@ async def send(
     """Queue a message to a coordinator on their preferred channel (not `avoid`); once it is
     sent, the outbox row `supersedes` (the same message another way) is no longer retried."""
     options = [r for r in await routes(uow, coordinator, now) if r.channel != avoid]
+    template = _alert_template(coordinator.language, buttons)
+    if not template and len(options) > 1:
+        # WhatsApp outside their 24 hours takes only the page's template: anything else (a
+        # relay, a notice, a digest) goes their other way rather than fail there.
+        options = [r for r in options if r.channel != "whatsapp" or await _open(uow, r.urn, now)]
     if not options:
         log.warning("coordinator %s has no way to be reached", coordinator.id)
         return None
@@ -124,7 +149,8 @@ async def send(
         due_at=now,
         now=now,
         meta={"coordinator": coordinator.id}
-        | ({"supersedes": supersedes} if supersedes is not None else {}),
+        | ({"supersedes": supersedes} if supersedes is not None else {})
+        | (template if route.channel == "whatsapp" else {}),
     )
     return Sent(route.channel, outbox_id)
 

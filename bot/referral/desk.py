@@ -259,7 +259,21 @@ async def _tell_survivor(
     municipality = case.municipality or contact.fields.get("municipality")
     tz = safe_times.zone_of(municipality, await ctx.places(uow), contact.urn)
     due = safe_times.send_at(contact.fields, tz, now)
-    await queue_to_person(uow, contact, text, kind="reply", due_at=due, now=now)
+    await queue_to_person(
+        uow,
+        contact,
+        text,
+        kind="reply",
+        due_at=due,
+        now=now,
+        # WhatsApp, outside her 24 hours: a neutral "a message waits for you", and this one
+        # goes when she writes.
+        meta=(
+            safe_times.template(safe_times.TPL_WAITING, contact.language, nudge=True)
+            if contact.channel == "whatsapp"
+            else None
+        ),
+    )
     return due
 
 
@@ -318,8 +332,8 @@ async def _reveal_number(
         data={"channel": contact.channel},
     )
     await uow.cases.add_event(case.id, "number_revealed", {"coordinator_id": me.id}, now)
-    if contact.urn.startswith("tel:"):
-        reply(T.NUMBER_TEL, ref=case.reference, number=contact.urn.removeprefix("tel:"))
+    if contact.urn.startswith(("tel:", "whatsapp:")):  # WhatsApp writes from a phone number too
+        reply(T.NUMBER_TEL, ref=case.reference, number=contact.urn.partition(":")[2])
         reply.forget = True
     else:
         reply(T.NUMBER_NONE, ref=case.reference)

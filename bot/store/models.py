@@ -335,6 +335,8 @@ class CoordinatorRow(Base):
     phone_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     telegram_enc: Mapped[bytes | None]
     telegram_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    # Their phone number takes WhatsApp too: alerts may go there (issue 18).
+    whatsapp: Mapped[bool] = mapped_column(server_default=sa.false())
     language: Mapped[str] = mapped_column(sa.String(8))
     role: Mapped[str] = mapped_column(sa.String(16))
     # A channel that failed to reach them: avoided until they write to us from it again.

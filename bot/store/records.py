@@ -134,11 +134,17 @@ class Coordinator:
     demo: bool
     created_at: datetime
     failing_channel: str | None = None
+    whatsapp: bool = False  # their phone number takes WhatsApp
 
     @property
     def sms_urn(self) -> str | None:
         """The URN SMS reaches them at."""
         return f"tel:{self.phone}" if self.phone else None
+
+    @property
+    def whatsapp_urn(self) -> str | None:
+        """The URN WhatsApp reaches them at, when they take alerts there."""
+        return f"whatsapp:{self.phone}" if self.phone and self.whatsapp else None
 
     @property
     def telegram_urn(self) -> str | None:

@@ -21,6 +21,7 @@ from bot.web import (
     stats_pages,
     translations_pages,
     understanding_pages,
+    whatsapp_pages,
 )
 from bot.web.flows_pages import apply_publications
 from bot.web.kit import ADMIN_BODY_MAX, PREFIX, guard
@@ -40,6 +41,7 @@ PAGES = (
     cases_pages,
     stats_pages,
     understanding_pages,
+    whatsapp_pages,
 )
 PARENT = web.AppKey("admin_parent", web.Application)
 SYNC_TASK = web.AppKey("admin_sync", asyncio.Task[None])

@@ -113,6 +113,8 @@ async def add_coordinator(request: web.Request) -> web.StreamResponse:
         if not name:
             raise ValueError(_("A name is needed."))
         phone = normalise_phone(phone_text) if phone_text else None
+        if form.get("whatsapp") == "on" and not phone:
+            raise ValueError(_("WhatsApp alerts need the phone number."))
         async with d.db.uow() as uow:
             places = {m.slug for m in await uow.municipalities.list_all()} | {"national"}
             if municipality not in places:
@@ -125,6 +127,7 @@ async def add_coordinator(request: web.Request) -> web.StreamResponse:
                 language=str(form.get("language", "sq")),
                 role=str(form.get("role", "coordinator")),
                 now=d.clock(),
+                whatsapp=form.get("whatsapp") == "on",
             )
             await uow.commit()
     except (ValueError, DuplicateContact) as exc:

@@ -13,8 +13,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
-from bot.channels.twilio_sms import SMS_PATH, TwilioSmsChannel
+from bot.channels.twilio_sms import SMS_PATH, TwilioSmsChannel, link
+from bot.channels.twilio_whatsapp import TEMPLATES, TwilioWhatsAppChannel, template_text
 from bot.config import Settings, load_settings
+from bot.i18n import Catalogs
 from bot.outbox import OutboxSender
 from tests.auxil import telegram_payloads as tgp
 from tests.auxil import twilio_payloads as smsp
@@ -25,10 +27,23 @@ from tests.store.fixtures import DATA_KEYS, SECRET_KEY
 
 PUBLIC = "https://helpline.example.org"
 SECRET = "channels-app-webhook-secret"
+# Approved WhatsApp templates in the fake, by (name, language): their ContentSids.
+TEMPLATE_SIDS = {
+    ("checkin", "sq"): "HX" + "c1" * 16,
+    ("checkin", "en"): "HX" + "c2" * 16,
+    ("message_waiting", "sq"): "HX" + "a1" * 16,
+    ("message_waiting", "en"): "HX" + "a2" * 16,
+    ("coordinator_alert", "sq"): "HX" + "b1" * 16,
+    ("coordinator_alert", "en"): "HX" + "b2" * 16,
+}
 
 
 def settings_for(
-    tmp_path: Path, twilio: FakeTwilio | None = None, telegram: FakeTelegram | None = None
+    tmp_path: Path,
+    twilio: FakeTwilio | None = None,
+    telegram: FakeTelegram | None = None,
+    *,
+    whatsapp: bool = False,
 ) -> Settings:
     """Settings as the app loads them, with each given fake's channel turned on."""
     env = {
@@ -44,6 +59,13 @@ def settings_for(
             "TWILIO_FROM_NUMBER": smsp.HELPLINE_NUMBER,
             "HELPLINE_TWILIO_API_URL": twilio.url,
         }
+        if whatsapp:
+            env |= {
+                "TWILIO_WHATSAPP_FROM": smsp.HELPLINE_WHATSAPP,
+                "HELPLINE_WHATSAPP_TEMPLATES": ",".join(
+                    f"{name}.{lang}={sid}" for (name, lang), sid in TEMPLATE_SIDS.items()
+                ),
+            }
     if telegram is not None:
         env |= {
             "TELEGRAM_BOT_TOKEN": tgp.TOKEN,
@@ -76,6 +98,19 @@ class ChannelsApp:
             assert resp.status == 200
             assert "<Response" in await resp.text()  # empty TwiML: replies go by REST
 
+    async def whatsapp(
+        self, from_: str, body: str, *, button: str | None = None, num_media: int = 0
+    ) -> None:
+        """A signed inbound WhatsApp message on the same webhook; it must be taken."""
+        form = smsp.inbound_whatsapp(from_, body, button_payload=button, num_media=num_media)
+        if self.twilio is not None:
+            self.twilio.inbound.add(form["MessageSid"])
+            self.twilio.heard_from(form["From"])  # her 24 hours start at Twilio too
+        headers = smsp.signed_headers(PUBLIC + SMS_PATH, form)
+        async with self.client.post(SMS_PATH, data=form, headers=headers) as resp:
+            assert resp.status == 200
+            assert "<Response" in await resp.text()
+
     async def update(self, update: dict[str, Any]) -> None:
         """A Telegram update posted to the webhook with the secret; it must be taken."""
         headers = {"Content-Type": "application/json", SECRET_HEADER: SECRET}
@@ -92,9 +127,11 @@ async def channels_app(
     *,
     twilio: FakeTwilio | None = None,
     telegram: FakeTelegram | None = None,
+    whatsapp: bool = False,
 ) -> AsyncIterator[ChannelsApp]:
-    """Serve the channels of the given fakes in front of `pipeline`; stop everything after."""
-    settings = settings_for(tmp_path, twilio, telegram)
+    """Serve the channels of the given fakes in front of `pipeline` (with `whatsapp`, Twilio's
+    WhatsApp beside SMS, its templates approved in the fake); stop everything after."""
+    settings = settings_for(tmp_path, twilio, telegram, whatsapp=whatsapp)
     channels: dict[str, Any] = {}
     if twilio is not None:
         channels["sms"] = TwilioSmsChannel(
@@ -104,6 +141,19 @@ async def channels_app(
             on_opt_out=pipeline.set_opt_out,
             clock=clock,
         )
+        if whatsapp:
+            twilio.clock = clock
+            for (name, lang), sid in TEMPLATE_SIDS.items():
+                twilio.add_template(sid, template_body(name, lang))
+            channels["whatsapp"] = TwilioWhatsAppChannel(
+                settings,
+                receive=pipeline.receive,
+                on_status=pipeline.record_status,
+                on_opt_out=pipeline.set_opt_out,
+                last_inbound=pipeline.last_heard,
+                clock=clock,
+            )
+            link([channels["sms"], channels["whatsapp"]])
     if telegram is not None:
         telegram.clock = clock
         channels["telegram"] = TelegramChannel(settings, receive=pipeline.receive, clock=clock)
@@ -117,8 +167,16 @@ async def channels_app(
         for channel in channels.values():
             await channel.start()
             stack.push_async_callback(channel.stop)
+        if twilio is not None:  # status callbacks the fake posts reach this app
+            twilio.forward(PUBLIC, str(client.make_url("")))
         sender = build_sender(db, channels, clock)
         yield ChannelsApp(client, sender, twilio)
+
+
+def template_body(name: str, language: str) -> str:
+    """A template's text as the admin submitted it (what Twilio then sends)."""
+    catalogs = Catalogs()
+    return template_text(TEMPLATES[name], lambda msgid: catalogs.text(language, msgid))
 
 
 @asynccontextmanager

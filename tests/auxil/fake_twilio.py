@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import aiohttp
@@ -33,8 +35,19 @@ ERROR_TEXTS = {
     30003: "Unreachable destination handset",
     30005: "Unknown destination handset",
     30006: "Landline or unreachable carrier",
+    21655: "The ContentSid is Invalid",
+    21656: "The ContentVariables Parameter is invalid",
+    21910: "Invalid From and To pair. From and To should be of the same channel",
+    63016: "Failed to send freeform message because you are outside the allowed window. "
+    "If you are using WhatsApp, please use a Message Template.",
 }
 MAX_BODY = 1600
+WHATSAPP = "whatsapp:"
+# WhatsApp: free-form only within 24 hours of the person's last message; else 63016, reported
+# by the status callback after the message was accepted (as Twilio does).
+WHATSAPP_WINDOW = timedelta(hours=24)
+ERR_OUTSIDE_WINDOW = 63016
+CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")  # the OpenAPI's pattern for ContentSid
 
 
 @dataclass
@@ -72,6 +85,7 @@ class FakeTwilio:
     _queued: list[_Failure] = field(default_factory=list)
     _always: _Failure | None = None
     _forward: dict[str, str] = field(default_factory=dict)
+    _fail_for: dict[str, _Failure] = field(default_factory=dict)
     _hang: int = 0
     _released: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -80,6 +94,15 @@ class FakeTwilio:
     url: str = ""
     # Cancel a request's handler when its sender hangs up (a SIGKILLed sender, held requests).
     handler_cancellation: bool = False
+    # WhatsApp: approved Content templates (ContentSid -> body with {{1}}…), when each address
+    # last wrote (opens its 24 hours), the clock that window is read with, and the callbacks
+    # the fake posts by itself (63016).
+    templates: dict[str, str] = field(default_factory=dict)
+    heard: dict[str, datetime] = field(default_factory=dict)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    _tasks: list[asyncio.Task[int]] = field(default_factory=list)
+    # Every message created, in order, kept after a deletion (what reached each phone).
+    log: list[dict[str, object]] = field(default_factory=list)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -119,6 +142,10 @@ class FakeTwilio:
         """Answer every message creation with this HTTP status until recover()."""
         self._always = _Failure(20429 if status == 429 else 20500, status, retry_after)
 
+    def fail_to(self, address: str, code: int, status: int = 400) -> None:
+        """Answer every message creation to this address with this Twilio error."""
+        self._fail_for[address] = _Failure(code, status)
+
     def hang_next(self, times: int = 1) -> None:
         """Leave the next `times` message creations unanswered until release() (timeouts)."""
         self._hang += times
@@ -130,6 +157,20 @@ class FakeTwilio:
     def refuse_deletes(self, times: int = 1) -> None:
         """Answer the next `times` deletions with 20009 (Twilio still processing the message)."""
         self._not_ready += times
+
+    def heard_from(self, address: str, at: datetime | None = None) -> None:
+        """A WhatsApp user wrote to us (at `at`, default the fake's clock): 24 hours open."""
+        self.heard[address] = at or self.clock()
+
+    def add_template(self, sid: str, body: str) -> None:
+        """An approved Content template (its body with {{1}}… variables)."""
+        self.templates[sid] = body
+
+    async def settled(self) -> None:
+        """Wait until every callback the fake posts by itself (63016) has been answered."""
+        while self._tasks:
+            tasks, self._tasks = self._tasks, []
+            await asyncio.gather(*tasks)
 
     def recover(self) -> None:
         """Stop failing."""
@@ -163,7 +204,8 @@ class FakeTwilio:
         async with self._session.post(self._target(callback), data=form, headers=headers) as resp:
             await resp.read()
             self.callbacks.append((callback, resp.status))
-            return resp.status
+        await self._notify()
+        return resp.status
 
     async def wait_until(self, predicate: Callable[[], bool]) -> None:
         """Wait until `predicate()` holds; it is checked after every request and every message."""
@@ -250,17 +292,60 @@ class FakeTwilio:
             return self._error(21604, 400)
         if not form.get("From") and not form.get("MessagingServiceSid"):
             return self._error(21603, 400)
-        if not form.get("Body") and not form.get("MediaUrl"):
+        whatsapp = form["To"].startswith(WHATSAPP)
+        if form.get("From") and form["From"].startswith(WHATSAPP) != whatsapp:
+            return self._error(21910, 400)
+        body = form.get("Body", "")
+        if form.get("ContentSid"):
+            content = form["ContentSid"]
+            if not CONTENT_SID.fullmatch(content) or content not in self.templates:
+                return self._error(21655, 400)
+            try:
+                variables = json.loads(form.get("ContentVariables") or "{}")
+            except ValueError:
+                return self._error(21656, 400)
+            if not isinstance(variables, dict):
+                return self._error(21656, 400)
+            body = re.sub(
+                r"\{\{(\d+)\}\}",
+                lambda m: str(variables.get(m.group(1), m.group(0))),
+                self.templates[content],
+            )
+        elif not body and not form.get("MediaUrl"):
             return self._error(21602, 400)
-        if len(form.get("Body", "")) > MAX_BODY:
+        if len(body) > MAX_BODY:
             return self._error(21617, 400)
-        failure = self._queued.pop(0) if self._queued else self._always
+        failure = self._fail_for.get(form["To"]) or (
+            self._queued.pop(0) if self._queued else self._always
+        )
         if failure is not None:
             return self._error(failure.code, failure.status, failure.retry_after)
-        message = self._new_message(form)
+        message = self._new_message(form, body)
         self.messages[str(message["sid"])] = message
+        self.log.append(message)
+        if whatsapp and not form.get("ContentSid") and not self._window_open(form["To"]):
+            # Accepted, then failed: the status callback says why (as Twilio does).
+            message["_outside_window"] = True
+            if message.get("_status_callback"):
+                sid = str(message["sid"])
+                self._tasks.append(
+                    asyncio.create_task(self.deliver(sid, "failed", ERR_OUTSIDE_WINDOW))
+                )
         await self._notify()
         return web.json_response(self._public(message), status=201)
+
+    def _window_open(self, address: str) -> bool:
+        """True while a free-form WhatsApp message may go to this address."""
+        last = self.heard.get(address)
+        return last is not None and self.clock() - last < WHATSAPP_WINDOW
+
+    def whatsapp_sent(self, to: str | None = None) -> list[dict[str, object]]:
+        """WhatsApp messages created (to one address), oldest first, those refused included."""
+        return [
+            m
+            for m in self.messages.values()
+            if str(m["to"]).startswith(WHATSAPP) and (to is None or m["to"] == to)
+        ]
 
     async def _delete(self, request: web.Request) -> web.Response:
         """DELETE .../Messages/{sid}.json: 204, 404 (20404) if unknown, 20009 when asked."""
@@ -290,12 +375,11 @@ class FakeTwilio:
             return self._error(20404, 404)
         return web.json_response(self._public(message))
 
-    def _new_message(self, form: dict[str, str]) -> dict[str, object]:
+    def _new_message(self, form: dict[str, str], body: str) -> dict[str, object]:
         """A Message resource as Twilio returns it on creation."""
         sid = twilio_payloads.new_sid("SM")
         now = format_datetime(datetime.now(UTC), usegmt=False)
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}"
-        body = form.get("Body", "")
         with_service = bool(form.get("MessagingServiceSid"))
         return {
             "account_sid": self.account_sid,
@@ -320,6 +404,7 @@ class FakeTwilio:
             "to": form["To"],
             "uri": f"{uri}.json",
             "_status_callback": form.get("StatusCallback"),
+            "_content_sid": form.get("ContentSid"),
         }
 
     @staticmethod

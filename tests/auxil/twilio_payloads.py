@@ -65,6 +65,52 @@ def inbound_sms(
     return form
 
 
+# The helpline's WhatsApp sender (a Twilio number registered for WhatsApp).
+HELPLINE_WHATSAPP = "whatsapp:+12025550144"
+
+
+def inbound_whatsapp(
+    from_: str,
+    body: str,
+    *,
+    to: str = HELPLINE_WHATSAPP,
+    message_sid: str | None = None,
+    account_sid: str = ACCOUNT_SID,
+    num_media: int = 0,
+    button_payload: str | None = None,
+    profile_name: str = "Drita",
+) -> dict[str, str]:
+    """The form fields Twilio posts for an incoming WhatsApp message (`from_`: +355…)."""
+    sid = message_sid or new_sid("SM" if num_media == 0 else "MM")
+    form = {
+        "SmsMessageSid": sid,
+        "NumMedia": str(num_media),
+        "ProfileName": profile_name,
+        "MessageType": "button" if button_payload else ("image" if num_media else "text"),
+        "SmsSid": sid,
+        "WaId": from_.lstrip("+"),
+        "SmsStatus": "received",
+        "Body": body,
+        "To": to,
+        "NumSegments": "1",
+        "ReferralNumMedia": "0",
+        "MessageSid": sid,
+        "AccountSid": account_sid,
+        "From": "whatsapp:" + from_,
+        "ApiVersion": API_VERSION,
+    }
+    if button_payload is not None:
+        form["ButtonText"] = body
+        form["ButtonPayload"] = button_payload
+    for i in range(num_media):
+        form[f"MediaContentType{i}"] = "image/jpeg"
+        form[f"MediaUrl{i}"] = (
+            f"https://api.twilio.com/{API_VERSION}/Accounts/{account_sid}"
+            f"/Messages/{sid}/Media/{new_sid('ME')}"
+        )
+    return form
+
+
 def status_callback(
     message_sid: str,
     status: str,

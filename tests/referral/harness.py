@@ -124,6 +124,7 @@ class Desk:
         role: str = "coordinator",
         duty: str | None = "always",
         demo: bool = False,
+        whatsapp: bool = False,
     ) -> Coordinator:
         async with self.db.uow() as uow:
             c = await uow.coordinators.add(
@@ -135,6 +136,7 @@ class Desk:
                 role=role,
                 now=self.clock(),
                 demo=demo,
+                whatsapp=whatsapp,
             )
             if duty == "always":
                 await uow.coordinators.add_shift(

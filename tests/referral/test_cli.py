@@ -87,6 +87,29 @@ def test_coordinator_add_prints_the_id_last_and_list_masks_numbers(helpline):
     assert "+355692220001" not in out and "+355…001" in out
 
 
+def test_a_coordinator_on_whatsapp_is_found_by_their_whatsapp_address(helpline):
+    """--whatsapp: their phone takes alerts on WhatsApp; what they write there is theirs, with
+    or without it."""
+    for name, phone, flag in (
+        ("Beni", "+355692220002", ["--whatsapp"]),
+        ("Cela", "+355692220003", []),
+    ):
+        argv = ["--name", name, "--municipality", "durres", "--phone", phone, *flag]
+        status, out, _ = helpline("coordinator", "add", *argv)
+        assert status == 0
+    found = _query(helpline.db, lambda uow: uow.coordinators.find_by_urn("whatsapp:+355692220002"))
+    assert (
+        found is not None
+        and found.name == "Beni"
+        and found.whatsapp_urn == "whatsapp:+355692220002"
+    )
+    # Cela takes no alerts there, but writing on WhatsApp she is a coordinator all the same.
+    cela = _query(helpline.db, lambda uow: uow.coordinators.find_by_urn("whatsapp:+355692220003"))
+    assert cela is not None and cela.name == "Cela" and cela.whatsapp_urn is None
+    status, out, _ = helpline("coordinator", "list")
+    assert "Beni" in out and "whatsapp" in out.split("Beni")[1].splitlines()[0]
+
+
 @pytest.mark.parametrize(
     ("argv", "problem"),
     [
@@ -94,6 +117,7 @@ def test_coordinator_add_prints_the_id_last_and_list_masks_numbers(helpline):
         (["--municipality", "tirane", "--phone", "12"], "--phone: not a valid phone number"),
         (["--municipality", "tirane", "--telegram-chat-id", "abc"], "must be a number"),
         (["--municipality", "tirane"], "give --phone or --telegram-chat-id"),
+        (["--municipality", "tirane", "--telegram-chat-id", "5", "--whatsapp"], "--whatsapp needs"),
     ],
 )  # fmt: skip
 def test_coordinator_add_refuses_bad_input(helpline, argv, problem):

@@ -45,6 +45,7 @@ class CoordinatorRepo(Repo):
             demo=row.demo,
             created_at=row.created_at,
             failing_channel=row.failing_channel,
+            whatsapp=bool(row.whatsapp),
         )
 
     async def add(
@@ -58,11 +59,14 @@ class CoordinatorRepo(Repo):
         role: str,
         now: datetime,
         demo: bool = False,
+        whatsapp: bool = False,
     ) -> Coordinator:
         """Add a coordinator; phone must be E.164 already. DuplicateContact if taken."""
         if not (phone or telegram_chat_id or demo):
             # A demo coordinator is reached on the simulator's coordinator phone instead.
             raise ValueError("a coordinator needs a phone number or a Telegram chat id")
+        if whatsapp and not phone:
+            raise ValueError("WhatsApp alerts need the coordinator's phone number")
         if role not in COORDINATOR_ROLES:
             raise ValueError(f"role must be one of {', '.join(COORDINATOR_ROLES)}")
         if language not in COORDINATOR_LANGUAGES:
@@ -90,6 +94,7 @@ class CoordinatorRepo(Repo):
                 phone_hash=phone_hash,
                 telegram_enc=self.crypto.encrypt(telegram_chat_id) if telegram_chat_id else None,
                 telegram_hash=chat_hash,
+                whatsapp=whatsapp,
                 language=language,
                 role=role,
                 active=True,
@@ -121,18 +126,23 @@ class CoordinatorRepo(Repo):
         return {r.id: self._record(r) for r in rows}
 
     async def find_by_urn(self, urn: str) -> Coordinator | None:
-        """The active coordinator who writes from this URN (tel:+355…, telegram:123), if any."""
+        """The active coordinator who writes from this URN (tel:+355…, whatsapp:+355…,
+        telegram:123), if any."""
         if urn.startswith(DEMO_COORDINATOR_URN):
             number = urn.removeprefix(DEMO_COORDINATOR_URN)
             found = await self.get(int(number)) if number.isdigit() else None
             return found if found is not None and found.demo and found.active else None
-        key = self.crypto.lookup_hash(urn)
+        if urn.startswith("whatsapp:"):
+            # Their phone number: a coordinator writing on WhatsApp is one, whether or not
+            # alerts go to them there (`whatsapp`); they are answered where they wrote.
+            key = self.crypto.lookup_hash("tel:" + urn.removeprefix("whatsapp:"))
+            theirs: sa.ColumnElement[bool] = coordinators.c.phone_hash == key
+        else:
+            key = self.crypto.lookup_hash(urn)
+            theirs = sa.or_(coordinators.c.phone_hash == key, coordinators.c.telegram_hash == key)
         row = (
             await self.conn.execute(
-                sa.select(coordinators).where(
-                    coordinators.c.active.is_(True),
-                    sa.or_(coordinators.c.phone_hash == key, coordinators.c.telegram_hash == key),
-                )
+                sa.select(coordinators).where(coordinators.c.active.is_(True), theirs)
             )
         ).first()
         return self._record(row) if row else None

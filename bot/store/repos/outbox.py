@@ -147,6 +147,34 @@ class OutboxRepo(Repo):
         )
         return result.rowcount or 0
 
+    async def hold_one(self, outbox_id: int, *, error: str | None) -> None:
+        """One message cannot go inside the provider's rules now (WhatsApp's 24 hours): it
+        waits until she writes, without counting as a failed attempt."""
+        await self._finish(outbox_id, status="pending", due_at=HELD, last_error=_short(error))
+
+    async def hold_sent(self, channel: str, external_id: str, error: str | None) -> int | None:
+        """The provider refused a sent message afterwards for its window (WhatsApp 63016): hers
+        waits again until she writes; a coordinator's is marked failed (the alert then goes
+        another way), and so is a check-in (it counts as unanswered). The row's id, if known."""
+        row = (
+            await self.conn.execute(
+                sa.select(outbox.c.id, outbox.c.contact_id, outbox.c.kind).where(
+                    outbox.c.channel == channel,
+                    outbox.c.external_id == external_id,
+                    outbox.c.status == "sent",
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.contact_id is None or row.kind == "followup":  # a check-in counts as unanswered
+            await self._finish(row.id, status="failed", last_error=_short(error))
+        else:
+            await self._finish(
+                row.id, status="pending", due_at=HELD, external_id=None, last_error=_short(error)
+            )
+        return int(row.id)
+
     async def claim_due(
         self, now: datetime, limit: int, lease: timedelta, owner: str
     ) -> list[OutboxItem]:
@@ -254,7 +282,8 @@ class OutboxRepo(Repo):
         )
 
     async def _add_to_pending_delete(self, outbox_id: int, sid: str, erased: Any) -> None:
-        """An SMS sent after FSHI (its confirmation) joins the deletion still to run at Twilio."""
+        """An SMS (or WhatsApp message) sent after FSHI (its confirmation) joins the deletion
+        still to run at Twilio."""
         row = (
             await self.conn.execute(
                 sa.select(outbox.c.contact_id, outbox.c.channel, outbox.c.kind).where(
@@ -262,7 +291,7 @@ class OutboxRepo(Repo):
                 )
             )
         ).first()
-        if row is None or row.kind == "delete" or row.channel != "sms":
+        if row is None or row.kind == "delete" or row.channel not in ("sms", "whatsapp"):
             return  # on Telegram the confirmation stays: it is what tells her it is done
         pending = (
             await self.conn.execute(
