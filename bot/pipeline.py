@@ -35,9 +35,9 @@ from bot.handlers.sessions import FIRE_EXPIRE, FIRE_TIMEOUT
 from bot.language import identify as identify_language
 from bot.matching import similarity
 from bot.messages import Inbound, StatusUpdate, Urn
-from bot.replies import provider_meta
 from bot.referral import handlers as referral_handlers
 from bot.referral.service import Referral
+from bot.replies import provider_meta
 from bot.store.db import Database, UnitOfWork, storage_failure
 from bot.store.records import Contact, Fire, Municipality, StoredSession
 
@@ -130,7 +130,9 @@ class Pipeline:
         followup_handlers.register(handlers, self.followups, self.referral)
         contact_handlers.register(handlers)  # after follow-ups' code words, before the reply
         Reply(self.catalogs.text, self.referral.ctx.places).register(handlers)
-        Erasure(recalls, self.catalogs.text).register(handlers)  # last to write: she is gone after it
+        Erasure(recalls, self.catalogs.text).register(
+            handlers
+        )  # last to write: she is gone after it
         if self.on_commit is not None:
             wake = self.on_commit
             handlers.after_commit(lambda done: wake())

@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot import safe_times
-from bot.channels.sms_encoding import normalize
 from bot.channels.base import Recall
+from bot.channels.sms_encoding import normalize
 from bot.channels.twilio_sms import (
     DELETE_DELAY,
     ERR_AUTHENTICATION,
@@ -144,6 +144,7 @@ async def _never_heard(urn: str) -> datetime | None:
 RECALL = Recall(
     ids="provider", meta_key="message_sids", delay=DELETE_DELAY, note=N_("erase.whatsapp")
 )
+
 
 class TwilioWhatsAppChannel(TwilioSmsChannel):
     """WhatsApp through Twilio: free-form inside her 24 hours, approved templates outside."""

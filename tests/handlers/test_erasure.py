@@ -28,6 +28,13 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
             {"message_sids": ["SM-new", "SM-old"]},
             NOW + timedelta(minutes=2),
         ),
+        # WhatsApp: Twilio's copies as for SMS (her own copy stays: Recall.note tells her).
+        (
+            "whatsapp:+355691110002",
+            "whatsapp",
+            {"message_sids": ["SM-new", "SM-old"]},
+            NOW + timedelta(minutes=2),
+        ),
         # The simulator keeps nothing anywhere else.
         ("sim:page", "simulator", None, None),
     ],
@@ -45,7 +52,7 @@ async def test_unsay_queues_what_her_channels_provider_can_delete(db, urn, chann
                 chat_message_id=chat_id,
             )
         turn = Turn(uow, contact, None, Outcome(None), NOW)
-        await Erasure(RECALLS).unsay(turn)
+        await Erasure(RECALLS, lambda lang, msgid, params: msgid).unsay(turn)
         await uow.commit()
     async with db.uow() as uow:
         queued = await uow.outbox.claim_due(NOW + timedelta(hours=1), 10, timedelta(minutes=1), "t")
@@ -69,7 +76,7 @@ async def test_a_channel_without_a_window_recalls_every_chat_message(db):
         await uow.messages.add_inbound(
             contact.id, "telegram", "u1", "hi", NOW - timedelta(days=400), chat_message_id="7"
         )
-        await Erasure(recalls).unsay(Turn(uow, contact, None, Outcome(None), NOW))
+        await Erasure(recalls, lambda lang, msgid, params: msgid).unsay(Turn(uow, contact, None, Outcome(None), NOW))
         await uow.commit()
     async with db.uow() as uow:
         [item] = await uow.outbox.claim_due(NOW, 10, timedelta(minutes=1), "t")

@@ -43,7 +43,7 @@ async def test_the_admin_sees_each_template_its_text_and_whether_it_is_set(
     async with TestClient(TestServer(app)) as client:
         async with app[DB].uow() as uow:
             for name, role, place in (("boss", "admin", None), ("tira", "coordinator", "tirane")):
-                await uow.admin.add_user(
+                await uow.accounts.add_user(
                     username=name,
                     password_hash=auth.hash_password(PASSWORD),
                     role=role,
