@@ -17,7 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncTransaction,
+    create_async_engine,
+)
 
 from bot.files import private_dir, private_file
 from bot.store import sqlite_loop
@@ -306,6 +311,11 @@ class UnitOfWork:
             raise
         return self
 
+    def savepoint(self) -> Savepoint:
+        """A unit of work inside this one (same connection and repositories) that commits or
+        rolls back alone: `async with uow.savepoint() as inner: ...; await inner.commit()`."""
+        return Savepoint(self)
+
     async def commit(self) -> None:
         """Commit everything done in this unit of work."""
         await self.conn.commit()
@@ -345,3 +355,44 @@ class UnitOfWork:
         if self._locked and self._db._write_lock is not None:
             self._locked = False
             self._db._write_lock.release()
+
+
+class Savepoint(UnitOfWork):
+    """A unit of work nested in another under a SAVEPOINT: its commit releases the savepoint
+    (durable only when the outer one commits), its exit without commit rolls back to it."""
+
+    def __init__(self, outer: UnitOfWork) -> None:
+        super().__init__(outer._db)
+        self._outer = outer
+        self._savepoint: AsyncTransaction | None = None
+
+    async def __aenter__(self) -> Savepoint:
+        # The outer unit of work's connection and repositories: the class annotations name them.
+        for name in UnitOfWork.__annotations__:
+            if name.startswith("_"):
+                continue
+            setattr(self, name, getattr(self._outer, name))
+        self._savepoint = await self.conn.begin_nested()
+        return self
+
+    async def commit(self) -> None:
+        """Keep what this unit did (RELEASE SAVEPOINT); the outer unit commits it."""
+        if self._savepoint is not None and self._savepoint.is_active:
+            await self._savepoint.commit()
+
+    async def rollback(self) -> None:
+        """Undo what this unit did, and only that (ROLLBACK TO SAVEPOINT)."""
+        if self._savepoint is not None and self._savepoint.is_active:
+            await self._savepoint.rollback()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            problem = storage_failure(exc)
+            if problem is not None:
+                self._db.writes.failed(problem)
+        await self.rollback()
