@@ -8,6 +8,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from bot import engine, safe_times
@@ -26,6 +27,7 @@ from bot.messages import Inbound, StatusUpdate
 from bot.referral.service import Referral, with_lines
 from bot.rendering import render
 from bot.store.db import storage_failure
+from bot.store.group_commit import GroupCommit, Unit
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +104,7 @@ class _Applied:
 
 
 class Pipeline:
-    """Processes inbound messages and due timers, one transaction each, in order per contact."""
+    """Processes inbound messages (several a transaction) and due timers, in order per contact."""
 
     def __init__(
         self,
@@ -142,6 +144,10 @@ class Pipeline:
         # hold a reply back, None to keep the message unanswered. The intake is never limited.
         self.reply_limit = reply_limit
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Performance: the messages arriving together are stored in one transaction, each under
+        # its own savepoint (bot/store/group_commit.py); a contact's next message waits for her
+        # lock, so it is never in the same batch as the one before it.
+        self.intake = GroupCommit(db, "receive")
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -164,7 +170,7 @@ class Pipeline:
         """Process one inbound message; a repeated external id is dropped."""
         async with self._lock(inbound.urn):
             try:
-                handled, applied = await self._receive(inbound)
+                handled, applied = await self.intake.run(partial(self._receive, inbound))
             except Exception as exc:
                 # Never lose what the person wrote, and never leave them without an answer.
                 if storage_failure(exc) is None:  # a full disk is logged once, by the store
@@ -278,9 +284,10 @@ class Pipeline:
             self._locks[urn] = lock
         return lock
 
-    async def _receive(self, inbound: Inbound) -> tuple[Handled, _Applied]:
+    async def _receive(self, inbound: Inbound, unit: Unit) -> tuple[Handled, _Applied]:
+        """One message in the unit of work `unit()` opens (its own, or its batch's savepoint)."""
         now = self.clock()
-        async with self.db.uow() as uow:
+        async with unit() as uow:
             # A repeat (the provider retrying) is found by the insert itself, ON CONFLICT.
             contact, _ = await uow.contacts.get_or_create(inbound.urn, inbound.channel, now)
             message_id = await uow.messages.add_inbound(
