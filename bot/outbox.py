@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -17,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.messages import Button, Outbound, SendResult
 from bot.pacing import Pacer
+from bot.store.group_commit import GroupCommit, Unit
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,8 @@ class OutboxSender:
         self.pacer = pacer or Pacer()
         # HELPLINE_OUTBOX_RETRY_BASE / _MAX: tests shrink them to run an outage in seconds.
         self.retry_base, self.retry_max = retry_base, retry_max
+        # Performance: the outcomes of sends finishing together are recorded in one transaction.
+        self.outcomes = GroupCommit(db, "outbox")
 
     def wake(self) -> None:
         """Something was committed to the outbox: look now instead of at the next tick."""
@@ -195,8 +199,12 @@ class OutboxSender:
                 delay = min(delay * 2, RECORD_RETRY_MAX)
 
     async def _record(self, item: Any, result: SendResult) -> None:
+        await self.outcomes.run(partial(self._record_in, item, result))
+
+    async def _record_in(self, item: Any, result: SendResult, unit: Unit) -> None:
+        """One send's outcome in the unit of work `unit()` opens (alone, or in a batch)."""
         now = self.clock()
-        async with self.db.uow() as uow:
+        async with unit() as uow:
             if result.contact_state and item.contact_id is not None:
                 # What the provider told us about the person outlives this one message.
                 await uow.contacts.set_flags(
