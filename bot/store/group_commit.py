@@ -41,7 +41,8 @@ class GroupCommit:
     message. `run` returns only after the unit's transaction committed: nothing is acknowledged
     before it is durable. Order is the callers' affair: units run in the order `run` was
     called, and a caller that must not overtake itself (one contact's messages) waits for its
-    previous unit before queueing the next.
+    previous unit before queueing the next. With `limit=1` nothing is grouped: each unit runs
+    at once, in its caller's task, in a unit of work of its own.
     """
 
     def __init__(self, db: Database, name: str, *, limit: int = BATCH_LIMIT) -> None:
@@ -54,6 +55,8 @@ class GroupCommit:
     async def run(self, work: Work[T]) -> T:
         """Run `work(unit)` in the next batch and return its result once committed (or raise
         its error); `work` opens `unit()` where it would open `db.uow()`."""
+        if self.limit <= 1:
+            return await work(self.db.uow)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append((work, future))
         if self._runner is None:

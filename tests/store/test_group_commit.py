@@ -132,3 +132,10 @@ async def test_a_unit_alone_runs_in_its_own_unit_of_work(db, now, commits):
 
     await group.run(alone)
     assert seen == [UnitOfWork] and len(commits) == 1
+
+
+async def test_a_limit_of_one_groups_nothing(db, now, commits):
+    group = GroupCommit(db, "test", limit=1)
+    done = await asyncio.gather(*(group.run(writer(f"a{i}", now)) for i in range(3)))
+    assert done == ["a0", "a1", "a2"]
+    assert len(commits) == 3  # each in a transaction of its own
