@@ -10,7 +10,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -18,7 +17,6 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.messages import Button, Outbound, SendResult
 from bot.pacing import Pacer
-from bot.store.group_commit import BATCH_LIMIT, GroupCommit, Unit
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +82,6 @@ class OutboxSender:
         self.pacer = pacer or Pacer()
         # HELPLINE_OUTBOX_RETRY_BASE / _MAX: tests shrink them to run an outage in seconds.
         self.retry_base, self.retry_max = retry_base, retry_max
-        # Performance: on SQLite, where every unit of work waits for the one write lock anyway,
-        # the outcomes of sends finishing together are recorded in one transaction. Not on
-        # PostgreSQL: there they commit side by side, and queueing them one after another
-        # would stretch the time from the provider's answer to its record, past which another
-        # worker takes the row back when its lease runs out and sends it again (R3; seen in
-        # tests/test_workers.py with a lease of 3 s under load).
-        grouped = getattr(db, "dialect", "sqlite") == "sqlite"
-        self.outcomes = GroupCommit(db, "outbox", limit=BATCH_LIMIT if grouped else 1)
 
     def wake(self) -> None:
         """Something was committed to the outbox: look now instead of at the next tick."""
@@ -205,12 +195,8 @@ class OutboxSender:
                 delay = min(delay * 2, RECORD_RETRY_MAX)
 
     async def _record(self, item: Any, result: SendResult) -> None:
-        await self.outcomes.run(partial(self._record_in, item, result))
-
-    async def _record_in(self, item: Any, result: SendResult, unit: Unit) -> None:
-        """One send's outcome in the unit of work `unit()` opens (alone, or in a batch)."""
         now = self.clock()
-        async with unit() as uow:
+        async with self.db.uow() as uow:
             if result.contact_state and item.contact_id is not None:
                 # What the provider told us about the person outlives this one message.
                 await uow.contacts.set_flags(

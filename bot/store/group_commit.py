@@ -43,6 +43,11 @@ class GroupCommit:
     called, and a caller that must not overtake itself (one contact's messages) waits for its
     previous unit before queueing the next. With `limit=1` nothing is grouped: each unit runs
     at once, in its caller's task, in a unit of work of its own.
+
+    Not for the outbox's records of what a send did: between the provider's answer and that
+    record a crash sends the message again (at-least-once by nature), and queueing the record
+    behind a batch widened that window enough for tests/security/test_crash_under_load.py to
+    see a reply go twice after a SIGKILL.
     """
 
     def __init__(self, db: Database, name: str, *, limit: int = BATCH_LIMIT) -> None:
