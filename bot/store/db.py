@@ -211,6 +211,9 @@ class Database:
         # not know whether it will write, so every one takes the lock: SQLite is for small
         # deployments and development, PostgreSQL for load.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
+        # Units of work waiting for that lock now: a group commit ends its batch early for them
+        # (bot/store/group_commit.py), so a batch never holds the lock long from anyone.
+        self.writers_waiting = 0
         self.writes = WriteHealth()
         database = make_url(self.url).database if self.dialect == "sqlite" else None
         self._directory = (
@@ -283,7 +286,11 @@ class UnitOfWork:
             if id(db) in _open_uows.get():
                 # The outer unit of work holds the lock this one would wait for: a deadlock.
                 raise RuntimeError("a unit of work is already open in this task (SQLite)")
-            await db._write_lock.acquire()
+            db.writers_waiting += 1
+            try:
+                await db._write_lock.acquire()
+            finally:
+                db.writers_waiting -= 1
             self._locked = True
             self._token = _open_uows.set(_open_uows.get() | {id(db)})
         try:

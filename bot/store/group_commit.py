@@ -44,10 +44,12 @@ class GroupCommit:
     previous unit before queueing the next. With `limit=1` nothing is grouped: each unit runs
     at once, in its caller's task, in a unit of work of its own.
 
-    Not for the outbox's records of what a send did: between the provider's answer and that
-    record a crash sends the message again (at-least-once by nature), and queueing the record
-    behind a batch widened that window enough for tests/security/test_crash_under_load.py to
-    see a reply go twice after a SIGKILL.
+    On SQLite a batch holds the one write lock: when another unit of work waits for it, the
+    batch commits what it has done and the rest waits for the next. Above all for the outbox's
+    record of what a provider accepted: a crash before that record sends the message again
+    (at-least-once by nature), and a record kept waiting behind a whole batch made that window
+    wide enough for tests/security/test_crash_under_load.py to see a reply go twice after a
+    SIGKILL. For the same reason those records are not grouped themselves.
     """
 
     def __init__(self, db: Database, name: str, *, limit: int = BATCH_LIMIT) -> None:
@@ -79,7 +81,8 @@ class GroupCommit:
                 # read queue their units and join this batch.
                 await asyncio.sleep(0)
                 batch, self._queue = self._queue[: self.limit], self._queue[self.limit :]
-                await self._commit(batch)
+                # What a batch cut short left goes first in the next one.
+                self._queue[:0] = await self._commit(batch)
         finally:
             self._runner = None
             for _, future in self._queue:  # only when cancelled (shutdown) mid-drain
@@ -87,11 +90,14 @@ class GroupCommit:
             if self._queue:
                 self._queue = []
 
-    async def _commit(self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> None:
-        UNITS.labels(self.name).observe(len(batch))
+    async def _commit(
+        self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]
+    ) -> list[tuple[Work[Any], asyncio.Future[Any]]]:
+        """Run and commit a batch, or the start of it; returns the units left for the next."""
         if len(batch) == 1:
+            UNITS.labels(self.name).observe(1)
             await self._alone(*batch[0])
-            return
+            return []
         outcomes: list[tuple[bool, Any]] = []
         try:
             async with self.db.uow() as shared:
@@ -100,6 +106,11 @@ class GroupCommit:
                         outcomes.append((True, await work(shared.savepoint)))
                     except Exception as exc:  # its savepoint is rolled back; the others stay
                         outcomes.append((False, exc))
+                    if self.db.writers_waiting:
+                        # Someone waits for the (SQLite) write lock: the outbox recording what
+                        # a provider accepted, above all, since a crash before that record
+                        # sends the message again. Commit what is done and let them in.
+                        break
                 await shared.commit()
         except Exception as exc:
             log.warning(
@@ -110,13 +121,15 @@ class GroupCommit:
             )
             for work, future in batch:
                 await self._alone(work, future)
-            return
+            return []
         except BaseException:
             for _, future in batch:
                 future.cancel()
             raise
-        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+        UNITS.labels(self.name).observe(len(outcomes))
+        for (_, future), (ok, value) in zip(batch, outcomes, strict=False):
             _settle(future, ok, value)
+        return batch[len(outcomes) :]
 
     async def _alone(self, work: Work[Any], future: asyncio.Future[Any]) -> None:
         try:

@@ -4,6 +4,7 @@ unit rolled back alone, a failed shared transaction retried unit by unit."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -139,3 +140,32 @@ async def test_a_limit_of_one_groups_nothing(db, now, commits):
     done = await asyncio.gather(*(group.run(writer(f"a{i}", now)) for i in range(3)))
     assert done == ["a0", "a1", "a2"]
     assert len(commits) == 3  # each in a transaction of its own
+
+
+async def test_a_batch_lets_a_waiting_writer_in_before_going_on(db, now, commits):
+    if db.dialect != "sqlite":
+        pytest.skip("only SQLite has one write lock that a batch holds from others")
+    group = GroupCommit(db, "test")
+    others: list[asyncio.Task[None]] = []
+
+    async def other() -> None:
+        async with db.uow() as uow:  # as the outbox records a send: it waits for the lock
+            await uow.audit.add("other", now=now)
+            await uow.commit()
+
+    async def first(unit: Unit) -> str:
+        # A task of its own context, as the outbox sender is (not the batch's, which has a
+        # unit of work open).
+        loop = asyncio.get_running_loop()
+        others.append(loop.create_task(other(), context=contextvars.Context()))
+        await asyncio.sleep(0)  # a yield: the other unit of work starts waiting for the lock
+        return await writer("a0", now)(unit)
+
+    done = await asyncio.gather(
+        group.run(first), group.run(writer("a1", now)), group.run(writer("a2", now))
+    )
+    await others[0]
+    assert done == ["a0", "a1", "a2"]
+    # The batch stopped after its first unit, let the waiting writer in, then went on.
+    assert await actions(db) == ["a0", "other", "a1", "a2"]
+    assert len(commits) == 3
