@@ -106,6 +106,10 @@ class GroupCommit:
                         outcomes.append((True, await work(shared.savepoint)))
                     except Exception as exc:  # its savepoint is rolled back; the others stay
                         outcomes.append((False, exc))
+                    # A turn of the event loop (a yield, not a wait): SQLite's statements run
+                    # inline and never give it one, and the sender must be able to read a
+                    # provider's answer and ask for the write lock while a batch runs.
+                    await asyncio.sleep(0)
                     if self.db.writers_waiting:
                         # Someone waits for the (SQLite) write lock: the outbox recording what
                         # a provider accepted, above all, since a crash before that record
