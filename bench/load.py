@@ -395,6 +395,17 @@ def backends(database: str) -> list[psutil.Process]:
     return found
 
 
+def reaped_cpu_seconds() -> float:
+    """CPU seconds of the PostgreSQL backends that have ended (the postmaster's children's)."""
+    server = postgres_processes()[:1]
+    if not server:
+        return 0.0
+    with contextlib.suppress(psutil.Error):
+        times = server[0].cpu_times()
+        return times.children_user + times.children_system
+    return 0.0
+
+
 def cpus(spec: str | None) -> set[int]:
     """Cores from a taskset-style list: "0", "0,2", "0-3"."""
     out: set[int] = set()
@@ -666,6 +677,7 @@ async def measure(
         postgres = args.database == "postgres"
         dbname = url.rsplit("/", 1)[1]
         pg0 = {p.pid: cpu_seconds([p]) for p in backends(dbname)} if postgres else {}
+        reaped0 = reaped_cpu_seconds() if postgres else 0.0
         tx0 = await transactions(dbname) if postgres else 0.0
         units0, batches0 = await scrape_group_commit(server.url)
         cpu0, own0, sys0 = cpu_seconds(procs), cpu_seconds([me]), cpu_seconds(procs, "system")
@@ -673,9 +685,15 @@ async def measure(
         cpu1, own1, sys1 = cpu_seconds(procs), cpu_seconds([me]), cpu_seconds(procs, "system")
         units1, batches1 = await scrape_group_commit(server.url)
         if postgres:
-            # Backends that came and went in the phase are missed: the pool keeps them open.
+            # Backends still open, plus those that ended in the phase: the pool closes the
+            # connections it opened beyond its size as they come back, and their CPU is then the
+            # postmaster's children's (which also counts other databases' backends that ended:
+            # read it on a quiet machine).
             pg1 = {p.pid: cpu_seconds([p]) for p in backends(dbname)}
-            pg_cpu = sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items())
+            pg_cpu = sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items() if pid in pg0)
+            pg_cpu += sum(v for pid, v in pg1.items() if pid not in pg0)
+            pg_cpu += reaped_cpu_seconds() - reaped0
+            out["postgres_backends"] = len(pg1)
             tx1 = await transactions(dbname)
         print(describe("saturation", sat, args.duration), flush=True)
         if profiler is not None:
@@ -706,7 +724,8 @@ async def measure(
         print(
             f"  inbound messages a transaction (group commit): {out['messages_per_commit']:.1f}"
             + (
-                f"; PostgreSQL backends' CPU {out['postgres_cpu_ms_per_msg']:.2f} ms/msg (server "
+                f"; PostgreSQL backends' CPU {out['postgres_cpu_ms_per_msg']:.2f} ms/msg "
+                f"({out['postgres_backends']} backends; server "
                 f"and backends {out['cpu_ms_per_msg'] + out['postgres_cpu_ms_per_msg']:.2f}), "
                 f"{out['transactions_per_msg']:.2f} transactions a message (all of them: "
                 "intake, sender, sweeps)"
