@@ -88,6 +88,36 @@ async def store_pieces(url: str, messages: int) -> dict[str, float]:
     out["receive_statements"] = statements["receive"] / messages
     out["sender_statements"] = statements["sender"] / messages
 
+    # Group commit: the same conversation step for `together` people at once, as under load.
+    together = 16
+    commits = Counter[str]()
+
+    @event.listens_for(db.engine.sync_engine, "commit")
+    def _commit(*_args: Any) -> None:
+        commits[phase[0]] += 1
+
+    phase[0] = "grouped"
+    rounds = max(1, messages // together)
+    started = time.process_time()
+    for i in range(rounds):
+        person0, step = divmod(i, len(script))
+        batch = [
+            harness.inbound(
+                script[step], urn=f"tel:+35568{(person0 * together + k):07d}", channel="sms"
+            )
+            for k in range(together)
+        ]
+        await asyncio.gather(*(pipeline.receive(m) for m in batch))
+        phase[0] = "grouped_sender"
+        while await harness.sender.drain_once():
+            pass
+        phase[0] = "grouped"
+    out["grouped"] = (time.process_time() - started) / (rounds * together) * 1000
+    out["grouped_statements"] = statements["grouped"] / (rounds * together)
+    out["grouped_commits"] = commits["grouped"] / (rounds * together)
+    out["grouped_sender_statements"] = statements["grouped_sender"] / (rounds * together)
+    out["together"] = together
+
     phase[0] = "statement"
     async with db.uow() as uow:
         lookup = sa.text("SELECT id FROM contacts WHERE urn_hash = :h")
@@ -246,6 +276,12 @@ async def main_async(args: argparse.Namespace) -> None:
     print(
         f"  sender pass          {store['sender']:6.2f} ms  "
         f"({store['sender_statements']:.1f} SQL statements, channel doing nothing)"
+    )
+    print(
+        f"  {store['together']} people at once  {store['grouped']:6.2f} ms  (receive and send, "
+        f"group commit: {store['grouped_statements']:.1f} + "
+        f"{store['grouped_sender_statements']:.1f} SQL statements, "
+        f"{store['grouped_commits']:.2f} commits a message in)"
     )
     print(f"  one SELECT           {store['statement']:6.2f} ms")
     print(f"  twilio send()        {channels['twilio']:6.2f} ms  (fake Twilio in-process)")

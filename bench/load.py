@@ -13,10 +13,18 @@ reached the fake provider. Phases:
 - bare: a bare aiohttp handler (same routes, reads the body, answers at once) in its own
   process, driven by the same generator; our saturation rate as a share of it.
 
-Also the server's CPU seconds per message (from /proc, all worker processes) and peak memory.
+Also the server's CPU seconds per message (from /proc, all worker processes), on PostgreSQL the
+CPU of its backends serving the bench database and the transactions a message (pg_stat_database),
+the messages a transaction (group commit, from /metrics), and peak memory.
+
+`--server-cpus 0 --other-cpus 1` pins the helpline (every worker) and the bare server to the
+first list of cores and this process (load generator, fakes) and PostgreSQL (the postmaster and
+every backend; put back as they were afterwards) to the second, as `taskset -c` would: the
+scaling of `--workers N` is then the helpline's, not the machine's.
 
     .venv/bin/python bench/load.py [--database sqlite|postgres] [--workers N] [--people 64]
                                    [--duration 15] [--rate R] [--no-bare]
+                                   [--server-cpus LIST --other-cpus LIST]
 """
 
 from __future__ import annotations
@@ -366,6 +374,98 @@ def processes(pid: int) -> list[psutil.Process]:
     return [root, *root.children(recursive=True)]
 
 
+def postgres_processes() -> list[psutil.Process]:
+    """The PostgreSQL server's processes on this machine (postmaster first), if any."""
+    found = []
+    for p in psutil.process_iter(["name", "ppid"]):
+        if p.info["name"] == "postgres" and p.info["ppid"] == 1:  # the postmaster
+            with contextlib.suppress(psutil.Error):
+                found = [p, *p.children(recursive=True)]
+                break
+    return found
+
+
+def backends(database: str) -> list[psutil.Process]:
+    """PostgreSQL backends connected to `database` ("postgres: user database host state")."""
+    found = []
+    for p in postgres_processes()[1:]:
+        with contextlib.suppress(psutil.Error):
+            if f" {database} " in " ".join(p.cmdline()) + " ":
+                found.append(p)
+    return found
+
+
+def reaped_cpu_seconds() -> float:
+    """CPU seconds of the PostgreSQL backends that have ended (the postmaster's children's)."""
+    server = postgres_processes()[:1]
+    if not server:
+        return 0.0
+    with contextlib.suppress(psutil.Error):
+        times = server[0].cpu_times()
+        return times.children_user + times.children_system
+    return 0.0
+
+
+def cpus(spec: str | None) -> set[int]:
+    """Cores from a taskset-style list: "0", "0,2", "0-3"."""
+    out: set[int] = set()
+    for part in (spec or "").split(","):
+        if "-" in part:
+            low, high = part.split("-")
+            out.update(range(int(low), int(high) + 1))
+        elif part.strip():
+            out.add(int(part))
+    return out
+
+
+def pin(procs: list[psutil.Process], cores: set[int]) -> dict[int, list[int]]:
+    """Pin processes to cores (sched_setaffinity); returns what they had, to put back."""
+    before: dict[int, list[int]] = {}
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            before[p.pid] = p.cpu_affinity()
+            p.cpu_affinity(sorted(cores))
+    return before
+
+
+def unpin(before: dict[int, list[int]]) -> None:
+    """Give processes back the cores they had."""
+    for pid, cores in before.items():
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).cpu_affinity(cores)
+
+
+async def scrape_group_commit(url: str) -> tuple[float, float]:
+    """(units, batches) committed so far by the inbound group commit, from /metrics."""
+    units = batches = 0.0
+    async with aiohttp.ClientSession() as http, http.get(url + "/metrics") as resp:
+        for line in (await resp.text()).splitlines():
+            if line.startswith("helpline_group_commit_units_") and 'name="receive"' in line:
+                if line.startswith("helpline_group_commit_units_sum"):
+                    units += float(line.rsplit(" ", 1)[1])
+                elif line.startswith("helpline_group_commit_units_count"):
+                    batches += float(line.rsplit(" ", 1)[1])
+    return units, batches
+
+
+async def transactions(database: str) -> float:
+    """Transactions PostgreSQL counted in `database` so far (committed and rolled back)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        # The statistics reach pg_stat_database within a second or so; over a phase of 15 s
+        # that is noise, and the snapshot is cleared so each call sees the latest.
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        value = await conn.fetchval(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1",
+            database,
+        )
+    finally:
+        await conn.close()
+    return float(value or 0)
+
+
 def cpu_seconds(procs: list[psutil.Process], kind: str = "both") -> float:
     """User and/or system CPU seconds of these processes so far."""
     total = 0.0
@@ -410,7 +510,11 @@ async def database(kind: str, tmp: str) -> AsyncIterator[str]:
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     try:
-        helpline("db", "upgrade", env={"HELPLINE_DATABASE_URL": url, "HELPLINE_VAR_DIR": tmp})
+        # PostgreSQL needs its keys set (the helpline refuses to make them up there).
+        keys = {"HELPLINE_DATA_KEYS": ",".join(KEYS), "HELPLINE_SECRET_KEY": SECRET}
+        helpline(
+            "db", "upgrade", env={"HELPLINE_DATABASE_URL": url, "HELPLINE_VAR_DIR": tmp, **keys}
+        )
         yield url
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -491,10 +595,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 }
                 add_coordinators(env)
                 serve_args = ("--workers", str(args.workers)) if args.workers > 1 else ()
+                server_cpus, other_cpus = cpus(args.server_cpus), cpus(args.other_cpus)
+                pinned: dict[int, list[int]] = {}
+                if server_cpus:  # the server (and the workers it forks) inherit these cores
+                    os.sched_setaffinity(0, server_cpus)
                 server = await ServerProcess(env, args=serve_args, ready=args.workers).start()
                 try:
+                    if server_cpus:
+                        assert server.proc is not None
+                        pin(processes(server.proc.pid), server_cpus)
+                        os.sched_setaffinity(0, other_cpus or server_cpus)
+                    if other_cpus and args.database == "postgres":
+                        pinned = pin(postgres_processes(), other_cpus)
+                    if server_cpus or other_cpus:
+                        print(
+                            f"  pinned: helpline to cores {sorted(server_cpus) or 'any'}, load "
+                            f"generator{' and PostgreSQL' if pinned else ''} to "
+                            f"{sorted(other_cpus) or 'any'}",
+                            flush=True,
+                        )
                     results.update(await measure(args, server, url, twilio, telegram))
                 finally:
+                    unpin(pinned)
                     await server.stop()
                     problems = [line for line in server.log().splitlines() if "ERROR" in line]
                     if problems:
@@ -505,7 +627,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await twilio.stop()
             await telegram.stop()
         if args.bare:
-            bare = await BareProcess({}, port=free_port()).start()
+            mine = os.sched_getaffinity(0)
+            if args.server_cpus:  # the bare server on the helpline's cores, for a fair share
+                os.sched_setaffinity(0, cpus(args.server_cpus))
+            try:
+                bare = await BareProcess({}, port=free_port()).start()
+            finally:
+                os.sched_setaffinity(0, mine)
             try:
                 generator = Generator(bare.url, wait_replies=False)
                 async with generator.running(args.people):
@@ -546,9 +674,27 @@ async def measure(
                 "--format", "raw", "--output", args.profile, "--nonblocking", "--gil",
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
+        postgres = args.database == "postgres"
+        dbname = url.rsplit("/", 1)[1]
+        pg0 = {p.pid: cpu_seconds([p]) for p in backends(dbname)} if postgres else {}
+        reaped0 = reaped_cpu_seconds() if postgres else 0.0
+        tx0 = await transactions(dbname) if postgres else 0.0
+        units0, batches0 = await scrape_group_commit(server.url)
         cpu0, own0, sys0 = cpu_seconds(procs), cpu_seconds([me]), cpu_seconds(procs, "system")
         sat = await generator.phase(args.people, args.duration, warmup=args.warmup)
         cpu1, own1, sys1 = cpu_seconds(procs), cpu_seconds([me]), cpu_seconds(procs, "system")
+        units1, batches1 = await scrape_group_commit(server.url)
+        if postgres:
+            # Backends still open, plus those that ended in the phase: the pool closes the
+            # connections it opened beyond its size as they come back, and their CPU is then the
+            # postmaster's children's (which also counts other databases' backends that ended:
+            # read it on a quiet machine).
+            pg1 = {p.pid: cpu_seconds([p]) for p in backends(dbname)}
+            pg_cpu = sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items() if pid in pg0)
+            pg_cpu += sum(v for pid, v in pg1.items() if pid not in pg0)
+            pg_cpu += reaped_cpu_seconds() - reaped0
+            out["postgres_backends"] = len(pg1)
+            tx1 = await transactions(dbname)
         print(describe("saturation", sat, args.duration), flush=True)
         if profiler is not None:
             await profiler.wait()
@@ -561,6 +707,11 @@ async def measure(
         out["cpu_ms_per_msg"] = (cpu1 - cpu0) / total * 1000 if total else 0.0
         out["cpu_system_share"] = (sys1 - sys0) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0
         out["generator_cpu_ms_per_msg"] = (own1 - own0) / total * 1000 if total else 0.0
+        inbound = units1 - units0
+        out["messages_per_commit"] = inbound / (batches1 - batches0) if batches1 > batches0 else 0
+        if postgres:
+            out["postgres_cpu_ms_per_msg"] = pg_cpu / total * 1000 if total else 0.0
+            out["transactions_per_msg"] = (tx1 - tx0) / inbound if inbound else 0.0
         sat_alerts = await alert_latencies(url, generator, sat)
         print(
             f"  server CPU {out['cpu_ms_per_msg']:.2f} ms/msg "
@@ -568,6 +719,19 @@ async def measure(
             f"and fakes) {out['generator_cpu_ms_per_msg']:.2f} ms/msg; alerts under "
             f"saturation: {len(sat_alerts)}, p50 {percentile(sat_alerts, 50):.1f} ms, "
             f"p99 {percentile(sat_alerts, 99):.1f} ms",
+            flush=True,
+        )
+        print(
+            f"  inbound messages a transaction (group commit): {out['messages_per_commit']:.1f}"
+            + (
+                f"; PostgreSQL backends' CPU {out['postgres_cpu_ms_per_msg']:.2f} ms/msg "
+                f"({out['postgres_backends']} backends; server "
+                f"and backends {out['cpu_ms_per_msg'] + out['postgres_cpu_ms_per_msg']:.2f}), "
+                f"{out['transactions_per_msg']:.2f} transactions a message (all of them: "
+                "intake, sender, sweeps)"
+                if postgres
+                else ""
+            ),
             flush=True,
         )
 
@@ -614,6 +778,10 @@ def main() -> None:
     parser.add_argument("--no-bare", dest="bare", action="store_false")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     parser.add_argument("--profile", help="py-spy the server during saturation, to this file")
+    parser.add_argument("--server-cpus", help="pin the helpline to these cores (taskset list)")
+    parser.add_argument(
+        "--other-cpus", help="pin this process and PostgreSQL to these cores (taskset list)"
+    )
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:

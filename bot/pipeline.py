@@ -8,6 +8,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from bot import engine
@@ -39,6 +40,7 @@ from bot.referral import handlers as referral_handlers
 from bot.referral.service import Referral
 from bot.replies import provider_meta
 from bot.store.db import Database, UnitOfWork, storage_failure
+from bot.store.group_commit import GroupCommit, Unit
 from bot.store.records import Contact, Fire, Municipality, StoredSession
 
 log = logging.getLogger(__name__)
@@ -78,7 +80,7 @@ class Handled:
 
 
 class Pipeline:
-    """Processes inbound messages and due timers, one transaction each, in order per contact."""
+    """Processes inbound messages (several a transaction) and due timers, in order per contact."""
 
     def __init__(
         self,
@@ -120,6 +122,10 @@ class Pipeline:
         self.reply_limit = reply_limit
         self.handlers = self._handlers(recalls)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Performance: the messages arriving together are stored in one transaction, each under
+        # its own savepoint (bot/store/group_commit.py); a contact's next message waits for her
+        # lock, so it is never in the same batch as the one before it.
+        self.intake = GroupCommit(db, "receive")
 
     def _handlers(self, recalls: Mapping[str, Recall]) -> Handlers:
         """Each feature registers its handlers; the order is the order they run in."""
@@ -161,7 +167,7 @@ class Pipeline:
         """Process one inbound message; a repeated external id is dropped."""
         async with self._lock(inbound.urn):
             try:
-                handled, turn = await self._receive(inbound)
+                handled, turn = await self.intake.run(partial(self._receive, inbound))
             except Exception as exc:
                 # Never lose what the person wrote, and never leave them without an answer.
                 if storage_failure(exc) is None:  # a full disk is logged once, by the store
@@ -277,9 +283,10 @@ class Pipeline:
             self._locks[urn] = lock
         return lock
 
-    async def _receive(self, inbound: Inbound) -> tuple[Handled, Turn | None]:
+    async def _receive(self, inbound: Inbound, unit: Unit) -> tuple[Handled, Turn | None]:
+        """One message in the unit of work `unit()` opens (its own, or its batch's savepoint)."""
         now = self.clock()
-        async with self.db.uow() as uow:
+        async with unit() as uow:
             # A repeat (the provider retrying) is found by the insert itself, ON CONFLICT.
             contact, _ = await uow.contacts.get_or_create(inbound.urn, inbound.channel, now)
             message_id = await uow.messages.add_inbound(

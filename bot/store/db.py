@@ -17,7 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncTransaction,
+    create_async_engine,
+)
 
 from bot.files import private_dir, private_file
 from bot.store import sqlite_loop
@@ -211,6 +216,9 @@ class Database:
         # not know whether it will write, so every one takes the lock: SQLite is for small
         # deployments and development, PostgreSQL for load.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
+        # Units of work waiting for that lock now: a group commit ends its batch early for them
+        # (bot/store/group_commit.py), so a batch never holds the lock long from anyone.
+        self.writers_waiting = 0
         self.writes = WriteHealth()
         database = make_url(self.url).database if self.dialect == "sqlite" else None
         self._directory = (
@@ -290,7 +298,11 @@ class UnitOfWork:
             if id(db) in _open_uows.get():
                 # The outer unit of work holds the lock this one would wait for: a deadlock.
                 raise RuntimeError("a unit of work is already open in this task (SQLite)")
-            await db._write_lock.acquire()
+            db.writers_waiting += 1
+            try:
+                await db._write_lock.acquire()
+            finally:
+                db.writers_waiting -= 1
             self._locked = True
             self._token = _open_uows.set(_open_uows.get() | {id(db)})
         try:
@@ -322,6 +334,11 @@ class UnitOfWork:
             self._release()
             raise
         return self
+
+    def savepoint(self) -> Savepoint:
+        """A unit of work inside this one (same connection and repositories) that commits or
+        rolls back alone: `async with uow.savepoint() as inner: ...; await inner.commit()`."""
+        return Savepoint(self)
 
     async def commit(self) -> None:
         """Commit everything done in this unit of work."""
@@ -362,3 +379,44 @@ class UnitOfWork:
         if self._locked and self._db._write_lock is not None:
             self._locked = False
             self._db._write_lock.release()
+
+
+class Savepoint(UnitOfWork):
+    """A unit of work nested in another under a SAVEPOINT: its commit releases the savepoint
+    (durable only when the outer one commits), its exit without commit rolls back to it."""
+
+    def __init__(self, outer: UnitOfWork) -> None:
+        super().__init__(outer._db)
+        self._outer = outer
+        self._savepoint: AsyncTransaction | None = None
+
+    async def __aenter__(self) -> Savepoint:
+        # The outer unit of work's connection and repositories: the class annotations name them.
+        for name in UnitOfWork.__annotations__:
+            if name.startswith("_"):
+                continue
+            setattr(self, name, getattr(self._outer, name))
+        self._savepoint = await self.conn.begin_nested()
+        return self
+
+    async def commit(self) -> None:
+        """Keep what this unit did (RELEASE SAVEPOINT); the outer unit commits it."""
+        if self._savepoint is not None and self._savepoint.is_active:
+            await self._savepoint.commit()
+
+    async def rollback(self) -> None:
+        """Undo what this unit did, and only that (ROLLBACK TO SAVEPOINT)."""
+        if self._savepoint is not None and self._savepoint.is_active:
+            await self._savepoint.rollback()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            problem = storage_failure(exc)
+            if problem is not None:
+                self._db.writes.failed(problem)
+        await self.rollback()

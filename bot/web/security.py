@@ -112,7 +112,9 @@ def make_middleware(settings: Settings, limiter: RateLimiter) -> Middleware:
             async with asyncio.timeout(HANDLER_TIMEOUT):
                 return await handler(request)
         except TimeoutError:
-            # Nothing was committed (the unit of work rolled back); the provider tries again.
+            # The provider tries again: a message not yet stored is stored then, one already
+            # committed (its batch went on without this request, bot/store/group_commit.py) is
+            # found a duplicate, so it is processed once either way.
             log.error(
                 "a request to %s took over %.0f s: answered 503", request.path, HANDLER_TIMEOUT
             )

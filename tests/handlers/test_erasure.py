@@ -76,7 +76,8 @@ async def test_a_channel_without_a_window_recalls_every_chat_message(db):
         await uow.messages.add_inbound(
             contact.id, "telegram", "u1", "hi", NOW - timedelta(days=400), chat_message_id="7"
         )
-        await Erasure(recalls, lambda lang, msgid, params: msgid).unsay(Turn(uow, contact, None, Outcome(None), NOW))
+        erasure = Erasure(recalls, lambda lang, msgid, params: msgid)
+        await erasure.unsay(Turn(uow, contact, None, Outcome(None), NOW))
         await uow.commit()
     async with db.uow() as uow:
         [item] = await uow.outbox.claim_due(NOW, 10, timedelta(minutes=1), "t")

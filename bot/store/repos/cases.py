@@ -22,6 +22,13 @@ from bot.store.records import Case, CaseEvent
 from bot.store.repos.base import Repo
 
 cases = CaseRow.__table__
+# Built once (every message looks for its contact's open case).
+OPEN_OF_CONTACT = (
+    sa.select(cases)
+    .where(cases.c.contact_id == sa.bindparam("of_contact"), cases.c.status != "closed")
+    .order_by(cases.c.created_at.desc(), cases.c.id.desc())
+    .limit(1)
+)
 case_events = CaseEventRow.__table__
 contacts = ContactRow.__table__
 
@@ -141,14 +148,7 @@ class CaseRepo(Repo):
 
     async def open_for_contact(self, contact_id: int) -> Case | None:
         """The contact's latest case that is not closed."""
-        row = (
-            await self.conn.execute(
-                sa.select(cases)
-                .where(cases.c.contact_id == contact_id, cases.c.status != "closed")
-                .order_by(cases.c.created_at.desc(), cases.c.id.desc())
-                .limit(1)
-            )
-        ).first()
+        row = (await self.conn.execute(OPEN_OF_CONTACT, {"of_contact": contact_id})).first()
         return self._record(row) if row else None
 
     async def update(self, case_id: int, now: datetime, **fields: Any) -> Case:

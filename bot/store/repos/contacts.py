@@ -39,6 +39,12 @@ fires = FireRow.__table__
 
 # Built once: every message touches its contact (see repos/outbox.py).
 TOUCH = sa.update(contacts).where(contacts.c.id == sa.bindparam("of_id"))
+# Built once: every message looks its contact up by the hash of its URN.
+LOCKED_BY_HASH = (
+    sa.select(contacts)
+    .where(contacts.c.urn_hash == sa.bindparam("of_hash"))
+    .with_for_update(key_share=True)
+)
 
 # Case events FSHI keeps whole: what the case needs for her safety (the coordinator's notes,
 # the order registered); her own words, relays and everything else lose their data.
@@ -126,13 +132,9 @@ class ContactRepo(Repo):
         messages are processed one after the other even across workers.
         """
         urn_hash = self.crypto.lookup_hash(urn)
-        locked = (
-            sa.select(contacts)
-            .where(contacts.c.urn_hash == urn_hash)
-            .with_for_update(key_share=True)
-        )
+        by_hash = {"of_hash": urn_hash}
         # Most messages come from people we know: one statement, nothing to encrypt.
-        known = (await self.conn.execute(locked)).first()
+        known = (await self.conn.execute(LOCKED_BY_HASH, by_hash)).first()
         if known is not None:
             try:
                 return self._record(known), False
@@ -156,7 +158,7 @@ class ContactRepo(Repo):
             .returning(contacts.c.id)
         )
         created = (await self.conn.execute(stmt)).scalar_one_or_none() is not None
-        row = (await self.conn.execute(locked)).one()
+        row = (await self.conn.execute(LOCKED_BY_HASH, by_hash)).one()
         return self._record(row), created
 
     async def _set_aside(self, contact_id: int, now: datetime) -> None:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.models import FireRow
 from bot.store.records import Fire
@@ -14,12 +15,25 @@ from bot.store.repos.base import Repo
 fires = FireRow.__table__
 
 # Built once (every message that waits schedules a timer); see repos/outbox.py.
-DROP_PENDING = sa.delete(fires).where(
-    fires.c.session_id == sa.bindparam("of_session"),
-    fires.c.kind == sa.bindparam("of_kind"),
-    fires.c.status == "pending",
-)
 INSERT_FIRE = sa.insert(fires).returning(fires.c.id)
+
+
+def _replacing(insert: Any) -> Any:
+    """An INSERT that takes the place of the session's pending timer of that kind, if any: one
+    statement where a DELETE and an INSERT were (uq_fires_session_id_kind_pending)."""
+    stmt = insert(fires)
+    return stmt.on_conflict_do_update(
+        index_elements=[fires.c.session_id, fires.c.kind],
+        index_where=sa.text("status = 'pending'"),  # literal: PostgreSQL matches it to the index
+        set_={
+            name: stmt.excluded[name]
+            for name in ("contact_id", "due_at", "seq", "created_at", "payload")
+        },
+    ).returning(fires.c.id)
+
+
+# Built once for each database: every message that waits schedules one or two timers.
+REPLACE_FIRE = {"postgresql": _replacing(postgresql.insert), "sqlite": _replacing(sqlite.insert)}
 
 
 class FireRepo(Repo):
@@ -49,8 +63,6 @@ class FireRepo(Repo):
         payload: dict[str, Any] | None = None,
     ) -> int:
         """Schedule a timer, replacing a pending one of the same (session, kind); returns its id."""
-        if session_id is not None:
-            await self.conn.execute(DROP_PENDING, {"of_session": session_id, "of_kind": kind})
         row = {
             "contact_id": contact_id,
             "session_id": session_id,
@@ -61,7 +73,9 @@ class FireRepo(Repo):
             "created_at": now,
             "payload": payload,
         }
-        return (await self.conn.execute(INSERT_FIRE, row)).scalar_one()
+        if session_id is None:  # NULLs never conflict: nothing to replace
+            return (await self.conn.execute(INSERT_FIRE, row)).scalar_one()
+        return (await self.conn.execute(REPLACE_FIRE[self.dialect], row)).scalar_one()
 
     async def cancel_for_session(self, session_id: int) -> None:
         """Cancel a session's timers that have not run."""

@@ -12,6 +12,11 @@ from bot.store.records import StoredSession
 from bot.store.repos.base import Repo
 
 sessions = SessionRow.__table__
+# Built once (every message loads its contact's session): building a statement cost about as
+# much CPU as running it.
+ACTIVE_OF_CONTACT = sa.select(sessions).where(
+    sessions.c.contact_id == sa.bindparam("of_contact"), sessions.c.status == "waiting"
+)
 
 # Built once: every message saves its session (see repos/outbox.py).
 SAVE_SESSION = (
@@ -38,13 +43,7 @@ class SessionRepo(Repo):
 
     async def get_active(self, contact_id: int) -> StoredSession | None:
         """The contact's waiting session, if any."""
-        row = (
-            await self.conn.execute(
-                sa.select(sessions).where(
-                    sessions.c.contact_id == contact_id, sessions.c.status == "waiting"
-                )
-            )
-        ).first()
+        row = (await self.conn.execute(ACTIVE_OF_CONTACT, {"of_contact": contact_id})).first()
         return self._record(row) if row else None
 
     async def get(self, session_id: int) -> StoredSession | None:

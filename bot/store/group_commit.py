@@ -1,0 +1,156 @@
+"""Group commit: units of work waiting at the same moment share one transaction and one COMMIT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
+
+from prometheus_client import Histogram
+
+from bot.store.db import Database, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# What a unit of work's code opens instead of `db.uow()`: the database's own unit of work when
+# it runs alone, a savepoint of the shared one when it runs in a batch.
+Unit = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+Work = Callable[[Unit], Awaitable[T]]
+
+# A batch holds the (SQLite) write lock, and other work waits for it: keep it short.
+BATCH_LIMIT = 64
+
+UNITS = Histogram(
+    "helpline_group_commit_units",
+    "Units of work committed together in one transaction",
+    ["name"],
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
+
+
+class GroupCommit:
+    """Runs units of work in batches: each under its own SAVEPOINT, all committed at once.
+
+    A unit's failure rolls back its savepoint only; the others commit. When the shared
+    transaction itself fails (its COMMIT, a lost connection, a deadlock between workers), nothing
+    of it is durable and every unit runs again alone, so one bad batch costs a retry, not a
+    message. `run` returns only after the unit's transaction committed: nothing is acknowledged
+    before it is durable. Order is the callers' affair: units run in the order `run` was
+    called, and a caller that must not overtake itself (one contact's messages) waits for its
+    previous unit before queueing the next. With `limit=1` nothing is grouped: each unit runs
+    at once, in its caller's task, in a unit of work of its own.
+
+    On SQLite a batch holds the one write lock: when another unit of work waits for it, the
+    batch commits what it has done and the rest waits for the next. Above all for the outbox's
+    record of what a provider accepted: a crash before that record sends the message again
+    (at-least-once by nature), and a record kept waiting behind a whole batch made that window
+    wide enough for tests/security/test_crash_under_load.py to see a reply go twice after a
+    SIGKILL. For the same reason those records are not grouped themselves.
+    """
+
+    def __init__(self, db: Database, name: str, *, limit: int = BATCH_LIMIT) -> None:
+        self.db = db
+        self.name = name
+        self.limit = limit
+        self._queue: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    async def run(self, work: Work[T]) -> T:
+        """Run `work(unit)` in the next batch and return its result once committed (or raise
+        its error); `work` opens `unit()` where it would open `db.uow()`."""
+        if self.limit <= 1:
+            return await work(self.db.uow)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((work, future))
+        if self._runner is None:
+            # A task of its own, in a context of its own: a caller cancelled (a client that
+            # hung up) must not cancel the batch that carries the others' messages.
+            self._runner = asyncio.create_task(
+                self._drain(), name=f"group-commit-{self.name}", context=contextvars.Context()
+            )
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                # One turn of the event loop first (a yield, not a wait): the requests already
+                # read queue their units and join this batch.
+                await asyncio.sleep(0)
+                batch, self._queue = self._queue[: self.limit], self._queue[self.limit :]
+                # What a batch cut short left goes first in the next one.
+                self._queue[:0] = await self._commit(batch)
+        finally:
+            self._runner = None
+            for _, future in self._queue:  # only when cancelled (shutdown) mid-drain
+                future.cancel()
+            if self._queue:
+                self._queue = []
+
+    async def _commit(
+        self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]
+    ) -> list[tuple[Work[Any], asyncio.Future[Any]]]:
+        """Run and commit a batch, or the start of it; returns the units left for the next."""
+        if len(batch) == 1:
+            UNITS.labels(self.name).observe(1)
+            await self._alone(*batch[0])
+            return []
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            async with self.db.uow() as shared:
+                for work, _ in batch:
+                    try:
+                        outcomes.append((True, await work(shared.savepoint)))
+                    except Exception as exc:  # its savepoint is rolled back; the others stay
+                        outcomes.append((False, exc))
+                    # A turn of the event loop (a yield, not a wait): SQLite's statements run
+                    # inline and never give it one, and the sender must be able to read a
+                    # provider's answer and ask for the write lock while a batch runs.
+                    await asyncio.sleep(0)
+                    if self.db.writers_waiting:
+                        # Someone waits for the (SQLite) write lock: the outbox recording what
+                        # a provider accepted, above all, since a crash before that record
+                        # sends the message again. Commit what is done and let them in.
+                        break
+                await shared.commit()
+        except Exception as exc:
+            log.warning(
+                "a batch of %d units (%s) failed as a whole (%s); each runs again alone",
+                len(batch),
+                self.name,
+                type(exc).__name__,
+            )
+            for work, future in batch:
+                await self._alone(work, future)
+            return []
+        except BaseException:
+            for _, future in batch:
+                future.cancel()
+            raise
+        UNITS.labels(self.name).observe(len(outcomes))
+        for (_, future), (ok, value) in zip(batch, outcomes, strict=False):
+            _settle(future, ok, value)
+        return batch[len(outcomes) :]
+
+    async def _alone(self, work: Work[Any], future: asyncio.Future[Any]) -> None:
+        try:
+            value = await work(self.db.uow)
+        except Exception as exc:
+            _settle(future, False, exc)
+        except BaseException:
+            future.cancel()
+            raise
+        else:
+            _settle(future, True, value)
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # its caller was cancelled: the unit ran all the same
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)

@@ -1,0 +1,171 @@
+"""Group commit on SQLite and PostgreSQL: one COMMIT for the units waiting together, a failing
+unit rolled back alone, a failed shared transaction retried unit by unit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from bot.store.db import Database, UnitOfWork
+from bot.store.group_commit import GroupCommit, Unit
+
+
+@pytest.fixture
+def commits(db: Database) -> Iterator[list[int]]:
+    """COMMITs the database's engine runs (a list that grows by one each)."""
+    seen: list[int] = []
+
+    def on_commit(_conn: Any) -> None:
+        seen.append(1)
+
+    event.listen(db.engine.sync_engine, "commit", on_commit)
+    yield seen
+    event.remove(db.engine.sync_engine, "commit", on_commit)
+
+
+async def actions(db: Database) -> list[str]:
+    """The audit log's actions, oldest first (what the units wrote)."""
+    async with db.uow() as uow:
+        return [e.action for e in await uow.audit.list_all()]
+
+
+def writer(action: str, now: datetime, fail: bool = False) -> Any:
+    """A unit that writes one audit entry, then fails if told to (after writing)."""
+
+    async def work(unit: Unit) -> str:
+        async with unit() as uow:
+            await uow.audit.add(action, now=now)
+            if fail:
+                raise RuntimeError(f"{action} failed")
+            await uow.commit()
+        return action
+
+    return work
+
+
+async def test_units_waiting_together_commit_once(db, now, commits):
+    group = GroupCommit(db, "test")
+    done = await asyncio.gather(*(group.run(writer(f"a{i}", now)) for i in range(6)))
+    assert done == [f"a{i}" for i in range(6)]
+    assert len(commits) == 1
+    assert await actions(db) == [f"a{i}" for i in range(6)]  # in the order they came
+
+
+async def test_a_failing_unit_is_rolled_back_alone(db, now, commits):
+    group = GroupCommit(db, "test")
+    works = [writer("a0", now), writer("bad", now, fail=True), writer("a2", now)]
+    done = await asyncio.gather(*(group.run(w) for w in works), return_exceptions=True)
+    assert done[0] == "a0" and done[2] == "a2"
+    assert isinstance(done[1], RuntimeError) and str(done[1]) == "bad failed"
+    assert len(commits) == 1
+    assert await actions(db) == ["a0", "a2"]
+
+
+async def test_a_unit_that_does_not_commit_leaves_nothing(db, now):
+    group = GroupCommit(db, "test")
+
+    async def undecided(unit: Unit) -> None:
+        async with unit() as uow:
+            await uow.audit.add("undecided", now=now)  # and no commit: rolled back
+
+    await asyncio.gather(group.run(writer("a0", now)), group.run(undecided))
+    assert await actions(db) == ["a0"]
+
+
+async def test_a_failed_shared_commit_runs_every_unit_again_alone(db, now, commits, monkeypatch):
+    group = GroupCommit(db, "test")
+    calls: list[str] = []
+    real_commit = UnitOfWork.commit
+    failures = [RuntimeError("the shared COMMIT failed")]
+
+    async def commit_failing_once(self: UnitOfWork) -> None:
+        if failures and type(self) is UnitOfWork:  # the batch's own transaction, not a savepoint
+            raise failures.pop()
+        await real_commit(self)
+
+    monkeypatch.setattr(UnitOfWork, "commit", commit_failing_once)
+
+    def counted(action: str) -> Any:
+        work = writer(action, now)
+
+        async def run(unit: Unit) -> str:
+            calls.append(action)
+            return await work(unit)
+
+        return run
+
+    done = await asyncio.gather(*(group.run(counted(f"a{i}")) for i in range(3)))
+    assert done == ["a0", "a1", "a2"]
+    assert calls == ["a0", "a1", "a2", "a0", "a1", "a2"]  # the batch, then each alone
+    assert len(commits) == 3
+    assert await actions(db) == ["a0", "a1", "a2"]  # each once: the batch left nothing
+
+
+async def test_a_caller_cancelled_does_not_cancel_the_batch(db, now):
+    group = GroupCommit(db, "test")
+    gone = asyncio.ensure_future(group.run(writer("gone", now)))
+    stays = asyncio.ensure_future(group.run(writer("stays", now)))
+    await asyncio.sleep(0)  # both queued; the batch has not started
+    gone.cancel()
+    assert await stays == "stays"
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    # The cancelled caller's unit ran all the same: a provider that saw no answer sends the
+    # message again and finds it stored (a duplicate), instead of losing it.
+    assert await actions(db) == ["gone", "stays"]
+
+
+async def test_a_unit_alone_runs_in_its_own_unit_of_work(db, now, commits):
+    group = GroupCommit(db, "test")
+    seen: list[type] = []
+
+    async def alone(unit: Unit) -> None:
+        async with unit() as uow:
+            seen.append(type(uow))
+            await uow.audit.add("alone", now=now)
+            await uow.commit()
+
+    await group.run(alone)
+    assert seen == [UnitOfWork] and len(commits) == 1
+
+
+async def test_a_limit_of_one_groups_nothing(db, now, commits):
+    group = GroupCommit(db, "test", limit=1)
+    done = await asyncio.gather(*(group.run(writer(f"a{i}", now)) for i in range(3)))
+    assert done == ["a0", "a1", "a2"]
+    assert len(commits) == 3  # each in a transaction of its own
+
+
+async def test_a_batch_lets_a_waiting_writer_in_before_going_on(db, now, commits):
+    if db.dialect != "sqlite":
+        pytest.skip("only SQLite has one write lock that a batch holds from others")
+    group = GroupCommit(db, "test")
+    others: list[asyncio.Task[None]] = []
+
+    async def other() -> None:
+        async with db.uow() as uow:  # as the outbox records a send: it waits for the lock
+            await uow.audit.add("other", now=now)
+            await uow.commit()
+
+    async def first(unit: Unit) -> str:
+        # A task of its own context, as the outbox sender is (not the batch's, which has a
+        # unit of work open).
+        loop = asyncio.get_running_loop()
+        others.append(loop.create_task(other(), context=contextvars.Context()))
+        await asyncio.sleep(0)  # a yield: the other unit of work starts waiting for the lock
+        return await writer("a0", now)(unit)
+
+    done = await asyncio.gather(
+        group.run(first), group.run(writer("a1", now)), group.run(writer("a2", now))
+    )
+    await others[0]
+    assert done == ["a0", "a1", "a2"]
+    # The batch stopped after its first unit, let the waiting writer in, then went on.
+    assert await actions(db) == ["a0", "other", "a1", "a2"]
+    assert len(commits) == 3
