@@ -258,6 +258,15 @@ def build_channels(app: web.Application, settings: Settings) -> dict[str, Any]:
     async def last_heard(urn: str) -> datetime | None:
         return await app[PIPELINE].last_heard(urn)
 
+    class Nudges:
+        """WhatsApp's one "a message waits for you" a day, kept by the pipeline (the database)."""
+
+        async def claim_nudge(self, urn: str, now: datetime) -> bool:
+            return await app[PIPELINE].claim_nudge(urn, now)
+
+        async def release_nudge(self, urn: str, now: datetime) -> None:
+            await app[PIPELINE].release_nudge(urn, now)
+
     channels: dict[str, Any] = {"simulator": SimulatorChannel(app[HUB])}
     twilio: list[Any] = []
     if settings.sms_enabled:
@@ -276,6 +285,7 @@ def build_channels(app: web.Application, settings: Settings) -> dict[str, Any]:
             on_status=on_status,
             on_opt_out=on_opt_out,
             last_inbound=last_heard,
+            nudges=Nudges(),
         )
         twilio.append(channels["whatsapp"])
     if twilio:

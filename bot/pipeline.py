@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
-from bot import engine
+from bot import engine, safe_times
 from bot.channels.base import Recall
 from bot.channels.recalls import RECALLS
 from bot.data.geo import locate
@@ -465,6 +465,21 @@ class Pipeline:
                 # Refused for WhatsApp's 24 hours after all: hers waits until she writes (not
                 # retried before), a coordinator's alert goes another way.
                 await uow.outbox.hold_sent(update.channel, update.external_id, update.error_code)
+            await uow.commit()
+
+    async def claim_nudge(self, urn: str, now: datetime) -> bool:
+        """WhatsApp: True when this address may be sent "a message waits for you" now (none in
+        the last 24 hours, by any worker); the claim is recorded."""
+        async with self.db.uow() as uow:
+            since = now - (safe_times.WINDOW - safe_times.WINDOW_MARGIN)  # as window_open counts
+            claimed = await uow.contacts.claim_nudge(urn, now, since)
+            await uow.commit()
+        return claimed
+
+    async def release_nudge(self, urn: str, now: datetime) -> None:
+        """WhatsApp: the announcement claimed at `now` was not sent after all."""
+        async with self.db.uow() as uow:
+            await uow.contacts.release_nudge(urn, now)
             await uow.commit()
 
     async def last_heard(self, urn: str) -> datetime | None:

@@ -184,3 +184,23 @@ async def test_a_conversation_begun_for_someone_erased_meanwhile_starts_nothing(
     assert await pipeline.begin(contact.id, prepare) is False
     assert seen == [None]
     assert commits == [1]
+
+
+async def test_a_waiting_message_is_announced_once_a_day_whatever_worker_sends_it(harness, db):
+    """WhatsApp's "a message waits for you": the claim is one statement on her contact row, so
+    of two workers (two pipelines on one database) only the first gets it; a send that failed
+    gives it back; a day later it may go again. An address never heard from gets none."""
+    from tests.pipeline_harness import build_pipeline
+
+    await harness.say("hello")
+    other = build_pipeline(db, clock=harness.clock)
+    urn, now = "sim:test1", harness.clock()
+    assert await harness.pipeline.claim_nudge(urn, now) is True
+    assert await other.claim_nudge(urn, now + timedelta(minutes=1)) is False
+    await other.release_nudge(urn, now + timedelta(minutes=1))  # not its claim: nothing changes
+    assert await other.claim_nudge(urn, now + timedelta(minutes=2)) is False
+    await harness.pipeline.release_nudge(urn, now)  # the announcement did not go
+    assert await other.claim_nudge(urn, now + timedelta(minutes=3)) is True
+    assert await harness.pipeline.claim_nudge(urn, now + timedelta(hours=12)) is False
+    assert await harness.pipeline.claim_nudge(urn, now + timedelta(hours=24, minutes=3)) is True
+    assert await other.claim_nudge("whatsapp:+355690000000", now) is False

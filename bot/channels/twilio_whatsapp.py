@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from bot import safe_times
 from bot.channels.base import Recall
@@ -139,6 +140,39 @@ async def _never_heard(urn: str) -> datetime | None:
     return None
 
 
+class Nudges(Protocol):
+    """Who was sent "a message waits for you" when: one a day, whatever worker sends it
+    (the pipeline keeps it in the database: Pipeline.claim_nudge)."""
+
+    async def claim_nudge(self, urn: str, now: datetime) -> bool:
+        """True when none went in the last 24 hours; records `now`."""
+        ...
+
+    async def release_nudge(self, urn: str, now: datetime) -> None:
+        """The one claimed at `now` was not sent after all."""
+        ...
+
+
+class LocalNudges:
+    """One process's count, for a channel without a database (its own tests)."""
+
+    def __init__(self) -> None:
+        self._at: dict[str, datetime] = {}
+
+    async def claim_nudge(self, urn: str, now: datetime) -> bool:
+        """True when none went in the last 24 hours; records `now`."""
+        last = self._at.get(urn)
+        if last is not None and safe_times.window_open(last, now):
+            return False
+        self._at[urn] = now
+        return True
+
+    async def release_nudge(self, urn: str, now: datetime) -> None:
+        """The one claimed at `now` was not sent after all."""
+        if self._at.get(urn) == now:
+            del self._at[urn]
+
+
 # FSHI: Twilio deletes its copies as for SMS; the chat stays in WhatsApp on her phone until she
 # deletes it, and she is told so under "Deleted.".
 RECALL = Recall(
@@ -163,6 +197,7 @@ class TwilioWhatsAppChannel(TwilioSmsChannel):
         on_status: OnStatus,
         on_opt_out: OnOptOut,
         last_inbound: LastInbound = _never_heard,
+        nudges: Nudges | None = None,
         clock: Callable[[], datetime] = _utcnow,
         timeout: float = SEND_TIMEOUT,
     ) -> None:
@@ -175,9 +210,9 @@ class TwilioWhatsAppChannel(TwilioSmsChannel):
             timeout=timeout,
         )
         self.last_inbound = last_inbound
-        # When each person was last sent the "a message waits for you" template: one a day,
-        # however many messages wait (in this process; another worker may send its own).
-        self._nudged: dict[str, datetime] = {}
+        # "A message waits for you": one a day, however many messages wait and whichever
+        # worker sends it (the app passes the pipeline, which keeps it in the database).
+        self.nudges: Nudges = nudges if nudges is not None else LocalNudges()
 
     def _button(self, form: Mapping[str, str]) -> str | None:
         """The id of a pressed quick reply (a template's), which a flow reads as its option."""
@@ -247,10 +282,9 @@ class TwilioWhatsAppChannel(TwilioSmsChannel):
         if not template.get("nudge"):  # the template says it all (a check-in's question)
             return await super().send(replace(msg, meta={**msg.meta, "_content": content}))
         # A nudge: "a message waits for you"; the message itself goes once she writes.
-        last = self._nudged.get(msg.urn)
-        if last is None or not safe_times.window_open(last, now):
+        if await self.nudges.claim_nudge(msg.urn, now):
             sent = await super().send(replace(msg, meta={**msg.meta, "_content": content}))
             if not sent.ok:
+                await self.nudges.release_nudge(msg.urn, now)
                 return sent
-            self._nudged[msg.urn] = now
         return SendResult(ok=False, retry=False, error=OUTSIDE_WINDOW, hold=True)

@@ -99,6 +99,8 @@ class ContactRow(Base):
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     erased_at: Mapped[datetime | None]
+    # WhatsApp: when she was last sent "a message waits for you" (one a day, whatever worker).
+    nudged_at: Mapped[datetime | None]
     # Her code words (issue 16): the one that says it is her, and the one that says "I'm not OK
     # but can't say"; encrypted like every personal datum, never logged, gone at FSHI.
     code_word_enc: Mapped[bytes | None]

@@ -151,6 +151,7 @@ async def channels_app(
                 on_status=pipeline.record_status,
                 on_opt_out=pipeline.set_opt_out,
                 last_inbound=pipeline.last_heard,
+                nudges=pipeline,
                 clock=clock,
             )
             link([channels["sms"], channels["whatsapp"]])

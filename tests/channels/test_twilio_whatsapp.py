@@ -22,6 +22,7 @@ from bot.channels.twilio_sms import SMS_PATH, STATUS_PATH, TwilioSmsChannel, lin
 from bot.channels.twilio_whatsapp import (
     OUTSIDE_WINDOW,
     TEMPLATES,
+    LocalNudges,
     TwilioWhatsAppChannel,
     template_text,
 )
@@ -100,7 +101,7 @@ async def make_wa(tmp_path: Path) -> AsyncIterator[MakeWA]:
         ):
             fake.add_template(sid, template_text(TEMPLATES[name], partial(catalogs.text, lang)))
 
-        async def build(*, sms: bool = True) -> WA:
+        async def build(*, sms: bool = True, nudges: Any = None) -> WA:
             config = settings(tmp_path, fake.url, sms=sms)
             rec = Recorder()
             heard: dict[str, datetime] = {}
@@ -112,7 +113,7 @@ async def make_wa(tmp_path: Path) -> AsyncIterator[MakeWA]:
                 receive=rec.receive, on_status=rec.on_status, on_opt_out=rec.on_opt_out
             )
             whatsapp = TwilioWhatsAppChannel(
-                config, last_inbound=last_inbound, clock=lambda: NOW, **common
+                config, last_inbound=last_inbound, nudges=nudges, clock=lambda: NOW, **common
             )
             channels: list[TwilioSmsChannel] = [whatsapp]
             if sms:
@@ -233,6 +234,20 @@ async def test_a_waiting_message_is_announced_once_a_day(make_wa: MakeWA) -> Non
         assert (result.ok, result.hold) == (False, True)
     [announced] = [r.form for r in wa.fake.created()]
     assert announced["ContentSid"] == WAITING_SQ
+
+
+async def test_two_workers_announce_a_waiting_message_once(make_wa: MakeWA) -> None:
+    """Two workers' channels ask one keeper of announcements (the pipeline, in the app): the
+    second holds the message without announcing it again; a refused announcement is given back."""
+    shared = LocalNudges()
+    first, second = await make_wa(nudges=shared), await make_wa(nudges=shared, sms=False)
+    for wa in (first, second):
+        result = await wa.send("Koordinatori: …", meta=template(TPL_WAITING, "sq", nudge=True))
+        assert (result.ok, result.hold) == (False, True)
+    assert first.fake is second.fake  # one Twilio behind both workers
+    announced = [r.form for r in first.fake.created()]
+    assert [form["ContentSid"] for form in announced] == [WAITING_SQ]
+    assert await shared.claim_nudge(URN, NOW) is False  # still claimed: it went
 
 
 async def test_the_fake_speaks_twilios_wire_format(make_wa: MakeWA) -> None:

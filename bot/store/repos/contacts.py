@@ -110,6 +110,27 @@ class ContactRepo(Repo):
                 found.append(bytes(token))
         return found
 
+    async def claim_nudge(self, urn: str, now: datetime, since: datetime) -> bool:
+        """Take the one announcement a day for this address: True when none was sent since
+        `since` (and `now` is recorded, in the same statement: two workers never both get it)."""
+        claimed = await self.conn.execute(
+            sa.update(contacts)
+            .where(contacts.c.urn_hash == self.crypto.lookup_hash(urn))
+            .where(sa.or_(contacts.c.nudged_at.is_(None), contacts.c.nudged_at < since))
+            .values(nudged_at=now)
+            .returning(contacts.c.id)
+        )
+        return claimed.first() is not None
+
+    async def release_nudge(self, urn: str, now: datetime) -> None:
+        """The announcement claimed at `now` did not go: the next message may try again."""
+        await self.conn.execute(
+            sa.update(contacts)
+            .where(contacts.c.urn_hash == self.crypto.lookup_hash(urn))
+            .where(contacts.c.nudged_at == now)
+            .values(nudged_at=None)
+        )
+
     async def find_by_urn(self, urn: str) -> Contact | None:
         """The contact with this URN, if any (and readable: see get_or_create)."""
         row = (
