@@ -354,16 +354,20 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is not None:
-            problem = storage_failure(exc)
-            if problem is not None:
-                self._db.writes.failed(problem)
+        self._note_failure(exc)
         try:
             # Closing rolls back whatever was not committed.
             if self._conn_open():
                 await self.conn.close()
         finally:
             self._release()
+
+    def _note_failure(self, exc: BaseException | None) -> None:
+        """A storage failure (full disk, read-only file) turns /healthz's writes to false."""
+        if exc is not None:
+            problem = storage_failure(exc)
+            if problem is not None:
+                self._db.writes.failed(problem)
 
     def _conn_open(self) -> bool:
         return getattr(self, "conn", None) is not None and not self.conn.closed
@@ -415,8 +419,5 @@ class Savepoint(UnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is not None:
-            problem = storage_failure(exc)
-            if problem is not None:
-                self._db.writes.failed(problem)
+        self._note_failure(exc)
         await self.rollback()
