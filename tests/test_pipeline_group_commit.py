@@ -4,17 +4,22 @@ a failure isolated to its own message, every person's messages in order."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from bot import engine
 from bot.store.db import Database
 from tests.pipeline_harness import Harness
-from tests.store.fixtures import crypto, db, db_url, postgres_url, sqlite_template  # noqa: F401
+from tests.store.fixtures import (  # noqa: F401
+    commits,
+    crypto,
+    db,
+    db_url,
+    postgres_url,
+    sqlite_template,
+)
 
 ENGINE_FLOWS = Path(__file__).parent / "engine" / "flows"
 SCRIPT = ["hello", "shqip", "po", "tirana", "jo", "jo"]
@@ -24,19 +29,6 @@ FIRST_LINES = ["t.lang", "t.safe", "t.where", "t.weapon", "t.choke", "t.level"]
 @pytest.fixture
 async def harness(db: Database) -> Harness:
     return await Harness(db, flows_dir=ENGINE_FLOWS, trigger_flow="main").start()
-
-
-@pytest.fixture
-def commits(db: Database) -> Iterator[list[int]]:
-    """COMMITs the database's engine runs."""
-    seen: list[int] = []
-
-    def on_commit(_conn: Any) -> None:
-        seen.append(1)
-
-    event.listen(db.engine.sync_engine, "commit", on_commit)
-    yield seen
-    event.remove(db.engine.sync_engine, "commit", on_commit)
 
 
 async def deliver(harness: Harness) -> dict[str, list[str]]:

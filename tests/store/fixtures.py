@@ -129,3 +129,16 @@ async def db(db_url: str, crypto: Crypto) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+def commits(db: Database) -> Iterator[list[int]]:
+    """COMMITs the database's engine runs (a list that grows by one each)."""
+    seen: list[int] = []
+
+    def on_commit(_conn: object) -> None:
+        seen.append(1)
+
+    sa.event.listen(db.engine.sync_engine, "commit", on_commit)
+    yield seen
+    sa.event.remove(db.engine.sync_engine, "commit", on_commit)

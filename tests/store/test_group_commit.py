@@ -5,28 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from bot.store.db import Database, UnitOfWork
 from bot.store.group_commit import GroupCommit, Unit
-
-
-@pytest.fixture
-def commits(db: Database) -> Iterator[list[int]]:
-    """COMMITs the database's engine runs (a list that grows by one each)."""
-    seen: list[int] = []
-
-    def on_commit(_conn: Any) -> None:
-        seen.append(1)
-
-    event.listen(db.engine.sync_engine, "commit", on_commit)
-    yield seen
-    event.remove(db.engine.sync_engine, "commit", on_commit)
 
 
 async def actions(db: Database) -> list[str]:
