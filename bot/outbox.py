@@ -141,21 +141,42 @@ class OutboxSender:
         for item in items:
             by_chat[(item.channel, item.urn)].append(item)
         # One chat's messages go in order; different chats go side by side.
-        await asyncio.gather(*(self._send_chat(chat) for chat in by_chat.values()))
+        await asyncio.gather(*(self._send_chat(chat, now) for chat in by_chat.values()))
         return len(items)
 
-    async def _send_chat(self, items: list[OutboxItem]) -> None:
+    async def _send_chat(self, items: list[OutboxItem], claimed: datetime) -> None:
         for item in sorted(items, key=lambda i: i.id):
-            await self._send_one(item)
+            await self._send_one(item, claimed)
 
-    async def _send_one(self, item: OutboxItem) -> None:
+    async def _send_one(self, item: OutboxItem, claimed: datetime) -> None:
         self._in_flight.add(item.id)
         try:
-            await self._send_and_record(item)
+            await self._send_and_record(item, claimed)
         finally:
             self._in_flight.discard(item.id)
 
-    async def _send_and_record(self, item: OutboxItem) -> None:
+    async def _still_ours(self, item: OutboxItem, claimed: datetime) -> bool:
+        """Whether this sender may still send the row: its lease is renewed when half of it
+        went by since the claim (pacing holds a batch's last rows back for seconds, a chat's
+        many rows for a minute), and refused when another sender took the row meanwhile."""
+        now = self.clock()
+        if now - claimed < self.lease / 2:
+            return True  # nearly always: no statement
+        try:
+            async with self.db.uow() as uow:
+                renewed = await uow.outbox.renew_lease(item.id, self.owner, now + self.lease)
+                await uow.commit()
+        except (DBAPIError, OSError) as exc:
+            # Not sent now: the row stays leased and goes once its lease runs out.
+            log.warning("outbox row %s: lease not renewed (%s)", item.id, type(exc).__name__)
+            return False
+        if not renewed:
+            log.info(
+                "outbox row %s: its lease ran out while it waited; another sender has it", item.id
+            )
+        return renewed
+
+    async def _send_and_record(self, item: OutboxItem, claimed: datetime) -> None:
         channel = self.channels.get(item.channel)
         if channel is None:
             result = SendResult(ok=False, error=f"channel {item.channel} is off")
@@ -169,8 +190,11 @@ class OutboxSender:
                 kind=item.kind,
                 meta=dict(item.meta or {}),
             )
+            await self.pacer.wait(item.channel, item.urn)
+            # Another worker sending it too would be a duplicate reply (R3).
+            if not await self._still_ours(item, claimed):
+                return
             try:
-                await self.pacer.wait(item.channel, item.urn)
                 result = await channel.send(outbound)
             except Exception as exc:  # a channel bug must not stop the others
                 log.exception("channel %s raised while sending", item.channel)

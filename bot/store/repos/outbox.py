@@ -194,6 +194,20 @@ class OutboxRepo(Repo):
         rows = await self.claim_rows(outbox, now, limit, lease, owner, count_reclaims=True)
         return [self._record(r) for r in rows]
 
+    async def renew_lease(self, outbox_id: int, owner: str, until: datetime) -> bool:
+        """Extend `owner`'s lease of a row it claimed; False when it is no longer theirs
+        (another sender claimed it after the lease ran out, or it is done)."""
+        result = await self.conn.execute(
+            sa.update(outbox)
+            .where(
+                outbox.c.id == outbox_id,
+                outbox.c.status == "leased",
+                outbox.c.lease_owner == owner,
+            )
+            .values(leased_until=until)
+        )
+        return (result.rowcount or 0) == 1
+
     async def mark_sent(
         self,
         outbox_id: int,
