@@ -153,6 +153,24 @@ def storage_failure(exc: BaseException) -> str | None:
     return None
 
 
+# PostgreSQL's SQLSTATEs for a transaction that lost a race, not one that is wrong: deadlock
+# detected, serialization failure. Run again, it goes through.
+POSTGRES_TRANSIENT = ("40P01", "40001")
+
+
+def lost_race(exc: BaseException) -> bool:
+    """True when `exc` says the statement lost a race with another transaction (a deadlock
+    between workers): the same work run again succeeds."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "sqlstate", None) in POSTGRES_TRANSIENT:
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
 class WriteHealth:
     """Whether the database takes writes: the last storage failure seen, logged once."""
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from prometheus_client import Histogram
 
-from bot.store.db import Database, UnitOfWork
+from bot.store.db import Database, UnitOfWork, lost_race
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,8 @@ Work = Callable[[Unit], Awaitable[T]]
 
 # A batch holds the (SQLite) write lock, and other work waits for it: keep it short.
 BATCH_LIMIT = 64
+# A unit alone that loses a race (a deadlock) with another worker runs again up to this often.
+ALONE_TRIES = 3
 
 UNITS = Histogram(
     "helpline_group_commit_units",
@@ -99,12 +101,20 @@ class GroupCommit:
             await self._alone(*batch[0])
             return []
         outcomes: list[tuple[bool, Any]] = []
+        again: list[int] = []  # units that lost a race with another worker: run alone after
         try:
             async with self.db.uow() as shared:
                 for work, _ in batch:
                     try:
                         outcomes.append((True, await work(shared.savepoint)))
                     except Exception as exc:  # its savepoint is rolled back; the others stay
+                        if lost_race(exc):
+                            # A deadlock with another worker's batch (PostgreSQL breaks it
+                            # after deadlock_timeout by failing one statement): a batch holds
+                            # its earlier units' rows while later ones run, so two workers'
+                            # batches can lock two people's rows in opposite orders. Not her
+                            # message's fault: it runs again, alone, once this batch is done.
+                            again.append(len(outcomes))
                         outcomes.append((False, exc))
                     # A turn of the event loop (a yield, not a wait): SQLite's statements run
                     # inline and never give it one, and the sender must be able to read a
@@ -131,13 +141,27 @@ class GroupCommit:
                 future.cancel()
             raise
         UNITS.labels(self.name).observe(len(outcomes))
-        for (_, future), (ok, value) in zip(batch, outcomes, strict=False):
-            _settle(future, ok, value)
+        for i, ((_, future), (ok, value)) in enumerate(zip(batch, outcomes, strict=False)):
+            if i not in again:
+                _settle(future, ok, value)
+        for i in again:
+            log.warning(
+                "a unit (%s) lost a race with another transaction; it runs again alone", self.name
+            )
+            await self._alone(*batch[i])
         return batch[len(outcomes) :]
 
     async def _alone(self, work: Work[Any], future: asyncio.Future[Any]) -> None:
         try:
-            value = await work(self.db.uow)
+            for attempt in range(1, ALONE_TRIES + 1):
+                try:
+                    value = await work(self.db.uow)
+                    break
+                except Exception as exc:
+                    # Alone, a unit can still deadlock with another worker's batch: its
+                    # transaction was rolled back whole, so it runs again.
+                    if attempt == ALONE_TRIES or not lost_race(exc):
+                        raise
         except Exception as exc:
             _settle(future, False, exc)
         except BaseException:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from bot.store.db import Database, UnitOfWork
 from bot.store.group_commit import GroupCommit, Unit
@@ -154,3 +155,86 @@ async def test_a_batch_lets_a_waiting_writer_in_before_going_on(db, now, commits
     # The batch stopped after its first unit, let the waiting writer in, then went on.
     assert await actions(db) == ["a0", "other", "a1", "a2"]
     assert len(commits) == 3
+
+
+async def test_a_unit_that_deadlocks_with_another_workers_batch_runs_again_alone(db, crypto, now):
+    if db.dialect != "postgresql":
+        pytest.skip("only PostgreSQL has row locks that two workers' batches can take crosswise")
+    other_db = Database(db.url, crypto)  # a second worker
+    try:
+        async with db.uow() as uow:
+            for action in ("row1", "row2"):
+                await uow.audit.add(action, now=now)
+            await uow.commit()
+        ids = {e.action: e.id for e in (await _entries(db))}
+        x_holds, y_holds = asyncio.Event(), asyncio.Event()
+
+        def update(
+            row: str,
+            done: str,
+            hold: asyncio.Event | None = None,
+            wait: asyncio.Event | None = None,
+        ) -> Any:
+            async def work(unit: Unit) -> str:
+                if wait is not None:
+                    await wait.wait()
+                async with unit() as uow:
+                    await uow.conn.execute(sa.text("SET LOCAL deadlock_timeout = '50ms'"))
+                    await uow.conn.execute(
+                        sa.text("UPDATE audit_log SET action = action || ':' || :a WHERE id = :id"),
+                        {"a": done, "id": ids[row]},
+                    )
+                    if hold is not None:
+                        hold.set()
+                    await uow.commit()
+                return done
+
+            return work
+
+        # Worker X's batch locks row 1 then row 2; worker Y's row 2 then row 1: a deadlock,
+        # which PostgreSQL breaks by failing one of the two second statements.
+        x, y = GroupCommit(db, "x"), GroupCommit(other_db, "y")
+        done = await asyncio.gather(
+            x.run(update("row1", "x1", hold=x_holds)),
+            x.run(update("row2", "x2", wait=y_holds)),
+            y.run(update("row2", "y1", hold=y_holds, wait=x_holds)),
+            y.run(update("row1", "y2")),
+        )
+        assert done == ["x1", "x2", "y1", "y2"]  # the loser ran again, alone, and went through
+        # Each update ran once: row 1 by X then Y, row 2 by Y then X, whichever lost.
+        assert sorted(e.action for e in await _entries(db)) == ["row1:x1:y2", "row2:y1:x2"]
+    finally:
+        await other_db.dispose()
+
+
+async def _entries(db: Database) -> list[Any]:
+    async with db.uow() as uow:
+        return list(await uow.audit.list_all())
+
+
+class LostRace(Exception):
+    """What a deadlock between workers looks like to the store (its SQLSTATE)."""
+
+    sqlstate = "40P01"
+
+
+async def test_a_unit_alone_that_loses_a_race_runs_again_and_others_do_not(db, now):
+    group = GroupCommit(db, "test")
+    tries: list[str] = []
+
+    def flaky(action: str, error: Exception, times: int) -> Any:
+        async def work(unit: Unit) -> str:
+            tries.append(action)
+            if tries.count(action) <= times:
+                raise error
+            return await writer(action, now)(unit)
+
+        return work
+
+    assert await group.run(flaky("race", LostRace(), times=1)) == "race"
+    with pytest.raises(RuntimeError):
+        await group.run(flaky("bug", RuntimeError("a bug"), times=1))
+    with pytest.raises(LostRace):
+        await group.run(flaky("stuck", LostRace(), times=99))
+    assert tries == ["race", "race", "bug", "stuck", "stuck", "stuck"]
+    assert await actions(db) == ["race"]
