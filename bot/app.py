@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import language
 from bot import metrics as prom
 from bot.channels.simulator import SimulatorChannel
 from bot.config import Settings
@@ -103,6 +104,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         problems = "\n".join(str(p) for p in loaded.problems)
         raise StartupError(f"the flows have errors, fix them and start again:\n{problems}")
     await store_flow_versions(db, flows, clock())
+    language.warm_up()  # before the first message, not during it
     places = places_from(await ensure_municipalities(db))
     catalogs = Catalogs()
     channels = app[CHANNELS]

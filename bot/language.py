@@ -27,6 +27,16 @@ def detector() -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(*_CODES).build()
 
 
+def warm_up() -> None:
+    """Load the models now, not at the first message.
+
+    lingua loads its models on first use: about 1 s of CPU here, holding the GIL, so the
+    first message after a start (hers, perhaps urgent) and every request behind it waited
+    that long. Run at start-up, before the server takes requests.
+    """
+    identify("pershendetje, si jeni")  # a short text: all the n-gram orders short texts use
+
+
 def identify(text: str) -> Mapping[str, float]:
     """Confidence per language code ('sq', 'en', 'sr'), summing to 1 (empty for no text)."""
     if not text.strip():
