@@ -11,7 +11,10 @@ reached the fake provider. Phases:
 - paced: messages sent at a fixed rate (default half the saturation rate): webhook -> reply
   request at the fake provider (p50/p99) and urgent message -> coordinator's alert (p50/p99);
 - bare: a bare aiohttp handler (same routes, reads the body, answers at once) in its own
-  process, driven by the same generator; our saturation rate as a share of it.
+  process, driven by the same generator; our saturation rate as a share of it;
+- bare with replies: the same handler sending one reply a message to the fakes with plain
+  aiohttp, the generator waiting for it as for ours: the ceiling of any helpline on this stack
+  and machine, since it does the least one must (a request in, a request out).
 
 Also the server's CPU seconds per message (from /proc, all worker processes), on PostgreSQL the
 CPU of its backends serving the bench database and the transactions a message (pg_stat_database),
@@ -322,20 +325,60 @@ class TimedTelegram(FakeTelegram):
 # -- the servers ---------------------------------------------------------------------------------
 
 
-def bare_main(port: int) -> None:
-    """The bare aiohttp handler: the helpline's routes, reading the body, answering at once."""
+def bare_main(port: int, twilio_url: str | None = None, telegram_url: str | None = None) -> None:
+    """The bare aiohttp handler: the helpline's routes, reading the body, answering at once.
+
+    Given the fakes' URLs it also sends one reply a message, as plainly as aiohttp can (a form
+    POST to Twilio's Messages.json, a JSON sendMessage to the Bot API) after answering: the
+    least any helpline on this stack does for a message, and so the ceiling of its rate here.
+    """
+    replies = twilio_url is not None and telegram_url is not None
+    session: aiohttp.ClientSession | None = None
+    tasks: set[asyncio.Task[None]] = set()
+
+    def later(url: str, **options: Any) -> None:
+        """POST in a task of its own: the webhook is answered first, as the helpline does."""
+
+        async def go() -> None:
+            assert session is not None
+            async with session.post(url, **options) as resp:
+                await resp.read()
+
+        task = asyncio.create_task(go())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     async def sms(request: web.Request) -> web.Response:
-        await request.post()
+        form = await request.post()
+        if session is not None:
+            later(
+                f"{twilio_url}/2010-04-01/Accounts/{smsp.ACCOUNT_SID}/Messages.json",
+                data={"To": form["From"], "From": smsp.HELPLINE_NUMBER, "Body": "ok"},
+                auth=aiohttp.BasicAuth(smsp.ACCOUNT_SID, smsp.AUTH_TOKEN),
+            )
         return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
     async def telegram(request: web.Request) -> web.Response:
-        await request.read()
+        body = await request.read()
+        if session is not None:
+            chat = json.loads(body)["message"]["chat"]["id"]
+            later(
+                f"{telegram_url}/bot{tgp.TOKEN}/sendMessage", json={"chat_id": chat, "text": "ok"}
+            )
         return web.Response()
+
+    async def client(_app: web.Application) -> AsyncIterator[None]:
+        nonlocal session
+        if replies:
+            session = aiohttp.ClientSession()
+        yield
+        if session is not None:
+            await session.close()
 
     app = web.Application()
     app.router.add_post(SMS_PATH, sms)
     app.router.add_post(WEBHOOK_PATH, telegram)
+    app.cleanup_ctx.append(client)
     web.run_app(
         app,
         host="127.0.0.1",
@@ -348,12 +391,18 @@ def bare_main(port: int) -> None:
 class BareProcess(ServerProcess):
     """The bare handler in its own process, started and stopped like the helpline."""
 
+    replies_to: tuple[str, str] | None = None  # the fakes' URLs: send a reply a message
+
     async def start(self) -> BareProcess:
+        extra: tuple[str, ...] = ()
+        if self.replies_to is not None:
+            extra = ("--bare-twilio", self.replies_to[0], "--bare-telegram", self.replies_to[1])
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             __file__,
             "--bare-server",
             str(self.port),
+            *extra,
             cwd=ROOT,
             env=self.env,
             stdout=asyncio.subprocess.PIPE,
@@ -615,6 +664,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             flush=True,
                         )
                     results.update(await measure(args, server, url, twilio, telegram))
+                    args.saturation_rate = results.get("saturation_rate", 0.0)
                 finally:
                     unpin(pinned)
                     await server.stop()
@@ -623,29 +673,47 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         saved = Path(tempfile.gettempdir(), "helpline-load-server.log")
                         saved.write_bytes(b"".join(server.output))  # noqa: ASYNC240 - at the end
                         print(f"  server errors: {len(problems)}, first: {problems[:3]}; {saved}")
+            if args.bare:
+                for replies in (False, True):
+                    results.update(await bare_phase(args, twilio, telegram, replies))
         finally:
             await twilio.stop()
             await telegram.stop()
-        if args.bare:
-            mine = os.sched_getaffinity(0)
-            if args.server_cpus:  # the bare server on the helpline's cores, for a fair share
-                os.sched_setaffinity(0, cpus(args.server_cpus))
-            try:
-                bare = await BareProcess({}, port=free_port()).start()
-            finally:
-                os.sched_setaffinity(0, mine)
-            try:
-                generator = Generator(bare.url, wait_replies=False)
-                async with generator.running(args.people):
-                    stats = await generator.phase(args.people, args.duration, warmup=args.warmup)
-                rate = stats.rate(args.duration)
-                print(f"bare aiohttp: {rate:.0f} msg/s", flush=True)
-                results["bare_rate"] = rate
-                results["ratio"] = results["saturation_rate"] / rate if rate else 0.0
-                print(f"ours / bare: {results['ratio']:.1%}", flush=True)
-            finally:
-                await bare.stop()
     return results
+
+
+async def bare_phase(
+    args: argparse.Namespace, twilio: TimedTwilio, telegram: TimedTelegram, replies: bool
+) -> dict[str, Any]:
+    """The bare handler driven like the helpline: answering only, or sending a reply too."""
+    mine = os.sched_getaffinity(0)
+    if args.server_cpus:  # the bare server on the helpline's cores, for a fair share
+        os.sched_setaffinity(0, cpus(args.server_cpus))
+    try:
+        bare = BareProcess({}, port=free_port())
+        if replies:
+            bare.replies_to = (twilio.url, telegram.url)
+        await bare.start()
+    finally:
+        os.sched_setaffinity(0, mine)
+    out: dict[str, Any] = {}
+    try:
+        generator = Generator(bare.url, wait_replies=replies)
+        twilio.generator = telegram.generator = generator
+        async with generator.running(args.people):
+            stats = await generator.phase(args.people, args.duration, warmup=args.warmup)
+        rate = stats.rate(args.duration)
+        key = "bare_reply" if replies else "bare"
+        out[f"{key}_rate"] = rate
+        out[f"{key}_missing"] = stats.missing
+        out[f"ratio_{key}"] = ours = (
+            args.saturation_rate / rate if rate and args.saturation_rate else 0.0
+        )
+        what = "bare aiohttp, answering and sending a reply" if replies else "bare aiohttp"
+        print(f"{what}: {rate:.0f} msg/s (missing replies {stats.missing}); ours / it: {ours:.1%}")
+    finally:
+        await bare.stop()
+    return out
 
 
 async def measure(
@@ -783,9 +851,12 @@ def main() -> None:
         "--other-cpus", help="pin this process and PostgreSQL to these cores (taskset list)"
     )
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--bare-twilio", help=argparse.SUPPRESS)
+    parser.set_defaults(saturation_rate=0.0)
+    parser.add_argument("--bare-telegram", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
-        bare_main(args.bare_server)
+        bare_main(args.bare_server, args.bare_twilio, args.bare_telegram)
         return
     print(
         f"helpline load: {args.database}, {args.workers} worker(s), {args.people} people, "
