@@ -320,10 +320,11 @@ class AiohttpRequest(BaseRequest):
     `call`), so errors come back as the same TelegramError subclasses (RetryAfter, Forbidden,
     BadRequest, ...) that error_result maps."""
 
-    def __init__(self, pool: int = POOL_SIZE) -> None:
+    def __init__(self, pool: int = POOL_SIZE, read_timeout: float = READ_TIMEOUT) -> None:
         self.pool = pool
+        self._read_timeout = read_timeout
         self._session: aiohttp.ClientSession | None = None
-        self._timeout = self._client_timeout(READ_TIMEOUT, WRITE_TIMEOUT, CONNECT_TIMEOUT)
+        self._timeout = self._client_timeout(read_timeout, WRITE_TIMEOUT, CONNECT_TIMEOUT)
 
     @staticmethod
     def _client_timeout(
@@ -343,7 +344,7 @@ class AiohttpRequest(BaseRequest):
     @property
     def read_timeout(self) -> float | None:
         """The read timeout getUpdates adds its long-poll timeout to."""
-        return READ_TIMEOUT
+        return self._read_timeout
 
     async def initialize(self) -> None:
         """Open the session (inside the running loop); calling it again does nothing."""
@@ -382,7 +383,7 @@ class AiohttpRequest(BaseRequest):
             read, write, connect = (
                 default if isinstance(t, _NOT_GIVEN) else t
                 for t, default in zip(
-                    given, (READ_TIMEOUT, WRITE_TIMEOUT, CONNECT_TIMEOUT), strict=True
+                    given, (self._read_timeout, WRITE_TIMEOUT, CONNECT_TIMEOUT), strict=True
                 )
             )
             timeout = self._client_timeout(read, write, connect)
@@ -426,8 +427,10 @@ class TelegramChannel:
         clock: Callable[[], datetime] = _utcnow,
         poll_timeout: int = POLL_TIMEOUT,
         retry_delay: float = POLL_RETRY_DELAY,
+        read_timeout: float = READ_TIMEOUT,
     ) -> None:
         self.settings = settings
+        self.read_timeout = read_timeout
         self.receive = receive
         self.clock = clock
         self.poll_timeout = poll_timeout
@@ -460,7 +463,7 @@ class TelegramChannel:
             raise RuntimeError("the Telegram channel needs TELEGRAM_BOT_TOKEN")
         base = api_base_url(self.settings.telegram_api_url)
         # getUpdates adds its long-poll timeout to READ_TIMEOUT itself (a pooled connection).
-        request = AiohttpRequest()
+        request = AiohttpRequest(read_timeout=self.read_timeout)
         return Bot(
             token,
             base_url=base,
@@ -479,7 +482,10 @@ class TelegramChannel:
             raise RuntimeError("TelegramChannel used before start()")
         url = f"{self._bot.base_url}/{method}"
         status, payload = await self._request.send_json("POST", url, parameters)
-        return await _Answered(status, payload).post(url)
+        try:
+            return await _Answered(status, payload).post(url)
+        except (KeyError, TypeError) as exc:  # a 2xx answer without "result"
+            raise TelegramError("Invalid server response") from exc
 
     async def start(self) -> None:
         """Create the bot inside the running loop; in polling mode start the getUpdates loop."""
