@@ -452,6 +452,21 @@ async def test_telegram_calls_share_one_connection(
     assert len(raw.seen) == 5 and len({s.peer for s in raw.seen}) == 1
 
 
+async def test_telegram_stop_closes_the_one_session(tmp_path: Path, raw: RawServer) -> None:
+    """PTB's calls and the channel's share one session; stop() closes it, even when getMe failed."""
+    raw.answer("getMe", Answer(502, PROXY_HTML, content_type="text/html"))
+    channel = TelegramChannel(settings_for(tmp_path, raw.url), receive=_receive)
+    await channel.start()
+    request = channel._request
+    assert request is not None and channel._bot is not None and channel._bot.request is request
+    session = request._session
+    assert await channel.send(telegram_to()) == SendResult(ok=True, external_id="100")
+    await channel.stop()
+    assert session is not None and session.closed
+    with pytest.raises(RuntimeError):
+        await channel.send(telegram_to())
+
+
 async def test_telegram_network_errors_never_show_the_token(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
