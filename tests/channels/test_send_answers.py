@@ -38,7 +38,7 @@ class Answer:
     """What the raw server says to one request."""
 
     status: int
-    body: str = ""
+    body: str | bytes = ""
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
     hang: bool = False  # say nothing until the test ends
@@ -96,6 +96,9 @@ class RawServer:
         answer = queue.pop(0) if queue else self._success(name)
         if answer.hang:
             await self._release.wait()
+        if isinstance(answer.body, bytes):  # as is, whatever it claims to be
+            headers = {**answer.headers, "Content-Type": answer.content_type}
+            return web.Response(status=answer.status, body=answer.body, headers=headers)
         return web.Response(
             status=answer.status,
             text=answer.body,
@@ -250,6 +253,11 @@ TWILIO_ANSWERS = [
         "redirect-is-not-followed",
         Answer(307, "", {"Location": "http://127.0.0.1:9/elsewhere"}),
         SendResult(ok=False, retry=False, error="307"),
+    ),
+    (
+        "not-utf8-503",
+        Answer(503, b"\xff\xfe not UTF-8", content_type="text/html; charset=utf-8"),
+        SendResult(ok=False, retry=True, error="503"),
     ),
     (
         "created-but-unreadable",
