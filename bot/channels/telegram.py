@@ -1,4 +1,5 @@
-"""The Telegram channel: python-telegram-bot as transport, by webhook or by long polling."""
+"""The Telegram channel: python-telegram-bot reads the Bot API, aiohttp carries it; by webhook or
+by long polling."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import aiohttp
 from aiohttp import web
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram import Bot, Update
 from telegram.constants import ChatType
 from telegram.error import (
     BadRequest,
@@ -28,7 +31,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.request import HTTPXRequest
+from telegram.request import BaseRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import Recall, Throttled, too_many_response
@@ -64,6 +67,8 @@ READ_TIMEOUT = 10.0
 WRITE_TIMEOUT = 10.0
 POOL_TIMEOUT = 5.0
 POOL_SIZE = 64  # connections for sends; the outbox sends many chats side by side
+# Every sendMessage: a link in a reply (a service's website) never unfolds into a preview.
+NO_PREVIEW = {"is_disabled": True}
 POLL_TIMEOUT = 30  # seconds a getUpdates long poll is held open by the server
 POLL_RETRY_DELAY = 2.0  # first pause after a failed poll; doubles up to POLL_RETRY_MAX
 POLL_RETRY_MAX = 60.0
@@ -191,8 +196,9 @@ def to_inbound(update: Update, now: datetime) -> Inbound | Reply | None:
     )
 
 
-def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
-    """One inline button per row; none at all if a value cannot be callback data."""
+def keyboard(buttons: Sequence[Button]) -> dict[str, Any] | None:
+    """An InlineKeyboardMarkup (as JSON), one button per row; none at all if a value cannot be
+    callback data."""
     if not buttons:
         return None
     if any(not b.value or len(b.value.encode()) > CALLBACK_DATA_LIMIT for b in buttons):
@@ -201,9 +207,7 @@ def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
             "telegram: a button value is over %d bytes; sent without buttons", CALLBACK_DATA_LIMIT
         )
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.value)] for b in buttons]
-    )
+    return {"inline_keyboard": [[{"text": b.label, "callback_data": b.value}] for b in buttons]}
 
 
 def _utf16_len(text: str) -> int:
@@ -274,17 +278,139 @@ def error_result(exc: TelegramError) -> SendResult:
     return SendResult(ok=False, retry=True, error="bad_response")
 
 
-def _http(pool: int) -> HTTPXRequest:
-    """An HTTP client for the Bot API with explicit timeouts."""
-    return HTTPXRequest(
-        connection_pool_size=pool,
-        read_timeout=READ_TIMEOUT,
-        write_timeout=WRITE_TIMEOUT,
-        connect_timeout=CONNECT_TIMEOUT,
-        pool_timeout=POOL_TIMEOUT,
-        # No proxy or certificate settings picked up from the environment behind config.py's back.
-        httpx_kwargs={"trust_env": False},
-    )
+# The type of PTB's "not given" marker for timeouts (its DefaultValue lives in a private module).
+_NOT_GIVEN = type(BaseRequest.DEFAULT_NONE)
+
+
+class _Answered(BaseRequest):
+    """An answer already read off the wire, for PTB's BaseRequest.post to read as its own."""
+
+    def __init__(self, status: int, payload: bytes) -> None:
+        self._answer = (status, payload)
+
+    @property
+    def read_timeout(self) -> float | None:
+        """Nothing is read here."""
+        return None
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """The answer given."""
+        return self._answer
+
+
+class AiohttpRequest(BaseRequest):
+    """PTB's transport on one aiohttp session: every Bot API call of the channel as a JSON POST.
+
+    PTB's own BaseRequest.post reads each answer (for the channel's direct calls too, through
+    `call`), so errors come back as the same TelegramError subclasses (RetryAfter, Forbidden,
+    BadRequest, ...) that error_result maps."""
+
+    def __init__(self, pool: int = POOL_SIZE, read_timeout: float = READ_TIMEOUT) -> None:
+        self.pool = pool
+        self._read_timeout = read_timeout
+        self._session: aiohttp.ClientSession | None = None
+        self._timeout = self._client_timeout(read_timeout, WRITE_TIMEOUT, CONNECT_TIMEOUT)
+
+    @staticmethod
+    def _client_timeout(
+        read: float | None, write: float | None, connect: float | None
+    ) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts for PTB's: connect (a pooled connection or a new one), each read,
+        and a bound on the whole call when every part has one."""
+        parts = (read, write, connect)
+        total = None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+        return aiohttp.ClientTimeout(
+            total=total,
+            connect=None if connect is None else connect + POOL_TIMEOUT,
+            sock_connect=connect,
+            sock_read=read,
+        )
+
+    @property
+    def read_timeout(self) -> float | None:
+        """The read timeout getUpdates adds its long-poll timeout to."""
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        """Open the session (inside the running loop); calling it again does nothing."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.pool),
+                timeout=self._timeout,
+                # No proxy or certificate settings picked up from the environment behind
+                # config.py's back.
+                trust_env=False,
+            )
+
+    async def shutdown(self) -> None:
+        """Close the session; calling it again does nothing."""
+        if self._session is not None:
+            await self._session.close()
+        self._session = None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """One call: its HTTP status and body; network failures raise PTB's errors."""
+        if request_data is not None and request_data.contains_files:
+            raise ValueError("file uploads are not supported")  # PTB: a NetworkError
+        given = (read_timeout, write_timeout, connect_timeout)
+        if all(isinstance(t, _NOT_GIVEN) for t in given):
+            timeout = self._timeout
+        else:  # getUpdates: its long poll added to the read timeout
+            read, write, connect = (
+                default if isinstance(t, _NOT_GIVEN) else t
+                for t, default in zip(
+                    given, (self._read_timeout, WRITE_TIMEOUT, CONNECT_TIMEOUT), strict=True
+                )
+            )
+            timeout = self._client_timeout(read, write, connect)
+        body = None if request_data is None else request_data.parameters
+        return await self.send_json(method, url, body, timeout)
+
+    async def send_json(
+        self,
+        method: str,
+        url: str,
+        body: dict[str, Any] | None,
+        limits: aiohttp.ClientTimeout | None = None,
+    ) -> tuple[int, bytes]:
+        """One request with a JSON body: the HTTP status and body; network failures raise
+        PTB's TimedOut and NetworkError, as its own transport does."""
+        if self._session is None:
+            raise RuntimeError("AiohttpRequest used before initialize()")
+        try:
+            async with self._session.request(
+                method, url, json=body, timeout=limits or self._timeout, allow_redirects=False
+            ) as response:
+                return response.status, await response.read()
+        except TimeoutError as exc:  # before ClientError: aiohttp's timeouts are both
+            raise TimedOut() from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            # Only the type: aiohttp's messages can carry the URL, and the URL the bot token.
+            raise NetworkError(f"aiohttp: {type(exc).__name__}") from exc
 
 
 class TelegramChannel:
@@ -301,13 +427,16 @@ class TelegramChannel:
         clock: Callable[[], datetime] = _utcnow,
         poll_timeout: int = POLL_TIMEOUT,
         retry_delay: float = POLL_RETRY_DELAY,
+        read_timeout: float = READ_TIMEOUT,
     ) -> None:
         self.settings = settings
+        self.read_timeout = read_timeout
         self.receive = receive
         self.clock = clock
         self.poll_timeout = poll_timeout
         self.retry_delay = retry_delay
         self._bot: Bot | None = None
+        self._request: AiohttpRequest | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._handling = False
@@ -327,19 +456,36 @@ class TelegramChannel:
         return [web.post(WEBHOOK_PATH, self.handle_webhook)]
 
     def _make_bot(self) -> Bot:
-        """A PTB Bot with explicit timeouts, pointed at the configured Bot API."""
+        """A PTB Bot with explicit timeouts, pointed at the configured Bot API; its calls and
+        the channel's own go on one aiohttp session."""
         token = self.settings.telegram_bot_token
         if not token:
             raise RuntimeError("the Telegram channel needs TELEGRAM_BOT_TOKEN")
         base = api_base_url(self.settings.telegram_api_url)
+        # getUpdates adds its long-poll timeout to READ_TIMEOUT itself (a pooled connection).
+        request = AiohttpRequest(read_timeout=self.read_timeout)
         return Bot(
             token,
             base_url=base,
             base_file_url=base.removesuffix("/bot") + "/file/bot",
-            request=_http(pool=POOL_SIZE),
-            # getUpdates adds its long-poll timeout to READ_TIMEOUT itself.
-            get_updates_request=_http(pool=1),
+            request=request,
+            get_updates_request=request,
         )
+
+    async def call(self, method: str, parameters: dict[str, Any]) -> Any:
+        """One Bot API method on the hot path, posted as JSON; its result, or PTB's TelegramError.
+
+        Bypasses PTB's Bot methods (their request building, Message.de_json of the answer) and
+        its httpx transport: measured with bench/hot_path.py, Bot.send_message cost 1.6-2.1 ms
+        of CPU a send. PTB still reads the answer (BaseRequest.post), so errors are its own."""
+        if self._bot is None or self._request is None:
+            raise RuntimeError("TelegramChannel used before start()")
+        url = f"{self._bot.base_url}/{method}"
+        status, payload = await self._request.send_json("POST", url, parameters)
+        try:
+            return await _Answered(status, payload).post(url)
+        except (KeyError, TypeError) as exc:  # a 2xx answer without "result"
+            raise TelegramError("Invalid server response") from exc
 
     async def start(self) -> None:
         """Create the bot inside the running loop; in polling mode start the getUpdates loop."""
@@ -347,6 +493,8 @@ class TelegramChannel:
         if mode not in ("webhook", "polling"):
             raise ValueError("HELPLINE_TELEGRAM_MODE must be 'webhook' or 'polling'")
         self._bot = self._make_bot()
+        assert isinstance(self._bot.request, AiohttpRequest)
+        self._request = self._bot.request
         try:
             await self._bot.initialize()  # getMe: checks the token
         except InvalidToken:
@@ -377,6 +525,7 @@ class TelegramChannel:
         if self._bot is not None:
             await self._bot.shutdown()
         self._bot = None
+        self._request = None
 
     async def _confirm_offset(self) -> None:
         """Tell Telegram what was handled, so a restart does not fetch it again."""
@@ -440,7 +589,7 @@ class TelegramChannel:
         if self._bot is None:
             return
         try:
-            await self._bot.answer_callback_query(query_id)
+            await self.call("answerCallbackQuery", {"callback_query_id": query_id})
         except TelegramError as exc:
             log.info("telegram: answerCallbackQuery failed (%s)", type(exc).__name__)
 
@@ -452,12 +601,12 @@ class TelegramChannel:
         while len(self._declined) > DECLINED_MEMORY:
             self._declined.popitem(last=False)
         try:
-            await self._bot.send_message(reply.chat_id, reply.text)
+            await self.call("sendMessage", {"chat_id": reply.chat_id, "text": reply.text})
         except TelegramError as exc:
             log.info("telegram: group decline not sent (%s)", type(exc).__name__)
         if reply.leave:
             try:
-                await self._bot.leave_chat(reply.chat_id)
+                await self.call("leaveChat", {"chat_id": reply.chat_id})
             except TelegramError as exc:
                 log.info("telegram: could not leave a group (%s)", type(exc).__name__)
 
@@ -538,14 +687,12 @@ class TelegramChannel:
         sent: list[str] = []
         try:
             for i, piece in enumerate(pieces):
-                last = i == len(pieces) - 1
-                message = await self._bot.send_message(
-                    chat_id,
-                    piece,
-                    reply_markup=keyboard(msg.buttons) if last else None,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                )
-                sent.append(str(message.message_id))
+                parameters = {"chat_id": chat_id, "text": piece, "link_preview_options": NO_PREVIEW}
+                markup = keyboard(msg.buttons) if i == len(pieces) - 1 else None
+                if markup is not None:
+                    parameters["reply_markup"] = markup
+                message = await self.call("sendMessage", parameters)
+                sent.append(str(_message_id(message)))
         except TelegramError as exc:
             result = error_result(exc)
             log.warning("telegram send outbox=%s failed: %s", msg.outbox_id, result.error)
@@ -562,7 +709,7 @@ class TelegramChannel:
         deleted, other_error = 0, None
         for message_id in ids:
             try:
-                await self._bot.delete_message(chat_id, message_id)
+                await self.call("deleteMessage", {"chat_id": chat_id, "message_id": message_id})
                 deleted += 1
             except BadRequest as exc:
                 if not any(s in exc.message.lower() for s in UNDELETABLE):
@@ -606,6 +753,14 @@ class TelegramChannel:
         finally:
             if bot is not self._bot:
                 await bot.shutdown()
+
+
+def _message_id(result: Any) -> int:
+    """The message_id of a Message the Bot API answered; TelegramError when there is none."""
+    message_id = result.get("message_id") if isinstance(result, dict) else None
+    if not isinstance(message_id, int):
+        raise TelegramError("Invalid server response")
+    return message_id
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes | None:

@@ -1,4 +1,4 @@
-"""WhatsApp through Twilio: the SMS channel's signed webhooks and REST client with WhatsApp's
+"""WhatsApp through Twilio: the SMS channel's signed webhooks and REST session with WhatsApp's
 addresses (whatsapp:+355…), its 24-hour window (approved templates outside it), quick replies
 and read receipts."""
 
@@ -227,8 +227,8 @@ class TwilioWhatsAppChannel(TwilioSmsChannel):
     def sender(self) -> dict[str, str]:
         """The WhatsApp sender, or the Messaging Service holding it."""
         if self.settings.twilio_whatsapp_from:
-            return {"from_": self.settings.twilio_whatsapp_from}
-        return {"messaging_service_sid": self.settings.twilio_whatsapp_messaging_service_sid or ""}
+            return {"From": self.settings.twilio_whatsapp_from}
+        return {"MessagingServiceSid": self.settings.twilio_whatsapp_messaging_service_sid or ""}
 
     def body_for(self, text: str) -> str:
         """WhatsApp carries Unicode at no extra cost: never folded, only NFC."""
@@ -244,7 +244,7 @@ class TwilioWhatsAppChannel(TwilioSmsChannel):
         chosen = msg.meta.get("_content")
         if isinstance(chosen, dict):
             return {str(k): str(v) for k, v in chosen.items()}
-        return {"body": self.body_for(msg.text)}
+        return {"Body": self.body_for(msg.text)}
 
     async def _heard(self, msg: Outbound) -> datetime | None:
         """When she last wrote: her contact's record, or what a direct answer carries."""
@@ -276,9 +276,9 @@ class TwilioWhatsAppChannel(TwilioSmsChannel):
             log.info("whatsapp outbox=%s: outside the 24 hours, no template", msg.outbox_id)
             return SendResult(ok=False, retry=False, error=OUTSIDE_WINDOW, hold=True)
         variables = template.get("vars") or {}
-        content = {"content_sid": sid}
+        content = {"ContentSid": sid}
         if variables:
-            content["content_variables"] = json.dumps(variables, ensure_ascii=False)
+            content["ContentVariables"] = json.dumps(variables, ensure_ascii=False)
         if not template.get("nudge"):  # the template says it all (a check-in's question)
             return await super().send(replace(msg, meta={**msg.meta, "_content": content}))
         # A nudge: "a message waits for you"; the message itself goes once she writes.

@@ -710,3 +710,22 @@ async def test_the_documented_url_with_connection_overrides_is_accepted(
     other = tp.inbound_sms(PHONE, "po")
     headers = tp.signed_headers(PUBLIC + SMS_PATH + "#rc=5&rp=all", other)
     assert (await h.post(SMS_PATH, other, headers))[0] == 403
+
+
+@pytest.mark.parametrize(
+    "signed_url",
+    [PUBLIC + SMS_PATH, PUBLIC.replace(".org", ".org:443") + SMS_PATH],
+    ids=["as-configured", "with-the-default-port"],
+)
+async def test_a_signature_of_either_way_of_writing_the_url_is_accepted(
+    h: Harness, signed_url: str
+) -> None:
+    """Twilio's signature of our URL as configured (checked first, one HMAC) or written with
+    its default port (the SDK's RequestValidator.validate decides) is ours; a signature of the
+    same form at another URL is not."""
+    form = tp.inbound_sms(PHONE, "po")
+    assert (await h.post(SMS_PATH, form, tp.signed_headers(signed_url, form)))[0] == 200
+    other = tp.inbound_sms(PHONE, "po")
+    elsewhere = tp.signed_headers("https://attacker.example.org" + SMS_PATH, other)
+    assert (await h.post(SMS_PATH, other, elsewhere))[0] == 403
+    assert len(h.rec.inbound) == 1

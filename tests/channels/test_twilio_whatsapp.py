@@ -269,14 +269,13 @@ async def test_the_fake_speaks_twilios_wire_format(make_wa: MakeWA) -> None:
         assert set(request.form) <= fields, set(request.form) - fields
     assert schema["properties"]["ContentSid"]["pattern"] == "^HX[0-9a-fA-F]{32}$"
     assert "read" in spec["components"]["schemas"]["message_enum_status"]["enum"]
-    client = wa.whatsapp._client
-    assert client is not None
-    with pytest.raises(Exception, match="same channel"):
-        await client.messages.create_async(to=URN, from_=tp.HELPLINE_NUMBER, body="x")
-    with pytest.raises(Exception, match="ContentSid"):
-        await client.messages.create_async(
-            to=URN, from_=tp.HELPLINE_WHATSAPP, content_sid="HX" + "ff" * 16
-        )
+    # The channel's own REST call, read by the twilio SDK's error parser.
+    channel, url = wa.whatsapp, wa.whatsapp.messages_url
+    mixed = await channel.request("POST", url, {"To": URN, "From": tp.HELPLINE_NUMBER, "Body": "x"})
+    assert not mixed.ok and "same channel" in str(mixed.error("POST", url))
+    unknown = {"To": URN, "From": tp.HELPLINE_WHATSAPP, "ContentSid": "HX" + "ff" * 16}
+    answer = await channel.request("POST", url, unknown)
+    assert not answer.ok and "ContentSid" in str(answer.error("POST", url))
 
 
 def test_settings_for_whatsapp(tmp_path: Path) -> None:
