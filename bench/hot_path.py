@@ -6,7 +6,8 @@ Pieces, each run sequentially (no contention) and timed in CPU seconds of this p
 - `sender`: OutboxSender passes sending those replies through a channel that does nothing
   (claim, mark sent), SQL statements counted;
 - `statement`: one indexed SELECT through the unit of work (the price of one round trip);
-- `twilio` / `telegram`: the real channels' send() to the local fakes (SDK + HTTP client);
+- `twilio` / `telegram`: the real channels' send() to the local fakes (one aiohttp POST each; the
+  SDKs read the answers);
 - `webhook`: the real channels' webhook handlers (signature check, parsing) with a receive that
   does nothing, through aiohttp's test client;
 - `understanding`: reading the messages of tests/understanding/corpus.jsonl as the engine does
