@@ -92,11 +92,14 @@ class Prepared:
         dialect = sync.dialect
         compiled = self.compiled(dialect, frozenset(params))
         args = []
-        for name, fixed, process in compiled.binds:
-            value = params.get(name, fixed)
-            if value is _MISSING:
-                raise sa.exc.ArgumentError(f"a value is required for parameter {name!r}")
-            args.append(process(value) if process is not None and value is not None else value)
+        try:
+            for name, fixed, process in compiled.binds:
+                value = params.get(name, fixed)
+                if value is _MISSING:
+                    raise sa.exc.InvalidRequestError(f"a value is required for parameter {name!r}")
+                args.append(value if process is None else process(value))
+        except Exception as exc:  # a StatementError, as SQLAlchemy raises for a refused value
+            raise _wrap(exc, compiled, dialect, dialect.loaded_dbapi.Error) from exc
         pooled = sync.connection
         global executed
         executed += 1
@@ -109,8 +112,7 @@ class Prepared:
         results = compiled.results
         make = compiled.row
         rows = [
-            make([v if p is None or v is None else p(v) for p, v in zip(results, r, strict=True)])
-            for r in raw
+            make([v if p is None else p(v) for p, v in zip(results, r, strict=True)]) for r in raw
         ]
         return Outcome(rows, count)
 
@@ -127,6 +129,13 @@ class Prepared:
         """The first column of the first row, or None when no row came back."""
         rows = (await self.execute(conn, params)).rows
         return rows[0][0] if rows else None
+
+    async def scalar_one(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> Any:
+        """The first column of the one row; NoResultFound when none came back."""
+        rows = (await self.execute(conn, params)).rows
+        if not rows:
+            raise sa.exc.NoResultFound("no row was found when one was required")
+        return rows[0][0]
 
     async def rowcount(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> int:
         """How many rows the statement changed."""
@@ -151,7 +160,10 @@ def _compile(statement: sa.ClauseElement, dialect: Dialect, names: frozenset[str
     order = expanded.positiontup or []
     binds = []
     for name in order:
+        # An IN (...) element's processor is the expanded state's; the others' are their types'.
         process = expanded.processors.get(name)
+        if process is None and name in compiled.binds:
+            process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
         if name in given:
             binds.append((name, _MISSING, process))
         else:
