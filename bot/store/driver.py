@@ -109,6 +109,10 @@ class Prepared:
             raw, count = await _run_asyncpg(pooled.dbapi_connection, compiled, args, dialect)
         else:  # pragma: no cover - the helpline runs on these two only
             raise NotImplementedError(f"no driver path for {dialect.name}+{dialect.driver}")
+        if not compiled.returns_rows:
+            # Rows SQLAlchemy's compiler asked for itself (PostgreSQL's implicit RETURNING of
+            # an INSERT's key), which SQLAlchemy's result does not hand out either.
+            return Outcome([], count)
         results = compiled.results
         make = compiled.row
         rows = [
