@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextvars import ContextVar, Token
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -160,7 +160,7 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
         try:
             dialect.do_ping(dbapi_connection)
         except Exception as exc:
-            if dialect.is_disconnect(exc, dbapi_connection, None):
+            if dialect.is_disconnect(cast(Any, exc), dbapi_connection, None):
                 # The pool throws this connection away and checks out another.
                 raise sa.exc.DisconnectionError("an idle connection is gone") from exc
             raise

@@ -23,7 +23,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, Row
@@ -103,12 +103,18 @@ class Prepared:
         pooled = sync.connection
         global executed
         executed += 1
-        if dialect.name == "sqlite":
-            raw, count = _run_sqlite(pooled.driver_connection, compiled, args, dialect)
-        elif dialect.driver == "asyncpg":
-            raw, count = await _run_asyncpg(pooled.dbapi_connection, compiled, args, dialect)
-        else:  # pragma: no cover - the helpline runs on these two only
-            raise NotImplementedError(f"no driver path for {dialect.name}+{dialect.driver}")
+        try:
+            if dialect.name == "sqlite":
+                raw, count = _run_sqlite(pooled.driver_connection, compiled, args, dialect)
+            elif dialect.driver == "asyncpg":
+                raw, count = await _run_asyncpg(pooled.dbapi_connection, compiled, args, dialect)
+            else:  # pragma: no cover - the helpline runs on these two only
+                raise NotImplementedError(f"no driver path for {dialect.name}+{dialect.driver}")
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                # As SQLAlchemy does for a lost connection: the pool never hands it out again.
+                await conn.invalidate()
+            raise
         if not compiled.returns_rows:
             # Rows SQLAlchemy's compiler asked for itself (PostgreSQL's implicit RETURNING of
             # an INSERT's key), which SQLAlchemy's result does not hand out either.
@@ -184,11 +190,24 @@ def _compile(statement: sa.ClauseElement, dialect: Dialect, names: frozenset[str
     )
 
 
-def _wrap(exc: Exception, compiled: _Compiled, dialect: Dialect, base: type[Exception]) -> Any:
+def _wrap(
+    exc: Exception,
+    compiled: _Compiled,
+    dialect: Dialect,
+    base: type[Exception],
+    gone: bool = False,
+) -> Any:
     """The driver's error as SQLAlchemy would raise it (IntegrityError with .orig, ...);
     the parameters hidden, as create_engine's hide_parameters does."""
     return sa.exc.DBAPIError.instance(
-        compiled.sql, None, exc, base, hide_parameters=True, dialect=dialect, ismulti=False
+        compiled.sql,
+        None,
+        exc,
+        base,
+        hide_parameters=True,
+        connection_invalidated=gone,
+        dialect=dialect,
+        ismulti=False,
     )
 
 
@@ -221,9 +240,9 @@ async def _run_asyncpg(
     if adapter.isolation_level == "autocommit":
         raise RuntimeError("the driver path needs a transaction; this connection autocommits")
     async with adapter._execute_mutex:
-        if adapter._transaction is None:
-            await adapter._start_transaction()
         try:
+            if adapter._transaction is None:
+                await adapter._start_transaction()
             # The dialect's mark, as SQLAlchemy's cursor passes it (schema changes re-prepare).
             asof = getattr(dialect, "_invalidate_schema_cache_asof", 0)
             prepared, _ = await adapter._prepare(compiled.sql, asof)
@@ -233,7 +252,9 @@ async def _run_asyncpg(
             try:
                 adapter._handle_exception(error)  # always raises, as the adapter's DBAPI error
             except Exception as translated:
-                raise _wrap(translated, compiled, dialect, dialect.loaded_dbapi.Error) from error
+                gone = dialect.is_disconnect(cast(Any, translated), adapter, None)
+                base = dialect.loaded_dbapi.Error
+                raise _wrap(translated, compiled, dialect, base, gone) from error
             raise  # pragma: no cover
     found = _STATUS.match(status or "")
     return rows, int(found.group(1)) if found else -1

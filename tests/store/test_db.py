@@ -165,7 +165,8 @@ async def test_postgres_pings_only_an_idle_connection_and_replaces_a_dead_one(
         return
     admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
     try:
-        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+        # With a timeout it returns once the backend is gone (PostgreSQL 14+).
+        assert await admin.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)
     finally:
         await admin.close()
     monkeypatch.setattr(db_module, "PING_IDLE_SECONDS", 0.0)  # every connection counts as idle

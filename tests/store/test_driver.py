@@ -330,3 +330,29 @@ def test_each_database_gets_its_own_sql():
     lite = base._claim(outbox.outbox, "sqlite", True)
     sq = lite.compiled(sqlite.aiosqlite.dialect(), frozenset({"now", "n", "until", "owner"}))
     assert "SKIP LOCKED" not in sq.sql and "?" in sq.sql and "RETURNING" in sq.sql
+
+
+async def test_postgres_a_lost_connection_is_invalidated_as_sqlalchemy_does(db, now):
+    """The server drops the connection mid-transaction: the statement fails as a DBAPIError
+    saying so, and the pool never hands that connection out again."""
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL only")
+    import asyncpg
+
+    from tests.store.fixtures import PG_HOST, PG_PORT, PG_USER
+
+    async with db.uow() as uow:
+        pid = (await uow.conn.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
+        admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER)
+        try:
+            # With a timeout it returns once the backend is gone (PostgreSQL 14+).
+            assert await admin.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)
+        finally:
+            await admin.close()
+        with pytest.raises(sa.exc.DBAPIError) as caught:
+            await uow.contacts.get_or_create(URN, "sms", now)
+        assert caught.value.connection_invalidated
+    async with db.uow() as uow:  # a new connection, at once
+        _, created = await uow.contacts.get_or_create(URN, "sms", now)
+        await uow.commit()
+    assert created
