@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -258,3 +259,27 @@ async def _run_asyncpg(
             raise  # pragma: no cover
     found = _STATUS.match(status or "")
     return rows, int(found.group(1)) if found else -1
+
+
+_SAVEPOINT = Prepared(sa.text("SAVEPOINT helpline_driver"))
+_RELEASE = Prepared(sa.text("RELEASE SAVEPOINT helpline_driver"))
+_ROLLBACK_TO = Prepared(sa.text("ROLLBACK TO SAVEPOINT helpline_driver"))
+
+
+@asynccontextmanager
+async def savepoint(conn: AsyncConnection) -> AsyncIterator[None]:
+    """A savepoint for a few statements of one repository method, on the driver: released when
+    the block ends, rolled back to (and released) when it raises.
+
+    For a statement that may fail and must not take the transaction with it (the outbox's
+    mark of a provider's id on PostgreSQL); SQLAlchemy's begin_nested() cost two statements
+    through its execute. Units of work keep using uow.savepoint() (SQLAlchemy's).
+    """
+    await _SAVEPOINT.execute(conn)
+    try:
+        yield
+    except BaseException:
+        await _ROLLBACK_TO.execute(conn)
+        await _RELEASE.execute(conn)
+        raise
+    await _RELEASE.execute(conn)

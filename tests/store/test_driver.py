@@ -356,3 +356,80 @@ async def test_postgres_a_lost_connection_is_invalidated_as_sqlalchemy_does(db, 
         _, created = await uow.contacts.get_or_create(URN, "sms", now)
         await uow.commit()
     assert created
+
+
+async def test_a_driver_savepoint_undoes_only_its_own_statements(db, now):
+    later = now + timedelta(hours=1)
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
+        with pytest.raises(RuntimeError):
+            async with driver.savepoint(uow.conn):
+                await uow.contacts.touch(contact.id, later)
+                raise RuntimeError("undo")
+        async with driver.savepoint(uow.conn):
+            await uow.contacts.touch(contact.id, now + timedelta(minutes=1))
+        await uow.commit()
+    async with db.uow() as uow:
+        found = await uow.contacts.get(contact.id)
+        assert found is not None and found.last_seen_at == now + timedelta(minutes=1)
+
+
+async def test_postgres_two_sends_given_one_id_at_once_both_count_as_sent(db, now):
+    """Two workers record the same provider id for two messages at the same moment: the second
+    waits for the first on the unique id, fails when it commits, inside its savepoint, and
+    keeps its mark without the id (its transaction goes on)."""
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL only (SQLite has one writer)")
+    import asyncio
+
+    import asyncpg
+
+    from tests.store.fixtures import PG_HOST, PG_PORT, PG_USER
+
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
+        ids = []
+        for text in ("a", "b"):
+            oid = await uow.outbox.add(
+                contact_id=contact.id, channel="sms", urn=URN, text=text, due_at=now, now=now
+            )
+            await uow.messages.add_outbound(contact.id, "sms", text, now, oid)
+            ids.append(oid)
+        await uow.commit()
+    marked, release = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with db.uow() as uow:
+            await uow.outbox.mark_sent(ids[0], external_id="SM-SAME", segments=1, now=now)
+            marked.set()
+            await release.wait()
+            await uow.commit()
+
+    async def second() -> None:
+        async with db.uow() as uow:
+            await uow.outbox.mark_sent(ids[1], external_id="SM-SAME", segments=1, now=now)
+            await uow.commit()
+
+    one = asyncio.create_task(first())
+    await marked.wait()
+    two = asyncio.create_task(second())
+    name = db.engine.url.database
+    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=name)
+    try:
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        while not await admin.fetchval(waiting):  # each look a round trip: `two` runs meanwhile
+            assert not two.done()
+    finally:
+        await admin.close()
+    release.set()
+    await asyncio.gather(one, two)
+    async with db.uow() as uow:
+        table = messages.messages
+        rows = (
+            await uow.conn.execute(
+                sa.select(table.c.external_id, table.c.status)
+                .where(table.c.outbox_id.in_(ids))
+                .order_by(table.c.outbox_id)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("SM-SAME", "sent"), (None, "sent")]

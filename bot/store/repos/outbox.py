@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.safe_times import HELD, TO_HER
+from bot.store import driver
 from bot.store.driver import Prepared
 from bot.store.models import OUTBOX_KINDS, ContactRow, MessageRow, OutboxRow
 from bot.store.records import OutboxItem
@@ -221,7 +222,7 @@ class OutboxRepo(Repo):
                 # not see each other's id, and the second would fail: the whole mark, and
                 # the message would go again after its lease. Keep the message without it.
                 try:
-                    async with self.conn.begin_nested():
+                    async with driver.savepoint(self.conn):
                         await MARK_MESSAGE_SENT.execute(self.conn, params)
                 except sa.exc.IntegrityError:
                     await MARK_MESSAGE_SENT_NO_ID.execute(self.conn, params)
