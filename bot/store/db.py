@@ -20,12 +20,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
-    AsyncTransaction,
     create_async_engine,
 )
 
 from bot.files import private_dir, private_file
-from bot.store import sqlite_loop
+from bot.store import driver, sqlite_loop
 from bot.store.crypto import Crypto
 from bot.store.repositories import (
     AccountRepo,
@@ -420,12 +419,18 @@ class UnitOfWork:
 
 class Savepoint(UnitOfWork):
     """A unit of work nested in another under a SAVEPOINT: its commit releases the savepoint
-    (durable only when the outer one commits), its exit without commit rolls back to it."""
+    (durable only when the outer one commits), its exit without commit rolls back to it.
+
+    The SAVEPOINT, RELEASE and ROLLBACK TO run on the driver (bot/store/driver.py): through
+    SQLAlchemy's begin_nested() they were two statements' worth of its execute for every
+    message of a group commit. One name serves all: nested savepoints of one name are a stack
+    in SQLite and PostgreSQL alike, RELEASE and ROLLBACK TO take the innermost.
+    """
 
     def __init__(self, outer: UnitOfWork) -> None:
         super().__init__(outer._db)
         self._outer = outer
-        self._savepoint: AsyncTransaction | None = None
+        self._open = False
 
     async def __aenter__(self) -> Savepoint:
         # The outer unit of work's connection and repositories: the class annotations name them.
@@ -433,18 +438,22 @@ class Savepoint(UnitOfWork):
             if name.startswith("_"):
                 continue
             setattr(self, name, getattr(self._outer, name))
-        self._savepoint = await self.conn.begin_nested()
+        await driver.SAVEPOINT.execute(self.conn)
+        self._open = True
         return self
 
     async def commit(self) -> None:
         """Keep what this unit did (RELEASE SAVEPOINT); the outer unit commits it."""
-        if self._savepoint is not None and self._savepoint.is_active:
-            await self._savepoint.commit()
+        if self._open:
+            self._open = False
+            await driver.RELEASE.execute(self.conn)
 
     async def rollback(self) -> None:
         """Undo what this unit did, and only that (ROLLBACK TO SAVEPOINT)."""
-        if self._savepoint is not None and self._savepoint.is_active:
-            await self._savepoint.rollback()
+        if self._open:
+            self._open = False
+            await driver.ROLLBACK_TO.execute(self.conn)
+            await driver.RELEASE.execute(self.conn)
 
     async def __aexit__(
         self,

@@ -261,9 +261,12 @@ async def _run_asyncpg(
     return rows, int(found.group(1)) if found else -1
 
 
-_SAVEPOINT = Prepared(sa.text("SAVEPOINT helpline_driver"))
-_RELEASE = Prepared(sa.text("RELEASE SAVEPOINT helpline_driver"))
-_ROLLBACK_TO = Prepared(sa.text("ROLLBACK TO SAVEPOINT helpline_driver"))
+# Savepoints on the driver (see savepoint() and db.Savepoint), one name for all: nested
+# savepoints of one name are a stack (SQLite and PostgreSQL), RELEASE and ROLLBACK TO take the
+# innermost.
+SAVEPOINT = Prepared(sa.text("SAVEPOINT helpline"))
+RELEASE = Prepared(sa.text("RELEASE SAVEPOINT helpline"))
+ROLLBACK_TO = Prepared(sa.text("ROLLBACK TO SAVEPOINT helpline"))
 
 
 @asynccontextmanager
@@ -273,13 +276,13 @@ async def savepoint(conn: AsyncConnection) -> AsyncIterator[None]:
 
     For a statement that may fail and must not take the transaction with it (the outbox's
     mark of a provider's id on PostgreSQL); SQLAlchemy's begin_nested() cost two statements
-    through its execute. Units of work keep using uow.savepoint() (SQLAlchemy's).
+    through its execute.
     """
-    await _SAVEPOINT.execute(conn)
+    await SAVEPOINT.execute(conn)
     try:
         yield
     except BaseException:
-        await _ROLLBACK_TO.execute(conn)
-        await _RELEASE.execute(conn)
+        await ROLLBACK_TO.execute(conn)
+        await RELEASE.execute(conn)
         raise
-    await _RELEASE.execute(conn)
+    await RELEASE.execute(conn)

@@ -433,3 +433,22 @@ async def test_postgres_two_sends_given_one_id_at_once_both_count_as_sent(db, no
             )
         ).all()
     assert [tuple(r) for r in rows] == [("SM-SAME", "sent"), (None, "sent")]
+
+
+async def test_nested_savepoints_of_one_name_undo_only_the_inner_one(db, now):
+    """Savepoints all share one name: the innermost is the one released or rolled back."""
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
+        async with uow.savepoint() as outer:
+            await outer.contacts.touch(contact.id, now + timedelta(minutes=1))
+            with pytest.raises(RuntimeError):
+                async with outer.savepoint() as inner:
+                    await inner.contacts.touch(contact.id, now + timedelta(minutes=2))
+                    await inner.audit.add("inner", now=now)  # through SQLAlchemy
+                    raise RuntimeError("undo the inner one")
+            assert await outer.audit.list_all() == []
+            await outer.commit()
+        await uow.commit()
+    async with db.uow() as uow:
+        found = await uow.contacts.get(contact.id)
+        assert found is not None and found.last_seen_at == now + timedelta(minutes=1)
