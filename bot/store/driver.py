@@ -13,8 +13,14 @@ using Core through the connection.
 
 The transaction is always the unit of work's: SQLAlchemy begins it first (BEGIN IMMEDIATE on
 SQLite, see db.py), and on asyncpg the adapter's lazily started transaction is started as
-SQLAlchemy's own cursor does before a statement. Savepoints are SQLAlchemy's and work as
-before: a statement run here inside one is rolled back with it.
+SQLAlchemy's own cursor does before a statement. Savepoints (db.Savepoint, savepoint()
+below) run here too, so a statement run through SQLAlchemy or here inside one is rolled back
+with it. SQLAlchemy does not see these statements: its events (before_cursor_execute) miss
+them, and `executed` counts them instead.
+
+Beyond the public API this reads SQLAlchemy's asyncpg adapter's private members and uses
+sqlalchemy.engine.result.result_tuple (SQLAlchemy 2.1); tests/store/test_driver.py fails when
+they change.
 """
 
 from __future__ import annotations
