@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     create_async_engine,
 )
+from sqlalchemy.util.concurrency import await_
 
 from bot.files import private_dir, private_file
 from bot.store import driver, sqlite_loop
@@ -132,7 +133,19 @@ def create_engine(url: str) -> AsyncEngine:
         # between (busy_timeout cannot help there); taking the lock first makes other
         # processes wait their turn instead.
         mode = connection.get_execution_options().get(BEGIN_OPTION, "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        sql = f"BEGIN {mode}"
+        # Straight to LoopConnection (inline, or its thread when another process holds the
+        # lock): SQLAlchemy's exec_driver_sql cost a statement's worth of its execute path for
+        # every unit of work. Errors wrapped as SQLAlchemy wraps them (this event runs outside
+        # its own handling).
+        loop_connection: Any = connection.connection.driver_connection
+        driver.executed += 1
+        try:
+            await_(loop_connection._execute(loop_connection.sqlite.execute, sql))
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(
+                sql, None, exc, sqlite3.Error, hide_parameters=True, dialect=connection.dialect
+            ) from exc
 
     return engine
 
