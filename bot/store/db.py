@@ -54,6 +54,12 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_MS = 30_000  # another process (the CLI) may hold the write lock for a while
 PING_SECONDS = 5.0
+# PostgreSQL connections a process keeps, and never more: the sender records up to a batch of
+# sends at once, each in its own unit of work, and SQLAlchemy's default (5 kept, 10 more opened
+# and closed on demand) opened 254 connections for 400 messages of bench/hot_path.py's "16
+# people at once" (a new backend and asyncpg's type set-up each), about a quarter of
+# PostgreSQL's CPU there. Mind PostgreSQL's max_connections (100): workers x POOL_SIZE + the CLI.
+POOL_SIZE = 20
 # A pooled PostgreSQL connection idle this long is pinged before use (see _ping_when_idle).
 PING_IDLE_SECONDS = 2.0
 IDLE_SINCE = "helpline_idle_since"
@@ -100,7 +106,7 @@ def create_engine(url: str) -> AsyncEngine:
     # hide_parameters: an error's message must never carry the statement's values (numbers,
     # texts); the log gets the SQL without them.
     if parsed.get_backend_name() != "sqlite":
-        engine = create_async_engine(url, hide_parameters=True)
+        engine = create_async_engine(url, hide_parameters=True, pool_size=POOL_SIZE, max_overflow=0)
         _ping_when_idle(engine)
         return engine
     path = parsed.database or ":memory:"
