@@ -5,7 +5,8 @@ Pieces, each run sequentially (no contention) and timed in CPU seconds of this p
   message, session, engine, outbox rows, commit), SQL statements counted;
 - `sender`: OutboxSender passes sending those replies through a channel that does nothing
   (claim, mark sent), SQL statements counted;
-- `statement`: one indexed SELECT through the unit of work (the price of one round trip);
+- `statement`: one indexed SELECT through the unit of work (the price of one round trip), and
+  the same SELECT prebuilt on the driver (bot/store/driver.py);
 - `twilio` / `telegram`: the real channels' send() to the local fakes (one aiohttp POST each; the
   SDKs read the answers);
 - `webhook`: the real channels' webhook handlers (signature check, parsing) with a receive that
@@ -40,7 +41,7 @@ from sqlalchemy import event  # noqa: E402
 
 from bench.load import KEYS, PG_ADMIN, PUBLIC, SECRET, SQ_HIGH_RISK, TG_SECRET  # noqa: E402
 from bot.messages import Outbound  # noqa: E402
-from bot.store import migrate  # noqa: E402
+from bot.store import driver, migrate  # noqa: E402
 from bot.store.crypto import Crypto  # noqa: E402
 from bot.store.db import Database  # noqa: E402
 from tests.pipeline_harness import Harness  # noqa: E402
@@ -60,6 +61,13 @@ async def store_pieces(url: str, messages: int) -> dict[str, float]:
     harness = await Harness(db).start()
     statements: Counter[str] = Counter()
     phase = ["setup"]
+    # Statements bot/store/driver.py runs on the driver skip SQLAlchemy's events: counted there.
+    driver_seen = [driver.executed]
+
+    def enter(name: str) -> None:
+        statements[phase[0]] += driver.executed - driver_seen[0]
+        driver_seen[0] = driver.executed
+        phase[0] = name
 
     @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
     def _count(*_args: Any) -> None:
@@ -80,12 +88,13 @@ async def store_pieces(url: str, messages: int) -> dict[str, float]:
     out: dict[str, float] = {}
     receive_ms = send_ms = 0.0
     for i in range(messages):  # interleaved, as in the server: one reply due per pass
-        phase[0] = "receive"
+        enter("receive")
         receive_ms += await cpu_ms(1, lambda _n, i=i: receive(i))
-        phase[0] = "sender"
+        enter("sender")
         send_ms += await cpu_ms(1, send)
     out["receive"] = receive_ms / messages
     out["sender"] = send_ms / messages
+    enter("setup")
     out["receive_statements"] = statements["receive"] / messages
     out["sender_statements"] = statements["sender"] / messages
 
@@ -97,7 +106,7 @@ async def store_pieces(url: str, messages: int) -> dict[str, float]:
     def _commit(*_args: Any) -> None:
         commits[phase[0]] += 1
 
-    phase[0] = "grouped"
+    enter("grouped")
     rounds = max(1, messages // together)
     started = time.process_time()
     for i in range(rounds):
@@ -109,17 +118,18 @@ async def store_pieces(url: str, messages: int) -> dict[str, float]:
             for k in range(together)
         ]
         await asyncio.gather(*(pipeline.receive(m) for m in batch))
-        phase[0] = "grouped_sender"
+        enter("grouped_sender")
         while await harness.sender.drain_once():
             pass
-        phase[0] = "grouped"
+        enter("grouped")
+    enter("setup")
     out["grouped"] = (time.process_time() - started) / (rounds * together) * 1000
     out["grouped_statements"] = statements["grouped"] / (rounds * together)
     out["grouped_commits"] = commits["grouped"] / (rounds * together)
     out["grouped_sender_statements"] = statements["grouped_sender"] / (rounds * together)
     out["together"] = together
 
-    phase[0] = "statement"
+    enter("statement")
     async with db.uow() as uow:
         lookup = sa.text("SELECT id FROM contacts WHERE urn_hash = :h")
 
@@ -127,6 +137,15 @@ async def store_pieces(url: str, messages: int) -> dict[str, float]:
             await uow.conn.execute(lookup, {"h": f"{i:064x}"})
 
         out["statement"] = await cpu_ms(messages, one)
+        contacts = sa.table("contacts", sa.column("id"), sa.column("urn_hash"))
+        prepared = driver.Prepared(
+            sa.select(contacts.c.id).where(contacts.c.urn_hash == sa.bindparam("h"))
+        )
+
+        async def one_on_driver(i: int) -> None:
+            await prepared.rows(uow.conn, {"h": f"{i:064x}"})
+
+        out["statement_driver"] = await cpu_ms(messages, one_on_driver)
     await db.dispose()
     return out
 
@@ -285,6 +304,7 @@ async def main_async(args: argparse.Namespace) -> None:
         f"{store['grouped_commits']:.2f} commits a message in)"
     )
     print(f"  one SELECT           {store['statement']:6.2f} ms")
+    print(f"  one SELECT, driver   {store['statement_driver']:6.2f} ms  (bot/store/driver.py)")
     print(f"  twilio send()        {channels['twilio']:6.2f} ms  (fake Twilio in-process)")
     print(f"  telegram send()      {channels['telegram']:6.2f} ms  (fake Bot API in-process)")
     print(f"  SMS webhook          {channels['webhook_sms']:6.2f} ms  (client in-process)")

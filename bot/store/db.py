@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextvars import ContextVar, Token
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -20,12 +20,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
-    AsyncTransaction,
     create_async_engine,
 )
+from sqlalchemy.util.concurrency import await_
 
 from bot.files import private_dir, private_file
-from bot.store import sqlite_loop
+from bot.store import driver, sqlite_loop
 from bot.store.crypto import Crypto
 from bot.store.repositories import (
     AccountRepo,
@@ -54,6 +54,15 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_MS = 30_000  # another process (the CLI) may hold the write lock for a while
 PING_SECONDS = 5.0
+# PostgreSQL connections a process keeps, and never more: the sender records up to a batch of
+# sends at once, each in its own unit of work, and SQLAlchemy's default (5 kept, 10 more opened
+# and closed on demand) opened 254 connections for 400 messages of bench/hot_path.py's "16
+# people at once" (a new backend and asyncpg's type set-up each), about a quarter of
+# PostgreSQL's CPU there. Mind PostgreSQL's max_connections (100): workers x POOL_SIZE + the CLI.
+POOL_SIZE = 20
+# A pooled PostgreSQL connection idle this long is pinged before use (see _ping_when_idle).
+PING_IDLE_SECONDS = 2.0
+IDLE_SINCE = "helpline_idle_since"
 BEGIN_OPTION = "sqlite_begin"  # execution option: "DEFERRED" for read-only connections
 
 # A storage failure (disk full, read-only, I/O error) keeps /healthz at 503 this long after it
@@ -97,7 +106,9 @@ def create_engine(url: str) -> AsyncEngine:
     # hide_parameters: an error's message must never carry the statement's values (numbers,
     # texts); the log gets the SQL without them.
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+        engine = create_async_engine(url, hide_parameters=True, pool_size=POOL_SIZE, max_overflow=0)
+        _ping_when_idle(engine)
+        return engine
     path = parsed.database or ":memory:"
     if path != ":memory:":
         path = str(Path(path).expanduser())
@@ -128,9 +139,49 @@ def create_engine(url: str) -> AsyncEngine:
         # between (busy_timeout cannot help there); taking the lock first makes other
         # processes wait their turn instead.
         mode = connection.get_execution_options().get(BEGIN_OPTION, "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        sql = f"BEGIN {mode}"
+        # Straight to LoopConnection (inline, or its thread when another process holds the
+        # lock): SQLAlchemy's exec_driver_sql cost a statement's worth of its execute path for
+        # every unit of work. Errors wrapped as SQLAlchemy wraps them (this event runs outside
+        # its own handling).
+        loop_connection: Any = connection.connection.driver_connection
+        driver.executed += 1
+        try:
+            await_(loop_connection._execute(loop_connection.sqlite.execute, sql))
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(
+                sql, None, exc, sqlite3.Error, hide_parameters=True, dialect=connection.dialect
+            ) from exc
 
     return engine
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection at checkout only when it sat idle for PING_IDLE_SECONDS.
+
+    pool_pre_ping pinged at every checkout: on asyncpg a transaction, a query and a rollback,
+    about 0.3 ms of CPU (bench/hot_path.py), a unit of work or two per message. A connection
+    in steady use has just proved itself; one that sat idle (a restarted server, a proxy that
+    closed it) is pinged, and replaced by the pool when the ping finds it dead.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_IDLE_SECONDS:
+            return  # just opened, or in use a moment ago
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            if dialect.is_disconnect(cast(Any, exc), dbapi_connection, None):
+                # The pool throws this connection away and checks out another.
+                raise sa.exc.DisconnectionError("an idle connection is gone") from exc
+            raise
 
 
 def storage_failure(exc: BaseException) -> str | None:
@@ -405,12 +456,18 @@ class UnitOfWork:
 
 class Savepoint(UnitOfWork):
     """A unit of work nested in another under a SAVEPOINT: its commit releases the savepoint
-    (durable only when the outer one commits), its exit without commit rolls back to it."""
+    (durable only when the outer one commits), its exit without commit rolls back to it.
+
+    The SAVEPOINT, RELEASE and ROLLBACK TO run on the driver (bot/store/driver.py): through
+    SQLAlchemy's begin_nested() they were two statements' worth of its execute for every
+    message of a group commit. One name serves all: nested savepoints of one name are a stack
+    in SQLite and PostgreSQL alike, RELEASE and ROLLBACK TO take the innermost.
+    """
 
     def __init__(self, outer: UnitOfWork) -> None:
         super().__init__(outer._db)
         self._outer = outer
-        self._savepoint: AsyncTransaction | None = None
+        self._open = False
 
     async def __aenter__(self) -> Savepoint:
         # The outer unit of work's connection and repositories: the class annotations name them.
@@ -418,18 +475,22 @@ class Savepoint(UnitOfWork):
             if name.startswith("_"):
                 continue
             setattr(self, name, getattr(self._outer, name))
-        self._savepoint = await self.conn.begin_nested()
+        await driver.SAVEPOINT.execute(self.conn)
+        self._open = True
         return self
 
     async def commit(self) -> None:
         """Keep what this unit did (RELEASE SAVEPOINT); the outer unit commits it."""
-        if self._savepoint is not None and self._savepoint.is_active:
-            await self._savepoint.commit()
+        if self._open:
+            self._open = False
+            await driver.RELEASE.execute(self.conn)
 
     async def rollback(self) -> None:
         """Undo what this unit did, and only that (ROLLBACK TO SAVEPOINT)."""
-        if self._savepoint is not None and self._savepoint.is_active:
-            await self._savepoint.rollback()
+        if self._open:
+            self._open = False
+            await driver.ROLLBACK_TO.execute(self.conn)
+            await driver.RELEASE.execute(self.conn)
 
     async def __aexit__(
         self,

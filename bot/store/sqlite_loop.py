@@ -31,6 +31,11 @@ class LoopConnection(aiosqlite.Connection):
         super().__init__(connector, 64)
         self._busy_ms = busy_ms
 
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The sqlite3 connection, for bot/store/driver.py's statements (run inline too)."""
+        return self._conn
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or self._connection is None:
             return await super()._execute(fn, *args, **kwargs)

@@ -133,3 +133,44 @@ async def test_errors_never_carry_the_statements_values(db, now):
             )
     assert secret not in str(caught.value)
     assert "hidden due to hide_parameters" in str(caught.value)
+
+
+@pytest.mark.parametrize("idle", [True, False])
+async def test_postgres_pings_only_an_idle_connection_and_replaces_a_dead_one(
+    db, now, monkeypatch, idle
+):
+    """A pooled connection that sat idle is pinged at checkout, and one the server dropped is
+    replaced before a unit of work gets it; one in steady use is not pinged at all."""
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL only (SQLite has no server to lose)")
+    import asyncpg
+
+    from bot.store import db as db_module
+    from tests.store.fixtures import PG_HOST, PG_PORT, PG_USER
+
+    pings: list[int] = []
+    original = db.engine.dialect.do_ping
+
+    def counted(dbapi_connection):
+        pings.append(1)
+        return original(dbapi_connection)
+
+    monkeypatch.setattr(db.engine.dialect, "do_ping", counted)
+    async with db.uow() as uow:
+        pid = (await uow.conn.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
+    async with db.uow() as uow:  # used a moment ago: not pinged
+        assert (await uow.conn.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one() == pid
+    assert pings == []
+    if not idle:
+        return
+    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
+    try:
+        # With a timeout it returns once the backend is gone (PostgreSQL 14+).
+        assert await admin.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)
+    finally:
+        await admin.close()
+    monkeypatch.setattr(db_module, "PING_IDLE_SECONDS", 0.0)  # every connection counts as idle
+    async with db.uow() as uow:
+        _, created = await uow.contacts.get_or_create(URN, "sms", now)
+        await uow.commit()
+    assert created and pings

@@ -92,3 +92,32 @@ async def test_a_failed_statement_rolls_back_and_the_connection_goes_on(
             assert (await uow.conn.execute(sa.text("SELECT x FROM t"))).scalar_one() == 3
     finally:
         await db.dispose()
+
+
+async def test_a_begin_that_cannot_get_the_lock_fails_as_sqlalchemy_would(
+    tmp_path: Path,
+    crypto: Crypto,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """BEGIN runs on LoopConnection itself (not SQLAlchemy's execute): its failure is still an
+    sqlalchemy OperationalError around sqlite3's, what the callers catch."""
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_MS", 50)
+    path = tmp_path / "t.db"
+    db = await _fresh(path, crypto)
+    cli = sqlite3.connect(path, isolation_level=None)
+    try:
+        cli.execute("BEGIN IMMEDIATE")  # held throughout: the BEGIN below gives up
+        with pytest.raises(sa.exc.OperationalError) as caught:
+            async with db.uow() as uow:
+                await uow.conn.execute(sa.text("INSERT INTO t VALUES (2)"))
+        assert isinstance(caught.value.orig, sqlite3.OperationalError)
+        assert caught.value.orig.sqlite_errorcode == sqlite3.SQLITE_BUSY
+        cli.execute("ROLLBACK")
+        async with db.uow() as uow:  # the connection goes on
+            await uow.conn.execute(sa.text("INSERT INTO t VALUES (3)"))
+            await uow.commit()
+        async with db.uow() as uow:
+            assert list((await uow.conn.execute(sa.text("SELECT x FROM t"))).scalars()) == [3]
+    finally:
+        cli.close()
+        await db.dispose()

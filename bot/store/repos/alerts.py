@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.store.driver import Prepared
 from bot.store.models import (
     ALERT_KINDS,
     ALERT_STATES,
@@ -28,6 +29,13 @@ outbox = OutboxRow.__table__
 
 OPEN_FOR_ACCEPTANCE = ("new", "alerted")
 WORKED = ("accepted", "referred")
+# Built once and run on the driver (bot/store/driver.py): every message a person sends asks
+# whether a coordinator relays for her.
+ASSIGNMENTS_OF_CONTACT = Prepared(
+    sa.select(assignments)
+    .join(cases, cases.c.id == assignments.c.case_id)
+    .where(cases.c.contact_id == sa.bindparam("of_contact"), cases.c.status.in_(WORKED))
+)
 # A message still being retried after this many failed attempts goes the other way too, at
 # once: the sender's backoff would otherwise hold an urgent page for half an hour.
 FALLBACK_AFTER_ATTEMPTS = 1
@@ -405,11 +413,7 @@ class AlertRepo(Repo):
 
     async def assignments_for_contact(self, contact_id: int) -> list[Assignment]:
         """Every worked case of this person that has a coordinator."""
-        rows = await self.conn.execute(
-            sa.select(assignments)
-            .join(cases, cases.c.id == assignments.c.case_id)
-            .where(cases.c.contact_id == contact_id, cases.c.status.in_(WORKED))
-        )
+        rows = await ASSIGNMENTS_OF_CONTACT.rows(self.conn, {"of_contact": contact_id})
         return [self._assignment(r) for r in rows]
 
     async def set_relay(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.crypto import Crypto
+from bot.store.driver import Prepared
 
 
 class Repo:
@@ -51,35 +53,45 @@ class Repo:
         """
         if limit <= 0:
             return []
-        due = sa.or_(
-            sa.and_(table.c.status == "pending", table.c.due_at <= now),
-            sa.and_(table.c.status == "leased", table.c.leased_until <= now),
-        )
-        pick: Any = (
-            sa.select(table.c.id).where(due).order_by(table.c.due_at, table.c.id).limit(limit)
-        )
-        if self.postgres:
-            # A CTE runs once; `id IN (subquery)` may be re-run by the planner, and with
-            # SKIP LOCKED each run can pick other rows, so more than `limit` get leased.
-            pick = (
-                pick.with_for_update(skip_locked=True)
-                .cte("picked")
-                .prefix_with("MATERIALIZED")
-                .select()
-            )
-        values: dict[str, Any] = {
-            "status": "leased",
-            "leased_until": now + lease,
-            "lease_owner": owner,
-        }
-        if count_reclaims:
-            # A lease that ran out means a sender died mid-attempt: count it, so a row that
-            # crashes every sender ends up failed instead of looping forever.
-            values["attempts"] = table.c.attempts + sa.case(
-                (table.c.status == "leased", 1), else_=0
-            )
-        stmt = (
-            sa.update(table).where(table.c.id.in_(pick), due).values(**values).returning(*table.c)
-        )
-        rows = (await self.conn.execute(stmt)).all()
+        stmt = _claim(table, self.dialect, count_reclaims)
+        params = {"now": now, "n": limit, "until": now + lease, "owner": owner}
+        rows = await stmt.rows(self.conn, params)
         return sorted(rows, key=lambda r: (r.due_at, r.id))
+
+
+@cache
+def _claim(table: sa.Table, dialect: str, count_reclaims: bool) -> Prepared:
+    """Repo.claim_rows's UPDATE for this table and database, built once and run on the
+    driver (bot/store/driver.py): the sender claims on every pass."""
+    now = sa.bindparam("now", type_=table.c.due_at.type)
+    due = sa.or_(
+        sa.and_(table.c.status == "pending", table.c.due_at <= now),
+        sa.and_(table.c.status == "leased", table.c.leased_until <= now),
+    )
+    pick: Any = (
+        sa.select(table.c.id)
+        .where(due)
+        .order_by(table.c.due_at, table.c.id)
+        .limit(sa.bindparam("n", type_=sa.Integer()))
+    )
+    if dialect == "postgresql":
+        # A CTE runs once; `id IN (subquery)` may be re-run by the planner, and with
+        # SKIP LOCKED each run can pick other rows, so more than `limit` get leased.
+        pick = (
+            pick.with_for_update(skip_locked=True)
+            .cte("picked")
+            .prefix_with("MATERIALIZED")
+            .select()
+        )
+    values: dict[str, Any] = {
+        "status": "leased",
+        "leased_until": sa.bindparam("until", type_=table.c.leased_until.type),
+        "lease_owner": sa.bindparam("owner", type_=table.c.lease_owner.type),
+    }
+    if count_reclaims:
+        # A lease that ran out means a sender died mid-attempt: count it, so a row that
+        # crashes every sender ends up failed instead of looping forever.
+        values["attempts"] = table.c.attempts + sa.case((table.c.status == "leased", 1), else_=0)
+    return Prepared(
+        sa.update(table).where(table.c.id.in_(pick), due).values(**values).returning(*table.c)
+    )

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
+from bot.store.driver import Prepared
 from bot.store.models import (
     CASE_STATUSES,
     REPORTERS,
@@ -22,8 +23,9 @@ from bot.store.records import Case, CaseEvent
 from bot.store.repos.base import Repo
 
 cases = CaseRow.__table__
-# Built once (every message looks for its contact's open case).
-OPEN_OF_CONTACT = (
+# Built once (every message looks for its contact's open case), run on the driver
+# (bot/store/driver.py).
+OPEN_OF_CONTACT = Prepared(
     sa.select(cases)
     .where(cases.c.contact_id == sa.bindparam("of_contact"), cases.c.status != "closed")
     .order_by(cases.c.created_at.desc(), cases.c.id.desc())
@@ -148,7 +150,7 @@ class CaseRepo(Repo):
 
     async def open_for_contact(self, contact_id: int) -> Case | None:
         """The contact's latest case that is not closed."""
-        row = (await self.conn.execute(OPEN_OF_CONTACT, {"of_contact": contact_id})).first()
+        row = await OPEN_OF_CONTACT.first(self.conn, {"of_contact": contact_id})
         return self._record(row) if row else None
 
     async def update(self, case_id: int, now: datetime, **fields: Any) -> Case:

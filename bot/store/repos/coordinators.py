@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.store.driver import Prepared
 from bot.store.models import (
     COORDINATOR_LANGUAGES,
     COORDINATOR_ROLES,
@@ -20,6 +21,19 @@ from bot.store.repos.base import Repo
 
 coordinators = CoordinatorRow.__table__
 shifts = DutyShiftRow.__table__
+
+# Built once and run on the driver (bot/store/driver.py): every message asks whether its
+# sender is a coordinator, by the phone's hash (WhatsApp) or the phone's or chat's.
+_ACTIVE = sa.select(coordinators).where(coordinators.c.active.is_(True))
+BY_PHONE = Prepared(_ACTIVE.where(coordinators.c.phone_hash == sa.bindparam("key")))
+BY_PHONE_OR_CHAT = Prepared(
+    _ACTIVE.where(
+        sa.or_(
+            coordinators.c.phone_hash == sa.bindparam("key"),
+            coordinators.c.telegram_hash == sa.bindparam("key"),
+        )
+    )
+)
 
 
 class DuplicateContact(ValueError):
@@ -136,15 +150,10 @@ class CoordinatorRepo(Repo):
             # Their phone number: a coordinator writing on WhatsApp is one, whether or not
             # alerts go to them there (`whatsapp`); they are answered where they wrote.
             key = self.crypto.lookup_hash("tel:" + urn.removeprefix("whatsapp:"))
-            theirs: sa.ColumnElement[bool] = coordinators.c.phone_hash == key
+            row = await BY_PHONE.first(self.conn, {"key": key})
         else:
             key = self.crypto.lookup_hash(urn)
-            theirs = sa.or_(coordinators.c.phone_hash == key, coordinators.c.telegram_hash == key)
-        row = (
-            await self.conn.execute(
-                sa.select(coordinators).where(coordinators.c.active.is_(True), theirs)
-            )
-        ).first()
+            row = await BY_PHONE_OR_CHAT.first(self.conn, {"key": key})
         return self._record(row) if row else None
 
     async def list_all(

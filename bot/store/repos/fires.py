@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.store.driver import Prepared
 from bot.store.models import FireRow
 from bot.store.records import Fire
 from bot.store.repos.base import Repo
@@ -15,7 +16,7 @@ from bot.store.repos.base import Repo
 fires = FireRow.__table__
 
 # Built once (every message that waits schedules a timer); see repos/outbox.py.
-INSERT_FIRE = sa.insert(fires).returning(fires.c.id)
+INSERT_FIRE = Prepared(sa.insert(fires).returning(fires.c.id))
 
 
 def _replacing(insert: Any) -> Any:
@@ -32,8 +33,12 @@ def _replacing(insert: Any) -> Any:
     ).returning(fires.c.id)
 
 
-# Built once for each database: every message that waits schedules one or two timers.
-REPLACE_FIRE = {"postgresql": _replacing(postgresql.insert), "sqlite": _replacing(sqlite.insert)}
+# Built once for each database, run on the driver (bot/store/driver.py): every message that
+# waits schedules one or two timers.
+REPLACE_FIRE = {
+    "postgresql": Prepared(_replacing(postgresql.insert)),
+    "sqlite": Prepared(_replacing(sqlite.insert)),
+}
 
 
 class FireRepo(Repo):
@@ -73,9 +78,10 @@ class FireRepo(Repo):
             "created_at": now,
             "payload": payload,
         }
-        if session_id is None:  # NULLs never conflict: nothing to replace
-            return (await self.conn.execute(INSERT_FIRE, row)).scalar_one()
-        return (await self.conn.execute(REPLACE_FIRE[self.dialect], row)).scalar_one()
+        # NULLs never conflict: without a session there is nothing to replace.
+        stmt = INSERT_FIRE if session_id is None else REPLACE_FIRE[self.dialect]
+        fire_id: int = await stmt.scalar_one(self.conn, row)
+        return fire_id
 
     async def cancel_for_session(self, session_id: int) -> None:
         """Cancel a session's timers that have not run."""

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.store.driver import Prepared
 from bot.store.models import MessageRow, OutboxRow
 from bot.store.repos.base import Repo
 
@@ -16,15 +17,15 @@ messages = MessageRow.__table__
 outbox = OutboxRow.__table__
 ERROR_MAX = 255
 
-# Built once, as the sender's statements are (see repos/outbox.py): every message runs these.
-INSERT_MESSAGE = sa.insert(messages).returning(messages.c.id)
+# Built once and run on the driver (bot/store/driver.py): every message runs these.
+INSERT_MESSAGE = Prepared(sa.insert(messages).returning(messages.c.id))
 
 
 @cache
-def _insert_inbound(dialect: str) -> Any:
+def _insert_inbound(dialect: str) -> Prepared:
     """INSERT of an inbound message that does nothing for a repeat, for this database."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return Prepared(
         insert(messages)
         .on_conflict_do_nothing(index_elements=["channel", "direction", "external_id"])
         .returning(messages.c.id)
@@ -53,7 +54,8 @@ class MessageRepo(Repo):
             "created_at": received_at,
             "chat_message_id": chat_message_id,
         }
-        return (await self.conn.execute(_insert_inbound(self.dialect), row)).scalar_one_or_none()
+        found: int | None = await _insert_inbound(self.dialect).scalar(self.conn, row)
+        return found
 
     async def seen(self, channel: str, external_id: str | None) -> bool:
         """Whether an inbound message with this provider id was stored already."""
@@ -81,7 +83,8 @@ class MessageRepo(Repo):
             "status": "queued",
             "outbox_id": outbox_id,
         }
-        return (await self.conn.execute(INSERT_MESSAGE, row)).scalar_one()
+        message_id: int = await INSERT_MESSAGE.scalar_one(self.conn, row)
+        return message_id
 
     async def chat_message_ids(self, contact_id: int, since: datetime) -> list[int]:
         """Ids inside the chat of the messages in and out since `since`, oldest first."""

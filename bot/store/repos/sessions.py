@@ -7,25 +7,27 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.store.driver import Prepared
 from bot.store.models import SESSION_STATUSES, SessionRow
 from bot.store.records import StoredSession
 from bot.store.repos.base import Repo
 
 sessions = SessionRow.__table__
-# Built once (every message loads its contact's session): building a statement cost about as
-# much CPU as running it.
-ACTIVE_OF_CONTACT = sa.select(sessions).where(
-    sessions.c.contact_id == sa.bindparam("of_contact"), sessions.c.status == "waiting"
+# Built once (every message loads its contact's session and saves it): building a statement
+# cost about as much CPU as running it; and run on the driver (bot/store/driver.py).
+ACTIVE_OF_CONTACT = Prepared(
+    sa.select(sessions).where(
+        sessions.c.contact_id == sa.bindparam("of_contact"), sessions.c.status == "waiting"
+    )
 )
-
-# Built once: every message saves its session (see repos/outbox.py).
-SAVE_SESSION = (
+SAVE_SESSION = Prepared(
     sa.update(sessions)
     .where(
         sessions.c.id == sa.bindparam("of_id"), sessions.c.contact_id == sa.bindparam("of_contact")
     )
     .returning(sessions.c.id)
 )
+INSERT_SESSION = Prepared(sa.insert(sessions).returning(sessions.c.id))
 
 
 class SessionRepo(Repo):
@@ -43,7 +45,7 @@ class SessionRepo(Repo):
 
     async def get_active(self, contact_id: int) -> StoredSession | None:
         """The contact's waiting session, if any."""
-        row = (await self.conn.execute(ACTIVE_OF_CONTACT, {"of_contact": contact_id})).first()
+        row = await ACTIVE_OF_CONTACT.first(self.conn, {"of_contact": contact_id})
         return self._record(row) if row else None
 
     async def get(self, session_id: int) -> StoredSession | None:
@@ -66,21 +68,12 @@ class SessionRepo(Repo):
             raise ValueError(f"unknown session status {status!r}")
         state_enc = self.crypto.encrypt_json(state)
         if session_id is None:
-            stmt = (
-                sa.insert(sessions)
-                .values(
-                    contact_id=contact_id,
-                    status=status,
-                    state_enc=state_enc,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(sessions.c.id)
-            )
-            return (await self.conn.execute(stmt)).scalar_one()
+            new = {"contact_id": contact_id, "status": status, "state_enc": state_enc}
+            new |= {"created_at": now, "updated_at": now}
+            created: int = await INSERT_SESSION.scalar_one(self.conn, new)
+            return created
         values = {"of_id": session_id, "of_contact": contact_id, "status": status}
         values |= {"state_enc": state_enc, "updated_at": now}
-        updated = await self.conn.execute(SAVE_SESSION, values)
-        if updated.scalar_one_or_none() is None:
+        if await SAVE_SESSION.scalar(self.conn, values) is None:
             raise LookupError(f"session {session_id} of contact {contact_id} does not exist")
         return session_id

@@ -1,0 +1,294 @@
+"""Prebuilt Core statements run on the driver connection of a unit of work, in its transaction.
+
+Why: bench/hot_path.py measured a message's receive transaction at 7 ms of CPU for 14
+statements, and cProfile put 43 % of it in AsyncConnection.execute (greenlet_spawn,
+_execute_clauseelement, the compiled cache's key, the result machinery), while sqlite3 runs
+each of those statements in 10-20 µs. So the statements every message runs are compiled once
+per dialect here (SQL text and parameter order, with SQLAlchemy's own compiler) and run on the
+sqlite3 or asyncpg connection behind the unit of work's connection. Values still go through
+the column types' bind and result processors, rows are SQLAlchemy Rows (attribute access, as
+the repositories use them), and driver errors are wrapped as SQLAlchemy wraps them
+(IntegrityError with .orig, ...), so the callers see no difference. Everything else keeps
+using Core through the connection.
+
+The transaction is always the unit of work's: SQLAlchemy begins it first (BEGIN IMMEDIATE on
+SQLite, see db.py), and on asyncpg the adapter's lazily started transaction is started as
+SQLAlchemy's own cursor does before a statement. Savepoints (db.Savepoint, savepoint()
+below) run here too, so a statement run through SQLAlchemy or here inside one is rolled back
+with it. SQLAlchemy does not see these statements: its events (before_cursor_execute) miss
+them, and `executed` counts them instead.
+
+Beyond the public API this reads SQLAlchemy's asyncpg adapter's private members and uses
+sqlalchemy.engine.result.result_tuple (SQLAlchemy 2.1); tests/store/test_driver.py fails when
+they change.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect, Row
+from sqlalchemy.engine.result import result_tuple
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.compiler import SQLCompiler
+
+# Statements run on the driver since the process started (bench/hot_path.py adds them to the
+# ones SQLAlchemy's before_cursor_execute event counts).
+executed = 0
+
+_MISSING: Any = object()
+_STATUS = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+) (\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """One statement compiled for one dialect and one set of parameter names."""
+
+    sql: str
+    # Per positional parameter: its name, its value when the statement fixes it (else
+    # _MISSING: the caller gives it), its bind processor.
+    binds: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
+    # Per result column: its result processor; and the Row maker named by the columns.
+    results: tuple[Callable[[Any], Any] | None, ...]
+    row: Callable[[Sequence[Any]], Row[Any]]
+    returns_rows: bool
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a statement gave: its rows (processed) and how many rows it touched."""
+
+    rows: list[Row[Any]]
+    rowcount: int
+
+
+class Prepared:
+    """A Core statement compiled once per dialect and parameter names, run on the driver.
+
+    `await STMT.rows(conn, params)` and friends: `conn` is the unit of work's connection.
+    """
+
+    __slots__ = ("_cache", "statement")
+
+    def __init__(self, statement: sa.ClauseElement) -> None:
+        self.statement = statement
+        self._cache: dict[tuple[str, str, frozenset[str]], _Compiled] = {}
+
+    def compiled(self, dialect: Dialect, names: frozenset[str]) -> _Compiled:
+        """The statement compiled for `dialect` with parameters `names` (cached)."""
+        key = (dialect.name, dialect.driver, names)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = _compile(self.statement, dialect, names)
+        return found
+
+    async def execute(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> Outcome:
+        """Run the statement in the unit of work's transaction; its rows and row count."""
+        sync = conn.sync_connection
+        if sync is None or not sync.in_transaction():
+            # The unit of work's transaction (BEGIN IMMEDIATE on SQLite: db.py's event).
+            await conn.begin()
+            sync = conn.sync_connection
+            assert sync is not None
+        dialect = sync.dialect
+        compiled = self.compiled(dialect, frozenset(params))
+        args = []
+        try:
+            for name, fixed, process in compiled.binds:
+                value = params.get(name, fixed)
+                if value is _MISSING:
+                    raise sa.exc.InvalidRequestError(f"a value is required for parameter {name!r}")
+                args.append(value if process is None else process(value))
+        except Exception as exc:  # a StatementError, as SQLAlchemy raises for a refused value
+            raise _wrap(exc, compiled, dialect, dialect.loaded_dbapi.Error) from exc
+        pooled = sync.connection
+        global executed
+        executed += 1
+        try:
+            if dialect.name == "sqlite":
+                raw, count = _run_sqlite(pooled.driver_connection, compiled, args, dialect)
+            elif dialect.driver == "asyncpg":
+                raw, count = await _run_asyncpg(pooled.dbapi_connection, compiled, args, dialect)
+            else:  # pragma: no cover - the helpline runs on these two only
+                raise NotImplementedError(f"no driver path for {dialect.name}+{dialect.driver}")
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                # As SQLAlchemy does for a lost connection: the pool never hands it out again.
+                await conn.invalidate()
+            raise
+        if not compiled.returns_rows:
+            # Rows SQLAlchemy's compiler asked for itself (PostgreSQL's implicit RETURNING of
+            # an INSERT's key), which SQLAlchemy's result does not hand out either.
+            return Outcome([], count)
+        results = compiled.results
+        make = compiled.row
+        rows = [
+            make([v if p is None else p(v) for p, v in zip(results, r, strict=True)]) for r in raw
+        ]
+        return Outcome(rows, count)
+
+    async def rows(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> list[Row[Any]]:
+        """Every row the statement returns."""
+        return (await self.execute(conn, params)).rows
+
+    async def first(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> Row[Any] | None:
+        """The first row, or None."""
+        rows = (await self.execute(conn, params)).rows
+        return rows[0] if rows else None
+
+    async def scalar(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> Any:
+        """The first column of the first row, or None when no row came back."""
+        rows = (await self.execute(conn, params)).rows
+        return rows[0][0] if rows else None
+
+    async def scalar_one(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> Any:
+        """The first column of the one row; NoResultFound when none came back."""
+        rows = (await self.execute(conn, params)).rows
+        if not rows:
+            raise sa.exc.NoResultFound("no row was found when one was required")
+        return rows[0][0]
+
+    async def rowcount(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> int:
+        """How many rows the statement changed."""
+        return (await self.execute(conn, params)).rowcount
+
+
+def _compile(statement: sa.ClauseElement, dialect: Dialect, names: frozenset[str]) -> _Compiled:
+    """SQL text, positional parameters and result processing, as SQLAlchemy would run it."""
+    compiled = statement.compile(dialect=dialect, column_keys=sorted(names))
+    assert isinstance(compiled, SQLCompiler)
+    # What the caller gives (placeholders here): the required parameters and, as SQLAlchemy
+    # does, any parameter named in `names` (it overrides a value the statement fixes).
+    given: dict[str, Any] = {}
+    for name, bind in compiled.binds.items():
+        if bind.required or name in names:
+            if bind.expanding:
+                raise sa.exc.ArgumentError(f"expanding parameter {name!r} needs a fixed value")
+            given[name] = None
+    # The statement as it would be sent: expanding IN (...) of fixed values rendered, the
+    # parameters in the driver's order, with the values the statement fixes.
+    expanded = compiled.construct_expanded_state(given, escape_names=False)
+    order = expanded.positiontup or []
+    binds = []
+    for name in order:
+        # An IN (...) element's processor is the expanded state's; the others' are their types'.
+        process = expanded.processors.get(name)
+        if process is None and name in compiled.binds:
+            process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if name in given:
+            binds.append((name, _MISSING, process))
+        else:
+            binds.append((name, expanded.parameters[name], process))
+    columns = list(getattr(statement, "exported_columns", ()))
+    results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    keys = [c.key if c.key is not None else c.name for c in columns]
+    return _Compiled(
+        sql=expanded.statement,
+        binds=tuple(binds),
+        results=results,
+        row=result_tuple(keys),
+        returns_rows=bool(columns),
+    )
+
+
+def _wrap(
+    exc: Exception,
+    compiled: _Compiled,
+    dialect: Dialect,
+    base: type[Exception],
+    gone: bool = False,
+) -> Any:
+    """The driver's error as SQLAlchemy would raise it (IntegrityError with .orig, ...);
+    the parameters hidden, as create_engine's hide_parameters does."""
+    return sa.exc.DBAPIError.instance(
+        compiled.sql,
+        None,
+        exc,
+        base,
+        hide_parameters=True,
+        connection_invalidated=gone,
+        dialect=dialect,
+        ismulti=False,
+    )
+
+
+def _run_sqlite(
+    loop_connection: Any, compiled: _Compiled, args: list[Any], dialect: Dialect
+) -> tuple[list[Any], int]:
+    """On the sqlite3 connection behind sqlite_loop's LoopConnection, inline like its calls."""
+    raw: sqlite3.Connection = loop_connection.sqlite
+    if not raw.in_transaction:  # never autocommit a statement outside the unit of work
+        raise RuntimeError("no transaction open on the SQLite connection")
+    try:
+        cursor = raw.execute(compiled.sql, args)
+        try:
+            rows = cursor.fetchall() if compiled.returns_rows else []
+            return rows, cursor.rowcount
+        finally:
+            cursor.close()
+    except sqlite3.Error as exc:
+        raise _wrap(exc, compiled, dialect, sqlite3.Error) from exc
+
+
+async def _run_asyncpg(
+    adapter: Any, compiled: _Compiled, args: list[Any], dialect: Dialect
+) -> tuple[list[Any], int]:
+    """On the asyncpg connection, with SQLAlchemy's adapter's prepared-statement cache and its
+    transaction (started here if SQLAlchemy has not sent a statement yet, as its cursor does).
+
+    Reads the adapter's private members (sqlalchemy/dialects/postgresql/asyncpg.py, 2.1):
+    tests/store/test_driver.py fails if they change."""
+    if adapter.isolation_level == "autocommit":
+        raise RuntimeError("the driver path needs a transaction; this connection autocommits")
+    async with adapter._execute_mutex:
+        try:
+            if adapter._transaction is None:
+                await adapter._start_transaction()
+            # The dialect's mark, as SQLAlchemy's cursor passes it (schema changes re-prepare).
+            asof = getattr(dialect, "_invalidate_schema_cache_asof", 0)
+            prepared, _ = await adapter._prepare(compiled.sql, asof)
+            rows = await prepared.fetch(*args)
+            status = prepared.get_statusmsg()
+        except Exception as error:
+            try:
+                adapter._handle_exception(error)  # always raises, as the adapter's DBAPI error
+            except Exception as translated:
+                gone = dialect.is_disconnect(cast(Any, translated), adapter, None)
+                base = dialect.loaded_dbapi.Error
+                raise _wrap(translated, compiled, dialect, base, gone) from error
+            raise  # pragma: no cover
+    found = _STATUS.match(status or "")
+    return rows, int(found.group(1)) if found else -1
+
+
+# Savepoints on the driver (see savepoint() and db.Savepoint), one name for all: nested
+# savepoints of one name are a stack (SQLite and PostgreSQL), RELEASE and ROLLBACK TO take the
+# innermost.
+SAVEPOINT = Prepared(sa.text("SAVEPOINT helpline"))
+RELEASE = Prepared(sa.text("RELEASE SAVEPOINT helpline"))
+ROLLBACK_TO = Prepared(sa.text("ROLLBACK TO SAVEPOINT helpline"))
+
+
+@asynccontextmanager
+async def savepoint(conn: AsyncConnection) -> AsyncIterator[None]:
+    """A savepoint for a few statements of one repository method, on the driver: released when
+    the block ends, rolled back to (and released) when it raises.
+
+    For a statement that may fail and must not take the transaction with it (the outbox's
+    mark of a provider's id on PostgreSQL); SQLAlchemy's begin_nested() cost two statements
+    through its execute.
+    """
+    await SAVEPOINT.execute(conn)
+    try:
+        yield
+    except BaseException:
+        await ROLLBACK_TO.execute(conn)
+        await RELEASE.execute(conn)
+        raise
+    await RELEASE.execute(conn)

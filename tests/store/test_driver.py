@@ -1,0 +1,454 @@
+"""Statements on the driver (bot/store/driver.py) on SQLite and PostgreSQL: the same rows as
+SQLAlchemy for every column type, errors as SQLAlchemy raises them, savepoints honoured, and
+nothing run outside the unit of work's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.store import driver
+from bot.store.db import Database, storage_failure
+from bot.store.models import UTCDateTime
+from bot.store.repos import alerts, base, cases, contacts, coordinators, messages, outbox, sessions
+from bot.store.repos.fires import REPLACE_FIRE
+
+URN = "tel:+355690000001"
+
+# Every column type the repositories read and write, nullable so NULL goes through too.
+meta = sa.MetaData()
+kinds = sa.Table(
+    "driver_kinds",
+    meta,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("small", sa.Integer),
+    sa.Column("name", sa.String(64)),
+    sa.Column("blob", sa.LargeBinary),
+    sa.Column("flag", sa.Boolean),
+    sa.Column("at", UTCDateTime()),
+    sa.Column("doc", sa.JSON),
+)
+KIND_ROWS = [
+    {
+        "small": 7,
+        "name": "Ëndërr",
+        "blob": b"\x00\xffcipher",
+        "flag": True,
+        "at": datetime(2026, 11, 23, 9, 0, 0, 123456, tzinfo=UTC),
+        "doc": {"a": [1, 2.5, None, "ç"], "b": {"c": False}},
+    },
+    {
+        "small": None,
+        "name": None,
+        "blob": None,
+        "flag": False,
+        "at": datetime(2026, 1, 1, tzinfo=UTC),
+        "doc": [],
+    },
+    {"small": 0, "name": "", "blob": b"", "flag": None, "at": None, "doc": None},
+]
+INSERT_KIND = driver.Prepared(sa.insert(kinds).returning(*kinds.c))
+SELECT_KINDS = driver.Prepared(sa.select(kinds).order_by(kinds.c.id))
+FLAGGED = driver.Prepared(
+    sa.select(kinds.c.id, kinds.c.flag.label("on"), sa.func.count().over().label("n"))
+    .where(kinds.c.flag.is_(True), kinds.c.name.in_(("x", "Ëndërr")))
+    .order_by(kinds.c.id)
+)
+
+
+@pytest.fixture
+async def kinds_table(db: Database) -> Any:
+    """The driver_kinds table, dropped at the end (PostgreSQL's database is shared)."""
+    async with db.engine.begin() as conn:
+        await conn.run_sync(meta.create_all)
+    yield kinds
+    async with db.engine.begin() as conn:
+        await conn.run_sync(meta.drop_all)
+
+
+async def both(
+    conn: AsyncConnection, prepared: driver.Prepared, params: Mapping[str, Any] = {}
+) -> tuple[Any, Any]:
+    """The rows (or, for a statement without any, the row count) SQLAlchemy gives and those the
+    driver path gives, each in a savepoint rolled back after it (so a DML statement sees the
+    same data both times)."""
+    async with conn.begin_nested() as savepoint:
+        result = await conn.execute(prepared.statement, dict(params))
+        returns_rows = result.returns_rows
+        by_sqlalchemy = result.all() if returns_rows else result.rowcount
+        await savepoint.rollback()
+    async with conn.begin_nested() as savepoint:
+        outcome = await prepared.execute(conn, params)
+        by_driver = outcome.rows if returns_rows else outcome.rowcount
+        await savepoint.rollback()
+    return by_sqlalchemy, by_driver
+
+
+def same(expected: Any, got: Any) -> None:
+    """Equal rows (names, Python types value by value) or equal row counts."""
+    assert got == expected
+    if isinstance(expected, int):
+        assert expected >= 0
+        return
+    for want, have in zip(expected, got, strict=True):
+        assert have._fields == want._fields
+        assert [type(v) for v in have] == [type(v) for v in want]
+        assert have._mapping == want._mapping
+
+
+async def test_every_column_type_reads_and_writes_as_sqlalchemy_does(db, kinds_table):
+    async with db.uow() as uow:
+        written = [await INSERT_KIND.first(uow.conn, row) for row in KIND_ROWS]
+        # What the driver wrote, SQLAlchemy reads back as it was given.
+        read = (await uow.conn.execute(sa.select(kinds).order_by(kinds.c.id))).all()
+        assert [dict(r._mapping) for r in written] == [dict(r._mapping) for r in read]
+        for row, given in zip(read, KIND_ROWS, strict=True):
+            assert {k: row._mapping[k] for k in given} == given
+        # What SQLAlchemy wrote, the driver reads as SQLAlchemy does.
+        await uow.conn.execute(sa.insert(kinds), KIND_ROWS)
+        same(*await both(uow.conn, SELECT_KINDS))
+        same(*await both(uow.conn, FLAGGED))
+        await uow.commit()
+
+
+async def test_hot_statements_give_what_sqlalchemy_gives(db, now):
+    """The repositories' prebuilt statements, each run both ways on the same data."""
+    later = now + timedelta(minutes=5)
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
+        session_id = await uow.sessions.save(contact.id, None, {"node": "a"}, "waiting", now)
+        case = await uow.cases.open(contact.id, now)
+        oid = await uow.outbox.add(
+            contact_id=contact.id, channel="sms", urn=URN, text="hi", due_at=now, now=now
+        )
+        await uow.outbox.add(
+            contact_id=contact.id, channel="sms", urn=URN, text="later", due_at=later, now=now
+        )
+        await uow.messages.add_outbound(contact.id, "sms", "hi", now, oid)
+        # A pending timer to replace: a new row would take another id on PostgreSQL (sequences
+        # do not roll back with the savepoint).
+        await uow.fires.schedule(
+            contact_id=contact.id, session_id=session_id, kind="timeout", due_at=now, seq=0, now=now
+        )
+        lookup = uow.contacts.crypto.lookup_hash(URN)
+        dialect = db.dialect
+        runs: list[tuple[driver.Prepared, dict[str, Any]]] = [
+            (contacts.LOCKED_BY_HASH, {"of_hash": lookup}),
+            (contacts.TOUCH, {"of_id": contact.id, "last_seen_at": later}),
+            (sessions.ACTIVE_OF_CONTACT, {"of_contact": contact.id}),
+            (
+                sessions.SAVE_SESSION,
+                {"of_id": session_id, "of_contact": contact.id, "status": "ended"}
+                | {"state_enc": b"x", "updated_at": later},
+            ),
+            (cases.OPEN_OF_CONTACT, {"of_contact": contact.id}),
+            (alerts.ASSIGNMENTS_OF_CONTACT, {"of_contact": contact.id}),
+            (coordinators.BY_PHONE_OR_CHAT, {"key": lookup}),
+            (outbox.RELEASE, {"of_contact": contact.id, "now": now, "held_after": now}),
+            (outbox.MARK_SENT, {"oid": oid, "sid": "SM1", "n_segments": 1, "at": now}),
+            (
+                outbox.MARK_MESSAGE_SENT,
+                {"oid": oid, "sid": "SM1", "n_segments": 1, "of_channel": "sms"},
+            ),
+            (
+                base._claim(outbox.outbox, dialect, True),
+                {"now": later, "n": 10, "until": later, "owner": "me"},
+            ),
+            (
+                REPLACE_FIRE[dialect],
+                {"contact_id": contact.id, "session_id": session_id, "kind": "timeout"}
+                | {"due_at": later, "seq": 1, "status": "pending", "created_at": now}
+                | {"payload": {"n": 1}},
+            ),
+        ]
+        assert case.id
+        for prepared, params in runs:
+            by_sqlalchemy, by_driver = await both(uow.conn, prepared, params)
+            same(by_sqlalchemy, by_driver)
+        claimed = await base._claim(outbox.outbox, dialect, True).rows(
+            uow.conn, {"now": later, "n": 1, "until": later, "owner": "me"}
+        )
+        assert [r.id for r in claimed] == [oid]  # the limit and the order hold
+
+
+async def test_rowcount_is_what_the_statement_changed(db, now):
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
+        for text in ("a", "b"):
+            await uow.outbox.add(
+                contact_id=contact.id,
+                channel="sms",
+                urn=URN,
+                text=text,
+                kind="system",
+                due_at=now + timedelta(hours=1),
+                now=now,
+            )
+        assert await uow.outbox.release(contact.id, now) == 0  # "system" is not hers
+        await uow.outbox.add(
+            contact_id=contact.id,
+            channel="sms",
+            urn=URN,
+            text="c",
+            kind="followup",
+            due_at=now + timedelta(hours=1),
+            now=now,
+        )
+        assert await uow.outbox.release(contact.id, now) == 1
+
+
+async def _error_of(call: Callable[[], Awaitable[Any]]) -> BaseException:
+    with pytest.raises(Exception) as caught:
+        await call()
+    return caught.value
+
+
+async def test_a_duplicate_is_an_integrity_error_as_with_sqlalchemy(db, now):
+    """The error a caller catches (IntegrityError with the driver's error as .orig), and only
+    the savepoint rolled back."""
+    insert = driver.Prepared(sa.insert(messages.messages))
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
+        row = {
+            "contact_id": contact.id,
+            "channel": "sms",
+            "direction": "in",
+            "external_id": "SM1",
+            "text_enc": b"t",
+            "created_at": now,
+        }
+        await insert.execute(uow.conn, row)
+
+        async def twice(run: Callable[[], Awaitable[Any]]) -> BaseException:
+            async with uow.savepoint():
+                return await _error_of(run)
+            raise AssertionError("unreachable")
+
+        by_sqlalchemy = await twice(lambda: uow.conn.execute(insert.statement, row))
+        by_driver = await twice(lambda: insert.execute(uow.conn, row))
+        assert isinstance(by_driver, sa.exc.IntegrityError)
+        assert type(by_driver) is type(by_sqlalchemy)
+        assert type(by_driver.orig) is type(by_sqlalchemy.orig)
+        assert "SM1" not in str(by_driver)  # parameters hidden, as the engine hides them
+        # The outer transaction goes on and keeps what came before.
+        assert await uow.messages.seen("sms", "SM1")
+        await uow.commit()
+
+
+async def test_a_refused_value_is_a_statement_error_as_with_sqlalchemy(db, now):
+    async with db.uow() as uow:
+        with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+            await contacts.TOUCH.execute(
+                uow.conn, {"of_id": 1, "last_seen_at": now.replace(tzinfo=None)}
+            )
+        with pytest.raises(sa.exc.StatementError, match="required"):
+            await contacts.TOUCH.execute(uow.conn, {"last_seen_at": now})
+
+
+async def test_a_read_only_database_is_a_storage_failure(db, now):
+    async with db.uow() as uow:
+        await uow.contacts.get_or_create(URN, "sms", now)
+        if db.dialect == "sqlite":
+            await uow.conn.exec_driver_sql("PRAGMA query_only=ON")
+        else:
+            await uow.conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        try:
+            error = await _error_of(lambda: uow.contacts.touch(1, now))
+        finally:
+            if db.dialect == "sqlite":
+                await uow.conn.exec_driver_sql("PRAGMA query_only=OFF")
+        assert isinstance(error, sa.exc.DBAPIError)
+        assert storage_failure(error) == "the database is read-only"
+
+
+async def test_a_statement_in_a_savepoint_is_rolled_back_with_it(db, now):
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
+        await uow.commit()
+    later = now + timedelta(hours=1)
+    async with db.uow() as uow:
+        async with uow.savepoint() as kept:
+            await kept.contacts.touch(contact.id, later)
+            await kept.commit()
+        async with uow.savepoint() as undone:
+            await undone.contacts.touch(contact.id, later + timedelta(hours=1))
+            await undone.outbox.add(
+                contact_id=contact.id, channel="sms", urn=URN, text="x", due_at=now, now=now
+            )
+        await uow.commit()
+    async with db.uow() as uow:
+        found = await uow.contacts.get(contact.id)
+        assert found is not None and found.last_seen_at == later
+        assert await uow.outbox.claim_due(later, 10, timedelta(minutes=1), "me") == []
+
+
+async def test_nothing_runs_outside_the_unit_of_works_transaction(db, now):
+    """The driver's first statement, and one after a commit, are undone by a rollback: neither
+    ran outside the transaction (autocommitted)."""
+    async with db.uow() as uow:
+        assert not uow.conn.in_transaction()
+        await uow.contacts.get_or_create(URN, "sms", now)  # first statement: on the driver
+        assert uow.conn.in_transaction()
+        if db.dialect == "postgresql":
+            adapter = (await uow.conn.get_raw_connection()).dbapi_connection
+            assert adapter._transaction is not None
+        await uow.rollback()
+    async with db.uow() as uow:
+        assert await uow.contacts.find_by_urn(URN) is None
+        await uow.contacts.get_or_create(URN, "sms", now)
+        await uow.commit()
+        await uow.contacts.get_or_create("tel:+355690000002", "sms", now)  # after the commit
+    async with db.uow() as uow:
+        assert await uow.contacts.find_by_urn(URN) is not None
+        assert await uow.contacts.find_by_urn("tel:+355690000002") is None
+
+
+@pytest.mark.postgres
+async def test_postgres_reuses_the_adapters_prepared_statements(db, now):
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL only")
+    async with db.uow() as uow:
+        for _ in range(3):
+            await uow.contacts.get_or_create(URN, "sms", now)
+        adapter = (await uow.conn.get_raw_connection()).dbapi_connection
+        compiled = contacts.LOCKED_BY_HASH.compiled(uow.conn.dialect, frozenset({"of_hash"}))
+        assert compiled.sql in adapter._prepared_statement_cache
+        assert "FOR NO KEY UPDATE" in compiled.sql or "FOR KEY SHARE" in compiled.sql
+
+
+def test_each_database_gets_its_own_sql():
+    """ON CONFLICT, RETURNING and SKIP LOCKED as SQLAlchemy renders them for each database."""
+    claim = base._claim(outbox.outbox, "postgresql", True)
+    pg = claim.compiled(postgresql.asyncpg.dialect(), frozenset({"now", "n", "until", "owner"}))
+    assert "SKIP LOCKED" in pg.sql and "$1" in pg.sql
+    lite = base._claim(outbox.outbox, "sqlite", True)
+    sq = lite.compiled(sqlite.aiosqlite.dialect(), frozenset({"now", "n", "until", "owner"}))
+    assert "SKIP LOCKED" not in sq.sql and "?" in sq.sql and "RETURNING" in sq.sql
+
+
+async def test_postgres_a_lost_connection_is_invalidated_as_sqlalchemy_does(db, now):
+    """The server drops the connection mid-transaction: the statement fails as a DBAPIError
+    saying so, and the pool never hands that connection out again."""
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL only")
+    import asyncpg
+
+    from tests.store.fixtures import PG_HOST, PG_PORT, PG_USER
+
+    async with db.uow() as uow:
+        pid = (await uow.conn.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
+        admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER)
+        try:
+            # With a timeout it returns once the backend is gone (PostgreSQL 14+).
+            assert await admin.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)
+        finally:
+            await admin.close()
+        with pytest.raises(sa.exc.DBAPIError) as caught:
+            await uow.contacts.get_or_create(URN, "sms", now)
+        assert caught.value.connection_invalidated
+    async with db.uow() as uow:  # a new connection, at once
+        _, created = await uow.contacts.get_or_create(URN, "sms", now)
+        await uow.commit()
+    assert created
+
+
+async def test_a_driver_savepoint_undoes_only_its_own_statements(db, now):
+    later = now + timedelta(hours=1)
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
+        with pytest.raises(RuntimeError):
+            async with driver.savepoint(uow.conn):
+                await uow.contacts.touch(contact.id, later)
+                raise RuntimeError("undo")
+        async with driver.savepoint(uow.conn):
+            await uow.contacts.touch(contact.id, now + timedelta(minutes=1))
+        await uow.commit()
+    async with db.uow() as uow:
+        found = await uow.contacts.get(contact.id)
+        assert found is not None and found.last_seen_at == now + timedelta(minutes=1)
+
+
+async def test_postgres_two_sends_given_one_id_at_once_both_count_as_sent(db, now):
+    """Two workers record the same provider id for two messages at the same moment: the second
+    waits for the first on the unique id, fails when it commits, inside its savepoint, and
+    keeps its mark without the id (its transaction goes on)."""
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL only (SQLite has one writer)")
+    import asyncio
+
+    import asyncpg
+
+    from tests.store.fixtures import PG_HOST, PG_PORT, PG_USER
+
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
+        ids = []
+        for text in ("a", "b"):
+            oid = await uow.outbox.add(
+                contact_id=contact.id, channel="sms", urn=URN, text=text, due_at=now, now=now
+            )
+            await uow.messages.add_outbound(contact.id, "sms", text, now, oid)
+            ids.append(oid)
+        await uow.commit()
+    marked, release = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with db.uow() as uow:
+            await uow.outbox.mark_sent(ids[0], external_id="SM-SAME", segments=1, now=now)
+            marked.set()
+            await release.wait()
+            await uow.commit()
+
+    async def second() -> None:
+        async with db.uow() as uow:
+            await uow.outbox.mark_sent(ids[1], external_id="SM-SAME", segments=1, now=now)
+            await uow.commit()
+
+    one = asyncio.create_task(first())
+    await marked.wait()
+    two = asyncio.create_task(second())
+    name = db.engine.url.database
+    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=name)
+    try:
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        while not await admin.fetchval(waiting):  # each look a round trip: `two` runs meanwhile
+            assert not two.done()
+    finally:
+        await admin.close()
+    release.set()
+    await asyncio.gather(one, two)
+    async with db.uow() as uow:
+        table = messages.messages
+        rows = (
+            await uow.conn.execute(
+                sa.select(table.c.external_id, table.c.status)
+                .where(table.c.outbox_id.in_(ids))
+                .order_by(table.c.outbox_id)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("SM-SAME", "sent"), (None, "sent")]
+
+
+async def test_nested_savepoints_of_one_name_undo_only_the_inner_one(db, now):
+    """Savepoints all share one name: the innermost is the one released or rolled back."""
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
+        async with uow.savepoint() as outer:
+            await outer.contacts.touch(contact.id, now + timedelta(minutes=1))
+            with pytest.raises(RuntimeError):
+                async with outer.savepoint() as inner:
+                    await inner.contacts.touch(contact.id, now + timedelta(minutes=2))
+                    await inner.audit.add("inner", now=now)  # through SQLAlchemy
+                    raise RuntimeError("undo the inner one")
+            assert await outer.audit.list_all() == []
+            await outer.commit()
+        await uow.commit()
+    async with db.uow() as uow:
+        found = await uow.contacts.get(contact.id)
+        assert found is not None and found.last_seen_at == now + timedelta(minutes=1)
