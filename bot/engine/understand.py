@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from bot.engine.lexicon import CONTRACTIONS, ENDINGS, GAP_MAX, Lexicon, Pattern, Term
@@ -57,6 +58,9 @@ class Text:
     cyrillic: bool = False
     buts: frozenset[int] = frozenset()  # clauses that begin with "por", "but": they correct
     _hits: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # Where a concept's patterns end from word i at a depth: the same concept inside many
+    # patterns ("@kin ... rreh+", "@kin ... vras+") is matched once per position.
+    _spans: dict[tuple[str, int, int], frozenset[int]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.words)
@@ -128,15 +132,6 @@ def _single_words(lexicon: Lexicon, concept: str) -> frozenset[str]:
 
 
 # -- matching -----------------------------------------------------------------------------------
-
-
-def _word_matches(term: Term, word: str) -> bool:
-    if term.kind == "word":
-        return word == term.value
-    if term.kind == "prefix":
-        return word.startswith(term.value)
-    # stem+: the stem, then an inflection ending
-    return word.startswith(term.value) and word[len(term.value) :] in ENDINGS
 
 
 class _Index:
@@ -213,40 +208,72 @@ def _index(lexicon: Lexicon) -> _Index:
     return index
 
 
+_NO_ENDS: frozenset[int] = frozenset()
+
+
 def _ends(
     text: Text, pattern: Pattern, k: int, i: int, clause: int, lexicon: Lexicon, depth: int
-) -> set[int]:
-    """Where `pattern[k:]` can end when it goes on at word i, inside one clause."""
-    if k == len(pattern):
-        return {i}
-    term = pattern[k]
-    if term.kind == "start":
-        at_start = i == 0 or text.clauses[i - 1] != clause
-        return _ends(text, pattern, k + 1, i, clause, lexicon, depth) if at_start else set()
-    if term.kind == "end":
-        at_end = i == len(text.words) or text.clauses[i] != clause
-        return _ends(text, pattern, k + 1, i, clause, lexicon, depth) if at_end else set()
-    if term.kind == "gap":
-        out: set[int] = set()
-        for j in range(i, min(i + GAP_MAX, len(text.words)) + 1):
-            if j > i and text.clauses[j - 1] != clause:
-                break
-            out |= _ends(text, pattern, k + 1, j, clause, lexicon, depth)
-        return out
-    if i >= len(text.words) or text.clauses[i] != clause:
-        return set()
-    if term.kind == "concept":
-        out = set()
-        if depth > 6:
+) -> AbstractSet[int]:
+    """Where `pattern[k:]` can end when it goes on at word i, inside one clause.
+
+    Word terms are walked in a loop (most patterns are only words); a gap or a concept
+    branches by recursion. The result is never modified by callers."""
+    words, clauses = text.words, text.clauses
+    n = len(words)
+    while k < len(pattern):
+        term = pattern[k]
+        kind = term.kind
+        if kind == "start":
+            if i != 0 and clauses[i - 1] == clause:
+                return _NO_ENDS
+            k += 1
+            continue
+        if kind == "end":
+            if i != n and clauses[i] == clause:
+                return _NO_ENDS
+            k += 1
+            continue
+        if kind == "gap":
+            out: set[int] = set()
+            for j in range(i, min(i + GAP_MAX, n) + 1):
+                if j > i and clauses[j - 1] != clause:
+                    break
+                out |= _ends(text, pattern, k + 1, j, clause, lexicon, depth)
             return out
-        for sub in _index(lexicon).candidates(term.value, text.words[i]):
-            for end in _ends(text, sub, 0, i, clause, lexicon, depth + 1):
-                if end > i:
-                    out |= _ends(text, pattern, k + 1, end, clause, lexicon, depth)
-        return out
-    if not _word_matches(term, text.words[i]):
-        return set()
-    return _ends(text, pattern, k + 1, i + 1, clause, lexicon, depth)
+        if i >= n or clauses[i] != clause:
+            return _NO_ENDS
+        if kind == "concept":
+            if depth > 6:
+                return _NO_ENDS
+            out = set()
+            for end in _concept_ends(text, term.value, i, clause, lexicon, depth):
+                out |= _ends(text, pattern, k + 1, end, clause, lexicon, depth)
+            return out
+        # word, stem* or stem+ (an inflection ending after the stem): the innermost loop.
+        word, value = words[i], term.value
+        if kind == "word":
+            if word != value:
+                return _NO_ENDS
+        elif not word.startswith(value) or (kind == "stem" and word[len(value) :] not in ENDINGS):
+            return _NO_ENDS
+        k += 1
+        i += 1
+    return {i}
+
+
+def _concept_ends(
+    text: Text, concept: str, i: int, clause: int, lexicon: Lexicon, depth: int
+) -> frozenset[int]:
+    """Where one of a concept's patterns, started at word i, ends after it (memoised on the
+    text: `clause` is always word i's own, so the position and depth decide the answer)."""
+    key = (concept, i, depth)
+    cached = text._spans.get(key)
+    if cached is None:
+        ends: set[int] = set()
+        for sub in _index(lexicon).candidates(concept, text.words[i]):
+            ends |= _ends(text, sub, 0, i, clause, lexicon, depth + 1)
+        cached = text._spans[key] = frozenset(e for e in ends if e > i)
+    return cached
 
 
 def _longest(text: Text, patterns: Iterable[Pattern], i: int, lexicon: Lexicon) -> int:
@@ -265,19 +292,70 @@ def find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
     if cached is None:
         cached = []
         index = _index(lexicon)
-        for i in range(len(text.words)):
-            best = _longest(text, index.candidates(concept, text.words[i]), i, lexicon)
+        for i, word in enumerate(text.words):
+            candidates = index.candidates(concept, word)
+            if not candidates:
+                continue  # most words start none of a concept's patterns
+            best = _longest(text, candidates, i, lexicon)
             if best > i:
                 cached.append((i, best))
         text._hits[concept] = cached
     return [Hit(s, e) for s, e in cached]
 
 
+class _Starts:
+    """A list of patterns (a keyword's, an option's) filed under the words they can start with,
+    as _Index files a concept's: a position tries only the patterns its word can begin."""
+
+    def __init__(self, patterns: Sequence[Pattern], index: _Index) -> None:
+        self.patterns = patterns
+        self.exact: dict[str, list[Pattern]] = {}
+        self.prefix: dict[str, list[Pattern]] = {}
+        self.anywhere: list[Pattern] = []
+        for pattern in patterns:
+            for kind, key in index._first(pattern, set()):
+                if kind == "w":
+                    self.exact.setdefault(key, []).append(pattern)
+                elif kind == "p":
+                    self.prefix.setdefault(key, []).append(pattern)
+                else:
+                    self.anywhere.append(pattern)
+
+    def candidates(self, word: str) -> list[Pattern]:
+        """The patterns that may start at `word`."""
+        return [
+            *self.exact.get(word, ()),
+            *self.prefix.get(word[:PREFIX_KEY], ()),
+            *self.anywhere,
+        ]
+
+
+# Keyed by the patterns' and the lexicon's identity: a flow load's keywords and options are
+# filed once (the entry holds both, so an id is never reused while it is cached).
+_STARTS: dict[tuple[int, int], tuple[Sequence[Pattern], Lexicon, _Starts]] = {}
+
+
+def _starts(patterns: Sequence[Pattern], lexicon: Lexicon) -> _Starts:
+    key = (id(patterns), id(lexicon))
+    cached = _STARTS.get(key)
+    if cached is not None and cached[0] is patterns and cached[1] is lexicon:
+        return cached[2]
+    if len(_STARTS) > 1024:
+        _STARTS.clear()
+    starts = _Starts(patterns, _index(lexicon))
+    _STARTS[key] = (patterns, lexicon, starts)
+    return starts
+
+
 def find_patterns(text: Text, patterns: Sequence[Pattern], lexicon: Lexicon) -> list[Hit]:
     """Every place one of `patterns` matches (not cached: an option's or keyword's own words)."""
     out = []
-    for i in range(len(text.words)):
-        best = _longest(text, patterns, i, lexicon)
+    starts = _starts(patterns, lexicon)
+    for i, word in enumerate(text.words):
+        candidates = starts.candidates(word)
+        if not candidates:
+            continue
+        best = _longest(text, candidates, i, lexicon)
         if best > i:
             out.append(Hit(i, best))
     return out
@@ -692,6 +770,27 @@ def read_place(text: str, index: PlaceIndex, lexicon: Lexicon) -> str | None:
 Identify = Callable[[str], Mapping[str, float]]
 
 
+_LANGUAGE_CONCEPTS: dict[int, tuple[Lexicon, tuple[tuple[str, str], ...]]] = {}
+
+
+def _language_concepts(lexicon: Lexicon) -> tuple[tuple[str, str], ...]:
+    """(concept, language) of the concepts written per language, in the lexicon's order, once
+    per lexicon."""
+    cached = _LANGUAGE_CONCEPTS.get(id(lexicon))
+    if cached is not None and cached[0] is lexicon:
+        return cached[1]
+    if len(_LANGUAGE_CONCEPTS) > 16:
+        _LANGUAGE_CONCEPTS.clear()
+    pairs = tuple(
+        (concept, lang)
+        for concept in lexicon.concepts
+        for lang in (concept.rpartition("_")[2],)
+        if lang in lexicon.language_words and concept.endswith("_" + lang)
+    )
+    _LANGUAGE_CONCEPTS[id(lexicon)] = (lexicon, pairs)
+    return pairs
+
+
 def read_language(
     text: str | Text, lexicon: Lexicon, identify: Identify | None = None
 ) -> str | None:
@@ -712,10 +811,8 @@ def read_language(
         for lang in langs:
             votes[lang] = votes.get(lang, 0.0) + 1.0 / len(langs)
     # Concepts written per language (danger_sq, danger_en…) vote too: "më goditi" is Albanian.
-    for concept in lexicon.concepts:
-        lang = concept.rpartition("_")[2]
-        if lang in lexicon.language_words and concept.endswith("_" + lang):
-            votes[lang] = votes.get(lang, 0.0) + len(find(t, concept, lexicon))
+    for concept, lang in _language_concepts(lexicon):
+        votes[lang] = votes.get(lang, 0.0) + len(find(t, concept, lexicon))
     if len(words) <= 2:
         greeting = {lexicon.greetings[w] for w in words if w in lexicon.greetings}
         if len(greeting) == 1:
