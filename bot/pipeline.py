@@ -19,7 +19,7 @@ from bot.data.numbers import country_of_urn
 from bot.engine import events as ev
 from bot.engine import sysmsgs
 from bot.engine.env import ContactView, Env, Place
-from bot.engine.keywords import detect
+from bot.engine.keywords import detect_all
 from bot.engine.session import Session
 from bot.flows.library import FlowLibrary
 from bot.followups import handlers as followup_handlers
@@ -314,9 +314,12 @@ class Pipeline:
             stored = await uow.sessions.get_active(contact.id)
             # Referral: while a coordinator's relay is open, the person's words go to them; the
             # flows see only keywords and answers to a keyword's question (FSHI's confirmation).
-            frames = Session.from_dict(stored.state).frames if stored else []
-            keyword_flows = {k.flow for k in self.flows.keywords.keywords}
-            keyword = detect(inbound.text, self.flows.keywords, similarity)
+            session = Session.from_dict(stored.state) if stored else None
+            frames = session.frames if session is not None else []
+            keywords = self.flows.keywords
+            keyword_flows = {k.flow for k in keywords.keywords}
+            hits = tuple(detect_all(inbound.text, keywords))
+            keyword = hits[0] if hits else None
             flows_too = keyword is not None or (bool(frames) and frames[-1].flow in keyword_flows)
             # Security: over the per-sender limit her message is kept (stored above, after the
             # duplicate check) and the replies are limited: held back, or none in a flood. A
@@ -335,7 +338,6 @@ class Pipeline:
                 await uow.contacts.touch(contact.id, now)
                 await uow.commit()
                 return Handled("processed"), None
-            session = Session.from_dict(stored.state) if stored else None
             if session is not None and not await self._ensure_versions(uow, session):
                 session = None  # its flow versions are gone: start afresh rather than fail
             if contact.opted_out and inbound.channel != "sms":
@@ -349,13 +351,18 @@ class Pipeline:
                 text = locate(inbound.meta["latitude"], inbound.meta.get("longitude", "")) or ""
             # Follow-ups: her code words (a check-in's answer; her distress word at any time).
             text = await self.followups.read_code_words(uow, contact, session, text, now)
+            env = self.env(now)
             resume = engine.MsgResume(
                 "" if start else text,
                 button=inbound.button,
                 start=start,
                 media=bool(inbound.meta.get("media") or inbound.meta.get("num_media")),
+                # Her words were read for keywords above: the engine reuses that reading when
+                # it reads the same words with the same keywords (not a location, a code word
+                # taken out, or a reload of the flows meanwhile).
+                keywords=hits if text == inbound.text and env.keywords is keywords else None,
             )
-            outcome = engine.resume(session, resume, self._view(contact), self.env(now))
+            outcome = engine.resume(session, resume, self._view(contact), env)
             turn = await self._apply(uow, contact, stored, outcome, now, reply_at=reply_at)
             await uow.contacts.touch(contact.id, now)
             await uow.commit()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,7 +96,7 @@ class Outcome:
 def resume(session: Session | None, resume_with: Resume, contact: ContactView, env: Env) -> Outcome:
     """Run the conversation forward from `resume_with`; the input session is not modified."""
     run = _Run(contact, env)
-    return run.go(copy.deepcopy(session) if session is not None else None, resume_with)
+    return run.go(session.copy() if session is not None else None, resume_with)
 
 
 class _Run:
@@ -112,6 +111,7 @@ class _Run:
         self.steps = 0
         self.danger_ran = False
         self._also: set[str] = set()
+        self._hits: tuple[KeywordHit, ...] | None = None  # the caller's reading of the keywords
 
     # -- entry ---------------------------------------------------------------------------------
 
@@ -132,6 +132,7 @@ class _Run:
             return Outcome(session, self.events)
         if isinstance(res, StartResume):
             return self._start(res, now_iso)
+        self._hits = res.keywords
         ended_previous = False
         if session is not None and session.status != "ended" and session.expired(self.env.now):
             self.s = session
@@ -278,7 +279,7 @@ class _Run:
         self.events.append(ev.ResultSaved(name, value, category))
 
     def _keyword(self, text: str | Text) -> KeywordHit | None:
-        hits = detect_all(text, self.env.keywords)
+        hits = list(self._hits) if self._hits is not None else detect_all(text, self.env.keywords)
         # The keywords found beside the one that runs: the child path pages urgently only when
         # danger was said too (@results.said_danger).
         self._also = {h.keyword.intent for h in hits[1:]}
