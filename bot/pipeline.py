@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -41,7 +42,7 @@ from bot.referral.service import Referral
 from bot.replies import provider_meta
 from bot.store.db import Database, UnitOfWork, storage_failure
 from bot.store.group_commit import GroupCommit, Unit
-from bot.store.records import Contact, Fire, Municipality, StoredSession
+from bot.store.records import Case, Contact, Fire, Municipality, StoredSession
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,15 @@ class Translator(Protocol):
     def text(self, locale: str, msgid: str, params: Mapping[str, Any] | None = None) -> str:
         """A message in a language, with params filled in."""
         ...
+
+
+class Unread(enum.Enum):
+    """Her open case was not read yet in this transaction."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
 
 
 @dataclass(slots=True)
@@ -332,7 +342,10 @@ class Pipeline:
                     await uow.commit()
                     return Handled("limited"), None
                 reply_at = now + timedelta(seconds=delay)
-            if await self.referral.relay_inbound(
+            # Referral: a relay needs a worked case, and a worked case is open: without an open
+            # case (most people) there is nothing to look up. Read once, used by the turn too.
+            case: Case | Unread | None = await uow.cases.open_for_contact(contact.id)
+            if case is not None and await self.referral.relay_inbound(
                 uow, contact, inbound.text, now, flows_too=flows_too
             ):
                 await uow.contacts.touch(contact.id, now)
@@ -363,7 +376,11 @@ class Pipeline:
                 keywords=hits if text == inbound.text and env.keywords is keywords else None,
             )
             outcome = engine.resume(session, resume, self._view(contact), env)
-            turn = await self._apply(uow, contact, stored, outcome, now, reply_at=reply_at)
+            if text != inbound.text:
+                case = UNREAD  # a code word may have opened one (follow-ups' urgent alert)
+            turn = await self._apply(
+                uow, contact, stored, outcome, now, reply_at=reply_at, case=case
+            )
             await uow.contacts.touch(contact.id, now)
             await uow.commit()
         return Handled("processed", outcome.events, turn.case_reference), turn
@@ -437,8 +454,10 @@ class Pipeline:
         outbox_kind: str = "reply",
         timer: bool = False,
         reply_at: datetime | None = None,
+        case: Case | Unread | None = UNREAD,
     ) -> Turn:
-        """Turn the engine's events into rows, in this transaction, through the handlers."""
+        """Turn the engine's events into rows, in this transaction, through the handlers;
+        `case` is her open case when the caller read it already in this transaction."""
         turn = Turn(
             uow,
             contact,
@@ -452,7 +471,7 @@ class Pipeline:
             reply_at=reply_at,
         )
         await session_handlers.save_session(turn)
-        turn.case = await uow.cases.open_for_contact(contact.id)
+        turn.case = await uow.cases.open_for_contact(contact.id) if case is UNREAD else case
         await self.handlers.apply(turn)
         return turn
 

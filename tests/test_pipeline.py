@@ -204,3 +204,22 @@ async def test_a_waiting_message_is_announced_once_a_day_whatever_worker_sends_i
     assert await harness.pipeline.claim_nudge(urn, now + timedelta(hours=12)) is False
     assert await harness.pipeline.claim_nudge(urn, now + timedelta(hours=24, minutes=3)) is True
     assert await other.claim_nudge("whatsapp:+355690000000", now) is False
+
+
+async def test_no_relay_lookup_for_a_person_without_an_open_case(harness, db):
+    # Referral: a relay needs a worked case, a worked case is open; most people have none.
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await harness.say("hello")
+        await harness.say("shqip")
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert not [s for s in seen if "case_assignments" in s]
+    assert len([s for s in seen if s.lstrip().startswith("SELECT cases.")]) == 2  # once each
