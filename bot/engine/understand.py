@@ -305,31 +305,39 @@ def find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
 
 class _Starts:
     """A list of patterns (a keyword's, an option's) filed under the words they can start with,
-    as _Index files a concept's: a position tries only the patterns its word can begin."""
+    as _Index files a concept's: a position tries only the patterns its word can begin. A
+    pattern that starts with a concept keeps that concept's keys (shared, built once per
+    lexicon) rather than being filed under each of them: an option's meanings are filed anew
+    for every menu read."""
 
     def __init__(self, patterns: Sequence[Pattern], index: _Index) -> None:
-        self.patterns = patterns
         self.exact: dict[str, list[Pattern]] = {}
         self.prefix: dict[str, list[Pattern]] = {}
-        self.anywhere: list[Pattern] = []
+        self.keyed: list[tuple[frozenset[tuple[str, str]], Pattern]] = []
         for pattern in patterns:
-            for kind, key in index._first(pattern, set()):
+            keys = index._first(pattern, set())
+            if len(keys) == 1:
+                ((kind, key),) = keys
                 if kind == "w":
                     self.exact.setdefault(key, []).append(pattern)
-                elif kind == "p":
+                    continue
+                if kind == "p":
                     self.prefix.setdefault(key, []).append(pattern)
-                else:
-                    self.anywhere.append(pattern)
+                    continue
+            self.keyed.append((keys, pattern))
 
     def candidates(self, word: str) -> list[Pattern]:
         """The patterns that may start at `word`."""
-        return [
-            *self.exact.get(word, ()),
-            *self.prefix.get(word[:PREFIX_KEY], ()),
-            *self.anywhere,
-        ]
+        found = [*self.exact.get(word, ()), *self.prefix.get(word[:PREFIX_KEY], ())]
+        if self.keyed:
+            exact, prefix = ("w", word), ("p", word[:PREFIX_KEY])
+            found += [
+                p for keys, p in self.keyed if exact in keys or prefix in keys or _ANY in keys
+            ]
+        return found
 
 
+_ANY = ("*", "")
 # Keyed by the patterns' and the lexicon's identity: a flow load's keywords and options are
 # filed once (the entry holds both, so an id is never reused while it is cached).
 _STARTS: dict[tuple[int, int], tuple[Sequence[Pattern], Lexicon, _Starts]] = {}
