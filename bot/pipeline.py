@@ -218,6 +218,8 @@ class Pipeline:
                     outcome = engine.resume(session, res, self._view(contact), self.env(now))
                     # Safe times: what a timer says, nobody asked for just now.
                     turn = await self._apply(uow, contact, stored, outcome, now, timer=True)
+                    if fire.kind == FIRE_EXPIRE:
+                        await session_handlers.rearm_expiry(turn)
                 await uow.fires.done(fire.id)
                 await uow.commit()
         if contact is not None:
