@@ -300,7 +300,9 @@ class Pipeline:
         now = self.clock()
         async with unit() as uow:
             # A repeat (the provider retrying) is found by the insert itself, ON CONFLICT.
-            contact, _ = await uow.contacts.get_or_create(inbound.urn, inbound.channel, now)
+            contact, created = await uow.contacts.get_or_create(inbound.urn, inbound.channel, now)
+            # A contact created now was last seen now: no second write of it.
+            seen = created
             message_id = await uow.messages.add_inbound(
                 contact.id,
                 inbound.channel,
@@ -318,7 +320,8 @@ class Pipeline:
                 # Security: what it said lives on as notes and relays, which erasure and
                 # retention reach; a raw copy here would outlive an FSHI of the person named.
                 await uow.retention.forget_message_text(message_id, now)
-                await uow.contacts.touch(contact.id, now)
+                if not seen:
+                    await uow.contacts.touch(contact.id, now)
                 await uow.commit()
                 return Handled("processed"), None
             # Safe times: she is at her phone now; what waited for her goes (DIL holds it again).
@@ -340,7 +343,8 @@ class Pipeline:
             if self.reply_limit is not None and keyword is None:
                 delay = self.reply_limit(inbound.urn)
                 if delay is None:
-                    await uow.contacts.touch(contact.id, now)
+                    if not seen:
+                        await uow.contacts.touch(contact.id, now)
                     await uow.commit()
                     return Handled("limited"), None
                 reply_at = now + timedelta(seconds=delay)
@@ -350,7 +354,8 @@ class Pipeline:
             if case is not None and await self.referral.relay_inbound(
                 uow, contact, inbound.text, now, flows_too=flows_too
             ):
-                await uow.contacts.touch(contact.id, now)
+                if not seen:
+                    await uow.contacts.touch(contact.id, now)
                 await uow.commit()
                 return Handled("processed"), None
             if session is not None and not await self._ensure_versions(uow, session):
@@ -383,7 +388,8 @@ class Pipeline:
             turn = await self._apply(
                 uow, contact, stored, outcome, now, reply_at=reply_at, case=case
             )
-            await uow.contacts.touch(contact.id, now)
+            if not seen:
+                await uow.contacts.touch(contact.id, now)
             await uow.commit()
         return Handled("processed", outcome.events, turn.case_reference), turn
 

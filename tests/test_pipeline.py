@@ -260,3 +260,27 @@ async def test_no_relay_lookup_for_a_person_without_an_open_case(harness, db):
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     assert not [s for s in seen if "case_assignments" in s]
     assert len([s for s in seen if s.lstrip().startswith("SELECT cases.")]) == 2  # once each
+
+
+async def test_last_seen_is_written_once_for_a_new_contact_and_moves_on_after(harness, db):
+    from sqlalchemy import event
+
+    written: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        written.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await harness.say("hello")  # created now: last seen now, by the insert itself
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert not [s for s in written if "SET last_seen_at" in s]
+    first = harness.clock()
+    harness.clock.advance(timedelta(minutes=3))
+    await harness.say("shqip")
+    async with db.uow() as uow:
+        contact = await uow.contacts.find_by_urn("sim:test1")
+    assert contact.last_seen_at.replace(tzinfo=None) == (first + timedelta(minutes=3)).replace(
+        tzinfo=None
+    )
