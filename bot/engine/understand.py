@@ -144,6 +144,9 @@ class _Index:
         self.prefix: dict[str, dict[str, list[Pattern]]] = {}
         self.anywhere: dict[str, list[Pattern]] = {}
         self._keys: dict[str, frozenset[tuple[str, str]]] = {}
+        # exact, with the patterns whose second word is a plain word filed under it too: the
+        # Albanian "me" begins over a hundred danger phrases ("me rreh", "me kercenon"...).
+        self.split: dict[str, dict[str, tuple[list[Pattern], dict[str, list[Pattern]]]]] = {}
         for concept, patterns in lexicon.concepts.items():
             exact: dict[str, list[Pattern]] = {}
             prefix: dict[str, list[Pattern]] = {}
@@ -158,6 +161,7 @@ class _Index:
                         anywhere.append(pattern)
             self.exact[concept], self.prefix[concept] = exact, prefix
             self.anywhere[concept] = list(dict.fromkeys(anywhere))
+            self.split[concept] = {word: _by_next(listed) for word, listed in exact.items()}
 
     def _first(self, pattern: Pattern, visiting: set[str]) -> frozenset[tuple[str, str]]:
         """The keys of the words a pattern can start with: ("w", word), ("p", 3 letters), or
@@ -180,12 +184,21 @@ class _Index:
             return frozenset({("*", "")})
         return frozenset({("*", "")})
 
-    def candidates(self, concept: str, word: str) -> list[Pattern]:
-        """The patterns of `concept` that may start at `word`."""
-        exact = self.exact.get(concept)
-        if exact is None:
+    def candidates(self, concept: str, text: Text, i: int) -> list[Pattern]:
+        """The patterns of `concept` that may start at word i of `text` (never modified)."""
+        split = self.split.get(concept)
+        if split is None:
             return list(self.lexicon.patterns(concept))
-        found = exact.get(word, [])
+        word = text.words[i]
+        found: list[Pattern] = []
+        group = split.get(word)
+        if group is not None:
+            found, by_next = group
+            # The next word, if the clause goes on: what a pattern's second word must be.
+            if by_next and i + 1 < len(text.words) and text.clauses[i + 1] == text.clauses[i]:
+                more_found = by_next.get(text.words[i + 1])
+                if more_found:
+                    found = found + more_found
         more = self.prefix[concept].get(word[:PREFIX_KEY], [])
         anywhere = self.anywhere[concept]
         if more or anywhere:
@@ -194,6 +207,23 @@ class _Index:
 
 
 PREFIX_KEY = 3
+
+
+def _by_next(patterns: list[Pattern]) -> tuple[list[Pattern], dict[str, list[Pattern]]]:
+    """Patterns filed under one first word, split: those whose next term is not a plain word,
+    and the others under that word (they can match only where it follows)."""
+    rest: list[Pattern] = []
+    by_next: dict[str, list[Pattern]] = {}
+    for pattern in patterns:
+        k = next(j for j, t in enumerate(pattern) if t.kind not in ("start", "end"))
+        first, second = pattern[k], pattern[k + 1] if k + 1 < len(pattern) else None
+        if first.kind == "word" and second is not None and second.kind == "word":
+            by_next.setdefault(second.value, []).append(pattern)
+        else:
+            rest.append(pattern)
+    return rest, by_next
+
+
 _INDEXES: dict[int, tuple[Lexicon, _Index]] = {}
 
 
@@ -270,7 +300,7 @@ def _concept_ends(
     cached = text._spans.get(key)
     if cached is None:
         ends: set[int] = set()
-        for sub in _index(lexicon).candidates(concept, text.words[i]):
+        for sub in _index(lexicon).candidates(concept, text, i):
             ends |= _ends(text, sub, 0, i, clause, lexicon, depth + 1)
         cached = text._spans[key] = frozenset(e for e in ends if e > i)
     return cached
@@ -292,8 +322,8 @@ def find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
     if cached is None:
         cached = []
         index = _index(lexicon)
-        for i, word in enumerate(text.words):
-            candidates = index.candidates(concept, word)
+        for i in range(len(text.words)):
+            candidates = index.candidates(concept, text, i)
             if not candidates:
                 continue  # most words start none of a concept's patterns
             best = _longest(text, candidates, i, lexicon)
