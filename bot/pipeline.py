@@ -301,7 +301,8 @@ class Pipeline:
         async with unit() as uow:
             # A repeat (the provider retrying) is found by the insert itself, ON CONFLICT.
             contact, created = await uow.contacts.get_or_create(inbound.urn, inbound.channel, now)
-            # A contact created now was last seen now: no second write of it.
+            # A contact created now was last seen now (no second write of it), and has nothing
+            # yet: no outbox rows, no session, no case to look up.
             seen = created
             message_id = await uow.messages.add_inbound(
                 contact.id,
@@ -325,8 +326,9 @@ class Pipeline:
                 await uow.commit()
                 return Handled("processed"), None
             # Safe times: she is at her phone now; what waited for her goes (DIL holds it again).
-            await uow.outbox.release(contact.id, now)
-            stored = await uow.sessions.get_active(contact.id)
+            if not created:
+                await uow.outbox.release(contact.id, now)
+            stored = None if created else await uow.sessions.get_active(contact.id)
             # Referral: while a coordinator's relay is open, the person's words go to them; the
             # flows see only keywords and answers to a keyword's question (FSHI's confirmation).
             session = Session.from_dict(stored.state) if stored else None
@@ -350,7 +352,9 @@ class Pipeline:
                 reply_at = now + timedelta(seconds=delay)
             # Referral: a relay needs a worked case, and a worked case is open: without an open
             # case (most people) there is nothing to look up. Read once, used by the turn too.
-            case: Case | Unread | None = await uow.cases.open_for_contact(contact.id)
+            case: Case | Unread | None = (
+                None if created else await uow.cases.open_for_contact(contact.id)
+            )
             if case is not None and await self.referral.relay_inbound(
                 uow, contact, inbound.text, now, flows_too=flows_too
             ):

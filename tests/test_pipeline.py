@@ -259,10 +259,11 @@ async def test_no_relay_lookup_for_a_person_without_an_open_case(harness, db):
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     assert not [s for s in seen if "case_assignments" in s]
-    assert len([s for s in seen if s.lstrip().startswith("SELECT cases.")]) == 2  # once each
+    # Read once a message, and not at all for someone new (her first message).
+    assert len([s for s in seen if s.lstrip().startswith("SELECT cases.")]) == 1
 
 
-async def test_last_seen_is_written_once_for_a_new_contact_and_moves_on_after(harness, db):
+async def test_a_new_contacts_first_message_reads_and_writes_only_what_it_must(harness, db):
     from sqlalchemy import event
 
     written: list[str] = []
@@ -276,6 +277,9 @@ async def test_last_seen_is_written_once_for_a_new_contact_and_moves_on_after(ha
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     assert not [s for s in written if "SET last_seen_at" in s]
+    # Nor anything to look up for someone new: no held replies, no session, no case.
+    assert not [s for s in written if "UPDATE outbox SET due_at" in s]
+    assert not [s for s in written if s.lstrip().startswith(("SELECT sessions.", "SELECT cases."))]
     first = harness.clock()
     harness.clock.advance(timedelta(minutes=3))
     await harness.say("shqip")
