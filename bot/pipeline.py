@@ -22,6 +22,7 @@ from bot.engine import sysmsgs
 from bot.engine.env import ContactView, Env, Place
 from bot.engine.keywords import detect_all
 from bot.engine.session import Session
+from bot.engine.understand import analyse
 from bot.flows.library import FlowLibrary
 from bot.followups import handlers as followup_handlers
 from bot.followups.service import Followups, Prepare
@@ -335,7 +336,8 @@ class Pipeline:
             frames = session.frames if session is not None else []
             keywords = self.flows.keywords
             keyword_flows = {k.flow for k in keywords.keywords}
-            hits = tuple(detect_all(inbound.text, keywords))
+            read = analyse(inbound.text, keywords.lexicon)
+            hits = tuple(detect_all(read, keywords))
             keyword = hits[0] if hits else None
             flows_too = keyword is not None or (bool(frames) and frames[-1].flow in keyword_flows)
             # Security: over the per-sender limit her message is kept (stored above, after the
@@ -376,15 +378,17 @@ class Pipeline:
             # Follow-ups: her code words (a check-in's answer; her distress word at any time).
             text = await self.followups.read_code_words(uow, contact, session, text, now)
             env = self.env(now)
+            same = not start and text == inbound.text and env.keywords is keywords
             resume = engine.MsgResume(
                 "" if start else text,
                 button=inbound.button,
                 start=start,
                 media=bool(inbound.meta.get("media") or inbound.meta.get("num_media")),
-                # Her words were read for keywords above: the engine reuses that reading when
-                # it reads the same words with the same keywords (not a location, a code word
-                # taken out, or a reload of the flows meanwhile).
-                keywords=hits if text == inbound.text and env.keywords is keywords else None,
+                # Her words were read for keywords above: the engine reuses that reading (and
+                # the keywords found) when it reads the same words with the same keywords (not
+                # a location, a code word taken out, or a reload of the flows meanwhile).
+                keywords=hits if same else None,
+                read=read if same else None,
             )
             outcome = engine.resume(session, resume, self._view(contact), env)
             if text != inbound.text:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.engine.keywords import KeywordHit
+    from bot.engine.understand import Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,9 @@ class MsgResume:
     # The global keywords in `text` (keywords.detect_all with the env's keyword set), when the
     # caller read them already: the engine does not read the message for them a second time.
     keywords: tuple[KeywordHit, ...] | None = None
+    # `text` analysed with the env's lexicon (understand.analyse), when the caller has it: read
+    # once for the keywords, the language and the answer.
+    read: Text | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,15 +61,18 @@ def labels_of(env: Env) -> Callable[[str], Iterable[str]]:
     return labels
 
 
-def route(wait: Wait, text: str, button: str | None, env: Env) -> Match | None:
-    """How the engine reads an answer to `wait` (also `helpline understand`'s reading)."""
+def route(
+    wait: Wait, text: str, button: str | None, env: Env, read: Text | None = None
+) -> Match | None:
+    """How the engine reads an answer to `wait` (also `helpline understand`'s reading); `read`
+    is `text` analysed with the env's lexicon already, if the caller has it."""
     sim, lexicon = env.similarity, env.keywords.lexicon
     if wait.router == "options":
-        return route_options(wait, text, button, labels_of(env), sim, lexicon)
+        return route_options(wait, text, button, labels_of(env), sim, lexicon, read)
     if wait.router == "yes_no":
-        return route_yes_no(text, button, labels_of(env), sim, lexicon, wait.sense)
+        return route_yes_no(text, button, labels_of(env), sim, lexicon, wait.sense, read)
     if wait.router == "municipality":
-        return route_municipality(text, env.places, sim, lexicon)
+        return route_municipality(text, env.places, sim, lexicon, read)
     if wait.router == "date":
         return route_date(text, env.now.date())
     if wait.router == "number":
@@ -181,7 +184,7 @@ class _Run:
 
     def _first_message(self, res: MsgResume) -> None:
         # One reading of her words for the language, the disclosure and the keywords.
-        text: str | Text = analyse(res.text, self.env.keywords.lexicon)
+        text: str | Text = self._read(res)
         if not res.start and res.text.strip():
             self._read_first(text)
         hit = None if res.start else self._keyword(text)
@@ -214,10 +217,12 @@ class _Run:
             self.events.append(ev.InputRejected("too_long", s.misses))
             self.say(sysmsgs.TOO_LONG)
             return
-        if res.button is None:
-            self._offer_switch(res.text)
-        hit = self._keyword(res.text) if res.button is None else None
-        match = self._route(wait, res.text, res.button)
+        # One reading of her words for the language, the keywords and the answer.
+        read = self._read(res) if res.button is None else None
+        if read is not None:
+            self._offer_switch(read)
+        hit = self._keyword(read) if read is not None else None
+        match = self._route(wait, res.text, res.button, read)
         if hit is not None and hit.keyword.mode == "whole":
             # "shqip" at the language question answers it; DIL and FSHI always leave.
             if match is None or match.category == UNSURE or hit.keyword.intent in ESCAPES:
@@ -238,13 +243,18 @@ class _Run:
         self._save_answer(wait, match)
         self._follow(wait.routes.get(match.category) or self._fallback_route(wait, match))
 
-    def _offer_switch(self, text: str) -> None:
+    def _read(self, res: MsgResume) -> Text:
+        """Her words analysed: the caller's reading if it has one, else read now."""
+        if res.read is not None:
+            return res.read
+        return analyse(res.text, self.env.keywords.lexicon)
+
+    def _offer_switch(self, words: Text) -> None:
         """She writes free text in the other language: offer it, in that language, once a
         conversation (three words at least: "ok", "yes" say nothing of a language)."""
         s, lexicon = self.s, self.env.keywords.lexicon
         if s.results.get("switch_offered") or self.env.identify_language is None:
             return
-        words = analyse(text, lexicon)
         if len(words) < SWITCH_MIN_WORDS:
             return
         language = read_language(words, lexicon, self.env.identify_language)
@@ -332,8 +342,10 @@ class _Run:
 
     # -- routing -------------------------------------------------------------------------------
 
-    def _route(self, wait: Wait, text: str, button: str | None) -> Match | None:
-        return route(wait, text, button, self.env)
+    def _route(
+        self, wait: Wait, text: str, button: str | None, read: Text | None = None
+    ) -> Match | None:
+        return route(wait, text, button, self.env, read)
 
     def _save_answer(self, wait: Wait, match: Match) -> None:
         s = self.s

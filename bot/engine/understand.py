@@ -534,7 +534,7 @@ def is_unsure(text: Text, lexicon: Lexicon) -> bool:
     return False
 
 
-def read_yes_no(text: str, lexicon: Lexicon, sense_name: str | None = None) -> str | None:
+def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = None) -> str | None:
     """'yes', 'no', 'unclear' (don't know) or None (not understood), read for the question asked.
 
     The first answer word decides ("jo, tani jam te nena"), unless another clause says the
@@ -542,7 +542,7 @@ def read_yes_no(text: str, lexicon: Lexicon, sense_name: str | None = None) -> s
     the question's sense ("jam mire" is no to "in danger?"); a refused subject is a no wherever it
     stands ("policia jo").
     """
-    t = analyse(text, lexicon)
+    t = text if isinstance(text, Text) else analyse(text, lexicon)
     if not t.words:
         return None
     number = read_number(t, lexicon)
@@ -613,13 +613,13 @@ class Choice:
     label_words: frozenset[str] = frozenset()  # the words of its labels, for a partial match
 
 
-def read_choice(text: str, choices: Sequence[Choice], lexicon: Lexicon) -> str | None:
+def read_choice(text: str | Text, choices: Sequence[Choice], lexicon: Lexicon) -> str | None:
     """The option a message picks: its number, its label or words, or a word of the same meaning.
 
     An option the message refuses ("jo polici") is never picked. None when nothing or more than
     one option fits equally well.
     """
-    t = analyse(text, lexicon)
+    t = text if isinstance(text, Text) else analyse(text, lexicon)
     if not t.words:
         return None
     number = read_number(t, lexicon)
@@ -771,11 +771,11 @@ def place_index(
     return index
 
 
-def read_place(text: str, index: PlaceIndex, lexicon: Lexicon) -> str | None:
+def read_place(text: str | Text, index: PlaceIndex, lexicon: Lexicon) -> str | None:
     """The slug of the place a message names, 'unknown' for a place outside our municipalities,
     None when none is named. Where she is now wins over where she is from ("nga Korça, tani
     Tiranë"). `index` comes from place_index()."""
-    t = analyse(text, lexicon)
+    t = text if isinstance(text, Text) else analyse(text, lexicon)
     hits: list[tuple[int, int, str]] = []
     words = t.words
     for i, word in enumerate(words):

@@ -18,6 +18,7 @@ from bot.engine import (
 )
 from bot.engine import events as ev
 from bot.engine.keywords import detect_all
+from bot.engine.understand import analyse
 from bot.flows.loader import parse_flow
 
 from .conftest import NOW, make_env
@@ -184,6 +185,20 @@ def test_the_callers_reading_of_the_keywords_is_the_one_used(env):
     unread = resume(session, MsgResume("DIL", keywords=()), talk.contact, env)
     assert unread.session.status != "ended"
     assert not [e for e in unread.events if isinstance(e, ev.KeywordMatched)]
+
+
+def test_the_callers_analysis_of_her_words_is_the_one_read(env):
+    # The pipeline analyses her words once; the engine reads that analysis for the answer.
+    talk = Talk(env)
+    for says in ["hi", "shqip"]:
+        talk.say(says)
+    lexicon = env.keywords.lexicon
+    own = resume(talk.session, MsgResume("po"), talk.contact, env)
+    given = resume(talk.session, MsgResume("po", read=analyse("po", lexicon)), talk.contact, env)
+    assert given.events == own.events and given.session == own.session
+    # A different analysis is taken at its word: proof the engine did not read "po" again.
+    other = resume(talk.session, MsgResume("po", read=analyse("jo", lexicon)), talk.contact, env)
+    assert other.events != own.events
 
 
 def test_exit_with_diacritics_and_case(env):
