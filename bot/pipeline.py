@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -19,8 +20,9 @@ from bot.data.numbers import country_of_urn
 from bot.engine import events as ev
 from bot.engine import sysmsgs
 from bot.engine.env import ContactView, Env, Place
-from bot.engine.keywords import detect
+from bot.engine.keywords import detect_all
 from bot.engine.session import Session
+from bot.engine.understand import analyse
 from bot.flows.library import FlowLibrary
 from bot.followups import handlers as followup_handlers
 from bot.followups.service import Followups, Prepare
@@ -41,7 +43,7 @@ from bot.referral.service import Referral
 from bot.replies import provider_meta
 from bot.store.db import Database, UnitOfWork, storage_failure
 from bot.store.group_commit import GroupCommit, Unit
-from bot.store.records import Contact, Fire, Municipality, StoredSession
+from bot.store.records import Case, Contact, Fire, Municipality, StoredSession
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,15 @@ class Translator(Protocol):
     def text(self, locale: str, msgid: str, params: Mapping[str, Any] | None = None) -> str:
         """A message in a language, with params filled in."""
         ...
+
+
+class Unread(enum.Enum):
+    """Her open case was not read yet in this transaction."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
 
 
 @dataclass(slots=True)
@@ -208,6 +219,8 @@ class Pipeline:
                     outcome = engine.resume(session, res, self._view(contact), self.env(now))
                     # Safe times: what a timer says, nobody asked for just now.
                     turn = await self._apply(uow, contact, stored, outcome, now, timer=True)
+                    if fire.kind == FIRE_EXPIRE:
+                        await session_handlers.rearm_expiry(turn)
                 await uow.fires.done(fire.id)
                 await uow.commit()
         if contact is not None:
@@ -288,7 +301,10 @@ class Pipeline:
         now = self.clock()
         async with unit() as uow:
             # A repeat (the provider retrying) is found by the insert itself, ON CONFLICT.
-            contact, _ = await uow.contacts.get_or_create(inbound.urn, inbound.channel, now)
+            contact, created = await uow.contacts.get_or_create(inbound.urn, inbound.channel, now)
+            # A contact created now was last seen now (no second write of it), and has nothing
+            # yet: no outbox rows, no session, no case to look up.
+            seen = created
             message_id = await uow.messages.add_inbound(
                 contact.id,
                 inbound.channel,
@@ -306,17 +322,23 @@ class Pipeline:
                 # Security: what it said lives on as notes and relays, which erasure and
                 # retention reach; a raw copy here would outlive an FSHI of the person named.
                 await uow.retention.forget_message_text(message_id, now)
-                await uow.contacts.touch(contact.id, now)
+                if not seen:
+                    await uow.contacts.touch(contact.id, now)
                 await uow.commit()
                 return Handled("processed"), None
             # Safe times: she is at her phone now; what waited for her goes (DIL holds it again).
-            await uow.outbox.release(contact.id, now)
-            stored = await uow.sessions.get_active(contact.id)
+            if not created:
+                await uow.outbox.release(contact.id, now)
+            stored = None if created else await uow.sessions.get_active(contact.id)
             # Referral: while a coordinator's relay is open, the person's words go to them; the
             # flows see only keywords and answers to a keyword's question (FSHI's confirmation).
-            frames = Session.from_dict(stored.state).frames if stored else []
-            keyword_flows = {k.flow for k in self.flows.keywords.keywords}
-            keyword = detect(inbound.text, self.flows.keywords, similarity)
+            session = Session.from_dict(stored.state) if stored else None
+            frames = session.frames if session is not None else []
+            keywords = self.flows.keywords
+            keyword_flows = {k.flow for k in keywords.keywords}
+            read = analyse(inbound.text, keywords.lexicon)
+            hits = tuple(detect_all(read, keywords))
+            keyword = hits[0] if hits else None
             flows_too = keyword is not None or (bool(frames) and frames[-1].flow in keyword_flows)
             # Security: over the per-sender limit her message is kept (stored above, after the
             # duplicate check) and the replies are limited: held back, or none in a flood. A
@@ -325,17 +347,23 @@ class Pipeline:
             if self.reply_limit is not None and keyword is None:
                 delay = self.reply_limit(inbound.urn)
                 if delay is None:
-                    await uow.contacts.touch(contact.id, now)
+                    if not seen:
+                        await uow.contacts.touch(contact.id, now)
                     await uow.commit()
                     return Handled("limited"), None
                 reply_at = now + timedelta(seconds=delay)
-            if await self.referral.relay_inbound(
+            # Referral: a relay needs a worked case, and a worked case is open: without an open
+            # case (most people) there is nothing to look up. Read once, used by the turn too.
+            case: Case | Unread | None = (
+                None if created else await uow.cases.open_for_contact(contact.id)
+            )
+            if case is not None and await self.referral.relay_inbound(
                 uow, contact, inbound.text, now, flows_too=flows_too
             ):
-                await uow.contacts.touch(contact.id, now)
+                if not seen:
+                    await uow.contacts.touch(contact.id, now)
                 await uow.commit()
                 return Handled("processed"), None
-            session = Session.from_dict(stored.state) if stored else None
             if session is not None and not await self._ensure_versions(uow, session):
                 session = None  # its flow versions are gone: start afresh rather than fail
             if contact.opted_out and inbound.channel != "sms":
@@ -349,15 +377,27 @@ class Pipeline:
                 text = locate(inbound.meta["latitude"], inbound.meta.get("longitude", "")) or ""
             # Follow-ups: her code words (a check-in's answer; her distress word at any time).
             text = await self.followups.read_code_words(uow, contact, session, text, now)
+            env = self.env(now)
+            same = not start and text == inbound.text and env.keywords is keywords
             resume = engine.MsgResume(
                 "" if start else text,
                 button=inbound.button,
                 start=start,
                 media=bool(inbound.meta.get("media") or inbound.meta.get("num_media")),
+                # Her words were read for keywords above: the engine reuses that reading (and
+                # the keywords found) when it reads the same words with the same keywords (not
+                # a location, a code word taken out, or a reload of the flows meanwhile).
+                keywords=hits if same else None,
+                read=read if same else None,
             )
-            outcome = engine.resume(session, resume, self._view(contact), self.env(now))
-            turn = await self._apply(uow, contact, stored, outcome, now, reply_at=reply_at)
-            await uow.contacts.touch(contact.id, now)
+            outcome = engine.resume(session, resume, self._view(contact), env)
+            if text != inbound.text:
+                case = UNREAD  # a code word may have opened one (follow-ups' urgent alert)
+            turn = await self._apply(
+                uow, contact, stored, outcome, now, reply_at=reply_at, case=case
+            )
+            if not seen:
+                await uow.contacts.touch(contact.id, now)
             await uow.commit()
         return Handled("processed", outcome.events, turn.case_reference), turn
 
@@ -430,8 +470,10 @@ class Pipeline:
         outbox_kind: str = "reply",
         timer: bool = False,
         reply_at: datetime | None = None,
+        case: Case | Unread | None = UNREAD,
     ) -> Turn:
-        """Turn the engine's events into rows, in this transaction, through the handlers."""
+        """Turn the engine's events into rows, in this transaction, through the handlers;
+        `case` is her open case when the caller read it already in this transaction."""
         turn = Turn(
             uow,
             contact,
@@ -445,7 +487,7 @@ class Pipeline:
             reply_at=reply_at,
         )
         await session_handlers.save_session(turn)
-        turn.case = await uow.cases.open_for_contact(contact.id)
+        turn.case = await uow.cases.open_for_contact(contact.id) if case is UNREAD else case
         await self.handlers.apply(turn)
         return turn
 

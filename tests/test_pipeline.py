@@ -86,6 +86,43 @@ async def test_a_wait_timeout_fires_from_the_sweep(harness, db):
     assert await harness.sender.drain_once() == 0  # nothing is sent on a silent end
 
 
+async def test_a_session_expires_a_day_after_her_last_message_not_her_first(harness, db):
+    from sqlalchemy import event
+
+    await harness.say("hello")  # the session's expiry timer: a day from now
+    await harness.say("shqip")
+    await harness.say("po")  # "where?": no timeout of its own
+    harness.clock.advance(timedelta(hours=2))
+    assert await harness.pipeline.sweep_fires() == 1  # the timeout of "safe?", answered: stale
+    harness.clock.advance(timedelta(hours=18))
+    written: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        written.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await harness.say("atlantis")  # not understood: asked again, the session lives on
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert not [s for s in written if "INSERT INTO fires" in s]  # the expiry moves unwritten
+
+    async def active() -> bool:
+        async with db.uow() as uow:
+            contact = await uow.contacts.find_by_urn("sim:test1")
+            return await uow.sessions.get_active(contact.id) is not None
+
+    harness.clock.advance(timedelta(hours=5))  # a day after the first message: fires early
+    assert await harness.pipeline.sweep_fires() == 1
+    assert await active()
+    harness.clock.advance(timedelta(hours=18, minutes=59))  # set again for her expiry
+    assert await harness.pipeline.sweep_fires() == 0
+    assert await active()
+    harness.clock.advance(timedelta(minutes=2))  # a day after "atlantis"
+    assert await harness.pipeline.sweep_fires() == 1
+    assert not await active()
+
+
 async def test_an_engine_failure_still_answers_and_keeps_the_message(db, tmp_path):
     flows = tmp_path / "flows"
     flows.mkdir()
@@ -204,3 +241,50 @@ async def test_a_waiting_message_is_announced_once_a_day_whatever_worker_sends_i
     assert await harness.pipeline.claim_nudge(urn, now + timedelta(hours=12)) is False
     assert await harness.pipeline.claim_nudge(urn, now + timedelta(hours=24, minutes=3)) is True
     assert await other.claim_nudge("whatsapp:+355690000000", now) is False
+
+
+async def test_no_relay_lookup_for_a_person_without_an_open_case(harness, db):
+    # Referral: a relay needs a worked case, a worked case is open; most people have none.
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await harness.say("hello")
+        await harness.say("shqip")
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert not [s for s in seen if "case_assignments" in s]
+    # Read once a message, and not at all for someone new (her first message).
+    assert len([s for s in seen if s.lstrip().startswith("SELECT cases.")]) == 1
+
+
+async def test_a_new_contacts_first_message_reads_and_writes_only_what_it_must(harness, db):
+    from sqlalchemy import event
+
+    written: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        written.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await harness.say("hello")  # created now: last seen now, by the insert itself
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert not [s for s in written if "SET last_seen_at" in s]
+    # Nor anything to look up for someone new: no held replies, no session, no case.
+    assert not [s for s in written if "UPDATE outbox SET due_at" in s]
+    assert not [s for s in written if s.lstrip().startswith(("SELECT sessions.", "SELECT cases."))]
+    first = harness.clock()
+    harness.clock.advance(timedelta(minutes=3))
+    await harness.say("shqip")
+    async with db.uow() as uow:
+        contact = await uow.contacts.find_by_urn("sim:test1")
+    assert contact.last_seen_at.replace(tzinfo=None) == (first + timedelta(minutes=3)).replace(
+        tzinfo=None
+    )

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.engine.keywords import KeywordHit
+    from bot.engine.understand import Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +18,12 @@ class MsgResume:
     button: str | None = None
     start: bool = False  # Telegram /start and the like: begin a new conversation
     media: bool = False  # a photo, voice note, sticker...: the engine reads only words
+    # The global keywords in `text` (keywords.detect_all with the env's keyword set), when the
+    # caller read them already: the engine does not read the message for them a second time.
+    keywords: tuple[KeywordHit, ...] | None = None
+    # `text` analysed with the env's lexicon (understand.analyse), when the caller has it: read
+    # once for the keywords, the language and the answer.
+    read: Text | None = None
 
 
 @dataclass(frozen=True, slots=True)

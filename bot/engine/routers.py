@@ -100,13 +100,12 @@ def _number(text: str) -> int | None:
     return int(norm) if norm.isdigit() and len(norm) <= 6 else None
 
 
-def is_dont_know(text: str, lexicon: Lexicon) -> bool:
+def is_dont_know(text: str | u.Text, lexicon: Lexicon) -> bool:
     """True for 'I don't know' in any of our languages."""
-    return u.is_unsure(u.analyse(text, lexicon), lexicon)
+    return u.is_unsure(text if isinstance(text, u.Text) else u.analyse(text, lexicon), lexicon)
 
 
-def _negation_free(text: str, lexicon: Lexicon) -> bool:
-    t = u.analyse(text, lexicon)
+def _negation_free(t: u.Text, lexicon: Lexicon) -> bool:
     refusing = {
         p[0].value
         for concept in (u.NEGATION, u.REFUSAL)
@@ -158,20 +157,21 @@ def _choices(
 
 def route_options(
     wait: Wait, text: str, button: str | None, labels: Callable[[str], Iterable[str]],
-    similarity: Similarity, lexicon: Lexicon | None = None,
+    similarity: Similarity, lexicon: Lexicon | None = None, read: u.Text | None = None,
 ) -> Match | None:  # fmt: skip
     """Numbered options: the number (digits, words, ordinals), the label in any language, one of
-    the option's words, or a word of the same meaning; a refused option is never chosen."""
+    the option's words, or a word of the same meaning; a refused option is never chosen.
+    `read` is `text` analysed already (with this lexicon), if the caller has it."""
     lexicon = lexicon or Lexicon()
     values = [o.value for o in wait.options]
     if button is not None and button in values:
         return Match(button, button)
     choices = _choices(wait, labels, lexicon)
-    t = u.analyse(text, lexicon)
+    t = read if read is not None else u.analyse(text, lexicon)
     if u.read_number(t, lexicon) is None and u.is_unsure(t, lexicon):
         return Match(UNSURE, None)
-    value = u.read_choice(text, choices, lexicon)
-    if value is None and _number(text) is None and _negation_free(text, lexicon):
+    value = u.read_choice(t, choices, lexicon)
+    if value is None and _number(text) is None and _negation_free(t, lexicon):
         pairs = [
             (o.value, normalise_phrase(phrase))
             for o in wait.options
@@ -184,13 +184,13 @@ def route_options(
 
 def route_yes_no(
     text: str, button: str | None, labels: Callable[[str], Iterable[str]], similarity: Similarity,
-    lexicon: Lexicon | None = None, sense: str | None = None,
+    lexicon: Lexicon | None = None, sense: str | None = None, read: u.Text | None = None,
 ) -> Match | None:  # fmt: skip
     """Yes or no, read for the question asked (`sense`): by number (1 yes, 2 no), word or
-    button; 'I don't know' is its own answer, never a no."""
+    button; 'I don't know' is its own answer, never a no. `read`: as route_options'."""
     if button in ("yes", "no"):
         return Match(button, button == "yes")
-    reading = u.read_yes_no(text, lexicon or Lexicon(), sense)
+    reading = u.read_yes_no(read if read is not None else text, lexicon or Lexicon(), sense)
     if reading == u.UNCLEAR:
         return Match(UNSURE, None)
     if reading in (u.YES, u.NO):
@@ -219,15 +219,19 @@ def _place_index(places: Sequence[Place]) -> u.PlaceIndex:
 
 
 def route_municipality(
-    text: str, places: Sequence[Place], similarity: Similarity, lexicon: Lexicon | None = None
-) -> Match | None:
+    text: str, places: Sequence[Place], similarity: Similarity, lexicon: Lexicon | None = None,
+    read: u.Text | None = None,
+) -> Match | None:  # fmt: skip
     """A municipality by name (any case form), town, alias or typo; 'don't know' or a place
-    outside Albania and Kosovo routes unknown."""
+    outside Albania and Kosovo routes unknown. `read`: as route_options'."""
     lexicon = lexicon or Lexicon()
     norm = normalise(text)
-    if any(norm == normalise_phrase(p) for p in UNKNOWN_PLACE) or is_dont_know(text, lexicon):
+    if any(norm == normalise_phrase(p) for p in UNKNOWN_PLACE):
         return Match("unknown", None)
-    slug = u.read_place(text, _place_index(places), lexicon)
+    t = read if read is not None else u.analyse(text, lexicon)
+    if is_dont_know(t, lexicon):
+        return Match("unknown", None)
+    slug = u.read_place(t, _place_index(places), lexicon)
     if slug == "unknown":
         return Match("unknown", None)
     if slug is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,15 +61,18 @@ def labels_of(env: Env) -> Callable[[str], Iterable[str]]:
     return labels
 
 
-def route(wait: Wait, text: str, button: str | None, env: Env) -> Match | None:
-    """How the engine reads an answer to `wait` (also `helpline understand`'s reading)."""
+def route(
+    wait: Wait, text: str, button: str | None, env: Env, read: Text | None = None
+) -> Match | None:
+    """How the engine reads an answer to `wait` (also `helpline understand`'s reading); `read`
+    is `text` analysed with the env's lexicon already, if the caller has it."""
     sim, lexicon = env.similarity, env.keywords.lexicon
     if wait.router == "options":
-        return route_options(wait, text, button, labels_of(env), sim, lexicon)
+        return route_options(wait, text, button, labels_of(env), sim, lexicon, read)
     if wait.router == "yes_no":
-        return route_yes_no(text, button, labels_of(env), sim, lexicon, wait.sense)
+        return route_yes_no(text, button, labels_of(env), sim, lexicon, wait.sense, read)
     if wait.router == "municipality":
-        return route_municipality(text, env.places, sim, lexicon)
+        return route_municipality(text, env.places, sim, lexicon, read)
     if wait.router == "date":
         return route_date(text, env.now.date())
     if wait.router == "number":
@@ -97,7 +99,7 @@ class Outcome:
 def resume(session: Session | None, resume_with: Resume, contact: ContactView, env: Env) -> Outcome:
     """Run the conversation forward from `resume_with`; the input session is not modified."""
     run = _Run(contact, env)
-    return run.go(copy.deepcopy(session) if session is not None else None, resume_with)
+    return run.go(session.copy() if session is not None else None, resume_with)
 
 
 class _Run:
@@ -112,6 +114,7 @@ class _Run:
         self.steps = 0
         self.danger_ran = False
         self._also: set[str] = set()
+        self._hits: tuple[KeywordHit, ...] | None = None  # the caller's reading of the keywords
 
     # -- entry ---------------------------------------------------------------------------------
 
@@ -132,6 +135,7 @@ class _Run:
             return Outcome(session, self.events)
         if isinstance(res, StartResume):
             return self._start(res, now_iso)
+        self._hits = res.keywords
         ended_previous = False
         if session is not None and session.status != "ended" and session.expired(self.env.now):
             self.s = session
@@ -180,7 +184,7 @@ class _Run:
 
     def _first_message(self, res: MsgResume) -> None:
         # One reading of her words for the language, the disclosure and the keywords.
-        text: str | Text = analyse(res.text, self.env.keywords.lexicon)
+        text: str | Text = self._read(res)
         if not res.start and res.text.strip():
             self._read_first(text)
         hit = None if res.start else self._keyword(text)
@@ -213,10 +217,12 @@ class _Run:
             self.events.append(ev.InputRejected("too_long", s.misses))
             self.say(sysmsgs.TOO_LONG)
             return
-        if res.button is None:
-            self._offer_switch(res.text)
-        hit = self._keyword(res.text) if res.button is None else None
-        match = self._route(wait, res.text, res.button)
+        # One reading of her words for the language, the keywords and the answer.
+        read = self._read(res) if res.button is None else None
+        if read is not None:
+            self._offer_switch(read)
+        hit = self._keyword(read) if read is not None else None
+        match = self._route(wait, res.text, res.button, read)
         if hit is not None and hit.keyword.mode == "whole":
             # "shqip" at the language question answers it; DIL and FSHI always leave.
             if match is None or match.category == UNSURE or hit.keyword.intent in ESCAPES:
@@ -237,13 +243,18 @@ class _Run:
         self._save_answer(wait, match)
         self._follow(wait.routes.get(match.category) or self._fallback_route(wait, match))
 
-    def _offer_switch(self, text: str) -> None:
+    def _read(self, res: MsgResume) -> Text:
+        """Her words analysed: the caller's reading if it has one, else read now."""
+        if res.read is not None:
+            return res.read
+        return analyse(res.text, self.env.keywords.lexicon)
+
+    def _offer_switch(self, words: Text) -> None:
         """She writes free text in the other language: offer it, in that language, once a
         conversation (three words at least: "ok", "yes" say nothing of a language)."""
         s, lexicon = self.s, self.env.keywords.lexicon
         if s.results.get("switch_offered") or self.env.identify_language is None:
             return
-        words = analyse(text, lexicon)
         if len(words) < SWITCH_MIN_WORDS:
             return
         language = read_language(words, lexicon, self.env.identify_language)
@@ -278,7 +289,7 @@ class _Run:
         self.events.append(ev.ResultSaved(name, value, category))
 
     def _keyword(self, text: str | Text) -> KeywordHit | None:
-        hits = detect_all(text, self.env.keywords)
+        hits = list(self._hits) if self._hits is not None else detect_all(text, self.env.keywords)
         # The keywords found beside the one that runs: the child path pages urgently only when
         # danger was said too (@results.said_danger).
         self._also = {h.keyword.intent for h in hits[1:]}
@@ -331,8 +342,10 @@ class _Run:
 
     # -- routing -------------------------------------------------------------------------------
 
-    def _route(self, wait: Wait, text: str, button: str | None) -> Match | None:
-        return route(wait, text, button, self.env)
+    def _route(
+        self, wait: Wait, text: str, button: str | None, read: Text | None = None
+    ) -> Match | None:
+        return route(wait, text, button, self.env, read)
 
     def _save_answer(self, wait: Wait, match: Match) -> None:
         s = self.s

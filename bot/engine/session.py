@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -57,8 +58,17 @@ class Session:
         return bool(self.expires_at) and now >= datetime.fromisoformat(self.expires_at)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able data."""
-        return asdict(self)
+        """Plain JSON-able data (what dataclasses.asdict gives, at a fraction of its cost:
+        it is written on every message)."""
+        frames = [
+            {"flow": f.flow, "version": f.version, "node": f.node, "mode": f.mode, "route": f.route}
+            for f in self.frames
+        ]
+        return {"frames": frames} | {name: _plain(getattr(self, name)) for name in _FIELDS[1:]}
+
+    def copy(self) -> Session:
+        """A deep copy (the engine runs on one, never on its caller's session)."""
+        return Session.from_dict(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Session:
@@ -66,3 +76,19 @@ class Session:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         frames = [Frame(**f) for f in known.pop("frames", [])]
         return cls(frames=frames, **known)
+
+
+_FIELDS = tuple(f.name for f in fields(Session))  # "frames" first, as to_dict writes it
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> Any:
+    """A copy of a plain value as dataclasses.asdict copies it: containers rebuilt, the rest
+    deep-copied."""
+    if type(value) in _ATOMS:
+        return value
+    if type(value) is dict:
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_plain(v) for v in value]
+    return copy.deepcopy(value)  # tuples, dates...: rare in a session, copied the slow way

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from bot.engine.lexicon import CONTRACTIONS, ENDINGS, GAP_MAX, Lexicon, Pattern, Term
@@ -57,6 +58,9 @@ class Text:
     cyrillic: bool = False
     buts: frozenset[int] = frozenset()  # clauses that begin with "por", "but": they correct
     _hits: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # Where a concept's patterns end from word i at a depth: the same concept inside many
+    # patterns ("@kin ... rreh+", "@kin ... vras+") is matched once per position.
+    _spans: dict[tuple[str, int, int], frozenset[int]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.words)
@@ -130,15 +134,6 @@ def _single_words(lexicon: Lexicon, concept: str) -> frozenset[str]:
 # -- matching -----------------------------------------------------------------------------------
 
 
-def _word_matches(term: Term, word: str) -> bool:
-    if term.kind == "word":
-        return word == term.value
-    if term.kind == "prefix":
-        return word.startswith(term.value)
-    # stem+: the stem, then an inflection ending
-    return word.startswith(term.value) and word[len(term.value) :] in ENDINGS
-
-
 class _Index:
     """Each concept's patterns filed under the words they can start with, so a position tries
     only the patterns its word can begin (a few of the hundreds a concept has)."""
@@ -149,6 +144,9 @@ class _Index:
         self.prefix: dict[str, dict[str, list[Pattern]]] = {}
         self.anywhere: dict[str, list[Pattern]] = {}
         self._keys: dict[str, frozenset[tuple[str, str]]] = {}
+        # exact, with the patterns whose second word is a plain word filed under it too: the
+        # Albanian "me" begins over a hundred danger phrases ("me rreh", "me kercenon"...).
+        self.split: dict[str, dict[str, tuple[list[Pattern], dict[str, list[Pattern]]]]] = {}
         for concept, patterns in lexicon.concepts.items():
             exact: dict[str, list[Pattern]] = {}
             prefix: dict[str, list[Pattern]] = {}
@@ -163,6 +161,7 @@ class _Index:
                         anywhere.append(pattern)
             self.exact[concept], self.prefix[concept] = exact, prefix
             self.anywhere[concept] = list(dict.fromkeys(anywhere))
+            self.split[concept] = {word: _by_next(listed) for word, listed in exact.items()}
 
     def _first(self, pattern: Pattern, visiting: set[str]) -> frozenset[tuple[str, str]]:
         """The keys of the words a pattern can start with: ("w", word), ("p", 3 letters), or
@@ -185,12 +184,21 @@ class _Index:
             return frozenset({("*", "")})
         return frozenset({("*", "")})
 
-    def candidates(self, concept: str, word: str) -> list[Pattern]:
-        """The patterns of `concept` that may start at `word`."""
-        exact = self.exact.get(concept)
-        if exact is None:
+    def candidates(self, concept: str, text: Text, i: int) -> list[Pattern]:
+        """The patterns of `concept` that may start at word i of `text` (never modified)."""
+        split = self.split.get(concept)
+        if split is None:
             return list(self.lexicon.patterns(concept))
-        found = exact.get(word, [])
+        word = text.words[i]
+        found: list[Pattern] = []
+        group = split.get(word)
+        if group is not None:
+            found, by_next = group
+            # The next word, if the clause goes on: what a pattern's second word must be.
+            if by_next and i + 1 < len(text.words) and text.clauses[i + 1] == text.clauses[i]:
+                more_found = by_next.get(text.words[i + 1])
+                if more_found:
+                    found = found + more_found
         more = self.prefix[concept].get(word[:PREFIX_KEY], [])
         anywhere = self.anywhere[concept]
         if more or anywhere:
@@ -199,6 +207,23 @@ class _Index:
 
 
 PREFIX_KEY = 3
+
+
+def _by_next(patterns: list[Pattern]) -> tuple[list[Pattern], dict[str, list[Pattern]]]:
+    """Patterns filed under one first word, split: those whose next term is not a plain word,
+    and the others under that word (they can match only where it follows)."""
+    rest: list[Pattern] = []
+    by_next: dict[str, list[Pattern]] = {}
+    for pattern in patterns:
+        k = next(j for j, t in enumerate(pattern) if t.kind not in ("start", "end"))
+        first, second = pattern[k], pattern[k + 1] if k + 1 < len(pattern) else None
+        if first.kind == "word" and second is not None and second.kind == "word":
+            by_next.setdefault(second.value, []).append(pattern)
+        else:
+            rest.append(pattern)
+    return rest, by_next
+
+
 _INDEXES: dict[int, tuple[Lexicon, _Index]] = {}
 
 
@@ -213,40 +238,72 @@ def _index(lexicon: Lexicon) -> _Index:
     return index
 
 
+_NO_ENDS: frozenset[int] = frozenset()
+
+
 def _ends(
     text: Text, pattern: Pattern, k: int, i: int, clause: int, lexicon: Lexicon, depth: int
-) -> set[int]:
-    """Where `pattern[k:]` can end when it goes on at word i, inside one clause."""
-    if k == len(pattern):
-        return {i}
-    term = pattern[k]
-    if term.kind == "start":
-        at_start = i == 0 or text.clauses[i - 1] != clause
-        return _ends(text, pattern, k + 1, i, clause, lexicon, depth) if at_start else set()
-    if term.kind == "end":
-        at_end = i == len(text.words) or text.clauses[i] != clause
-        return _ends(text, pattern, k + 1, i, clause, lexicon, depth) if at_end else set()
-    if term.kind == "gap":
-        out: set[int] = set()
-        for j in range(i, min(i + GAP_MAX, len(text.words)) + 1):
-            if j > i and text.clauses[j - 1] != clause:
-                break
-            out |= _ends(text, pattern, k + 1, j, clause, lexicon, depth)
-        return out
-    if i >= len(text.words) or text.clauses[i] != clause:
-        return set()
-    if term.kind == "concept":
-        out = set()
-        if depth > 6:
+) -> AbstractSet[int]:
+    """Where `pattern[k:]` can end when it goes on at word i, inside one clause.
+
+    Word terms are walked in a loop (most patterns are only words); a gap or a concept
+    branches by recursion. The result is never modified by callers."""
+    words, clauses = text.words, text.clauses
+    n = len(words)
+    while k < len(pattern):
+        term = pattern[k]
+        kind = term.kind
+        if kind == "start":
+            if i != 0 and clauses[i - 1] == clause:
+                return _NO_ENDS
+            k += 1
+            continue
+        if kind == "end":
+            if i != n and clauses[i] == clause:
+                return _NO_ENDS
+            k += 1
+            continue
+        if kind == "gap":
+            out: set[int] = set()
+            for j in range(i, min(i + GAP_MAX, n) + 1):
+                if j > i and clauses[j - 1] != clause:
+                    break
+                out |= _ends(text, pattern, k + 1, j, clause, lexicon, depth)
             return out
-        for sub in _index(lexicon).candidates(term.value, text.words[i]):
-            for end in _ends(text, sub, 0, i, clause, lexicon, depth + 1):
-                if end > i:
-                    out |= _ends(text, pattern, k + 1, end, clause, lexicon, depth)
-        return out
-    if not _word_matches(term, text.words[i]):
-        return set()
-    return _ends(text, pattern, k + 1, i + 1, clause, lexicon, depth)
+        if i >= n or clauses[i] != clause:
+            return _NO_ENDS
+        if kind == "concept":
+            if depth > 6:
+                return _NO_ENDS
+            out = set()
+            for end in _concept_ends(text, term.value, i, clause, lexicon, depth):
+                out |= _ends(text, pattern, k + 1, end, clause, lexicon, depth)
+            return out
+        # word, stem* or stem+ (an inflection ending after the stem): the innermost loop.
+        word, value = words[i], term.value
+        if kind == "word":
+            if word != value:
+                return _NO_ENDS
+        elif not word.startswith(value) or (kind == "stem" and word[len(value) :] not in ENDINGS):
+            return _NO_ENDS
+        k += 1
+        i += 1
+    return {i}
+
+
+def _concept_ends(
+    text: Text, concept: str, i: int, clause: int, lexicon: Lexicon, depth: int
+) -> frozenset[int]:
+    """Where one of a concept's patterns, started at word i, ends after it (memoised on the
+    text: `clause` is always word i's own, so the position and depth decide the answer)."""
+    key = (concept, i, depth)
+    cached = text._spans.get(key)
+    if cached is None:
+        ends: set[int] = set()
+        for sub in _index(lexicon).candidates(concept, text, i):
+            ends |= _ends(text, sub, 0, i, clause, lexicon, depth + 1)
+        cached = text._spans[key] = frozenset(e for e in ends if e > i)
+    return cached
 
 
 def _longest(text: Text, patterns: Iterable[Pattern], i: int, lexicon: Lexicon) -> int:
@@ -266,18 +323,77 @@ def find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
         cached = []
         index = _index(lexicon)
         for i in range(len(text.words)):
-            best = _longest(text, index.candidates(concept, text.words[i]), i, lexicon)
+            candidates = index.candidates(concept, text, i)
+            if not candidates:
+                continue  # most words start none of a concept's patterns
+            best = _longest(text, candidates, i, lexicon)
             if best > i:
                 cached.append((i, best))
         text._hits[concept] = cached
     return [Hit(s, e) for s, e in cached]
 
 
+class _Starts:
+    """A list of patterns (a keyword's, an option's) filed under the words they can start with,
+    as _Index files a concept's: a position tries only the patterns its word can begin. A
+    pattern that starts with a concept keeps that concept's keys (shared, built once per
+    lexicon) rather than being filed under each of them: an option's meanings are filed anew
+    for every menu read."""
+
+    def __init__(self, patterns: Sequence[Pattern], index: _Index) -> None:
+        self.exact: dict[str, list[Pattern]] = {}
+        self.prefix: dict[str, list[Pattern]] = {}
+        self.keyed: list[tuple[frozenset[tuple[str, str]], Pattern]] = []
+        for pattern in patterns:
+            keys = index._first(pattern, set())
+            if len(keys) == 1:
+                ((kind, key),) = keys
+                if kind == "w":
+                    self.exact.setdefault(key, []).append(pattern)
+                    continue
+                if kind == "p":
+                    self.prefix.setdefault(key, []).append(pattern)
+                    continue
+            self.keyed.append((keys, pattern))
+
+    def candidates(self, word: str) -> list[Pattern]:
+        """The patterns that may start at `word`."""
+        found = [*self.exact.get(word, ()), *self.prefix.get(word[:PREFIX_KEY], ())]
+        if self.keyed:
+            exact, prefix = ("w", word), ("p", word[:PREFIX_KEY])
+            found += [
+                p for keys, p in self.keyed if exact in keys or prefix in keys or _ANY in keys
+            ]
+        return found
+
+
+_ANY = ("*", "")
+# Keyed by the patterns' and the lexicon's identity: a flow load's keywords and options are
+# filed once (the entry holds both, so an id is never reused while it is cached).
+_STARTS: dict[tuple[int, int], tuple[Sequence[Pattern], Lexicon, _Starts]] = {}
+
+
+def _starts(patterns: Sequence[Pattern], lexicon: Lexicon) -> _Starts:
+    key = (id(patterns), id(lexicon))
+    cached = _STARTS.get(key)
+    if cached is not None and cached[0] is patterns and cached[1] is lexicon:
+        return cached[2]
+    if len(_STARTS) > 1024:
+        _STARTS.clear()
+    starts = _Starts(patterns, _index(lexicon))
+    _STARTS[key] = (patterns, lexicon, starts)
+    return starts
+
+
 def find_patterns(text: Text, patterns: Sequence[Pattern], lexicon: Lexicon) -> list[Hit]:
     """Every place one of `patterns` matches (not cached: an option's or keyword's own words)."""
     out = []
-    for i in range(len(text.words)):
-        best = _longest(text, patterns, i, lexicon)
+    starts = _starts(patterns, lexicon)
+    for i, word in enumerate(text.words):
+        candidates = starts.candidates(word)
+        if not candidates:
+            continue
+        best = _longest(text, candidates, i, lexicon)
         if best > i:
             out.append(Hit(i, best))
     return out
@@ -418,7 +534,7 @@ def is_unsure(text: Text, lexicon: Lexicon) -> bool:
     return False
 
 
-def read_yes_no(text: str, lexicon: Lexicon, sense_name: str | None = None) -> str | None:
+def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = None) -> str | None:
     """'yes', 'no', 'unclear' (don't know) or None (not understood), read for the question asked.
 
     The first answer word decides ("jo, tani jam te nena"), unless another clause says the
@@ -426,7 +542,7 @@ def read_yes_no(text: str, lexicon: Lexicon, sense_name: str | None = None) -> s
     the question's sense ("jam mire" is no to "in danger?"); a refused subject is a no wherever it
     stands ("policia jo").
     """
-    t = analyse(text, lexicon)
+    t = text if isinstance(text, Text) else analyse(text, lexicon)
     if not t.words:
         return None
     number = read_number(t, lexicon)
@@ -497,13 +613,13 @@ class Choice:
     label_words: frozenset[str] = frozenset()  # the words of its labels, for a partial match
 
 
-def read_choice(text: str, choices: Sequence[Choice], lexicon: Lexicon) -> str | None:
+def read_choice(text: str | Text, choices: Sequence[Choice], lexicon: Lexicon) -> str | None:
     """The option a message picks: its number, its label or words, or a word of the same meaning.
 
     An option the message refuses ("jo polici") is never picked. None when nothing or more than
     one option fits equally well.
     """
-    t = analyse(text, lexicon)
+    t = text if isinstance(text, Text) else analyse(text, lexicon)
     if not t.words:
         return None
     number = read_number(t, lexicon)
@@ -655,11 +771,11 @@ def place_index(
     return index
 
 
-def read_place(text: str, index: PlaceIndex, lexicon: Lexicon) -> str | None:
+def read_place(text: str | Text, index: PlaceIndex, lexicon: Lexicon) -> str | None:
     """The slug of the place a message names, 'unknown' for a place outside our municipalities,
     None when none is named. Where she is now wins over where she is from ("nga Korça, tani
     Tiranë"). `index` comes from place_index()."""
-    t = analyse(text, lexicon)
+    t = text if isinstance(text, Text) else analyse(text, lexicon)
     hits: list[tuple[int, int, str]] = []
     words = t.words
     for i, word in enumerate(words):
@@ -692,6 +808,27 @@ def read_place(text: str, index: PlaceIndex, lexicon: Lexicon) -> str | None:
 Identify = Callable[[str], Mapping[str, float]]
 
 
+_LANGUAGE_CONCEPTS: dict[int, tuple[Lexicon, tuple[tuple[str, str], ...]]] = {}
+
+
+def _language_concepts(lexicon: Lexicon) -> tuple[tuple[str, str], ...]:
+    """(concept, language) of the concepts written per language, in the lexicon's order, once
+    per lexicon."""
+    cached = _LANGUAGE_CONCEPTS.get(id(lexicon))
+    if cached is not None and cached[0] is lexicon:
+        return cached[1]
+    if len(_LANGUAGE_CONCEPTS) > 16:
+        _LANGUAGE_CONCEPTS.clear()
+    pairs = tuple(
+        (concept, lang)
+        for concept in lexicon.concepts
+        for lang in (concept.rpartition("_")[2],)
+        if lang in lexicon.language_words and concept.endswith("_" + lang)
+    )
+    _LANGUAGE_CONCEPTS[id(lexicon)] = (lexicon, pairs)
+    return pairs
+
+
 def read_language(
     text: str | Text, lexicon: Lexicon, identify: Identify | None = None
 ) -> str | None:
@@ -712,10 +849,8 @@ def read_language(
         for lang in langs:
             votes[lang] = votes.get(lang, 0.0) + 1.0 / len(langs)
     # Concepts written per language (danger_sq, danger_en…) vote too: "më goditi" is Albanian.
-    for concept in lexicon.concepts:
-        lang = concept.rpartition("_")[2]
-        if lang in lexicon.language_words and concept.endswith("_" + lang):
-            votes[lang] = votes.get(lang, 0.0) + len(find(t, concept, lexicon))
+    for concept, lang in _language_concepts(lexicon):
+        votes[lang] = votes.get(lang, 0.0) + len(find(t, concept, lexicon))
     if len(words) <= 2:
         greeting = {lexicon.greetings[w] for w in words if w in lexicon.greetings}
         if len(greeting) == 1:

@@ -74,7 +74,10 @@ class Referral:
         *,
         flows_too: bool,
     ) -> bool:
-        """Pass the person's words to their coordinator if a relay is open; True: skip flows."""
+        """Pass the person's words to their coordinator if a relay is open; True: skip flows.
+
+        Only for a person with an open case (the pipeline skips the others): a relay is a
+        worked case's, and a worked case is open."""
         return await desk.relay_in(self.ctx, uow, contact, text, now, flows_too=flows_too)
 
     async def on_referral_requested(

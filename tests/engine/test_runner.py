@@ -17,6 +17,8 @@ from bot.engine import (
     resume,
 )
 from bot.engine import events as ev
+from bot.engine.keywords import detect_all
+from bot.engine.understand import analyse
 from bot.flows.loader import parse_flow
 
 from .conftest import NOW, make_env
@@ -167,6 +169,36 @@ def test_exit_anywhere_ends_everything(env):
     assert talk.session.frames == []
     talk.say("hello again")  # a new message starts a new conversation
     assert talk.sent == ["t.lang"]
+
+
+def test_the_callers_reading_of_the_keywords_is_the_one_used(env):
+    # The pipeline reads her words for keywords before the engine runs and passes what it found.
+    talk = Talk(env)
+    for says in ["hi", "shqip", "po"]:
+        talk.say(says)
+    found = detect_all("DIL", env.keywords)
+    assert [h.keyword.intent for h in found] == ["exit"]
+    session = talk.session
+    read = resume(session, MsgResume("DIL", keywords=tuple(found)), talk.contact, env)
+    assert read.session.ended_reason == "exit"
+    # Told there is none, the engine does not read them again: "DIL" is then an answer.
+    unread = resume(session, MsgResume("DIL", keywords=()), talk.contact, env)
+    assert unread.session.status != "ended"
+    assert not [e for e in unread.events if isinstance(e, ev.KeywordMatched)]
+
+
+def test_the_callers_analysis_of_her_words_is_the_one_read(env):
+    # The pipeline analyses her words once; the engine reads that analysis for the answer.
+    talk = Talk(env)
+    for says in ["hi", "shqip"]:
+        talk.say(says)
+    lexicon = env.keywords.lexicon
+    own = resume(talk.session, MsgResume("po"), talk.contact, env)
+    given = resume(talk.session, MsgResume("po", read=analyse("po", lexicon)), talk.contact, env)
+    assert given.events == own.events and given.session == own.session
+    # A different analysis is taken at its word: proof the engine did not read "po" again.
+    other = resume(talk.session, MsgResume("po", read=analyse("jo", lexicon)), talk.contact, env)
+    assert other.events != own.events
 
 
 def test_exit_with_diacritics_and_case(env):
