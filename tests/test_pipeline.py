@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline_harness import Harness
-from tests.store.fixtures import crypto, db, db_url, postgres_url, sqlite_template  # noqa: F401
+from tests.store.fixtures import crypto, db, db_url, postgres_url, sqlite_template, statements_seen  # noqa: F401
 
 ENGINE_FLOWS = Path(__file__).parent / "engine" / "flows"
 
@@ -87,24 +87,15 @@ async def test_a_wait_timeout_fires_from_the_sweep(harness, db):
 
 
 async def test_a_session_expires_a_day_after_her_last_message_not_her_first(harness, db):
-    from sqlalchemy import event
-
     await harness.say("hello")  # the session's expiry timer: a day from now
     await harness.say("shqip")
     await harness.say("po")  # "where?": no timeout of its own
     harness.clock.advance(timedelta(hours=2))
     assert await harness.pipeline.sweep_fires() == 1  # the timeout of "safe?", answered: stale
     harness.clock.advance(timedelta(hours=18))
-    written: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        written.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with statements_seen(db) as written:
         await harness.say("atlantis")  # not understood: asked again, the session lives on
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert [s for s in written if "INSERT INTO outbox" in s]  # the statements are seen
     assert not [s for s in written if "INSERT INTO fires" in s]  # the expiry moves unwritten
 
     async def active() -> bool:
@@ -245,37 +236,18 @@ async def test_a_waiting_message_is_announced_once_a_day_whatever_worker_sends_i
 
 async def test_no_relay_lookup_for_a_person_without_an_open_case(harness, db):
     # Referral: a relay needs a worked case, a worked case is open; most people have none.
-    from sqlalchemy import event
-
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with statements_seen(db) as seen:
         await harness.say("hello")
         await harness.say("shqip")
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     assert not [s for s in seen if "case_assignments" in s]
     # Read once a message, and not at all for someone new (her first message).
     assert len([s for s in seen if s.lstrip().startswith("SELECT cases.")]) == 1
 
 
 async def test_a_new_contacts_first_message_reads_and_writes_only_what_it_must(harness, db):
-    from sqlalchemy import event
-
-    written: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        written.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with statements_seen(db) as written:
         await harness.say("hello")  # created now: last seen now, by the insert itself
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert [s for s in written if "INSERT INTO contacts" in s]  # the statements are seen
     assert not [s for s in written if "SET last_seen_at" in s]
     # Nor anything to look up for someone new: no held replies, no session, no case.
     assert not [s for s in written if "UPDATE outbox SET due_at" in s]

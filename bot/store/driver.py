@@ -41,6 +41,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 # Statements run on the driver since the process started (bench/hot_path.py adds them to the
 # ones SQLAlchemy's before_cursor_execute event counts).
 executed = 0
+# Called with each statement's SQL before it runs, as SQLAlchemy's before_cursor_execute
+# listeners are (tests that check which statements a message runs); empty in production.
+observers: list[Callable[[str], None]] = []
 
 _MISSING: Any = object()
 _STATUS = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+) (\d+)")
@@ -110,6 +113,8 @@ class Prepared:
         pooled = sync.connection
         global executed
         executed += 1
+        for observe in observers:
+            observe(compiled.sql)
         try:
             if dialect.name == "sqlite":
                 raw, count = _run_sqlite(pooled.driver_connection, compiled, args, dialect)

@@ -6,18 +6,21 @@ Use from another conftest.py:  from tests.store.fixtures import *  # noqa: F403
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event as sa_event
 
-from bot.store import migrate
+from bot.store import driver, migrate
 from bot.store.crypto import Crypto
 from bot.store.db import Database
 from bot.store.models import Base
@@ -142,3 +145,20 @@ def commits(db: Database) -> Iterator[list[int]]:
     sa.event.listen(db.engine.sync_engine, "commit", on_commit)
     yield seen
     sa.event.remove(db.engine.sync_engine, "commit", on_commit)
+
+
+@contextlib.contextmanager
+def statements_seen(db: Database) -> Iterator[list[str]]:
+    """The SQL of every statement run while inside, through SQLAlchemy or on the driver."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    sa_event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    driver.observers.append(seen.append)
+    try:
+        yield seen
+    finally:
+        driver.observers.remove(seen.append)
+        sa_event.remove(db.engine.sync_engine, "before_cursor_execute", record)
