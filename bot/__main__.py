@@ -42,11 +42,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         return _serve_workers(settings, args)
     from aiohttp import web
 
-    from bot.app import StartupError, build_app
+    from bot.app import StartupError, serving_app
 
     try:
         web.run_app(
-            build_app(settings),
+            serving_app(settings),
             host=settings.host,
             port=settings.port,
             reuse_port=args.reuse_port or None,  # a worker of `serve --workers N`
