@@ -40,21 +40,17 @@ async def wait_started(turn: Turn, event: ev.WaitStarted) -> None:
     if turn.session_id is None:
         return
     uow, contact_id, session_id, now = turn.uow, turn.contact.id, turn.session_id, turn.now
+    timers: list[tuple[str, str]] = []
     if event.timeout_at:
-        await uow.fires.schedule(
-            contact_id=contact_id,
-            session_id=session_id,
-            kind=FIRE_TIMEOUT,
-            due_at=datetime.fromisoformat(event.timeout_at),
-            seq=event.seq,
-            now=now,
-        )
+        timers.append((FIRE_TIMEOUT, event.timeout_at))
     if turn.stored is None or turn.outcome.new_session:  # a session row new in this turn
+        timers.append((FIRE_EXPIRE, event.expires_at))
+    for kind, due_at in timers:
         await uow.fires.schedule(
             contact_id=contact_id,
             session_id=session_id,
-            kind=FIRE_EXPIRE,
-            due_at=datetime.fromisoformat(event.expires_at),
+            kind=kind,
+            due_at=datetime.fromisoformat(due_at),
             seq=event.seq,
             now=now,
         )
