@@ -126,6 +126,9 @@ class SendResult:
     # Not sendable inside the provider's rules now (WhatsApp's 24 hours): keep it until she
     # writes again (a message to a coordinator fails instead, so the alert goes another way).
     hold: bool = False
+    # The provider's id of a message sent in this one's stead (WhatsApp's "a message waits"):
+    # kept with the row, so FSHI deletes that copy at the provider too.
+    also_sent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

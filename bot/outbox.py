@@ -256,7 +256,9 @@ class OutboxSender:
                 # another way; so does a check-in: a question for now, held it would arrive
                 # after her next message and take it for its answer; failed, it counts as
                 # unanswered (a second try, then her coordinator is asked to check on her).
-                await uow.outbox.hold_one(item.id, error=result.error)
+                await uow.outbox.hold_one(
+                    item.id, error=result.error, also_sent=result.also_sent, meta=item.meta
+                )
             elif result.retry and item.attempts + 1 < MAX_ATTEMPTS:
                 delay = backoff(
                     item.attempts, result.retry_after, base=self.retry_base, cap=self.retry_max

@@ -282,9 +282,11 @@ class TwilioWhatsAppChannel(TwilioSmsChannel):
         if not template.get("nudge"):  # the template says it all (a check-in's question)
             return await super().send(replace(msg, meta={**msg.meta, "_content": content}))
         # A nudge: "a message waits for you"; the message itself goes once she writes.
+        nudge = None
         if await self.nudges.claim_nudge(msg.urn, now):
             sent = await super().send(replace(msg, meta={**msg.meta, "_content": content}))
             if not sent.ok:
                 await self.nudges.release_nudge(msg.urn, now)
                 return sent
-        return SendResult(ok=False, retry=False, error=OUTSIDE_WINDOW, hold=True)
+            nudge = sent.external_id
+        return SendResult(ok=False, retry=False, error=OUTSIDE_WINDOW, hold=True, also_sent=nudge)

@@ -54,6 +54,9 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 DIRECTIONS = ("in", "out")
 SESSION_STATUSES = ("waiting", "ended")
+# An outbox row's meta key: provider ids of messages sent in its stead (WhatsApp's "a message
+# waits"), which FSHI deletes at the provider with the rest (MessageRepo.provider_ids).
+ALSO_SENT = "also_sent"
 OUTBOX_KINDS = ("reply", "alert", "followup", "system", "delete")
 OUTBOX_STATUSES = ("pending", "leased", "sent", "failed")
 URGENCIES = ("normal", "urgent")

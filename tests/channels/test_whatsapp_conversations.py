@@ -278,6 +278,22 @@ async def test_fshi_on_whatsapp_deletes_at_twilio_and_says_what_stays(
 
 
 @SQLITE
+async def test_fshi_deletes_the_nudge_at_twilio_too(line: Line, db: Database) -> None:
+    """A relay outside her 24 hours went as "a message waits" (a template of its own SID):
+    FSHI deletes that copy at Twilio as well as the relay and everything else."""
+    ref = await registered(line)
+    line.desk.clock.advance(timedelta(days=2))
+    [nudge] = (await line.by_sms(COORDINATOR_PHONE, f"{ref} A jeni mirë?"))[HER]
+    assert nudge == line.desk.catalogs.text("sq", "wa.tpl.waiting")
+    await line.she_writes("FSHI")  # the relay goes now, then the question
+    await line.she_writes("po")
+    ours = {str(m["sid"]) for m in line.twilio.log if m["to"] == HER}
+    line.desk.clock.advance(timedelta(minutes=3))
+    await line.delivered()
+    assert ours and ours <= set(line.twilio.deleted)  # the nudge's copy among them
+
+
+@SQLITE
 async def test_a_page_refused_with_63016_goes_by_sms(line: Line) -> None:
     """Beni wrote on WhatsApp today, so his page goes free-form; Twilio refuses it for the
     window after all (63016 in the status callback): the sweep sends it by SMS."""

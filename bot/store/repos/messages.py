@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.driver import Prepared
-from bot.store.models import MessageRow, OutboxRow
+from bot.store.models import ALSO_SENT, MessageRow, OutboxRow
 from bot.store.repos.base import Repo
 
 messages = MessageRow.__table__
@@ -126,7 +126,14 @@ class MessageRepo(Repo):
                 outbox.c.external_id.is_not(None),
             )
         )
-        return sorted({*inbound.scalars(), *outbound.scalars()})
+        # What went in a held row's stead (WhatsApp's "a message waits"): in its meta.
+        stead = await self.conn.execute(
+            sa.select(outbox.c.meta).where(
+                outbox.c.contact_id == contact_id, outbox.c.meta.is_not(None)
+            )
+        )
+        nudges = {sid for (meta,) in stead for sid in (meta or {}).get(ALSO_SENT, [])}
+        return sorted({*inbound.scalars(), *outbound.scalars(), *nudges})
 
     async def list_for_contact(
         self, contact_id: int, limit: int = 50

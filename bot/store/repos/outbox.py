@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from bot.safe_times import HELD, TO_HER
 from bot.store import driver
 from bot.store.driver import Prepared
-from bot.store.models import OUTBOX_KINDS, ContactRow, MessageRow, OutboxRow
+from bot.store.models import ALSO_SENT, OUTBOX_KINDS, ContactRow, MessageRow, OutboxRow
 from bot.store.records import OutboxItem
 from bot.store.repos.base import Repo
 
@@ -162,10 +162,26 @@ class OutboxRepo(Repo):
         )
         return result.rowcount or 0
 
-    async def hold_one(self, outbox_id: int, *, error: str | None) -> None:
+    async def hold_one(
+        self,
+        outbox_id: int,
+        *,
+        error: str | None,
+        also_sent: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         """One message cannot go inside the provider's rules now (WhatsApp's 24 hours): it
-        waits until she writes, without counting as a failed attempt."""
-        await self._finish(outbox_id, status="pending", due_at=HELD, last_error=_short(error))
+        waits until she writes, without counting as a failed attempt. `also_sent`: the id of
+        what went in its stead (a nudge), added to the row's `meta` (MessageRepo.provider_ids
+        finds it for FSHI)."""
+        values: dict[str, Any] = {}
+        if also_sent is not None:
+            kept = dict(meta or {})
+            kept[ALSO_SENT] = [*kept.get(ALSO_SENT, []), also_sent]
+            values["meta"] = kept
+        await self._finish(
+            outbox_id, status="pending", due_at=HELD, last_error=_short(error), **values
+        )
 
     async def hold_sent(self, channel: str, external_id: str, error: str | None) -> int | None:
         """The provider refused a sent message afterwards for its window (WhatsApp 63016): hers
