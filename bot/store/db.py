@@ -8,7 +8,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
 from pathlib import Path
 from types import TracebackType
@@ -184,12 +184,20 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
             raise
 
 
-def storage_failure(exc: BaseException) -> str | None:
-    """What is wrong with the storage when `exc` says writes cannot be made, else None."""
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what lies under it: the driver's error SQLAlchemy wraps (.orig), its cause or
+    context, each once."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        yield current
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """What is wrong with the storage when `exc` says writes cannot be made, else None."""
+    for current in _causes(exc):
         code = getattr(current, "sqlite_errorcode", None)
         if isinstance(code, int) and code & 0xFF in SQLITE_STORAGE:
             return SQLITE_STORAGE[code & 0xFF]
@@ -200,7 +208,6 @@ def storage_failure(exc: BaseException) -> str | None:
                     return problem
         if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EROFS):
             return os.strerror(current.errno).lower()
-        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
     return None
 
 
@@ -212,14 +219,7 @@ POSTGRES_TRANSIENT = ("40P01", "40001")
 def lost_race(exc: BaseException) -> bool:
     """True when `exc` says the statement lost a race with another transaction (a deadlock
     between workers): the same work run again succeeds."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if getattr(current, "sqlstate", None) in POSTGRES_TRANSIENT:
-            return True
-        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
-    return False
+    return any(getattr(c, "sqlstate", None) in POSTGRES_TRANSIENT for c in _causes(exc))
 
 
 class WriteHealth:
