@@ -301,10 +301,9 @@ class Pipeline:
         now = self.clock()
         async with unit() as uow:
             # A repeat (the provider retrying) is found by the insert itself, ON CONFLICT.
-            contact, created = await uow.contacts.get_or_create(inbound.urn, inbound.channel, now)
             # A contact created now was last seen now (no second write of it), and has nothing
             # yet: no outbox rows, no session, no case to look up.
-            seen = created
+            contact, created = await uow.contacts.get_or_create(inbound.urn, inbound.channel, now)
             message_id = await uow.messages.add_inbound(
                 contact.id,
                 inbound.channel,
@@ -322,7 +321,7 @@ class Pipeline:
                 # Security: what it said lives on as notes and relays, which erasure and
                 # retention reach; a raw copy here would outlive an FSHI of the person named.
                 await uow.retention.forget_message_text(message_id, now)
-                if not seen:
+                if not created:
                     await uow.contacts.touch(contact.id, now)
                 await uow.commit()
                 return Handled("processed"), None
@@ -347,7 +346,7 @@ class Pipeline:
             if self.reply_limit is not None and keyword is None:
                 delay = self.reply_limit(inbound.urn)
                 if delay is None:
-                    if not seen:
+                    if not created:
                         await uow.contacts.touch(contact.id, now)
                     await uow.commit()
                     return Handled("limited"), None
@@ -360,7 +359,7 @@ class Pipeline:
             if case is not None and await self.referral.relay_inbound(
                 uow, contact, inbound.text, now, flows_too=flows_too
             ):
-                if not seen:
+                if not created:
                     await uow.contacts.touch(contact.id, now)
                 await uow.commit()
                 return Handled("processed"), None
@@ -396,7 +395,7 @@ class Pipeline:
             turn = await self._apply(
                 uow, contact, stored, outcome, now, reply_at=reply_at, case=case
             )
-            if not seen:
+            if not created:
                 await uow.contacts.touch(contact.id, now)
             await uow.commit()
         return Handled("processed", outcome.events, turn.case_reference), turn
