@@ -7,9 +7,13 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from bot.store import driver
 from bot.store.models import AuditRow, CoordinatorRow
 from bot.store.records import Service
+from bot.store.repos import alerts as alerts_repo
+from bot.store.repos import coordinators as coordinators_repo
 from bot.store.repositories import DuplicateContact
+from tests.store.same_sql import both, same
 
 PHONE = "+355692220001"
 
@@ -271,4 +275,48 @@ async def test_services_are_replaced_as_a_whole_in_order(db, now):
         assert await uow.services.list_all(kind="police") == [items[1]]
         await uow.services.replace_all(items[:1])
         assert await uow.services.list_all() == items[:1]
+        await uow.commit()
+
+
+async def test_statements_on_the_driver_give_what_sqlalchemy_gives(db, now):
+    """A request for a coordinator reads the roster and the case's alerts on the driver."""
+    async with db.uow() as uow:
+        a = await _coordinator(uow, now)
+        b = await _coordinator(uow, now, name="Blerta", phone="+355692220002", place="durres")
+        gone = await _coordinator(uow, now, name="Drita", phone="+355692220003")
+        await uow.coordinators.remove(gone.id, now)
+        demo = await uow.coordinators.add(
+            name="Demo", municipality="tirane", phone=None, telegram_chat_id=None, language="sq",
+            role="coordinator", now=now, demo=True,
+        )  # fmt: skip
+        case = await _case(uow, now)
+        for who, kind in ((a, "page"), (b, "digest"), (a, "relay")):
+            await uow.alerts.add(
+                case_id=case.id,
+                coordinator_id=who.id,
+                kind=kind,
+                state="waiting",
+                due_at=now,
+                now=now,
+            )
+        for prepared, params in (
+            (alerts_repo.FOR_CASE, {"of_case": case.id}),
+            (alerts_repo.FOR_CASE, {"of_case": case.id + 100}),
+            (coordinators_repo.ROSTER[False], {}),
+            (coordinators_repo.ROSTER[True], {}),
+        ):
+            same(*await both(uow.conn, prepared, params))
+        assert await uow.coordinators.roster() == [
+            (a.id, "tirane", "coordinator"),
+            (b.id, "durres", "coordinator"),
+        ]
+        assert await uow.coordinators.roster(demo=True) == [(demo.id, "tirane", "coordinator")]
+        assert [x.kind for x in await uow.alerts.for_case(case.id)] == ["page", "digest", "relay"]
+        seen: list[str] = []
+        driver.observers.append(seen.append)
+        try:
+            assert await uow.coordinators.shifts([]) == []  # nothing asked: no statement
+        finally:
+            driver.observers.remove(seen.append)
+        assert seen == []
         await uow.commit()

@@ -36,6 +36,14 @@ ASSIGNMENTS_OF_CONTACT = Prepared(
     .join(cases, cases.c.id == assignments.c.case_id)
     .where(cases.c.contact_id == sa.bindparam("of_contact"), cases.c.status.in_(WORKED))
 )
+# A case's alerts with its reference and status, oldest first: read by every request for a
+# coordinator (an urgent message), built once and run on the driver.
+FOR_CASE = Prepared(
+    sa.select(alerts, cases.c.reference, cases.c.status.label("case_status"))
+    .join(cases, cases.c.id == alerts.c.case_id)
+    .where(alerts.c.case_id == sa.bindparam("of_case"))
+    .order_by(alerts.c.id)
+)
 # A message still being retried after this many failed attempts goes the other way too, at
 # once: the sender's backoff would otherwise hold an urgent page for half an hour.
 FALLBACK_AFTER_ATTEMPTS = 1
@@ -131,10 +139,7 @@ class AlertRepo(Repo):
 
     async def for_case(self, case_id: int) -> list[Alert]:
         """A case's alerts, oldest first."""
-        rows = await self.conn.execute(
-            self._joined().where(alerts.c.case_id == case_id).order_by(alerts.c.id)
-        )
-        return self._records(rows)
+        return self._records(await FOR_CASE.rows(self.conn, {"of_case": case_id}))
 
     async def waiting_for(self, coordinator_id: int) -> list[Alert]:
         """Pages and digest entries this coordinator may still accept, oldest first."""

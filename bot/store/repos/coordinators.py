@@ -35,6 +35,17 @@ BY_PHONE_OR_CHAT = Prepared(
     )
 )
 
+# Who routing may page (id, municipality, role), real or demo: read by every request for a
+# coordinator (an urgent message), built once per kind and run on the driver.
+ROSTER = {
+    demo: Prepared(
+        sa.select(coordinators.c.id, coordinators.c.municipality, coordinators.c.role)
+        .where(coordinators.c.active.is_(True), coordinators.c.demo.is_(demo))
+        .order_by(coordinators.c.id)
+    )
+    for demo in (False, True)
+}
+
 
 class DuplicateContact(ValueError):
     """The phone or Telegram chat already belongs to an active coordinator."""
@@ -173,10 +184,7 @@ class CoordinatorRepo(Repo):
         Nothing is decrypted (for routing). The two never mix: a simulated case must not page a
         real person, and a real survivor's case must not go to the simulator's demo phone.
         """
-        stmt = sa.select(coordinators.c.id, coordinators.c.municipality, coordinators.c.role).where(
-            coordinators.c.active.is_(True), coordinators.c.demo.is_(demo)
-        )
-        rows = await self.conn.execute(stmt.order_by(coordinators.c.id))
+        rows = await ROSTER[demo].rows(self.conn)
         return [(r.id, r.municipality, r.role) for r in rows]
 
     async def remove(self, coordinator_id: int, now: datetime) -> bool:
@@ -271,7 +279,10 @@ class CoordinatorRepo(Repo):
         """Duty shifts, of some coordinators or all, ordered by id."""
         stmt = sa.select(shifts).order_by(shifts.c.id)
         if coordinator_ids is not None:
-            stmt = stmt.where(shifts.c.coordinator_id.in_(sorted(set(coordinator_ids))))
+            wanted = sorted(set(coordinator_ids))
+            if not wanted:  # none: no statement (an empty IN matches nothing)
+                return []
+            stmt = stmt.where(shifts.c.coordinator_id.in_(wanted))
         return [self._shift(r) for r in await self.conn.execute(stmt)]
 
     async def remove_shift(self, shift_id: int) -> bool:
