@@ -142,6 +142,9 @@ class Crypto:
         self._lookup_key = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=LOOKUP_INFO
         ).derive(secret_key.encode())
+        # Twice a message (her contact, a coordinator's): the HMAC's keyed state made once and
+        # copied (hmac.new each time: 1.3 µs; a copy: ~0.6).
+        self._lookup = hmac.new(self._lookup_key, digestmod=hashlib.sha256)
 
     def __repr__(self) -> str:
         return "Crypto(<keys hidden>)"
@@ -190,4 +193,6 @@ class Crypto:
 
     def lookup_hash(self, value: str) -> str:
         """Keyed HMAC-SHA256 of a value, hex: rows are found by this, never by the plain value."""
-        return hmac.new(self._lookup_key, value.encode(), hashlib.sha256).hexdigest()
+        keyed = self._lookup.copy()
+        keyed.update(value.encode())
+        return keyed.hexdigest()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from bot.store.crypto import Crypto, DecryptionError, _FernetKey
+from bot.store.crypto import LOOKUP_INFO, Crypto, DecryptionError, _FernetKey
 from tests.store.fixtures import DATA_KEYS, SECRET_KEY
 
 NEW, OLD = DATA_KEYS
@@ -81,6 +85,13 @@ def test_lookup_hash_is_keyed_and_stable(crypto):
     assert len(digest) == 64 and "355691234567" not in digest
     assert digest != Crypto(DATA_KEYS, "another secret").lookup_hash(urn)
     assert digest != crypto.lookup_hash("tel:+355691234568")
+    # The stored hashes must never change: HMAC-SHA256 under the key HKDF derives, as always.
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=LOOKUP_INFO).derive(
+        SECRET_KEY.encode()
+    )
+    for value in (urn, "telegram:123", "ë", ""):
+        expected = hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+        assert crypto.lookup_hash(value) == expected
 
 
 def test_repr_hides_keys(crypto):

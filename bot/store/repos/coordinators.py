@@ -277,11 +277,11 @@ class CoordinatorRepo(Repo):
 
     async def shifts(self, coordinator_ids: Iterable[int] | None = None) -> list[DutyShift]:
         """Duty shifts, of some coordinators or all, ordered by id."""
+        wanted = None if coordinator_ids is None else sorted(set(coordinator_ids))
+        if wanted == []:  # none: no statement (an empty IN matches nothing)
+            return []
         stmt = sa.select(shifts).order_by(shifts.c.id)
-        if coordinator_ids is not None:
-            wanted = sorted(set(coordinator_ids))
-            if not wanted:  # none: no statement (an empty IN matches nothing)
-                return []
+        if wanted is not None:
             stmt = stmt.where(shifts.c.coordinator_id.in_(wanted))
         return [self._shift(r) for r in await self.conn.execute(stmt)]
 
