@@ -36,8 +36,8 @@ def load_numbers(path: Path | None = None) -> dict[str, dict[str, str]]:
 
 
 # Performance: phonenumbers' parse took 11 µs, asked on every message of the person; the
-# answer never changes for an address. In memory only, bounded (the pipeline's per-person locks
-# hold addresses the same way); never logged.
+# answer never changes for an address. In this process's memory only, bounded, never logged or
+# stored (the per-sender reply limiter, bot/web/limits.py, keeps addresses the same way).
 @lru_cache(maxsize=4096)
 def country_of_urn(urn: str | None) -> str | None:
     """AL or XK for a phone URN of Albania (+355) or Kosovo (+383); None for anything else."""
