@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -34,6 +35,10 @@ def load_numbers(path: Path | None = None) -> dict[str, dict[str, str]]:
     return out
 
 
+# Performance: phonenumbers' parse took 11 µs, asked on every message of the person; the
+# answer never changes for an address. In this process's memory only, bounded, never logged or
+# stored (the per-sender reply limiter, bot/web/limits.py, keeps addresses the same way).
+@lru_cache(maxsize=4096)
 def country_of_urn(urn: str | None) -> str | None:
     """AL or XK for a phone URN of Albania (+355) or Kosovo (+383); None for anything else."""
     try:

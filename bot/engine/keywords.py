@@ -33,15 +33,19 @@ def _whole(text: u.Text, patterns: Sequence[Pattern], lexicon: Lexicon) -> bool:
         tail = u.Text(text.words[start:], tuple(0 for _ in text.words[start:]))
         if _whole(tail, patterns, lexicon):
             return True
+    # The keyword's own words first: most messages have none of them, and then the filler
+    # around them needs no reading (8 keyword-languages a message: with analyse, 34-82 µs
+    # a message of the bench became 19-44).
+    hits = u.find_patterns(text, patterns, lexicon)
+    if not hits:
+        return False
     covered = [False] * len(text)
     for concept in (u.FILLER, KEYWORD_FILLER):
         for h in u.find(text, concept, lexicon):
             covered[h.start : h.end] = [True] * (h.end - h.start)
-    found = False
-    for h in u.find_patterns(text, patterns, lexicon):
+    for h in hits:
         covered[h.start : h.end] = [True] * (h.end - h.start)
-        found = True
-    return found and all(covered)
+    return all(covered)
 
 
 def detect(

@@ -59,16 +59,60 @@ class Session:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (what dataclasses.asdict gives, at a fraction of its cost:
-        it is written on every message)."""
+        it is written on every message); keys in the fields' order, as asdict's."""
         frames = [
             {"flow": f.flow, "version": f.version, "node": f.node, "mode": f.mode, "route": f.route}
             for f in self.frames
         ]
-        return {"frames": frames} | {name: _plain(getattr(self, name)) for name in _FIELDS[1:]}
+        # Spelled out field by field (a loop over the fields cost 7.6 µs, this 5.9);
+        # tests/engine/test_session.py checks it against asdict for every field.
+        return {
+            "frames": frames,
+            "language": self.language,
+            "status": self.status,
+            "ended_reason": self.ended_reason,
+            "results": _plain(self.results),
+            "fields": _plain(self.fields),
+            "pins": _plain(self.pins),
+            "scores": _plain(self.scores),
+            "flags": _plain(self.flags),
+            "risk": _plain(self.risk),
+            "urgent": self.urgent,
+            "case_open": self.case_open,
+            "case_info": _plain(self.case_info),
+            "consent": _plain(self.consent),
+            "misses": self.misses,
+            "wait_seq": self.wait_seq,
+            "started_at": self.started_at,
+            "updated_at": self.updated_at,
+            "expires_at": self.expires_at,
+            "timeout_at": self.timeout_at,
+        }
 
     def copy(self) -> Session:
         """A deep copy (the engine runs on one, never on its caller's session)."""
-        return Session.from_dict(self.to_dict())
+        return Session(
+            frames=[Frame(f.flow, f.version, f.node, f.mode, f.route) for f in self.frames],
+            language=_plain(self.language),
+            status=_plain(self.status),
+            ended_reason=_plain(self.ended_reason),
+            results=_plain(self.results),
+            fields=_plain(self.fields),
+            pins=_plain(self.pins),
+            scores=_plain(self.scores),
+            flags=_plain(self.flags),
+            risk=_plain(self.risk),
+            urgent=_plain(self.urgent),
+            case_open=_plain(self.case_open),
+            case_info=_plain(self.case_info),
+            consent=_plain(self.consent),
+            misses=_plain(self.misses),
+            wait_seq=_plain(self.wait_seq),
+            started_at=_plain(self.started_at),
+            updated_at=_plain(self.updated_at),
+            expires_at=_plain(self.expires_at),
+            timeout_at=_plain(self.timeout_at),
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Session:
@@ -85,10 +129,15 @@ _ATOMS = (str, int, float, bool, type(None))
 def _plain(value: Any) -> Any:
     """A copy of a plain value as dataclasses.asdict copies it: containers rebuilt, the rest
     deep-copied."""
-    if type(value) in _ATOMS:
+    kind = type(value)
+    if kind in _ATOMS:
         return value
-    if type(value) is dict:
-        return {_plain(k): _plain(v) for k, v in value.items()}
-    if type(value) is list:
-        return [_plain(v) for v in value]
+    if kind is dict:
+        # Atoms inline (no call for each): most keys and values of a session are.
+        return {
+            (k if type(k) in _ATOMS else _plain(k)): (v if type(v) in _ATOMS else _plain(v))
+            for k, v in value.items()
+        }
+    if kind is list:
+        return [v if type(v) in _ATOMS else _plain(v) for v in value]
     return copy.deepcopy(value)  # tuples, dates...: rare in a session, copied the slow way

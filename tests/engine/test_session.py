@@ -35,8 +35,20 @@ def rich() -> Session:
         misses=1,
         wait_seq=4,
         started_at="2026-12-03T07:00:00+00:00",
-        timeout_at=None,
+        updated_at="2026-12-03T07:05:00+00:00",
+        expires_at="2026-12-04T07:05:00+00:00",
+        timeout_at="2026-12-03T07:15:00+00:00",
+        ended_reason="not yet",
     )
+
+
+def test_the_rich_session_sets_every_field():
+    """So that to_dict and copy, written field by field, are checked for every field."""
+    blank = Session()
+    session = rich()
+    assert [
+        f.name for f in fields(Session) if getattr(session, f.name) == getattr(blank, f.name)
+    ] == []
 
 
 def test_to_dict_is_asdict_key_for_key_and_in_order():

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from bot.store.models import CaseRow
+from bot.store.repos import cases as cases_repo
 from bot.store.repositories import CaseRepo
+from tests.store.same_sql import both, same
 
 
 async def _contact(db, now) -> int:
@@ -148,3 +151,80 @@ async def test_consent_per_service_and_events_in_order(db, now):
     assert [e.kind for e in events] == ["opened", "consent", "note"]
     assert events[-1].data == {"text": "called back"}
     assert all(e.case_id == case.id for e in events)
+
+
+async def test_statements_on_the_driver_give_what_sqlalchemy_gives(db, now):
+    """A case's opening, updates, consent and events run on the driver (bot/store/driver.py)."""
+    cid = await _contact(db, now)
+    later = now + timedelta(minutes=5)
+    async with db.uow() as uow:
+        case = await uow.cases.open(cid, now)
+        await uow.cases.set_consent(case.id, "police", True, now)
+        new_case = {
+            "reference": "R-TESTTEST",
+            "contact_id": cid,
+            "urgency": "normal",
+            "flags": [],
+            "status": "new",
+            "consent": {},
+            "created_at": now,
+            "updated_at": now,
+            "simulated": False,
+        }
+        runs: list[tuple[Any, dict[str, Any]]] = [
+            (cases_repo.CHANNEL_OF_CONTACT, {"of_contact": cid}),
+            (cases_repo.CHANNEL_OF_CONTACT, {"of_contact": cid + 100}),
+            (cases_repo.CASE_BY_ID, {"of_id": case.id}),
+            (cases_repo.CASE_BY_ID, {"of_id": case.id + 100}),
+            (cases_repo.CONSENT_OF_CASE, {"of_id": case.id}),
+            (
+                cases_repo.UPDATE_CASE,
+                {"of_id": case.id, "updated_at": later, "flags": ["weapon", "ç"]}
+                | {"municipality": "shkoder", "risk_score": 17, "risk_level": None},
+            ),
+            (
+                cases_repo.UPDATE_CASE,
+                {"of_id": case.id, "updated_at": later, "status": "closed", "closed_at": later},
+            ),
+            (
+                cases_repo.UPDATE_CASE,
+                {"of_id": case.id, "updated_at": later, "consent": {"police": False}},
+            ),
+            (cases_repo.UPDATE_CASE, {"of_id": case.id + 100, "updated_at": later}),
+        ]
+        for prepared, params in runs:
+            same(*await both(uow.conn, prepared, params))
+        # New rows: the same but for the id (sequences do not roll back on PostgreSQL).
+        inserts: list[tuple[Any, dict[str, Any]]] = [
+            (cases_repo.OPEN_CASE[db.dialect], new_case),
+            (cases_repo.OPEN_CASE[db.dialect], new_case | {"reference": case.reference}),
+            (
+                cases_repo.ADD_EVENT,
+                {"case_id": case.id, "at": now, "kind": "note", "data_enc": b"x"},
+            ),
+        ]
+        for prepared, params in inserts:
+            same(*await both(uow.conn, prepared, params), ignore=("id",))
+        await uow.commit()
+
+
+async def test_an_unknown_case_is_a_lookup_error(db, now):
+    async with db.uow() as uow:
+        with pytest.raises(LookupError):
+            await uow.cases.update(12345, now, urgency="urgent")
+        with pytest.raises(LookupError):
+            await uow.cases.set_consent(12345, "police", True, now)
+        assert await uow.cases.get(12345) is None
+
+
+async def test_open_and_update_give_the_case_as_stored(db, now):
+    """open() and update() give the row their statement returned: what a read gives after."""
+    cid = await _contact(db, now)
+    async with db.uow() as uow:
+        opened = await uow.cases.open(cid, now)
+        assert await uow.cases.get(opened.id) == opened
+        await uow.cases.set_consent(opened.id, "shelter", True, now)
+        updated = await uow.cases.update(opened.id, now, flags=["weapon"], urgency="urgent")
+        assert updated.consent == {"shelter": True}
+        assert await uow.cases.get(opened.id) == updated
+        await uow.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +13,8 @@ from sqlalchemy.engine import make_url
 
 from bot.store.db import Database
 from bot.store.models import ContactRow, MessageRow, OutboxRow
+from bot.store.repos import contacts as contacts_repo
+from tests.store.same_sql import both, same
 
 URN = "tel:+355691234567"
 DIGITS = "355691234567"
@@ -109,3 +112,41 @@ async def test_no_plain_urn_or_text_is_stored(db, crypto, now):
     assert crypto.lookup_hash(URN).encode() in raw  # the dump holds the rows
     for plain in (URN, DIGITS, "rreh burri", "Shkod", "Ndihm"):
         assert plain.encode() not in raw, plain
+
+
+async def test_statements_on_the_driver_give_what_sqlalchemy_gives(db, now):
+    """Her updates and the look-up by id run on the driver (bot/store/driver.py)."""
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
+        gone, _ = await uow.contacts.get_or_create("tel:+355690000009", "sms", now)
+        await uow.contacts.erase(gone.id, now)
+        fields = uow.contacts.crypto.encrypt_json({"municipality": "tirane"})
+        runs: list[tuple[Any, dict[str, Any]]] = [
+            (contacts_repo.UPDATE_BY_ID, {"of_id": contact.id, "language": "en"}),
+            (contacts_repo.UPDATE_BY_ID, {"of_id": contact.id, "language": None}),
+            (contacts_repo.UPDATE_BY_ID, {"of_id": contact.id, "fields_enc": fields}),
+            (
+                contacts_repo.UPDATE_BY_ID,
+                {"of_id": contact.id, "opted_out": True, "unreachable": False},
+            ),
+            (contacts_repo.UPDATE_BY_ID, {"of_id": contact.id + 100, "language": "sq"}),
+            (contacts_repo.BY_ID, {"of_id": contact.id}),
+            (contacts_repo.BY_ID, {"of_id": gone.id}),
+            (contacts_repo.LOCKED_BY_ID, {"of_id": contact.id}),
+            (contacts_repo.LOCKED_BY_ID, {"of_id": contact.id + 100}),
+        ]
+        for prepared, params in runs:
+            same(*await both(uow.conn, prepared, params))
+        # And what they wrote is read back as written.
+        await uow.contacts.set_fields(contact.id, {"municipality": "vlore", "n": 2})
+        await uow.contacts.set_language(contact.id, "en")
+        await uow.contacts.set_flags(contact.id, unreachable=True)
+        found = await uow.contacts.get(contact.id, lock=True)
+        assert found is not None
+        assert (found.fields, found.language, found.unreachable) == (
+            {"municipality": "vlore", "n": 2},
+            "en",
+            True,
+        )
+        assert await uow.contacts.get(gone.id) is None
+        await uow.commit()

@@ -7,9 +7,13 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from bot.store import driver
 from bot.store.models import AuditRow, CoordinatorRow
 from bot.store.records import Service
+from bot.store.repos import alerts as alerts_repo
+from bot.store.repos import coordinators as coordinators_repo
 from bot.store.repositories import DuplicateContact
+from tests.store.same_sql import both, same
 
 PHONE = "+355692220001"
 
@@ -271,4 +275,89 @@ async def test_services_are_replaced_as_a_whole_in_order(db, now):
         assert await uow.services.list_all(kind="police") == [items[1]]
         await uow.services.replace_all(items[:1])
         assert await uow.services.list_all() == items[:1]
+        await uow.commit()
+
+
+async def test_statements_on_the_driver_give_what_sqlalchemy_gives(db, now):
+    """A request for a coordinator reads the roster and the case's alerts on the driver."""
+    async with db.uow() as uow:
+        a = await _coordinator(uow, now)
+        b = await _coordinator(uow, now, name="Blerta", phone="+355692220002", place="durres")
+        gone = await _coordinator(uow, now, name="Drita", phone="+355692220003")
+        await uow.coordinators.remove(gone.id, now)
+        demo = await uow.coordinators.add(
+            name="Demo", municipality="tirane", phone=None, telegram_chat_id=None, language="sq",
+            role="coordinator", now=now, demo=True,
+        )  # fmt: skip
+        case = await _case(uow, now)
+        for who, kind in ((a, "page"), (b, "digest"), (a, "relay")):
+            await uow.alerts.add(
+                case_id=case.id,
+                coordinator_id=who.id,
+                kind=kind,
+                state="waiting",
+                due_at=now,
+                now=now,
+            )
+        await uow.coordinators.add_shift(a.id, kind="always", tz="Europe/Tirane", now=now)
+        await uow.coordinators.add_shift(b.id, kind="always", tz="Europe/Tirane", now=now)
+        await uow.coordinators.add_shift(a.id, kind="always", tz="Europe/Belgrade", now=now)
+        ids3 = {"id0": a.id, "id1": b.id, "id2": gone.id}
+        later = now + timedelta(hours=1)
+        for prepared, params in (
+            (alerts_repo.FOR_CASE, {"of_case": case.id}),
+            (alerts_repo.FOR_CASE, {"of_case": case.id + 100}),
+            (coordinators_repo.ROSTER[False], {}),
+            (coordinators_repo.ROSTER[True], {}),
+            (alerts_repo._page_stats(3), ids3 | {"since": now - timedelta(hours=1)}),
+            (alerts_repo._page_stats(3), ids3 | {"since": later}),
+            (alerts_repo._page_stats(1), {"id0": b.id, "since": now}),
+            (coordinators_repo._by_ids(coordinators_repo.coordinators, "id", 3), ids3),
+            (coordinators_repo._by_ids(coordinators_repo.shifts, "coordinator_id", 3), ids3),
+            (
+                coordinators_repo._by_ids(coordinators_repo.shifts, "coordinator_id", 1),
+                {"id0": 999},
+            ),
+            (
+                alerts_repo._change_status(("new", "alerted")),
+                {"of_id": case.id, "status": "closed", "updated_at": later, "closed_at": later},
+            ),
+            (
+                alerts_repo._change_status(("accepted",)),
+                {"of_id": case.id, "status": "referred", "updated_at": later},
+            ),
+        ):
+            same(*await both(uow.conn, prepared, params))
+        alert = {"case_id": case.id, "coordinator_id": a.id, "kind": "page", "step": 1}
+        alert |= {"state": "waiting", "channel": "sms", "outbox_id": None, "due_at": now}
+        alert |= {"created_at": now, "sent_at": None}
+        same(*await both(uow.conn, alerts_repo.ADD_ALERT, alert), ignore=("id",))
+        # And through the repositories: what they read is what was written.
+        assert await uow.alerts.page_stats([b.id, a.id], now - timedelta(hours=1)) == {
+            a.id: (1, now),
+            b.id: (0, None),
+        }
+        shifts = await uow.coordinators.shifts([b.id, a.id, a.id])
+        assert [(s.coordinator_id, s.tz) for s in shifts] == [
+            (a.id, "Europe/Tirane"),
+            (b.id, "Europe/Tirane"),
+            (a.id, "Europe/Belgrade"),
+        ]
+        assert sorted(await uow.coordinators.get_many([b.id, a.id, 999])) == [a.id, b.id]
+        assert await uow.alerts.change_status(case.id, ["new"], "alerted", now)
+        assert not await uow.alerts.change_status(case.id, ["new"], "accepted", now)
+        assert (await uow.cases.get(case.id)).status == "alerted"
+        assert await uow.coordinators.roster() == [
+            (a.id, "tirane", "coordinator"),
+            (b.id, "durres", "coordinator"),
+        ]
+        assert await uow.coordinators.roster(demo=True) == [(demo.id, "tirane", "coordinator")]
+        assert [x.kind for x in await uow.alerts.for_case(case.id)] == ["page", "digest", "relay"]
+        seen: list[str] = []
+        driver.observers.append(seen.append)
+        try:
+            assert await uow.coordinators.shifts([]) == []  # nothing asked: no statement
+        finally:
+            driver.observers.remove(seen.append)
+        assert seen == []
         await uow.commit()

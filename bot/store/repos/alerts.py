@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +37,39 @@ ASSIGNMENTS_OF_CONTACT = Prepared(
     .join(cases, cases.c.id == assignments.c.case_id)
     .where(cases.c.contact_id == sa.bindparam("of_contact"), cases.c.status.in_(WORKED))
 )
+# A case's alerts with its reference and status, oldest first: read by every request for a
+# coordinator (an urgent message), built once and run on the driver.
+FOR_CASE = Prepared(
+    sa.select(alerts, cases.c.reference, cases.c.status.label("case_status"))
+    .join(cases, cases.c.id == alerts.c.case_id)
+    .where(alerts.c.case_id == sa.bindparam("of_case"))
+    .order_by(alerts.c.id)
+)
+ADD_ALERT = Prepared(sa.insert(alerts).returning(alerts.c.id))
+
+
+@lru_cache(maxsize=64)
+def _page_stats(count: int) -> Prepared:
+    """Pages per coordinator since `since` and the last one, for `count` ids (id0, id1...):
+    built once per number of coordinators and run on the driver (every urgent case)."""
+    since = alerts.c.created_at >= sa.bindparam("since")
+    recent = sa.func.sum(sa.case((since, 1), else_=0)).label("recent")
+    ids: list[Any] = [sa.bindparam(f"id{i}") for i in range(count)]
+    return Prepared(
+        sa.select(alerts.c.coordinator_id, recent, sa.func.max(alerts.c.created_at).label("last"))
+        .where(alerts.c.coordinator_id.in_(ids), alerts.c.kind == "page")
+        .group_by(alerts.c.coordinator_id)
+    )
+
+
+@cache
+def _change_status(allowed: tuple[str, ...]) -> Prepared:
+    """A case's compare-and-set status change from one of `allowed` (a few, fixed in code)."""
+    return Prepared(
+        sa.update(cases).where(cases.c.id == sa.bindparam("of_id"), cases.c.status.in_(allowed))
+    )
+
+
 # A message still being retried after this many failed attempts goes the other way too, at
 # once: the sender's backoff would otherwise hold an urgent page for half an hour.
 FALLBACK_AFTER_ATTEMPTS = 1
@@ -95,23 +129,20 @@ class AlertRepo(Repo):
         """Record an alert; returns its id."""
         if kind not in ALERT_KINDS or state not in ALERT_STATES:
             raise ValueError(f"unknown alert kind or state: {kind}, {state}")
-        stmt = (
-            sa.insert(alerts)
-            .values(
-                case_id=case_id,
-                coordinator_id=coordinator_id,
-                kind=kind,
-                step=step,
-                state=state,
-                channel=channel,
-                outbox_id=outbox_id,
-                due_at=due_at,
-                created_at=now,
-                sent_at=sent_at,
-            )
-            .returning(alerts.c.id)
-        )
-        return (await self.conn.execute(stmt)).scalar_one()
+        values = {
+            "case_id": case_id,
+            "coordinator_id": coordinator_id,
+            "kind": kind,
+            "step": step,
+            "state": state,
+            "channel": channel,
+            "outbox_id": outbox_id,
+            "due_at": due_at,
+            "created_at": now,
+            "sent_at": sent_at,
+        }
+        alert_id: int = await ADD_ALERT.scalar_one(self.conn, values)
+        return alert_id
 
     async def set_delivery(
         self,
@@ -131,10 +162,7 @@ class AlertRepo(Repo):
 
     async def for_case(self, case_id: int) -> list[Alert]:
         """A case's alerts, oldest first."""
-        rows = await self.conn.execute(
-            self._joined().where(alerts.c.case_id == case_id).order_by(alerts.c.id)
-        )
-        return self._records(rows)
+        return self._records(await FOR_CASE.rows(self.conn, {"of_case": case_id}))
 
     async def waiting_for(self, coordinator_id: int) -> list[Alert]:
         """Pages and digest entries this coordinator may still accept, oldest first."""
@@ -156,14 +184,11 @@ class AlertRepo(Repo):
         ids = sorted(set(coordinator_ids))
         if not ids:
             return {}
-        recent = sa.func.sum(sa.case((alerts.c.created_at >= since, 1), else_=0))
-        rows = await self.conn.execute(
-            sa.select(alerts.c.coordinator_id, recent, sa.func.max(alerts.c.created_at))
-            .where(alerts.c.coordinator_id.in_(ids), alerts.c.kind == "page")
-            .group_by(alerts.c.coordinator_id)
-        )
+        params: dict[str, Any] = {f"id{i}": v for i, v in enumerate(ids)}
+        rows = await _page_stats(len(ids)).rows(self.conn, params | {"since": since})
         stats: dict[int, tuple[int, datetime | None]] = {i: (0, None) for i in ids}
-        for coordinator_id, count, last in rows:
+        found: list[Any] = rows
+        for coordinator_id, count, last in found:
             stats[coordinator_id] = (int(count or 0), _aware(last))
         return stats
 
@@ -339,12 +364,10 @@ class AlertRepo(Repo):
         values: dict[str, Any] = {"status": status, "updated_at": now}
         if status == "closed":
             values["closed_at"] = now
-        result = await self.conn.execute(
-            sa.update(cases)
-            .where(cases.c.id == case_id, cases.c.status.in_(list(allowed)))
-            .values(**values)
+        changed = await _change_status(tuple(allowed)).rowcount(
+            self.conn, {"of_id": case_id, **values}
         )
-        return result.rowcount == 1
+        return changed == 1
 
     async def accept(self, case_id: int, coordinator_id: int, now: datetime) -> bool:
         """Exactly one coordinator wins a case: a conditional UPDATE, checked by its row count.

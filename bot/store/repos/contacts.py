@@ -41,7 +41,21 @@ fires = FireRow.__table__
 
 # Built once and run on the driver (bot/store/driver.py: SQLAlchemy's execute was 43 % of a
 # message's CPU): every message touches its contact and looks it up by the hash of its URN.
-TOUCH = Prepared(sa.update(contacts).where(contacts.c.id == sa.bindparam("of_id")))
+# UPDATE of the columns named in the parameters (compiled once per set of names): her
+# last-seen time on every message, her language and fields when a conversation sets them.
+UPDATE_BY_ID = Prepared(sa.update(contacts).where(contacts.c.id == sa.bindparam("of_id")))
+TOUCH = UPDATE_BY_ID
+# A contact by id (timers, follow-ups, a case's page); locked as get_or_create locks it.
+BY_ID = Prepared(
+    sa.select(contacts).where(
+        contacts.c.id == sa.bindparam("of_id"), contacts.c.erased_at.is_(None)
+    )
+)
+LOCKED_BY_ID = Prepared(
+    sa.select(contacts)
+    .where(contacts.c.id == sa.bindparam("of_id"), contacts.c.erased_at.is_(None))
+    .with_for_update(key_share=True)
+)
 LOCKED_BY_HASH = Prepared(
     sa.select(contacts)
     .where(contacts.c.urn_hash == sa.bindparam("of_hash"))
@@ -212,12 +226,7 @@ class ContactRepo(Repo):
         """A contact by id; None if unknown or erased. `lock`: on PostgreSQL the row stays
         locked until the transaction ends, as get_or_create does (one contact, one at a time,
         across workers)."""
-        stmt = sa.select(contacts).where(
-            contacts.c.id == contact_id, contacts.c.erased_at.is_(None)
-        )
-        if lock:
-            stmt = stmt.with_for_update(key_share=True)
-        row = (await self.conn.execute(stmt)).first()
+        row = await (LOCKED_BY_ID if lock else BY_ID).first(self.conn, {"of_id": contact_id})
         if row is None:
             return None
         try:
@@ -275,9 +284,7 @@ class ContactRepo(Repo):
         await TOUCH.execute(self.conn, {"of_id": contact_id, "last_seen_at": now})
 
     async def _update(self, contact_id: int, **values: Any) -> None:
-        await self.conn.execute(
-            sa.update(contacts).where(contacts.c.id == contact_id).values(**values)
-        )
+        await UPDATE_BY_ID.execute(self.conn, {"of_id": contact_id, **values})
 
     async def erase(self, contact_id: int, now: datetime) -> None:
         """Erase everything about the person; cases keep anonymised figures only."""

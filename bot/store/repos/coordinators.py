@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +35,26 @@ BY_PHONE_OR_CHAT = Prepared(
         )
     )
 )
+
+# Who routing may page (id, municipality, role), real or demo: read by every request for a
+# coordinator (an urgent message), built once per kind and run on the driver.
+ROSTER = {
+    demo: Prepared(
+        sa.select(coordinators.c.id, coordinators.c.municipality, coordinators.c.role)
+        .where(coordinators.c.active.is_(True), coordinators.c.demo.is_(demo))
+        .order_by(coordinators.c.id)
+    )
+    for demo in (False, True)
+}
+
+
+@lru_cache(maxsize=64)
+def _by_ids(table: sa.Table, column: str, count: int) -> Prepared:
+    """Rows of `table` whose `column` is one of `count` ids (id0, id1...), ordered by id: built
+    once per number of coordinators and run on the driver (every urgent case reads shifts and
+    coordinators of the roster)."""
+    ids: list[Any] = [sa.bindparam(f"id{i}") for i in range(count)]
+    return Prepared(sa.select(table).where(table.c[column].in_(ids)).order_by(table.c.id))
 
 
 class DuplicateContact(ValueError):
@@ -136,7 +157,8 @@ class CoordinatorRepo(Repo):
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        rows = await self.conn.execute(sa.select(coordinators).where(coordinators.c.id.in_(wanted)))
+        params = {f"id{i}": v for i, v in enumerate(wanted)}
+        rows = await _by_ids(coordinators, "id", len(wanted)).rows(self.conn, params)
         return {r.id: self._record(r) for r in rows}
 
     async def find_by_urn(self, urn: str) -> Coordinator | None:
@@ -173,10 +195,7 @@ class CoordinatorRepo(Repo):
         Nothing is decrypted (for routing). The two never mix: a simulated case must not page a
         real person, and a real survivor's case must not go to the simulator's demo phone.
         """
-        stmt = sa.select(coordinators.c.id, coordinators.c.municipality, coordinators.c.role).where(
-            coordinators.c.active.is_(True), coordinators.c.demo.is_(demo)
-        )
-        rows = await self.conn.execute(stmt.order_by(coordinators.c.id))
+        rows = await ROSTER[demo].rows(self.conn)
         return [(r.id, r.municipality, r.role) for r in rows]
 
     async def remove(self, coordinator_id: int, now: datetime) -> bool:
@@ -269,10 +288,15 @@ class CoordinatorRepo(Repo):
 
     async def shifts(self, coordinator_ids: Iterable[int] | None = None) -> list[DutyShift]:
         """Duty shifts, of some coordinators or all, ordered by id."""
-        stmt = sa.select(shifts).order_by(shifts.c.id)
-        if coordinator_ids is not None:
-            stmt = stmt.where(shifts.c.coordinator_id.in_(sorted(set(coordinator_ids))))
-        return [self._shift(r) for r in await self.conn.execute(stmt)]
+        if coordinator_ids is None:
+            stmt = sa.select(shifts).order_by(shifts.c.id)
+            return [self._shift(r) for r in await self.conn.execute(stmt)]
+        wanted = sorted(set(coordinator_ids))
+        if not wanted:  # none: no statement (an empty IN matches nothing)
+            return []
+        params = {f"id{i}": v for i, v in enumerate(wanted)}
+        rows = await _by_ids(shifts, "coordinator_id", len(wanted)).rows(self.conn, params)
+        return [self._shift(r) for r in rows]
 
     async def remove_shift(self, shift_id: int) -> bool:
         """Delete one duty shift; False when there was none."""
