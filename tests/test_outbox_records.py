@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from bot.messages import Outbound, SendResult
 from bot.store.db import Database
 from bot.store.records import OutboxItem
-from tests.pipeline_harness import Harness, build_sender
+from tests.pipeline_harness import Harness, RecordingChannel, build_sender
 from tests.store.fixtures import (  # noqa: F401
     commits,
     crypto,
@@ -85,6 +85,17 @@ async def test_outcomes_of_sends_finishing_together_share_one_commit(db, commits
     before = len(commits)
     assert await drain == PEOPLE
     assert len(commits) - before == 1  # five outcomes, one COMMIT
+    assert await statuses(db) == (Counter(sent=PEOPLE), Counter(sent=PEOPLE))
+
+
+async def test_outcomes_of_a_pass_share_a_commit_when_the_provider_answers_at_once(db, commits):
+    # Each send then reaches its record before the next one starts (no await suspends it).
+    harness = await queued(db)
+    channel = RecordingChannel()
+    sender = build_sender(db, {"simulator": channel}, harness.clock)
+    before = len(commits)
+    assert await sender.drain_once() == PEOPLE
+    assert len(commits) - before == 2  # the claim, then five outcomes at once
     assert await statuses(db) == (Counter(sent=PEOPLE), Counter(sent=PEOPLE))
 
 
