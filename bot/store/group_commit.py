@@ -47,17 +47,29 @@ class GroupCommit:
     at once, in its caller's task, in a unit of work of its own.
 
     On SQLite a batch holds the one write lock: when another unit of work waits for it, the
-    batch commits what it has done and the rest waits for the next. Above all for the outbox's
-    record of what a provider accepted: a crash before that record sends the message again
-    (at-least-once by nature), and a record kept waiting behind a whole batch made that window
-    wide enough for tests/security/test_crash_under_load.py to see a reply go twice after a
-    SIGKILL. For the same reason those records are not grouped themselves.
+    batch commits what it has done and the rest waits for the next (`yields`, the default).
+    Above all for the outbox's record of what a provider accepted: a crash before that record
+    sends the message again (at-least-once by nature: no provider takes an idempotency key),
+    and a record kept waiting behind a whole receive batch made that window wide enough for
+    tests/security/test_crash_under_load.py to see a reply go twice after a SIGKILL.
+
+    Those records are grouped too, in a group of their own ("sent", bot/outbox.py), which
+    does not yield (`yields=False`): the window is then no wider than the grouping itself. A
+    batch takes only what is queued when it starts (no timer, no waiting for more), is capped,
+    and commits the records of sends that finished together with one COMMIT, where each of
+    them used to wait for the lock and for every earlier record's own COMMIT (an fsync each on
+    SQLite) in turn; a receive batch still yields to it. A kill mid-batch loses the batch's
+    records as it lost the records still queued for the lock before: those rows stay leased
+    and go again after their lease (tests/test_outbox_records.py kills one mid-batch).
     """
 
-    def __init__(self, db: Database, name: str, *, limit: int = BATCH_LIMIT) -> None:
+    def __init__(
+        self, db: Database, name: str, *, limit: int = BATCH_LIMIT, yields: bool = True
+    ) -> None:
         self.db = db
         self.name = name
         self.limit = limit
+        self.yields = yields
         self._queue: list[tuple[Work[Any], asyncio.Future[Any]]] = []
         self._runner: asyncio.Task[None] | None = None
 
@@ -120,7 +132,7 @@ class GroupCommit:
                     # inline and never give it one, and the sender must be able to read a
                     # provider's answer and ask for the write lock while a batch runs.
                     await asyncio.sleep(0)
-                    if self.db.writers_waiting:
+                    if self.yields and self.db.writers_waiting:
                         # Someone waits for the (SQLite) write lock: the outbox recording what
                         # a provider accepted, above all, since a crash before that record
                         # sends the message again. Commit what is done and let them in.

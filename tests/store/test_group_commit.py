@@ -238,3 +238,32 @@ async def test_a_unit_alone_that_loses_a_race_runs_again_and_others_do_not(db, n
         await group.run(flaky("stuck", LostRace(), times=99))
     assert tries == ["race", "race", "bug", "stuck", "stuck", "stuck"]
     assert await actions(db) == ["race"]
+
+
+async def test_a_batch_that_does_not_yield_keeps_the_lock_to_its_end(db, now, commits):
+    if db.dialect != "sqlite":
+        pytest.skip("only SQLite has one write lock that a batch holds from others")
+    # The outbox's records of sends (bot/outbox.py): a receive batch yields to them, they do
+    # not yield to it, so a record never waits behind another's batch.
+    group = GroupCommit(db, "test", yields=False)
+    others: list[asyncio.Task[None]] = []
+
+    async def other() -> None:
+        async with db.uow() as uow:
+            await uow.audit.add("other", now=now)
+            await uow.commit()
+
+    async def first(unit: Unit) -> str:
+        loop = asyncio.get_running_loop()
+        others.append(loop.create_task(other(), context=contextvars.Context()))
+        await asyncio.sleep(0)  # a yield: the other unit of work starts waiting for the lock
+        assert db.writers_waiting == 1
+        return await writer("a0", now)(unit)
+
+    done = await asyncio.gather(
+        group.run(first), group.run(writer("a1", now)), group.run(writer("a2", now))
+    )
+    await others[0]
+    assert done == ["a0", "a1", "a2"]
+    assert await actions(db) == ["a0", "a1", "a2", "other"]
+    assert len(commits) == 2

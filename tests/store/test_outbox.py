@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 
 from bot.store.db import Database
+from bot.store.repos.base import _claim as claim_statement
+from bot.store.repos.outbox import CLAIMED, outbox
 
 URN = "tel:+38344123456"
 LEASE = timedelta(seconds=60)
@@ -50,6 +52,12 @@ async def test_a_claimed_item_is_decrypted_and_complete(db, now):
     assert item.buttons == [{"label": "Po", "value": "yes"}]
     assert (item.kind, item.attempts, item.meta, item.created_at) == ("reply", 0, {"n": 0}, now)
     assert item.contact_id is not None
+
+
+async def test_a_claim_returns_only_what_the_sender_reads(db, now):
+    statement = claim_statement(outbox, db.dialect, True, CLAIMED).statement
+    returned = {c["name"] for c in statement.returning_column_descriptions}
+    assert returned == {"id", "due_at", *CLAIMED}  # not the lease's own columns
 
 
 async def test_due_rows_oldest_first_up_to_the_limit_and_future_ones_wait(db, now):
@@ -107,6 +115,22 @@ async def test_stats_report_the_oldest_due_pending_row(db, now):
         stats = await uow.outbox.stats(now + timedelta(seconds=15))
     assert stats["pending"] == 3
     assert stats["oldest_pending_age"] == 15.0
+
+
+async def test_the_queue_gauge_reads_the_oldest_due_pending_row_alone(db, now):
+    async with db.uow() as uow:
+        assert await uow.outbox.oldest_due_age(now) == 0.0
+    ids = await _queue(db, now, 3, step=timedelta(seconds=10))
+    later = now + timedelta(seconds=15)
+    async with db.uow() as uow:
+        assert await uow.outbox.oldest_due_age(later) == 15.0
+        await uow.outbox.mark_sent(ids[0], external_id="s0", segments=1, now=later)
+        # Leased, sent or not yet due: not waiting.
+        assert await uow.outbox.oldest_due_age(later) == 5.0
+        assert (
+            await uow.outbox.oldest_due_age(later)
+            == (await uow.outbox.stats(later))["oldest_pending_age"]
+        )
 
 
 async def test_an_unknown_kind_is_refused(db, now):

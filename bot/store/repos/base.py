@@ -42,6 +42,7 @@ class Repo:
         owner: str,
         *,
         count_reclaims: bool = False,
+        returning: tuple[str, ...] = (),
     ) -> list[Any]:
         """Lease due rows (pending and due, or leased with an expired lease), oldest first.
 
@@ -49,18 +50,21 @@ class Repo:
         meantime no longer matches, so no row goes to two owners. On PostgreSQL the candidates
         are picked FOR UPDATE SKIP LOCKED, so claimers never wait on each other; on SQLite the
         unit of work holds the write lock (BEGIN IMMEDIATE), so the statement is a plain
-        compare-and-set. Commits nothing: the caller's unit of work does.
+        compare-and-set. Commits nothing: the caller's unit of work does. `returning`: the
+        columns the caller reads (with `id` and `due_at`, for the order), else all of them.
         """
         if limit <= 0:
             return []
-        stmt = _claim(table, self.dialect, count_reclaims)
+        stmt = _claim(table, self.dialect, count_reclaims, returning)
         params = {"now": now, "n": limit, "until": now + lease, "owner": owner}
         rows = await stmt.rows(self.conn, params)
         return sorted(rows, key=lambda r: (r.due_at, r.id))
 
 
 @cache
-def _claim(table: sa.Table, dialect: str, count_reclaims: bool) -> Prepared:
+def _claim(
+    table: sa.Table, dialect: str, count_reclaims: bool, returning: tuple[str, ...] = ()
+) -> Prepared:
     """Repo.claim_rows's UPDATE for this table and database, built once and run on the
     driver (bot/store/driver.py): the sender claims on every pass."""
     now = sa.bindparam("now", type_=table.c.due_at.type)
@@ -92,6 +96,14 @@ def _claim(table: sa.Table, dialect: str, count_reclaims: bool) -> Prepared:
         # A lease that ran out means a sender died mid-attempt: count it, so a row that
         # crashes every sender ends up failed instead of looping forever.
         values["attempts"] = table.c.attempts + sa.case((table.c.status == "leased", 1), else_=0)
+    columns = [table.c[name] for name in ("id", "due_at", *returning) if name in table.c]
+    # Only what the caller reads: each column returned is a value converted for every row
+    # (on SQLite a datetime is parsed from text), and the lease's own columns are known.
+    if not returning:
+        columns = list(table.c)
     return Prepared(
-        sa.update(table).where(table.c.id.in_(pick), due).values(**values).returning(*table.c)
+        sa.update(table)
+        .where(table.c.id.in_(pick), due)
+        .values(**values)
+        .returning(*dict.fromkeys(columns))
     )

@@ -68,6 +68,20 @@ MARK_SENT = Prepared(
     .returning(_ERASED.label("erased"))
 )
 INSERT_OUTBOX = Prepared(sa.insert(outbox).returning(outbox.c.id))
+# What the sender reads of a row it claims (OutboxRepo._record): not the lease's own columns,
+# nor what only a sent or failed row holds.
+CLAIMED = (
+    *("contact_id", "channel", "urn_enc", "payload_enc"),
+    *("kind", "attempts", "meta", "created_at"),
+)
+# The queue gauge's one figure (the sender measures it once a second): one look along the
+# (status, due_at) index, where OutboxRepo.stats also counts every row by status.
+OLDEST_DUE = Prepared(
+    sa.select(sa.func.min(outbox.c.due_at)).where(
+        outbox.c.status == "pending",
+        outbox.c.due_at <= sa.bindparam("now", type_=outbox.c.due_at.type),
+    )
+)
 ERASED_OF_ROW = (
     sa.select(contacts.c.erased_at)
     .join(outbox, outbox.c.contact_id == contacts.c.id)
@@ -210,7 +224,9 @@ class OutboxRepo(Repo):
         self, now: datetime, limit: int, lease: timedelta, owner: str
     ) -> list[OutboxItem]:
         """Lease due rows to `owner` (see Repo.claim_rows); the caller commits."""
-        rows = await self.claim_rows(outbox, now, limit, lease, owner, count_reclaims=True)
+        rows = await self.claim_rows(
+            outbox, now, limit, lease, owner, count_reclaims=True, returning=CLAIMED
+        )
         return [self._record(r) for r in rows]
 
     async def renew_lease(self, outbox_id: int, owner: str, until: datetime) -> bool:
@@ -307,6 +323,11 @@ class OutboxRepo(Repo):
             "failed": counts.get("failed", 0),
             "oldest_pending_age": (now - oldest).total_seconds() if oldest else 0.0,
         }
+
+    async def oldest_due_age(self, now: datetime) -> float:
+        """Seconds the oldest due pending row has waited (0 when none waits)."""
+        oldest = await OLDEST_DUE.scalar(self.conn, {"now": now})
+        return (now - oldest).total_seconds() if oldest is not None else 0.0
 
     async def _finish(self, outbox_id: int, **values: Any) -> None:
         await self.conn.execute(
