@@ -27,6 +27,7 @@ from sqlalchemy.util.concurrency import await_
 from bot.files import private_dir, private_file
 from bot.store import driver, sqlite_loop
 from bot.store.crypto import Crypto
+from bot.store.repos.base import Repo
 from bot.store.repositories import (
     AccountRepo,
     AdminSessionRepo,
@@ -63,6 +64,7 @@ POOL_SIZE = 20
 # A pooled PostgreSQL connection idle this long is pinged before use (see _ping_when_idle).
 PING_IDLE_SECONDS = 2.0
 IDLE_SINCE = "helpline_idle_since"
+USED_AT = "helpline_used_at"
 BEGIN_OPTION = "sqlite_begin"  # execution option: "DEFERRED" for read-only connections
 
 # A storage failure (disk full, read-only, I/O error) keeps /healthz at 503 this long after it
@@ -138,13 +140,17 @@ def create_engine(url: str) -> AsyncEngine:
         # then writes can fail at once with SQLITE_BUSY when another connection wrote in
         # between (busy_timeout cannot help there); taking the lock first makes other
         # processes wait their turn instead.
+        loop_connection: Any = connection.connection.driver_connection
+        if loop_connection.autobegin is not None:
+            # The units of work's connection: its transaction begins on its first statement
+            # (sqlite_loop.LoopConnection.autobegin); SQLAlchemy's is bookkeeping only.
+            return
         mode = connection.get_execution_options().get(BEGIN_OPTION, "IMMEDIATE")
         sql = f"BEGIN {mode}"
         # Straight to LoopConnection (inline, or its thread when another process holds the
         # lock): SQLAlchemy's exec_driver_sql cost a statement's worth of its execute path for
         # every unit of work. Errors wrapped as SQLAlchemy wraps them (this event runs outside
         # its own handling).
-        loop_connection: Any = connection.connection.driver_connection
         driver.executed += 1
         try:
             await_(loop_connection._execute(loop_connection.sqlite.execute, sql))
@@ -167,7 +173,8 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        record.info[IDLE_SINCE] = time.monotonic()
+        # A connection the units of work kept (Database._take) is idle since they last used it.
+        record.info[IDLE_SINCE] = record.info.pop(USED_AT, None) or time.monotonic()
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -271,6 +278,44 @@ def probe_directory(path: Path) -> str | None:
     return None
 
 
+# The repositories of a unit of work, by attribute name (UnitOfWork's annotations name them).
+REPOSITORIES: dict[str, type[Repo]] = {
+    "contacts": ContactRepo,
+    "messages": MessageRepo,
+    "sessions": SessionRepo,
+    "outbox": OutboxRepo,
+    "cases": CaseRepo,
+    "fires": FireRepo,
+    "flows": FlowRepo,
+    "municipalities": MunicipalityRepo,
+    "coordinators": CoordinatorRepo,
+    "alerts": AlertRepo,
+    "services": ServiceRepo,
+    "audit": AuditRepo,
+    "followups": FollowupRepo,
+    "retention": RetentionRepo,
+    "accounts": AccountRepo,
+    "admin_sessions": AdminSessionRepo,
+    "failures": FailureRepo,
+    "translations": TranslationRepo,
+    "publications": PublicationRepo,
+    "stats": StatsRepo,
+}
+
+
+class _Lease:
+    """A connection the units of work reuse: taken from SQLAlchemy's pool once, in one
+    SQLAlchemy transaction throughout (bookkeeping: the real ones run on the driver, see
+    driver.finish), with its repositories built once."""
+
+    __slots__ = ("conn", "repos", "used")
+
+    def __init__(self, conn: AsyncConnection, repos: dict[str, Repo]) -> None:
+        self.conn = conn
+        self.repos = repos
+        self.used = time.monotonic()
+
+
 class Database:
     """The helpline's database: an engine, the crypto for personal data, units of work."""
 
@@ -293,6 +338,13 @@ class Database:
         self._directory = (
             Path(database).expanduser().parent if database and database != ":memory:" else None
         )
+        # Connections the units of work used last, the most recent at the end. Checking one
+        # out of SQLAlchemy's pool and back for every unit of work (AsyncConnection, greenlet,
+        # pool events, the reset's ROLLBACK) was ~45 µs of CPU of the ~110 µs a unit of work
+        # cost on SQLite. One left unused PING_IDLE_SECONDS goes back to the pool, which pings
+        # it at its next checkout (_ping_when_idle). On SQLite the write lock lets one unit of
+        # work run at a time: one connection serves them all.
+        self._idle: list[_Lease] = []
 
     def __repr__(self) -> str:
         return f"Database({self.dialect})"
@@ -301,12 +353,72 @@ class Database:
         """A unit of work: `async with db.uow() as uow: ...; await uow.commit()`."""
         return UnitOfWork(self)
 
+    async def _take(self) -> _Lease:
+        """A connection for a unit of work: the one used last, else a new lease from the pool."""
+        idle = self._idle
+        if idle:
+            if time.monotonic() - idle[-1].used < PING_IDLE_SECONDS:
+                return idle.pop()
+            # The newest sat idle that long, so all did: back to the pool, which pings them.
+            await self._return_idle()
+        conn = await self.engine.connect()
+        try:
+            if self.dialect == "sqlite":
+                loop_connection = (await conn.get_raw_connection()).driver_connection
+                assert isinstance(loop_connection, sqlite_loop.LoopConnection)
+                loop_connection.adopt()
+            # SQLAlchemy's transaction, for good: no statement, no event's BEGIN (see above).
+            await conn.begin()
+        except BaseException:
+            await conn.close()
+            raise
+        args = (conn, self.crypto, self.dialect)
+        return _Lease(conn, {name: repo(*args) for name, repo in REPOSITORIES.items()})
+
+    async def _give_back(self, lease: _Lease, healthy: bool) -> None:
+        """A unit of work is done with its connection; one in doubt is never used again."""
+        conn = lease.conn
+        if healthy and not conn.invalidated and not conn.closed:
+            lease.used = time.monotonic()
+            self._idle.append(lease)
+            return
+        try:
+            if not conn.invalidated and not conn.closed:
+                await conn.invalidate()  # the pool opens another in its place
+        finally:
+            await conn.close()
+
+    async def _return_idle(self) -> None:
+        """Every idle lease back to SQLAlchemy's pool."""
+        while self._idle:
+            lease = self._idle.pop(0)
+            conn = lease.conn
+            try:
+                sync = conn.sync_connection
+                if sync is not None and not conn.invalidated:
+                    pooled = sync.connection
+                    pooled.info[USED_AT] = lease.used
+                    loop_connection: Any = pooled.driver_connection
+                    if isinstance(loop_connection, sqlite_loop.LoopConnection):
+                        loop_connection.release()
+                await conn.close()
+            except Exception as exc:  # the pool replaces it; the others still go back
+                log.warning("a pooled connection failed to close: %s", type(exc).__name__)
+
     async def ping(self) -> bool:
         """True when the database answers a trivial query."""
         try:
-            async with asyncio.timeout(PING_SECONDS), self.engine.connect() as conn:
-                conn = await conn.execution_options(**{BEGIN_OPTION: "DEFERRED"})
-                await conn.execute(sa.text("SELECT 1"))
+            async with asyncio.timeout(PING_SECONDS):
+                if self._write_lock is None:
+                    # The units of work's connections, not one more from the pool: they may
+                    # hold every connection the pool has.
+                    async with self.uow() as uow:
+                        await uow.conn.execute(sa.text("SELECT 1"))
+                    return True
+                # SQLite: its own connection, so as not to wait for the write lock.
+                async with self.engine.connect() as conn:
+                    conn = await conn.execution_options(**{BEGIN_OPTION: "DEFERRED"})
+                    await conn.execute(sa.text("SELECT 1"))
             return True
         except Exception as exc:
             log.warning("database ping failed: %s", type(exc).__name__)
@@ -322,6 +434,7 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        await self._return_idle()
         await self.engine.dispose()
 
 
@@ -360,6 +473,7 @@ class UnitOfWork:
         self._db = db
         self._locked = False
         self._token: Token[frozenset[int]] | None = None
+        self._lease: _Lease | None = None
 
     async def __aenter__(self) -> UnitOfWork:
         db = self._db
@@ -377,31 +491,12 @@ class UnitOfWork:
         try:
             # A Core connection, not an ORM Session: the repositories only run Core statements,
             # and the Session's bookkeeping was a tenth of a message's CPU (bench/hot_path.py).
-            self.conn = await db.engine.connect()
-            args = (self.conn, db.crypto, db.dialect)
-            self.contacts = ContactRepo(*args)
-            self.messages = MessageRepo(*args)
-            self.sessions = SessionRepo(*args)
-            self.outbox = OutboxRepo(*args)
-            self.cases = CaseRepo(*args)
-            self.fires = FireRepo(*args)
-            self.flows = FlowRepo(*args)
-            self.municipalities = MunicipalityRepo(*args)
-            self.coordinators = CoordinatorRepo(*args)
-            self.alerts = AlertRepo(*args)
-            self.services = ServiceRepo(*args)
-            self.audit = AuditRepo(*args)
-            self.followups = FollowupRepo(*args)
-            self.retention = RetentionRepo(*args)
-            self.accounts = AccountRepo(*args)
-            self.admin_sessions = AdminSessionRepo(*args)
-            self.failures = FailureRepo(*args)
-            self.translations = TranslationRepo(*args)
-            self.publications = PublicationRepo(*args)
-            self.stats = StatsRepo(*args)
+            self._lease = lease = await db._take()
         except BaseException:
             self._release()
             raise
+        self.conn = lease.conn
+        self.__dict__.update(lease.repos)
         return self
 
     def savepoint(self) -> Savepoint:
@@ -411,11 +506,21 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Commit everything done in this unit of work."""
-        await self.conn.commit()
+        await self._finish(commit=True)
 
     async def rollback(self) -> None:
         """Undo everything not yet committed."""
-        await self.conn.rollback()
+        await self._finish(commit=False)
+
+    async def _finish(self, commit: bool) -> None:
+        if self._lease is None:
+            raise sa.exc.ResourceClosedError("this unit of work is closed")
+        try:
+            await driver.finish(self.conn, commit)
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                await self.conn.invalidate()  # lost: the pool opens another in its place
+            raise
 
     async def __aexit__(
         self,
@@ -424,12 +529,22 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._note_failure(exc)
-        try:
-            # Closing rolls back whatever was not committed.
-            if self._conn_open():
-                await self.conn.close()
-        finally:
+        lease, self._lease = self._lease, None
+        if lease is None:
             self._release()
+            return
+        healthy = False
+        try:
+            # Whatever was not committed is rolled back (inline on SQLite, so also when this
+            # task was cancelled).
+            if not lease.conn.invalidated:
+                await driver.finish(lease.conn, commit=False)
+            healthy = True
+        finally:
+            try:
+                await self._db._give_back(lease, healthy)
+            finally:
+                self._release()
 
     def _note_failure(self, exc: BaseException | None) -> None:
         """A storage failure (full disk, read-only file) turns /healthz's writes to false."""
@@ -437,9 +552,6 @@ class UnitOfWork:
             problem = storage_failure(exc)
             if problem is not None:
                 self._db.writes.failed(problem)
-
-    def _conn_open(self) -> bool:
-        return getattr(self, "conn", None) is not None and not self.conn.closed
 
     def _release(self) -> None:
         if self._token is not None:
