@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
@@ -66,6 +68,20 @@ PING_IDLE_SECONDS = 2.0
 IDLE_SINCE = "helpline_idle_since"
 USED_AT = "helpline_used_at"
 BEGIN_OPTION = "sqlite_begin"  # execution option: "DEFERRED" for read-only connections
+
+# SQLite's automatic checkpoint (once the WAL passes 1000 pages) ran inside a COMMIT, which runs
+# on the event loop (sqlite_loop.py): copying the pages and fsyncing the database file held
+# the loop. Under bench/load.py (SQLite, a busy disk) the loop's longest stalls inside
+# GroupCommit._drain were 30-218 ms with it, 23-35 ms without. So the units of work's
+# connections do not checkpoint (sqlite_loop.LoopConnection.adopt): a PASSIVE checkpoint runs
+# in a thread, on a connection of its own, every CHECKPOINT_COMMITS commits and at dispose().
+CHECKPOINT_COMMITS = 100
+# A PASSIVE checkpoint never waits for writers, and they go on while it runs; but the WAL starts
+# again from its beginning only when a writer finds it all checkpointed. When writes went on
+# during the checkpoint and the WAL has grown past this many pages, the pages written meanwhile
+# are checkpointed while the units of work wait for the write lock (on the event loop, not
+# blocking it), so that the next writer restarts the WAL: it stays bounded under steady load.
+WAL_RESTART_PAGES = 4000
 
 # A storage failure (disk full, read-only, I/O error) keeps /healthz at 503 this long after it
 # was last seen; under SQLite a write probe in the database's directory also runs at each check.
@@ -335,9 +351,14 @@ class Database:
         self.writers_waiting = 0
         self.writes = WriteHealth()
         database = make_url(self.url).database if self.dialect == "sqlite" else None
-        self._directory = (
-            Path(database).expanduser().parent if database and database != ":memory:" else None
-        )
+        file = Path(database).expanduser() if database and database != ":memory:" else None
+        self._directory = file.parent if file is not None else None
+        # The WAL's checkpoints (SQLite files only): commits since the last, the one running.
+        self._file = str(file) if file is not None else None
+        self._commits = 0
+        self._checkpointing: asyncio.Task[None] | None = None
+        self._checkpointer: sqlite3.Connection | None = None
+        self._checkpoint_lock = threading.Lock()
         # Connections the units of work used last, the most recent at the end. Checking one
         # out of SQLAlchemy's pool and back for every unit of work (AsyncConnection, greenlet,
         # pool events, the reset's ROLLBACK) was ~45 µs of CPU of the ~110 µs a unit of work
@@ -432,9 +453,76 @@ class Database:
                 self.writes.failed(problem)
         return self.writes.check() is None
 
+    def _committed(self) -> None:
+        """A unit of work committed: every CHECKPOINT_COMMITS, checkpoint the WAL in a thread."""
+        self._commits += 1
+        if self._commits < CHECKPOINT_COMMITS or self._checkpointing is not None:
+            return
+        if self._file is None:
+            return
+        self._commits = 0
+        task = asyncio.get_running_loop().create_task(self.checkpoint(), name="sqlite-checkpoint")
+        self._checkpointing = task
+        task.add_done_callback(self._checkpointed)
+
+    def _checkpointed(self, task: asyncio.Task[None]) -> None:
+        self._checkpointing = None
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.warning("checkpointing the WAL failed: %s", type(exc).__name__)
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL's pages into the database file, in a thread (SQLite; else nothing)."""
+        if self._file is None or self._write_lock is None:
+            return
+        _busy, pages, done = await asyncio.to_thread(self._checkpoint_now)
+        if done >= pages or pages < WAL_RESTART_PAGES:
+            return
+        # Writes went on meanwhile and the WAL is long: catch up while none runs (see
+        # WAL_RESTART_PAGES). As a writer: queued with the units of work, counted as waiting.
+        self.writers_waiting += 1
+        try:
+            await self._write_lock.acquire()
+        finally:
+            self.writers_waiting -= 1
+        try:
+            await asyncio.to_thread(self._checkpoint_now)
+        finally:
+            self._write_lock.release()
+
+    def _checkpoint_now(self) -> tuple[int, int, int]:
+        """PASSIVE checkpoint (in a thread): SQLite's (busy, pages in the WAL, checkpointed)."""
+        assert self._file is not None
+        with self._checkpoint_lock:  # one thread at a time on the connection (dispose())
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(
+                    self._file, isolation_level=None, check_same_thread=False
+                )
+            row = self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        log.debug("WAL checkpoint: %d pages in the WAL, %d checkpointed", row[1], row[2])
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def _close_checkpointer(self) -> None:
+        """A last checkpoint, and its connection closed (in a thread)."""
+        try:
+            self._checkpoint_now()
+        finally:
+            with self._checkpoint_lock:
+                if self._checkpointer is not None:
+                    self._checkpointer.close()
+                    self._checkpointer = None
+
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (SQLite: after a last checkpoint of the WAL)."""
         await self._return_idle()
+        if self._checkpointing is not None:
+            with contextlib.suppress(Exception):
+                await self._checkpointing
+        if self._file is not None and (self._checkpointer is not None or self._commits):
+            try:
+                await asyncio.to_thread(self._close_checkpointer)
+            except sqlite3.Error as exc:
+                log.warning("checkpointing the WAL failed: %s", type(exc).__name__)
         await self.engine.dispose()
 
 
@@ -516,7 +604,8 @@ class UnitOfWork:
         if self._lease is None:
             raise sa.exc.ResourceClosedError("this unit of work is closed")
         try:
-            await driver.finish(self.conn, commit)
+            if await driver.finish(self.conn, commit) and commit:
+                self._db._committed()
         except sa.exc.DBAPIError as exc:
             if exc.connection_invalidated:
                 await self.conn.invalidate()  # lost: the pool opens another in its place
