@@ -164,6 +164,40 @@ async def test_a_long_wal_that_writes_outran_is_caught_up_under_the_write_lock(
     assert pages <= 3  # the WAL started again: only the last commit's pages are in it
 
 
+async def test_writes_during_a_checkpoint_are_caught_up_so_the_wal_starts_again(
+    sqlite_db, monkeypatch
+):
+    """SQLite reports the WAL as it was when the checkpoint began, all of it copied: what was
+    committed meanwhile is caught up under the write lock all the same."""
+    monkeypatch.setattr(db_module, "CHECKPOINT_COMMITS", 10**9)
+    monkeypatch.setattr(db_module, "WAL_RESTART_PAGES", 10)
+    assert sqlite_db._file is not None
+    inside, go_on = threading.Event(), threading.Event()
+    real = sqlite_db._checkpoint_now
+    calls = 0
+
+    def held_once() -> tuple[int, int, int]:
+        nonlocal calls
+        calls += 1
+        found = real()
+        if calls == 1:
+            inside.set()
+            go_on.wait()
+        return found
+
+    monkeypatch.setattr(sqlite_db, "_checkpoint_now", held_once)
+    await write(sqlite_db, 20)
+    task = asyncio.create_task(sqlite_db.checkpoint())
+    await asyncio.to_thread(inside.wait)
+    await write(sqlite_db, 20)  # after the checkpoint looked at the WAL
+    go_on.set()
+    await task
+    assert calls == 2
+    await write(sqlite_db, 1)
+    pages, _ = wal_pages(sqlite_db._file)
+    assert pages <= 3  # the WAL started again
+
+
 async def test_the_wal_stays_bounded_and_everything_is_there_after_a_restart(
     tmp_path, crypto, monkeypatch
 ):
