@@ -11,12 +11,15 @@ the repositories use them), and driver errors are wrapped as SQLAlchemy wraps th
 (IntegrityError with .orig, ...), so the callers see no difference. Everything else keeps
 using Core through the connection.
 
-The transaction is always the unit of work's: SQLAlchemy begins it first (BEGIN IMMEDIATE on
-SQLite, see db.py), and on asyncpg the adapter's lazily started transaction is started as
-SQLAlchemy's own cursor does before a statement. Savepoints (db.Savepoint, savepoint()
-below) run here too, so a statement run through SQLAlchemy or here inside one is rolled back
-with it. SQLAlchemy does not see these statements: its events (before_cursor_execute) miss
-them, and `executed` counts them instead.
+The transaction is always the unit of work's, begun, committed and rolled back on the driver
+too (finish() below): on SQLite the unit of work's connection begins (BEGIN IMMEDIATE) before
+its first statement, here or through SQLAlchemy (sqlite_loop.LoopConnection.autobegin); on
+asyncpg the adapter's lazily started transaction is started as SQLAlchemy's own cursor does
+before a statement. On a connection of SQLAlchemy's own (not a unit of work's) SQLAlchemy
+begins first, as before (db.py's "begin" event). Savepoints (db.Savepoint, savepoint() below)
+run here too, so a statement run through SQLAlchemy or here inside one is rolled back with it.
+SQLAlchemy does not see these statements: its events (before_cursor_execute) miss them, and
+`executed` counts them instead.
 
 Beyond the public API this reads SQLAlchemy's asyncpg adapter's private members and uses
 sqlalchemy.engine.result.result_tuple (SQLAlchemy 2.1); tests/store/test_driver.py fails when
