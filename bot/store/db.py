@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import errno
 import logging
@@ -369,6 +370,12 @@ class Database:
         # it at its next checkout (_ping_when_idle). On SQLite the write lock lets one unit of
         # work run at a time: one connection serves them all.
         self._idle: list[_Lease] = []
+        # Leases alive (in use or idle), never more than the pool holds: a unit of work beyond
+        # that waits here for one given back, first come first served. (Had it waited in
+        # SQLAlchemy's pool instead, the leases given back to _idle would never reach it:
+        # bench/load.py on PostgreSQL stalled for the pool's 30 s timeout.)
+        self._leases = 0
+        self._waiting: collections.deque[asyncio.Future[_Lease | None]] = collections.deque()
 
     def __repr__(self) -> str:
         return f"Database({self.dialect})"
@@ -378,13 +385,53 @@ class Database:
         return UnitOfWork(self)
 
     async def _take(self) -> _Lease:
-        """A connection for a unit of work: the one used last, else a new lease from the pool."""
+        """A connection for a unit of work: the one used last, else a new lease from the pool,
+        else (all POOL_SIZE in use) the next one given back."""
         idle = self._idle
         if idle:
             if time.monotonic() - idle[-1].used < PING_IDLE_SECONDS:
                 return idle.pop()
             # The newest sat idle that long, so all did: back to the pool, which pings them.
             await self._return_idle()
+        if self._leases >= POOL_SIZE:
+            waiter: asyncio.Future[_Lease | None] = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            try:
+                lease = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._hand_over(waiter.result())  # handed over as it was cancelled
+                else:
+                    with contextlib.suppress(ValueError):  # (_hand_over may have dropped it)
+                        self._waiting.remove(waiter)
+                raise
+            if lease is not None:
+                return lease
+            # None: a lease was closed, and its place in the pool is this one's.
+        else:
+            self._leases += 1
+        try:
+            return await self._new_lease()
+        except BaseException:
+            self._hand_over(None)
+            raise
+
+    def _hand_over(self, lease: _Lease | None) -> None:
+        """A lease given back goes to the first unit of work waiting, else to the idle ones;
+        None (one closed): its place goes to the first waiting, else is free."""
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(lease)
+                return
+        if lease is None:
+            self._leases -= 1
+        else:
+            lease.used = time.monotonic()
+            self._idle.append(lease)
+
+    async def _new_lease(self) -> _Lease:
+        """A connection from SQLAlchemy's pool, made a lease."""
         conn = await self.engine.connect()
         try:
             if self.dialect == "sqlite":
@@ -403,14 +450,16 @@ class Database:
         """A unit of work is done with its connection; one in doubt is never used again."""
         conn = lease.conn
         if healthy and not conn.invalidated and not conn.closed:
-            lease.used = time.monotonic()
-            self._idle.append(lease)
+            self._hand_over(lease)
             return
         try:
             if not conn.invalidated and not conn.closed:
                 await conn.invalidate()  # the pool opens another in its place
         finally:
-            await conn.close()
+            try:
+                await conn.close()
+            finally:
+                self._hand_over(None)
 
     async def _return_idle(self) -> None:
         """Every idle lease back to SQLAlchemy's pool."""
@@ -428,6 +477,8 @@ class Database:
                 await conn.close()
             except Exception as exc:  # the pool replaces it; the others still go back
                 log.warning("a pooled connection failed to close: %s", type(exc).__name__)
+            finally:
+                self._hand_over(None)
 
     async def ping(self) -> bool:
         """True when the database answers a trivial query."""

@@ -311,3 +311,54 @@ async def test_postgres_ping_answers_when_units_of_work_keep_every_pooled_connec
 
     await asyncio.gather(*(hold() for _ in range(POOL_SIZE)))
     assert await db.ping() is True
+
+
+async def test_more_units_of_work_at_once_than_the_pool_has_connections_all_run(db, now):
+    """Beyond POOL_SIZE at once, a unit of work waits for a connection another gives back
+    (it waited in SQLAlchemy's pool for its 30 s timeout while the others kept them)."""
+    from bot.store.db import POOL_SIZE
+
+    async def one(i: int) -> None:
+        async with db.uow() as uow:
+            await uow.contacts.get_or_create(f"tel:+3556900{i:05d}", "sms", now)
+            await asyncio.sleep(0)  # a turn of the loop: the others start meanwhile
+            await uow.commit()
+
+    await asyncio.gather(*(one(i) for i in range(3 * POOL_SIZE)))
+    async with db.uow() as uow:
+        count = await uow.conn.execute(sa.text("SELECT count(*) FROM contacts"))
+        assert count.scalar_one() == 3 * POOL_SIZE
+
+
+async def test_a_unit_of_work_cancelled_while_waiting_for_a_connection_takes_none(db, monkeypatch):
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL only (SQLite's units of work wait for the write lock first)")
+    from bot.store import db as db_module
+
+    monkeypatch.setattr(db_module, "POOL_SIZE", 1)
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with db.uow() as uow:
+            await uow.conn.execute(sa.text("SELECT 1"))
+            held.set()
+            await release.wait()
+
+    async def waiter() -> None:
+        async with db.uow():
+            pass
+
+    first = asyncio.create_task(holder())
+    await held.wait()
+    waiting = asyncio.create_task(waiter())
+    await asyncio.sleep(0)  # a turn of the loop: it queues for the one connection
+    assert len(db._waiting) == 1
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    release.set()
+    await first
+    async with db.uow() as uow:  # the connection given back went to no one cancelled
+        assert (await uow.conn.execute(sa.text("SELECT 1"))).scalar_one() == 1
+    assert db._leases == 1 and not db._waiting
