@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import errno
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
@@ -27,6 +30,7 @@ from sqlalchemy.util.concurrency import await_
 from bot.files import private_dir, private_file
 from bot.store import driver, sqlite_loop
 from bot.store.crypto import Crypto
+from bot.store.repos.base import Repo
 from bot.store.repositories import (
     AccountRepo,
     AdminSessionRepo,
@@ -63,7 +67,25 @@ POOL_SIZE = 20
 # A pooled PostgreSQL connection idle this long is pinged before use (see _ping_when_idle).
 PING_IDLE_SECONDS = 2.0
 IDLE_SINCE = "helpline_idle_since"
+USED_AT = "helpline_used_at"
 BEGIN_OPTION = "sqlite_begin"  # execution option: "DEFERRED" for read-only connections
+
+# SQLite's automatic checkpoint (once the WAL passes 1000 pages) ran inside a COMMIT, which runs
+# on the event loop (sqlite_loop.py): copying the pages and fsyncing the database file held
+# the loop. Under bench/load.py (SQLite, a busy disk; one run each) GroupCommit._drain's
+# callbacks held the loop up to 218 ms (p99 30 ms) with it, 35 ms (p99 23 ms) without, and
+# the COMMITs that checkpointed took 2-4 ms of the loop's CPU against 0.5 ms. So the units of
+# work's connections do not checkpoint (sqlite_loop.LoopConnection.adopt): a PASSIVE
+# checkpoint runs in a thread, on a connection of its own, every CHECKPOINT_COMMITS commits and
+# at dispose(). A commit under that load wrote ~8 pages: 100 is about SQLite's own cadence.
+CHECKPOINT_COMMITS = 100
+# A PASSIVE checkpoint never waits for writers, and they go on while it runs; but the WAL starts
+# again from its beginning only when a writer finds it all checkpointed, which under steady
+# load it never does. When writes went on during the checkpoint and the WAL has grown past this
+# many pages, the pages written meanwhile are checkpointed while the units of work wait for the
+# write lock (queued on the event loop, which goes on), so that the next writer restarts the
+# WAL: it stays bounded.
+WAL_RESTART_PAGES = 4000
 
 # A storage failure (disk full, read-only, I/O error) keeps /healthz at 503 this long after it
 # was last seen; under SQLite a write probe in the database's directory also runs at each check.
@@ -138,13 +160,17 @@ def create_engine(url: str) -> AsyncEngine:
         # then writes can fail at once with SQLITE_BUSY when another connection wrote in
         # between (busy_timeout cannot help there); taking the lock first makes other
         # processes wait their turn instead.
+        loop_connection: Any = connection.connection.driver_connection
+        if loop_connection.autobegin is not None:
+            # The units of work's connection: its transaction begins on its first statement
+            # (sqlite_loop.LoopConnection.autobegin); SQLAlchemy's is bookkeeping only.
+            return
         mode = connection.get_execution_options().get(BEGIN_OPTION, "IMMEDIATE")
         sql = f"BEGIN {mode}"
         # Straight to LoopConnection (inline, or its thread when another process holds the
         # lock): SQLAlchemy's exec_driver_sql cost a statement's worth of its execute path for
         # every unit of work. Errors wrapped as SQLAlchemy wraps them (this event runs outside
         # its own handling).
-        loop_connection: Any = connection.connection.driver_connection
         driver.executed += 1
         try:
             await_(loop_connection._execute(loop_connection.sqlite.execute, sql))
@@ -167,7 +193,8 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        record.info[IDLE_SINCE] = time.monotonic()
+        # A connection the units of work kept (Database._take) is idle since they last used it.
+        record.info[IDLE_SINCE] = record.info.pop(USED_AT, None) or time.monotonic()
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -271,6 +298,44 @@ def probe_directory(path: Path) -> str | None:
     return None
 
 
+# The repositories of a unit of work, by attribute name (UnitOfWork's annotations name them).
+REPOSITORIES: dict[str, type[Repo]] = {
+    "contacts": ContactRepo,
+    "messages": MessageRepo,
+    "sessions": SessionRepo,
+    "outbox": OutboxRepo,
+    "cases": CaseRepo,
+    "fires": FireRepo,
+    "flows": FlowRepo,
+    "municipalities": MunicipalityRepo,
+    "coordinators": CoordinatorRepo,
+    "alerts": AlertRepo,
+    "services": ServiceRepo,
+    "audit": AuditRepo,
+    "followups": FollowupRepo,
+    "retention": RetentionRepo,
+    "accounts": AccountRepo,
+    "admin_sessions": AdminSessionRepo,
+    "failures": FailureRepo,
+    "translations": TranslationRepo,
+    "publications": PublicationRepo,
+    "stats": StatsRepo,
+}
+
+
+class _Lease:
+    """A connection the units of work reuse: taken from SQLAlchemy's pool once, in one
+    SQLAlchemy transaction throughout (bookkeeping: the real ones run on the driver, see
+    driver.finish), with its repositories built once."""
+
+    __slots__ = ("conn", "repos", "used")
+
+    def __init__(self, conn: AsyncConnection, repos: dict[str, Repo]) -> None:
+        self.conn = conn
+        self.repos = repos
+        self.used = time.monotonic()
+
+
 class Database:
     """The helpline's database: an engine, the crypto for personal data, units of work."""
 
@@ -290,9 +355,27 @@ class Database:
         self.writers_waiting = 0
         self.writes = WriteHealth()
         database = make_url(self.url).database if self.dialect == "sqlite" else None
-        self._directory = (
-            Path(database).expanduser().parent if database and database != ":memory:" else None
-        )
+        file = Path(database).expanduser() if database and database != ":memory:" else None
+        self._directory = file.parent if file is not None else None
+        # The WAL's checkpoints (SQLite files only): commits since the last, the one running.
+        self._file = str(file) if file is not None else None
+        self._commits = 0
+        self._checkpointing: asyncio.Task[None] | None = None
+        self._checkpointer: sqlite3.Connection | None = None
+        self._checkpoint_lock = threading.Lock()
+        # Connections the units of work used last, the most recent at the end. Checking one
+        # out of SQLAlchemy's pool and back for every unit of work (AsyncConnection, greenlet,
+        # pool events, the reset's ROLLBACK) was ~45 µs of CPU of the ~110 µs a unit of work
+        # cost on SQLite. One left unused PING_IDLE_SECONDS goes back to the pool, which pings
+        # it at its next checkout (_ping_when_idle). On SQLite the write lock lets one unit of
+        # work run at a time: one connection serves them all.
+        self._idle: list[_Lease] = []
+        # Leases alive (in use or idle), never more than the pool holds: a unit of work beyond
+        # that waits here for one given back, first come first served. (Had it waited in
+        # SQLAlchemy's pool instead, the leases given back to _idle would never reach it:
+        # bench/load.py on PostgreSQL stalled for the pool's 30 s timeout.)
+        self._leases = 0
+        self._waiting: collections.deque[asyncio.Future[_Lease | None]] = collections.deque()
 
     def __repr__(self) -> str:
         return f"Database({self.dialect})"
@@ -301,12 +384,116 @@ class Database:
         """A unit of work: `async with db.uow() as uow: ...; await uow.commit()`."""
         return UnitOfWork(self)
 
+    async def _take(self) -> _Lease:
+        """A connection for a unit of work: the one used last, else a new lease from the pool,
+        else (all POOL_SIZE in use) the next one given back."""
+        idle = self._idle
+        if idle:
+            if time.monotonic() - idle[-1].used < PING_IDLE_SECONDS:
+                return idle.pop()
+            # The newest sat idle that long, so all did: back to the pool, which pings them.
+            await self._return_idle()
+        if self._leases >= POOL_SIZE:
+            waiter: asyncio.Future[_Lease | None] = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            try:
+                lease = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._hand_over(waiter.result())  # handed over as it was cancelled
+                else:
+                    with contextlib.suppress(ValueError):  # (_hand_over may have dropped it)
+                        self._waiting.remove(waiter)
+                raise
+            if lease is not None:
+                return lease
+            # None: a lease was closed, and its place in the pool is this one's.
+        else:
+            self._leases += 1
+        try:
+            return await self._new_lease()
+        except BaseException:
+            self._hand_over(None)
+            raise
+
+    def _hand_over(self, lease: _Lease | None) -> None:
+        """A lease given back goes to the first unit of work waiting, else to the idle ones;
+        None (one closed): its place goes to the first waiting, else is free."""
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(lease)
+                return
+        if lease is None:
+            self._leases -= 1
+        else:
+            lease.used = time.monotonic()
+            self._idle.append(lease)
+
+    async def _new_lease(self) -> _Lease:
+        """A connection from SQLAlchemy's pool, made a lease."""
+        conn = await self.engine.connect()
+        try:
+            if self.dialect == "sqlite":
+                loop_connection = (await conn.get_raw_connection()).driver_connection
+                assert isinstance(loop_connection, sqlite_loop.LoopConnection)
+                loop_connection.adopt()
+            # SQLAlchemy's transaction, for good: no statement, no event's BEGIN (see above).
+            await conn.begin()
+        except BaseException:
+            await conn.close()
+            raise
+        args = (conn, self.crypto, self.dialect)
+        return _Lease(conn, {name: repo(*args) for name, repo in REPOSITORIES.items()})
+
+    async def _give_back(self, lease: _Lease, healthy: bool) -> None:
+        """A unit of work is done with its connection; one in doubt is never used again."""
+        conn = lease.conn
+        if healthy and not conn.invalidated and not conn.closed:
+            self._hand_over(lease)
+            return
+        try:
+            if not conn.invalidated and not conn.closed:
+                await conn.invalidate()  # the pool opens another in its place
+        finally:
+            try:
+                await conn.close()
+            finally:
+                self._hand_over(None)
+
+    async def _return_idle(self) -> None:
+        """Every idle lease back to SQLAlchemy's pool."""
+        while self._idle:
+            lease = self._idle.pop(0)
+            conn = lease.conn
+            try:
+                sync = conn.sync_connection
+                if sync is not None and not conn.invalidated:
+                    pooled = sync.connection
+                    pooled.info[USED_AT] = lease.used
+                    loop_connection: Any = pooled.driver_connection
+                    if isinstance(loop_connection, sqlite_loop.LoopConnection):
+                        loop_connection.release()
+                await conn.close()
+            except Exception as exc:  # the pool replaces it; the others still go back
+                log.warning("a pooled connection failed to close: %s", type(exc).__name__)
+            finally:
+                self._hand_over(None)
+
     async def ping(self) -> bool:
         """True when the database answers a trivial query."""
         try:
-            async with asyncio.timeout(PING_SECONDS), self.engine.connect() as conn:
-                conn = await conn.execution_options(**{BEGIN_OPTION: "DEFERRED"})
-                await conn.execute(sa.text("SELECT 1"))
+            async with asyncio.timeout(PING_SECONDS):
+                if self._write_lock is None:
+                    # The units of work's connections, not one more from the pool: they may
+                    # hold every connection the pool has.
+                    async with self.uow() as uow:
+                        await uow.conn.execute(sa.text("SELECT 1"))
+                    return True
+                # SQLite: its own connection, so as not to wait for the write lock.
+                async with self.engine.connect() as conn:
+                    conn = await conn.execution_options(**{BEGIN_OPTION: "DEFERRED"})
+                    await conn.execute(sa.text("SELECT 1"))
             return True
         except Exception as exc:
             log.warning("database ping failed: %s", type(exc).__name__)
@@ -320,8 +507,80 @@ class Database:
                 self.writes.failed(problem)
         return self.writes.check() is None
 
+    def _committed(self) -> None:
+        """A unit of work committed: every CHECKPOINT_COMMITS, checkpoint the WAL in a thread."""
+        self._commits += 1
+        if self._commits < CHECKPOINT_COMMITS or self._checkpointing is not None:
+            return
+        if self._file is None:
+            return
+        self._commits = 0
+        task = asyncio.get_running_loop().create_task(self.checkpoint(), name="sqlite-checkpoint")
+        self._checkpointing = task
+        task.add_done_callback(self._checkpointed)
+
+    def _checkpointed(self, task: asyncio.Task[None]) -> None:
+        self._checkpointing = None
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.warning("checkpointing the WAL failed: %s", type(exc).__name__)
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL's pages into the database file, in a thread (SQLite; else nothing)."""
+        if self._file is None or self._write_lock is None:
+            return
+        self._commits = 0
+        _busy, pages, done = await asyncio.to_thread(self._checkpoint_now)
+        # SQLite's count of pages is the WAL as it was when the checkpoint began: what was
+        # committed since is still to copy (bench/load.py: the WAL grew to 33,000 pages in
+        # 20 s when only done < pages was looked at).
+        if pages < WAL_RESTART_PAGES or (done >= pages and not self._commits):
+            return
+        # Writes went on meanwhile and the WAL is long: catch up while none runs (see
+        # WAL_RESTART_PAGES). As a writer: queued with the units of work, counted as waiting.
+        self.writers_waiting += 1
+        try:
+            await self._write_lock.acquire()
+        finally:
+            self.writers_waiting -= 1
+        try:
+            await asyncio.to_thread(self._checkpoint_now)
+        finally:
+            self._write_lock.release()
+
+    def _checkpoint_now(self) -> tuple[int, int, int]:
+        """PASSIVE checkpoint (in a thread): SQLite's (busy, pages in the WAL, checkpointed)."""
+        assert self._file is not None
+        with self._checkpoint_lock:  # one thread at a time on the connection (dispose())
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(
+                    self._file, isolation_level=None, check_same_thread=False
+                )
+            row = self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        log.debug("WAL checkpoint: %d pages in the WAL, %d checkpointed", row[1], row[2])
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def _close_checkpointer(self) -> None:
+        """A last checkpoint, and its connection closed (in a thread)."""
+        try:
+            self._checkpoint_now()
+        finally:
+            with self._checkpoint_lock:
+                if self._checkpointer is not None:
+                    self._checkpointer.close()
+                    self._checkpointer = None
+
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (SQLite: after a last checkpoint of the WAL)."""
+        await self._return_idle()
+        if self._checkpointing is not None:
+            with contextlib.suppress(Exception):
+                await self._checkpointing
+        if self._file is not None and (self._checkpointer is not None or self._commits):
+            try:
+                await asyncio.to_thread(self._close_checkpointer)
+            except sqlite3.Error as exc:
+                log.warning("checkpointing the WAL failed: %s", type(exc).__name__)
         await self.engine.dispose()
 
 
@@ -360,6 +619,7 @@ class UnitOfWork:
         self._db = db
         self._locked = False
         self._token: Token[frozenset[int]] | None = None
+        self._lease: _Lease | None = None
 
     async def __aenter__(self) -> UnitOfWork:
         db = self._db
@@ -377,31 +637,12 @@ class UnitOfWork:
         try:
             # A Core connection, not an ORM Session: the repositories only run Core statements,
             # and the Session's bookkeeping was a tenth of a message's CPU (bench/hot_path.py).
-            self.conn = await db.engine.connect()
-            args = (self.conn, db.crypto, db.dialect)
-            self.contacts = ContactRepo(*args)
-            self.messages = MessageRepo(*args)
-            self.sessions = SessionRepo(*args)
-            self.outbox = OutboxRepo(*args)
-            self.cases = CaseRepo(*args)
-            self.fires = FireRepo(*args)
-            self.flows = FlowRepo(*args)
-            self.municipalities = MunicipalityRepo(*args)
-            self.coordinators = CoordinatorRepo(*args)
-            self.alerts = AlertRepo(*args)
-            self.services = ServiceRepo(*args)
-            self.audit = AuditRepo(*args)
-            self.followups = FollowupRepo(*args)
-            self.retention = RetentionRepo(*args)
-            self.accounts = AccountRepo(*args)
-            self.admin_sessions = AdminSessionRepo(*args)
-            self.failures = FailureRepo(*args)
-            self.translations = TranslationRepo(*args)
-            self.publications = PublicationRepo(*args)
-            self.stats = StatsRepo(*args)
+            self._lease = lease = await db._take()
         except BaseException:
             self._release()
             raise
+        self.conn = lease.conn
+        self.__dict__.update(lease.repos)
         return self
 
     def savepoint(self) -> Savepoint:
@@ -411,11 +652,22 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Commit everything done in this unit of work."""
-        await self.conn.commit()
+        await self._finish(commit=True)
 
     async def rollback(self) -> None:
         """Undo everything not yet committed."""
-        await self.conn.rollback()
+        await self._finish(commit=False)
+
+    async def _finish(self, commit: bool) -> None:
+        if self._lease is None:
+            raise sa.exc.ResourceClosedError("this unit of work is closed")
+        try:
+            if await driver.finish(self.conn, commit) and commit:
+                self._db._committed()
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                await self.conn.invalidate()  # lost: the pool opens another in its place
+            raise
 
     async def __aexit__(
         self,
@@ -424,12 +676,22 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._note_failure(exc)
-        try:
-            # Closing rolls back whatever was not committed.
-            if self._conn_open():
-                await self.conn.close()
-        finally:
+        lease, self._lease = self._lease, None
+        if lease is None:
             self._release()
+            return
+        healthy = False
+        try:
+            # Whatever was not committed is rolled back (inline on SQLite, so also when this
+            # task was cancelled).
+            if not lease.conn.invalidated:
+                await driver.finish(lease.conn, commit=False)
+            healthy = True
+        finally:
+            try:
+                await self._db._give_back(lease, healthy)
+            finally:
+                self._release()
 
     def _note_failure(self, exc: BaseException | None) -> None:
         """A storage failure (full disk, read-only file) turns /healthz's writes to false."""
@@ -437,9 +699,6 @@ class UnitOfWork:
             problem = storage_failure(exc)
             if problem is not None:
                 self._db.writes.failed(problem)
-
-    def _conn_open(self) -> bool:
-        return getattr(self, "conn", None) is not None and not self.conn.closed
 
     def _release(self) -> None:
         if self._token is not None:

@@ -9,6 +9,8 @@ from typing import Any
 
 import aiosqlite
 
+from bot.store import driver
+
 # Handing a call to aiosqlite's thread and back costs about 0.3 ms of CPU (futures, a queue,
 # a wake-up of the loop), while a statement inside a transaction is a B-tree walk of
 # microseconds: bench/hot_path.py measured one SELECT at 0.35 ms through the thread and
@@ -17,6 +19,9 @@ import aiosqlite
 # (the CLI) holds the write lock, which waits up to busy_timeout, and maintenance.
 THREAD_SQL = ("VACUUM", "PRAGMA WAL_CHECKPOINT", "PRAGMA INTEGRITY_CHECK")
 THREAD_CALLS = frozenset({"close", "backup", "executescript", "iterdump"})
+# Statements that never begin a transaction of their own (see LoopConnection.autobegin).
+NO_AUTOBEGIN = ("BEGIN", "COMMIT", "END", "ROLLBACK", *THREAD_SQL)
+BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class LoopConnection(aiosqlite.Connection):
@@ -30,11 +35,43 @@ class LoopConnection(aiosqlite.Connection):
     def __init__(self, connector: Callable[[], sqlite3.Connection], busy_ms: int) -> None:
         super().__init__(connector, 64)
         self._busy_ms = busy_ms
+        # The busy_timeout the connection keeps between BEGINs (0 while units of work use it).
+        self._busy_now = busy_ms
+        # "IMMEDIATE" while the units of work use this connection (bot/store/db.py): a
+        # statement run outside a transaction begins one first, SQLAlchemy's or the driver's.
+        self.autobegin: str | None = None
 
     @property
     def sqlite(self) -> sqlite3.Connection:
         """The sqlite3 connection, for bot/store/driver.py's statements (run inline too)."""
         return self._conn
+
+    def adopt(self) -> None:
+        """Serve units of work: begin lazily, BEGIN IMMEDIATE; no busy_timeout to toggle, no
+        automatic checkpoint (bot/store/db.py checkpoints in a thread)."""
+        raw = self._conn
+        raw.execute("PRAGMA busy_timeout=0")
+        raw.execute("PRAGMA wal_autocheckpoint=0")
+        self._busy_now = 0
+        self.autobegin = "IMMEDIATE"
+
+    def release(self) -> None:
+        """Back to SQLAlchemy's pool, as any other connection."""
+        raw = self._conn
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        raw.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+        raw.execute("PRAGMA wal_autocheckpoint=1000")  # SQLite's default
+        self._busy_now = self._busy_ms
+        self.autobegin = None
+
+    async def begin(self, mode: str) -> None:
+        """BEGIN `mode`: inline when the write lock is free, else in the thread, waiting up to
+        busy_timeout for another process to let it go."""
+        sql = f"BEGIN {mode}"
+        driver.executed += 1
+        if not self._begin_now(sql):
+            await super()._execute(self._begin_waiting, sql)
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or self._connection is None:
@@ -46,24 +83,46 @@ class LoopConnection(aiosqlite.Connection):
         if sql.startswith(THREAD_SQL):
             return await super()._execute(fn, *args, **kwargs)
         if sql.startswith("BEGIN"):
-            if self._begin_now(fn, args, kwargs):
+            if self._begin_now(args[0]):
                 return None
-            return await super()._execute(fn, *args, **kwargs)  # wait for the lock there
+            return await super()._execute(self._begin_waiting, args[0])  # wait for the lock
+        if (
+            sql
+            and self.autobegin is not None
+            and not self._conn.in_transaction
+            and not sql.startswith(NO_AUTOBEGIN)
+        ):
+            await self.begin(self.autobegin)
         return fn(*args, **kwargs)
 
-    def _begin_now(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> bool:
-        """BEGIN inline if the write lock is free; False (nothing begun) if it is taken."""
+    def _begin_now(self, sql: str) -> bool:
+        """BEGIN inline if the write lock is free; False (nothing begun) if it is taken.
+
+        Units of work's connections keep busy_timeout at 0, so their BEGIN runs one statement,
+        not three: setting busy_timeout to 0 and back around every BEGIN cost two PRAGMAs.
+        """
         raw = self._conn
-        raw.execute("PRAGMA busy_timeout=0")
+        if self._busy_now:
+            raw.execute("PRAGMA busy_timeout=0")
         try:
-            fn(*args, **kwargs)
+            raw.execute(sql)
             return True
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            if exc.sqlite_errorcode not in BUSY:
                 raise
             return False
         finally:
-            raw.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+            if self._busy_now:
+                raw.execute(f"PRAGMA busy_timeout={self._busy_now}")
+
+    def _begin_waiting(self, sql: str) -> None:
+        """BEGIN in the thread, SQLite's busy handler waiting up to busy_timeout for the lock."""
+        raw = self._conn
+        raw.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+        try:
+            raw.execute(sql)
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={self._busy_now}")
 
 
 def connector(path: str, timeout: float) -> Callable[[], LoopConnection]:
