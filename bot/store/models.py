@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -38,6 +39,26 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """On SQLite, process_bind_param and DATETIME's text in one step (the same text)."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # Why: every timestamp a message writes went through both steps, SQLAlchemy's DATETIME
+        # formatting by a %-template of seven fields; py-spy put the two at 5.6 % of the
+        # server's CPU under bench/load.py. isoformat is C: 2.3 -> 0.6 us a value. It writes
+        # DATETIME's storage format exactly (microseconds always, tests/store/test_models.py).
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is not UTC:
+                if value.tzinfo is None or value.utcoffset() is None:
+                    raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+                value = value.astimezone(UTC)
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Always hand back aware UTC."""
