@@ -47,7 +47,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
         # Why: every timestamp a message writes went through both steps, SQLAlchemy's DATETIME
         # formatting by a %-template of seven fields; py-spy put the two at 5.6 % of the
-        # server's CPU under bench/load.py. isoformat is C: 2.3 -> 0.6 us a value. It writes
+        # server's CPU under bench/load.py. isoformat is C: 2.3 -> 1.2 us a value. It writes
         # DATETIME's storage format exactly (microseconds always, tests/store/test_models.py).
         def process(value: datetime | None) -> str | None:
             if value is None:
