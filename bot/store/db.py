@@ -58,11 +58,12 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_MS = 30_000  # another process (the CLI) may hold the write lock for a while
 PING_SECONDS = 5.0
-# PostgreSQL connections a process keeps, and never more: the sender records up to a batch of
-# sends at once, each in its own unit of work, and SQLAlchemy's default (5 kept, 10 more opened
-# and closed on demand) opened 254 connections for 400 messages of bench/hot_path.py's "16
-# people at once" (a new backend and asyncpg's type set-up each), about a quarter of
-# PostgreSQL's CPU there. Mind PostgreSQL's max_connections (100): workers x POOL_SIZE + the CLI.
+# PostgreSQL connections a process keeps, and never more: SQLAlchemy's default (5 kept, 10 more
+# opened and closed on demand) opened 254 connections for 400 messages of bench/hot_path.py's
+# "16 people at once" when the sender recorded each send in a unit of work of its own (a new
+# backend and asyncpg's type set-up each), about a quarter of PostgreSQL's CPU there. Its
+# records now share a group commit, and bench/load.py at saturation keeps 8 backends busy, not
+# 21: the cap could come down. Mind max_connections (100): workers x POOL_SIZE + the CLI.
 POOL_SIZE = 20
 # A pooled PostgreSQL connection idle this long is pinged before use (see _ping_when_idle).
 PING_IDLE_SECONDS = 2.0
