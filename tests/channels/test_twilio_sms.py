@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiohttp import web
+from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient, TestServer
+from multidict import MultiDict, MultiDictProxy
+from twilio.request_validator import RequestValidator
 
 from bot.channels import sms_encoding
 from bot.channels.twilio_sms import (
@@ -22,6 +24,7 @@ from bot.channels.twilio_sms import (
     SMS_PATH,
     STATUS_PATH,
     TwilioSmsChannel,
+    encode_form,
     error_result,
     parse_retry_after,
 )
@@ -729,3 +732,63 @@ async def test_a_signature_of_either_way_of_writing_the_url_is_accepted(
     elsewhere = tp.signed_headers("https://attacker.example.org" + SMS_PATH, other)
     assert (await h.post(SMS_PATH, other, elsewhere))[0] == 403
     assert len(h.rec.inbound) == 1
+
+
+# ---- the prepared signature and form --------------------------------------------------------
+
+ODD_FORMS = [
+    ("inbound", list(tp.inbound_sms(PHONE, "Më rreh, ndihmë & 1+1=2").items())),
+    ("repeated-names", [("b", "2"), ("a", "z"), ("a", "y"), ("a", "z"), ("A", "x")]),
+    ("empty-values", [("Body", ""), ("NumMedia", "0"), ("", "x")]),
+    ("non-ascii-names", [("Ë", "é"), ("E", "e"), ("MediaUrl0", "https://x.example/a?b=c&d")]),
+    ("none", []),
+]
+
+
+@pytest.mark.parametrize("pairs", [c[1] for c in ODD_FORMS], ids=[c[0] for c in ODD_FORMS])
+async def test_prepared_signature_is_the_sdks(h: Harness, pairs: list[tuple[str, str]]) -> None:
+    """The webhook's own signature check (an HMAC on a prepared base) accepts exactly what the
+    SDK's compute_signature signs for our URL, with or without the override fragment, and
+    nothing signed for another URL or with another token."""
+    form = MultiDictProxy(MultiDict(pairs))
+    path = SMS_PATH + "?x=1"
+    sdk = RequestValidator(tp.AUTH_TOKEN)
+    for url in (PUBLIC + path, f"{PUBLIC}{path}#{CONNECTION_OVERRIDES}"):
+        assert h.channel._signed(path, form, sdk.compute_signature(url, form).encode())
+    wrong = [
+        sdk.compute_signature(PUBLIC + SMS_PATH + "?x=2", form),
+        sdk.compute_signature("https://attacker.example.org/hl" + path, form),
+        RequestValidator("0" * 32).compute_signature(PUBLIC + path, form),
+        "",
+    ]
+    for signature in wrong:
+        assert not h.channel._signed(path, form, signature.encode())
+
+
+async def test_a_form_with_repeated_fields_is_verified_as_signed(h: Harness) -> None:
+    """Through the webhook: a signed form whose fields repeat is ours; one changed is not."""
+    pairs = [*tp.inbound_sms(PHONE, "po").items(), ("MediaUrl0", "b"), ("MediaUrl0", "a")]
+    signature = RequestValidator(tp.AUTH_TOKEN).compute_signature(
+        PUBLIC + SMS_PATH, MultiDict(pairs)
+    )
+    headers = {"X-Twilio-Signature": signature}
+    async with h.client.post(SMS_PATH, data=pairs, headers=headers) as resp:
+        assert resp.status == 200
+    changed = [*pairs[:-1], ("MediaUrl0", "c")]
+    async with h.client.post(SMS_PATH, data=changed, headers=headers) as resp:
+        assert resp.status == 403
+    assert len(h.rec.inbound) == 1
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"To": PHONE, "Body": "Më rreh & s'kam ku të shkoj = 100% 🙁\n+1"},
+        {"StatusCallback": "https://helpline.example.org/hl/webhooks/twilio/status?a=b c"},
+        {"ContentSid": "HX" + "0" * 32, "ContentVariables": '{"1": "Ë/ë"}'},
+        {"Body": ""},
+    ],
+)
+def test_encode_form_writes_what_aiohttp_wrote(fields: dict[str, str]) -> None:
+    """The send's form, encoded by hand, is byte for byte aiohttp's FormData encoding."""
+    assert encode_form(fields).encode("ascii") == FormData(fields)()._value
