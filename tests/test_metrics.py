@@ -109,3 +109,30 @@ async def test_one_process_serves_its_metrics_and_the_database_totals(tmp_path: 
     assert value(text, "helpline_escalations_total") == 0
     assert "# TYPE helpline_alerts_sent_total counter" in text
     assert value(text, 'helpline_webhook_seconds_count{path="other"}') == 1
+
+
+def test_counts_go_to_their_own_labels_every_time() -> None:
+    """count_inbound and observe_webhook keep each label set's child: every call still counts,
+    and under its own labels."""
+    from prometheus_client import REGISTRY
+
+    from bot import metrics
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    inbound = "helpline_inbound_messages_total"
+    before = [sample(inbound, channel="sms", status=s) for s in ("processed", "duplicate")]
+    seconds = "helpline_webhook_seconds_count"
+    seen = [sample(seconds, path=p) for p in ("/webhooks/x", "/webhooks/y")]
+    for _ in range(3):
+        metrics.count_inbound("sms", "processed")
+        metrics.observe_webhook("/webhooks/x", 0.001)
+    metrics.count_inbound("sms", "duplicate")
+    metrics.observe_webhook("/webhooks/y", 0.2)
+    after = [sample(inbound, channel="sms", status=s) for s in ("processed", "duplicate")]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [3, 1]
+    assert [
+        sample(seconds, path=p) - s
+        for p, s in zip(("/webhooks/x", "/webhooks/y"), seen, strict=True)
+    ] == [3, 1]
