@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from bot.messages import Outbound, SendResult
@@ -182,3 +183,86 @@ async def test_a_sigkill_mid_batch_leaves_the_rows_leased_and_they_go_again(db, 
     async with db.uow() as uow:
         attempts = (await uow.conn.execute(sa.text("SELECT attempts FROM outbox"))).scalars()
         assert set(attempts) == {1}  # the lease that ran out with the dead sender counts
+
+
+class SameIdChannel:
+    """Accepts every message and gives each the same provider id (per-chat numbering)."""
+
+    name = "simulator"
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    async def send(self, msg: Outbound) -> SendResult:
+        self.sent.append(msg.outbox_id)
+        return SendResult(ok=True, external_id="SM-SAME")
+
+
+async def test_a_provider_id_clash_with_a_send_committing_at_once_is_recorded_on_a_retry(
+    db, caplog
+):
+    """PostgreSQL: another worker records the same provider id for another message and commits
+    while this record waits on the unique id. The mark fails (mark_sent has no savepoint of its
+    own), the record is rolled back and tried again, and the message counts as sent, without
+    the id; it is not sent again."""
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL only (SQLite has one writer)")
+    import asyncpg
+
+    from tests.store.fixtures import PG_HOST, PG_PORT, PG_USER
+
+    harness = await queued(db, people=1)
+    now = harness.clock()
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create("sim:other", "simulator", now)
+        other = await uow.outbox.add(
+            contact_id=contact.id,
+            channel="simulator",
+            urn="sim:other",
+            text="o",
+            due_at=now + timedelta(days=1),  # not this sender's to take
+            now=now,
+        )
+        await uow.messages.add_outbound(contact.id, "simulator", "o", now, other)
+        await uow.commit()
+    marked, release = asyncio.Event(), asyncio.Event()
+
+    async def other_worker() -> None:
+        async with db.uow() as uow:
+            await uow.outbox.mark_sent(other, external_id="SM-SAME", segments=1, now=now)
+            marked.set()
+            await release.wait()
+            await uow.commit()
+
+    holder = asyncio.create_task(other_worker())
+    await marked.wait()
+    channel = SameIdChannel()
+    sender = build_sender(db, {"simulator": channel}, harness.clock)
+    drain = asyncio.create_task(sender.drain_once())
+    name = db.engine.url.database
+    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=name)
+    try:
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        while not await admin.fetchval(waiting):  # each look a round trip: the record runs
+            assert not drain.done()
+    finally:
+        await admin.close()
+    release.set()
+    await holder
+    assert await drain == 1
+    assert len(channel.sent) == 1  # not sent twice
+    assert "recording failed (IntegrityError); trying again" in caplog.text
+    async with db.uow() as uow:
+        rows = (
+            await uow.conn.execute(
+                sa.text(
+                    "SELECT m.outbox_id, m.external_id, m.status, o.status AS row_status"
+                    " FROM messages m JOIN outbox o ON o.id = m.outbox_id"
+                    " WHERE m.direction = 'out' ORDER BY m.outbox_id"
+                )
+            )
+        ).all()
+    by_row = {r.outbox_id: (r.external_id, r.status, r.row_status) for r in rows}
+    assert by_row[other] == ("SM-SAME", "sent", "sent")
+    [mine] = channel.sent
+    assert by_row[mine] == (None, "sent", "sent")

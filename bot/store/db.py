@@ -621,6 +621,8 @@ class UnitOfWork:
         self._locked = False
         self._token: Token[frozenset[int]] | None = None
         self._lease: _Lease | None = None
+        # Savepoints of this unit of work open now (unit() keeps a RELEASE only at depth 0).
+        self._savepoints = 0
 
     async def __aenter__(self) -> UnitOfWork:
         db = self._db
@@ -650,6 +652,17 @@ class UnitOfWork:
         """A unit of work inside this one (same connection and repositories) that commits or
         rolls back alone: `async with uow.savepoint() as inner: ...; await inner.commit()`."""
         return Savepoint(self)
+
+    def unit(self) -> Savepoint:
+        """A savepoint for one unit of a group commit (bot/store/group_commit.py): as
+        savepoint(), but its commit does not RELEASE it; this unit of work's COMMIT does.
+
+        A round trip fewer for every unit on PostgreSQL (each unit's RELEASE was one). The
+        savepoints kept open stack up under one name, and ROLLBACK TO takes the innermost: a
+        later unit that fails still undoes only its own work. Opened inside another open
+        savepoint of this unit of work, it is released as usual (the outer one's ROLLBACK TO
+        must not stop at it)."""
+        return Savepoint(self, keep=self._savepoints == 0)
 
     async def commit(self) -> None:
         """Commit everything done in this unit of work."""
@@ -724,10 +737,11 @@ class Savepoint(UnitOfWork):
     in SQLite and PostgreSQL alike, RELEASE and ROLLBACK TO take the innermost.
     """
 
-    def __init__(self, outer: UnitOfWork) -> None:
+    def __init__(self, outer: UnitOfWork, *, keep: bool = False) -> None:
         super().__init__(outer._db)
         self._outer = outer
         self._open = False
+        self._keep = keep
 
     async def __aenter__(self) -> Savepoint:
         # The outer unit of work's connection and repositories: the class annotations name them.
@@ -737,18 +751,23 @@ class Savepoint(UnitOfWork):
             setattr(self, name, getattr(self._outer, name))
         await driver.SAVEPOINT.execute(self.conn)
         self._open = True
+        self._outer._savepoints += 1
         return self
 
     async def commit(self) -> None:
-        """Keep what this unit did (RELEASE SAVEPOINT); the outer unit commits it."""
+        """Keep what this unit did (RELEASE SAVEPOINT, unless kept open for the outer unit's
+        COMMIT: see UnitOfWork.unit); the outer unit commits it."""
         if self._open:
             self._open = False
-            await driver.RELEASE.execute(self.conn)
+            self._outer._savepoints -= 1
+            if not self._keep:
+                await driver.RELEASE.execute(self.conn)
 
     async def rollback(self) -> None:
         """Undo what this unit did, and only that (ROLLBACK TO SAVEPOINT)."""
         if self._open:
             self._open = False
+            self._outer._savepoints -= 1
             await driver.ROLLBACK_TO.execute(self.conn)
             await driver.RELEASE.execute(self.conn)
 

@@ -118,7 +118,7 @@ class GroupCommit:
             async with self.db.uow() as shared:
                 for work, _ in batch:
                     try:
-                        outcomes.append((True, await work(shared.savepoint)))
+                        outcomes.append((True, await work(shared.unit)))
                     except Exception as exc:  # its savepoint is rolled back; the others stay
                         if lost_race(exc):
                             # A deadlock with another worker's batch (PostgreSQL breaks it

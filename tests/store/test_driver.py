@@ -383,8 +383,9 @@ async def test_a_driver_savepoint_undoes_only_its_own_statements(db, now):
 
 async def test_postgres_two_sends_given_one_id_at_once_both_count_as_sent(db, now):
     """Two workers record the same provider id for two messages at the same moment: the second
-    waits for the first on the unique id, fails when it commits, inside its savepoint, and
-    keeps its mark without the id (its transaction goes on)."""
+    waits for the first on the unique id and fails when it commits (mark_sent has no savepoint
+    of its own: the sender's record is rolled back and tried again, tests/test_outbox_records.py);
+    tried again, it keeps its mark without the id."""
     if db.dialect != "postgresql":
         pytest.skip("PostgreSQL only (SQLite has one writer)")
     import asyncio
@@ -414,6 +415,9 @@ async def test_postgres_two_sends_given_one_id_at_once_both_count_as_sent(db, no
 
     async def second() -> None:
         async with db.uow() as uow:
+            with pytest.raises(sa.exc.IntegrityError):
+                await uow.outbox.mark_sent(ids[1], external_id="SM-SAME", segments=1, now=now)
+        async with db.uow() as uow:  # the retry
             await uow.outbox.mark_sent(ids[1], external_id="SM-SAME", segments=1, now=now)
             await uow.commit()
 

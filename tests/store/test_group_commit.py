@@ -267,3 +267,71 @@ async def test_a_batch_that_does_not_yield_keeps_the_lock_to_its_end(db, now, co
     assert done == ["a0", "a1", "a2"]
     assert await actions(db) == ["a0", "a1", "a2", "other"]
     assert len(commits) == 2
+
+
+async def test_units_keep_their_savepoints_open_for_the_shared_commit(db, now, commits):
+    """A committed unit sends no RELEASE (the shared COMMIT keeps its work): a round trip fewer
+    per unit on PostgreSQL. A failing unit after several kept ones still undoes only its own."""
+    from bot.store import driver
+
+    seen: list[str] = []
+    driver.observers.append(seen.append)
+    try:
+        group = GroupCommit(db, "test")
+        works = [writer("a0", now), writer("a1", now), writer("bad", now, fail=True)]
+        works += [writer("a3", now), writer("bad2", now, fail=True), writer("a5", now)]
+        done = await asyncio.gather(*(group.run(w) for w in works), return_exceptions=True)
+    finally:
+        driver.observers.remove(seen.append)
+    assert [d for d in done if isinstance(d, str)] == ["a0", "a1", "a3", "a5"]
+    assert len(commits) == 1
+    assert await actions(db) == ["a0", "a1", "a3", "a5"]
+    statements = [s.split()[0].upper() for s in seen if s.split()[0].upper() in _SP]
+    # Six SAVEPOINTs; a ROLLBACK TO and its RELEASE for each failed unit only.
+    assert statements.count("SAVEPOINT") == 6
+    assert statements.count("ROLLBACK") == 2 and statements.count("RELEASE") == 2
+
+
+_SP = {"SAVEPOINT", "RELEASE", "ROLLBACK"}
+
+
+async def test_a_unit_opened_inside_another_is_released_and_rolled_back_with_it(db, now):
+    """Nested, a unit's savepoint is released as usual: the outer one failing undoes both
+    (kept open, ROLLBACK TO would have stopped at the inner one)."""
+    group = GroupCommit(db, "test")
+
+    async def nested(unit: Unit) -> None:
+        async with unit() as outer:
+            await outer.audit.add("outer", now=now)
+            async with unit() as inner:
+                await inner.audit.add("inner", now=now)
+                await inner.commit()
+            raise RuntimeError("outer failed")
+
+    done = await asyncio.gather(
+        group.run(writer("a0", now)),
+        group.run(nested),
+        group.run(writer("a2", now)),
+        return_exceptions=True,
+    )
+    assert done[0] == "a0" and done[2] == "a2" and isinstance(done[1], RuntimeError)
+    assert await actions(db) == ["a0", "a2"]
+
+
+async def test_a_unit_opened_after_a_kept_one_in_the_same_work_rolls_back_alone(db, now):
+    """Two units one after the other in one work: the second failing undoes only itself."""
+    group = GroupCommit(db, "test")
+
+    async def two(unit: Unit) -> None:
+        async with unit() as first:
+            await first.audit.add("first", now=now)
+            await first.commit()
+        async with unit() as second:
+            await second.audit.add("second", now=now)
+            raise RuntimeError("second failed")
+
+    done = await asyncio.gather(
+        group.run(writer("a0", now)), group.run(two), return_exceptions=True
+    )
+    assert done[0] == "a0" and isinstance(done[1], RuntimeError)
+    assert await actions(db) == ["a0", "first"]

@@ -9,7 +9,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.safe_times import HELD, TO_HER
-from bot.store import driver
 from bot.store.driver import Prepared
 from bot.store.models import ALSO_SENT, OUTBOX_KINDS, ContactRow, MessageRow, OutboxRow
 from bot.store.records import OutboxItem
@@ -261,19 +260,14 @@ class OutboxRepo(Repo):
             ).scalar_one_or_none()
         if channel is not None:
             params["of_channel"] = channel
-            if external_id is None:
-                await MARK_MESSAGE_SENT_NO_ID.execute(self.conn, params)
-            elif self.postgres:
-                # Two sends committing at once (several workers, or chats side by side) do
-                # not see each other's id, and the second would fail: the whole mark, and
-                # the message would go again after its lease. Keep the message without it.
-                try:
-                    async with driver.savepoint(self.conn):
-                        await MARK_MESSAGE_SENT.execute(self.conn, params)
-                except sa.exc.IntegrityError:
-                    await MARK_MESSAGE_SENT_NO_ID.execute(self.conn, params)
-            else:
-                await MARK_MESSAGE_SENT.execute(self.conn, params)
+            # Two sends given one id and committing at once (PostgreSQL: several workers)
+            # do not see each other's id, and the second fails here on the unique id. No
+            # savepoint of its own (its SAVEPOINT and RELEASE were two round trips for every
+            # message sent): the caller's record is rolled back and tried again
+            # (bot/outbox.py _record_outcome), when the other's id is committed and this
+            # message keeps none (tests/test_outbox_records.py).
+            mark = MARK_MESSAGE_SENT if external_id is not None else MARK_MESSAGE_SENT_NO_ID
+            await mark.execute(self.conn, params)
         if erased:  # nearly never: the look above spared a SELECT for every other message
             await self._forget_if_erased(outbox_id, sent_sid=external_id)
 
