@@ -4,7 +4,7 @@ nothing run outside the unit of work's transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from bot.store.db import Database, storage_failure
 from bot.store.models import UTCDateTime
 from bot.store.repos import alerts, base, cases, contacts, coordinators, messages, outbox, sessions
 from bot.store.repos.fires import REPLACE_FIRE
+from tests.store.same_sql import both, same
 
 URN = "tel:+355690000001"
 
@@ -70,36 +71,6 @@ async def kinds_table(db: Database) -> Any:
     yield kinds
     async with db.engine.begin() as conn:
         await conn.run_sync(meta.drop_all)
-
-
-async def both(
-    conn: AsyncConnection, prepared: driver.Prepared, params: Mapping[str, Any] = {}
-) -> tuple[Any, Any]:
-    """The rows (or, for a statement without any, the row count) SQLAlchemy gives and those the
-    driver path gives, each in a savepoint rolled back after it (so a DML statement sees the
-    same data both times)."""
-    async with conn.begin_nested() as savepoint:
-        result = await conn.execute(prepared.statement, dict(params))
-        returns_rows = result.returns_rows
-        by_sqlalchemy = result.all() if returns_rows else result.rowcount
-        await savepoint.rollback()
-    async with conn.begin_nested() as savepoint:
-        outcome = await prepared.execute(conn, params)
-        by_driver = outcome.rows if returns_rows else outcome.rowcount
-        await savepoint.rollback()
-    return by_sqlalchemy, by_driver
-
-
-def same(expected: Any, got: Any) -> None:
-    """Equal rows (names, Python types value by value) or equal row counts."""
-    assert got == expected
-    if isinstance(expected, int):
-        assert expected >= 0
-        return
-    for want, have in zip(expected, got, strict=True):
-        assert have._fields == want._fields
-        assert [type(v) for v in have] == [type(v) for v in want]
-        assert have._mapping == want._mapping
 
 
 async def test_every_column_type_reads_and_writes_as_sqlalchemy_does(db, kinds_table):
