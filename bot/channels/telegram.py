@@ -282,8 +282,21 @@ def error_result(exc: TelegramError) -> SendResult:
 _NOT_GIVEN = type(BaseRequest.DEFAULT_NONE)
 
 
+def _parse_json_quietly(payload: bytes) -> Any:
+    """PTB's BaseRequest.parse_json_payload (its documented override point) without its log
+    line: that printed a whole answer that is not JSON at ERROR, and such an answer (a proxy's
+    page, an echo) can carry the text we sent her. Our line says only that, and its size."""
+    try:
+        return json.loads(payload.decode("utf-8", "replace"))
+    except ValueError as exc:
+        log.warning("telegram: an answer was not JSON (%d bytes)", len(payload))
+        raise TelegramError("Invalid server response") from exc
+
+
 class _Answered(BaseRequest):
     """An answer already read off the wire, for PTB's BaseRequest.post to read as its own."""
+
+    parse_json_payload = staticmethod(_parse_json_quietly)
 
     def __init__(self, status: int, payload: bytes) -> None:
         self._answer = (status, payload)
@@ -319,6 +332,8 @@ class AiohttpRequest(BaseRequest):
     PTB's own BaseRequest.post reads each answer (for the channel's direct calls too, through
     `call`), so errors come back as the same TelegramError subclasses (RetryAfter, Forbidden,
     BadRequest, ...) that error_result maps."""
+
+    parse_json_payload = staticmethod(_parse_json_quietly)
 
     def __init__(self, pool: int = POOL_SIZE, read_timeout: float = READ_TIMEOUT) -> None:
         self.pool = pool

@@ -475,6 +475,20 @@ async def test_telegram_stop_closes_the_one_session(tmp_path: Path, raw: RawServ
         await channel.send(telegram_to())
 
 
+async def test_telegram_answer_that_is_not_json_is_never_logged(
+    telegram: TelegramChannel, raw: RawServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 200 whose body is not JSON (here an echo of her words) is retried, and no log line of
+    ours or PTB's carries the body: PTB's own parser printed it whole at ERROR."""
+    caplog.set_level(logging.DEBUG)
+    raw.answer("sendMessage", Answer(200, "<p>jam ne rrezik</p>", content_type="text/html"))
+    result = await telegram.send(telegram_to())
+    assert result == SendResult(ok=False, retry=True, error="bad_response")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "rrezik" not in logged
+    assert "not JSON" in logged
+
+
 async def test_telegram_network_errors_never_show_the_token(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
