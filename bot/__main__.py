@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from bot.config import MissingKeys, SettingError, Settings, load_settings
@@ -40,27 +41,41 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
     if args.workers > 1:  # before the app's imports: the supervisor needs none of them
         return _serve_workers(settings, args)
+    from bot.workers import StartupWatch
+
+    # Armed before the app's imports: a start-up that never ends exits, saying where it is.
+    watch = StartupWatch(_seconds(settings.startup_timeout))
+    watch.arm()
     from aiohttp import web
 
     from bot.app import StartupError, serving_app
 
+    def serving(*_: object) -> None:
+        watch.done()
+        print(
+            f"helpline serving on http://{settings.host}:{settings.port} "
+            + ("(simulator: /simulator)" if settings.simulator else "(simulator off)"),
+            flush=True,
+        )
+
     try:
         web.run_app(
-            serving_app(settings),
+            serving_app(settings, watch),
             host=settings.host,
             port=settings.port,
             reuse_port=args.reuse_port or None,  # a worker of `serve --workers N`
             access_log=None,  # access logs would carry URLs and addresses; metrics cover traffic
-            print=lambda *_: print(
-                f"helpline serving on http://{settings.host}:{settings.port} "
-                + ("(simulator: /simulator)" if settings.simulator else "(simulator off)"),
-                flush=True,
-            ),
+            print=serving,
         )
     except StartupError as exc:
         print(f"helpline: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _seconds(timeout: timedelta) -> float | None:
+    """A start-up bound in seconds; None when the setting is 0 (no bound)."""
+    return timeout.total_seconds() or None
 
 
 def _serve_workers(settings: Settings, args: argparse.Namespace) -> int:
@@ -89,7 +104,9 @@ def _serve_workers(settings: Settings, args: argparse.Namespace) -> int:
     ours = not os.environ.get(MULTIPROC_ENV)
     metrics_dir = prepare_multiprocess_dir()  # before the workers start: they inherit it
     try:
-        return Supervisor(args.workers, command).run()
+        return Supervisor(
+            args.workers, command, startup_timeout=_seconds(settings.startup_timeout)
+        ).run()
     finally:
         if ours:
             shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -52,10 +52,14 @@ from bot.web.keys import (
 from bot.web.limits import ReplyLimiter
 from bot.web.security import setup_security
 from bot.web.simulator import setup_simulator
+from bot.workers import StartupWatch
 
 log = logging.getLogger(__name__)
 
 KEYS_CHECK_SECONDS = 5.0  # /healthz answers within a monitor's timeout even when writes queue
+# The step start-up is in, for `serve`'s watch (bot/workers.py StartupWatch); build_app's own
+# never fires.
+STARTUP = web.AppKey("startup", StartupWatch)
 
 
 def utcnow() -> datetime:
@@ -88,24 +92,30 @@ async def store_flow_versions(db: Database, flows: FlowLibrary, now: datetime) -
 
 async def _runtime(app: web.Application) -> AsyncIterator[None]:
     settings, clock = app[SETTINGS], app[CLOCK]
+    step = app[STARTUP].at
     if settings.dev_keys:
         log.warning(
             "using development keys from %s; set HELPLINE_DATA_KEYS and HELPLINE_SECRET_KEY "
             "in production",
             settings.var_dir / "dev-keys.json",
         )
+    step("checking the database's schema")
     try:
         db = await open_database(settings, newest_schema=True)
     except OldSchema as exc:
         raise StartupError(str(exc)) from None
+    step("loading the flows")
     flows = FlowLibrary(settings.flows_dir)
     loaded = flows.reload()
     if not loaded.ok:
         await db.dispose()
         problems = "\n".join(str(p) for p in loaded.problems)
         raise StartupError(f"the flows have errors, fix them and start again:\n{problems}")
+    step("storing the flow versions")
     await store_flow_versions(db, flows, clock())
+    step("loading the language models")
     language.warm_up()  # before the first message, not during it
+    step("loading the municipalities")
     places = places_from(await ensure_municipalities(db))
     catalogs = Catalogs()
     channels = app[CHANNELS]
@@ -156,7 +166,8 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     app[DB], app[FLOWS], app[CATALOGS] = db, flows, catalogs
     app[PIPELINE], app[SENDER] = pipeline, sender
     # Channels start only now: Telegram's poller hands updates to app[PIPELINE] at once.
-    for channel in channels.values():
+    for name, channel in channels.items():
+        step(f"starting the {name} channel")
         await channel.start()
     sender_task = asyncio.create_task(sender.run(), name="outbox-sender")
     leader_task = asyncio.create_task(leader.run(), name="leader-election")
@@ -169,6 +180,8 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     )
     scheduler.start()
     log.info("helpline ready (flows: %s)", ", ".join(sorted(flows.current)))
+    # What runs next: the admin pages' start-up (bot/web/admin.py), then serving_app's.
+    step("applying the stored publications and translations (admin start-up)")
     try:
         yield
     finally:
@@ -189,14 +202,20 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         await db.dispose()
 
 
-def serving_app(settings: Settings) -> web.Application:
-    """The application `helpline serve` runs: build_app, and its start-up's objects frozen."""
+def serving_app(settings: Settings, watch: StartupWatch | None = None) -> web.Application:
+    """The application `helpline serve` runs: build_app, and its start-up's objects frozen;
+    `watch` is told each step of its start-up."""
+    if watch is not None:
+        watch.at("building the application")
     app = build_app(settings)
+    if watch is not None:
+        app[STARTUP] = watch
     app.on_startup.append(_freeze_heap)  # after _runtime's start-up (cleanup_ctx runs first)
     return app
 
 
 async def _freeze_heap(app: web.Application) -> None:
+    app[STARTUP].at("freezing start-up's objects")
     # What start-up built (flows, the understanding lexicon, catalogs, SQLAlchemy's tables and
     # compiled statements) lives as long as the process. Frozen, a full collection no longer
     # walks it: under load those took 80-120 ms with the event loop stopped, which was the
@@ -206,6 +225,7 @@ async def _freeze_heap(app: web.Application) -> None:
     # A flow published since start-up replaces frozen objects, which the collector would never
     # free if they hold cycles: once a night, at a quiet hour, everything is looked at again.
     app[SCHEDULER].add_daily(_refreeze, at="04:30", id="refreeze-heap")
+    app[STARTUP].at("opening the port")  # the last of start-up: aiohttp's sites start next
 
 
 async def _refreeze() -> None:
@@ -343,6 +363,7 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> 
     app.middlewares.append(prom.webhook_timer)
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    app[STARTUP] = StartupWatch(None)
     app[HUB] = Hub()
     app.cleanup_ctx.append(_runtime)
 

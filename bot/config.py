@@ -79,6 +79,9 @@ class Settings:
     telegram_rate: float | None = None
     # Several workers: how often a follower tries to take over housekeeping from a dead leader.
     leader_retry: timedelta = timedelta(seconds=5)
+    # A server (or worker) whose start-up has not finished this long after it began says which
+    # step it is stuck in and exits with code 3, to be started again (bot/workers.py); 0: never.
+    startup_timeout: timedelta = timedelta(seconds=60)
     # Security (bot/retention.py, bot/web/limits.py): days message texts, free-text answers and
     # closed cases' links to the person are kept (0: forever); requests a minute per sender and
     # per client address on webhooks and sign-in; addresses of reverse proxies whose
@@ -353,6 +356,7 @@ def load_settings(
         sms_rate=_rate(env, "HELPLINE_SMS_RATE"),
         telegram_rate=_rate(env, "HELPLINE_TELEGRAM_RATE"),
         leader_retry=_duration(env, "HELPLINE_LEADER_RETRY", "PT5S"),
+        startup_timeout=_duration(env, "HELPLINE_STARTUP_TIMEOUT", "PT60S"),
         retention_days=_count(env, "HELPLINE_RETENTION_DAYS", 180),
         rate_per_sender=_count(env, "HELPLINE_RATE_PER_SENDER", 30),
         rate_per_ip=_count(env, "HELPLINE_RATE_PER_IP", 600),

@@ -1,8 +1,11 @@
-"""`helpline serve`'s application: what start-up built is frozen out of the collector's sight."""
+"""`helpline serve`'s application: what start-up built is frozen out of the collector's sight;
+a start-up that hangs ends the process, naming the step it hangs in."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +15,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import SCHEDULER, build_app, refreeze_heap, serving_app
 from bot.config import Settings, load_settings
 from bot.store import migrate
+from bot.web.keys import CHANNELS
+from bot.workers import STUCK, StartupWatch
 from tests.store.fixtures import DATA_KEYS, SECRET_KEY
 
 
@@ -62,3 +67,61 @@ def test_refreezing_collects_what_became_garbage_first(unfrozen: None) -> None:
     assert gc.collect() == 0
     refreeze_heap()
     assert gc.get_freeze_count() < frozen  # the cycle was collected before freezing again
+
+
+class UnansweringChannel:
+    """A channel whose provider never answers while it starts (start() waits until let go)."""
+
+    def __init__(self) -> None:
+        self.starting = asyncio.Event()
+        self.answer = asyncio.Event()
+
+    async def start(self) -> None:
+        self.starting.set()
+        await self.answer.wait()
+
+    async def stop(self) -> None:
+        """Nothing to close."""
+
+
+async def test_a_start_up_that_hangs_ends_the_process_naming_the_step(
+    tmp_path: Path,
+    unfrozen: None,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    loop = asyncio.get_running_loop()
+    exited: asyncio.Future[int] = loop.create_future()
+    # The watch's own thread ends the process; here it hands the exit code to the test.
+    watch = StartupWatch(
+        0.001, exit=lambda code: loop.call_soon_threadsafe(exited.set_result, code)
+    )
+    app = serving_app(await _settings(tmp_path), watch)
+    hanging = app[CHANNELS]["stuck"] = UnansweringChannel()
+    server = TestServer(app)
+    starting = asyncio.create_task(server.start_server())
+    try:
+        await hanging.starting.wait()
+        watch.arm()  # (`serve` arms it as the process starts; armed now, it fires here)
+        assert await exited == STUCK
+    finally:
+        hanging.answer.set()
+        await starting
+        await server.close()
+    [line] = [r.getMessage() for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert line == (
+        "start-up did not finish within 0.001 s, stuck starting the stuck channel; "
+        "exiting (code 3) to be started again"
+    )
+    # Then every thread's stack, and every task's down to what it awaits: here, the channel.
+    err = capfd.readouterr().err
+    assert "Current thread" in err
+    assert "in _runtime\n    await channel.start()\n" in err
+    assert "in start\n    await self.answer.wait()\n" in err
+
+
+async def test_the_watch_follows_start_up_to_its_last_step(tmp_path: Path, unfrozen: None) -> None:
+    watch = StartupWatch(None)
+    app = serving_app(await _settings(tmp_path), watch)
+    async with TestClient(TestServer(app)):
+        assert watch.step == "opening the port"  # the last step before aiohttp listens

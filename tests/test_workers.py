@@ -1,16 +1,22 @@
 """`helpline serve --workers 3` on PostgreSQL under load: the leader is SIGKILLed mid-send, and
-still every message is processed once, every reply sent once, and housekeeping moves on."""
+still every message is processed once, every reply sent once, and housekeeping moves on. A
+worker whose start-up hangs exits, naming where, and is started again."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import re
+import signal
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
+import asyncpg
 import psutil
 import pytest
 import sqlalchemy as sa
@@ -18,9 +24,16 @@ from aiohttp import web
 
 from bot.channels.twilio_sms import SMS_PATH
 from bot.store import migrate
+from bot.workers import STUCK, Supervisor
 from tests.auxil import twilio_payloads as tp
 from tests.auxil.fake_twilio import FakeTwilio
-from tests.auxil.server_process import ServerProcess, helpline
+from tests.auxil.server_process import (
+    ROOT,
+    START_TIMEOUT,
+    ServerProcess,
+    free_port,
+    helpline,
+)
 from tests.store.fixtures import (
     DATA_KEYS,
     SECRET_KEY,
@@ -230,3 +243,106 @@ async def _rows(url: str) -> dict[str, Any]:
         "sent_sids": sids,
         "attempts": attempts,  # a lease that ran out counts one
     }
+
+
+# A worker for the supervisor's tests: notes the start-up bound it was given, then ends as
+# told by the first argument ("stuck N": code 3 for its first N starts; "failing": code 1).
+# The last one stops the supervisor (SIGTERM, as systemd would) and waits to be stopped.
+WORKER = """
+import os, signal, sys
+from pathlib import Path
+notes = Path(sys.argv[2])
+with notes.open("a") as f:
+    f.write(os.environ.get("HELPLINE_STARTUP_TIMEOUT", "unset") + "\\n")
+if sys.argv[1] == "failing":
+    sys.exit(1)
+if len(notes.read_text().splitlines()) <= int(sys.argv[1].split()[1]):
+    sys.exit(3)
+os.kill(os.getppid(), signal.SIGTERM)
+signal.pause()
+"""
+
+
+def no_delay(_failures: int) -> float:
+    """Start again at once (the backoff's seconds are not what is tested)."""
+    return 0.0
+
+
+def test_a_worker_stuck_in_start_up_is_started_again_with_more_time(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    notes = tmp_path / "starts"
+    command = [sys.executable, "-c", WORKER, "stuck 4", str(notes)]
+    with caplog.at_level(logging.INFO, logger="bot.workers"):
+        code = Supervisor(1, command, startup_timeout=10, delay=no_delay).run()
+    # Four stuck starts in a row, quick as they were, did not stop everything (a bad setting
+    # does: below); each one after gets twice the time, up to 8 times the setting.
+    assert code == 0
+    inherited = os.environ.get("HELPLINE_STARTUP_TIMEOUT", "unset")
+    assert notes.read_text().split() == [inherited, "PT20S", "PT40S", "PT80S", "PT80S"]
+    stuck = [r.getMessage() for r in caplog.records if "did not finish starting" in r.getMessage()]
+    assert len(stuck) == 4 and f"(code {STUCK})" in stuck[0] and "with 80 s to start" in stuck[3]
+
+
+def test_workers_that_fail_to_start_stop_everything(tmp_path: Any) -> None:
+    notes = tmp_path / "starts"
+    command = [sys.executable, "-c", WORKER, "failing", str(notes)]
+    assert Supervisor(1, command, startup_timeout=10, delay=no_delay).run() == 1
+    inherited = os.environ.get("HELPLINE_STARTUP_TIMEOUT", "unset")
+    assert notes.read_text().split() == [inherited] * 3  # MAX_QUICK_EXITS
+
+
+@pytest.mark.postgres
+async def test_workers_whose_start_up_hangs_exit_saying_where_and_start_again(
+    database: str, tmp_path: Any
+) -> None:
+    """Start-up waits for a lock another session holds (a transaction that does not end):
+    each worker exits after HELPLINE_STARTUP_TIMEOUT naming its step, the supervisor starts
+    it again, and once the lock is gone both serve."""
+    env = {
+        "HELPLINE_DATABASE_URL": database,
+        "HELPLINE_VAR_DIR": str(tmp_path),
+        "HELPLINE_PUBLIC_URL": PUBLIC,
+        "HELPLINE_SECRET_KEY": SECRET_KEY,
+        "HELPLINE_DATA_KEYS": ",".join(DATA_KEYS),
+        "HELPLINE_STARTUP_TIMEOUT": "PT10S",
+    }
+    holder = await asyncpg.connect(database.replace("+asyncpg", ""))
+    locked = holder.transaction()
+    await locked.start()
+    await holder.execute("LOCK TABLE flow_versions IN ACCESS EXCLUSIVE MODE")
+    stuck = b"s, stuck storing the flow versions; exiting (code 3)"  # "...within 10 s, stuck..."
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "serve", "--port", str(free_port()), "--workers", "2",
+        cwd=ROOT, env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    output: list[bytes] = []
+
+    async def read_until(text: bytes, count: int = 1) -> None:
+        while sum(text in line for line in output) < count:
+            line = await proc.stdout.readline()  # type: ignore[union-attr]
+            assert line, b"".join(output).decode(errors="replace")
+            output.append(line)
+
+    try:
+        async with asyncio.timeout(START_TIMEOUT):  # a bound on a hang, never waited for
+            try:
+                # Killed before reaching the lock on a slow machine, a worker is started again
+                # with twice the time: one reaches it.
+                await read_until(stuck)
+                await read_until(b"starting another")
+            finally:
+                await locked.rollback()
+                await holder.close()
+            await read_until(b"helpline serving on", count=2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(START_TIMEOUT):
+            rest, _ = await proc.communicate()
+        output.append(rest)
+    log = b"".join(output).decode(errors="replace")
+    assert "did not finish starting in time (code 3); starting another" in log
+    assert "workers keep failing to start" not in log
+    assert proc.returncode == 0
