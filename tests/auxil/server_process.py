@@ -91,16 +91,24 @@ class ServerProcess:
                     self.output.append(line)
                     if READY in line:
                         waiting -= 1
-        except BaseException:
+        except BaseException as exc:
             # The caller has no server to stop yet: leave no process behind. SIGTERM, so that
             # `--workers` stops its workers too (SIGKILL would leave them serving).
             if self.proc.returncode is None:
                 self.proc.send_signal(signal.SIGTERM)
                 try:
                     async with asyncio.timeout(START_TIMEOUT):
+                        self.output.append(await self.proc.stdout.read())
                         await self.proc.wait()
                 except TimeoutError:
                     self.proc.kill()
+            if isinstance(exc, TimeoutError):
+                # What it printed is the only clue to a start that never ended (a worker
+                # stuck in start-up logs its step and stacks): keep it with the error.
+                raise TimeoutError(
+                    f'{waiting} of {self.ready} "serving on" lines missing after '
+                    f"{START_TIMEOUT:g} s; the server printed:\n{self.log()}"
+                ) from exc
             raise
         self._drain = asyncio.create_task(self._keep_reading())
         return self
