@@ -133,14 +133,16 @@ class OutboxRepo(Repo):
         due_at: datetime,
         now: datetime,
         meta: dict[str, Any] | None = None,
+        urn_enc: bytes | None = None,
     ) -> int:
-        """Queue a message; returns the outbox id."""
+        """Queue a message; returns the outbox id. `urn_enc`: a stored token of `urn` (her
+        contact's, which a configured key just decrypted), copied instead of encrypting again."""
         if kind not in OUTBOX_KINDS:
             raise ValueError(f"unknown outbox kind {kind!r}")
         row = dict(
             contact_id=contact_id,
             channel=channel,
-            urn_enc=self.crypto.encrypt(urn),
+            urn_enc=urn_enc if urn_enc is not None else self.crypto.encrypt(urn),
             payload_enc=self.crypto.encrypt_json(
                 {"text": text, "buttons": [dict(b) for b in buttons]}
             ),
