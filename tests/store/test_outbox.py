@@ -269,3 +269,38 @@ async def test_without_her_token_the_outbox_encrypts_her_address(db, now):
         ).scalar_one()
         assert db.crypto.is_current(bytes(token)) and db.crypto.decrypt(token) == URN
         await uow.commit()
+
+
+async def test_the_sender_decrypts_one_token_a_row(db, now, monkeypatch):
+    """The address travels in the payload: a claimed row costs one Fernet decryption, not two;
+    a row queued before (its payload without the address) is still read from urn_enc."""
+    from bot.store.crypto import Crypto
+
+    await _queue(db, now, 2)
+    async with db.uow() as uow:
+        old = await uow.outbox.add(
+            contact_id=None, channel="sms", urn=URN, text="older", due_at=now, now=now
+        )
+        await uow.conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.id == old)
+            .values(payload_enc=db.crypto.encrypt_json({"text": "older", "buttons": []}))
+        )
+        await uow.commit()
+    decrypted: list[bytes] = []
+    real = Crypto.decrypt
+
+    def counted(self: Crypto, token: bytes) -> str:
+        decrypted.append(token)
+        return real(self, token)
+
+    monkeypatch.setattr(Crypto, "decrypt", counted)
+    async with db.uow() as uow:
+        items = await uow.outbox.claim_due(now, 10, LEASE, "me")
+        await uow.commit()
+    assert sorted((i.urn, i.text) for i in items) == [
+        (URN, "message 0"),
+        (URN, "message 1"),
+        (URN, "older"),
+    ]
+    assert len(decrypted) == 2 + 2  # one a new row, two for the older one
