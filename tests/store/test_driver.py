@@ -417,7 +417,11 @@ async def test_postgres_two_sends_given_one_id_at_once_both_count_as_sent(db, no
     name = db.engine.url.database
     admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=name)
     try:
-        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        # This database's sessions only: the server is shared with other tests' databases.
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
         while not await admin.fetchval(waiting):  # each look a round trip: `two` runs meanwhile
             assert not two.done()
     finally:
