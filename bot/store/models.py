@@ -49,26 +49,14 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         # formatting by a %-template of seven fields; py-spy put the two at 5.6 % of the
         # server's CPU under bench/load.py. isoformat is C: 2.3 -> 1.2 us a value. It writes
         # DATETIME's storage format exactly (microseconds always, tests/store/test_models.py).
-        # The last value's text is kept: a message binds its one clock reading many times
-        # (her contact, her message, the session, the outbox row, ...), and replace and
-        # isoformat are still ~1.5-3 µs a value. By identity (a datetime is immutable; the one
-        # kept cannot be freed and its id reused), swapped as one tuple.
-        last: list[tuple[datetime | None, str]] = [(None, "")]
-
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            seen, text = last[0]
-            if value is seen:
-                return text
-            given = value
             if value.tzinfo is not UTC:
                 if value.tzinfo is None or value.utcoffset() is None:
                     raise ValueError("naive datetime given to the store; use timezone-aware UTC")
                 value = value.astimezone(UTC)
-            text = value.replace(tzinfo=None).isoformat(" ", "microseconds")
-            last[0] = (given, text)
-            return text
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
         return process
 

@@ -50,31 +50,3 @@ def test_postgresql_keeps_the_aware_value() -> None:
     value = datetime(2026, 12, 3, 12, 0, tzinfo=timezone(timedelta(hours=2)))
     bound = process(value) if process is not None else value
     assert bound == value and bound.tzinfo is UTC
-
-
-class _Counted(datetime):
-    """A datetime that counts its conversions (the bind's replace)."""
-
-    replaced = 0
-
-    def replace(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
-        type(self).replaced += 1
-        return datetime.replace(self, *args, **kwargs)
-
-
-def test_the_sqlite_bind_converts_one_value_bound_again_once() -> None:
-    """A message binds its clock reading many times: converted once, the same text each time;
-    another value in between, and the first again, each still its own text."""
-    process = UTCDateTime().dialect_impl(SQLITE).bind_processor(SQLITE)
-    assert process is not None
-    first = _Counted(2026, 12, 3, 12, 0, 0, 5, tzinfo=UTC)
-    text = two_steps(first)
-    _Counted.replaced = 0
-    assert [process(first) for _ in range(5)] == [text] * 5
-    assert _Counted.replaced == 1
-    for value in [*VALUES, first, VALUES[3], VALUES[3], first]:
-        assert process(value) == two_steps(value)
-    assert process(None) is None and process(first) == two_steps(first)
-    with pytest.raises(ValueError, match="naive datetime"):
-        process(datetime(2026, 12, 3, 10, 0))
-    assert process(first) == two_steps(first)
