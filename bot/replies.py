@@ -57,6 +57,8 @@ async def queue_to_person(
         due_at=due_at,
         now=now,
         meta=meta,
+        # Her address as her contact stores it (Contact.urn_enc): not encrypted a second time.
+        urn_enc=contact.urn_enc,
     )
     await uow.messages.add_outbound(contact.id, contact.channel, text, now, outbox_id)
     return outbox_id

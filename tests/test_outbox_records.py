@@ -242,7 +242,12 @@ async def test_a_provider_id_clash_with_a_send_committing_at_once_is_recorded_on
     name = db.engine.url.database
     admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=name)
     try:
-        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        # This database's sessions only: the server is shared (other tests' databases), and
+        # a lock wait there let this loop end before the record waited (the clash missed).
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
         while not await admin.fetchval(waiting):  # each look a round trip: the record runs
             assert not drain.done()
     finally:

@@ -88,6 +88,25 @@ async def test_every_column_type_reads_and_writes_as_sqlalchemy_does(db, kinds_t
         await uow.commit()
 
 
+async def test_values_the_statement_fixes_are_written_as_sqlalchemy_writes_them(db, kinds_table):
+    """The statement's own values (bound once at compile time, processed then) of every
+    type, with the caller's beside them; the same fixed value at every run."""
+    fixed = dict(KIND_ROWS[0])
+    given = {"small": sa.bindparam("n")}
+    stmt = driver.Prepared(sa.insert(kinds).values(**(fixed | given)).returning(*kinds.c))
+    async with db.uow() as uow:
+        by_driver = [await stmt.first(uow.conn, {"n": n}) for n in (1, 2)]
+        read = (await uow.conn.execute(sa.select(kinds).order_by(kinds.c.id))).all()
+        assert [dict(r._mapping) for r in by_driver] == [dict(r._mapping) for r in read]
+        for row, n in zip(read, (1, 2), strict=True):
+            assert dict(row._mapping) == {"id": row.id} | fixed | {"small": n}
+        same(*await both(uow.conn, stmt, {"n": 3}), ignore=["id"])
+        # A value the statement fixes, given by the caller, is the caller's (as SQLAlchemy).
+        other = await stmt.first(uow.conn, {"n": 4, "name": "tjetër"})
+        assert other is not None and (other.small, other.name) == (4, "tjetër")
+        await uow.commit()
+
+
 async def test_hot_statements_give_what_sqlalchemy_gives(db, now):
     """The repositories' prebuilt statements, each run both ways on the same data."""
     later = now + timedelta(minutes=5)
@@ -398,7 +417,11 @@ async def test_postgres_two_sends_given_one_id_at_once_both_count_as_sent(db, no
     name = db.engine.url.database
     admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=name)
     try:
-        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        # This database's sessions only: the server is shared with other tests' databases.
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
         while not await admin.fetchval(waiting):  # each look a round trip: `two` runs meanwhile
             assert not two.done()
     finally:

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from bot.store.db import Database
 from bot.store.repos.base import _claim as claim_statement
@@ -216,3 +217,90 @@ async def test_held_rows_wait_go_when_released_and_go_stale_at_retention(db, now
         assert await uow.outbox.hold(cid) == 1
         await uow.commit()
     assert await _claim(db, now + timedelta(days=365)) == []
+
+
+async def test_a_reply_copies_her_stored_address_instead_of_encrypting_it(db, now, monkeypatch):
+    """queue_to_person: two Fernet encryptions (the outbox's payload, her conversation's copy),
+    not three; the outbox row holds her contact's own token, which the sender reads."""
+    from bot.replies import queue_to_person
+    from bot.store.models import ContactRow
+
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
+        await uow.commit()
+    encrypted: list[str] = []
+    real = db.crypto.encrypt
+
+    def counted(text: str) -> bytes:
+        encrypted.append(text)
+        return real(text)
+
+    monkeypatch.setattr(db.crypto, "encrypt", counted)
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
+        oid = await queue_to_person(uow, contact, "Përshëndetje", kind="reply", due_at=now, now=now)
+        await uow.commit()
+    assert oid is not None
+    assert URN not in encrypted and len(encrypted) == 2
+    contacts = ContactRow.__table__
+    async with db.uow() as uow:
+        stored = (
+            await uow.conn.execute(
+                sa.select(outbox.c.urn_enc, contacts.c.urn_enc.label("hers")).join(
+                    contacts, contacts.c.id == outbox.c.contact_id
+                )
+            )
+        ).one()
+        assert bytes(stored.urn_enc) == bytes(stored.hers)
+        (item,) = await uow.outbox.claim_due(now, 10, LEASE, "me")
+        assert (item.id, item.urn, item.text) == (oid, URN, "Përshëndetje")
+        await uow.commit()
+
+
+async def test_without_her_token_the_outbox_encrypts_her_address(db, now):
+    """A caller that has no stored token (an alert, a system message) still gets her address
+    encrypted, under the newest key."""
+    async with db.uow() as uow:
+        oid = await uow.outbox.add(
+            contact_id=None, channel="sms", urn=URN, text="x", due_at=now, now=now
+        )
+        token = (
+            await uow.conn.execute(sa.select(outbox.c.urn_enc).where(outbox.c.id == oid))
+        ).scalar_one()
+        assert db.crypto.is_current(bytes(token)) and db.crypto.decrypt(token) == URN
+        await uow.commit()
+
+
+async def test_the_sender_decrypts_one_token_a_row(db, now, monkeypatch):
+    """The address travels in the payload: a claimed row costs one Fernet decryption, not two;
+    a row queued before (its payload without the address) is still read from urn_enc."""
+    from bot.store.crypto import Crypto
+
+    await _queue(db, now, 2)
+    async with db.uow() as uow:
+        old = await uow.outbox.add(
+            contact_id=None, channel="sms", urn=URN, text="older", due_at=now, now=now
+        )
+        await uow.conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.id == old)
+            .values(payload_enc=db.crypto.encrypt_json({"text": "older", "buttons": []}))
+        )
+        await uow.commit()
+    decrypted: list[bytes] = []
+    real = Crypto.decrypt
+
+    def counted(self: Crypto, token: bytes) -> str:
+        decrypted.append(token)
+        return real(self, token)
+
+    monkeypatch.setattr(Crypto, "decrypt", counted)
+    async with db.uow() as uow:
+        items = await uow.outbox.claim_due(now, 10, LEASE, "me")
+        await uow.commit()
+    assert sorted((i.urn, i.text) for i in items) == [
+        (URN, "message 0"),
+        (URN, "message 1"),
+        (URN, "older"),
+    ]
+    assert len(decrypted) == 2 + 2  # one a new row, two for the older one

@@ -68,9 +68,13 @@ def _claim(
     """Repo.claim_rows's UPDATE for this table and database, built once and run on the
     driver (bot/store/driver.py): the sender claims on every pass."""
     now = sa.bindparam("now", type_=table.c.due_at.type)
+    # Statuses written into the SQL, not bound: on a table with a partial index on its status
+    # (fires), SQLite would re-prepare the statement at every run (see repos/sessions.py).
+    pending = sa.literal("pending", literal_execute=True)
+    leased = sa.literal("leased", literal_execute=True)
     due = sa.or_(
-        sa.and_(table.c.status == "pending", table.c.due_at <= now),
-        sa.and_(table.c.status == "leased", table.c.leased_until <= now),
+        sa.and_(table.c.status == pending, table.c.due_at <= now),
+        sa.and_(table.c.status == leased, table.c.leased_until <= now),
     )
     pick: Any = (
         sa.select(table.c.id)

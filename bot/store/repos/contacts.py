@@ -117,6 +117,7 @@ class ContactRepo(Repo):
             unreachable=row.unreachable,
             created_at=row.created_at,
             last_seen_at=row.last_seen_at,
+            urn_enc=bytes(row.urn_enc) if row.urn_enc is not None else None,
         )
 
     async def key_samples(self) -> list[bytes]:
