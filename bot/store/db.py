@@ -122,6 +122,18 @@ def async_url(url: str) -> str:
     return url
 
 
+# Every PostgreSQL session of ours: a transaction nothing uses for a minute is ended by the
+# server (ours last milliseconds; one left open by a stuck or killed process would hold its
+# locks and stop every worker's start-up or write behind it), and a client that went away is
+# noticed within seconds even while its session waits on a lock (without this PostgreSQL
+# notices only when it next writes to the socket, and keeps the locks held until then).
+# client_connection_check_interval needs PostgreSQL 14 or newer.
+PG_SESSION_SETTINGS = {
+    "idle_in_transaction_session_timeout": "60s",
+    "client_connection_check_interval": "5s",
+}
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An async engine set up for the helpline (used by Database and by the migrations)."""
     url = async_url(url)
@@ -129,7 +141,13 @@ def create_engine(url: str) -> AsyncEngine:
     # hide_parameters: an error's message must never carry the statement's values (numbers,
     # texts); the log gets the SQL without them.
     if parsed.get_backend_name() != "sqlite":
-        engine = create_async_engine(url, hide_parameters=True, pool_size=POOL_SIZE, max_overflow=0)
+        engine = create_async_engine(
+            url,
+            hide_parameters=True,
+            pool_size=POOL_SIZE,
+            max_overflow=0,
+            connect_args={"server_settings": PG_SESSION_SETTINGS},
+        )
         _ping_when_idle(engine)
         return engine
     path = parsed.database or ":memory:"

@@ -362,3 +362,15 @@ async def test_a_unit_of_work_cancelled_while_waiting_for_a_connection_takes_non
     async with db.uow() as uow:  # the connection given back went to no one cancelled
         assert (await uow.conn.execute(sa.text("SELECT 1"))).scalar_one() == 1
     assert db._leases == 1 and not db._waiting
+
+
+async def test_postgres_sessions_end_abandoned_transactions_and_notice_lost_clients(db, now):
+    """A transaction left open by a stuck or killed process must not hold its locks forever
+    (a worker's start-up waited behind one): the server ends it, and notices a client gone."""
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL only (SQLite's locks go with the process)")
+    async with db.uow() as uow:
+        show = sa.text("SELECT current_setting(:name)")
+        idle = await uow.conn.execute(show, {"name": "idle_in_transaction_session_timeout"})
+        check = await uow.conn.execute(show, {"name": "client_connection_check_interval"})
+        assert (idle.scalar_one(), check.scalar_one()) == ("1min", "5s")
