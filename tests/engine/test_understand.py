@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.engine import understand as u
@@ -243,3 +245,30 @@ def test_patterns_take_clause_start_and_end():
     assert u.find_patterns(t, [pattern], LEX) == []
     t = u.analyse("burri me rreh, ndihmoni ju lutem", LEX)
     assert u.find_patterns(t, [pattern], LEX) == [u.Hit(3, 4)]
+
+
+def test_the_patterns_a_word_may_start_are_each_filed_pattern_whose_keys_fit() -> None:
+    """_Starts files a concept-led pattern (the danger keyword's) under each of its keys: a word
+    finds the patterns a test of every pattern's keys finds, each once."""
+    from bot.engine.understand import _ANY, PREFIX_KEY, _index, _starts
+    from bot.flows.library import FlowLibrary
+
+    shipped = FlowLibrary(Path(u.__file__).parents[1] / "flows")
+    assert shipped.reload().ok
+    keywords = shipped.keywords
+    assert any(k.intent == "danger" for k in keywords.keywords)
+    index = _index(keywords.lexicon)
+    # Every word a concept's pattern starts with, and words beginning with each filed prefix.
+    words = {w for filed in index.exact.values() for w in filed}
+    words |= {f"{p}{end}" for filed in index.prefix.values() for p in filed for end in ("", "ej")}
+    words |= {"x", "babi", "sot"}
+    assert len(words) > 500
+    for keyword in keywords.keywords:
+        for patterns in keyword.phrases.values():
+            keys = [(p, index._first(p, set())) for p in patterns]
+            starts = _starts(patterns, keywords.lexicon)
+            for word in words:
+                fits = {("w", word), ("p", word[:PREFIX_KEY]), _ANY}
+                expected = [id(p) for p, k in keys if k & fits]
+                found = [id(p) for p in starts.candidates(word)]
+                assert sorted(found) == sorted(expected), (keyword.intent, word)
