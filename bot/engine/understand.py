@@ -30,6 +30,10 @@ _CYRILLIC = str.maketrans(
     }
 )  # fmt: skip
 _HAS_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+# The contractions that can match without an apostrophe ("no one"), in their order.
+_NO_APOSTROPHE_CONTRACTIONS = tuple(
+    (p, r) for p, r in CONTRACTIONS if not any(a in p.pattern for a in "'’`´")
+)
 
 NEGATION = "negation"  # concept names the layer itself relies on
 NEGATION_ADJACENT = "negation_adjacent"
@@ -88,9 +92,13 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
     cyrillic = bool(_HAS_CYRILLIC.search(folded))
     if cyrillic:
         folded = folded.translate(_CYRILLIC)
-    for pattern, replacement in CONTRACTIONS:
+    # Every contraction but the last, and every clitic, needs an apostrophe: most messages have
+    # none, and then those expressions are not run at all (the result is the same).
+    apostrophe = _APOSTROPHE.search(folded) is not None
+    for pattern, replacement in CONTRACTIONS if apostrophe else _NO_APOSTROPHE_CONTRACTIONS:
         folded = pattern.sub(replacement, folded)
-    folded = _APOSTROPHE.sub("", _CLITIC.sub(r"\1 ", folded))
+    if apostrophe:
+        folded = _APOSTROPHE.sub("", _CLITIC.sub(r"\1 ", folded))
     words: list[str] = []
     clauses: list[int] = []
     boundary_words = _single_words(lexicon, BOUNDARY_WORDS)

@@ -272,3 +272,39 @@ def test_the_patterns_a_word_may_start_are_each_filed_pattern_whose_keys_fit() -
                 expected = [id(p) for p, k in keys if k & fits]
                 found = [id(p) for p in starts.candidates(word)]
                 assert sorted(found) == sorted(expected), (keyword.intent, word)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no one is hurting me",  # the one contraction without an apostrophe
+        "No One  knows, i'm scared",
+        "i can’t leave, he won't let me",
+        "s'm'ka rrah, n`shpi, t´ia",  # clitics with each kind of apostrophe
+        "it's five o'clock, rock’n’roll",  # apostrophes inside words go
+        "Tiranë, Shkodër; Ç'është kjo?",
+        "мене бије",  # Cyrillic
+        "po",
+        "",
+    ],
+)
+def test_a_reading_skips_only_what_cannot_match(text: str) -> None:
+    """Performance: without an apostrophe the contractions that need one and the clitics are not
+    run, and ASCII is not walked for combining marks; the reading is the one the long way gives."""
+    import unicodedata
+
+    from bot.engine.lexicon import CONTRACTIONS
+    from bot.engine.normalise import fold
+
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    assert fold(text) == "".join(ch for ch in folded if not unicodedata.combining(ch))
+    long_way = fold(u._KEYCAP.sub(r" \1 ", text))
+    if u._HAS_CYRILLIC.search(long_way):
+        long_way = long_way.translate(u._CYRILLIC)
+    for pattern, replacement in CONTRACTIONS:
+        long_way = pattern.sub(replacement, long_way)
+    long_way = u._APOSTROPHE.sub("", u._CLITIC.sub(r"\1 ", long_way))
+    words = [u._collapse(w) for part in u._BOUNDARY.split(long_way) for w in u._WORD.findall(part)]
+    boundary = u._single_words(LEX, u.BOUNDARY_WORDS)
+    expected = [s for w in words if w not in boundary for s in LEX.variants.get(w, (w,))]
+    assert list(u.analyse(text, LEX).words) == expected
