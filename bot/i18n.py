@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import string
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -55,9 +56,10 @@ def fill(template: str, params: Mapping[str, object]) -> str | None:
     edited text reach into objects, and a wrong format spec would crash a reply. None when the
     braces cannot be parsed at all.
     """
-    try:
-        parts = list(_FORMATTER.parse(template))
-    except ValueError:
+    if "{" not in template and "}" not in template:
+        return template  # most texts, and every button label: nothing to parse
+    parts = _parsed(template)
+    if parts is None:
         return None
     out: list[str] = []
     for literal, field, spec, conversion in parts:
@@ -71,6 +73,18 @@ def fill(template: str, params: Mapping[str, object]) -> str | None:
             colon = f":{spec}" if spec else ""
             out.append("{" + field + bang + colon + "}")
     return "".join(out)
+
+
+# Performance: a reply's texts and, for every answer read, each label in both languages were
+# parsed at every message; a catalog's templates are few and not personal (params are filled
+# after), so their parts are kept, bounded.
+@lru_cache(maxsize=4096)
+def _parsed(template: str) -> tuple[tuple[str, str | None, str | None, str | None], ...] | None:
+    """str.Formatter's parts of a template, None when its braces cannot be parsed."""
+    try:
+        return tuple(_FORMATTER.parse(template))
+    except ValueError:
+        return None
 
 
 def pick_locale(locale: str | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 import phonenumbers
 
@@ -23,6 +24,16 @@ PHONE_SCHEMES = frozenset({"tel", "whatsapp"})
 
 def normalise_phone(raw: str, *, valid: bool = False, region: str = DEFAULT_REGION) -> str | None:
     """E.164 of a number (of `region` without a country code); None if not one (or not `valid`)."""
+    return _e164(raw, valid, region)
+
+
+# Performance: every SMS webhook reads its sender's number (phonenumbers' parse, check and
+# format: ~18 µs), and the same people write again and again; the answer never changes for a
+# number as written. In this process's memory only, bounded, never logged or stored (as
+# bot/data/numbers.py's country_of_urn and the per-sender limiter keep addresses).
+@lru_cache(maxsize=4096)
+def _e164(raw: str, valid: bool, region: str) -> str | None:
+    """normalise_phone's answer, computed once per number as written."""
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:

@@ -334,11 +334,10 @@ class Pipeline:
             session = Session.from_dict(stored.state) if stored else None
             frames = session.frames if session is not None else []
             keywords = self.flows.keywords
-            keyword_flows = {k.flow for k in keywords.keywords}
             read = analyse(inbound.text, keywords.lexicon)
             hits = tuple(detect_all(read, keywords))
             keyword = hits[0] if hits else None
-            flows_too = keyword is not None or (bool(frames) and frames[-1].flow in keyword_flows)
+            flows_too = keyword is not None or (bool(frames) and frames[-1].flow in keywords.flows)
             # Security: over the per-sender limit her message is kept (stored above, after the
             # duplicate check) and the replies are limited: held back, or none in a flood. A
             # keyword (danger, DIL, FSHI) always goes through at once.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import string
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,23 @@ def test_no_catalogs_at_all_still_answers(tmp_path: Path):
 def test_shipped_catalogs_load():
     catalogs = Catalogs()
     assert catalogs.has("sq", "sys.yes") and catalogs.has("en", "sys.yes")
+
+
+def test_a_template_is_parsed_once_and_a_text_without_braces_never(monkeypatch) -> None:
+    # Performance: texts are filled on every reply, labels read on every answer.
+    import bot.i18n as i18n
+
+    parsed: list[str] = []
+
+    class Counting(string.Formatter):
+        def parse(self, format_string):  # type: ignore[no-untyped-def]
+            parsed.append(format_string)
+            return super().parse(format_string)
+
+    monkeypatch.setattr(i18n, "_FORMATTER", Counting())
+    assert fill("Po, tani", {"name": "Ana"}) == "Po, tani"
+    template = "Rasti {reference} i {name} (i rrallë)"  # in no other test: not parsed yet
+    assert fill(template, {"reference": "K-1", "name": "Ana"}) == "Rasti K-1 i Ana (i rrallë)"
+    assert fill(template, {"reference": "K-2"}) == "Rasti K-2 i {name} (i rrallë)"
+    assert fill("x } y", {}) is None and fill("x } y", {}) is None
+    assert parsed == [template, "x } y"]

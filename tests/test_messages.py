@@ -52,3 +52,23 @@ def test_a_phone_urn_from_a_number_as_written() -> None:
     assert Urn.phone("whatsapp: 069", "whatsapp") is None
     assert str(Urn.phone("+383 44 123 456", "whatsapp")) == "whatsapp:+38344123456"
     assert set(SCHEMES.values()) >= {"sms", "telegram", "simulator"}
+
+
+def test_a_number_as_written_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Performance: every SMS webhook reads its sender's number; the same people write again.
+    import phonenumbers
+
+    parsed: list[str] = []
+    real = phonenumbers.parse
+
+    def counting(raw: str, region: str | None = None) -> phonenumbers.PhoneNumber:
+        parsed.append(raw)
+        return real(raw, region)
+
+    monkeypatch.setattr(phonenumbers, "parse", counting)
+    raw = "+355 69 777 1234"  # not written by any other test: not cached before this one
+    assert [str(Urn.phone(raw)) for _ in range(3)] == ["tel:+355697771234"] * 3
+    assert normalise_phone(raw) == "+355697771234"
+    assert normalise_phone(raw, valid=True) == "+355697771234"  # another question: parsed
+    assert normalise_phone(raw, region="XK") == "+355697771234"  # another region: parsed
+    assert parsed == [raw, raw, raw]

@@ -712,7 +712,9 @@ class TelegramChannel:
             result = error_result(exc)
             log.warning("telegram send outbox=%s failed: %s", msg.outbox_id, result.error)
             return result
-        log.info("telegram send outbox=%s: message %s", msg.outbox_id, ",".join(sent))
+        # DEBUG: a line per reply cost ~19 µs (1 % of a message's CPU); the outcome is recorded
+        # with the message (its ids), failures are still logged as warnings.
+        log.debug("telegram send outbox=%s: message %s", msg.outbox_id, ",".join(sent))
         # Long texts go as several messages; all their ids, so FSHI can delete each of them.
         return SendResult(ok=True, external_id=",".join(sent), segments=len(sent))
 

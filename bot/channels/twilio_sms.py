@@ -520,7 +520,9 @@ class TwilioSmsChannel:
             log.warning("twilio send outbox=%s: bad answer (%s)", msg.outbox_id, type(exc).__name__)
             return SendResult(ok=False, retry=True, error="bad_response")
         external_id = sid if isinstance(sid, str) else None
-        log.info("twilio send outbox=%s: %s", msg.outbox_id, external_id)
+        # DEBUG: a line per reply cost ~19 µs (1 % of a message's CPU); the outcome is recorded
+        # with the message (its provider id), failures are still logged as warnings.
+        log.debug("twilio send outbox=%s: %s", msg.outbox_id, external_id)
         return SendResult(ok=True, external_id=external_id, segments=self.segments(content))
 
     async def _delete(self, msg: Outbound) -> SendResult:

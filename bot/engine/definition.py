@@ -137,3 +137,8 @@ class KeywordSet:
 
     keywords: tuple[Keyword, ...] = ()
     lexicon: Lexicon = field(default_factory=Lexicon)
+    # The flows the keywords start, known once (the pipeline asks on every message).
+    flows: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "flows", frozenset(k.flow for k in self.keywords))

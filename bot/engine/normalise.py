@@ -14,6 +14,8 @@ _REPEATS = re.compile(r"(.)\1+")
 def fold(text: str) -> str:
     """Lower case without diacritics: 'Tiranë' -> 'tirane', 'Ç' -> 'c'."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
+    if decomposed.isascii():
+        return decomposed  # no combining marks in ASCII: no walk over every letter
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 

@@ -30,6 +30,10 @@ _CYRILLIC = str.maketrans(
     }
 )  # fmt: skip
 _HAS_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+# The contractions that can match without an apostrophe ("no one"), in their order.
+_NO_APOSTROPHE_CONTRACTIONS = tuple(
+    (p, r) for p, r in CONTRACTIONS if not any(a in p.pattern for a in "'’`´")
+)
 
 NEGATION = "negation"  # concept names the layer itself relies on
 NEGATION_ADJACENT = "negation_adjacent"
@@ -88,9 +92,13 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
     cyrillic = bool(_HAS_CYRILLIC.search(folded))
     if cyrillic:
         folded = folded.translate(_CYRILLIC)
-    for pattern, replacement in CONTRACTIONS:
+    # Every contraction but the last, and every clitic, needs an apostrophe: most messages have
+    # none, and then those expressions are not run at all (the result is the same).
+    apostrophe = _APOSTROPHE.search(folded) is not None
+    for pattern, replacement in CONTRACTIONS if apostrophe else _NO_APOSTROPHE_CONTRACTIONS:
         folded = pattern.sub(replacement, folded)
-    folded = _APOSTROPHE.sub("", _CLITIC.sub(r"\1 ", folded))
+    if apostrophe:
+        folded = _APOSTROPHE.sub("", _CLITIC.sub(r"\1 ", folded))
     words: list[str] = []
     clauses: list[int] = []
     boundary_words = _single_words(lexicon, BOUNDARY_WORDS)
@@ -343,28 +351,32 @@ class _Starts:
     def __init__(self, patterns: Sequence[Pattern], index: _Index) -> None:
         self.exact: dict[str, list[Pattern]] = {}
         self.prefix: dict[str, list[Pattern]] = {}
-        self.keyed: list[tuple[frozenset[tuple[str, str]], Pattern]] = []
+        self.anywhere: list[Pattern] = []
+        # A pattern starting with a concept is filed under each of the concept's keys here, for
+        # this list only (the concept's keys stay shared): a word then finds its patterns in two
+        # look-ups instead of a test of every such pattern's keys (the danger keyword's one
+        # pattern has hundreds of keys, tried at every word of every message).
         for pattern in patterns:
             keys = index._first(pattern, set())
-            if len(keys) == 1:
-                ((kind, key),) = keys
-                if kind == "w":
-                    self.exact.setdefault(key, []).append(pattern)
-                    continue
-                if kind == "p":
-                    self.prefix.setdefault(key, []).append(pattern)
-                    continue
-            self.keyed.append((keys, pattern))
+            if _ANY in keys:
+                self.anywhere.append(pattern)
+                continue
+            for kind, key in keys:
+                (self.exact if kind == "w" else self.prefix).setdefault(key, []).append(pattern)
+        # Each pattern once a word: one filed under a word and under that word's first letters
+        # is left under the letters only (callers take the longest match: order does not count).
+        for word, listed in self.exact.items():
+            also = self.prefix.get(word[:PREFIX_KEY])
+            if also:
+                listed[:] = [p for p in listed if not any(p is q for q in also)]
 
-    def candidates(self, word: str) -> list[Pattern]:
-        """The patterns that may start at `word`."""
-        found = [*self.exact.get(word, ()), *self.prefix.get(word[:PREFIX_KEY], ())]
-        if self.keyed:
-            exact, prefix = ("w", word), ("p", word[:PREFIX_KEY])
-            found += [
-                p for keys, p in self.keyed if exact in keys or prefix in keys or _ANY in keys
-            ]
-        return found
+    def candidates(self, word: str) -> Sequence[Pattern]:
+        """The patterns that may start at `word`, each once, in no particular order."""
+        exact = self.exact.get(word)
+        prefix = self.prefix.get(word[:PREFIX_KEY])
+        if prefix is None and not self.anywhere:
+            return exact or ()  # nearly always: one look-up found them all, or none
+        return [*(exact or ()), *(prefix or ()), *self.anywhere]
 
 
 _ANY = ("*", "")

@@ -504,3 +504,20 @@ async def test_telegram_network_errors_never_show_the_token(
     # Our own lines (PTB's DEBUG lines print its URLs, token included: __main__ quiets them).
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("bot"))
     assert ours and tgp.TOKEN.split(":")[1] not in ours and str(CHAT_ID) not in ours
+
+
+async def test_a_reply_sent_writes_no_log_line_at_info(
+    sms: TwilioSmsChannel,
+    telegram: TelegramChannel,
+    raw: RawServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Performance: a line a reply (~19 µs each) is at DEBUG; the outcome is in the store."""
+    caplog.set_level(logging.INFO, logger="bot")
+    assert (await sms.send(sms_to())).ok
+    assert (await telegram.send(telegram_to())).ok
+    assert [r for r in caplog.records if r.name.startswith("bot.channels")] == []
+    caplog.set_level(logging.DEBUG, logger="bot")
+    assert (await sms.send(sms_to())).ok and (await telegram.send(telegram_to())).ok
+    sent = [r.getMessage() for r in caplog.records if r.name.startswith("bot.channels")]
+    assert sent == ["twilio send outbox=1: " + SID, "telegram send outbox=1: message 100"]

@@ -17,8 +17,10 @@ from bot.engine import (
     resume,
 )
 from bot.engine import events as ev
+from bot.engine.definition import KeywordSet
 from bot.engine.keywords import detect_all
 from bot.engine.understand import analyse
+from bot.flows.library import FlowLibrary
 from bot.flows.loader import parse_flow
 
 from .conftest import NOW, make_env
@@ -328,3 +330,10 @@ def test_a_loop_without_waits_is_an_engine_error(env, library):
     loop_env = replace(env, flows=Source(), trigger_flow="loop")
     with pytest.raises(EngineError, match="without a wait"):
         resume(None, MsgResume("hi"), ContactView(), loop_env)
+
+
+def test_a_keyword_sets_flows_are_known_once(library: FlowLibrary) -> None:
+    """The pipeline asks on every message whether her conversation is in a keyword's flow."""
+    keywords = library.keywords
+    assert keywords.flows == {k.flow for k in keywords.keywords} and keywords.flows
+    assert KeywordSet().flows == frozenset()

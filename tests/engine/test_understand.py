@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.engine import understand as u
@@ -243,3 +245,66 @@ def test_patterns_take_clause_start_and_end():
     assert u.find_patterns(t, [pattern], LEX) == []
     t = u.analyse("burri me rreh, ndihmoni ju lutem", LEX)
     assert u.find_patterns(t, [pattern], LEX) == [u.Hit(3, 4)]
+
+
+def test_the_patterns_a_word_may_start_are_each_filed_pattern_whose_keys_fit() -> None:
+    """_Starts files a concept-led pattern (the danger keyword's) under each of its keys: a word
+    finds the patterns a test of every pattern's keys finds, each once."""
+    from bot.engine.understand import _ANY, PREFIX_KEY, _index, _starts
+    from bot.flows.library import FlowLibrary
+
+    shipped = FlowLibrary(Path(u.__file__).parents[1] / "flows")
+    assert shipped.reload().ok
+    keywords = shipped.keywords
+    assert any(k.intent == "danger" for k in keywords.keywords)
+    index = _index(keywords.lexicon)
+    # Every word a concept's pattern starts with, and words beginning with each filed prefix.
+    words = {w for filed in index.exact.values() for w in filed}
+    words |= {f"{p}{end}" for filed in index.prefix.values() for p in filed for end in ("", "ej")}
+    words |= {"x", "babi", "sot"}
+    assert len(words) > 500
+    for keyword in keywords.keywords:
+        for patterns in keyword.phrases.values():
+            keys = [(p, index._first(p, set())) for p in patterns]
+            starts = _starts(patterns, keywords.lexicon)
+            for word in words:
+                fits = {("w", word), ("p", word[:PREFIX_KEY]), _ANY}
+                expected = [id(p) for p, k in keys if k & fits]
+                found = [id(p) for p in starts.candidates(word)]
+                assert sorted(found) == sorted(expected), (keyword.intent, word)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no one is hurting me",  # the one contraction without an apostrophe
+        "No One  knows, i'm scared",
+        "i can’t leave, he won't let me",
+        "s'm'ka rrah, n`shpi, t´ia",  # clitics with each kind of apostrophe
+        "it's five o'clock, rock’n’roll",  # apostrophes inside words go
+        "Tiranë, Shkodër; Ç'është kjo?",
+        "мене бије",  # Cyrillic
+        "po",
+        "",
+    ],
+)
+def test_a_reading_skips_only_what_cannot_match(text: str) -> None:
+    """Performance: without an apostrophe the contractions that need one and the clitics are not
+    run, and ASCII is not walked for combining marks; the reading is the one the long way gives."""
+    import unicodedata
+
+    from bot.engine.lexicon import CONTRACTIONS
+    from bot.engine.normalise import fold
+
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    assert fold(text) == "".join(ch for ch in folded if not unicodedata.combining(ch))
+    long_way = fold(u._KEYCAP.sub(r" \1 ", text))
+    if u._HAS_CYRILLIC.search(long_way):
+        long_way = long_way.translate(u._CYRILLIC)
+    for pattern, replacement in CONTRACTIONS:
+        long_way = pattern.sub(replacement, long_way)
+    long_way = u._APOSTROPHE.sub("", u._CLITIC.sub(r"\1 ", long_way))
+    words = [u._collapse(w) for part in u._BOUNDARY.split(long_way) for w in u._WORD.findall(part)]
+    boundary = u._single_words(LEX, u.BOUNDARY_WORDS)
+    expected = [s for w in words if w not in boundary for s in LEX.variants.get(w, (w,))]
+    assert list(u.analyse(text, LEX).words) == expected
