@@ -590,6 +590,27 @@ async def database(kind: str, tmp: str) -> AsyncIterator[str]:
         await admin.close()
 
 
+def server_env(url: str, var_dir: str, twilio_url: str, telegram_url: str) -> dict[str, str]:
+    """The helpline's settings under the bench: its database, the fakes, throwaway keys."""
+    return {
+        "HELPLINE_DATABASE_URL": url,
+        "HELPLINE_VAR_DIR": var_dir,
+        "HELPLINE_PUBLIC_URL": PUBLIC,
+        "HELPLINE_SECRET_KEY": SECRET,
+        "HELPLINE_DATA_KEYS": ",".join(KEYS),
+        "TWILIO_ACCOUNT_SID": smsp.ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": smsp.AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": smsp.HELPLINE_NUMBER,
+        "HELPLINE_TWILIO_API_URL": twilio_url,
+        "TELEGRAM_BOT_TOKEN": tgp.TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": TG_SECRET,
+        "HELPLINE_TELEGRAM_API_URL": telegram_url,
+        # The providers' rates are not what is measured here (see README).
+        "HELPLINE_SMS_RATE": "0",
+        "HELPLINE_TELEGRAM_RATE": "0",
+    }
+
+
 def add_coordinators(env: dict[str, str]) -> None:
     """Three coordinators always on national duty, paged by SMS."""
     for i, phone in enumerate(COORDINATORS):
@@ -645,23 +666,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await telegram.start()
         try:
             async with database(args.database, tmp) as url:
-                env = {
-                    "HELPLINE_DATABASE_URL": url,
-                    "HELPLINE_VAR_DIR": tmp,
-                    "HELPLINE_PUBLIC_URL": PUBLIC,
-                    "HELPLINE_SECRET_KEY": SECRET,
-                    "HELPLINE_DATA_KEYS": ",".join(KEYS),
-                    "TWILIO_ACCOUNT_SID": smsp.ACCOUNT_SID,
-                    "TWILIO_AUTH_TOKEN": smsp.AUTH_TOKEN,
-                    "TWILIO_FROM_NUMBER": smsp.HELPLINE_NUMBER,
-                    "HELPLINE_TWILIO_API_URL": twilio.url,
-                    "TELEGRAM_BOT_TOKEN": tgp.TOKEN,
-                    "TELEGRAM_WEBHOOK_SECRET": TG_SECRET,
-                    "HELPLINE_TELEGRAM_API_URL": telegram.url,
-                    # The providers' rates are not what is measured here (see README).
-                    "HELPLINE_SMS_RATE": "0",
-                    "HELPLINE_TELEGRAM_RATE": "0",
-                }
+                env = server_env(url, tmp, twilio.url, telegram.url)
                 add_coordinators(env)
                 serve_args = ("--workers", str(args.workers)) if args.workers > 1 else ()
                 server_cpus, other_cpus = cpus(args.server_cpus), cpus(args.other_cpus)

@@ -33,15 +33,11 @@ sys.path.insert(0, str(ROOT))
 import asyncpg  # noqa: E402
 import psutil  # noqa: E402
 
-from tests.auxil import telegram_payloads as tgp  # noqa: E402
-from tests.auxil import twilio_payloads as smsp  # noqa: E402
+from bench.load import PG_ADMIN, add_coordinators, server_env  # noqa: E402
 from tests.auxil.fake_telegram import FakeTelegram  # noqa: E402
 from tests.auxil.fake_twilio import FakeTwilio  # noqa: E402
 from tests.auxil.server_process import free_port, helpline  # noqa: E402
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-KEYS = ("hkArhHvODLmz--tDrnBG7OkAiGdL7L3K9u37eCe6K1I=",)  # a throwaway key, as bench/load.py's
-SECRET = "bench-secret"  # noqa: S105 - for the bench only
 READY = b"helpline serving on"
 ACTIVITY = (
     "select pid, application_name, state, wait_event_type, wait_event, backend_xid, "
@@ -121,29 +117,11 @@ async def one_start(args: argparse.Namespace, n: int) -> bool:
     try:
         with TemporaryDirectory() as tmp:
             env = {
-                "HELPLINE_DATABASE_URL": url,
-                "HELPLINE_VAR_DIR": tmp,
-                "HELPLINE_PUBLIC_URL": "https://helpline.example.org",
-                "HELPLINE_SECRET_KEY": SECRET,
-                "HELPLINE_DATA_KEYS": ",".join(KEYS),
-                "TWILIO_ACCOUNT_SID": smsp.ACCOUNT_SID,
-                "TWILIO_AUTH_TOKEN": smsp.AUTH_TOKEN,
-                "TWILIO_FROM_NUMBER": smsp.HELPLINE_NUMBER,
-                "HELPLINE_TWILIO_API_URL": twilio.url,
-                "TELEGRAM_BOT_TOKEN": tgp.TOKEN,
-                "TELEGRAM_WEBHOOK_SECRET": "bench-webhook-secret",
-                "HELPLINE_TELEGRAM_API_URL": telegram.url,
-                "HELPLINE_SMS_RATE": "0",
-                "HELPLINE_TELEGRAM_RATE": "0",
+                **server_env(url, tmp, twilio.url, telegram.url),
                 **dict(e.split("=", 1) for e in args.env),
             }
             helpline("db", "upgrade", env=env)
-            for i in range(3):
-                out = helpline(
-                    "coordinator", "add", "--name", f"Bench {i}", "--municipality", "national",
-                    "--phone", f"+35568200000{i}", "--lang", "sq", env=env,
-                ).stdout  # fmt: skip
-                helpline("duty", "add", out.strip().splitlines()[-1], "--always", env=env)
+            add_coordinators(env)
             started = time.monotonic()
             proc = await asyncio.create_subprocess_exec(
                 "taskset", "-c", args.cpus, sys.executable, "-m", "bot", "serve",
