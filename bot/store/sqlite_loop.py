@@ -52,6 +52,13 @@ class LoopConnection(aiosqlite.Connection):
         raw = self._conn
         raw.execute("PRAGMA busy_timeout=0")
         raw.execute("PRAGMA wal_autocheckpoint=0")
+        # A group commit's savepoints keep the pages they change in a sub-journal, which SQLite
+        # spills to a temporary file past 64 KiB: ~50 writes and a file created and unlinked a
+        # message at saturation, a third of the process's system calls (strace). In memory it
+        # is a few dozen pages a batch; it only ever serves ROLLBACK TO, never crash recovery
+        # (the WAL does), so R1 is untouched. Temporary tables and sorts go to memory too:
+        # the units of work make none of size.
+        raw.execute("PRAGMA temp_store=MEMORY")
         self._busy_now = 0
         self.autobegin = "IMMEDIATE"
 
@@ -62,6 +69,7 @@ class LoopConnection(aiosqlite.Connection):
             raw.execute("ROLLBACK")
         raw.execute(f"PRAGMA busy_timeout={self._busy_ms}")
         raw.execute("PRAGMA wal_autocheckpoint=1000")  # SQLite's default
+        raw.execute("PRAGMA temp_store=DEFAULT")
         self._busy_now = self._busy_ms
         self.autobegin = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -120,4 +121,41 @@ async def test_a_begin_that_cannot_get_the_lock_fails_as_sqlalchemy_would(
             assert list((await uow.conn.execute(sa.text("SELECT x FROM t"))).scalars()) == [3]
     finally:
         cli.close()
+        await db.dispose()
+
+
+def _sqlite_temp_files() -> list[str]:
+    """Temporary files SQLite holds open in this process (it unlinks them at once: 'etilqs_')."""
+    fds = Path("/proc/self/fd")
+    names = []
+    for fd in fds.iterdir():
+        try:
+            names.append(os.readlink(fd))
+        except OSError:  # closed meanwhile
+            continue
+    return [name for name in names if "etilqs_" in name]
+
+
+async def test_a_big_savepoint_of_a_unit_of_work_keeps_its_journal_in_memory(
+    tmp_path: Path, crypto: Crypto
+) -> None:
+    """A group commit's savepoints: past 64 KiB SQLite spilled their sub-journal to a temporary
+    file (writes, and a file made and unlinked, for every batch at saturation)."""
+    db = await _fresh(tmp_path / "t.db", crypto)
+    try:
+        async with db.uow() as uow:
+            await uow.conn.execute(sa.text("CREATE TABLE big (x BLOB)"))
+            for _ in range(200):  # ~400 KiB of pages that exist before the savepoint
+                await uow.conn.execute(sa.text("INSERT INTO big VALUES (zeroblob(2000))"))
+            await uow.commit()
+        async with db.uow() as uow:
+            async with uow.savepoint() as inner:
+                await uow.conn.execute(sa.text("UPDATE big SET x = zeroblob(1900)"))
+                assert _sqlite_temp_files() == []  # the sub-journal is in memory
+                await inner.commit()
+            await uow.commit()
+        async with db.uow() as uow:
+            setting = await uow.conn.execute(sa.text("PRAGMA temp_store"))
+            assert setting.scalar_one() == 2  # MEMORY, on the units of work's connections
+    finally:
         await db.dispose()
