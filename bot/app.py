@@ -19,6 +19,7 @@ from bot.channels.simulator import SimulatorChannel
 from bot.config import Settings
 from bot.data import load_municipalities
 from bot.data.numbers import load_numbers
+from bot.engine.routers import index_places
 from bot.flows.library import FlowLibrary
 from bot.followups.scheduler import Scheduler
 from bot.followups.service import Followups
@@ -162,6 +163,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             lease=settings.followup_lease,
         ),
     )
+    index_places(pipeline.places)  # the list it matches against: before the first answer
     app[LEADER] = leader
     app[DB], app[FLOWS], app[CATALOGS] = db, flows, catalogs
     app[PIPELINE], app[SENDER] = pipeline, sender

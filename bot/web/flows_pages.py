@@ -129,9 +129,12 @@ async def apply_publications(
     """Serve the newest publication of each flow; files changed since then are published first.
 
     A flow file whose version the database first saw after the last publication was deployed
-    later: it wins, and is recorded as a publication so the history shows it.
+    later: it wins, and is recorded as a publication so the history shows it. `record_files`
+    (start-up): workers starting at once take turns, so each file is recorded once.
     """
     async with db.uow() as uow:
+        if record_files:
+            await uow.publications.lock_for_files()  # before reading what is published
         current = await uow.publications.current()
         for name, source in list(flows.sources.items()):
             file_version = version_of(source)

@@ -11,10 +11,26 @@ from bot.store.records import Publication
 from bot.store.repos.base import Repo
 
 publications = FlowPublicationRow.__table__
+# Any fixed bigint, the same in every worker, not the leader's ("HELP"): "PUBL" in ASCII.
+FILES_LOCK_KEY = 0x5055424C
 
 
 class PublicationRepo(Repo):
     """The flow_publications table."""
+
+    async def lock_for_files(self) -> None:
+        """Hold, until the transaction ends, the right to record the shipped files' publications.
+
+        Workers starting at once each read "no publication yet", then each recorded one: the
+        history showed one copy a worker. On PostgreSQL a transaction-level advisory lock makes
+        them take turns, and each reads the publications only once it holds the lock, so the
+        second sees the first's. On SQLite the unit of work's first statement takes the write
+        lock (BEGIN IMMEDIATE), which already does the same: nothing to run here.
+        """
+        if self.postgres:
+            await self.conn.execute(
+                sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", FILES_LOCK_KEY)))
+            )
 
     async def publish(
         self, name: str, version: str, now: datetime, user_id: int | None, note: str | None = None
