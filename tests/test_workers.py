@@ -107,6 +107,17 @@ def database() -> Iterator[str]:
         drop_pg_database(name)
 
 
+def server_env(database: str, tmp_path: Any) -> dict[str, str]:
+    """A worker's settings: the test's database and var directory, the test keys."""
+    return {
+        "HELPLINE_DATABASE_URL": database,
+        "HELPLINE_VAR_DIR": str(tmp_path),
+        "HELPLINE_PUBLIC_URL": PUBLIC,
+        "HELPLINE_SECRET_KEY": SECRET_KEY,
+        "HELPLINE_DATA_KEYS": ",".join(DATA_KEYS),
+    }
+
+
 def local_ports(pid: int) -> set[int]:
     """The local ports of a process's TCP connections."""
     return {c.laddr.port for c in psutil.Process(pid).net_connections(kind="tcp") if c.laddr}
@@ -128,11 +139,7 @@ async def test_three_workers_one_killed_every_message_processed_and_answered_onc
     fake = HoldingTwilio()
     await fake.start()
     env = {
-        "HELPLINE_DATABASE_URL": database,
-        "HELPLINE_VAR_DIR": str(tmp_path),
-        "HELPLINE_PUBLIC_URL": PUBLIC,
-        "HELPLINE_SECRET_KEY": SECRET_KEY,
-        "HELPLINE_DATA_KEYS": ",".join(DATA_KEYS),
+        **server_env(database, tmp_path),
         "HELPLINE_OUTBOX_LEASE": "PT3S",  # rows the dead worker had claimed come back soon
         "HELPLINE_LEADER_RETRY": "PT0.2S",
         "HELPLINE_SMS_RATE": "0",
@@ -300,11 +307,7 @@ async def test_workers_whose_start_up_hangs_exit_saying_where_and_start_again(
     each worker exits after HELPLINE_STARTUP_TIMEOUT naming its step, the supervisor starts
     it again, and once the lock is gone both serve."""
     env = {
-        "HELPLINE_DATABASE_URL": database,
-        "HELPLINE_VAR_DIR": str(tmp_path),
-        "HELPLINE_PUBLIC_URL": PUBLIC,
-        "HELPLINE_SECRET_KEY": SECRET_KEY,
-        "HELPLINE_DATA_KEYS": ",".join(DATA_KEYS),
+        **server_env(database, tmp_path),
         "HELPLINE_STARTUP_TIMEOUT": "PT10S",
     }
     holder = await asyncpg.connect(database.replace("+asyncpg", ""))
