@@ -197,11 +197,14 @@ class OutboxRow(Base):
         sa.CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
         sa.Index(None, "status", "due_at"),
         sa.Index(None, "status", "leased_until"),
+        # Her rows that wait (OutboxRepo.release, at every message she sends): on contact_id
+        # alone SQLite's planner took (status, due_at) and read every contact's pending rows.
+        sa.Index(None, "contact_id", "status", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+        sa.ForeignKey("contacts.id", ondelete="SET NULL")
     )
     channel: Mapped[str] = mapped_column(sa.String(32))
     urn_enc: Mapped[bytes]

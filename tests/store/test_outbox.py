@@ -304,3 +304,21 @@ async def test_the_sender_decrypts_one_token_a_row(db, now, monkeypatch):
         (URN, "older"),
     ]
     assert len(decrypted) == 2 + 2  # one a new row, two for the older one
+
+
+async def test_releasing_her_rows_reads_her_rows_only(db, now):
+    """Every message she sends releases what waited for her: found through her contact, not by
+    reading every contact's pending rows (SQLite's planner took the (status, due_at) index)."""
+    from bot.store.repos.outbox import RELEASE
+
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's planner has no statistics to choose by; PostgreSQL's has")
+    names = frozenset({"of_contact", "now", "held_after"})
+    async with db.uow() as uow:
+        dialect = uow.conn.sync_connection.dialect
+        compiled = RELEASE.compiled(dialect, names)
+        plan = await uow.conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + compiled.sql, tuple([1] * len(compiled.binds))
+        )
+        details = " ".join(row[3] for row in plan)
+    assert "ix_outbox_contact_id_status_due_at (contact_id=? AND status=? AND due_at>?)" in details
