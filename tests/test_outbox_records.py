@@ -207,9 +207,7 @@ async def test_a_provider_id_clash_with_a_send_committing_at_once_is_recorded_on
     the id; it is not sent again."""
     if db.dialect != "postgresql":
         pytest.skip("PostgreSQL only (SQLite has one writer)")
-    import asyncpg
-
-    from tests.store.fixtures import PG_HOST, PG_PORT, PG_USER
+    from tests.store.fixtures import until_a_lock_wait
 
     harness = await queued(db, people=1)
     now = harness.clock()
@@ -239,19 +237,7 @@ async def test_a_provider_id_clash_with_a_send_committing_at_once_is_recorded_on
     channel = SameIdChannel()
     sender = build_sender(db, {"simulator": channel}, harness.clock)
     drain = asyncio.create_task(sender.drain_once())
-    name = db.engine.url.database
-    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=name)
-    try:
-        # This database's sessions only: the server is shared (other tests' databases), and
-        # a lock wait there let this loop end before the record waited (the clash missed).
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
-        while not await admin.fetchval(waiting):  # each look a round trip: the record runs
-            assert not drain.done()
-    finally:
-        await admin.close()
+    await until_a_lock_wait(db, drain)
     release.set()
     await holder
     assert await drain == 1

@@ -60,6 +60,23 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
+async def until_a_lock_wait(db: Database, task: asyncio.Task[Any]) -> None:
+    """Return once a session of `db`'s PostgreSQL database waits on a lock; `task` (the one
+    meant to wait) must not finish before. This database's sessions only: the server is shared
+    with other tests' databases, and a lock wait there ended the look too early."""
+    name = db.engine.url.database
+    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=name)
+    try:
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        while not await admin.fetchval(waiting):  # each look a round trip: `task` runs meanwhile
+            assert not task.done()
+    finally:
+        await admin.close()
+
+
 def create_pg_database() -> str:
     """Create an empty database with a random name; skip (fail under CI) if there is no server."""
     name = f"helpline_test_{secrets.token_hex(6)}"

@@ -380,9 +380,7 @@ async def test_postgres_two_sends_given_one_id_at_once_both_count_as_sent(db, no
         pytest.skip("PostgreSQL only (SQLite has one writer)")
     import asyncio
 
-    import asyncpg
-
-    from tests.store.fixtures import PG_HOST, PG_PORT, PG_USER
+    from tests.store.fixtures import until_a_lock_wait
 
     async with db.uow() as uow:
         contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
@@ -414,18 +412,7 @@ async def test_postgres_two_sends_given_one_id_at_once_both_count_as_sent(db, no
     one = asyncio.create_task(first())
     await marked.wait()
     two = asyncio.create_task(second())
-    name = db.engine.url.database
-    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=name)
-    try:
-        # This database's sessions only: the server is shared with other tests' databases.
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
-        while not await admin.fetchval(waiting):  # each look a round trip: `two` runs meanwhile
-            assert not two.done()
-    finally:
-        await admin.close()
+    await until_a_lock_wait(db, two)
     release.set()
     await asyncio.gather(one, two)
     async with db.uow() as uow:
