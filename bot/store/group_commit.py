@@ -23,6 +23,16 @@ Work = Callable[[Unit], Awaitable[T]]
 
 # A batch holds the (SQLite) write lock, and other work waits for it: keep it short.
 BATCH_LIMIT = 64
+# PostgreSQL keeps the ids of at most 64 subtransactions of a transaction in shared memory
+# (PGPROC_MAX_CACHED_SUBXIDS); past that, until the transaction ends, every snapshot taken in
+# the whole cluster looks them up in pg_subtrans instead (the "subtransaction overflow"
+# slowdown, every worker's every statement). Each unit's savepoint that writes is one: kept
+# open for the shared COMMIT or released, it keeps its id until the COMMIT (only one rolled
+# back gives it up). So a batch on PostgreSQL counts the units it opens, nested ones too, and
+# takes no further work once it opened this many: 16 to spare for what the last work opens
+# after that and for savepoints opened without `unit()` (uow.savepoint(), driver.savepoint()),
+# which this count does not see. SQLite has no such limit.
+PG_SAVEPOINTS = 48
 # A unit alone that loses a race (a deadlock) with another worker runs again up to this often.
 ALONE_TRIES = 3
 
@@ -44,7 +54,8 @@ class GroupCommit:
     before it is durable. Order is the callers' affair: units run in the order `run` was
     called, and a caller that must not overtake itself (one contact's messages) waits for its
     previous unit before queueing the next. With `limit=1` nothing is grouped: each unit runs
-    at once, in its caller's task, in a unit of work of its own.
+    at once, in its caller's task, in a unit of work of its own. On PostgreSQL a batch opens
+    at most about PG_SAVEPOINTS savepoints, so never more subtransactions than a backend caches.
 
     On SQLite a batch holds the one write lock: when another unit of work waits for it, the
     batch commits what it has done and the rest waits for the next (`yields`, the default).
@@ -88,15 +99,24 @@ class GroupCommit:
             )
         return await future
 
+    @property
+    def savepoints(self) -> int | None:
+        """Savepoints one batch may open before it commits: PG_SAVEPOINTS on PostgreSQL, no
+        limit on SQLite. (Asked when a batch runs: a pipeline may be built without a database.)"""
+        return PG_SAVEPOINTS if self.db.dialect == "postgresql" else None
+
     async def _drain(self) -> None:
+        savepoints = self.savepoints
+        # Units taken into one batch: no more than it may open savepoints for.
+        take = self.limit if savepoints is None else min(self.limit, savepoints)
         try:
             while self._queue:
                 # One turn of the event loop first (a yield, not a wait): the requests already
                 # read queue their units and join this batch.
                 await asyncio.sleep(0)
-                batch, self._queue = self._queue[: self.limit], self._queue[self.limit :]
+                batch, self._queue = self._queue[:take], self._queue[take:]
                 # What a batch cut short left goes first in the next one.
-                self._queue[:0] = await self._commit(batch)
+                self._queue[:0] = await self._commit(batch, savepoints)
         finally:
             self._runner = None
             for _, future in self._queue:  # only when cancelled (shutdown) mid-drain
@@ -105,20 +125,29 @@ class GroupCommit:
                 self._queue = []
 
     async def _commit(
-        self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]
+        self, batch: list[tuple[Work[Any], asyncio.Future[Any]]], savepoints: int | None
     ) -> list[tuple[Work[Any], asyncio.Future[Any]]]:
-        """Run and commit a batch, or the start of it; returns the units left for the next."""
+        """Run and commit a batch, or the start of it (no further work once its units opened
+        `savepoints` savepoints, when not None); returns the units left for the next."""
         if len(batch) == 1:
             UNITS.labels(self.name).observe(1)
             await self._alone(*batch[0])
             return []
         outcomes: list[tuple[bool, Any]] = []
         again: list[int] = []  # units that lost a race with another worker: run alone after
+        opened = 0  # savepoints the units opened through `unit` (PostgreSQL: counted)
         try:
             async with self.db.uow() as shared:
+
+                def counted() -> AbstractAsyncContextManager[UnitOfWork]:
+                    nonlocal opened
+                    opened += 1
+                    return shared.unit()
+
+                unit: Unit = shared.unit if savepoints is None else counted
                 for work, _ in batch:
                     try:
-                        outcomes.append((True, await work(shared.unit)))
+                        outcomes.append((True, await work(unit)))
                     except Exception as exc:  # its savepoint is rolled back; the others stay
                         if lost_race(exc):
                             # A deadlock with another worker's batch (PostgreSQL breaks it
@@ -136,6 +165,10 @@ class GroupCommit:
                         # Someone waits for the (SQLite) write lock: the outbox recording what
                         # a provider accepted, above all, since a crash before that record
                         # sends the message again. Commit what is done and let them in.
+                        break
+                    if savepoints is not None and opened >= savepoints:
+                        # A work that opened several (nested, or one after the other) filled
+                        # the batch early: commit before PostgreSQL's cache overflows.
                         break
                 await shared.commit()
         except Exception as exc:

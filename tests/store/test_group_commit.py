@@ -4,15 +4,18 @@ unit rolled back alone, a failed shared transaction retried unit by unit."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from bot.store import driver
 from bot.store.db import Database, UnitOfWork
-from bot.store.group_commit import GroupCommit, Unit
+from bot.store.group_commit import BATCH_LIMIT, PG_SAVEPOINTS, GroupCommit, Unit
 
 
 async def actions(db: Database) -> list[str]:
@@ -272,8 +275,6 @@ async def test_a_batch_that_does_not_yield_keeps_the_lock_to_its_end(db, now, co
 async def test_units_keep_their_savepoints_open_for_the_shared_commit(db, now, commits):
     """A committed unit sends no RELEASE (the shared COMMIT keeps its work): a round trip fewer
     per unit on PostgreSQL. A failing unit after several kept ones still undoes only its own."""
-    from bot.store import driver
-
     seen: list[str] = []
     driver.observers.append(seen.append)
     try:
@@ -335,3 +336,74 @@ async def test_a_unit_opened_after_a_kept_one_in_the_same_work_rolls_back_alone(
     )
     assert done[0] == "a0" and isinstance(done[1], RuntimeError)
     assert await actions(db) == ["a0", "first"]
+
+
+@contextlib.contextmanager
+def savepoints_per_transaction(db: Database) -> Iterator[list[int]]:
+    """Per COMMIT, in the order they ran: the SAVEPOINT statements (nested ones too) of the
+    transaction it ended."""
+    per_commit: list[int] = []
+    opened = 0
+
+    def on_statement(sql: str) -> None:
+        nonlocal opened
+        if sql.split()[0].upper() == "SAVEPOINT":
+            opened += 1
+
+    def on_commit(_conn: object) -> None:
+        nonlocal opened
+        per_commit.append(opened)
+        opened = 0
+
+    driver.observers.append(on_statement)
+    sa.event.listen(db.engine.sync_engine, "commit", on_commit)
+    try:
+        yield per_commit
+    finally:
+        sa.event.remove(db.engine.sync_engine, "commit", on_commit)
+        driver.observers.remove(on_statement)
+    assert opened == 0  # every savepoint was in a transaction that committed
+
+
+def nesting_writer(action: str, now: datetime) -> Any:
+    """A unit that opens a second unit inside its own, each writing one audit entry."""
+
+    async def work(unit: Unit) -> str:
+        async with unit() as outer:
+            await outer.audit.add(action, now=now)
+            async with unit() as inner:
+                await inner.audit.add(f"{action}.inner", now=now)
+                await inner.commit()
+            await outer.commit()
+        return action
+
+    return work
+
+
+async def test_a_batch_never_opens_more_savepoints_than_postgresql_caches(db, now):
+    """More units queued at once than a PostgreSQL backend caches subtransactions for (64):
+    no transaction opens more than PG_SAVEPOINTS savepoints, and every unit still commits.
+    SQLite keeps its batches of BATCH_LIMIT."""
+    cap = PG_SAVEPOINTS if db.dialect == "postgresql" else BATCH_LIMIT
+    with savepoints_per_transaction(db) as per_commit:
+        group = GroupCommit(db, "test")
+        done = await asyncio.gather(*(group.run(writer(f"a{i}", now)) for i in range(100)))
+    assert done == [f"a{i}" for i in range(100)]
+    assert sum(per_commit) == 100
+    assert max(per_commit) == cap  # full batches, never past the cap
+    assert await actions(db) == [f"a{i}" for i in range(100)]
+
+
+async def test_savepoints_opened_inside_units_count_towards_the_cap(db, now):
+    """Units that each open a second one inside their own: on PostgreSQL the batch counts both
+    and commits at PG_SAVEPOINTS, where a count of units alone would open twice as many. SQLite
+    takes them all in one batch, as before."""
+    with savepoints_per_transaction(db) as per_commit:
+        group = GroupCommit(db, "test")
+        done = await asyncio.gather(*(group.run(nesting_writer(f"a{i}", now)) for i in range(40)))
+    assert done == [f"a{i}" for i in range(40)]
+    if db.dialect == "postgresql":
+        assert per_commit == [PG_SAVEPOINTS, 80 - PG_SAVEPOINTS]
+    else:
+        assert per_commit == [80]
+    assert await actions(db) == [a for i in range(40) for a in (f"a{i}", f"a{i}.inner")]
