@@ -112,6 +112,15 @@ def reader() -> Reader:
         ("menu", "e dyte", 2),
         ("menu", "kurdohere", 4),
         ("menu", "naten", 3),
+        # Round 4: where he is in the home; locked in a room with the object between.
+        ("danger_now", "ai osht n'kuzhine", "yes"),
+        ("danger_now", "he is in the kitchen", "yes"),
+        ("danger_now", "ai nuk eshte ne kuzhine, ka dal", "no"),
+        ("safe_to_text", "osht n'sallon", "no"),
+        ("first", "babi e ka mbyllur mamin ne dhome dhe po bertet", {"danger": True, "lang": "sq"}),
+        ("anywhere", "mbylla deren e dhomes", "none"),
+        # Gheg qka for çka in the erase keyword's filler.
+        ("anywhere", "fshij krejt qka kom shkru", "erase"),
     ],
 )
 def test_a_class_the_probe_found(reader: Reader, kind: str, text: str, expected: Any) -> None:
