@@ -247,8 +247,10 @@ def route_municipality(
             # A typo of one word of a longer answer ("jam ne gjakov"): against municipalities'
             # own names only, so an everyday word is not read as a village's alias.
             own = [(p.slug, normalise_phrase(name)) for p in places for name in p.names[:3]]
+            # Five letters as typed: "durrs" is "durs" once doubled letters collapse.
+            typed = u.typed_lengths(text)
             for word in norm.split():
-                slug = fuzzy(word, own, similarity) if len(word) >= 5 else None
+                slug = fuzzy(word, own, similarity) if typed.get(word, len(word)) >= 5 else None
                 if slug is not None:
                     break
     return Match("found", slug) if slug else None

@@ -21,6 +21,8 @@ _APOSTROPHE = re.compile(r"['’`´]")
 _BOUNDARY = re.compile(r"[,.;:!?¿¡\n()\[\]]+|\s[-–—]+\s")
 _WORD = re.compile(r"[^\W_]+")
 _KEYCAP = re.compile(r"([0-9])\ufe0f?\u20e3")
+# A time typed with its unit stuck on ("8pm", "10h", "5min"): the number and the unit.
+_TIME_UNIT = re.compile(r"(?<=[0-9])(?=(?:am|pm|h|min|ore|ora)\b)", re.IGNORECASE)
 _CYRILLIC = str.maketrans(
     {
         "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "ђ": "dj", "е": "e", "ж": "z",
@@ -47,6 +49,7 @@ PAST = "past"
 RECENT = "recent"
 FILLER = "filler"
 BOUNDARY_WORDS = "boundary"
+BOUNDARY_BEFORE = "boundary_before"
 DANGER = "danger"
 FROM = "from_place"
 
@@ -86,9 +89,15 @@ def _collapse(word: str) -> str:
     return "".join(out)
 
 
+def typed_lengths(text: str) -> dict[str, int]:
+    """Each word of a text as compared (folded, repeats collapsed) -> its length as typed:
+    "durrs" is "durs", five letters typed."""
+    return {_collapse(w): len(w) for w in _WORD.findall(_APOSTROPHE.sub("", fold(text)))}
+
+
 def analyse(text: str, lexicon: Lexicon) -> Text:
     """Split a message into normalised words and clauses, Gheg and SMS forms made standard."""
-    folded = fold(_KEYCAP.sub(r" \1 ", text))
+    folded = fold(_TIME_UNIT.sub(" ", _KEYCAP.sub(r" \1 ", text)))
     cyrillic = bool(_HAS_CYRILLIC.search(folded))
     if cyrillic:
         folded = folded.translate(_CYRILLIC)
@@ -102,12 +111,26 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
     words: list[str] = []
     clauses: list[int] = []
     boundary_words = _single_words(lexicon, BOUNDARY_WORDS)
+    before = _boundary_before(lexicon)
     clause = 0
     buts: set[int] = set()
     for part in _BOUNDARY.split(folded):
         found = False
-        for raw in _WORD.findall(part):
+        raws = _WORD.findall(part)
+        for k, raw in enumerate(raws):
             word = _collapse(raw)
+            # "po" inside a clause and before "tash", "sot" is "but" ("me kercenoi para 2
+            # vjetesh po tash jetojme ndaras"); at its start it is yes or the progressive.
+            if (
+                word in before
+                and found
+                and k + 1 < len(raws)
+                and lexicon.variants.get(_collapse(raws[k + 1]), (_collapse(raws[k + 1]),))[0]
+                in before[word]
+            ):
+                clause += 1
+                buts.add(clause)
+                continue
             if word in boundary_words:
                 if words:
                     clause += 1 if clauses and clauses[-1] == clause else 0
@@ -123,6 +146,24 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
 
 
 _SINGLE: dict[tuple[int, str], tuple[Lexicon, frozenset[str]]] = {}
+_BEFORE: dict[int, tuple[Lexicon, dict[str, frozenset[str]]]] = {}
+
+
+def _boundary_before(lexicon: Lexicon) -> dict[str, frozenset[str]]:
+    """The two-word patterns of `boundary_before` as first word -> the words after it that make
+    it a boundary, computed once per lexicon."""
+    cached = _BEFORE.get(id(lexicon))
+    if cached is not None and cached[0] is lexicon:
+        return cached[1]
+    if len(_BEFORE) > 16:
+        _BEFORE.clear()
+    pairs: dict[str, set[str]] = {}
+    for p in lexicon.patterns(BOUNDARY_BEFORE):
+        if len(p) == 2 and p[0].kind == "word" and p[1].kind == "word":
+            pairs.setdefault(p[0].value, set()).add(p[1].value)
+    out = {first: frozenset(after) for first, after in pairs.items()}
+    _BEFORE[id(lexicon)] = (lexicon, out)
+    return out
 
 
 def _single_words(lexicon: Lexicon, concept: str) -> frozenset[str]:
@@ -472,12 +513,17 @@ def in_past(text: Text, hit: Hit, lexicon: Lexicon) -> bool:
 
 def _whole_only_ok(text: Text, hit: Hit, lexicon: Lexicon) -> bool:
     """A short ambiguous word ("da", "ne", "me") counts only alone, or first and alone in its
-    clause."""
+    clause; words of `filler` beside it (thanks, please: "ok flm", "da hvala") leave it alone."""
     if hit.end - hit.start != 1 or text.words[hit.start] not in lexicon.whole_only:
         return True
     clause = text.clauses[hit.start]
-    alone = sum(1 for c in text.clauses if c == clause) == 1
-    return alone and (hit.start == 0 or len(text) == 1)
+    others = [j for j, c in enumerate(text.clauses) if c == clause and j != hit.start]
+    if others:
+        filler = {j for h in find(text, FILLER, lexicon) for j in range(h.start, h.end)}
+        if any(j not in filler for j in others):
+            return False
+        return text.clauses.index(clause) == 0
+    return hit.start == 0 or len(text) == 1
 
 
 # -- readings -----------------------------------------------------------------------------------
@@ -765,6 +811,9 @@ def place_forms(name: str) -> list[tuple[str, ...]]:
         firsts = {f[-1] for f in place_forms(words[0])}
         rests = {tuple(words[1:]), tuple("te" if w in ("i", "e") else w for w in words[1:])}
         forms += [(first, *rest) for first in sorted(firsts) for rest in sorted(rests)]
+        if len(words) == 2:
+            # A Serbian adjective and noun both take the case: u Severnoj Mitrovici.
+            forms += [(first, end) for first in sorted(firsts) for end in sorted(ends)]
     return forms
 
 
