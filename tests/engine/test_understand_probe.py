@@ -96,6 +96,13 @@ def reader() -> Reader:
         ("municipality", "u severnoj mitrovici", "mitrovice-e-veriut"),
         ("municipality", "jam ne durrs", "durres"),
         ("municipality", "bera gabim", "unknown"),  # four letters: not read as Berat
+        # Gheg Tironë, and Golem (a former commune of Kavajë), as aliases of their municipality.
+        ("municipality", "nga shkodra po tash n'tirone", "tirane"),
+        ("municipality", "golem", "kavaje"),
+        # "po" then only "now" or "today": yes, now (not the progressive "po").
+        ("danger_now", "po tash", "yes"),
+        ("danger_now", "po sot", "yes"),
+        ("yes_no", "po tani", "yes"),
         # Round 3: abbreviations of time, a question about "what if", Gheg "jok", where he is.
         ("first", "he beat me up 10 yrs ago", {"danger": False, "lang": "en"}),
         ("first", "qka duhet me bo nese burri me rreh", {"danger": False, "lang": "sq"}),
