@@ -18,6 +18,8 @@ from bot.engine.normalise import fold
 # Albanian clitics written with an apostrophe stick to the next word: s'eshte, m'ka, n'shpi, t'ia.
 _CLITIC = re.compile(r"(?<!\w)([smtnkc])['’`´]\s*")
 _APOSTROPHE = re.compile(r"['’`´]")
+# Gheg "a'a" (the no said with a shake of the head); without the apostrophe it would fold to "a".
+_GHEG_NO = re.compile(r"(?<!\w)a['’`´]a+(?!\w)")
 _BOUNDARY = re.compile(r"[,.;:!?¿¡\n()\[\]]+|\s[-–—]+\s")
 _WORD = re.compile(r"[^\W_]+")
 _KEYCAP = re.compile(r"([0-9])\ufe0f?\u20e3")
@@ -107,7 +109,7 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
     for pattern, replacement in CONTRACTIONS if apostrophe else _NO_APOSTROPHE_CONTRACTIONS:
         folded = pattern.sub(replacement, folded)
     if apostrophe:
-        folded = _APOSTROPHE.sub("", _CLITIC.sub(r"\1 ", folded))
+        folded = _APOSTROPHE.sub("", _CLITIC.sub(r"\1 ", _GHEG_NO.sub("jo", folded)))
     words: list[str] = []
     clauses: list[int] = []
     boundary_words = _single_words(lexicon, BOUNDARY_WORDS)
@@ -456,14 +458,23 @@ def _starts_with(text: Text, hit: Hit, words: frozenset[str]) -> bool:
     return text.words[hit.start] in words
 
 
-def negated(text: Text, hit: Hit, lexicon: Lexicon, *, refusals: bool = False) -> bool:
+def negated(
+    text: Text,
+    hit: Hit,
+    lexicon: Lexicon,
+    *,
+    refusals: bool = False,
+    spent: frozenset[int] = frozenset(),
+) -> bool:
     """True when a negation reaches the words of `hit`.
 
     Before it: a negation (nuk, s', mos, pa, not, never…) within `negation_scope` words of the
     same clause, clitics and auxiliaries not counted ("s'm'ka rrah" is negated). After it: "jo",
     "kurrë", "never" in the same clause ("policia jo"). With `refusals`, a bare "jo"/"no" before a
     noun refuses it too ("jo polici", "no police"); otherwise a leading "jo" is the answer's
-    polarity, not a negation of what follows ("jo, tani jam te nena").
+    polarity, not a negation of what follows ("jo, tani jam te nena"). A negation at a position in
+    `spent` already belongs to a phrase it begins ("s'kam problem me policinë") and reaches no
+    further.
     """
     negations = _single_words(lexicon, NEGATION)
     if _starts_with(text, hit, negations | _single_words(lexicon, NEGATION_ADJACENT)):
@@ -477,7 +488,7 @@ def negated(text: Text, hit: Hit, lexicon: Lexicon, *, refusals: bool = False) -
     subjects = _single_words(lexicon, SUBJECT)
     while j >= 0 and text.clauses[j] == clause:
         word = text.words[j]
-        if word in negations or (word in adjacent and steps == 0):
+        if j not in spent and (word in negations or (word in adjacent and steps == 0)):
             return True
         if word in subjects:
             return False  # "I'm not ok he hit me": a new subject, the negation was before it
@@ -500,6 +511,21 @@ def negated(text: Text, hit: Hit, lexicon: Lexicon, *, refusals: bool = False) -
         if word not in clitics:
             break
     return False
+
+
+def _post_negation(text: Text, hit: Hit, lexicon: Lexicon) -> int | None:
+    """Where a "jo"/"kurrë"/"never" right after `hit` (clitics between) refuses it, or None."""
+    clause = text.clauses[hit.start]
+    post = _single_words(lexicon, POST_NEGATION)
+    clitics = _single_words(lexicon, CLITIC)
+    for j in range(hit.end, min(hit.end + 3, len(text.words))):
+        if text.clauses[j] != clause:
+            break
+        if text.words[j] in post:
+            return j
+        if text.words[j] not in clitics:
+            break
+    return None
 
 
 def in_past(text: Text, hit: Hit, lexicon: Lexicon) -> bool:
@@ -559,25 +585,36 @@ def read_number(text: Text, lexicon: Lexicon) -> int | None:
     for h in fillers:
         for j in range(h.start, h.end):
             covered[j] = True
+    # "jo e para, e dyta", "3 jo, 4": a number refused is not the one chosen.
+    refusing = _single_words(lexicon, REFUSAL) | _single_words(lexicon, NEGATION)
+    post = _single_words(lexicon, POST_NEGATION)
     found: list[int] = []
+    number = 0
     i = 0
     words = text.words
     while i < len(words):
         if covered[i]:
             i += 1
             continue
-        if words[i].isdigit() and len(words[i]) <= 6:
-            found.append(int(words[i]))
+        start = i
+        if words[i] in refusing and i + 1 < len(words) and text.clauses[i + 1] == text.clauses[i]:
             i += 1
-            continue
-        for size in (3, 2, 1):
-            phrase = " ".join(words[i : i + size])
-            if i + size <= len(words) and phrase in lexicon.numbers:
-                found.append(lexicon.numbers[phrase])
-                i += size
-                break
+        size = 0
+        if words[i].isdigit() and len(words[i]) <= 6:
+            number, size = int(words[i]), 1
         else:
+            for n in (3, 2, 1):
+                phrase = " ".join(words[i : i + n])
+                if i + n <= len(words) and phrase in lexicon.numbers:
+                    number, size = lexicon.numbers[phrase], n
+                    break
+        if not size:
             return None
+        i += size
+        if i < len(words) and words[i] in post and text.clauses[i] == text.clauses[i - 1]:
+            i += 1
+        elif i == start + size:
+            found.append(number)
     return found[0] if len(found) == 1 else None
 
 
@@ -610,22 +647,48 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
     sense = lexicon.senses.get(sense_name or "generic") or generic
     if sense is None:
         return None
-    if sense.subject:
-        for h in find(t, sense.subject, lexicon):
-            if negated(t, h, lexicon, refusals=True):
-                return NO
-    candidates: list[tuple[int, int, int, str]] = []
     layers = [(0, sense)] + ([(1, generic)] if generic is not None and generic is not sense else [])
+    found: list[tuple[Hit, int, str]] = []
     for rank, layer in layers:
         for category, concepts in ((UNCLEAR, layer.unclear), (YES, layer.yes), (NO, layer.no)):
             for concept in concepts:
                 for h in find(t, concept, lexicon):
-                    if not _whole_only_ok(t, h, lexicon):
-                        continue
-                    meaning = category
-                    if category != UNCLEAR and negated(t, h, lexicon):
-                        meaning = NO if category == YES else YES
-                    candidates.append((h.start, -(h.end - h.start), rank, meaning))
+                    if _whole_only_ok(t, h, lexicon):
+                        found.append((h, rank, category))
+    if sense.subject:
+        # A negation that begins a yes ("s'kam problem me policinë") is that phrase's own.
+        negations = _single_words(lexicon, NEGATION)
+        spent = frozenset(
+            h.start
+            for h, _, category in found
+            if category == YES and h.end - h.start > 1 and t.words[h.start] in negations
+        )
+        for h in find(t, sense.subject, lexicon):
+            if negated(t, h, lexicon, refusals=True, spent=spent):
+                return NO
+    # "nuk e di a duhet" (I don't know if I should): the negation is the "don't know"'s, not a
+    # no to what follows it.
+    negation_words = _single_words(lexicon, NEGATION)
+    unsure_at = {h.start: h.end for h, _, category in found if category == UNCLEAR}
+    found = [
+        (h, rank, category)
+        for h, rank, category in found
+        if category == UNCLEAR
+        or t.words[h.start] not in negation_words
+        or unsure_at.get(h.start, h.end) >= h.end
+    ]
+    candidates: list[tuple[int, int, int, str]] = []
+    refused_by: set[int] = set()  # a "jo" after a phrase that refuses it ("ma vonë jo")
+    for h, rank, category in found:
+        meaning = category
+        if category != UNCLEAR and negated(t, h, lexicon):
+            meaning = NO if category == YES else YES
+            after = _post_negation(t, h, lexicon)
+            if after is not None:
+                refused_by.add(after)
+        candidates.append((h.start, -(h.end - h.start), rank, meaning))
+    # That "jo" is spent on the phrase; it is not an answer of its own.
+    candidates = [c for c in candidates if not (c[1] == -1 and c[0] in refused_by)]
     if not candidates:
         return None
     # Where the question's own words and the generic ones read the same words, the question's
