@@ -148,3 +148,69 @@ def test_po_before_now_ends_a_clause_as_but() -> None:
     assert "po" not in t.words
     assert t.clauses[t.words.index("tani")] in t.buts
     assert t.clauses[0] != t.clauses[-1]
+
+
+# A second, independent probe round (/work/notes/probe2.jsonl): witnesses and relatives, in-laws,
+# Gheg and SMS forms, answers that reverse or hedge. Each class in forms other than the probe's.
+@pytest.mark.parametrize(
+    ("kind", "text", "expected"),
+    [
+        # "sikur po ..." (as if he is ...) reports what is heard; "sikur të ..." supposes.
+        ("first", "degjoj zera nga lart, sikur po e rrah dikush", {"danger": True, "lang": "sq"}),
+        ("first", "sikur te me rrahe prape, ku te shkoj?", {"danger": False, "lang": "sq"}),
+        # What a witness hears.
+        ("first", "i can hear the woman next door screaming", {"danger": True, "lang": "en"}),
+        ("first", "po degjoj te bertitura nga shtepia e komshiut", {"danger": True, "lang": "sq"}),
+        # Kept locked in, said of someone else.
+        ("first", "vjehrra e mban nusen te mbyllur ne dhome", {"danger": True, "lang": "sq"}),
+        # Gheg najsen (once, some time ago) is past.
+        ("first", "burri m'ka qellu najsen, tash jetoj vet", {"danger": False, "lang": "sq"}),
+        # A threat to find her; hands put on her.
+        ("first", "tha qe do me gjej kudo qe te shkoj", {"danger": True, "lang": "sq"}),
+        ("first", "he texted that he will find me", {"danger": True, "lang": "en"}),
+        ("first", "i vuri duart motres sime", {"danger": True, "lang": "sq"}),
+        # Serbian "ne" before the verb negates it ("ne" is also Albanian "in").
+        ("anywhere", "on me više ne tuče", "none"),
+        ("first", "муж ме више не туче, треба ми информација", {"danger": False, "lang": "sr"}),
+        # "nuk dua të dal nga biseda" is not "he won't let me out".
+        ("anywhere", "nuk dua te dal nga kjo bisede", "none"),
+        ("anywhere", "nuk me le te dale nga shtepia", "danger"),
+        # In-laws and the Gheg boy are someone else.
+        ("role", "per nusen time", "other"),
+        ("role", "per vjehrrin", "other"),
+        ("role", "per cunin", "other"),
+        # Gheg a'a is no.
+        ("yes_no", "a’a", "no"),
+        # A "jo" spent on the phrase before it: "later no" is no answer of its own.
+        ("safe_to_text", "tani po, me vone jo", "yes"),
+        # A negation that begins a yes reaches no further ("s'kam problem me policinë").
+        ("consent", "nuk kam problem me policine", "yes"),
+        ("consent", "s'kam kundershtim per polici", "yes"),
+        ("safe_to_text", "s'ka asnje problem", "yes"),
+        ("safe_to_text", "osht n'rregull", "yes"),
+        # "I don't know if ..." is unsure, not a no to what follows.
+        ("consent", "s'e di a duhet", "unclear"),
+        ("yes_no", "nuk e di a dua", "unclear"),
+        ("consent", "i would rather not", "no"),
+        # A refused number on a menu; numeral nouns.
+        ("menu", "jo e treta, e katerta", 4),
+        ("menu", "not 2, 3", 3),
+        ("menu", "2 jo, 1", 1),
+        ("menu", "dyshin", 2),
+        ("menu", "treshi", 3),
+        # "po" with only words of address or thanks; Kosovo "hajde", "ee ani".
+        ("yes_no", "po zemer", "yes"),
+        ("yes_no", "hajde", "yes"),
+        ("yes_no", "ee ani", "yes"),
+        # Serbian "mogu" (I can), "ne mogu" (I can't).
+        ("safe_to_text", "mogu", "yes"),
+        ("safe_to_text", "ne mogu", "no"),
+        # Keyword filler: "from here", "everything".
+        ("anywhere", "dil nga ktu", "exit"),
+        ("anywhere", "fshij cdo gje", "erase"),
+    ],
+)
+def test_a_class_the_second_probe_found(
+    reader: Reader, kind: str, text: str, expected: Any
+) -> None:
+    assert reader.read(kind, text, POLICE if kind == "menu" else None) == expected, text
