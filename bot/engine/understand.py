@@ -648,6 +648,22 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
     if sense is None:
         return None
     layers = [(0, sense)] + ([(1, generic)] if generic is not None and generic is not sense else [])
+    if sense.subject:
+        refused = [
+            h for h in find(t, sense.subject, lexicon) if negated(t, h, lexicon, refusals=True)
+        ]
+        if refused:
+            # A negation that begins a yes ("s'kam problem me policinë") is that phrase's own.
+            negations = _single_words(lexicon, NEGATION)
+            spent = frozenset(
+                h.start
+                for _, layer in layers
+                for concept in layer.yes
+                for h in find(t, concept, lexicon)
+                if h.end - h.start > 1 and t.words[h.start] in negations
+            )
+            if any(negated(t, h, lexicon, refusals=True, spent=spent) for h in refused):
+                return NO
     found: list[tuple[Hit, int, str]] = []
     for rank, layer in layers:
         for category, concepts in ((UNCLEAR, layer.unclear), (YES, layer.yes), (NO, layer.no)):
@@ -655,17 +671,6 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
                 for h in find(t, concept, lexicon):
                     if _whole_only_ok(t, h, lexicon):
                         found.append((h, rank, category))
-    if sense.subject:
-        # A negation that begins a yes ("s'kam problem me policinë") is that phrase's own.
-        negations = _single_words(lexicon, NEGATION)
-        spent = frozenset(
-            h.start
-            for h, _, category in found
-            if category == YES and h.end - h.start > 1 and t.words[h.start] in negations
-        )
-        for h in find(t, sense.subject, lexicon):
-            if negated(t, h, lexicon, refusals=True, spent=spent):
-                return NO
     # "nuk e di a duhet" (I don't know if I should): the negation is the "don't know"'s, not a
     # no to what follows it.
     negation_words = _single_words(lexicon, NEGATION)
