@@ -652,9 +652,16 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
         refused = [
             h for h in find(t, sense.subject, lexicon) if negated(t, h, lexicon, refusals=True)
         ]
+        negations = _single_words(lexicon, NEGATION)
+        # Only a negation word before it can be spent on a yes ("jo", "pa", "policia jo" never).
+        if refused and not any(
+            t.words[j] in negations and t.clauses[j] == t.clauses[h.start]
+            for h in refused
+            for j in range(h.start)
+        ):
+            return NO
         if refused:
             # A negation that begins a yes ("s'kam problem me policinë") is that phrase's own.
-            negations = _single_words(lexicon, NEGATION)
             spent = frozenset(
                 h.start
                 for _, layer in layers
