@@ -45,6 +45,7 @@ SUBJECT = "subject"
 HYPOTHETICAL = "hypothetical"
 BENIGN = "benign"
 REFUSAL = "refusal"
+CATCH_ALL = "catch_all"
 POST_NEGATION = "post_negation"
 CLITIC = "clitic"
 PAST = "past"
@@ -786,7 +787,13 @@ def read_choice(text: str | Text, choices: Sequence[Choice], lexicon: Lexicon) -
         return None
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-        return None
+        # "Someone else", "Other": an answer that also names a specific option is that one
+        # ("motra" to "3. A family member 4. Someone else" is 3).
+        tied = [value for value, score in ranked if score == ranked[0][1]]
+        catch_all = _single_words(lexicon, CATCH_ALL)
+        labels = {c.value: c.label_words for c in choices}
+        specific = [value for value in tied if not labels.get(value, frozenset()) & catch_all]
+        return specific[0] if len(tied) == 2 and len(specific) == 1 else None
     return ranked[0][0]
 
 

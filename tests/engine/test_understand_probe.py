@@ -161,6 +161,7 @@ def test_po_before_now_ends_a_clause_as_but() -> None:
         # What a witness hears.
         ("first", "i can hear the woman next door screaming", {"danger": True, "lang": "en"}),
         ("first", "po degjoj te bertitura nga shtepia e komshiut", {"danger": True, "lang": "sq"}),
+        ("first", "i ndigjoj qe bertasin te fqinjet", {"danger": True, "lang": "sq"}),
         # Kept locked in, said of someone else.
         ("first", "vjehrra e mban nusen te mbyllur ne dhome", {"danger": True, "lang": "sq"}),
         # Gheg najsen (once, some time ago) is past.
@@ -214,3 +215,21 @@ def test_a_class_the_second_probe_found(
     reader: Reader, kind: str, text: str, expected: Any
 ) -> None:
     assert reader.read(kind, text, POLICE if kind == "menu" else None) == expected, text
+
+
+WHO = {"en": ["Husband or partner", "Ex-husband or ex-partner", "Family member", "Someone else"],
+       "sq": ["Burri ose partneri", "Ish-burri ose ish-partneri", "Anëtar i familjes",
+              "Dikush tjetër"]}  # fmt: skip
+
+
+# "Someone else" is the catch-all: a relative is a family member, a friend or neighbour is
+# someone else (on main both tied, and nothing was chosen).
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("motra", 3), ("djali", 3), ("babi", 3), ("my brother", 3), ("vjehrra ime", 3),
+     ("shoqja", 4), ("fqinji", 4), ("a neighbour", 4), ("dikush tjeter", 4)],
+)  # fmt: skip
+def test_a_relative_is_a_family_member_before_someone_else(
+    reader: Reader, text: str, expected: int
+) -> None:
+    assert reader.read("menu", text, WHO) == expected, text
