@@ -158,6 +158,7 @@ def test_po_before_now_ends_a_clause_as_but() -> None:
         # "sikur po ..." (as if he is ...) reports what is heard; "sikur të ..." supposes.
         ("first", "degjoj zera nga lart, sikur po e rrah dikush", {"danger": True, "lang": "sq"}),
         ("first", "sikur te me rrahe prape, ku te shkoj?", {"danger": False, "lang": "sq"}),
+        ("anywhere", "ndigjoj zera, sikur po e mbyt dikush", "danger"),
         # What a witness hears.
         ("first", "i can hear the woman next door screaming", {"danger": True, "lang": "en"}),
         ("first", "po degjoj te bertitura nga shtepia e komshiut", {"danger": True, "lang": "sq"}),
