@@ -16,6 +16,8 @@ from bot.understanding_cli import Reader, evaluate, load_cases, run
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "understanding" / "dev.jsonl"  # shared/ lies beside the repo
 OWN = ROOT / "tests" / "understanding" / "corpus.jsonl"  # misreadings found, kept as cases
+# Two probes written apart from the layer, each first measured on the code before it (README).
+PROBES = sorted((ROOT / "tests" / "understanding" / "probes").glob("*.jsonl"))
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +25,9 @@ def reader() -> Reader:
     return Reader.shipped()
 
 
-@pytest.mark.parametrize("corpus", [DEV, OWN], ids=["dev", "own"])
+@pytest.mark.parametrize(
+    "corpus", [DEV, OWN, *PROBES], ids=["dev", "own", *(p.stem for p in PROBES)]
+)
 def test_targets_hold_on_the_corpora(corpus: Path, reader: Reader) -> None:
     """The issue's targets, measured by the same code the flows use."""
     if not corpus.exists():
