@@ -95,6 +95,20 @@ def drop_pg_database(name: str) -> None:
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@contextlib.contextmanager
+def unmigrated_url(backend: str, sqlite_file: Path) -> Iterator[str]:
+    """A synchronous URL of an empty database of its own: a SQLite file, or a PostgreSQL
+    database made for it and dropped after."""
+    if backend == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
+        return
+    name = create_pg_database()
+    try:
+        yield pg_url(name)
+    finally:
+        drop_pg_database(name)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated once; each test gets a copy."""

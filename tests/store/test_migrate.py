@@ -14,21 +14,15 @@ from alembic.migration import MigrationContext
 from bot.store import migrate
 from bot.store.db import create_engine
 from bot.store.models import Base
-from tests.store.fixtures import BACKENDS, create_pg_database, drop_pg_database, pg_url
+from tests.store.fixtures import BACKENDS, unmigrated_url
 
 
 @pytest.fixture(params=BACKENDS)
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database nobody migrated yet."""
-    if request.param == "sqlite":
-        # A directory that does not exist yet: the store must create it.
-        yield f"sqlite:///{tmp_path / 'var' / 'fresh.db'}"
-        return
-    name = create_pg_database()
-    try:
-        yield pg_url(name)
-    finally:
-        drop_pg_database(name)
+    # On SQLite, in a directory that does not exist yet: the store must create it.
+    with unmigrated_url(request.param, tmp_path / "var" / "fresh.db") as url:
+        yield url
 
 
 async def _schema(url: str) -> tuple[set[str], list]:

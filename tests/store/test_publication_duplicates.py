@@ -15,7 +15,7 @@ from bot.store import migrate
 from bot.store.crypto import Crypto
 from bot.store.db import Database, create_engine
 from bot.store.models import AdminUserRow, FlowPublicationRow
-from tests.store.fixtures import BACKENDS, NOW, create_pg_database, drop_pg_database, pg_url
+from tests.store.fixtures import BACKENDS, NOW, unmigrated_url
 
 BEFORE = "0011_outbox_contact_index"
 AFTER = "0012_publication_duplicates"
@@ -28,14 +28,8 @@ admin_users = AdminUserRow.__table__
 @pytest.fixture(params=BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database of its own (migrated by the test, to 0011 first)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'helpline.db'}"
-        return
-    name = create_pg_database()
-    try:
-        yield pg_url(name)
-    finally:
-        drop_pg_database(name)
+    with unmigrated_url(request.param, tmp_path / "helpline.db") as url:
+        yield url
 
 
 def at(minutes: float) -> datetime:
