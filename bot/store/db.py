@@ -641,6 +641,9 @@ class UnitOfWork:
         self._lease: _Lease | None = None
         # Savepoints of this unit of work open now (unit() keeps a RELEASE only at depth 0).
         self._savepoints = 0
+        # A unit shared() out of this one ended uncommitted: its work cannot be undone alone,
+        # so this unit of work must not commit (bot/store/group_commit.py rolls it back whole).
+        self.spoiled = False
 
     async def __aenter__(self) -> UnitOfWork:
         db = self._db
@@ -681,6 +684,12 @@ class UnitOfWork:
         savepoint of this unit of work, it is released as usual (the outer one's ROLLBACK TO
         must not stop at it)."""
         return Savepoint(self, keep=self._savepoints == 0)
+
+    def shared(self) -> Shared:
+        """A unit for an optimistic batch of a group commit (bot/store/group_commit.py): no
+        savepoint, this unit of work's statements as they are; one that ends uncommitted
+        (raised, or left without commit) marks this unit of work `spoiled`."""
+        return Shared(self)
 
     async def commit(self) -> None:
         """Commit everything done in this unit of work."""
@@ -788,6 +797,53 @@ class Savepoint(UnitOfWork):
             self._outer._savepoints -= 1
             await driver.ROLLBACK_TO.execute(self.conn)
             await driver.RELEASE.execute(self.conn)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._note_failure(exc)
+        await self.rollback()
+
+
+class Shared(UnitOfWork):
+    """A unit of a group commit's optimistic batch: the outer unit of work's connection and
+    repositories under no savepoint (on PostgreSQL a SAVEPOINT is a round trip, and a unit
+    that writes takes a subtransaction id; on SQLite it journals the pages it changes).
+
+    Its commit keeps its work for the outer COMMIT, as a unit() kept open does. Nothing can
+    undo its work alone: ending uncommitted (it raised, or returned without commit) marks the
+    outer unit of work `spoiled`, and the batch is rolled back whole and run again the safe
+    way, each unit under its own savepoint (GroupCommit._commit).
+    """
+
+    def __init__(self, outer: UnitOfWork) -> None:
+        super().__init__(outer._db)
+        self._outer = outer
+        self._open = False
+
+    async def __aenter__(self) -> Shared:
+        for name in UnitOfWork.__annotations__:
+            if name.startswith("_"):
+                continue
+            setattr(self, name, getattr(self._outer, name))
+        self._open = True
+        return self
+
+    def shared(self) -> Shared:
+        return Shared(self._outer)  # nested: spoils the same transaction
+
+    async def commit(self) -> None:
+        """Keep what this unit did, for the outer unit of work's COMMIT."""
+        self._open = False
+
+    async def rollback(self) -> None:
+        """This unit cannot be undone alone: the outer unit of work is spoiled."""
+        if self._open:
+            self._open = False
+            self._outer.spoiled = True
 
     async def __aexit__(
         self,

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 from bot.store.db import Database, UnitOfWork, lost_race
 
@@ -42,20 +42,36 @@ UNITS = Histogram(
     ["name"],
     buckets=(1, 2, 4, 8, 16, 32, 64),
 )
+FALLBACKS = Counter(
+    "helpline_group_commit_fallbacks",
+    "Optimistic batches rolled back whole (a unit failed) and run again under savepoints",
+    ["name"],
+)
 
 
 class GroupCommit:
-    """Runs units of work in batches: each under its own SAVEPOINT, all committed at once.
+    """Runs units of work in batches, all committed at once.
 
-    A unit's failure rolls back its savepoint only; the others commit. When the shared
-    transaction itself fails (its COMMIT, a lost connection, a deadlock between workers), nothing
-    of it is durable and every unit runs again alone, so one bad batch costs a retry, not a
-    message. `run` returns only after the unit's transaction committed: nothing is acknowledged
-    before it is durable. Order is the callers' affair: units run in the order `run` was
-    called, and a caller that must not overtake itself (one contact's messages) waits for its
-    previous unit before queueing the next. With `limit=1` nothing is grouped: each unit runs
-    at once, in its caller's task, in a unit of work of its own. On PostgreSQL a batch opens
-    at most about PG_SAVEPOINTS savepoints, so never more subtransactions than a backend caches.
+    Optimistic first (`optimistic`, the default): the units share the transaction under no
+    savepoint (on PostgreSQL each was a round trip, about a tenth of a message's statements,
+    and a subtransaction id; on SQLite it journalled the pages it changed). If one of them
+    raises, or ends its unit uncommitted, nothing can undo its work alone: the transaction is
+    rolled back whole (nothing of it durable, no caller answered) and the batch runs again
+    the safe way, each unit under its own SAVEPOINT. Units are run again already (see below),
+    so each must be one that may: what it does outside the database before its COMMIT can
+    happen twice (bot/outbox.py's counters; the pipeline's per-sender reply limit), and only
+    the run that committed answers its caller.
+
+    Under savepoints a unit's failure rolls back its savepoint only; the others commit. When the
+    shared transaction itself fails (its COMMIT, a lost connection, a deadlock between workers),
+    nothing of it is durable and every unit runs again alone, so one bad batch costs a retry,
+    not a message. `run` returns only after the unit's transaction committed: nothing is
+    acknowledged before it is durable. Order is the callers' affair: units run in the order
+    `run` was called, and a caller that must not overtake itself (one contact's messages) waits
+    for its previous unit before queueing the next. With `limit=1` nothing is grouped: each unit
+    runs at once, in its caller's task, in a unit of work of its own. On PostgreSQL a batch
+    opens at most about PG_SAVEPOINTS savepoints, so never more subtransactions than a backend
+    caches.
 
     On SQLite a batch holds the one write lock: when another unit of work waits for it, the
     batch commits what it has done and the rest waits for the next (`yields`, the default).
@@ -75,9 +91,16 @@ class GroupCommit:
     """
 
     def __init__(
-        self, db: Database, name: str, *, limit: int = BATCH_LIMIT, yields: bool = True
+        self,
+        db: Database,
+        name: str,
+        *,
+        limit: int = BATCH_LIMIT,
+        yields: bool = True,
+        optimistic: bool = True,
     ) -> None:
         self.db = db
+        self.optimistic = optimistic
         self.name = name
         self.limit = limit
         self.yields = yields
@@ -128,49 +151,24 @@ class GroupCommit:
         self, batch: list[tuple[Work[Any], asyncio.Future[Any]]], savepoints: int | None
     ) -> list[tuple[Work[Any], asyncio.Future[Any]]]:
         """Run and commit a batch, or the start of it (no further work once its units opened
-        `savepoints` savepoints, when not None); returns the units left for the next."""
+        `savepoints` savepoints, when not None); returns the units left for the next.
+
+        Optimistic first: the units share the transaction under no savepoint at all. When one
+        of them fails (or ends without commit), that transaction is rolled back whole, nothing
+        of it was durable nor acknowledged, and the batch runs again the safe way, each unit
+        under its own savepoint: the failing one fails alone and the others commit."""
         if len(batch) == 1:
             UNITS.labels(self.name).observe(1)
             await self._alone(*batch[0])
             return []
-        outcomes: list[tuple[bool, Any]] = []
-        again: list[int] = []  # units that lost a race with another worker: run alone after
-        opened = 0  # savepoints the units opened through `unit` (PostgreSQL: counted)
         try:
-            async with self.db.uow() as shared:
-
-                def counted() -> AbstractAsyncContextManager[UnitOfWork]:
-                    nonlocal opened
-                    opened += 1
-                    return shared.unit()
-
-                unit: Unit = shared.unit if savepoints is None else counted
-                for work, _ in batch:
-                    try:
-                        outcomes.append((True, await work(unit)))
-                    except Exception as exc:  # its savepoint is rolled back; the others stay
-                        if lost_race(exc):
-                            # A deadlock with another worker's batch (PostgreSQL breaks it
-                            # after deadlock_timeout by failing one statement): a batch holds
-                            # its earlier units' rows while later ones run, so two workers'
-                            # batches can lock two people's rows in opposite orders. Not her
-                            # message's fault: it runs again, alone, once this batch is done.
-                            again.append(len(outcomes))
-                        outcomes.append((False, exc))
-                    # A turn of the event loop (a yield, not a wait): SQLite's statements run
-                    # inline and never give it one, and the sender must be able to read a
-                    # provider's answer and ask for the write lock while a batch runs.
-                    await asyncio.sleep(0)
-                    if self.yields and self.db.writers_waiting:
-                        # Someone waits for the (SQLite) write lock: the outbox recording what
-                        # a provider accepted, above all, since a crash before that record
-                        # sends the message again. Commit what is done and let them in.
-                        break
-                    if savepoints is not None and opened >= savepoints:
-                        # A work that opened several (nested, or one after the other) filled
-                        # the batch early: commit before PostgreSQL's cache overflows.
-                        break
-                await shared.commit()
+            ran = await self._run(batch, savepoints, optimistic=True) if self.optimistic else None
+            if ran is None:
+                if self.optimistic:
+                    FALLBACKS.labels(self.name).inc()
+                ran = await self._run(batch, savepoints, optimistic=False)
+            assert ran is not None
+            outcomes, again = ran
         except Exception as exc:
             log.warning(
                 "a batch of %d units (%s) failed as a whole (%s); each runs again alone",
@@ -195,6 +193,68 @@ class GroupCommit:
             )
             await self._alone(*batch[i])
         return batch[len(outcomes) :]
+
+    async def _run(
+        self,
+        batch: list[tuple[Work[Any], asyncio.Future[Any]]],
+        savepoints: int | None,
+        *,
+        optimistic: bool,
+    ) -> tuple[list[tuple[bool, Any]], list[int]] | None:
+        """Run the batch (or its start) in one transaction and commit it: each unit's outcome
+        and the units to run again alone. Optimistic: no savepoints, and None (the transaction
+        rolled back) as soon as a unit fails or ends uncommitted."""
+        outcomes: list[tuple[bool, Any]] = []
+        again: list[int] = []  # units that lost a race with another worker: run alone after
+        opened = 0  # savepoints the units opened through `unit` (PostgreSQL: counted)
+        async with self.db.uow() as shared:
+
+            def counted() -> AbstractAsyncContextManager[UnitOfWork]:
+                nonlocal opened
+                opened += 1
+                return shared.unit()
+
+            unit: Unit
+            if optimistic:
+                unit = shared.shared
+            else:
+                unit = shared.unit if savepoints is None else counted
+            for work, _ in batch:
+                if optimistic:
+                    try:
+                        value = await work(unit)
+                    except Exception:
+                        return None  # rolled back whole on the way out: the safe way next
+                    if shared.spoiled:  # a unit it opened ended uncommitted
+                        return None
+                    outcomes.append((True, value))
+                else:
+                    try:
+                        outcomes.append((True, await work(unit)))
+                    except Exception as exc:  # its savepoint is rolled back; the others stay
+                        if lost_race(exc):
+                            # A deadlock with another worker's batch (PostgreSQL breaks it
+                            # after deadlock_timeout by failing one statement): a batch holds
+                            # its earlier units' rows while later ones run, so two workers'
+                            # batches can lock two people's rows in opposite orders. Not her
+                            # message's fault: it runs again, alone, once this batch is done.
+                            again.append(len(outcomes))
+                        outcomes.append((False, exc))
+                # A turn of the event loop (a yield, not a wait): SQLite's statements run
+                # inline and never give it one, and the sender must be able to read a
+                # provider's answer and ask for the write lock while a batch runs.
+                await asyncio.sleep(0)
+                if self.yields and self.db.writers_waiting:
+                    # Someone waits for the (SQLite) write lock: the outbox recording what
+                    # a provider accepted, above all, since a crash before that record
+                    # sends the message again. Commit what is done and let them in.
+                    break
+                if not optimistic and savepoints is not None and opened >= savepoints:
+                    # A work that opened several (nested, or one after the other) filled
+                    # the batch early: commit before PostgreSQL's cache overflows.
+                    break
+            await shared.commit()
+        return outcomes, again
 
     async def _alone(self, work: Work[Any], future: asyncio.Future[Any]) -> None:
         try:

@@ -160,7 +160,10 @@ async def test_a_batch_lets_a_waiting_writer_in_before_going_on(db, now, commits
     assert len(commits) == 3
 
 
-async def test_a_unit_that_deadlocks_with_another_workers_batch_runs_again_alone(db, crypto, now):
+@pytest.mark.parametrize("optimistic", [False, True], ids=["savepoints", "optimistic"])
+async def test_a_unit_that_deadlocks_with_another_workers_batch_runs_again_alone(
+    db, crypto, now, optimistic
+):
     if db.dialect != "postgresql":
         pytest.skip("only PostgreSQL has row locks that two workers' batches can take crosswise")
     other_db = Database(db.url, crypto)  # a second worker
@@ -196,7 +199,8 @@ async def test_a_unit_that_deadlocks_with_another_workers_batch_runs_again_alone
 
         # Worker X's batch locks row 1 then row 2; worker Y's row 2 then row 1: a deadlock,
         # which PostgreSQL breaks by failing one of the two second statements.
-        x, y = GroupCommit(db, "x"), GroupCommit(other_db, "y")
+        x = GroupCommit(db, "x", optimistic=optimistic)
+        y = GroupCommit(other_db, "y", optimistic=optimistic)
         done = await asyncio.gather(
             x.run(update("row1", "x1", hold=x_holds)),
             x.run(update("row2", "x2", wait=y_holds)),
@@ -204,8 +208,17 @@ async def test_a_unit_that_deadlocks_with_another_workers_batch_runs_again_alone
             y.run(update("row1", "y2")),
         )
         assert done == ["x1", "x2", "y1", "y2"]  # the loser ran again, alone, and went through
-        # Each update ran once: row 1 by X then Y, row 2 by Y then X, whichever lost.
-        assert sorted(e.action for e in await _entries(db)) == ["row1:x1:y2", "row2:y1:x2"]
+        rows = sorted(e.action for e in await _entries(db))
+        if not optimistic:
+            # Each update ran once: row 1 by X then Y, row 2 by Y then X, whichever lost.
+            assert rows == ["row1:x1:y2", "row2:y1:x2"]
+        else:
+            # Each update ran once. The loser's batch (no savepoints) was rolled back whole,
+            # its row 1 lock too, so the winner may have gone first on both rows.
+            assert [sorted(r.split(":")) for r in rows] == [
+                ["row1", "x1", "y2"],
+                ["row2", "x2", "y1"],
+            ]
     finally:
         await other_db.dispose()
 
@@ -278,7 +291,7 @@ async def test_units_keep_their_savepoints_open_for_the_shared_commit(db, now, c
     seen: list[str] = []
     driver.observers.append(seen.append)
     try:
-        group = GroupCommit(db, "test")
+        group = GroupCommit(db, "test", optimistic=False)
         works = [writer("a0", now), writer("a1", now), writer("bad", now, fail=True)]
         works += [writer("a3", now), writer("bad2", now, fail=True), writer("a5", now)]
         done = await asyncio.gather(*(group.run(w) for w in works), return_exceptions=True)
@@ -386,7 +399,7 @@ async def test_a_batch_never_opens_more_savepoints_than_postgresql_caches(db, no
     SQLite keeps its batches of BATCH_LIMIT."""
     cap = PG_SAVEPOINTS if db.dialect == "postgresql" else BATCH_LIMIT
     with savepoints_per_transaction(db) as per_commit:
-        group = GroupCommit(db, "test")
+        group = GroupCommit(db, "test", optimistic=False)  # as a batch that fell back runs
         done = await asyncio.gather(*(group.run(writer(f"a{i}", now)) for i in range(100)))
     assert done == [f"a{i}" for i in range(100)]
     assert sum(per_commit) == 100
@@ -399,7 +412,7 @@ async def test_savepoints_opened_inside_units_count_towards_the_cap(db, now):
     and commits at PG_SAVEPOINTS, where a count of units alone would open twice as many. SQLite
     takes them all in one batch, as before."""
     with savepoints_per_transaction(db) as per_commit:
-        group = GroupCommit(db, "test")
+        group = GroupCommit(db, "test", optimistic=False)  # as a batch that fell back runs
         done = await asyncio.gather(*(group.run(nesting_writer(f"a{i}", now)) for i in range(40)))
     assert done == [f"a{i}" for i in range(40)]
     if db.dialect == "postgresql":
@@ -407,3 +420,159 @@ async def test_savepoints_opened_inside_units_count_towards_the_cap(db, now):
     else:
         assert per_commit == [80]
     assert await actions(db) == [a for i in range(40) for a in (f"a{i}", f"a{i}.inner")]
+
+
+# -- optimistic batches: no savepoints unless a unit fails ------------------------------------
+
+
+async def test_a_batch_whose_units_all_commit_opens_no_savepoint(db, now, commits):
+    """Every unit commits: one transaction, one COMMIT, and not one SAVEPOINT, RELEASE or
+    ROLLBACK TO (on PostgreSQL each was a round trip and a subtransaction)."""
+    seen: list[str] = []
+    driver.observers.append(seen.append)
+    try:
+        group = GroupCommit(db, "test")
+        done = await asyncio.gather(*(group.run(writer(f"a{i}", now)) for i in range(6)))
+    finally:
+        driver.observers.remove(seen.append)
+    assert done == [f"a{i}" for i in range(6)]
+    assert len(commits) == 1
+    assert [s for s in seen if s.split()[0].upper() in _SP] == []
+    assert await actions(db) == [f"a{i}" for i in range(6)]
+
+
+async def test_full_optimistic_batches_open_no_savepoint_and_keep_the_cap(db, now):
+    """A hundred units at once: batches as large as before (PG_SAVEPOINTS on PostgreSQL, so a
+    batch that falls back stays under the cap), none opens a savepoint."""
+    cap = PG_SAVEPOINTS if db.dialect == "postgresql" else BATCH_LIMIT
+    sizes: list[int] = []
+    with savepoints_per_transaction(db) as per_commit:
+        group = GroupCommit(db, "test")
+        real = group._run
+
+        async def run(batch: Any, savepoints: Any, *, optimistic: bool) -> Any:
+            ran = await real(batch, savepoints, optimistic=optimistic)
+            if ran is not None:
+                sizes.append(len(ran[0]))
+            return ran
+
+        group._run = run  # type: ignore[method-assign]
+        done = await asyncio.gather(*(group.run(writer(f"a{i}", now)) for i in range(100)))
+    assert done == [f"a{i}" for i in range(100)]
+    assert sizes == [min(cap, 100 - k) for k in range(0, 100, cap)]  # 48, 48, 4 or 64, 36
+    assert sum(per_commit) == 0
+    assert await actions(db) == [f"a{i}" for i in range(100)]
+
+
+class Effects:
+    """What units did outside the database, and when: each run of a unit (it may run more
+    than once), each result its caller received (as the pipeline's after-commit hooks run on
+    it), and each COMMIT and ROLLBACK of the engine, in one timeline."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.timeline: list[str] = []
+
+    def __enter__(self) -> Effects:
+        sa.event.listen(self.db.engine.sync_engine, "commit", self._commit)
+        sa.event.listen(self.db.engine.sync_engine, "rollback", self._rollback)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        sa.event.remove(self.db.engine.sync_engine, "commit", self._commit)
+        sa.event.remove(self.db.engine.sync_engine, "rollback", self._rollback)
+
+    def _commit(self, _conn: object) -> None:
+        self.timeline.append("COMMIT")
+
+    def _rollback(self, _conn: object) -> None:
+        self.timeline.append("ROLLBACK")
+
+    def of(self, kind: str) -> list[str]:
+        return [t.split(":", 1)[1] for t in self.timeline if t.startswith(kind + ":")]
+
+    async def caller(self, group: GroupCommit, work: Any) -> Any:
+        """`group.run(work)`, its result (or error) noted as an after-commit hook would see it."""
+        try:
+            value = await group.run(work)
+        except Exception as exc:
+            self.timeline.append(f"hook:{type(exc).__name__}")
+            raise
+        self.timeline.append(f"hook:{value}")
+        return value
+
+    def unit(self, action: str, now: datetime, failure: str | None = None) -> Any:
+        """A unit that notes its run, writes one audit entry and commits; `failure`: "raise"
+        after the write, "sql" a statement the database refuses (PostgreSQL then refuses the
+        whole transaction's next statements), "swallow" a nested unit that fails and that the
+        work catches (returning all the same)."""
+
+        async def work(unit: Unit) -> str:
+            self.timeline.append(f"run:{action}")
+            async with unit() as uow:
+                await uow.audit.add(action, now=now)
+                if failure == "raise":
+                    raise RuntimeError(f"{action} failed")
+                if failure == "sql":
+                    await uow.conn.execute(sa.text("SELECT * FROM no_such_table"))
+                if failure == "swallow":
+                    with contextlib.suppress(RuntimeError):
+                        async with unit() as inner:
+                            await inner.audit.add(f"{action}.inner", now=now)
+                            raise RuntimeError("inner failed")
+                await uow.commit()
+            return action
+
+        return work
+
+
+@pytest.mark.parametrize("failure", ["raise", "sql", "swallow"])
+async def test_a_unit_failing_in_an_optimistic_batch_fails_alone(db, now, failure):
+    """One unit of five fails: the optimistic transaction is rolled back whole and the batch
+    runs again under savepoints. The others commit exactly once, the failing one's writes are
+    absent, every caller hears once and only after the COMMIT, and nothing of the first run
+    shows (its results are dropped with its transaction)."""
+    group = GroupCommit(db, "test")
+    with Effects(db) as fx:
+        names = ["a0", "a1", "bad", "a3", "a4"]
+        works = [fx.unit(n, now, failure if n == "bad" else None) for n in names]
+        done = await asyncio.gather(*(fx.caller(group, w) for w in works), return_exceptions=True)
+    good = ["a0", "a1", "a3", "a4"]
+    if failure == "swallow":
+        # The work went on after its nested unit failed: its own entry stays, the inner one's
+        # does not (a savepoint undid it in the batch run again).
+        assert done == names
+        assert await actions(db) == names
+    else:
+        assert [d for d in done if isinstance(d, str)] == good
+        assert isinstance(done[2], Exception)
+        assert await actions(db) == good
+    # The optimistic run stopped at the failing unit and was rolled back; all ran again.
+    assert fx.of("run") == ["a0", "a1", "bad", *names]
+    before_hooks = fx.timeline[: fx.timeline.index(next(t for t in fx.timeline if "hook:" in t))]
+    assert [t for t in before_hooks if t in ("COMMIT", "ROLLBACK")] == ["ROLLBACK", "COMMIT"]
+    hooks = fx.of("hook")
+    assert sorted(h for h in hooks if h in names) == sorted(good if failure != "swallow" else names)
+    assert len(hooks) == 5  # each caller heard once
+
+
+async def test_a_unit_that_fails_only_on_its_first_run_commits_on_the_fallback(db, now):
+    """Units are run again when their batch falls back: one that failed only the first time
+    (a flag) commits then, with the others."""
+    group = GroupCommit(db, "test")
+    failed: list[str] = []
+
+    async def once(unit: Unit) -> str:
+        async with unit() as uow:
+            await uow.audit.add("once", now=now)
+            if not failed:
+                failed.append("once")
+                raise RuntimeError("the first run fails")
+            await uow.commit()
+        return "once"
+
+    done = await asyncio.gather(
+        group.run(writer("a0", now)), group.run(once), group.run(writer("a2", now))
+    )
+    assert done == ["a0", "once", "a2"]
+    assert await actions(db) == ["a0", "once", "a2"]
