@@ -104,7 +104,7 @@ class OutboxSender:
         self.on_sent = tuple(on_sent)
         # What became of each send is recorded through a group commit of its own: the outcomes
         # waiting at the same moment (sends of one pass that finish together) share one
-        # transaction and one COMMIT, each under its own savepoint. Within R3 (no duplicate
+        # transaction and one COMMIT, optimistic (group_commit.py). Within R3 (no duplicate
         # reply): a send the provider accepted goes again if the process dies before its
         # record is durable, and grouping narrows that window rather than widening it. A
         # batch takes only the outcomes already queued (no timer, no waiting for more), at
@@ -235,20 +235,23 @@ class OutboxSender:
         deadline = time.monotonic() + self.lease.total_seconds()
         delay = RECORD_RETRY_FIRST
 
-        async def record(unit: Unit) -> None:
-            await self._record(unit, item, result)
+        async def record(unit: Unit) -> Any:
+            return await self._record(unit, item, result)
 
         while True:
             try:
                 if self._sending > 1:
-                    # With the other outcomes waiting now, each under its own savepoint: a
-                    # record that fails is rolled back alone, and tried again here.
-                    await self.records.run(record)
+                    # With the other outcomes waiting now, in one transaction: a record that
+                    # fails is rolled back alone (group_commit.py), and tried again here.
+                    counted = await self.records.run(record)
                 else:
                     # A pass of one row: no other outcome can share its transaction, so no
                     # group (its task and turns of the loop cost a lone pass 3-8 % of its
                     # CPU, ~1.2 ms on SQLite).
-                    await record(self.db.uow)
+                    counted = await record(self.db.uow)
+                # Counted once committed: a batch run again would have counted it twice.
+                if counted is not None:
+                    counted.inc()
                 return
             except (DBAPIError, OSError) as exc:
                 if time.monotonic() + delay >= deadline:
@@ -266,8 +269,10 @@ class OutboxSender:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECORD_RETRY_MAX)
 
-    async def _record(self, unit: Unit, item: OutboxItem, result: SendResult) -> None:
+    async def _record(self, unit: Unit, item: OutboxItem, result: SendResult) -> Any:
+        """Record a send's outcome; returns the metric to count once it is committed."""
         now = self.clock()
+        counted = None  # a held message is counted nowhere
         async with unit() as uow:
             if result.contact_state and item.contact_id is not None:
                 # What the provider told us about the person outlives this one message.
@@ -284,7 +289,7 @@ class OutboxSender:
                     now=now,
                     channel=item.channel,
                 )
-                SENT.labels(item.channel).inc()
+                counted = SENT.labels(item.channel)
                 if (item.meta or {}).get("forget"):
                     await uow.retention.forget_sent(item.id, now)
                 for hook in self.on_sent:
@@ -305,9 +310,10 @@ class OutboxSender:
                 await uow.outbox.mark_retry(
                     item.id, due_at=now + timedelta(seconds=delay), error=result.error, now=now
                 )
-                RETRIED.labels(item.channel).inc()
+                counted = RETRIED.labels(item.channel)
             else:
                 await uow.outbox.mark_failed(item.id, error=result.error or "failed", now=now)
-                FAILED.labels(item.channel).inc()
+                counted = FAILED.labels(item.channel)
                 log.warning("gave up on outbox row %s: %s", item.id, result.error)
             await uow.commit()
+        return counted

@@ -109,7 +109,7 @@ class Pipeline:
         trigger_flow: str = "first_contact",
         leads: Callable[[], bool] = lambda: True,
         followups: Followups | None = None,
-        reply_limit: Callable[[str], float | None] | None = None,
+        reply_limit: Callable[[str, str], float | None] | None = None,
         recalls: Mapping[str, Recall] = RECALLS,
     ) -> None:
         self.db = db
@@ -133,9 +133,10 @@ class Pipeline:
         self.reply_limit = reply_limit
         self.handlers = self._handlers(recalls)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        # Performance: the messages arriving together are stored in one transaction, each under
-        # its own savepoint (bot/store/group_commit.py); a contact's next message waits for her
-        # lock, so it is never in the same batch as the one before it.
+        # Performance: the messages arriving together are stored in one transaction, optimistic
+        # (no savepoints; run again under one savepoint each if one fails: group_commit.py); a
+        # contact's next message waits for her lock, so it is never in the same batch as the
+        # one before it.
         self.intake = GroupCommit(db, "receive")
 
     def _handlers(self, recalls: Mapping[str, Recall]) -> Handlers:
@@ -313,6 +314,9 @@ class Pipeline:
                 chat_message_id=inbound.meta.get("message_id"),
             )
             if message_id is None:
+                # Committed though nothing was written: a unit that ends uncommitted makes an
+                # optimistic batch run again under savepoints (bot/store/group_commit.py).
+                await uow.commit()
                 return Handled("duplicate"), None
             # Referral: a coordinator's message is a command, never a conversation with the bot.
             coordinator = await self.referral.coordinator_for(uow, inbound.urn)
@@ -343,7 +347,7 @@ class Pipeline:
             # keyword (danger, DIL, FSHI) always goes through at once.
             reply_at = now
             if self.reply_limit is not None and keyword is None:
-                delay = self.reply_limit(inbound.urn)
+                delay = self.reply_limit(inbound.urn, inbound.external_id)
                 if delay is None:
                     if not created:
                         await uow.contacts.touch(contact.id, now)

@@ -107,7 +107,9 @@ async def test_a_record_that_fails_is_rolled_back_alone_and_recorded_on_its_retr
 
     async def hook(uow: Any, item: OutboxItem) -> None:
         await uow.audit.add(f"sent {item.id}", now=harness.clock())
-        if not failed and item.id == channel.sent[1]:
+        # Twice: an optimistic batch (no savepoints) runs again under savepoints when one
+        # of its units fails (bot/store/group_commit.py); the second run fails alone.
+        if len(failed) < 2 and item.id == channel.sent[1]:
             failed.append(item.id)
             # A database error in this record only (PostgreSQL aborts the transaction until
             # the savepoint is rolled back): the others in its batch must still commit.

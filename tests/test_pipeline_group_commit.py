@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from bot import engine
 from bot.store.db import Database
@@ -104,3 +105,26 @@ async def test_a_repeat_in_the_same_batch_is_processed_once(harness, commits):
     handled = await asyncio.gather(*(harness.pipeline.receive(m) for m in (first, again, other)))
     assert [h.status for h in handled] == ["processed", "duplicate", "processed"]
     assert await deliver(harness) == {"sim:p1": ["t.lang"], "sim:p2": ["t.lang"]}
+
+
+def _fallbacks() -> float:
+    value = REGISTRY.get_sample_value("helpline_group_commit_fallbacks_total", {"name": "receive"})
+    return value or 0.0
+
+
+async def test_a_repeat_in_a_batch_does_not_make_it_run_again(harness, commits):
+    people = [f"sim:p{i}" for i in range(4)]
+    first = harness.inbound("hello", people[0])
+    await harness.pipeline.receive(first)
+    before = _fallbacks()
+    commits.clear()
+    # The provider sends her message again while three others arrive.
+    handled = await asyncio.gather(
+        harness.pipeline.receive(first),
+        *(harness.pipeline.receive(harness.inbound("hello", urn)) for urn in people[1:]),
+    )
+    assert [h.status for h in handled] == ["duplicate"] + ["processed"] * 3
+    assert len(commits) == 1
+    # A repeat commits its (empty) unit: the batch stays optimistic, run once.
+    assert _fallbacks() == before
+    assert await deliver(harness) == {urn: ["t.lang"] for urn in people}

@@ -161,20 +161,32 @@ class ReplyLimiter:
         self.clock = clock
         self.max_keys = max_keys
         self._next: OrderedDict[str, float] = OrderedDict()  # theoretical arrival time per key
+        # The last message each sender reserved for, and its answer: a batch of messages run
+        # again (bot/store/group_commit.py, after a unit failed) asks again for the same one.
+        self._last: dict[str, tuple[str, float | None]] = {}
 
-    def reserve(self, key: str) -> float | None:
-        """Seconds until this sender's next reply may go (0: now); None: do not answer."""
+    def reserve(self, key: str, message: str | None = None) -> float | None:
+        """Seconds until this sender's next reply may go (0: now); None: do not answer. Asked
+        again for the same `message` (the provider's id), the same answer, no second slot."""
         if self.per_minute <= 0:
             return 0.0
+        if message is not None:
+            last = self._last.get(key)
+            if last is not None and last[0] == message:
+                return last[1]
         now = self.clock()
         interval = 60.0 / self.per_minute
         tolerance = (self.per_minute - 1) * interval  # a minute's worth may go at once
         due = max(self._next.get(key, now), now)
         delay = max(0.0, due - tolerance - now)
         if delay > self.horizon:
+            if message is not None:
+                self._last[key] = (message, None)
             return None
         self._next[key] = due + interval
         self._next.move_to_end(key)
         while len(self._next) > self.max_keys:
-            self._next.popitem(last=False)
+            self._last.pop(self._next.popitem(last=False)[0], None)
+        if message is not None:
+            self._last[key] = (message, delay)
         return delay

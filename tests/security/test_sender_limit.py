@@ -134,3 +134,15 @@ def test_the_reply_limiter_reserves_slots_then_refuses() -> None:
     now[0] = 200.0
     assert limiter.reserve("a") == 0  # slots come back with time
     assert ReplyLimiter(0).reserve("a") == 0  # off
+
+
+def test_the_same_message_asking_again_gets_the_same_answer_and_no_second_slot() -> None:
+    """A batch run again (bot/store/group_commit.py) asks again for the same message."""
+    now = [100.0]
+    limiter = ReplyLimiter(1, clock=lambda: now[0])
+    assert limiter.reserve("a", "m1") == 0
+    assert limiter.reserve("a", "m1") == 0  # the same message: its slot, not another
+    assert limiter.reserve("a", "m2") == 60  # the next slot is still the second
+    assert limiter.reserve("a", "m2") == 60
+    assert limiter.reserve("a", "m3") is None  # beyond the horizon, and so again
+    assert limiter.reserve("a", "m3") is None
