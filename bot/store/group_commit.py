@@ -58,9 +58,11 @@ class GroupCommit:
     raises, or ends its unit uncommitted, nothing can undo its work alone: the transaction is
     rolled back whole (nothing of it durable, no caller answered) and the batch runs again
     the safe way, each unit under its own SAVEPOINT. Units are run again already (see below),
-    so each must be one that may: what it does outside the database before its COMMIT can
-    happen twice (bot/outbox.py's counters; the pipeline's per-sender reply limit), and only
-    the run that committed answers its caller.
+    so each must be one that may: what it does outside the database before its COMMIT must
+    bear running twice (bot/outbox.py counts a send after the COMMIT; the per-sender reply
+    limit answers the same message the same; a repeated message commits its empty unit, so a
+    provider's retry does not make its batch run again), and only the run that committed
+    answers its caller.
 
     Under savepoints a unit's failure rolls back its savepoint only; the others commit. When the
     shared transaction itself fails (its COMMIT, a lost connection, a deadlock between workers),
