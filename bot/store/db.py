@@ -669,6 +669,13 @@ class UnitOfWork:
         self.__dict__.update(lease.repos)
         return self
 
+    def _borrow(self, outer: UnitOfWork) -> None:
+        """The outer unit of work's connection and repositories (the class annotations name
+        them): a unit nested in it works in its transaction."""
+        for name in UnitOfWork.__annotations__:
+            if not name.startswith("_"):
+                setattr(self, name, getattr(outer, name))
+
     def savepoint(self) -> Savepoint:
         """A unit of work inside this one (same connection and repositories) that commits or
         rolls back alone: `async with uow.savepoint() as inner: ...; await inner.commit()`."""
@@ -754,7 +761,20 @@ class UnitOfWork:
             self._db._write_lock.release()
 
 
-class Savepoint(UnitOfWork):
+class _Nested(UnitOfWork):
+    """A unit of work inside another: leaving it without commit undoes (or spoils) its work."""
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._note_failure(exc)
+        await self.rollback()
+
+
+class Savepoint(_Nested):
     """A unit of work nested in another under a SAVEPOINT: its commit releases the savepoint
     (durable only when the outer one commits), its exit without commit rolls back to it.
 
@@ -771,11 +791,7 @@ class Savepoint(UnitOfWork):
         self._keep = keep
 
     async def __aenter__(self) -> Savepoint:
-        # The outer unit of work's connection and repositories: the class annotations name them.
-        for name in UnitOfWork.__annotations__:
-            if name.startswith("_"):
-                continue
-            setattr(self, name, getattr(self._outer, name))
+        self._borrow(self._outer)
         await driver.SAVEPOINT.execute(self.conn)
         self._open = True
         self._outer._savepoints += 1
@@ -798,17 +814,8 @@ class Savepoint(UnitOfWork):
             await driver.ROLLBACK_TO.execute(self.conn)
             await driver.RELEASE.execute(self.conn)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._note_failure(exc)
-        await self.rollback()
 
-
-class Shared(UnitOfWork):
+class Shared(_Nested):
     """A unit of a group commit's optimistic batch: the outer unit of work's connection and
     repositories under no savepoint (on PostgreSQL a SAVEPOINT is a round trip, and a unit
     that writes takes a subtransaction id; on SQLite it journals the pages it changes).
@@ -825,10 +832,7 @@ class Shared(UnitOfWork):
         self._open = False
 
     async def __aenter__(self) -> Shared:
-        for name in UnitOfWork.__annotations__:
-            if name.startswith("_"):
-                continue
-            setattr(self, name, getattr(self._outer, name))
+        self._borrow(self._outer)
         self._open = True
         return self
 
@@ -844,12 +848,3 @@ class Shared(UnitOfWork):
         if self._open:
             self._open = False
             self._outer.spoiled = True
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._note_failure(exc)
-        await self.rollback()
