@@ -21,8 +21,8 @@ class Contact:
     created_at: datetime
     last_seen_at: datetime
     # The stored token `urn` was decrypted from (None when none is stored): the outbox row of a
-    # message to her copies it instead of encrypting her address again (one Fernet operation,
-    # ~20 µs, a reply). Ciphertext only; left out of comparisons and repr.
+    # message to her copies it instead of encrypting her address again (one encryption,
+    # a reply). Ciphertext only; left out of comparisons and repr.
     urn_enc: bytes | None = field(default=None, compare=False, repr=False)
 
 

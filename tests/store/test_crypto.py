@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 
 import pytest
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.store.crypto import LOOKUP_INFO, Crypto, DecryptionError
@@ -94,3 +96,57 @@ def test_lookup_hash_is_keyed_and_stable(crypto):
 
 def test_repr_hides_keys(crypto):
     assert NEW not in repr(crypto) and SECRET_KEY not in repr(crypto)
+
+
+def _hkdf(key: str, info: bytes, length: int) -> bytes:
+    raw = base64.urlsafe_b64decode(key)
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(raw)
+
+
+def test_a_token_is_version_key_id_nonce_then_aes_gcm_siv_and_the_format_never_changes(crypto):
+    """Stored tokens must stay readable: built here from the spec, without the module's code."""
+    header = b"\x02" + _hkdf(NEW, b"helpline data key id v1", 4)
+    aead = AESGCMSIV(_hkdf(NEW, b"helpline data aes-256-gcm-siv v1", 32))
+    nonce = bytes(range(12))
+    token = header + nonce + aead.encrypt(nonce, "jam në rrezik".encode(), header)
+    assert crypto.decrypt(token) == "jam në rrezik"
+    made = crypto.encrypt("jam në rrezik")
+    assert made[:5] == header and len(made) == 5 + 12 + len("jam në rrezik".encode()) + 16
+    assert aead.decrypt(made[5:17], made[17:], header) == "jam në rrezik".encode()
+
+
+@pytest.mark.parametrize("where", [0, 1, 4, 5, 16, 17, -1])
+def test_a_token_changed_anywhere_is_refused(crypto, where):
+    token = bytearray(crypto.encrypt("me rrah burri"))
+    token[where] ^= 0x01
+    with pytest.raises(DecryptionError):
+        crypto.decrypt(bytes(token))
+    assert not crypto.is_current(bytes(token))
+
+
+@pytest.mark.parametrize("token", [b"", b"\x02", b"\x02" + b"\x00" * 20, b"garbage"])
+def test_a_truncated_or_foreign_token_is_refused(crypto, token):
+    with pytest.raises(DecryptionError):
+        crypto.decrypt(token)
+    assert not crypto.is_current(token)
+
+
+def test_fernet_tokens_stored_before_are_read_and_rotation_rewrites_them():
+    both = Crypto([NEW, OLD], SECRET_KEY)
+    for key in (NEW, OLD):
+        legacy = Fernet(key).encrypt(b"para rrotullimit")
+        assert both.decrypt(legacy) == "para rrotullimit"
+        assert not both.is_current(legacy)
+        rotated = both.rotate(legacy)
+        assert both.is_current(rotated) and rotated[:1] == b"\x02"
+        assert Crypto([NEW], SECRET_KEY).decrypt(rotated) == "para rrotullimit"
+    with pytest.raises(DecryptionError):
+        Crypto([NEW], SECRET_KEY).decrypt(Fernet(OLD).encrypt(b"x"))
+
+
+def test_a_token_under_an_older_key_is_not_current_and_rotates():
+    token = Crypto([OLD], SECRET_KEY).encrypt("x")
+    both = Crypto([NEW, OLD], SECRET_KEY)
+    assert not both.is_current(token)
+    assert both.is_current(both.rotate(token))
+    assert Crypto([OLD], SECRET_KEY).is_current(token)

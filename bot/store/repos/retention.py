@@ -32,7 +32,7 @@ audit = AuditRow.__table__
 contacts = ContactRow.__table__
 plans = FollowupPlanRow.__table__
 
-ENCRYPTED_SUFFIX = "_enc"  # every column holding personal data is named so, and is Fernet
+ENCRYPTED_SUFFIX = "_enc"  # every column holding personal data is named so, and encrypted
 BATCH = 500
 
 
