@@ -303,8 +303,10 @@ class Pipeline:
         async with unit() as uow:
             # A repeat (the provider retrying) is found by the insert itself, ON CONFLICT.
             # A contact created now was last seen now (no second write of it), and has nothing
-            # yet: no outbox rows, no session, no case to look up.
-            contact, created = await uow.contacts.get_or_create(inbound.urn, inbound.channel, now)
+            # yet: no outbox rows, no session, no case to look up. Whether a coordinator may
+            # write from her address comes with her contact (one statement less a message).
+            arrival = await uow.contacts.arrive(inbound.urn, inbound.channel, now)
+            contact, created = arrival.contact, arrival.created
             message_id = await uow.messages.add_inbound(
                 contact.id,
                 inbound.channel,
@@ -319,7 +321,11 @@ class Pipeline:
                 await uow.commit()
                 return Handled("duplicate"), None
             # Referral: a coordinator's message is a command, never a conversation with the bot.
-            coordinator = await self.referral.coordinator_for(uow, inbound.urn)
+            coordinator = (
+                await self.referral.coordinator_for(uow, inbound.urn)
+                if arrival.coordinator
+                else None
+            )
             if coordinator is not None:
                 await self.referral.handle_coordinator(uow, coordinator, contact, inbound, now)
                 # Security: what it said lives on as notes and relays, which erasure and
@@ -329,10 +335,13 @@ class Pipeline:
                     await uow.contacts.touch(contact.id, now)
                 await uow.commit()
                 return Handled("processed"), None
+            # Her waiting session, her open case and whether replies wait for her, in one
+            # statement after her lock (never in the locking one: see contacts.STANDING).
+            standing = None if created else await uow.contacts.standing(contact.id, now)
             # Safe times: she is at her phone now; what waited for her goes (DIL holds it again).
-            if not created:
+            if standing is not None and standing.held:
                 await uow.outbox.release(contact.id, now)
-            stored = None if created else await uow.sessions.get_active(contact.id)
+            stored = standing.session if standing is not None else None
             # Referral: while a coordinator's relay is open, the person's words go to them; the
             # flows see only keywords and answers to a keyword's question (FSHI's confirmation).
             session = Session.from_dict(stored.state) if stored else None
@@ -355,10 +364,9 @@ class Pipeline:
                     return Handled("limited"), None
                 reply_at = now + timedelta(seconds=delay)
             # Referral: a relay needs a worked case, and a worked case is open: without an open
-            # case (most people) there is nothing to look up. Read once, used by the turn too.
-            case: Case | Unread | None = (
-                None if created else await uow.cases.open_for_contact(contact.id)
-            )
+            # case (most people) there is nothing to look up. Read once (with her session,
+            # nothing of hers written since), used by the turn too.
+            case: Case | Unread | None = standing.case if standing is not None else None
             if case is not None and await self.referral.relay_inbound(
                 uow, contact, inbound.text, now, flows_too=flows_too
             ):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.safe_times import HELD
 from tests.pipeline_harness import Harness
 from tests.store.fixtures import crypto, db, db_url, postgres_url, sqlite_template, statements_seen  # noqa: F401
 
@@ -240,8 +241,8 @@ async def test_no_relay_lookup_for_a_person_without_an_open_case(harness, db):
         await harness.say("hello")
         await harness.say("shqip")
     assert not [s for s in seen if "case_assignments" in s]
-    # Read once a message, and not at all for someone new (her first message).
-    assert len([s for s in seen if s.lstrip().startswith("SELECT cases.")]) == 1
+    # Read once a message (with her session), and not at all for someone new (her first).
+    assert len([s for s in seen if " JOIN cases " in s or "FROM cases" in s]) == 1
 
 
 async def test_a_new_contacts_first_message_reads_and_writes_only_what_it_must(harness, db):
@@ -260,3 +261,77 @@ async def test_a_new_contacts_first_message_reads_and_writes_only_what_it_must(h
     assert contact.last_seen_at.replace(tzinfo=None) == (first + timedelta(minutes=3)).replace(
         tzinfo=None
     )
+
+
+def _kind(sql: str) -> str:
+    """A statement's first words: its verb and table."""
+    words = sql.split()
+    return " ".join(words[:3] if words[0] in ("INSERT", "DELETE") else words[:2])
+
+
+async def test_a_known_persons_message_runs_seven_statements(harness, db):
+    """Issue 19: whether she is a coordinator comes with her contact; her session, her case and
+    whether replies wait for her in one statement; nothing to release, no UPDATE."""
+    for text in ("hello", "shqip", "po"):
+        await harness.say(text)
+    with statements_seen(db) as seen:
+        handled = await harness.pipeline.receive(harness.inbound("jo"))
+    assert handled.status == "processed"
+    assert [_kind(s) for s in seen] == [
+        "SELECT contacts.id,",  # locked, with whether a coordinator writes from her address
+        "INSERT INTO messages",  # hers, unless a repeat
+        "SELECT sessions.id,",  # her session, her case, anything held (contacts.STANDING)
+        "UPDATE sessions",
+        "INSERT INTO outbox",
+        "INSERT INTO messages",
+        "UPDATE contacts",  # last seen
+    ]
+    assert "EXISTS (SELECT * FROM coordinators" in " ".join(seen[0].split())
+    assert " JOIN cases " in seen[2] and "FROM outbox" in seen[2]
+
+
+async def test_someone_who_wrote_before_becoming_a_coordinator_reaches_the_desk(harness, db):
+    """Known as a person first: once a coordinator, what she writes is a command."""
+    urn = "tel:+355692220001"
+    assert await harness.say("hello", urn, channel="sms")  # the bot answers a person
+    async with db.uow() as uow:
+        await uow.coordinators.add(
+            name="Arta",
+            municipality="tirane",
+            phone="+355692220001",
+            telegram_chat_id=None,
+            language="en",
+            role="coordinator",
+            now=harness.clock(),
+        )
+        await uow.commit()
+    with statements_seen(db) as seen:
+        replies = await harness.say("help", urn, channel="sms")
+    assert replies and replies[0].startswith("Commands:")  # the desk's help, not the flows
+    assert [s for s in seen if s.lstrip().startswith("SELECT coordinators.")]  # found by urn
+    assert not [s for s in seen if s.lstrip().startswith("SELECT sessions.")]
+
+
+async def test_what_waited_for_her_goes_when_she_writes_and_nothing_is_updated_else(harness, db):
+    """Safe times: the UPDATE releasing her held replies runs only when some wait."""
+    await harness.say("hello")
+    async with db.uow() as uow:
+        contact = await uow.contacts.find_by_urn("sim:test1")
+        held = await uow.outbox.add(
+            contact_id=contact.id,
+            channel="simulator",
+            urn="sim:test1",
+            text="kept for you",
+            kind="reply",
+            due_at=HELD,
+            now=harness.clock(),
+        )
+        await uow.commit()
+    with statements_seen(db) as seen:
+        replies = await harness.say("shqip")
+    assert "kept for you" in replies
+    assert len([s for s in seen if s.lstrip().startswith("UPDATE outbox SET due_at")]) == 1
+    with statements_seen(db) as seen:
+        await harness.say("po")
+    assert not [s for s in seen if s.lstrip().startswith("UPDATE outbox SET due_at")]
+    assert held

@@ -27,6 +27,27 @@ class Contact:
 
 
 @dataclass(frozen=True, slots=True)
+class Arrival:
+    """Who wrote a message (ContactRepo.arrive): her contact, whether it was created now, and
+    whether an active coordinator may write from the address (False: nobody does, no need to
+    ask CoordinatorRepo.find_by_urn; True: find_by_urn says who, if anyone)."""
+
+    contact: Contact
+    created: bool
+    coordinator: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What a known person's message finds (ContactRepo.standing): her waiting session, her
+    open case, and whether replies wait for her to write (OutboxRepo.release would move any)."""
+
+    session: StoredSession | None
+    case: Case | None
+    held: bool
+
+
+@dataclass(frozen=True, slots=True)
 class StoredSession:
     """A conversation's engine state as stored."""
 

@@ -129,7 +129,13 @@ async def test_hot_statements_give_what_sqlalchemy_gives(db, now):
         lookup = uow.contacts.crypto.lookup_hash(URN)
         dialect = db.dialect
         runs: list[tuple[driver.Prepared, dict[str, Any]]] = [
-            (contacts.LOCKED_BY_HASH, {"of_hash": lookup}),
+            (
+                contacts.LOCKED_BY_HASH,
+                {"of_hash": lookup, "phone_key": lookup, "chat_key": lookup},
+            ),
+            (contacts.LOCKED_BY_HASH, {"of_hash": lookup, "phone_key": None, "chat_key": None}),
+            (contacts.STANDING, {"of_contact": contact.id, "held_after": now}),
+            (contacts.STANDING, {"of_contact": contact.id + 1000, "held_after": now}),
             (contacts.TOUCH, {"of_id": contact.id, "last_seen_at": later}),
             (sessions.ACTIVE_OF_CONTACT, {"of_contact": contact.id}),
             (
@@ -139,7 +145,8 @@ async def test_hot_statements_give_what_sqlalchemy_gives(db, now):
             ),
             (cases.OPEN_OF_CONTACT, {"of_contact": contact.id}),
             (alerts.ASSIGNMENTS_OF_CONTACT, {"of_contact": contact.id}),
-            (coordinators.BY_PHONE_OR_CHAT, {"key": lookup}),
+            (coordinators.BY_URN, {"phone_key": lookup, "chat_key": lookup}),
+            (coordinators.BY_URN, {"phone_key": lookup, "chat_key": None}),
             (outbox.RELEASE, {"of_contact": contact.id, "now": now, "held_after": now}),
             (outbox.MARK_SENT, {"oid": oid, "sid": "SM1", "n_segments": 1, "at": now}),
             (
@@ -314,7 +321,8 @@ async def test_postgres_reuses_the_adapters_prepared_statements(db, now):
         for _ in range(3):
             await uow.contacts.get_or_create(URN, "sms", now)
         adapter = (await uow.conn.get_raw_connection()).dbapi_connection
-        compiled = contacts.LOCKED_BY_HASH.compiled(uow.conn.dialect, frozenset({"of_hash"}))
+        names = frozenset({"of_hash", "phone_key", "chat_key"})
+        compiled = contacts.LOCKED_BY_HASH.compiled(uow.conn.dialect, names)
         assert compiled.sql in adapter._prepared_statement_cache
         assert "FOR NO KEY UPDATE" in compiled.sql or "FOR KEY SHARE" in compiled.sql
 

@@ -81,6 +81,28 @@ UPDATABLE: dict[str, tuple[Any, ...] | None] = {
 }
 
 
+def case_record(row: Any) -> Case:
+    """A case from its row (all of the table's columns, by name)."""
+    return Case(
+        id=row.id,
+        reference=row.reference,
+        contact_id=row.contact_id,
+        municipality=row.municipality,
+        urgency=row.urgency,
+        risk_level=row.risk_level,
+        risk_score=row.risk_score,
+        flags=tuple(row.flags or ()),
+        reporter=row.reporter,
+        category=row.category,
+        status=row.status,
+        consent=dict(row.consent or {}),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        closed_at=row.closed_at,
+        simulated=bool(row.simulated),
+    )
+
+
 class CaseRepo(Repo):
     """The cases and case_events tables."""
 
@@ -88,24 +110,7 @@ class CaseRepo(Repo):
     randbelow: ClassVar[Callable[[int], int]] = staticmethod(secrets.randbelow)
 
     def _record(self, row: Any) -> Case:
-        return Case(
-            id=row.id,
-            reference=row.reference,
-            contact_id=row.contact_id,
-            municipality=row.municipality,
-            urgency=row.urgency,
-            risk_level=row.risk_level,
-            risk_score=row.risk_score,
-            flags=tuple(row.flags or ()),
-            reporter=row.reporter,
-            category=row.category,
-            status=row.status,
-            consent=dict(row.consent or {}),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            closed_at=row.closed_at,
-            simulated=bool(row.simulated),
-        )
+        return case_record(row)
 
     def new_reference(self, prefix: str, length: int) -> str:
         """A random reference like R-7KX9M2PQ."""

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine.result import result_tuple
 
 from bot.safe_times import TO_HER
 from bot.store.crypto import DecryptionError
@@ -24,9 +25,13 @@ from bot.store.models import (
     OutboxRow,
     SessionRow,
 )
-from bot.store.records import Contact
+from bot.store.records import Arrival, Contact, Standing
 from bot.store.repos.base import Repo
+from bot.store.repos.cases import case_record
+from bot.store.repos.coordinators import WRITES_FROM, lookup_keys, may_write_from
 from bot.store.repos.followups import erase_followups
+from bot.store.repos.outbox import HELD_FOR_HER, held_after
+from bot.store.repos.sessions import WAITING, stored_session
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +61,52 @@ LOCKED_BY_ID = Prepared(
     .where(contacts.c.id == sa.bindparam("of_id"), contacts.c.erased_at.is_(None))
     .with_for_update(key_share=True)
 )
+# With whether an active coordinator writes from her address (coordinators.WRITES_FROM, an
+# EXISTS on its unique hashes): the statement that asked it (CoordinatorRepo.find_by_urn)
+# then runs for coordinators' messages only. Only her row is locked (OF contacts). On
+# PostgreSQL a look that waited for her lock answers from the snapshot it began with: a
+# coordinator added while it waited is one from their next message (the separate look came
+# one statement later, no surer of it).
 LOCKED_BY_HASH = Prepared(
-    sa.select(contacts)
+    sa.select(contacts, sa.exists().where(WRITES_FROM).label("coordinator"))
     .where(contacts.c.urn_hash == sa.bindparam("of_hash"))
-    .with_for_update(key_share=True)
+    .with_for_update(key_share=True, of=contacts)
 )
+# What a known person's message finds, in one statement: her waiting session (at most one:
+# uq_sessions_contact_id_waiting), her latest open case, and whether replies wait for her to
+# write (outbox.HELD_FOR_HER): the session's columns, the case's (named case_...), held.
+# Never folded into LOCKED_BY_HASH: on PostgreSQL (READ COMMITTED) a statement that waited
+# for her row's lock sees her row's new version but every other row as of its start, so the
+# session another worker committed with her previous message would be read as it was before
+# it (a turn answered twice, or a step lost). Run after the lock, as a statement of its own,
+# it sees what that worker committed.
+_open_case = cases.alias("open_case")
+_LATEST_OPEN = (
+    sa.select(_open_case.c.id)
+    .where(_open_case.c.contact_id == contacts.c.id, _open_case.c.status != "closed")
+    .order_by(_open_case.c.created_at.desc(), _open_case.c.id.desc())
+    .limit(1)
+    .correlate(contacts)
+    .scalar_subquery()
+)
+STANDING = Prepared(
+    sa.select(
+        *sessions.c,
+        *(c.label(f"case_{c.key}") for c in cases.c),  # unique names (ids, statuses, times)
+        sa.exists().where(HELD_FOR_HER).label("held"),
+    )
+    .select_from(
+        contacts.outerjoin(
+            sessions,
+            sa.and_(sessions.c.contact_id == contacts.c.id, sessions.c.status == WAITING),
+        ).outerjoin(cases, cases.c.id == _LATEST_OPEN)
+    )
+    .where(contacts.c.id == sa.bindparam("of_contact"))
+)
+_SESSION_ROW = result_tuple([c.key for c in sessions.c])
+_CASE_ROW = result_tuple([c.key for c in cases.c])
+_N_SESSION = len(sessions.c)
+_N_CASE = len(cases.c)
 # A new contact, nothing done when another transaction created it first.
 CREATE = {
     name: Prepared(
@@ -178,13 +224,20 @@ class ContactRepo(Repo):
         On PostgreSQL the row stays locked until the transaction ends, so one contact's
         messages are processed one after the other even across workers.
         """
+        arrival = await self.arrive(urn, channel, now)
+        return arrival.contact, arrival.created
+
+    async def arrive(self, urn: str, channel: str, now: datetime) -> Arrival:
+        """get_or_create, and whether an active coordinator may write from the address (in
+        the same statement: see LOCKED_BY_HASH)."""
         urn_hash = self.crypto.lookup_hash(urn)
-        by_hash = {"of_hash": urn_hash}
+        by_hash = {"of_hash": urn_hash, **lookup_keys(self.crypto, urn, urn_hash)}
         # Most messages come from people we know: one statement, nothing to encrypt.
         known = await LOCKED_BY_HASH.first(self.conn, by_hash)
         if known is not None:
             try:
-                return self._record(known), False
+                contact = self._record(known)
+                return Arrival(contact, False, may_write_from(urn, known.coordinator))
             except DecryptionError:
                 # Her data is under a key we no longer have: answer her as someone new
                 # rather than fail every message she sends; the old row is set aside.
@@ -203,7 +256,23 @@ class ContactRepo(Repo):
         row = await LOCKED_BY_HASH.first(self.conn, by_hash)
         if row is None:  # as Result.one() would
             raise sa.exc.NoResultFound("the contact just created is not there")
-        return self._record(row), created
+        return Arrival(self._record(row), created, may_write_from(urn, row.coordinator))
+
+    async def standing(self, contact_id: int, now: datetime) -> Standing:
+        """What her message written at `now` finds, in one statement (STANDING): her waiting
+        session (as SessionRepo.get_active), her open case (as CaseRepo.open_for_contact),
+        whether replies wait for her (what OutboxRepo.release would move). After her lock."""
+        params = {"of_contact": contact_id, "held_after": held_after(now)}
+        row = await STANDING.first(self.conn, params)
+        if row is None:
+            return Standing(None, None, False)
+        session = row[:_N_SESSION]
+        case = row[_N_SESSION : _N_SESSION + _N_CASE]
+        return Standing(
+            stored_session(self.crypto, _SESSION_ROW(session)) if session[0] is not None else None,
+            case_record(_CASE_ROW(case)) if case[0] is not None else None,
+            bool(row.held),
+        )
 
     async def _set_aside(self, contact_id: int, now: datetime) -> None:
         """A contact whose data no key decrypts: unlinked from its address, flagged for admins.

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.store.crypto import Crypto
 from bot.store.driver import Prepared
 from bot.store.models import (
     COORDINATOR_LANGUAGES,
@@ -24,17 +25,43 @@ coordinators = CoordinatorRow.__table__
 shifts = DutyShiftRow.__table__
 
 # Built once and run on the driver (bot/store/driver.py): every message asks whether its
-# sender is a coordinator, by the phone's hash (WhatsApp) or the phone's or chat's.
-_ACTIVE = sa.select(coordinators).where(coordinators.c.active.is_(True))
-BY_PHONE = Prepared(_ACTIVE.where(coordinators.c.phone_hash == sa.bindparam("key")))
-BY_PHONE_OR_CHAT = Prepared(
-    _ACTIVE.where(
-        sa.or_(
-            coordinators.c.phone_hash == sa.bindparam("key"),
-            coordinators.c.telegram_hash == sa.bindparam("key"),
-        )
-    )
+# sender is a coordinator, by the phone's hash (WhatsApp) or the phone's or chat's: the keys
+# lookup_keys gives. The same condition rides along the contact's look-up (repos/contacts.py,
+# an EXISTS), so that this statement runs for coordinators' messages only.
+WRITES_FROM = sa.and_(
+    coordinators.c.active.is_(True),
+    sa.or_(
+        coordinators.c.phone_hash == sa.bindparam("phone_key", type_=sa.String()),
+        coordinators.c.telegram_hash == sa.bindparam("chat_key", type_=sa.String()),
+    ),
 )
+BY_URN = Prepared(sa.select(coordinators).where(WRITES_FROM))
+
+
+def lookup_keys(crypto: Crypto, urn: str, urn_hash: str | None = None) -> dict[str, str | None]:
+    """WRITES_FROM's parameters for an address: the hash a coordinator's phone (phone_key) or
+    Telegram chat (chat_key) would have to write from it. `urn_hash`: the address's own hash,
+    when the caller has it. None as a key matches nothing (SQL's = NULL).
+
+    On WhatsApp their phone number (`tel:`), whether or not alerts go to them there; the
+    simulator's coordinator phone (sim:demo-coordinator-<id>) is found by id, not by hash
+    (CoordinatorRepo.find_by_urn): nothing here matches it."""
+    if urn.startswith(DEMO_COORDINATOR_URN):
+        return {"phone_key": None, "chat_key": None}
+    if urn.startswith("whatsapp:"):
+        return {
+            "phone_key": crypto.lookup_hash("tel:" + urn.removeprefix("whatsapp:")),
+            "chat_key": None,
+        }
+    key = urn_hash if urn_hash is not None else crypto.lookup_hash(urn)
+    return {"phone_key": key, "chat_key": key}
+
+
+def may_write_from(urn: str, matched: bool) -> bool:
+    """Whether an active coordinator may write from `urn`, given whether WRITES_FROM matched
+    with its lookup_keys: the simulator's coordinator phone is always worth a look by id."""
+    return matched or urn.startswith(DEMO_COORDINATOR_URN)
+
 
 # Who routing may page (id, municipality, role), real or demo: read by every request for a
 # coordinator (an urgent message), built once per kind and run on the driver.
@@ -168,14 +195,7 @@ class CoordinatorRepo(Repo):
             number = urn.removeprefix(DEMO_COORDINATOR_URN)
             found = await self.get(int(number)) if number.isdigit() else None
             return found if found is not None and found.demo and found.active else None
-        if urn.startswith("whatsapp:"):
-            # Their phone number: a coordinator writing on WhatsApp is one, whether or not
-            # alerts go to them there (`whatsapp`); they are answered where they wrote.
-            key = self.crypto.lookup_hash("tel:" + urn.removeprefix("whatsapp:"))
-            row = await BY_PHONE.first(self.conn, {"key": key})
-        else:
-            key = self.crypto.lookup_hash(urn)
-            row = await BY_PHONE_OR_CHAT.first(self.conn, {"key": key})
+        row = await BY_URN.first(self.conn, lookup_keys(self.crypto, urn))
         return self._record(row) if row else None
 
     async def list_all(

@@ -90,17 +90,26 @@ ERASED_OF_ROW = (
 
 # The longest the per-sender limit holds a reply back (bot/web/limits.py ReplyLimiter).
 REPLY_HOLD_MAX = timedelta(seconds=60)
-# Built once: every message she sends releases what waited for her (OutboxRepo.release).
-RELEASE = Prepared(
-    sa.update(outbox)
-    .where(
-        outbox.c.contact_id == sa.bindparam("of_contact"),
-        outbox.c.status == "pending",
-        outbox.c.kind.in_(TO_HER),
-        outbox.c.due_at > sa.bindparam("held_after"),
-    )
-    .values(due_at=sa.bindparam("now"))
+# What waits for her to write (her window, or her writing): OutboxRepo.release moves it when
+# she writes; the look at her standing (repos/contacts.py) asks first whether there is any,
+# with the same condition, so that the UPDATE runs only then (parameters: of_contact and
+# held_after, see release()).
+HELD_FOR_HER = sa.and_(
+    outbox.c.contact_id == sa.bindparam("of_contact"),
+    outbox.c.status == "pending",
+    outbox.c.kind.in_(TO_HER),
+    outbox.c.due_at > sa.bindparam("held_after"),
 )
+
+
+def held_after(now: datetime) -> datetime:
+    """HELD_FOR_HER's held_after when she writes at `now`: what is due later than a reply the
+    per-sender limit holds back can be."""
+    return now + REPLY_HOLD_MAX
+
+
+# Built once: every message she sends releases what waited for her (OutboxRepo.release).
+RELEASE = Prepared(sa.update(outbox).where(HELD_FOR_HER).values(due_at=sa.bindparam("now")))
 
 
 class OutboxRepo(Repo):
@@ -166,7 +175,7 @@ class OutboxRepo(Repo):
 
         Not the replies the per-sender limit holds back for up to a minute: they wait for their
         slot, not for her (a flood would otherwise release its own held replies)."""
-        params = {"of_contact": contact_id, "now": now, "held_after": now + REPLY_HOLD_MAX}
+        params = {"of_contact": contact_id, "now": now, "held_after": held_after(now)}
         return max(await RELEASE.rowcount(self.conn, params), 0)
 
     async def hold(self, contact_id: int) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.store.crypto import Crypto
 from bot.store.driver import Prepared
 from bot.store.models import SESSION_STATUSES, SessionRow
 from bot.store.records import StoredSession
@@ -34,18 +35,23 @@ SAVE_SESSION = Prepared(
 INSERT_SESSION = Prepared(sa.insert(sessions).returning(sessions.c.id))
 
 
+def stored_session(crypto: Crypto, row: Any) -> StoredSession:
+    """A session from its row (all of the table's columns, by name)."""
+    return StoredSession(
+        id=row.id,
+        contact_id=row.contact_id,
+        status=row.status,
+        state=crypto.decrypt_json(row.state_enc),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
 class SessionRepo(Repo):
     """The sessions table."""
 
     def _record(self, row: Any) -> StoredSession:
-        return StoredSession(
-            id=row.id,
-            contact_id=row.contact_id,
-            status=row.status,
-            state=self.crypto.decrypt_json(row.state_enc),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+        return stored_session(self.crypto, row)
 
     async def get_active(self, contact_id: int) -> StoredSession | None:
         """The contact's waiting session, if any."""
