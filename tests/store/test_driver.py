@@ -164,6 +164,9 @@ async def test_hot_statements_give_what_sqlalchemy_gives(db, now):
                 | {"payload": {"n": 1}},
             ),
         ]
+        if dialect == "postgresql":  # an UPDATE in WITH: PostgreSQL's only
+            mark = {"oid": oid, "sid": "SM1", "n_segments": 1, "at": now, "of_channel": "sms"}
+            runs += [(outbox.MARK_SENT_WITH_MESSAGE[with_id], mark) for with_id in (True, False)]
         assert case.id
         for prepared, params in runs:
             by_sqlalchemy, by_driver = await both(uow.conn, prepared, params)

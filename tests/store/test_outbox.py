@@ -322,3 +322,75 @@ async def test_releasing_her_rows_reads_her_rows_only(db, now):
         )
         details = " ".join(row[3] for row in plan)
     assert "ix_outbox_contact_id_status_due_at (contact_id=? AND status=? AND due_at>?)" in details
+
+
+async def test_marking_sent_with_the_channel_marks_as_without_it(db, now):
+    """mark_sent given the row's channel (the sender's way: on PostgreSQL the message's mark
+    rides along the row's, one statement) leaves the same rows as without it: the provider's
+    id, none, one seen before; an erased person's row goes."""
+    from tests.store.fixtures import statements_seen
+
+    msgs = sa.table(
+        "messages",
+        sa.column("outbox_id"),
+        sa.column("external_id"),
+        sa.column("status"),
+        sa.column("segments"),
+    )
+    results = {}
+    for given in (False, True):
+        channel = "sms" if given else None
+        async with db.uow() as uow:
+            contact, _ = await uow.contacts.get_or_create(f"tel:+3556900000{given:d}", "sms", now)
+            ids = []
+            for _ in range(4):
+                oid = await uow.outbox.add(
+                    contact_id=contact.id, channel="sms", urn=URN, text="t", due_at=now, now=now
+                )
+                await uow.messages.add_outbound(contact.id, "sms", "t", now, oid)
+                ids.append(oid)
+            await uow.commit()
+        marks = [(f"SM{given:d}", 2), (None, None), (f"SM{given:d}", 1)]
+        async with db.uow() as uow:
+            for oid, (sid, segments) in zip(ids, marks, strict=False):
+                with statements_seen(db) as seen:
+                    await uow.outbox.mark_sent(
+                        oid, external_id=sid, segments=segments, now=now, channel=channel
+                    )
+                if given and db.dialect == "postgresql":
+                    sql = " ".join(seen[0].split())
+                    assert len(seen) == 1 and "WITH marked_message AS (UPDATE messages" in sql
+            await uow.commit()
+        async with db.uow() as uow:
+            rows = (
+                await uow.conn.execute(
+                    sa.select(outbox.c.status, outbox.c.external_id, outbox.c.segments)
+                    .where(outbox.c.id.in_(ids))
+                    .order_by(outbox.c.id)
+                )
+            ).all()
+            marked = (
+                await uow.conn.execute(
+                    sa.select(msgs.c.status, msgs.c.external_id, msgs.c.segments)
+                    .where(msgs.c.outbox_id.in_(ids))
+                    .order_by(msgs.c.outbox_id)
+                )
+            ).all()
+            await uow.contacts.erase(contact.id, now)  # the last row still to send
+            await uow.outbox.mark_sent(
+                ids[3], external_id=None, segments=1, now=now, channel=channel
+            )
+            await uow.commit()
+        async with db.uow() as uow:
+            left = (
+                await uow.conn.execute(sa.select(outbox.c.id).where(outbox.c.id == ids[3]))
+            ).all()
+        results[given] = ([tuple(r) for r in rows], [tuple(m) for m in marked], left)
+    for given in (False, True):
+        sid = f"SM{given:d}"
+        assert results[given] == (
+            [("sent", sid, 2), ("sent", None, None), ("sent", sid, 1), ("pending", None, None)],
+            # The id seen before: the older message keeps it, this one none.
+            [("sent", sid, 2), ("sent", None, None), ("sent", None, 1), ("queued", None, None)],
+            [],  # erased: her row goes once sent
+        )
