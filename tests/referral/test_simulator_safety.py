@@ -21,6 +21,18 @@ async def test_simulator_danger_pages_only_demo_coordinators_on_the_simulator(de
     assert demo.simulator_urn == f"sim:demo-coordinator-{demo.id:06d}"
 
 
+async def test_a_real_person_writing_from_a_demo_coordinators_number_reaches_the_helpline(desk):
+    """Demo and real never meet in commands: the number on a demo row could be anybody's."""
+    await desk.add_coordinator("Demo", "national", phone="+355692220010", demo=True)
+    async with desk.db.uow() as uow:
+        assert await uow.coordinators.find_by_urn("tel:+355692220010") is None
+        assert await uow.coordinators.find_by_urn("whatsapp:+355692220010") is None
+    # Answered as anybody writing for the first time, not by the coordinators' desk.
+    stranger = desk.to("tel:+355691119999", await desk.say("pershendetje", "tel:+355691119999"))
+    her = desk.to("tel:+355692220010", await desk.say("pershendetje", "tel:+355692220010"))
+    assert her == stranger and her
+
+
 async def test_a_real_conversation_pages_real_coordinators_never_demo_ones(desk):
     await desk.add_coordinator("Demo", "national", demo=True, phone=None)
     sent = await desk.say("SOS")

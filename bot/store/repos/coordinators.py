@@ -28,8 +28,12 @@ shifts = DutyShiftRow.__table__
 # sender is a coordinator, by the phone's hash (WhatsApp) or the phone's or chat's: the keys
 # lookup_keys gives. The same condition rides along the contact's look-up (repos/contacts.py,
 # an EXISTS), so that this statement runs for coordinators' messages only.
+# Real coordinators only: a demo row's number "could be anybody's" (it is never paged on it),
+# and a real person writing from it must reach the helpline, not the desk as a demo coordinator.
+# A demo coordinator writes from the simulator's phone, found by id (find_by_urn).
 WRITES_FROM = sa.and_(
     coordinators.c.active.is_(True),
+    coordinators.c.demo.is_(False),
     sa.or_(
         coordinators.c.phone_hash == sa.bindparam("phone_key", type_=sa.String()),
         coordinators.c.telegram_hash == sa.bindparam("chat_key", type_=sa.String()),
