@@ -58,6 +58,7 @@ async def test_the_demo_phone_works_a_simulated_case(desk):
     async with desk.db.uow() as uow:
         assert await uow.coordinators.find_by_urn("sim:demo-coordinator-999999") is None
         assert await uow.coordinators.find_by_urn("sim:demo-coordinator-x") is None
+        assert await uow.coordinators.find_by_urn("sim:demo-coordinator-²") is None  # a digit
 
 
 # -- issue 14, item 1: the attacks, replayed ----------------------------------------------------

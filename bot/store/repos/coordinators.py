@@ -197,7 +197,7 @@ class CoordinatorRepo(Repo):
         telegram:123), if any."""
         if urn.startswith(DEMO_COORDINATOR_URN):
             number = urn.removeprefix(DEMO_COORDINATOR_URN)
-            found = await self.get(int(number)) if number.isdigit() else None
+            found = await self.get(int(number)) if number.isascii() and number.isdigit() else None
             return found if found is not None and found.demo and found.active else None
         row = await BY_URN.first(self.conn, lookup_keys(self.crypto, urn))
         return self._record(row) if row else None
