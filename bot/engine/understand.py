@@ -120,7 +120,6 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
     boundary_words = _single_words(lexicon, BOUNDARY_WORDS)
     before = _boundary_before(lexicon)
     after_no = _single_words(lexicon, BOUNDARY_AFTER_NO)
-    negative = _single_words(lexicon, NEGATION) | _single_words(lexicon, REFUSAL)
     clause = 0
     buts: set[int] = set()
     for part in _BOUNDARY.split(folded):
@@ -140,7 +139,7 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
                 and words
                 and clauses[-1] == clause - 1
                 and any(
-                    w in negative
+                    w in _single_words(lexicon, NEGATION) or w in _single_words(lexicon, REFUSAL)
                     for w, c in zip(reversed(words), reversed(clauses), strict=True)
                     if c == clause - 1
                 )
