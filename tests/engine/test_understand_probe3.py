@@ -88,6 +88,15 @@ def reader() -> Reader:
         # A leading "po" before what she says of him or herself is a yes.
         ("danger_now", "po ai eshte i dehur", "yes"),
         ("yes_no", "po jam ketu", "yes"),
+        # Made to have sex; showing up where she is.
+        ("first", "he made me have sex with him when i said no", {"danger": True, "lang": "en"}),
+        ("first", "he keeps showing up at my work", {"danger": True, "lang": "en"}),
+        # Help asked to find or understand something is a request; a plea for help stays one.
+        ("first", "me ndihmoni te gjej nje avokat", SQ_SAFE),
+        ("first", "me ndihmo te kuptoj te drejtat e mia", SQ_SAFE),
+        ("first", "can you help me find a lawyer", {"danger": False, "lang": "en"}),
+        ("first", "me ndihmoni ju lutem", SQ),
+        ("first", "please help me", {"danger": True, "lang": "en"}),
         # Albanian words a vote missed.
         ("first", "sa kushton?", SQ_SAFE),
     ],
