@@ -136,6 +136,10 @@ def _choices(
                 own.append(parse_pattern(word, lexicon.concepts))
             except LexiconError:
                 own.extend(u.phrase_patterns([word]))
+        # Its labels, and the names a label offers as alternatives ("Burri ose partneri").
+        names = u.phrase_patterns(
+            [*label_texts, *(alt for text in label_texts for alt in u.label_alternatives(text))]
+        )
         plain = [*label_texts, option.value.replace("_", " ")]
         meanings = u.meaning_patterns(
             [*plain, *(w for w in option.words if "@" not in w and "*" not in w)],
@@ -145,8 +149,9 @@ def _choices(
         out.append(
             u.Choice(
                 option.value,
-                (*u.phrase_patterns(plain), *own, *meanings),
+                (*names, *u.phrase_patterns(plain[-1:]), *own, *meanings),
                 u.label_words(label_texts),
+                tuple(tuple(t.value for t in p) for p in names),
             )
         )
     if len(_CHOICES) > 512:

@@ -50,11 +50,15 @@ POST_NEGATION = "post_negation"
 CLITIC = "clitic"
 PAST = "past"
 RECENT = "recent"
+HABITUAL = "habitual"
+YEAR_BEFORE = "year_before"
 FILLER = "filler"
 BOUNDARY_WORDS = "boundary"
 BOUNDARY_BEFORE = "boundary_before"
+BOUNDARY_AFTER_NO = "boundary_after_no"
 DANGER = "danger"
 FROM = "from_place"
+NORTH = "north"
 
 YES, NO, UNCLEAR = "yes", "no", "unclear"
 
@@ -115,6 +119,7 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
     clauses: list[int] = []
     boundary_words = _single_words(lexicon, BOUNDARY_WORDS)
     before = _boundary_before(lexicon)
+    after_no = _single_words(lexicon, BOUNDARY_AFTER_NO)
     clause = 0
     buts: set[int] = set()
     for part in _BOUNDARY.split(folded):
@@ -122,6 +127,25 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
         raws = _WORD.findall(part)
         for k, raw in enumerate(raws):
             word = _collapse(raw)
+            # "po" that opens a clause after one that says no is "but", not yes: "s'jam ne
+            # rrezik, po dua te flas me dike" (not in danger, but I want to talk to someone).
+            # ("po tash" keeps its own reading: "jo. po tash po bertet prap" is a yes.)
+            if (
+                k == 0
+                and word in after_no
+                and len(raws) > 1
+                and lexicon.variants.get(_collapse(raws[1]), (_collapse(raws[1]),))[0]
+                not in before.get(word, ())
+                and words
+                and clauses[-1] == clause - 1
+                and any(
+                    w in _single_words(lexicon, NEGATION) or w in _single_words(lexicon, REFUSAL)
+                    for w, c in zip(reversed(words), reversed(clauses), strict=True)
+                    if c == clause - 1
+                )
+            ):
+                buts.add(clause)
+                continue
             # "po" inside a clause and before "tash", "sot" is "but" ("me kercenoi para 2
             # vjetesh po tash jetojme ndaras"); at its start it is yes or the progressive.
             if (
@@ -530,12 +554,35 @@ def _post_negation(text: Text, hit: Hit, lexicon: Lexicon) -> int | None:
 
 
 def in_past(text: Text, hit: Hit, lexicon: Lexicon) -> bool:
-    """True when the clause of `hit` says it was long ago and nothing says it is recent."""
+    """True when the clause of `hit` says it was long ago and nothing says it is recent.
+
+    Long ago: a word of `past` in the clause, a past year ("në 2015"), or the hit itself in the
+    imperfect, the tense of what used to happen ("ai më rrihte", `habitual`)."""
     clause = text.clauses[hit.start]
-    past = any(text.clauses[h.start] == clause for h in find(text, PAST, lexicon))
+    past = (
+        any(text.clauses[h.start] == clause for h in find(text, PAST, lexicon))
+        or any(hit.start <= h.start < hit.end for h in find(text, HABITUAL, lexicon))
+        or _past_year(text, clause, lexicon)
+    )
     if not past:
         return False
     return not any(text.clauses[h.start] == clause for h in find(text, RECENT, lexicon))
+
+
+_YEAR = re.compile(r"(?:19[5-9]|20[0-9])[0-9]")
+
+
+def _past_year(text: Text, clause: int, lexicon: Lexicon) -> bool:
+    """A year said with "in" ("në 2015", "in 2019"), not "since" (that goes on to now)."""
+    before = _single_words(lexicon, YEAR_BEFORE)
+    return any(
+        c == clause
+        and j > 0
+        and _YEAR.fullmatch(text.words[j]) is not None
+        and text.words[j - 1] in before
+        and text.clauses[j - 1] == clause
+        for j, c in enumerate(text.clauses)
+    )
 
 
 def _whole_only_ok(text: Text, hit: Hit, lexicon: Lexicon) -> bool:
@@ -745,6 +792,7 @@ class Choice:
     value: str
     patterns: tuple[Pattern, ...]
     label_words: frozenset[str] = frozenset()  # the words of its labels, for a partial match
+    labels: tuple[tuple[str, ...], ...] = ()  # each label's words: its own name, exactly
 
 
 def read_choice(text: str | Text, choices: Sequence[Choice], lexicon: Lexicon) -> str | None:
@@ -761,6 +809,13 @@ def read_choice(text: str | Text, choices: Sequence[Choice], lexicon: Lexicon) -
         return choices[number - 1].value if 1 <= number <= len(choices) else None
     if is_unsure(t, lexicon):
         return None
+    # The answer is one option's label, word for word ("Jo" beside "Po, jo me mua"; "Burri"
+    # beside "Ish-burri"): that option, whatever other options' meanings it also has.
+    exact = [c.value for c in choices if t.words in c.labels]
+    if len(exact) == 1:
+        return exact[0]
+    # A match scores by its length, and an option's own label beats a meaning of the same
+    # length ("dikush tjeter" is "Dikush tjetër", not "Babai" as a person too).
     scores: dict[str, int] = {}
     refused: set[str] = set()
     for choice in choices:
@@ -778,7 +833,8 @@ def read_choice(text: str | Text, choices: Sequence[Choice], lexicon: Lexicon) -
             if negated(t, h, lexicon, refusals=True):
                 refused.add(choice.value)
                 continue
-            scores[choice.value] = max(scores.get(choice.value, 0), h.end - h.start)
+            own = t.words[h.start : h.end] in choice.labels
+            scores[choice.value] = max(scores.get(choice.value, 0), 2 * (h.end - h.start) + own)
     for value in refused:
         scores.pop(value, None)
     if not scores and not refused:
@@ -790,6 +846,12 @@ def read_choice(text: str | Text, choices: Sequence[Choice], lexicon: Lexicon) -
         # "Someone else", "Other": an answer that also names a specific option is that one
         # ("motra" to "3. A family member 4. Someone else" is 3).
         tied = [value for value, score in ranked if score == ranked[0][1]]
+        # The option whose label the answer covers most ("burri" covers all of "Burri im" and
+        # half of "Ish-burri im"; "s'dua te them" most of "Nuk dua të them").
+        cover = _coverage(t, [c for c in choices if c.value in tied], lexicon)
+        best = max(cover.values(), default=0.0)
+        if best > 0 and sum(1 for v in cover.values() if v == best) == 1:
+            return next(value for value, v in cover.items() if v == best)
         catch_all = _single_words(lexicon, CATCH_ALL)
         labels = {c.value: c.label_words for c in choices}
         specific = [value for value in tied if not labels.get(value, frozenset()) & catch_all]
@@ -803,20 +865,33 @@ _COMMON = frozenset(
 )
 
 
+def _content(words: Iterable[str], lexicon: Lexicon) -> list[str]:
+    """The words that tell options apart: "ex" and "ish" count, "per", "my", "po" do not."""
+    return [w for w in words if len(w) >= 2 and w not in _COMMON and w not in lexicon.skip]
+
+
+def _shares(w: str, lw: str) -> bool:
+    return lw == w or (len(w) >= 4 and lw.startswith(w)) or (len(lw) >= 4 and w.startswith(lw))
+
+
+def _coverage(t: Text, choices: Sequence[Choice], lexicon: Lexicon) -> dict[str, float]:
+    """Each option's share of its label's words that the message has, to break a tie."""
+    words = _content(t.words, lexicon)
+    out: dict[str, float] = {}
+    for choice in choices:
+        own = _content(sorted(choice.label_words), lexicon)
+        if own:
+            out[choice.value] = sum(any(_shares(w, lw) for w in words) for lw in own) / len(own)
+    return out
+
+
 def _overlap(t: Text, choices: Sequence[Choice], lexicon: Lexicon) -> dict[str, int]:
     """Options scored by the words they share with the message ("info per urdhrin" and
     "Informacion për urdhrin e mbrojtjes"): a last resort when no phrase matched."""
-    words = [w for w in t.words if len(w) >= 3 and w not in _COMMON and w not in lexicon.skip]
+    words = _content(t.words, lexicon)
     scores: dict[str, int] = {}
     for choice in choices:
-        shared = sum(
-            1
-            for w in words
-            if any(
-                lw == w or (len(w) >= 4 and lw.startswith(w)) or (len(lw) >= 4 and w.startswith(lw))
-                for lw in choice.label_words
-            )
-        )
+        shared = sum(1 for w in words if any(_shares(w, lw) for lw in choice.label_words))
         if shared:
             scores[choice.value] = shared
     return scores
@@ -848,9 +923,21 @@ def meaning_patterns(
     out: list[Pattern] = []
     texts = [analyse(p, lexicon) for p in phrases]
     for concept in concepts:
-        if any(find(t, concept, lexicon) for t in texts):
+        # A short word that is a word of a phrase counts only alone, as in a message: the
+        # "Në" of "Në mëngjes" is not the Serbian no.
+        if any(_whole_only_ok(t, h, lexicon) for t in texts for h in find(t, concept, lexicon)):
             out.append((Term("concept", concept),))
     return tuple(out)
+
+
+_ALTERNATIVES = re.compile(r"\s*/\s*|\s+(?:ose|or|ili)\s+", re.IGNORECASE)
+
+
+def label_alternatives(label: str) -> list[str]:
+    """The names a label offers as alternatives ("Burri / partneri", "Burri ose partneri"), each
+    a label of its own; [] when it offers one."""
+    parts = [p.strip() for p in _ALTERNATIVES.split(label) if p.strip()]
+    return parts if len(parts) > 1 else []
 
 
 # -- places -------------------------------------------------------------------------------------
@@ -932,6 +1019,11 @@ def read_place(text: str | Text, index: PlaceIndex, lexicon: Lexicon) -> str | N
         if not any(o[0] <= h[0] and h[0] + h[1] <= o[0] + o[1] and o[1] > h[1] for o in hits)
     ]
     slugs = {h[2] for h in hits}
+    if len(slugs) == 1 and find(t, NORTH, lexicon):
+        # "në veri të Mitrovicës": the northern municipality of a divided town, where one is.
+        north = next(iter(slugs)) + "-e-veriut"
+        if any(slug == north for forms in index.values() for _, slug in forms):
+            return north
     if len(slugs) > 1:
         origin = {w for p in lexicon.patterns(FROM) for w in (p[0].value,)}
         now = [h for h in hits if not (h[0] > 0 and words[h[0] - 1] in origin)]
