@@ -6,6 +6,22 @@ from __future__ import annotations
 from tests.flows.dialogue import Dialogue, text
 
 
+def test_a_witness_whose_first_words_paged_a_coordinator_is_not_asked_whether_she_wants_one():
+    # "My sister is beaten by her husband": the danger path paged a coordinator ("we are
+    # alerting the coordinator"); the witness path then asked "would you like a coordinator to
+    # contact you?" and answered her "no" with "that's fine", though the page had gone.
+    talk = Dialogue()
+    first = talk.say("motra ime rrihet nga burri i saj")
+    assert text("sq", "danger.alerted") in first
+    talk.say("po")  # safe to text now
+    reply = talk.say("Durres")
+    assert text("sq", "witness.advice") in reply
+    assert text("sq", "witness.contact") not in reply
+    assert text("sq", "witness.alerted") in reply
+    assert talk.ended == "completed"
+    assert [e.reason for e in talk.seen("referral_requested")] == ["danger_now"]
+
+
 def test_danger_said_while_another_question_waits_is_not_asked_about_again():
     # "jom n rrezik" in answer to "is it safe to text?" ran the danger path; three questions
     # later she was asked "are you in danger now?" as if she had not said it.
