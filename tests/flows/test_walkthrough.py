@@ -32,3 +32,19 @@ def test_danger_said_while_another_question_waits_is_not_asked_about_again():
     assert text("sq", "fc.danger_now") not in reply
     assert text("sq", "fc.role") in reply
     assert len(talk.seen("referral_requested")) == 1
+
+
+def test_i_will_write_myself_is_answered_with_what_we_will_do():
+    # She chose "I'll write myself"; the answer was "we won't write to you outside this time",
+    # which names no time. Nothing is sent until she writes (bot/safe_times.py): say that.
+    talk = Dialogue()
+    talk.say("pershendetje")
+    talk.say("jo")
+    reply = talk.say("4")
+    assert reply == text("sq", "fc.later_self", emergency="112")
+    assert "derisa të na shkruani" in reply
+    assert talk.seen("field_changed")[-1].value == "any"
+    evening = Dialogue(language="en")
+    evening.say("hi")
+    evening.say("no")
+    assert evening.say("3") == text("en", "fc.later_ok", emergency="112")
