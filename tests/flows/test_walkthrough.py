@@ -48,3 +48,17 @@ def test_i_will_write_myself_is_answered_with_what_we_will_do():
     evening.say("hi")
     evening.say("no")
     assert evening.say("3") == text("en", "fc.later_ok", emergency="112")
+
+
+def test_erasing_without_a_case_is_not_told_her_case_stays():
+    # FSHI two messages in, no case: "Deleted. Only your case stays, for your safety." told her
+    # there was a case about her (in English: "if you have them" was said; in Albanian not).
+    talk = Dialogue()
+    talk.say("pershendetje")
+    talk.say("po")
+    talk.say("FSHI")
+    reply = talk.say("po")
+    assert talk.seen("case_opened") == []
+    assert reply == text("sq", "erase.done")
+    assert "Mbeti vetëm rasti" not in reply and "nëse ka" in reply
+    assert "If you have a case" in text("en", "erase.done")
