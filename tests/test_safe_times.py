@@ -264,3 +264,22 @@ async def test_her_answer_to_a_relay_kept_for_her_window_reaches_the_coordinator
     assert PERSON in await line.at(TIRANE_17 + timedelta(hours=23, minutes=30))  # read late
     sent = await line.sms(PERSON, "Po, pas orës 8.")
     assert sent[COORDINATOR] == [f"{ref} writes: «Po, pas orës 8.»"]
+
+
+async def test_her_first_words_after_a_relay_held_until_she_writes_reach_the_coordinator(
+    line: Line,
+) -> None:
+    """Walkthrough: she said she would write herself; the coordinator's question waited for
+    her. When she wrote again more than a day later, the question reached her but her words
+    went to the bot (which asked "is it safe to text?" over the coordinator), not to them."""
+    ref, _ = await danger_after_choosing(line, ["4"], lambda t: line.sms(PERSON, t))
+    await line.sms(COORDINATOR, f"OK {ref}")
+    await line.sms(COORDINATOR, f"{ref} Are you safe?")
+    assert await line.at(line.desk.clock() + timedelta(hours=30)) == {}
+    sent = await line.sms(PERSON, "tani mundem")
+    assert sent[COORDINATOR] == [f"{ref} writes: «tani mundem»"]
+    assert [first_line(t) for t in sent[PERSON]] == ["Përshëndetje.", "Përshëndetje."]
+    assert sent[PERSON][1].endswith("Koordinatori: «Are you safe?»")
+    # The relay then stays open a whole window from when it reached her.
+    sent = await line.sms(PERSON, "po, jam vetem")
+    assert sent == {COORDINATOR: [f"{ref} writes: «po, jam vetem»"]}

@@ -95,11 +95,18 @@ def load_orders(path: Path = ORDERS_FILE) -> OrderBook:
     return OrderBook(types, windows)
 
 
-def order_end(issued: date, ends: date | None, kind: OrderType) -> tuple[date, bool]:
-    """The order's last day, and True when it is the legal default (the end was not known)."""
+def order_end(
+    issued: date, ends: date | None, kind: OrderType, in_force_on: date | None = None
+) -> tuple[date, bool]:
+    """The order's last day, and True when it is the legal default (the end was not known).
+    `in_force_on`: a day she says it is in force; a legal default that ended before it counts
+    from that day instead (she has it now; the coordinator confirms the real end)."""
     if ends is not None:
         return ends, False
-    return issued + timedelta(days=kind.default_days - 1), True
+    last = issued + timedelta(days=kind.default_days - 1)
+    if in_force_on is not None and last < in_force_on:
+        last = in_force_on + timedelta(days=kind.default_days - 1)
+    return last, True
 
 
 def end_of_day(day: date, tz_name: str) -> datetime:

@@ -110,10 +110,14 @@ class Followups:
         windows: Sequence[str] | None,
         by: int | None,
         now: datetime,
+        in_force: bool = False,
     ) -> tuple[Any, Plan | None]:
         """Register (or correct) the order of a case and start its check-ins; windows None:
-        she does not want check-ins, the order is recorded only."""
-        last_day, is_default = P.order_end(issued, ends, kind)
+        she does not want check-ins, the order is recorded only. `in_force`: she says she has
+        it now (her flow), so a legal default end already past counts from today."""
+        last_day, is_default = P.order_end(
+            issued, ends, kind, in_force_on=now.date() if in_force else None
+        )
         order = await uow.followups.add_order(
             case_id=case.id,
             contact_id=contact_id,
@@ -369,6 +373,7 @@ class Followups:
             windows=windows,
             by=None,
             now=now,
+            in_force=True,  # "do you already have an order?" - "yes"
         )
 
     async def answer(

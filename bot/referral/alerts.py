@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from bot.referral import rota, routing
 from bot.referral import texts as T
 from bot.referral.context import OK_BUTTON_LIMIT, Context, deliver, reach_note, routes, send
 from bot.store.db import UnitOfWork
-from bot.store.records import Alert, Case, DutyShift
+from bot.store.records import Alert, Case, CaseEvent, DutyShift
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ FIRE_ESCALATE = "alert_escalate"
 FAIRNESS_WINDOW = timedelta(hours=24)
 OPEN = ("new", "alerted")
 WORKED = ("accepted", "referred")
+# History entries whose reason says why the case is urgent (bot/handlers/cases.py writes them).
+URGENT_EVENTS = ("urgency_raised", "referral_requested")
 
 
 def ok_button(ctx: Context, lang: str, reference: str) -> dict[str, str]:
@@ -45,12 +48,15 @@ def alert_text(
     case: Case,
     *,
     reason: str | None = None,
+    reasons: Sequence[str] = (),
     msgid: str = T.ALERT,
 ) -> str:
-    """What a page says: reference, municipality, risk, red flags, how to answer. Nothing else."""
+    """What a page says: reference, municipality, risk, red flags, how to answer. Nothing else.
+    `reason`: why this page; `reasons`: why the case was made urgent before (a page again)."""
     flags = list(case.flags)
-    if reason and reason in T.FLAG and reason not in flags:
-        flags.insert(0, reason)
+    for why in reversed([*([reason] if reason else []), *reasons]):
+        if why in T.FLAG and why not in flags:
+            flags.insert(0, why)
     return ctx.texts(
         lang,
         msgid,
@@ -156,6 +162,7 @@ async def _page(
     *,
     reason: str | None = None,
     again: bool = False,
+    reasons: Sequence[str] = (),
 ) -> None:
     """Page everyone in a step, record it, mark the case alerted."""
     reached: list[int] = []
@@ -164,7 +171,13 @@ async def _page(
         coordinator = coordinators[coordinator_id]
         lang = coordinator.language
         text = alert_text(
-            ctx, places, lang, case, reason=reason, msgid=T.ALERT_AGAIN if again else T.ALERT
+            ctx,
+            places,
+            lang,
+            case,
+            reason=reason,
+            reasons=reasons,
+            msgid=T.ALERT_AGAIN if again else T.ALERT,
         )
         text = _with(text, await reach_note(ctx, uow, case, lang))  # Safe times
         alert_id = await deliver(
@@ -214,17 +227,37 @@ async def escalate(ctx: Context, uow: UnitOfWork, case_id: int, now: datetime) -
     paged = {a.coordinator_id for a in pages}
     depth = max((a.step for a in pages), default=0) + 1
     step = routing.next_step(steps, paged, depth)
+    events = await uow.cases.events(case.id)
+    # Why it is urgent ("in danger now"), said in the first page only: said again to the next
+    # step and in the reminder, or whoever takes it over reads the case as calm.
+    reasons = _urgent_reasons(events)
     if step is not None:
-        await _page(ctx, uow, case, step, places, now, again=True)
+        await _page(ctx, uow, case, step, places, now, again=True, reasons=reasons)
         await _schedule_escalation(ctx, uow, case, now)
         return True
-    if not any(e.kind == "escalation_exhausted" for e in await uow.cases.events(case.id)):
-        await _remind(ctx, uow, case, places, now)
+    if not any(e.kind == "escalation_exhausted" for e in events):
+        await _remind(ctx, uow, case, places, now, reasons)
     return False
 
 
+def _urgent_reasons(events: Sequence[CaseEvent]) -> list[str]:
+    """The red flags a flow gave when it made the case urgent or asked for a coordinator, in
+    order, each once (they are not among the case's flags: only in its history)."""
+    found: list[str] = []
+    for event in events:
+        why = event.data.get("reason") if event.kind in URGENT_EVENTS else None
+        if isinstance(why, str) and why in T.FLAG and why not in found:
+            found.append(why)
+    return found
+
+
 async def _remind(
-    ctx: Context, uow: UnitOfWork, case: Case, places: dict[str, Any], now: datetime
+    ctx: Context,
+    uow: UnitOfWork,
+    case: Case,
+    places: dict[str, Any],
+    now: datetime,
+    reasons: Sequence[str] = (),
 ) -> None:
     """Every step was paged: remind everybody still waiting, once."""
     waiting = sorted(
@@ -239,7 +272,7 @@ async def _remind(
             uow,
             coordinator,
             _with(
-                alert_text(ctx, places, lang, case, msgid=T.ALERT_REMINDER),
+                alert_text(ctx, places, lang, case, reasons=reasons, msgid=T.ALERT_REMINDER),
                 await reach_note(ctx, uow, case, lang),
             ),
             now,

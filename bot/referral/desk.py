@@ -1,13 +1,14 @@
 """A coordinator's messages as commands, and the relay between them and the person.
 
 Relay (decided for safety and simplicity): once the accepting coordinator relays a message, the
-relay is open for `relay_window` (24 hours) from their latest relayed message. While it is open,
-everything the person writes goes to that coordinator. The flows see it too only when it is a
-global keyword (danger phrases, DIL/EXIT, FSHI/DELETE, GJUHA/LANGUAGE) or the answer to a
-keyword's own question (FSHI's confirmation). A screening question still open is left waiting
-(a "po" meant for the coordinator must never count as consent), and no new conversation starts:
-the bot does not talk over the coordinator. When the person uses the
-quick exit the coordinator is told and nothing is relayed to the person until they write again;
+relay is open for `relay_window` (24 hours) from their latest relayed message (from when it
+reaches her, when it waits for her safe window; until she writes, when it waits for that).
+While it is open, everything the person writes goes to that coordinator. The flows see it too
+only when it is a global keyword (danger phrases, DIL/EXIT, FSHI/DELETE, GJUHA/LANGUAGE) or the
+answer to a keyword's own question (FSHI's confirmation). A screening question still open is left
+waiting (a "po" meant for the coordinator must never count as consent), and no new conversation
+starts: the bot does not talk over the coordinator. When the person uses the quick exit the
+coordinator is told and nothing is relayed to the person until they write again;
 when they erase their data the relay closes for good.
 """
 
@@ -303,9 +304,10 @@ async def _relay_out(
     if due is None:
         reply(T.RELAY_OPTED_OUT, ref=case.reference)
         return
-    # Safe times: a relay kept for her window stays open a whole window after it reaches her.
-    start = now if safe_times.is_held(due) else due
-    await uow.alerts.set_relay(case.id, until=start + ctx.relay_window)
+    # Safe times: a relay kept for her window stays open a whole window after it reaches her;
+    # one kept until she writes stays open until she does (relay_in then opens the window).
+    until = safe_times.HELD if safe_times.is_held(due) else due + ctx.relay_window
+    await uow.alerts.set_relay(case.id, until=until)
     await uow.cases.add_event(
         case.id, "relayed", {"coordinator_id": me.id, "direction": "to_person"}, now
     )
@@ -411,6 +413,9 @@ async def relay_in(
     relayed = quoted(text)
     if assignment is None or not relayed:
         return False
+    if assignment.relay_until is not None and safe_times.is_held(assignment.relay_until):
+        # What waited for her goes now: the relay is open a whole window from here.
+        await uow.alerts.set_relay(assignment.case_id, until=now + ctx.relay_window)
     coordinator = await uow.coordinators.get(assignment.coordinator_id)
     case = await uow.cases.get(assignment.case_id)
     if coordinator is None or not coordinator.active or case is None:

@@ -82,3 +82,28 @@ def test_the_parser_reads_order_and_plan_in_both_languages():
     cmd = parse("plani R-4821 te ardhura 15.12")
     assert (cmd.action, cmd.reference, cmd.text) == ("plan", "R-4821", "te ardhura 15.12")
     assert parse("ORDER").reference is None
+
+
+@SQLITE
+async def test_an_order_whose_legal_default_end_has_passed_still_gets_the_check_ins_promised(db):
+    # Walkthrough: she registers a police order (UPMM, legal default 2 days) issued three days
+    # ago, end not known. She was told "we will write only at the time you chose", but the
+    # default end had passed: the plan ended at once and no check-in was ever sent. She says
+    # she has it now: the default counts from today (the coordinator confirms the end).
+    desk = await FollowupDesk(db, trigger_flow="orders_info").start()
+    for says in ["pershendetje", "jo", "po", "2", "20.11.2026", "0", "po", "3"]:  # UPMM, evening
+        await desk.say(says)
+    done = to_survivor(desk, await desk.say("jo"))
+    assert done[0].startswith("U shënua. Do t'ju shkruajmë vetëm në kohën që zgjodhët.")
+    async with desk.db.uow() as uow:
+        case = await uow.cases.open_for_contact(1)
+        [plan] = await uow.followups.plans_of_case(case.id)
+        order = await uow.followups.get_order(plan.order_id)
+    assert (order.kind, order.end_is_default) == ("upmm", True)
+    assert order.ends_on == desk.clock().date() + timedelta(days=1)
+    [row] = await desk.checkins()
+    assert row.purpose != "end" and row.status == "pending"
+    local = row.due_at.astimezone(ZoneInfo("Europe/Tirane"))
+    assert 17 <= local.hour < 21
+    sent = await desk.tick_until(lambda s: to_survivor(desk, s), timedelta(hours=1))
+    assert to_survivor(desk, sent)[0].startswith("Përshëndetje, jemi ne përsëri.")  # neutral

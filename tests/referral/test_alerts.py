@@ -275,3 +275,17 @@ async def test_accepting_while_the_person_writes_never_deadlocks(desk, db):
         async with db.uow() as uow:
             case = await uow.cases.get_by_reference(ref)
         assert (case.status, case.municipality) == ("accepted", "tirane")
+
+
+async def test_a_page_sent_again_or_a_reminder_still_says_why_it_is_urgent(desk):
+    # Walkthrough: the first page of a danger case said "in danger now"; the page to the next
+    # step and the reminder said "no red flags noted", so whoever took it over read it as calm.
+    await desk.add_coordinator("Arta", "tirane", phone="+355692220001")
+    b = await desk.add_coordinator("Blerta", "tirane", phone="+355692220002", role="backup")
+    first = [m for m in await _danger_in_tirane(desk) if m.kind == "alert"]
+    assert "Shenja: në rrezik tani." in first[0].text
+    [again] = [m for m in await desk.tick(ACK) if m.kind == "alert"]
+    assert again.urn == b.sms_urn and "Shenja: në rrezik tani." in again.text
+    reminders = [m for m in await desk.tick(ACK) if m.kind == "alert"]
+    assert len(reminders) == 2
+    assert all("KUJTESË" in m.text and "Shenja: në rrezik tani." in m.text for m in reminders)

@@ -28,3 +28,25 @@ async def test_a_danger_phrase_in_the_shipped_flows_pages_the_national_duty(db):
         r"URGENT R-[0-9A-Z]{4,}: municipality unknown, risk not assessed\. ", alerts[0].text
     )
     assert "in danger now" in alerts[0].text
+
+
+async def test_a_service_she_chooses_reaches_a_coordinator_even_when_the_risk_is_standard(db):
+    # Walkthrough: no red flag, she chose shelter and read "Noted. The coordinator will connect
+    # you with this service"; no coordinator was ever told (no page, no digest): nobody would.
+    from datetime import timedelta
+
+    from tests.followups.harness import COORDINATOR_PHONE, FollowupDesk
+
+    desk = await FollowupDesk(db).start()
+    person = "tel:+355691110003"
+    for says in ["pershendetje", "po", "jo", "1", "Tirana", *["jo"] * 12]:
+        await desk.say(says, person)
+    sent = await desk.say("2", person)  # shelter
+    assert desk.to(person, sent)[0].startswith("U shënua. Koordinatori ju lidh")
+    for says in ["jo", "jo", "jo"]:
+        sent = await desk.say(says, person)
+    ref = re.search(r"R-[0-9A-Z]{8}", desk.to(person, sent)[0]).group(0)
+    desk.clock.advance(timedelta(hours=1))
+    await desk.pipeline.sweep_referrals()
+    told = desk.to(f"tel:{COORDINATOR_PHONE}", await desk.drain())
+    assert any(ref in t for t in told), told
