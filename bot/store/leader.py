@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 # Any fixed bigint, the same in every worker: "HELP" in ASCII. Advisory locks are per database.
 LOCK_KEY = 0x48454C50
 RETRY_SECONDS = 5.0  # how often a follower tries the lock, and the leader checks it still holds it
+# A leader's check that takes longer is a hung connection: it stops leading and reconnects.
+# Not tied to a short retry (tests use 0.2 s): a loop slowed by load then dropped a healthy
+# lock, and another worker took over for nothing (tests/test_workers.py, on a busy machine).
+HUNG_SECONDS = 10.0
 
 
 class Leader:
@@ -35,6 +39,7 @@ class Leader:
         self.url = async_url(url)
         self.key = key
         self.retry = retry
+        self.hung_after = max(retry * 2, HUNG_SECONDS)
         self.name = name or "this process"
         self.postgres = make_url(self.url).get_backend_name() == "postgresql"
         self.is_leader = not self.postgres
@@ -71,7 +76,7 @@ class Leader:
         """Take the lock when it is free; keep checking the connection that holds it."""
         try_lock = sa.text("SELECT pg_try_advisory_lock(:key)")
         while not self._stop.is_set():
-            async with asyncio.timeout(self.retry * 2):  # a hung connection is a lost lock
+            async with asyncio.timeout(self.hung_after):  # a hung connection is a lost lock
                 if self.is_leader:
                     await conn.execute(sa.text("SELECT 1"))
                 elif (await conn.execute(try_lock, {"key": self.key})).scalar():

@@ -8,7 +8,7 @@ import secrets
 import asyncpg
 import pytest
 
-from bot.store.leader import Leader
+from bot.store.leader import HUNG_SECONDS, Leader
 from tests.store.fixtures import PG_HOST, PG_PORT, PG_USER, postgres_url  # noqa: F401
 
 WAIT = 30.0  # a bound on each wait, so a broken election fails instead of hanging
@@ -67,3 +67,11 @@ async def test_on_sqlite_the_one_process_leads(tmp_path) -> None:
     assert await leader.only(job)() == 1 and ran == [1]
     follower = Leader("postgresql://postgres@127.0.0.1:5432/x")
     assert await follower.only(job)() is None and ran == [1]  # never elected: does not run
+
+
+def test_a_short_retry_does_not_make_a_slow_check_a_lost_lock() -> None:
+    """Under load a check of a healthy connection can take longer than two short retries (the
+    workers' test uses 0.2 s): only a check slower than HUNG_SECONDS gives up the lead."""
+    url = "postgresql://postgres@127.0.0.1:5432/x"
+    assert Leader(url, retry=0.2).hung_after == HUNG_SECONDS == 10.0
+    assert Leader(url, retry=30.0).hung_after == 60.0
