@@ -176,6 +176,8 @@ def route_options(
     if u.read_number(t, lexicon) is None and u.is_unsure(t, lexicon):
         return Match(UNSURE, None)
     value = u.read_choice(t, choices, lexicon)
+    if value is None and _number(text) is None:
+        value = _language_answer(t, values, lexicon)
     if value is None and _number(text) is None and _negation_free(t, lexicon):
         pairs = [
             (o.value, normalise_phrase(phrase))
@@ -185,6 +187,16 @@ def route_options(
         ]
         value = fuzzy(normalise(text), pairs, similarity)
     return Match(value, value) if value is not None else None
+
+
+def _language_answer(t: u.Text, values: Sequence[str], lexicon: Lexicon) -> str | None:
+    """At a menu of languages (its values are the lexicon's language codes), an answer written
+    in one of them picks it: "po", "jo", "mire" are Albanian, "yes", "no" English. Our own word
+    lists only (no detector): a word both languages share ("ok") picks none."""
+    if len(values) < 2 or not all(v in lexicon.language_words for v in values):
+        return None
+    language = u.read_language(t, lexicon)
+    return language if language in values else None
 
 
 def route_yes_no(

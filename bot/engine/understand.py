@@ -1125,12 +1125,21 @@ class FirstReading:
     topic: str | None = None  # a concept of `topics` (orders, shelter, legal…)
 
 
+def _inside(hit: Hit, other: Hit) -> bool:
+    """`hit` lies within the longer `other`."""
+    return other.start <= hit.start and hit.end <= other.end and other != hit
+
+
 def read_first(text: str | Text, lexicon: Lexicon) -> FirstReading:
     """Read a first message for disclosure; only what it says clearly is taken as answered."""
     t = text if isinstance(text, Text) else analyse(text, lexicon)
     danger = bool(danger_hits(t, lexicon))
     other = [h for h in find(t, ABOUT_OTHER, lexicon) if not negated(t, h, lexicon)]
     self_ = [h for h in find(t, ABOUT_SELF, lexicon) if not negated(t, h, lexicon)]
+    # A relative named inside a longer phrase of the other side is that phrase's: "djali im me
+    # rreh" (my son beats me) names who hurts her, not whom she writes about.
+    other = [h for h in other if not any(_inside(h, s) for s in self_)]
+    self_ = [h for h in self_ if not any(_inside(h, o) for o in other)]
     role = None
     if other and not self_:
         role = "witness"
