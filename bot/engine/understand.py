@@ -1111,6 +1111,7 @@ def read_language(
 
 # -- first message ------------------------------------------------------------------------------
 
+THANKS_ONLY = "thanks_only"
 ABOUT_OTHER = "about_other"
 ABOUT_SELF = "about_self"
 TOPICS = "topics"
@@ -1151,4 +1152,13 @@ def read_first(text: str | Text, lexicon: Lexicon) -> FirstReading:
         if concept and any(not negated(t, h, lexicon) for h in find(t, concept, lexicon)):
             topic = concept
             break
+    if topic is None and not danger and _only(t, THANKS_ONLY, lexicon):
+        topic = THANKS_ONLY  # "faleminderit", "ok flm": nothing asked, nothing told
     return FirstReading(danger, role, topic)
+
+
+def _only(t: Text, concept: str, lexicon: Lexicon) -> bool:
+    """Every word of the message is the concept's or a filler's, and the concept is there."""
+    hits = find(t, concept, lexicon)
+    covered = {j for h in (*hits, *find(t, FILLER, lexicon)) for j in range(h.start, h.end)}
+    return bool(hits) and len(covered) == len(t)

@@ -99,3 +99,34 @@ def test_a_bare_yes_or_no_at_the_language_menu_picks_its_language(answer: str, l
     talk.say(answer)
     assert talk.contact.language == language
     assert talk.node == ("first_contact", "safe_now")
+
+
+def _finished(talk: Dialogue) -> None:
+    for says in ("pershendetje", "jo", "4"):  # not safe now; "I'll write myself": goodbye
+        talk.say(says)
+    assert talk.ended == "completed"
+
+
+@pytest.mark.parametrize("thanks", ["faleminderit", "ok", "ok flm", "Faleminderit shume!"])
+def test_a_thank_you_after_the_goodbye_starts_no_new_intake(thanks: str) -> None:
+    # "faleminderit"/"ok" after the goodbye began a new intake, and "ok" was read as "safe to
+    # text" to its first question.
+    talk = Dialogue()
+    _finished(talk)
+    reply = talk.say(thanks)
+    assert reply == text("sq", "fc.any_time")
+    assert talk.ended == "completed"
+
+
+@pytest.mark.parametrize("says", ["faleminderit, kam edhe nje pyetje", "ok. burri po me rreh"])
+def test_more_than_thanks_after_the_goodbye_is_a_new_conversation(says: str) -> None:
+    talk = Dialogue()
+    _finished(talk)
+    reply = talk.say(says)
+    assert text("sq", "fc.any_time") not in reply and talk.ended is None
+
+
+def test_a_first_ever_thank_you_is_answered_with_the_intake() -> None:
+    talk = Dialogue()
+    reply = talk.say("faleminderit")
+    assert text("sq", "fc.safe_now") in reply and talk.ended is None
