@@ -56,6 +56,19 @@ async def cpu_ms(count: int, work: Callable[[int], Awaitable[Any]]) -> float:
     return (time.process_time() - started) / count * 1000
 
 
+async def receive_together(harness: Harness, i: int, together: int) -> None:
+    """Round i: the same step of SQ_HIGH_RISK for `together` people at once (group commit)."""
+    assert harness.pipeline is not None
+    person0, step = divmod(i, len(SQ_HIGH_RISK))
+    batch = [
+        harness.inbound(
+            SQ_HIGH_RISK[step], urn=f"tel:+35568{(person0 * together + k):07d}", channel="sms"
+        )
+        for k in range(together)
+    ]
+    await asyncio.gather(*(harness.pipeline.receive(m) for m in batch))
+
+
 async def store_pieces(url: str, messages: int) -> dict[str, float]:
     """receive, sender and statement, with SQL statements counted per message."""
     db = Database(url, Crypto(KEYS, SECRET))
@@ -111,14 +124,7 @@ async def store_pieces(url: str, messages: int) -> dict[str, float]:
     rounds = max(1, messages // together)
     started = time.process_time()
     for i in range(rounds):
-        person0, step = divmod(i, len(script))
-        batch = [
-            harness.inbound(
-                script[step], urn=f"tel:+35568{(person0 * together + k):07d}", channel="sms"
-            )
-            for k in range(together)
-        ]
-        await asyncio.gather(*(pipeline.receive(m) for m in batch))
+        await receive_together(harness, i, together)
         enter("grouped_sender")
         while await harness.sender.drain_once():
             pass

@@ -38,18 +38,8 @@ async def work(rounds: int) -> None:
         await hot_path.migrate.upgrade_async(url)
         db = hot_path.Database(url, hot_path.Crypto(hot_path.KEYS, hot_path.SECRET))
         harness = await hot_path.Harness(db).start()
-        pipeline = harness.pipeline
-        assert pipeline is not None
-        script = hot_path.SQ_HIGH_RISK
         for i in range(rounds):
-            person0, step = divmod(i, len(script))
-            batch = [
-                harness.inbound(
-                    script[step], urn=f"tel:+35568{(person0 * TOGETHER + k):07d}", channel="sms"
-                )
-                for k in range(TOGETHER)
-            ]
-            await asyncio.gather(*(pipeline.receive(m) for m in batch))
+            await hot_path.receive_together(harness, i, TOGETHER)
             while await harness.sender.drain_once():
                 pass
         await db.dispose()
