@@ -112,7 +112,7 @@ class Crypto:
             for aead in self._keys.get(header, ()):
                 try:
                     return aead.decrypt(nonce, token[_HEADER + _NONCE :], header).decode()
-                except InvalidTag:
+                except (InvalidTag, ValueError):  # ValueError: cut short, the nonce too
                     continue
         else:
             try:
@@ -149,7 +149,7 @@ class Crypto:
         nonce = token[_HEADER : _HEADER + _NONCE]
         try:
             self._aead.decrypt(nonce, token[_HEADER + _NONCE :], self._header)
-        except InvalidTag:
+        except (InvalidTag, ValueError):
             return False
         return True
 

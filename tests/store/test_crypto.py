@@ -126,6 +126,7 @@ def test_a_token_changed_anywhere_is_refused(crypto, where):
 
 @pytest.mark.parametrize("token", [b"", b"\x02", b"\x02" + b"\x00" * 20, b"garbage"])
 def test_a_truncated_or_foreign_token_is_refused(crypto, token):
+    """Also a token of this key cut inside its nonce (see the test below)."""
     with pytest.raises(DecryptionError):
         crypto.decrypt(token)
     assert not crypto.is_current(token)
@@ -150,3 +151,11 @@ def test_a_token_under_an_older_key_is_not_current_and_rotates():
     assert not both.is_current(token)
     assert both.is_current(both.rotate(token))
     assert Crypto([OLD], SECRET_KEY).is_current(token)
+
+
+@pytest.mark.parametrize("keep", [5, 6, 16])
+def test_a_token_of_this_key_cut_short_is_a_decryption_error(crypto, keep):
+    token = crypto.encrypt("x")[:keep]
+    with pytest.raises(DecryptionError):
+        crypto.decrypt(token)
+    assert not crypto.is_current(token)
