@@ -140,7 +140,10 @@ async def test_three_workers_one_killed_every_message_processed_and_answered_onc
     await fake.start()
     env = {
         **server_env(database, tmp_path),
-        "HELPLINE_OUTBOX_LEASE": "PT3S",  # rows the dead worker had claimed come back soon
+        # Rows the dead worker had claimed come back soon. Shorter than a send's budget, so each
+        # row is renewed before its send; 3 s left a busy machine's stall of a live worker's
+        # record longer than its lease, and another worker sent the row again.
+        "HELPLINE_OUTBOX_LEASE": "PT5S",
         "HELPLINE_LEADER_RETRY": "PT0.2S",
         "HELPLINE_SMS_RATE": "0",
         "TWILIO_ACCOUNT_SID": tp.ACCOUNT_SID,
