@@ -296,3 +296,64 @@ def route_text(text: str) -> Match | None:
     """Any non-empty text, kept as a free-text answer."""
     stripped = text.strip()
     return Match("any", stripped, free_text=True) if stripped else None
+
+
+# -- a first message ----------------------------------------------------------------------------
+
+HERE_IN = "here_in"  # "jam në", "I live in": the place right after is hers
+HERE_AFTER = "here_after"  # "(nga) Shkodra jam": the place right before, at a clause's start
+ASKS = "asks"  # "si të marr…", "how do I…": the first message asks something
+
+
+def read_own_place(text: str | u.Text, places: Sequence[Place], lexicon: Lexicon) -> str | None:
+    """The municipality a first message says she is in ("jam në Ferizaj", "I live in Fier") or
+    from ("nga Shkodra jam"): only a place her own words frame counts, and only one. None when
+    none does ("motra jeton në Fier", "ka ikur në Tiranë"), or two do: then she is asked."""
+    t = text if isinstance(text, u.Text) else u.analyse(text, lexicon)
+    words, clauses = t.words, t.clauses
+    index = _place_index(places)
+    spans = [
+        (i, i + len(form), slug)
+        for i, word in enumerate(words)
+        for form, slug in index.get(word, ())
+        if tuple(words[i : i + len(form)]) == form
+    ]
+    # A longer name wins over a shorter one inside it (Mitrovica e Veriut over Mitrovica).
+    spans = [
+        h
+        for h in spans
+        if not any(o[0] <= h[0] and h[1] <= o[1] and o[1] - o[0] > h[1] - h[0] for o in spans)
+    ]
+    if not spans:
+        return None
+    origin_words = {p[0].value for p in lexicon.patterns(u.FROM) if len(p) == 1}
+    supposed = {t.clauses[h.start] for h in u.find(t, u.HYPOTHETICAL, lexicon)}
+    before = {h.end: h for h in u.find(t, HERE_IN, lexicon) if not u.negated(t, h, lexicon)}
+    after = {h.start: h for h in u.find(t, HERE_AFTER, lexicon) if not u.negated(t, h, lexicon)}
+    now: set[str] = set()
+    origin: set[str] = set()
+    for start, end, slug in spans:
+        clause = clauses[start]
+        if clause in supposed:
+            continue  # "if I am in Tirana"
+        if start in before and clauses[start - 1] == clause:
+            (origin if words[start - 1] in origin_words else now).add(slug)
+            continue
+        if end not in after or clauses[end] != clause:
+            continue
+        head = start
+        if (
+            start > 0
+            and clauses[start - 1] == clause
+            and words[start - 1] in (origin_words | {"ne", "n", "in"})
+        ):
+            head = start - 1
+        if head == 0 or clauses[head - 1] != clause:  # "ka ikur ne Tirane jam vetem": not hers
+            (origin if head < start and words[head] in origin_words else now).add(slug)
+    chosen = now or origin  # where she is now wins over where she is from
+    return next(iter(chosen)) if len(chosen) == 1 else None
+
+
+def asks(text: str, read: u.Text, lexicon: Lexicon) -> bool:
+    """True when a message asks something: a question mark, or words that ask ("si të…")."""
+    return "?" in text or "？" in text or bool(u.find(read, ASKS, lexicon))

@@ -23,6 +23,8 @@ from bot.engine.keywords import KeywordHit, detect_all
 from bot.engine.resumes import ExpireResume, MsgResume, Resume, StartResume, TimeoutResume
 from bot.engine.routers import (
     Match,
+    asks,
+    read_own_place,
     route_date,
     route_municipality,
     route_number,
@@ -31,7 +33,7 @@ from bot.engine.routers import (
     route_yes_no,
 )
 from bot.engine.session import Frame, Session
-from bot.engine.understand import Text, analyse, read_first, read_language
+from bot.engine.understand import THANKS_ONLY, Text, analyse, read_first, read_language
 
 DANGER_FLOW = "danger"
 ESCAPES = frozenset({"exit", "erase"})
@@ -186,7 +188,7 @@ class _Run:
         # One reading of her words for the language, the disclosure and the keywords.
         text: str | Text = self._read(res)
         if not res.start and res.text.strip():
-            self._read_first(text)
+            self._read_first(text, res.text)
         hit = None if res.start else self._keyword(text)
         if hit is not None:
             self._start_keyword(hit, parent_mode="start")
@@ -268,9 +270,12 @@ class _Run:
             return wait.routes["found"]
         raise EngineError(f"no route for category {match.category!r}")
 
-    def _read_first(self, text: str | Text) -> None:
-        """What a first message already says: its language, danger, who it is about."""
+    def _read_first(self, text: str | Text, raw: str) -> None:
+        """What a first message already says: its language, danger, who it is about, where she
+        is (her municipality: first_contact does not ask it again, a page goes to its duty), and
+        what it asks (answered right after the safety questions)."""
         s, lexicon = self.s, self.env.keywords.lexicon
+        text = text if isinstance(text, Text) else analyse(text, lexicon)
         language = read_language(text, lexicon, self.env.identify_language)
         if s.language is None and language in LANGUAGES:
             self.set_language(language)
@@ -283,6 +288,12 @@ class _Run:
             self._result("role", reading.role)
         if reading.topic is not None:
             self._result("first_topic", reading.topic)
+            if reading.topic != THANKS_ONLY and asks(raw, text, lexicon):
+                self._result("first_question", reading.topic)
+        place = read_own_place(text, self.env.places, lexicon)
+        if place is not None:
+            self._result("place_said", "yes")
+            self.set_field("municipality", place)
 
     def _result(self, name: str, value: Any, category: str = "set") -> None:
         self.s.results[name] = value
