@@ -400,7 +400,8 @@ class Pipeline:
                 keywords=hits if same else None,
                 read=read if same else None,
             )
-            outcome = engine.resume(session, resume, self._view(contact), env)
+            view = self._view(contact, case if isinstance(case, Case) else None)
+            outcome = engine.resume(session, resume, view, env)
             if text != inbound.text:
                 case = UNREAD  # a code word may have opened one (follow-ups' urgent alert)
             turn = await self._apply(
@@ -460,12 +461,21 @@ class Pipeline:
             self.flows.add_version(name, source)
         return True
 
-    def _view(self, contact: Contact) -> ContactView:
+    def _view(self, contact: Contact, case: Case | None = None) -> ContactView:
         fields = dict(contact.fields)
         # Her phone's country (+355, +383) picks the numbers until she names a municipality.
         country = country_of_urn(contact.urn)
         if country and "country" not in fields:
             fields["country"] = country
+        if case is not None:
+            # Her case is still open: a new conversation says so (after the safe-to-text
+            # question) and does not ask what the case knows; read, never stored on her.
+            fields["open_case"] = "yes"
+            if case.reporter:
+                fields["case_reporter"] = case.reporter
+            if case.municipality:
+                fields["municipality"] = case.municipality
+                fields["case_place"] = "known"
         return ContactView(language=contact.language, fields=fields, channel=contact.channel)
 
     # -- events -> writes ------------------------------------------------------------------------

@@ -40,7 +40,6 @@ ORDER_FLOW = "order_checkin"
 MILESTONE_FLOW = "milestone_checkin"
 COMMANDS = ("order", "plan")  # the coordinator desk's commands follow-ups answer
 TRIES = 2  # tries a day apart before the coordinator is asked to check on her
-WORKED = ("accepted", "referred")
 MILESTONE_WORDS = {
     "housing": ("housing", "banese", "banesa", "strehim", "shtepi", "house"),
     "job": ("job", "pune", "puna", "punesim", "work", "employment"),
@@ -322,11 +321,14 @@ class Followups:
     ) -> None:
         """What a conversation's events mean for follow-ups (registration, answers, exit)."""
         results = session.results if session is not None else {}
+        # Danger said in the same answer paged already (naming a breach too): one page a turn.
+        paged = any(isinstance(e, ev.ReferralRequested) and e.urgent for e in events)
         for event in events:
             if isinstance(event, ev.FollowupStarted) and event.plan == "protection_order":
                 await self._from_flow(uow, contact, case, event.params, now)
             elif isinstance(event, ev.FollowupAnswered) and results.get("checkin_id"):
-                await self.answer(uow, contact, int(results["checkin_id"]), event.outcome, now)
+                checkin_id = int(results["checkin_id"])
+                await self.answer(uow, contact, checkin_id, event.outcome, now, paged=paged)
                 await self._without_code(uow, contact, results, now)
             elif isinstance(event, ev.SessionEnded) and event.reason == "exit":
                 if results.get("checkin_id"):
@@ -377,9 +379,16 @@ class Followups:
         )
 
     async def answer(
-        self, uow: UnitOfWork, contact: Contact, checkin_id: int, outcome: str, now: datetime
+        self,
+        uow: UnitOfWork,
+        contact: Contact,
+        checkin_id: int,
+        outcome: str,
+        now: datetime,
+        *,
+        paged: bool = False,
     ) -> None:
-        """She answered a check-in (or left it with DIL)."""
+        """She answered a check-in (or left it with DIL); `paged`: this turn paged already."""
         checkin = await uow.followups.get_checkin(checkin_id)
         if checkin is None:
             return
@@ -409,7 +418,7 @@ class Followups:
                 now,
             )
         if outcome == "breached":
-            await self._breach(uow, contact, case, now)
+            await self._breach(uow, contact, case, now, page=not paged)
         elif outcome == "stop":
             await uow.followups.end_plan(plan.id, "stopped", now)
             await self._tell(uow, plan, case, FT.STOPPED, now, about=milestone)
@@ -486,28 +495,34 @@ class Followups:
         await self._tell(uow, plan, case, FT.NO_CODE, now, fallback="no_code_word", contact=contact)
 
     async def _breach(
-        self, uow: UnitOfWork, contact: Contact, case: Case | None, now: datetime
+        self, uow: UnitOfWork, contact: Contact, case: Case | None, now: datetime, page: bool
     ) -> None:
         """The order was breached: an urgent alert with the case's reference."""
-        await self._urgent(uow, contact, case, "order_breached", now)
+        await self._urgent(uow, contact, case, "order_breached", now, page=page)
 
     async def _urgent(
-        self, uow: UnitOfWork, contact: Contact, case: Case | None, flag: str, now: datetime
+        self,
+        uow: UnitOfWork,
+        contact: Contact,
+        case: Case | None,
+        flag: str,
+        now: datetime,
+        *,
+        page: bool = True,
     ) -> None:
-        """An urgent alert with the case's reference and a red flag (a breach, her distress
-        word); a closed or already paged case that nobody took gets a new case."""
-        places = await self.ctx.places(uow)
-        if case is not None and case.status not in WORKED:
-            paged = [a for a in await uow.alerts.for_case(case.id) if a.kind == "page"]
-            if case.status == "closed" or paged:
-                case = await self._new_case(uow, contact, case, now)
-        elif case is None:
-            case = await self._new_case(uow, contact, None, now)
+        """The case becomes urgent with a red flag (a breach, her distress word) and its
+        coordinator is paged with its reference (alerts.request: a case paged earlier that
+        nobody took is paged again); only without an open case of hers is a new one opened,
+        linked to the closed one. `page` False: this turn paged already."""
+        if case is None or case.status == "closed":
+            case = await uow.cases.open_for_contact(contact.id) or await self._new_case(
+                uow, contact, case, now
+            )
         flags = [*case.flags, flag]
         case = await uow.cases.update(case.id, now, urgency="urgent", flags=flags)
         await uow.cases.add_event(case.id, "urgency_raised", {"reason": flag}, now)
-        del places
-        await alerts.request(self.ctx, uow, case, True, flag, now)
+        if page:
+            await alerts.request(self.ctx, uow, case, True, flag, now)
 
     async def _new_case(
         self, uow: UnitOfWork, contact: Contact, old: Case | None, now: datetime

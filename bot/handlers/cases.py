@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 # What a flow may know of a case when it opens one.
 OPENING_FACTS = ("municipality", "urgency", "risk_level", "risk_score", "flags", "reporter")
+RISK_ORDER = {None: 0, "standard": 1, "medium": 2, "high": 3}
 
 
 async def open_case(uow: UnitOfWork, contact_id: int, info: dict[str, Any], now: datetime) -> Case:
@@ -27,14 +28,50 @@ async def open_case(uow: UnitOfWork, contact_id: int, info: dict[str, Any], now:
     return case
 
 
+async def continue_case(uow: UnitOfWork, case: Case, info: dict[str, Any], now: datetime) -> Case:
+    """A conversation would open a case while hers is still open: what it learnt goes to that
+    case instead (one open case a person: one coordinator, one page). Nothing is lowered: it
+    stays urgent, keeps its higher risk and its red flags; what it did not know is added, and
+    her latest yes or no to each kind of service counts."""
+    changes: dict[str, Any] = {}
+    for name in ("municipality", "reporter"):
+        if getattr(case, name) is None and info.get(name) is not None:
+            changes[name] = info[name]
+    if info.get("urgency") == "urgent" and case.urgency != "urgent":
+        changes["urgency"] = "urgent"
+    level = info.get("risk_level")
+    if RISK_ORDER.get(level, 0) > RISK_ORDER.get(case.risk_level, 0):
+        changes.update(risk_level=level, risk_score=info.get("risk_score"))
+    added = [f for f in info.get("flags") or () if f not in case.flags]
+    if added:
+        changes["flags"] = [*case.flags, *added]
+    if changes:
+        case = await uow.cases.update(case.id, now, **changes)
+        await uow.cases.add_event(case.id, "updated", changes, now)
+    consent = {k: v for k, v in (info.get("consent") or {}).items() if case.consent.get(k) != v}
+    for service, given in consent.items():
+        await uow.cases.set_consent(case.id, service, given, now)
+    return (await uow.cases.get(case.id) or case) if consent else case
+
+
 async def case_opened(turn: Turn, event: ev.CaseOpened) -> None:
-    """Open a case; later events of the turn concern this one."""
+    """Open a case (or go on with hers, still open); later events of the turn concern it."""
+    if turn.case is not None and turn.case.status != "closed":
+        turn.case = await continue_case(turn.uow, turn.case, event.info, turn.now)
+        return
     turn.case = await open_case(turn.uow, turn.contact.id, event.info, turn.now)
 
 
 async def case_updated(turn: Turn, event: ev.CaseUpdated) -> None:
-    """Facts about the case changed."""
+    """Facts about the case changed (a screening again on her open case lowers nothing)."""
     changes = {k: v for k, v in event.changes.items() if v is not None}
+    case = turn.case
+    if case is not None and "flags" in changes:
+        changes["flags"] = [*case.flags, *(f for f in changes["flags"] if f not in case.flags)]
+    if case is not None and "risk_level" in changes:
+        if RISK_ORDER.get(changes["risk_level"], 0) < RISK_ORDER.get(case.risk_level, 0):
+            del changes["risk_level"]
+            changes.pop("risk_score", None)
     if turn.case is not None and changes:
         turn.case = await turn.uow.cases.update(turn.case.id, turn.now, **changes)
         await turn.uow.cases.add_event(turn.case.id, "updated", changes, turn.now)

@@ -116,9 +116,18 @@ async def _plan(
 
 
 async def request(
-    ctx: Context, uow: UnitOfWork, case: Case, urgent: bool, reason: str, now: datetime
+    ctx: Context,
+    uow: UnitOfWork,
+    case: Case,
+    urgent: bool,
+    reason: str,
+    now: datetime,
+    *,
+    also: Sequence[str] = (),
 ) -> None:
-    """A flow asked for a coordinator: page (urgent) or queue for a digest (not urgent)."""
+    """A flow asked for a coordinator: page (urgent) or queue for a digest (not urgent).
+    `also`: more red flags given in the same turn (a check-in's breach beside danger), named in
+    the same page."""
     if case.status == "closed":
         return
     urgent = urgent or case.urgency == "urgent"
@@ -127,7 +136,7 @@ async def request(
         case = await uow.cases.update(case.id, now, flags=[*case.flags, reason])
     if case.status in WORKED:
         if urgent and reason in T.FLAG:  # a fresh danger sign, not the flow asking again
-            await _tell_assigned(ctx, uow, case, reason, now)
+            await _tell_assigned(ctx, uow, case, reason, now, also=also)
         elif reason in T.NOTICE_REASONS:  # news for her coordinator, not a page
             await _tell_assigned(ctx, uow, case, reason, now, msgid=T.ALERT_NOTICE)
         return
@@ -141,13 +150,21 @@ async def request(
         digested = {a.coordinator_id for a in existing if a.kind in ("digest", "page")}
         await _queue_digest(ctx, uow, case, steps[0], places, digested, now)
         return
-    paged = {a.coordinator_id for a in existing if a.kind == "page"}
+    pages = [a for a in existing if a.kind == "page"]
+    paged = {a.coordinator_id for a in pages}
+    if pages and reason in T.FLAG and max(a.created_at for a in pages) <= now - ctx.ack_timeout:
+        # Fresh danger on a case paged earlier that nobody took (she wrote again days later, a
+        # check-in found a breach): the same case is paged again, to who is on duty now, and
+        # its escalation starts over; never a second case.
+        await _page(ctx, uow, case, steps[0], places, now, reason=reason, again=True, reasons=also)
+        await _schedule_escalation(ctx, uow, case, now)
+        return
     # A repeated request (the screening found high risk after a danger phrase) adds only new
     # first-step people, e.g. the local coordinator once the municipality is known.
     step = routing.next_step(steps[:1] if paged else steps, paged)
     if step is None:
         return
-    await _page(ctx, uow, case, step, places, now, reason=reason)
+    await _page(ctx, uow, case, step, places, now, reason=reason, reasons=also)
     if not paged:
         await _schedule_escalation(ctx, uow, case, now)
 
@@ -291,6 +308,7 @@ async def _tell_assigned(
     reason: str,
     now: datetime,
     msgid: str = T.ALERT_WORKED,
+    also: Sequence[str] = (),
 ) -> None:
     """Danger again (or a request) on a case somebody has: tell that coordinator, nobody else."""
     assignment = await uow.alerts.assignment(case.id)
@@ -300,8 +318,9 @@ async def _tell_assigned(
     if coordinator is None or not coordinator.active:
         return
     places = await ctx.places(uow)
-    text = alert_text(ctx, places, coordinator.language, case, reason=reason, msgid=msgid)
-    text = _with(text, await reach_note(ctx, uow, case, coordinator.language))
+    lang = coordinator.language
+    text = alert_text(ctx, places, lang, case, reason=reason, reasons=also, msgid=msgid)
+    text = _with(text, await reach_note(ctx, uow, case, lang))
     await deliver(uow, coordinator, text, now, case_id=case.id, kind="notice", state="info")
     await uow.cases.add_event(
         case.id, "alerted", {"step": 0, "reason": "assigned", "coordinators": [coordinator.id]}, now

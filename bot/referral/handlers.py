@@ -6,15 +6,27 @@ from bot.engine import events as ev
 from bot.handlers.registry import Handlers, Turn
 from bot.referral.service import Referral
 
+BREACHED = "order_breached"  # the red flag of a check-in answered "breached" (bot/followups)
+
 
 def register(handlers: Handlers, referral: Referral) -> None:
     """Referral's handlers (after case bookkeeping's: they read the case it opened)."""
 
     async def referral_requested(turn: Turn, event: ev.ReferralRequested) -> None:
-        # Page the on-duty coordinator (or queue a digest), in the same transaction.
+        # Page the on-duty coordinator (or queue a digest), in the same transaction; a breach
+        # she reports in the same answer (a check-in) is named in that one page.
         if turn.case is not None:
+            breached = any(
+                isinstance(e, ev.FollowupAnswered) and e.outcome == "breached"
+                for e in turn.outcome.events
+            )
             await referral.on_referral_requested(
-                turn.uow, turn.case, event.urgent, event.reason, turn.now
+                turn.uow,
+                turn.case,
+                event.urgent,
+                event.reason,
+                turn.now,
+                also=(BREACHED,) if breached else (),
             )
 
     async def consent_recorded(turn: Turn, event: ev.ConsentRecorded) -> None:

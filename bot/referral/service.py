@@ -6,6 +6,7 @@ run_fire and sweep open their own units of work.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.messages import Inbound
@@ -81,10 +82,18 @@ class Referral:
         return await desk.relay_in(self.ctx, uow, contact, text, now, flows_too=flows_too)
 
     async def on_referral_requested(
-        self, uow: UnitOfWork, case: Case, urgent: bool, reason: str, now: datetime
+        self,
+        uow: UnitOfWork,
+        case: Case,
+        urgent: bool,
+        reason: str,
+        now: datetime,
+        *,
+        also: Sequence[str] = (),
     ) -> None:
-        """A flow asked for a coordinator: page now (urgent) or queue for a digest."""
-        await alerts.request(self.ctx, uow, case, urgent, reason, now)
+        """A flow asked for a coordinator: page now (urgent) or queue for a digest; `also`:
+        more red flags of the same turn, named in the same page."""
+        await alerts.request(self.ctx, uow, case, urgent, reason, now, also=also)
 
     async def on_person_left(
         self, uow: UnitOfWork, contact_id: int, reason: str, now: datetime

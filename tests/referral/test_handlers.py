@@ -27,9 +27,16 @@ class Recorder:
         self.calls: list[tuple[Any, ...]] = []
 
     async def on_referral_requested(
-        self, uow: Any, case: Case, urgent: bool, reason: str, now: datetime
+        self,
+        uow: Any,
+        case: Case,
+        urgent: bool,
+        reason: str,
+        now: datetime,
+        *,
+        also: tuple[str, ...] = (),
     ) -> None:
-        self.calls.append(("page", case.id, urgent, reason))
+        self.calls.append(("page", case.id, urgent, reason, *also))
 
     async def on_person_left(self, uow: Any, contact_id: int, reason: str, now: datetime) -> None:
         self.calls.append(("left", contact_id, reason))
