@@ -393,7 +393,7 @@ class Pipeline:
                 "" if start else text,
                 button=inbound.button,
                 start=start,
-                media=bool(inbound.meta.get("media") or inbound.meta.get("num_media")),
+                media=bool(inbound.meta.get("media")),  # every channel names it (photo, voice...)
                 # Her words were read for keywords above: the engine reuses that reading (and
                 # the keywords found) when it reads the same words with the same keywords (not
                 # a location, a code word taken out, or a reload of the flows meanwhile).

@@ -105,18 +105,49 @@ class Reader:
         return category if category in ("yes", "no") else "unclear"
 
     def _menu(self, text: str, options: Mapping[str, list[str]]) -> int:
-        count = max((len(v) for v in options.values()), default=0)
-        labels = {(lang, f"menu.{i}"): label for lang, v in options.items() for i, label in
-                  enumerate(v, start=1)}  # fmt: skip
-        wait = Wait(
-            text="menu",
-            router="options",
-            routes={},
-            options=tuple(Option(str(i), f"menu.{i}") for i in range(1, count + 1)),
-        )
-        env = replace(self.env, texts=lambda lang, msgid: labels.get((lang, msgid), msgid))
+        """The option chosen (1-based, 0 for none) as the runtime reads a menu: the shipped
+        question whose labels these are, else options named by their labels as a flow names
+        them ("police", "legal_aid"). Never values "1".."4": a value is also a word of the
+        option, so "ne oren 4" (at 4 o'clock) would pick the fourth."""
+        shipped = self._shipped_menu(options)
+        if shipped is not None:
+            wait, env = shipped, self.env
+        else:
+            count = max((len(v) for v in options.values()), default=0)
+            labels = {(lang, f"menu.{i}"): label for lang, v in options.items()
+                      for i, label in enumerate(v, start=1)}  # fmt: skip
+            named = options.get("en") or next(iter(options.values()), [])
+            values = [_value_of(named[i - 1]) if i <= len(named) else f"option_{i}"
+                      for i in range(1, count + 1)]  # fmt: skip
+            wait = Wait(
+                text="menu",
+                router="options",
+                routes={},
+                options=tuple(Option(v, f"menu.{i}") for i, v in enumerate(values, start=1)),
+            )
+            env = replace(self.env, texts=lambda lang, msgid: labels.get((lang, msgid), msgid))
         match = route(wait, text, None, env)
-        return int(match.value) if match and match.value and match.value.isdigit() else 0
+        picked = [o.value for o in wait.options]
+        return picked.index(match.value) + 1 if match and match.value in picked else 0
+
+    def _shipped_menu(self, options: Mapping[str, list[str]]) -> Wait | None:
+        """The shipped options question showing exactly these labels (in some language)."""
+        for flow in self.flows.current.values():
+            for node in flow.nodes.values():
+                wait = node.wait
+                if wait is None or wait.router != "options":
+                    continue
+                for lang, labels in options.items():
+                    shown = [self.env.texts(lang, o.label).casefold() for o in wait.options]
+                    if shown == [label.casefold() for label in labels]:
+                        return wait
+        return None
+
+
+def _value_of(label: str) -> str:
+    """An option value as a flow author writes one: the label's words, lower case, joined by _."""
+    words = "".join(ch if ch.isalnum() else " " for ch in label.casefold()).split()
+    return "_".join(words) or "option"
 
 
 @dataclass(slots=True)

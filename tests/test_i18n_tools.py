@@ -297,3 +297,98 @@ def test_segments_count_each_reply_as_sent_not_each_text_alone(
     out = capsys.readouterr().out
     assert out.index("Replies as sent") < out.index("Each text alone")
     assert re.search(r"^first message +2 +1 +1$", out, re.MULTILINE)
+
+
+# A catalog laid out as the shipped ones are: section comments, its own notes, no locations, a
+# long text on one line (never wrapped), a text broken at its newlines.
+LAID_OUT_SQ = """\
+# Albanian translations for helpline.
+msgid ""
+msgstr ""
+"Project-Id-Version: helpline 0.1.0\\n"
+"Language: sq\\n"
+"Content-Type: text/plain; charset=utf-8\\n"
+"Generated-By: Babel 2.10.0\\n"
+
+# The tiny flow: its question first.
+#. the one question, as we wrote it
+msgid "t.question"
+msgstr "Pyetje?"
+
+msgid "t.a"
+msgstr "A"
+
+#. a long text on one line, as every long text in the shipped catalogs
+msgid "t.chosen"
+msgstr "LONG"
+
+msgid "t.bye"
+msgstr ""
+"Mirupafshim {name},\\n"
+"{{ jo }}"
+
+msgid "t.code"
+msgstr "Kod"
+""".replace(
+    "LONG",
+    "U zgjodh, dhe ky tekst është i gjatë, më i gjatë se njëqind shkronja, "
+    "që të shohim se nuk thyhet kurrë në rreshta.",
+)
+
+
+def test_update_keeps_the_files_layout_byte_for_byte(tmp_path: Path) -> None:
+    root = checkout(tmp_path, None, GOOD_EN)
+    sq = po_file(root, "sq")
+    sq.parent.mkdir(parents=True)
+    sq.write_text(LAID_OUT_SQ)
+    assert i18n_tools.update(root) == 0
+    assert sq.read_text() == LAID_OUT_SQ
+    en = po_file(root, "en").read_bytes()
+    assert i18n_tools.update(root) == 0
+    assert sq.read_text() == LAID_OUT_SQ
+    assert po_file(root, "en").read_bytes() == en
+
+
+def test_update_with_a_new_id_adds_only_that_entry_beside_its_kin(tmp_path: Path) -> None:
+    root = checkout(tmp_path, None, GOOD_EN)
+    sq = po_file(root, "sq")
+    sq.parent.mkdir(parents=True)
+    sq.write_text(LAID_OUT_SQ)
+    option = "      - {value: a, label: t.a}\n"
+    flow = FLOW.replace(option, option + "      - {value: b, label: t.b}\n")
+    route = "      a: {goto: done, do: [{say: t.chosen}]}\n"
+    flow = flow.replace(route, route + "      b: {goto: done}\n")
+    (root / "bot" / "flows" / "tiny.yaml").write_text(flow)
+    assert i18n_tools.update(root) == 0
+    # After t.a, the option before it in the flow, and nothing else changed.
+    entry = '#. tiny/q: option label\nmsgid "t.b"\nmsgstr ""\n\n'
+    after = sq.read_text()
+    assert after.index(entry) == after.index('msgid "t.a"\nmsgstr "A"\n\n') + 24
+    assert after.replace(entry, "", 1) == LAID_OUT_SQ
+    assert after.count(entry) == 1
+    with sq.open("rb") as fh:
+        assert read_po(fh, locale="sq")["t.b"].string == ""
+
+
+def test_update_comments_out_a_gone_id_in_place_and_brings_it_back(tmp_path: Path) -> None:
+    root = checkout(tmp_path, None, GOOD_EN)
+    sq = po_file(root, "sq")
+    sq.parent.mkdir(parents=True)
+    sq.write_text(LAID_OUT_SQ)
+    (root / "bot" / "code.py").write_text("X = 1\n")
+    assert i18n_tools.update(root) == 0
+    assert sq.read_text() == LAID_OUT_SQ.replace(
+        'msgid "t.code"\nmsgstr "Kod"\n', '#~ msgid "t.code"\n#~ msgstr "Kod"\n'
+    )
+    (root / "bot" / "code.py").write_text(CODE)
+    assert i18n_tools.update(root) == 0
+    assert sq.read_text() == LAID_OUT_SQ
+
+
+def test_update_leaves_the_shipped_catalogs_as_they_are() -> None:
+    template = i18n_tools.build_template(REPO)
+    for locale in ("sq", "en"):
+        text = po_file(REPO, locale).read_text(encoding="utf-8")
+        merged, added = i18n_tools.merge_text(text, template)
+        assert added == []
+        assert merged == text

@@ -97,3 +97,31 @@ def test_one_message_from_the_command_line() -> None:
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout  # fmt: skip
     assert json.loads(out) == {"danger": True, "lang": "sq"}
+
+
+SERVICES = {
+    "en": ["Police", "Shelter", "Counselling", "Legal aid"],
+    "sq": ["Policia", "Strehim", "Këshillim psikologjik", "Ndihmë juridike"],
+}
+WHEN = {
+    "en": ["Morning", "Afternoon", "Evening", "I'll write myself"],
+    "sq": ["Në mëngjes", "Pasdite", "Në mbrëmje", "Do të shkruaj vetë"],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "expect"),
+    [
+        ("në orën 4", SERVICES, 0),  # a time, not the fourth option (values were "1".."4")
+        ("pas ores 2", SERVICES, 0),
+        ("4", SERVICES, 4),  # the number alone still picks
+        ("numri 3", SERVICES, 3),
+        ("ndihme juridike", SERVICES, 4),
+        ("ne oren 4", WHEN, 2),  # the shipped question "When is it safe?": 16:00 is afternoon
+        ("pas ores 2", WHEN, 2),
+    ],
+)
+def test_a_digit_inside_an_answer_picks_no_option(
+    reader: Reader, text: str, options: dict[str, list[str]], expect: int
+) -> None:
+    assert reader.read("menu", text, options) == expect

@@ -40,6 +40,8 @@ CONNECTION_OVERRIDES = "rc=3&rp=ct,rt,5xx"
 STATUS_PATH = "/webhooks/twilio/status"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+# MediaContentType0 ("image/jpeg", "audio/ogg"...) as the kinds Telegram names them.
+_MEDIA_KINDS = {"image": "photo", "audio": "audio", "video": "video"}
 SEND_TIMEOUT = 10.0  # seconds for one REST call, connect to last byte
 CONNECT_TIMEOUT = 5.0  # seconds to open a connection (within SEND_TIMEOUT)
 POOL_SIZE = 64  # connections kept to Twilio; the outbox sends many people's replies side by side
@@ -382,6 +384,9 @@ class TwilioSmsChannel:
     def _inbound(self, form: Mapping[str, str], sid: str, urn: str) -> Inbound:
         """The neutral envelope for an ordinary incoming SMS (or MMS)."""
         meta = {"num_media": form.get("NumMedia", "0") or "0"}
+        if meta["num_media"] != "0":  # MMS or WhatsApp media: named as Telegram names it
+            kind = form.get("MediaContentType0", "").partition("/")[0]
+            meta["media"] = _MEDIA_KINDS.get(kind, "document")
         opt_type = form.get(OPT_OUT_TYPE_FIELD, "").strip().upper()
         if opt_type:
             meta["opt_out_type"] = opt_type

@@ -189,6 +189,11 @@ class _Run:
         text: str | Text = self._read(res)
         if not res.start and res.text.strip():
             self._read_first(text, res.text)
+        elif res.media and not res.start:
+            # A photo, voice note or sticker first: say we read only words (in her language
+            # when known, else in both), then the conversation starts as for any first message.
+            for language in (self.s.language,) if self.s.language else LANGUAGES:
+                self.events.append(ev.MsgCreated(sysmsgs.MEDIA, language, {}))
         hit = None if res.start else self._keyword(text)
         if hit is not None:
             self._start_keyword(hit, parent_mode="start")

@@ -182,7 +182,7 @@ async def test_danger_by_sms_gets_the_countrys_police_within_three_parts(
 ):
     sent = await line.sms(phone, "jam në rrezik")
     [reply] = sent[phone]
-    assert reply.startswith(f"Telefononi 112 ose policinë {police}.")
+    assert reply.startswith(f"Thirrni 112 ose {police}.")
     assert segments(reply) <= 3  # ë kept: UCS-2
 
 

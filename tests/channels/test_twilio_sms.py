@@ -178,8 +178,8 @@ INBOUND_CASES = [
     ("kosovo", "+38344123456", "Përshëndetje", 0, None, "tel:+38344123456", {"num_media": "0"}),
     ("national-form", "069 123 4567", "Ndihmë", 0, None, URN, {"num_media": "0"}),
     ("emoji-and-newline", PHONE, "mirë 😢\nfaleminderit", 0, None, URN, {"num_media": "0"}),
-    ("mms-no-text", PHONE, "", 1, None, URN, {"num_media": "1"}),
-    ("mms-with-text", PHONE, "shiko", 2, None, URN, {"num_media": "2"}),
+    ("mms-no-text", PHONE, "", 1, None, URN, {"num_media": "1", "media": "photo"}),
+    ("mms-with-text", PHONE, "shiko", 2, None, URN, {"num_media": "2", "media": "photo"}),
     ("stop-in-a-sentence", PHONE, "stop him please", 0, None, URN, {"num_media": "0"}),
     ("help", PHONE, "HELP", 0, "HELP", URN, {"num_media": "0", "opt_out_type": "HELP"}),
 ]
@@ -213,6 +213,21 @@ async def test_signed_inbound_is_handed_over(
     )
     assert h.rec.inbound == [expected]
     assert h.rec.opt_outs == []
+
+
+@pytest.mark.parametrize(
+    ("content_type", "kind"),
+    [("image/jpeg", "photo"), ("audio/ogg", "audio"), ("video/mp4", "video"), ("", "document")],
+)
+async def test_media_is_named_as_telegram_names_it(
+    h: Harness, content_type: str, kind: str
+) -> None:
+    """An MMS or WhatsApp photo, voice note or video is the same event as Telegram's: "media"."""
+    form = tp.inbound_sms(PHONE, "", num_media=1)
+    form["MediaContentType0"] = content_type  # the payloads send image/jpeg
+    status, _, _ = await h.post_signed(SMS_PATH, form)
+    assert status == 200
+    assert [m.meta.get("media") for m in h.rec.inbound] == [kind]
 
 
 async def test_query_string_is_part_of_the_signed_url(h: Harness) -> None:

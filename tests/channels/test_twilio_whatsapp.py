@@ -151,7 +151,10 @@ async def test_a_whatsapp_message_on_the_sms_webhook_is_whatsapps(make_wa: MakeW
         meta={"num_media": "0"},
     )
     assert await wa.post_signed(SMS_PATH, tp.inbound_whatsapp(PHONE, "", num_media=1)) == 200
-    assert wa.rec.inbound[-1].meta == {"num_media": "1"} and wa.rec.inbound[-1].button is None
+    assert (
+        wa.rec.inbound[-1].meta == {"num_media": "1", "media": "photo"}
+        and wa.rec.inbound[-1].button is None
+    )
     # An SMS on the same webhook is still an SMS.
     assert await wa.post_signed(SMS_PATH, tp.inbound_sms(PHONE, "ndihme")) == 200
     assert (wa.rec.inbound[-1].channel, wa.rec.inbound[-1].urn) == ("sms", f"tel:{PHONE}")

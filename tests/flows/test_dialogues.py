@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from bot.channels.sms_encoding import segments
+from bot.engine import MsgResume
 from tests.flows.dialogue import Dialogue, text
 
 SQ_HIGH_RISK = [
@@ -250,3 +252,24 @@ def test_short_answers_say_nothing_of_a_language():
     talk = Dialogue()
     talk.say("tung")
     assert text("en", "sys.switch") not in talk.say("yes")
+
+
+@pytest.mark.parametrize(
+    ("language", "lines"),
+    [(None, [("sq", "sys.media"), ("en", "sys.media")]), ("en", [("en", "sys.media")])],
+    ids=["unknown: both languages", "known: hers"],
+)
+def test_a_photo_or_voice_note_first_says_we_read_only_words_and_goes_on(
+    language: str | None, lines: list[tuple[str, str]]
+) -> None:
+    talk = Dialogue(language=language)
+    reply = talk._run(MsgResume("", media=True))
+    assert reply.startswith("\n\n".join(text(*line) for line in lines) + "\n\n")
+    assert segments(reply) <= 3  # one step (tests/flows/test_first_exchange_parts.py)
+    # Then the conversation starts as for any first message, and goes on.
+    if language is None:
+        assert text("sq", "fc.language") in reply
+        expect(talk.say("shqip"), [("sq", "fc.privacy"), ("sq", "fc.safe_now")])
+    else:
+        assert text("en", "fc.privacy") in reply and text("en", "fc.safe_now") in reply
+        expect(talk.say("yes"), [("en", "fc.danger_now")])
