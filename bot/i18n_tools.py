@@ -626,7 +626,19 @@ class _Walker:
             if node.default is None:  # no case matched: the flow goes on as after a None goto
                 yield from self._return(stack, said, seen)
             for route in routes:
-                yield from self.run(flow, route.goto, stack, said + self._says(route.actions), seen)
+                # The case taken holds for the rest of this path: a later split on the same
+                # reference takes it again (danger said at one split is said at the next).
+                taken = [c for c, r in node.cases.items() if r is route]
+                before = self.known.get(node.split)
+                if node.split not in self.known:
+                    self.known[node.split] = taken[0] if taken else ""  # "": the default
+                try:
+                    yield from self.run(
+                        flow, route.goto, stack, said + self._says(route.actions), seen
+                    )
+                finally:
+                    if before is None:
+                        self.known.pop(node.split, None)
         elif node.end is not None:
             if node.end in FINAL_END_REASONS:
                 yield said
@@ -652,30 +664,40 @@ class _Walker:
 
 def _entries(
     flows: dict[str, Flow], keyword_flows: Iterable[str], trigger: str
-) -> Iterator[tuple[str, str, str | Route, _Stack]]:
-    """(name, flow, first node or route, stack) for every point a reply can start from."""
+) -> Iterator[tuple[str, str, str | Route, _Stack, dict[str, str]]]:
+    """(name, flow, first node or route, stack, what is known) for every point a reply can
+    start from. An answer's category is its result's value from there on: "role: survivor"
+    does not walk on into the witness's branch of a later split on @results.role."""
     callers: dict[str, list[tuple[str, str | None]]] = {}
     for name, flow in flows.items():
         for node in flow.nodes.values():
             if node.enter is not None:
                 callers.setdefault(node.enter, []).append((name, node.next))
-    yield "first message", trigger, flows[trigger].start, ()
+    yield "first message", trigger, flows[trigger].start, (), {}
+    # Her first message asked how to get a protection order: acknowledged with the opening.
+    asked = {FIRST_QUESTION: "orders"}
+    yield "question, first message", trigger, flows[trigger].start, (), asked
     for name in keyword_flows:
         start = flows[name].start
-        yield f"{name} keyword, first message", name, start, ((trigger, flows[trigger].start),)
-        yield f"{name} keyword, mid-conversation", name, start, (_RESUME,)
+        opening: _Stack = ((trigger, flows[trigger].start),)
+        yield f"{name} keyword, first message", name, start, opening, {}
+        yield f"{name} keyword, mid-conversation", name, start, (_RESUME,), {}
     for name, flow in flows.items():
         stacks: list[_Stack] = [(c,) for c in callers.get(name, [])] or [()]
         for node in flow.nodes.values():
             if node.wait is None:
                 continue
             for category, route in node.wait.routes.items():
+                known = {f"@results.{node.wait.result}": category} if node.wait.result else {}
                 for stack in stacks:
                     where = f" (in {stack[0][0]})" if stack else ""
-                    yield f"{name}/{node.id}: {category}{where}", name, route, stack
+                    yield f"{name}/{node.id}: {category}{where}", name, route, stack, known
 
 
 DANGER_FLOW = "danger"
+# Set by her first message only (runner): no entry but "question, first message" walks the
+# answer to a question she asked, which is counted where it is entered on its own.
+FIRST_QUESTION = "@results.first_question"
 
 
 def reply_rows(root: Path | None = None) -> list[ReplyRow]:
@@ -723,14 +745,15 @@ def reply_rows(root: Path | None = None) -> list[ReplyRow]:
         return rendered.text if rendered else ""
 
     rows = []
-    for entry, flow, start, stack in _entries(flows, keyword_flows, "first_contact"):
+    for entry, flow, start, stack, known in _entries(flows, keyword_flows, "first_contact"):
         worst: dict[str, tuple[int, list[_Said]]] = {}
         for locale in LOCALES:
             walker = _Walker(flows, locale)
+            walker.known = {FIRST_QUESTION: "", **known}
             if entry.startswith(f"{DANGER_FLOW} keyword, first"):
                 # Danger in a first message is an answer: the danger question is skipped, and
                 # so is the offer of the other language (first_contact.yaml).
-                walker.known = {"@results.danger_now": "yes"}
+                walker.known["@results.danger_now"] = "yes"
             if isinstance(start, str):
                 replies = walker.run(flow, start, stack, [], frozenset())
             else:

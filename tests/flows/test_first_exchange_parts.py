@@ -11,7 +11,11 @@ for danger ("only what matters, within three SMS parts"), and the emergency numb
 Why 4 (268) for a turn that carries two steps at once: a keyword's own answer ahead of the
 whole opening ("njeri" as a first message), the screening's result ahead of the menu of the 8
 services she may consent to (each a choice we must not drop), and a witness's advice ahead of
-the close when a coordinator was already paged. Danger as a first message stays at 3.
+the close when a coordinator was already paged, and the opening after a first message that asked
+how to get a protection order (one line that we will answer it after two safety questions), and
+a witness writing again while her case is open: role and municipality are not asked again, so
+the witness's advice and the close follow the safe-to-text or danger answer in the same turn.
+Danger as a first message stays at 3.
 """
 
 from __future__ import annotations
@@ -26,11 +30,15 @@ ONE_STEP = 3
 TWO_STEPS = 4
 TWO_STEP_ENTRIES = re.compile(
     r"^((talk_to_person|child|erase|language|safety) keyword, first message"
+    r"|question, first message"
+    r"|first_contact/role: witness"
+    r"|first_contact/(safe_now|danger_now): yes"
     r"|first_contact/municipality: .*"
     r"|screening/abuser_suicide: .*)$"
 )
 FIRST_EXCHANGES = re.compile(
-    r"^(first message|\w+ keyword, first message|first_contact/|screening/)"
+    r"^(first message|question, first message|\w+ keyword, first message|first_contact/"
+    r"|screening/)"
 )
 
 
