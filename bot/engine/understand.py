@@ -257,6 +257,12 @@ def _unglue(word: str, lexicon: Lexicon) -> list[str]:
             for k in range(3, len(piece) + 1)
         )
 
+    def known(piece: str) -> bool:  # a word of the lexicon, or a stem of it with an ending
+        return piece in words or any(
+            piece[:k] + "*" in words or (piece[:k] + "+" in words and piece[k:] in ENDINGS)
+            for k in range(3, len(piece) + 1)
+        )
+
     def split(rest: str, pieces: int, after: str) -> list[str] | None:
         if after in glue and len(rest) >= (3 if after in clitics else 4) and danger(rest):
             return [rest]
@@ -265,17 +271,13 @@ def _unglue(word: str, lexicon: Lexicon) -> list[str]:
         for k in range(len(rest) - 3, 0, -1):  # the longest first word first
             head = rest[:k]
             is_glue = head in glue
-            if is_glue or (pieces == 3 and k >= 4 and head in words):
+            if is_glue or (pieces == 3 and k >= 4 and known(head)):
                 tail = split(rest[k:], pieces - 1, head if is_glue else "")
                 if tail is not None:
                     return [head, *tail]
         return None
 
-    known = word in words or any(
-        word[:k] + "*" in words or (word[:k] + "+" in words and word[k:] in ENDINGS)
-        for k in range(3, len(word) + 1)
-    )
-    if len(word) < 5 or word.isdigit() or known:
+    if len(word) < 5 or word.isdigit() or known(word):
         return [word]
     return split(word, 3, "") or [word]
 
