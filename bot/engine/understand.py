@@ -125,7 +125,7 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
     clause = 0
     buts: set[int] = set()
     parts = _BOUNDARY.split(folded)
-    short = len(_WORD.findall(folded)) <= UNGLUE_MAX_WORDS
+    short = len(folded.split()) <= UNGLUE_MAX_WORDS
     for n, part in enumerate(parts):
         found = False
         raws = _WORD.findall(part)
@@ -247,9 +247,11 @@ def _unglue(word: str, lexicon: Lexicon) -> list[str]:
     piece is a word of danger, of four letters or more unless a clitic is before it; before
     it come words of `glued` (clitics, "po"), and first perhaps one whole word of four letters
     or more."""
+    if len(word) < 5 or word.isdigit():
+        return [word]
     words, verbs, prefixes = _vocabulary(lexicon)
-    glue = _single_words(lexicon, GLUED)
-    clitics = _single_words(lexicon, CLITIC)
+    if word in words:
+        return [word]
 
     def danger(piece: str) -> bool:  # a word of danger, or one of its stems with an ending
         return piece in verbs or any(
@@ -277,32 +279,51 @@ def _unglue(word: str, lexicon: Lexicon) -> list[str]:
                     return [head, *tail]
         return None
 
-    if len(word) < 5 or word.isdigit() or known(word):
+    if known(word):
         return [word]
+    glue = _single_words(lexicon, GLUED)
+    clitics = _single_words(lexicon, CLITIC)
     return split(word, 3, "") or [word]
 
 
 def _not_that(raws: list[str], later: list[str], lexicon: Lexicon, buts: frozenset[str]) -> bool:
     """A clause that opens with a pair of `not_that` ("jo se") and is answered by a "but" ("po",
     "por") later: "jo se më rreh, po më kontrollon" negates what follows the pair, as "nuk"."""
-    if len(raws) < 3 or " ".join(map(_collapse, raws[:2])) not in _phrases(lexicon, NOT_THAT):
+    if len(raws) < 3:
+        return False
+    phrases = _phrases(lexicon, NOT_THAT)
+    if raws[0][:1] not in phrases.initials or (
+        f"{_collapse(raws[0])} {_collapse(raws[1])}" not in phrases
+    ):
         return False
     rest = [_collapse(w) for w in raws[2:]]
     firsts = [_collapse(w[0]) for w in map(_WORD.findall, later) if w]
     return any(w in buts for w in rest) or any(w in buts for w in firsts)
 
 
-def _phrases(lexicon: Lexicon, concept: str) -> frozenset[str]:
+class _Phrases(frozenset[str]):
+    """Phrases, and the first letters they begin with (a quick no for most words)."""
+
+    initials: frozenset[str]
+
+
+_PHRASES: dict[tuple[int, str], tuple[Lexicon, _Phrases]] = {}
+
+
+def _phrases(lexicon: Lexicon, concept: str) -> _Phrases:
     """The patterns of a concept made of plain words only, each as its words joined by spaces."""
-    cached = _SINGLE.get((id(lexicon), "phrases " + concept))
+    cached = _PHRASES.get((id(lexicon), concept))
     if cached is not None and cached[0] is lexicon:
         return cached[1]
-    phrases = frozenset(
+    if len(_PHRASES) > 64:
+        _PHRASES.clear()
+    phrases = _Phrases(
         " ".join(t.value for t in p)
         for p in lexicon.patterns(concept)
         if all(t.kind == "word" for t in p)
     )
-    _SINGLE[(id(lexicon), "phrases " + concept)] = (lexicon, phrases)
+    phrases.initials = frozenset(p[:1] for p in phrases)
+    _PHRASES[(id(lexicon), concept)] = (lexicon, phrases)
     return phrases
 
 
