@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.engine import understand as u
 from bot.engine.dates import parse_date
-from bot.engine.definition import UNSURE, Wait
+from bot.engine.definition import UNSURE, Option, Wait
 from bot.engine.env import Place
 from bot.engine.lexicon import Lexicon, LexiconError, Pattern, parse_pattern
 from bot.engine.normalise import normalise, normalise_phrase
@@ -115,18 +115,21 @@ def _negation_free(t: u.Text, lexicon: Lexicon) -> bool:
     return not any(w in refusing for w in t.words)
 
 
-_CHOICES: dict[tuple[int, tuple[tuple[str, ...], ...]], tuple[Wait, tuple[u.Choice, ...]]] = {}
+_ChoicesKey = tuple[tuple[Option, ...], tuple[tuple[str, ...], ...]]
+_CHOICES: dict[_ChoicesKey, tuple[Lexicon, tuple[u.Choice, ...]]] = {}
 
 
 def _choices(
     wait: Wait, labels: Callable[[str], Iterable[str]], lexicon: Lexicon
 ) -> tuple[u.Choice, ...]:
     """The options of a wait as the reader sees them: labels in every language, the option's
-    own words (patterns), and the meanings those bring in. Cached per wait and label texts."""
+    own words (patterns), and the meanings those bring in. Cached per options and label texts
+    (what they are made of, not the wait's identity: a menu built anew for each answer, as
+    `helpline understand eval` builds its menus, is filed once too; ~1.5 ms a menu here)."""
     texts = tuple(tuple(labels(o.label)) for o in wait.options)
-    key = (id(wait), texts)
+    key = (wait.options, texts)
     cached = _CHOICES.get(key)
-    if cached is not None and cached[0] is wait:
+    if cached is not None and cached[0] is lexicon:
         return cached[1]
     out = []
     for option, label_texts in zip(wait.options, texts, strict=True):
@@ -156,7 +159,7 @@ def _choices(
         )
     if len(_CHOICES) > 512:
         _CHOICES.clear()
-    _CHOICES[key] = (wait, tuple(out))
+    _CHOICES[key] = (lexicon, tuple(out))
     return tuple(out)
 
 

@@ -1,0 +1,97 @@
+"""The understanding layer's shortcuts: each must leave every reading as it was."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bot.engine import routers
+from bot.engine import understand as u
+from bot.engine.definition import Option, Wait
+from bot.flows.understanding import shipped_lexicon
+from bot.language import identify
+
+LEX = shipped_lexicon()
+CORPUS = Path(__file__).parents[1] / "understanding" / "corpus.jsonl"
+
+
+def first_messages() -> list[str]:
+    cases = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line]
+    return [c["text"] for c in cases if c["ask"] == "first"]
+
+
+def test_the_detector_is_not_asked_when_our_words_decide():
+    asked: list[str] = []
+
+    def spy(text: str) -> dict[str, float]:
+        asked.append(text)
+        return dict(identify(text))
+
+    assert u.read_language("burri po me rreh cdo dite", LEX, spy) == "sq"
+    assert u.read_language("my husband hits me", LEX, spy) == "en"
+    assert asked == []
+    assert u.read_language("qwerty asdf", LEX, spy) in (None, "sq", "en", "sr")
+    assert asked == ["qwerty asdf"]  # nothing of ours in it: the detector decides
+
+
+def test_where_our_words_decide_no_detector_could_change_the_language(monkeypatch):
+    """On every first message of the corpus: when the detector is skipped, the language read
+    with it asked (and saying anything at all) is the same."""
+    texts = first_messages()
+    skipped = {t: u.read_language(t, LEX, identify) for t in texts}
+    monkeypatch.setattr(u, "_votes_decide", lambda votes, total: False)
+    decided = 0
+    for text, language in skipped.items():
+        t = u.analyse(text, LEX)
+        words = [w for w in t.words if not w.isdigit()]
+        votes: dict[str, float] = {}
+        for word in words:
+            langs = [lang for lang, vocab in LEX.language_words.items() if word in vocab]
+            for lang in langs:
+                votes[lang] = votes.get(lang, 0.0) + 1.0 / len(langs)
+        for concept, lang in u._language_concepts(LEX):
+            votes[lang] = votes.get(lang, 0.0) + len(u.find(t, concept, LEX))
+        monkeypatch.undo()
+        decides = u._votes_decide(votes, sum(votes.values()))
+        monkeypatch.setattr(u, "_votes_decide", lambda votes, total: False)
+        assert u.read_language(text, LEX, identify) == language, text
+        if decides:
+            decided += 1
+            for extreme in ({"sq": 1.0}, {"en": 1.0}, {"sr": 1.0}, {"sq": 0.5, "sr": 0.5}):
+                assert u.read_language(text, LEX, lambda _t, e=extreme: e) == language, text
+    assert decided > len(texts) // 3  # the shortcut is taken for most first messages
+
+
+def menu() -> Wait:
+    return Wait(
+        text="menu",
+        router="options",
+        routes={},
+        options=(Option("1", "menu.1"), Option("2", "menu.2", ("avokat",))),
+    )
+
+
+def test_a_menu_built_anew_is_filed_once():
+    def labels(msgid: str) -> list[str]:
+        return {"menu.1": ["Strehim"], "menu.2": ["Ndihmë juridike"]}[msgid]
+
+    first = routers._choices(menu(), labels, LEX)
+    again = routers._choices(menu(), labels, LEX)  # equal options, another wait
+    assert again is routers._choices(menu(), labels, LEX)
+    assert again == first
+
+
+def test_a_concept_no_word_can_start_is_not_looked_for_word_by_word(monkeypatch):
+    looked: list[str] = []
+    candidates = u._Index.candidates
+
+    def counting(self: u._Index, concept: str, text: u.Text, i: int) -> list[u.Pattern]:
+        looked.append(concept)
+        return candidates(self, concept, text, i)
+
+    monkeypatch.setattr(u._Index, "candidates", counting)
+    t = u.analyse("mire faleminderit shume", LEX)
+    assert u.find(t, "police", LEX) == []
+    assert "police" not in looked
+    refused = u.analyse("jo polici", LEX)
+    assert u.find(refused, "police", LEX) == [u.Hit(1, 2)]
