@@ -16,7 +16,7 @@ from bot.understanding_cli import Reader, evaluate, load_cases, run
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "understanding" / "dev.jsonl"  # shared/ lies beside the repo
 OWN = ROOT / "tests" / "understanding" / "corpus.jsonl"  # misreadings found, kept as cases
-# Three probes written apart from the layer, each first measured on the code before it (README).
+# Four probes written apart from the layer, each first measured on the code before it (README).
 PROBES = sorted((ROOT / "tests" / "understanding" / "probes").glob("*.jsonl"))
 
 

@@ -56,6 +56,8 @@ FILLER = "filler"
 BOUNDARY_WORDS = "boundary"
 BOUNDARY_BEFORE = "boundary_before"
 BOUNDARY_AFTER_NO = "boundary_after_no"
+NOT_THAT = "not_that"
+GLUED = "glued"
 DANGER = "danger"
 FROM = "from_place"
 NORTH = "north"
@@ -135,9 +137,15 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
     after_no = _single_words(lexicon, BOUNDARY_AFTER_NO)
     clause = 0
     buts: set[int] = set()
-    for part in _BOUNDARY.split(folded):
+    parts = _BOUNDARY.split(folded)
+    short = len(folded.split()) <= UNGLUE_MAX_WORDS
+    for n, part in enumerate(parts):
         found = False
         raws = _WORD.findall(part)
+        if short:  # words run together ("pomvret", "burrimerreh"): a short message, typed fast
+            raws = [piece for raw in raws for piece in _unglue(_collapse(raw), lexicon)]
+        if _not_that(raws, parts[n + 1 :], lexicon, boundary_words | after_no):
+            raws = ["nuk", *raws[2:]]  # "jo se më rreh, po…": not that he beats me, but…
         for k, raw in enumerate(raws):
             word = _collapse(raw)
             # "po" that opens a clause after one that says no is "but", not yes: "s'jam ne
@@ -204,6 +212,132 @@ def _boundary_before(lexicon: Lexicon) -> dict[str, frozenset[str]]:
     out = {first: frozenset(after) for first, after in pairs.items()}
     _BEFORE[id(lexicon)] = (lexicon, out)
     return out
+
+
+UNGLUE_MAX_WORDS = 5  # words run together are looked for in messages this short only
+_VOCABULARY: dict[int, tuple[Lexicon, tuple[frozenset[str], frozenset[str], frozenset[str]]]] = {}
+
+
+def _vocabulary(lexicon: Lexicon) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Every word the lexicon knows, and the stem of every stem+ (with "+" after it) and stem*
+    (with "*"); the words, stems and prefixes that alone are danger; once per lexicon."""
+    cached = _VOCABULARY.get(id(lexicon))
+    if cached is not None and cached[0] is lexicon:
+        return cached[1]
+    if len(_VOCABULARY) > 16:
+        _VOCABULARY.clear()
+    words = {t.value for ps in lexicon.concepts.values() for p in ps for t in p if t.kind == "word"}
+    words |= set(lexicon.variants) | {w for ws in lexicon.variants.values() for w in ws}
+    words |= {w for vocab in lexicon.language_words.values() for w in vocab}
+    words |= {w for phrase in lexicon.numbers for w in phrase.split()}
+    words |= {
+        t.value + ("+" if t.kind == "stem" else "*")
+        for ps in lexicon.concepts.values()
+        for p in ps
+        for t in p
+        if t.kind in ("stem", "prefix")
+    }
+    kinds: dict[str, set[str]] = {"word": set(), "stem": set(), "prefix": set()}
+    todo, seen = [DANGER], {DANGER}
+    while todo:
+        for p in lexicon.patterns(todo.pop()):
+            if len(p) == 1 and p[0].kind in kinds:  # danger by itself: "vret", "rreh+"
+                kinds[p[0].kind].add(p[0].value)
+            for term in p:
+                if term.kind == "concept" and term.value not in seen:
+                    seen.add(term.value)
+                    todo.append(term.value)
+    verbs = frozenset(kinds["word"] | {s + "\0" for s in kinds["stem"]})
+    out = (frozenset(words), verbs, frozenset(kinds["prefix"]))
+    _VOCABULARY[id(lexicon)] = (lexicon, out)
+    return out
+
+
+def _unglue(word: str, lexicon: Lexicon) -> list[str]:
+    """A word the lexicon does not know, as words it knows run into a clitic or particle and
+    the verb after it: "pomvret" is "po m vret", "burimereh" (burrimerreh) "buri me reh"; any
+    other word as it is ("armend" is a name, not "arm end"; "struga" not "s t ruga"). The last
+    piece is a word of danger, of four letters or more unless a clitic is before it; before
+    it come words of `glued` (clitics, "po"), and first perhaps one whole word of four letters
+    or more."""
+    if len(word) < 5 or word.isdigit():
+        return [word]
+    words, verbs, prefixes = _vocabulary(lexicon)
+    if word in words:
+        return [word]
+
+    def danger(piece: str) -> bool:  # a word of danger, or one of its stems with an ending
+        return piece in verbs or any(
+            piece[:k] in prefixes or (piece[:k] + "\0" in verbs and piece[k:] in ENDINGS)
+            for k in range(3, len(piece) + 1)
+        )
+
+    def known(piece: str) -> bool:  # a word of the lexicon, or a stem of it with an ending
+        return piece in words or any(
+            piece[:k] + "*" in words or (piece[:k] + "+" in words and piece[k:] in ENDINGS)
+            for k in range(3, len(piece) + 1)
+        )
+
+    def split(rest: str, pieces: int, after: str) -> list[str] | None:
+        if after in glue and len(rest) >= (3 if after in clitics else 4) and danger(rest):
+            return [rest]
+        if pieces == 1:
+            return None
+        for k in range(len(rest) - 3, 0, -1):  # the longest first word first
+            head = rest[:k]
+            is_glue = head in glue
+            if is_glue or (pieces == 3 and k >= 4 and known(head)):
+                tail = split(rest[k:], pieces - 1, head if is_glue else "")
+                if tail is not None:
+                    return [head, *tail]
+        return None
+
+    if known(word):
+        return [word]
+    glue = _single_words(lexicon, GLUED)
+    clitics = _single_words(lexicon, CLITIC)
+    return split(word, 3, "") or [word]
+
+
+def _not_that(raws: list[str], later: list[str], lexicon: Lexicon, buts: frozenset[str]) -> bool:
+    """A clause that opens with a pair of `not_that` ("jo se") and is answered by a "but" ("po",
+    "por") later: "jo se më rreh, po më kontrollon" negates what follows the pair, as "nuk"."""
+    if len(raws) < 3:
+        return False
+    phrases = _phrases(lexicon, NOT_THAT)
+    if raws[0][:1] not in phrases.initials or (
+        f"{_collapse(raws[0])} {_collapse(raws[1])}" not in phrases
+    ):
+        return False
+    rest = [_collapse(w) for w in raws[2:]]
+    firsts = [_collapse(w[0]) for w in map(_WORD.findall, later) if w]
+    return any(w in buts for w in rest) or any(w in buts for w in firsts)
+
+
+class _Phrases(frozenset[str]):
+    """Phrases, and the first letters they begin with (a quick no for most words)."""
+
+    initials: frozenset[str]
+
+
+_PHRASES: dict[tuple[int, str], tuple[Lexicon, _Phrases]] = {}
+
+
+def _phrases(lexicon: Lexicon, concept: str) -> _Phrases:
+    """The patterns of a concept made of plain words only, each as its words joined by spaces."""
+    cached = _PHRASES.get((id(lexicon), concept))
+    if cached is not None and cached[0] is lexicon:
+        return cached[1]
+    if len(_PHRASES) > 64:
+        _PHRASES.clear()
+    phrases = _Phrases(
+        " ".join(t.value for t in p)
+        for p in lexicon.patterns(concept)
+        if all(t.kind == "word" for t in p)
+    )
+    phrases.initials = frozenset(p[:1] for p in phrases)
+    _PHRASES[(id(lexicon), concept)] = (lexicon, phrases)
+    return phrases
 
 
 def _single_words(lexicon: Lexicon, concept: str) -> frozenset[str]:
@@ -1025,7 +1159,9 @@ def place_index(
     index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
     for slug, names in places:
         for name in names:
-            for form in place_forms(name):
+            # Kosovo texters write ç as q: Deçan as "Deqan", Korçë as "Korq".
+            qs = [name.replace("ç", "q").replace("Ç", "Q")] if "ç" in name.lower() else []
+            for form in (f for n in (name, *qs) for f in place_forms(n)):
                 index.setdefault(form[0], []).append((form, slug))
     return index
 
