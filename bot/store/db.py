@@ -7,6 +7,7 @@ import collections
 import contextlib
 import errno
 import logging
+import operator
 import os
 import sqlite3
 import threading
@@ -672,9 +673,9 @@ class UnitOfWork:
     def _borrow(self, outer: UnitOfWork) -> None:
         """The outer unit of work's connection and repositories (the class annotations name
         them): a unit nested in it works in its transaction."""
-        for name in UnitOfWork.__annotations__:
-            if not name.startswith("_"):
-                setattr(self, name, getattr(outer, name))
+        # Performance: in C, not a setattr and a getattr a name (22 of them, twice a message:
+        # 852 of a message's 22,678 bytecodes in the group commit's round).
+        self.__dict__.update(zip(_BORROWED, _borrowed(outer.__dict__), strict=True))
 
     def savepoint(self) -> Savepoint:
         """A unit of work inside this one (same connection and repositories) that commits or
@@ -759,6 +760,12 @@ class UnitOfWork:
         if self._locked and self._db._write_lock is not None:
             self._locked = False
             self._db._write_lock.release()
+
+
+# What a nested unit of work takes from the outer one: its connection and repositories (the
+# class's public annotations; instance attributes, set when the outer one was entered).
+_BORROWED = tuple(name for name in UnitOfWork.__annotations__ if not name.startswith("_"))
+_borrowed = operator.itemgetter(*_BORROWED)
 
 
 class _Nested(UnitOfWork):

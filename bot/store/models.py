@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, processors
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Constraint names must be explicit so migrations can refer to them on both backends.
@@ -57,6 +57,27 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
                     raise ValueError("naive datetime given to the store; use timezone-aware UTC")
                 value = value.astimezone(UTC)
             return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        """On SQLite, DATETIME's parsing and process_result_value in one step (the same value)."""
+        inner = self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or inner is not processors.str_to_datetime:
+            return super().result_processor(dialect, coltype)
+
+        # Why: ~12 timestamps read a message, each through TypeDecorator's wrapper, DATETIME's
+        # processor and process_result_value: ~27 bytecodes a value, 325 a message. Exactly
+        # what those do: DATETIME's text by datetime.fromisoformat, then aware UTC.
+        parse = datetime.fromisoformat
+
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            parsed = parse(value)
+            if parsed.tzinfo is None:
+                return parsed.replace(tzinfo=UTC)
+            return parsed.astimezone(UTC)
 
         return process
 

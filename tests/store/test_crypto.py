@@ -26,6 +26,17 @@ def test_text_and_json_round_trip(crypto):
     assert crypto.decrypt_json(crypto.encrypt_json(value)) == value
 
 
+def test_json_is_stored_compact_and_unescaped_as_before(crypto):
+    """The text inside a token is what json.dumps(ensure_ascii=False, separators=(",", ":"))
+    made before the encoder was built once: stored values and their sizes do not change."""
+    value = {"text": "Jeni në rrezik?\n1. Po", "buttons": [{"label": "Po", "value": "1"}], "n": 2.5}
+    expected = '{"text":"Jeni në rrezik?\\n1. Po","buttons":[{"label":"Po","value":"1"}],"n":2.5}'
+    assert crypto.decrypt(crypto.encrypt_json(value)) == expected
+    with pytest.raises(TypeError):
+        crypto.encrypt_json({"at": object()})
+    assert crypto.decrypt_json(crypto.encrypt('{"a": [1, null]} ')) == {"a": [1, None]}
+
+
 def test_encrypting_twice_gives_different_tokens(crypto):
     assert crypto.encrypt("same") != crypto.encrypt("same")
 

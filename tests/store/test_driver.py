@@ -316,6 +316,20 @@ async def test_nothing_runs_outside_the_unit_of_works_transaction(db, now):
         assert await uow.contacts.find_by_urn("tel:+355690000002") is None
 
 
+async def test_sqlite_statements_run_on_the_connection_sqlalchemy_hands_out(db, now):
+    """The driver finds the sqlite3 connection through the adapter's private members (cheaper
+    than the pool's driver_connection property chain): the same one SQLAlchemy's public
+    driver_connection gives, for as long as SQLAlchemy keeps them."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    async with db.uow() as uow:
+        pooled = await uow.conn.get_raw_connection()
+        assert pooled.dbapi_connection._connection is pooled.driver_connection
+        assert pooled.driver_connection._conn is pooled.driver_connection.sqlite
+        await uow.contacts.get_or_create(URN, "sms", now)  # on the driver
+        assert pooled.driver_connection.sqlite.in_transaction
+
+
 @pytest.mark.postgres
 async def test_postgres_reuses_the_adapters_prepared_statements(db, now):
     if db.dialect != "postgresql":

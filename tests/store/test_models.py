@@ -1,4 +1,5 @@
-"""Column types: UTCDateTime's one-step SQLite bind gives DATETIME's text exactly."""
+"""Column types: UTCDateTime's one-step SQLite bind gives DATETIME's text exactly, and its
+one-step SQLite read the value DATETIME's parsing and process_result_value gave."""
 
 from __future__ import annotations
 
@@ -50,3 +51,51 @@ def test_postgresql_keeps_the_aware_value() -> None:
     value = datetime(2026, 12, 3, 12, 0, tzinfo=timezone(timedelta(hours=2)))
     bound = process(value) if process is not None else value
     assert bound == value and bound.tzinfo is UTC
+
+
+# Texts a DATETIME column of SQLite holds: what the bind writes, SQLite's CURRENT_TIMESTAMP,
+# a date alone, three digits of fraction, and an offset written by hand.
+TEXTS = [
+    "2026-12-03 10:42:47.075339",
+    "2026-12-03 10:42:47.000000",
+    "0999-01-02 03:04:05.000006",
+    "2026-12-03 10:42:47",
+    "2026-12-03",
+    "2026-12-03 10:42:47.075",
+    "2026-12-03T10:42:47.075339",
+    "2026-12-03 12:42:47.075339+02:00",
+]
+
+
+def two_steps_read(text: str | None) -> datetime | None:
+    """What SQLAlchemy's TypeDecorator would give: DATETIME's parsing, then
+    process_result_value."""
+    impl = sa.DateTime().dialect_impl(SQLITE).result_processor(SQLITE, None)
+    assert impl is not None
+    return UTCDateTime().process_result_value(impl(text), SQLITE)
+
+
+@pytest.mark.parametrize("text", [*TEXTS, None], ids=str)
+def test_the_sqlite_read_gives_what_the_two_steps_gave(text: str | None) -> None:
+    process = UTCDateTime().dialect_impl(SQLITE).result_processor(SQLITE, None)
+    assert process is not None
+    read = process(text)
+    assert read == two_steps_read(text)
+    assert read is None or read.tzinfo is UTC
+
+
+def test_the_sqlite_read_refuses_what_the_two_steps_refused() -> None:
+    process = UTCDateTime().dialect_impl(SQLITE).result_processor(SQLITE, None)
+    assert process is not None
+    for bad in ("not a time", "2026-13-01 00:00:00"):
+        with pytest.raises(ValueError):
+            two_steps_read(bad)
+        with pytest.raises(ValueError):
+            process(bad)
+
+
+def test_the_sqlite_read_is_one_step() -> None:
+    """Not TypeDecorator's wrapper around DATETIME's processor (two calls a value)."""
+    process = UTCDateTime().dialect_impl(SQLITE).result_processor(SQLITE, None)
+    assert process is not None
+    assert process.__qualname__.startswith("UTCDateTime.")
