@@ -1257,7 +1257,9 @@ def read_place(text: str | Text, index: PlaceIndex, lexicon: Lexicon) -> str | N
     return None
 
 
-CLIPPED_MIN = 4  # letters as typed: "pri" is Prishtinë and Prizren, "prisht" only Prishtinë
+# Letters as typed: "pri" is Prishtinë and Prizren, "prisht" only Prishtinë; four letters are too
+# often a word of their own that starts a name ("bëra", I did: Berat; "gram": Gramsh; "drop").
+CLIPPED_MIN = 5
 CLIPPED_WORDS_MAX = 4  # words in an answer that may hold a clipped name
 
 PlaceNames = Sequence[tuple[tuple[str, ...], str, bool]]
