@@ -238,6 +238,22 @@ def _place_index(places: Sequence[Place]) -> u.PlaceIndex:
     return index
 
 
+_NAMES: dict[int, tuple[Sequence[Place], u.PlaceNames]] = {}
+
+
+def _place_names(places: Sequence[Place]) -> u.PlaceNames:
+    """Every name of every place as words, once per list of places; a place's own names are
+    its name and slug (not the aliases, where villages are)."""
+    cached = _NAMES.get(id(places))
+    if cached is not None and cached[0] is places:
+        return cached[1]
+    if len(_NAMES) > 8:
+        _NAMES.clear()
+    names = u.place_names((p.slug, p.names) for p in places)
+    _NAMES[id(places)] = (places, names)
+    return names
+
+
 def index_places(places: Sequence[Place]) -> None:
     """Build the municipality index of this list of places now (at start-up), not at the first
     municipality answer, where it held every message waiting behind it (~20 ms of CPU)."""
@@ -273,6 +289,9 @@ def route_municipality(
                 slug = fuzzy(word, own, similarity) if typed.get(word, len(word)) >= 5 else None
                 if slug is not None:
                     break
+            if slug is None:
+                # A clipped name ("prisht", "mitro"), when it can be only one municipality.
+                slug = u.read_clipped_place(t, _place_names(places), lexicon, typed)
     return Match("found", slug) if slug else None
 
 

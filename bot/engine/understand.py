@@ -61,6 +61,7 @@ GLUED = "glued"
 DANGER = "danger"
 FROM = "from_place"
 NORTH = "north"
+CONTACT_MANNER = "contact_manner"
 
 YES, NO, UNCLEAR = "yes", "no", "unclear"
 
@@ -73,6 +74,9 @@ class Text:
     clauses: tuple[int, ...]
     cyrillic: bool = False
     buts: frozenset[int] = frozenset()  # clauses that begin with "por", "but": they correct
+    # "jo se s'dua, po kam frikë" (not that I don't want to, but I'm afraid): a negated refusal
+    # answered by a "but" is a hedge, neither yes nor no.
+    hedged: bool = False
     _hits: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     # Where a concept's patterns end from word i at a depth: the same concept inside many
     # patterns ("@kin ... rreh+", "@kin ... vras+") is matched once per position.
@@ -137,6 +141,7 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
     after_no = _single_words(lexicon, BOUNDARY_AFTER_NO)
     clause = 0
     buts: set[int] = set()
+    hedged = False
     parts = _BOUNDARY.split(folded)
     short = len(folded.split()) <= UNGLUE_MAX_WORDS
     for n, part in enumerate(parts):
@@ -145,6 +150,13 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
         if short:  # words run together ("pomvret", "burrimerreh"): a short message, typed fast
             raws = [piece for raw in raws for piece in _unglue(_collapse(raw), lexicon)]
         if _not_that(raws, parts[n + 1 :], lexicon, boundary_words | after_no):
+            negations = _single_words(lexicon, NEGATION)
+            if any(
+                v in negations
+                for raw in raws[2:4]
+                for v in lexicon.variants.get(_collapse(raw), (_collapse(raw),))
+            ):
+                hedged = True  # "jo se s'dua, po…": not that I don't want to, but…
             raws = ["nuk", *raws[2:]]  # "jo se më rreh, po…": not that he beats me, but…
         for k, raw in enumerate(raws):
             word = _collapse(raw)
@@ -190,7 +202,7 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
                 found = True
         if found:
             clause += 1
-    return Text(tuple(words), tuple(clauses), cyrillic, frozenset(buts))
+    return Text(tuple(words), tuple(clauses), cyrillic, frozenset(buts), hedged)
 
 
 _SINGLE: dict[tuple[int, str], tuple[Lexicon, frozenset[str]]] = {}
@@ -840,6 +852,36 @@ def is_unsure(text: Text, lexicon: Lexicon) -> bool:
     return False
 
 
+def _trailing_hedge(t: Text, lexicon: Lexicon, sense_name: str | None) -> str | None:
+    """An answer that trails off on a "but" is a hedge, asked again: "mire jam por...", "I'm fine
+    but", "jo, por"; and "mire jam po..." ("po" after a no is "but", not yes; "ok po" is yes).
+    None when the answer does not trail off so."""
+    if len(t.words) < 1:
+        return None
+    if t.buts and max(t.buts) > t.clauses[-1]:
+        before = Text(
+            t.words,
+            t.clauses,
+            t.cyrillic,
+            frozenset(b for b in t.buts if b <= t.clauses[-1]),
+            t.hedged,
+        )
+        return UNCLEAR if read_yes_no(before, lexicon, sense_name) is not None else None
+    if len(t.words) > 1 and t.words[-1] in _single_words(lexicon, BOUNDARY_AFTER_NO):
+        # The clause it follows alone: "policine jo, po strehim po" is no hedge.
+        last = t.clauses[-2]
+        kept = [(w, c) for w, c in zip(t.words[:-1], t.clauses[:-1], strict=True) if c == last]
+        before = Text(
+            tuple(w for w, _ in kept),
+            tuple(0 for _ in kept),
+            t.cyrillic,
+            frozenset(),
+            t.hedged,
+        )
+        return UNCLEAR if read_yes_no(before, lexicon, sense_name) == NO else None
+    return None
+
+
 def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = None) -> str | None:
     """'yes', 'no', 'unclear' (don't know) or None (not understood), read for the question asked.
 
@@ -854,6 +896,9 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
     number = read_number(t, lexicon)
     if number is not None:
         return {1: YES, 2: NO}.get(number)
+    hedged = _trailing_hedge(t, lexicon, sense_name)
+    if hedged is not None:
+        return hedged
     generic = lexicon.senses.get("generic")
     sense = lexicon.senses.get(sense_name or "generic") or generic
     if sense is None:
@@ -889,6 +934,13 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
                 for h in find(t, concept, lexicon):
                     if _whole_only_ok(t, h, lexicon):
                         found.append((h, rank, category))
+    # "po, por mos më thirrni, vetëm sms": words on how she is to be reached are a condition on
+    # the answer, not an answer (a refused subject was read above: "jo polici" stays a no).
+    manner = find(t, CONTACT_MANNER, lexicon) if CONTACT_MANNER in lexicon.concepts else []
+    if manner:
+        found = [
+            f for f in found if not any(m.start <= f[0].start and f[0].end <= m.end for m in manner)
+        ]
     # "nuk e di a duhet" (I don't know if I should): the negation is the "don't know"'s, not a
     # no to what follows it.
     negation_words = _single_words(lexicon, NEGATION)
@@ -937,6 +989,8 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
     corrected = [per_clause[c] for c in sorted(per_clause) if c in t.buts]
     if corrected:
         return corrected[-1]
+    if t.hedged:
+        return UNCLEAR
     answers = {m for m in ordered if m != UNCLEAR}
     if len(answers) > 1:
         if sense.prefer in answers:
@@ -1200,6 +1254,82 @@ def read_place(text: str | Text, index: PlaceIndex, lexicon: Lexicon) -> str | N
         return slugs.pop()
     if any(w in lexicon.outside_places for w in words):
         return "unknown"
+    return None
+
+
+# Letters as typed: "pri" is Prishtinë and Prizren, "prisht" only Prishtinë; four letters are too
+# often a word of their own that starts a name ("bëra", I did: Berat; "gram": Gramsh; "drop").
+CLIPPED_MIN = 5
+CLIPPED_WORDS_MAX = 4  # words in an answer that may hold a clipped name
+
+PlaceNames = Sequence[tuple[tuple[str, ...], str, bool]]
+
+
+def place_names(places: Iterable[tuple[str, Sequence[str]]], own: int = 3) -> list[
+    tuple[tuple[str, ...], str, bool]
+]:  # fmt: skip
+    """Every name of every place as words ((words), slug, one of its `own` first names), for
+    read_clipped_place."""
+    out: list[tuple[tuple[str, ...], str, bool]] = []
+    for slug, names in places:
+        for n, name in enumerate(names):
+            words = tuple(_collapse(w) for w in _WORD.findall(_APOSTROPHE.sub("", fold(name))))
+            if words:
+                out.append((words, slug, n < own))
+    return out
+
+
+def read_clipped_place(
+    text: Text, names: PlaceNames, lexicon: Lexicon, typed: Mapping[str, int]
+) -> str | None:
+    """A place named by the start of its name ("prisht", "mitro", "shkod"): the clipped word must
+    be typed with CLIPPED_MIN letters or more and at least half of the name's word, be no word of
+    the lexicon nor the start of one ("polic" is not Poliçan), and start one municipality's own
+    name and no name of any other (a name of several words only when its other words follow)."""
+    vocabulary = _vocabulary(lexicon)[0]
+    words = text.words
+    unknown = [w for w in words if w not in vocabulary]
+    # An answer of a few words whose only unknown word is the clipped one ("jam ne prisht"):
+    # in a sentence an unknown word is likelier a word than a place.
+    if len(words) > CLIPPED_WORDS_MAX or len(unknown) != 1:
+        return None
+    for i, word in enumerate(words):
+        if word != unknown[0] or typed.get(word, len(word)) < CLIPPED_MIN or not word.isalpha():
+            continue
+        if any(v.startswith(word) for v in vocabulary):
+            continue
+        # The words the clipped one may complete, each with what it reads alone: a one-word
+        # name's place ("mitrovica": Mitrovicë); a name's first word that is no name alone is
+        # nobody's (set()) unless the name's other words follow ("mitro e veriut").
+        alone: dict[str, set[str]] = {}
+        whole: dict[str, set[str]] = {}
+        own_slugs: set[str] = set()
+        for name, slug, own in names:
+            if name[0] == word or not name[0].startswith(word):
+                continue
+            rest = name[1:]
+            alone.setdefault(name[0], set())
+            if not rest:
+                alone[name[0]].add(slug)
+            elif tuple(words[i + 1 : i + 1 + len(rest)]) == rest:
+                whole.setdefault(name[0], set()).add(slug)
+            else:
+                continue
+            if own:
+                own_slugs.add(slug)
+        readings = whole or alone
+        if not readings or any(not slugs for slugs in readings.values()):
+            continue
+        slugs = set().union(*readings.values())
+        if len(slugs) != 1 or not slugs & own_slugs:
+            continue
+        if len(word) * 2 < min(len(w) for w in readings):
+            continue  # "mall" is not Mallakastër
+        slug = slugs.pop()
+        north = slug + "-e-veriut"  # "mitro veri", as read_place reads "mitrovic veri"
+        if find(text, NORTH, lexicon) and any(s == north for _, s, _ in names):
+            return north
+        return slug
     return None
 
 
