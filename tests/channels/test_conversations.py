@@ -75,7 +75,7 @@ async def test_a_whole_screening_over_sms(line: Line, db: Database) -> None:
     expect(last, [("sq", "services.noted"), ("sq", "services.more")])
     await line.sms("jo")
     [info] = await line.sms("po")
-    expect(info, [("sq", "orders.al"), ("sq", "fu.reg.have")])  # Follow-ups: an order already?
+    expect(info, [("sq", "orders.al"), ("sq", "orders.have")])  # Follow-ups: an order already?
     [bye] = await line.sms("jo")
     expect(bye, [("sq", "fc.bye_case")])
     async with db.uow() as uow:

@@ -72,7 +72,7 @@ def test_the_exact_wording_fixes_of_issue_16():
     assert "treguat është e rrezikshme" not in SQ["screen.high"]
     assert "po ju ndodh" in SQ["screen.high"]
     assert all("zgjedhje" not in v for v in SQ.values())  # elections
-    assert all("deri sa" not in v for v in SQ.values()) and "derisa" in SQ["orders.al"]
+    assert all("deri sa" not in v for v in SQ.values()) and "derisa" in SQ["erase.whatsapp"]
     assert "21:00-08:00" in SQ["fu.reg.window_night"] and "Edhe" not in SQ["fu.reg.window_night"]
     for language in (SQ, EN):  # the bot is "we"
         for msgid in ("sys.not_understood", "sys.not_understood_again", "sys.media"):

@@ -18,7 +18,8 @@ SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_she_registers_her_order_in_a_flow_with_the_legal_default_end(db):
     desk = await FollowupDesk(db, trigger_flow="orders_info").start()
     await desk.say("pershendetje")  # in Albanian: "do you want to know how orders work?"
-    assert "A keni tashmë urdhër mbrojtjeje?" in to_survivor(desk, await desk.say("jo"))[0]
+    assert "A keni tashmë urdhër?" in to_survivor(desk, await desk.say("jo"))[0]
+    assert "Doni të na tregoni për urdhrin?" in to_survivor(desk, await desk.say("po"))[0]
     assert "Urdhër mbrojtjeje i menjëhershëm (UMM)" in to_survivor(desk, await desk.say("po"))[0]
     await desk.say("1")  # UMM
     assert "Kur mbaron?" in to_survivor(desk, await desk.say("20.11.2026"))[0]
@@ -91,7 +92,8 @@ async def test_an_order_whose_legal_default_end_has_passed_still_gets_the_check_
     # default end had passed: the plan ended at once and no check-in was ever sent. She says
     # she has it now: the default counts from today (the coordinator confirms the end).
     desk = await FollowupDesk(db, trigger_flow="orders_info").start()
-    for says in ["pershendetje", "jo", "po", "2", "20.11.2026", "0", "po", "3"]:  # UPMM, evening
+    # An order: yes; tell us: yes; UPMM, issued, end not known, check-ins: yes, evening.
+    for says in ["pershendetje", "jo", "po", "po", "2", "20.11.2026", "0", "po", "3"]:
         await desk.say(says)
     done = to_survivor(desk, await desk.say("jo"))
     assert done[0].startswith("U shënua. Do t'ju shkruajmë vetëm në kohën që zgjodhët.")
