@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from bot.engine import understand as u
 from bot.engine.dates import parse_date
@@ -223,31 +223,15 @@ def route_yes_no(
     return Match(category, category == "yes") if category else None
 
 
-T = TypeVar("T")
-_BUILT: dict[tuple[str, int], tuple[Sequence[Place], Any]] = {}
-
-
-def _once(kind: str, places: Sequence[Place], build: Callable[[Sequence[Place]], T]) -> T:
-    """`build(places)`, made once per list of places (the list is kept, so its id stays its)."""
-    cached = _BUILT.get((kind, id(places)))
-    if cached is not None and cached[0] is places:
-        return cast(T, cached[1])
-    if len(_BUILT) > 16:
-        _BUILT.clear()
-    built = build(places)
-    _BUILT[(kind, id(places))] = (places, built)
-    return built
-
-
 def _place_index(places: Sequence[Place]) -> u.PlaceIndex:
     """Every case form of every name, indexed once per list of places."""
-    return _once("index", places, lambda ps: u.place_index((p.slug, p.names) for p in ps))
+    return u.derived(places, "index", lambda: u.place_index((p.slug, p.names) for p in places))
 
 
 def _place_names(places: Sequence[Place]) -> u.PlaceNames:
     """Every name of every place as words, once per list of places; a place's own names are
     its name and slug (not the aliases, where villages are)."""
-    return _once("names", places, lambda ps: u.place_names((p.slug, p.names) for p in ps))
+    return u.derived(places, "names", lambda: u.place_names((p.slug, p.names) for p in places))
 
 
 def index_places(places: Sequence[Place]) -> None:

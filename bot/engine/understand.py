@@ -8,9 +8,10 @@ by the caller as a function (bot/language.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from bot.engine.lexicon import CONTRACTIONS, ENDINGS, GAP_MAX, Lexicon, Pattern, Term
 from bot.engine.normalise import fold
@@ -206,38 +207,48 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
 
 
 _SINGLE: dict[tuple[int, str], tuple[Lexicon, frozenset[str]]] = {}
-_BEFORE: dict[int, tuple[Lexicon, dict[str, frozenset[str]]]] = {}
+T = TypeVar("T")
+_DERIVED: dict[tuple[int, Hashable], tuple[object, Any]] = {}
+
+
+def derived(owner: object, key: Hashable, build: Callable[[], T]) -> T:
+    """`build()`, made once per `owner` (a lexicon, a list of places) and `key`; the owner is
+    kept beside it, so a new object given a freed one's id never gets the old one's value."""
+    cached = _DERIVED.get((id(owner), key))
+    if cached is not None and cached[0] is owner:
+        return cast(T, cached[1])
+    if len(_DERIVED) > 512:
+        _DERIVED.clear()
+    value = build()
+    _DERIVED[(id(owner), key)] = (owner, value)
+    return value
 
 
 def _boundary_before(lexicon: Lexicon) -> dict[str, frozenset[str]]:
     """The two-word patterns of `boundary_before` as first word -> the words after it that make
     it a boundary, computed once per lexicon."""
-    cached = _BEFORE.get(id(lexicon))
-    if cached is not None and cached[0] is lexicon:
-        return cached[1]
-    if len(_BEFORE) > 16:
-        _BEFORE.clear()
-    pairs: dict[str, set[str]] = {}
-    for p in lexicon.patterns(BOUNDARY_BEFORE):
-        if len(p) == 2 and p[0].kind == "word" and p[1].kind == "word":
-            pairs.setdefault(p[0].value, set()).add(p[1].value)
-    out = {first: frozenset(after) for first, after in pairs.items()}
-    _BEFORE[id(lexicon)] = (lexicon, out)
-    return out
+
+    def build() -> dict[str, frozenset[str]]:
+        pairs: dict[str, set[str]] = {}
+        for p in lexicon.patterns(BOUNDARY_BEFORE):
+            if len(p) == 2 and p[0].kind == "word" and p[1].kind == "word":
+                pairs.setdefault(p[0].value, set()).add(p[1].value)
+        return {first: frozenset(after) for first, after in pairs.items()}
+
+    return derived(lexicon, BOUNDARY_BEFORE, build)
 
 
 UNGLUE_MAX_WORDS = 5  # words run together are looked for in messages this short only
-_VOCABULARY: dict[int, tuple[Lexicon, tuple[frozenset[str], frozenset[str], frozenset[str]]]] = {}
 
 
 def _vocabulary(lexicon: Lexicon) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """Every word the lexicon knows, and the stem of every stem+ (with "+" after it) and stem*
     (with "*"); the words, stems and prefixes that alone are danger; once per lexicon."""
-    cached = _VOCABULARY.get(id(lexicon))
-    if cached is not None and cached[0] is lexicon:
-        return cached[1]
-    if len(_VOCABULARY) > 16:
-        _VOCABULARY.clear()
+    return derived(lexicon, "vocabulary", lambda: _vocabulary_of(lexicon))
+
+
+def _vocabulary_of(lexicon: Lexicon) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """_vocabulary's value, made."""
     words = {t.value for ps in lexicon.concepts.values() for p in ps for t in p if t.kind == "word"}
     words |= set(lexicon.variants) | {w for ws in lexicon.variants.values() for w in ws}
     words |= {w for vocab in lexicon.language_words.values() for w in vocab}
@@ -260,9 +271,7 @@ def _vocabulary(lexicon: Lexicon) -> tuple[frozenset[str], frozenset[str], froze
                     seen.add(term.value)
                     todo.append(term.value)
     verbs = frozenset(kinds["word"] | {s + "\0" for s in kinds["stem"]})
-    out = (frozenset(words), verbs, frozenset(kinds["prefix"]))
-    _VOCABULARY[id(lexicon)] = (lexicon, out)
-    return out
+    return frozenset(words), verbs, frozenset(kinds["prefix"])
 
 
 def _unglue(word: str, lexicon: Lexicon) -> list[str]:
@@ -332,24 +341,19 @@ class _Phrases(frozenset[str]):
     initials: frozenset[str]
 
 
-_PHRASES: dict[tuple[int, str], tuple[Lexicon, _Phrases]] = {}
-
-
 def _phrases(lexicon: Lexicon, concept: str) -> _Phrases:
     """The patterns of a concept made of plain words only, each as its words joined by spaces."""
-    cached = _PHRASES.get((id(lexicon), concept))
-    if cached is not None and cached[0] is lexicon:
-        return cached[1]
-    if len(_PHRASES) > 64:
-        _PHRASES.clear()
-    phrases = _Phrases(
-        " ".join(t.value for t in p)
-        for p in lexicon.patterns(concept)
-        if all(t.kind == "word" for t in p)
-    )
-    phrases.initials = frozenset(p[:1] for p in phrases)
-    _PHRASES[(id(lexicon), concept)] = (lexicon, phrases)
-    return phrases
+
+    def build() -> _Phrases:
+        phrases = _Phrases(
+            " ".join(t.value for t in p)
+            for p in lexicon.patterns(concept)
+            if all(t.kind == "word" for t in p)
+        )
+        phrases.initials = frozenset(p[:1] for p in phrases)
+        return phrases
+
+    return derived(lexicon, ("phrases", concept), build)
 
 
 def _single_words(lexicon: Lexicon, concept: str) -> frozenset[str]:
@@ -1338,25 +1342,19 @@ def read_clipped_place(
 Identify = Callable[[str], Mapping[str, float]]
 
 
-_LANGUAGE_CONCEPTS: dict[int, tuple[Lexicon, tuple[tuple[str, str], ...]]] = {}
-
-
 def _language_concepts(lexicon: Lexicon) -> tuple[tuple[str, str], ...]:
     """(concept, language) of the concepts written per language, in the lexicon's order, once
     per lexicon."""
-    cached = _LANGUAGE_CONCEPTS.get(id(lexicon))
-    if cached is not None and cached[0] is lexicon:
-        return cached[1]
-    if len(_LANGUAGE_CONCEPTS) > 16:
-        _LANGUAGE_CONCEPTS.clear()
-    pairs = tuple(
-        (concept, lang)
-        for concept in lexicon.concepts
-        for lang in (concept.rpartition("_")[2],)
-        if lang in lexicon.language_words and concept.endswith("_" + lang)
+    return derived(
+        lexicon,
+        "language_concepts",
+        lambda: tuple(
+            (concept, lang)
+            for concept in lexicon.concepts
+            for lang in (concept.rpartition("_")[2],)
+            if lang in lexicon.language_words and concept.endswith("_" + lang)
+        ),
     )
-    _LANGUAGE_CONCEPTS[id(lexicon)] = (lexicon, pairs)
-    return pairs
 
 
 def read_language(
