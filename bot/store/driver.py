@@ -28,7 +28,7 @@ they change.
 
 from __future__ import annotations
 
-import operator
+import ast
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -65,21 +65,16 @@ class _Compiled:
     results: tuple[Callable[[Any], Any] | None, ...]
     row: Callable[[Sequence[Any]], Row[Any]]
     returns_rows: bool
-    # The run's values made in C (Prepared.execute: its own Python was 6 % of the server's
-    # CPU, then 2,367 of a message's 22,678 bytecodes, most of it a loop over the values):
-    # `pick` takes every position's value by name, from the caller's parameters over the
-    # statement's fixed values (`fixed`, processed once); then only the caller's values that
-    # have a bind processor are processed, by position (`processed`).
-    pick: Callable[[Mapping[str, Any]], Any] = lambda _params: ()
-    single: bool = False  # pick gives one value (one position), not a tuple of them
-    fixed: Mapping[str, Any] | None = None
-    processed: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
+    # Made once per statement from generated source (_generate below): `args` takes the
+    # caller's parameters to the driver's values, the statement's fixed values inlined
+    # (processed once) and only the caller's values with a bind processor processed; `convert`
+    # makes the driver's rows Rows, only the columns with a result processor processed.
+    # Prepared.execute's generic loops were its largest cost outside the understanding layer
+    # and the engine (1,873 of a message's 20,525 bytecodes).
+    args: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    convert: Callable[[Sequence[Sequence[Any]]], list[Row[Any]]]
     # The caller's parameter names, for the error when one is missing.
     required: tuple[str, ...] = ()
-    # No result column needs processing: rows made straight from the driver's tuples; else
-    # the columns that do, by position.
-    plain: bool = False
-    converted: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
 
 
 @dataclass(slots=True)
@@ -124,17 +119,15 @@ class Prepared:
         if compiled is None:
             compiled = self.compiled(dialect, frozenset(params))
         try:
-            fixed = compiled.fixed
             try:
-                picked = compiled.pick(params if fixed is None else {**fixed, **params})
+                args = compiled.args(params)
             except KeyError:
-                missing = next(name for name in compiled.required if name not in params)
+                missing = next((name for name in compiled.required if name not in params), None)
+                if missing is None:
+                    raise  # a bind processor's own KeyError: refused value, as below
                 raise sa.exc.InvalidRequestError(
                     f"a value is required for parameter {missing!r}"
                 ) from None
-            args = [picked] if compiled.single else list(picked)
-            for position, process in compiled.processed:
-                args[position] = process(args[position])
         except Exception as exc:  # a StatementError, as SQLAlchemy raises for a refused value
             raise _wrap(exc, compiled, dialect, dialect.loaded_dbapi.Error) from exc
         pooled = sync.connection
@@ -172,17 +165,7 @@ class Prepared:
             # Rows SQLAlchemy's compiler asked for itself (PostgreSQL's implicit RETURNING of
             # an INSERT's key), which SQLAlchemy's result does not hand out either.
             return Outcome([], count)
-        make = compiled.row
-        if compiled.plain:
-            return Outcome([make(r) for r in raw_rows], count)
-        converted = compiled.converted
-        rows = []
-        for raw_row in raw_rows:
-            values = list(raw_row)
-            for position, process in converted:
-                values[position] = process(values[position])
-            rows.append(make(values))
-        return Outcome(rows, count)
+        return Outcome(compiled.convert(raw_rows), count)
 
     async def rows(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> list[Row[Any]]:
         """Every row the statement returns."""
@@ -239,34 +222,89 @@ def _compile(statement: sa.ClauseElement, dialect: Dialect, names: frozenset[str
     columns = list(getattr(statement, "exported_columns", ()))
     results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
     keys = [c.key if c.key is not None else c.name for c in columns]
-    fixed_values: dict[str, Any] = {}
-    processed = []
-    for position, (name, fixed, process) in enumerate(binds):
-        if fixed is _MISSING:
-            if process is not None:
-                processed.append((position, process))
-        else:  # bind processors are pure: a fixed value's is the same at every run
-            fixed_values[name] = fixed if process is None else process(fixed)
-    names_in_order = [name for name, _, _ in binds]
+    row = result_tuple(keys)
     return _Compiled(
         sql=expanded.statement,
         binds=tuple(binds),
         results=results,
-        row=result_tuple(keys),
+        row=row,
         returns_rows=bool(columns),
-        pick=operator.itemgetter(*names_in_order) if names_in_order else _no_values,
-        single=len(names_in_order) == 1,
-        fixed=fixed_values or None,
-        processed=tuple(processed),
+        args=_args_function(binds),
+        convert=_convert_function(results, row),
         required=tuple(given),
-        plain=all(p is None for p in results),
-        converted=tuple((i, p) for i, p in enumerate(results) if p is not None),
     )
 
 
-def _no_values(_params: Mapping[str, Any]) -> tuple[Any, ...]:
-    """A statement without parameters: no values."""
-    return ()
+# The generated functions' source names no value and no column or parameter name: values,
+# processors and the Row maker are the function's globals, named by position (_p3, _v3, _c3);
+# the caller's parameter names appear only as string literals made by repr(), which gives a
+# literal of exactly that string for any str (checked below). Like the stdlib's dataclasses,
+# whose __init__ is generated the same way.
+_GENERATED = "<bot.store.driver generated>"
+
+
+def _literal(name: str) -> str:
+    """`name` as a Python string literal, refused unless it reads back as exactly `name`."""
+    if not isinstance(name, str):
+        raise TypeError(f"a parameter name must be a str, not {type(name).__name__}")
+    literal = str.__repr__(name)  # str's own: a subclass (quoted_name) may repr otherwise
+    if ast.literal_eval(literal) != name:  # pragma: no cover - repr of a str always is
+        raise ValueError(f"parameter name {literal} does not survive repr")
+    return literal
+
+
+def _make(source: str, name: str, namespace: dict[str, Any]) -> Any:
+    """The function `name` defined by `source`, with `namespace` as its globals."""
+    namespace["__builtins__"] = {}  # the source calls nothing but its own globals
+    exec(compile(source, _GENERATED, "exec"), namespace)  # noqa: S102 - source made above
+    return namespace[name]
+
+
+def _args_function(
+    binds: Sequence[tuple[str, Any, Callable[[Any], Any] | None]],
+) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """`args(params)`: the driver's values by position, as one tuple expression: a fixed value
+    (processed here, once: bind processors are pure), the caller's value, or its processor's."""
+    namespace: dict[str, Any] = {}
+    items = []
+    for position, (name, fixed, process) in enumerate(binds):
+        if fixed is not _MISSING:
+            namespace[f"_v{position}"] = fixed if process is None else process(fixed)
+            items.append(f"_v{position}")
+        elif process is None:
+            items.append(f"params[{_literal(name)}]")
+        else:
+            namespace[f"_p{position}"] = process
+            items.append(f"_p{position}(params[{_literal(name)}])")
+    source = f"def args(params):\n    return ({''.join(item + ', ' for item in items)})\n"
+    return cast(Callable[[Mapping[str, Any]], tuple[Any, ...]], _make(source, "args", namespace))
+
+
+def _convert_function(
+    results: Sequence[Callable[[Any], Any] | None], row: Callable[[Sequence[Any]], Row[Any]]
+) -> Callable[[Sequence[Sequence[Any]]], list[Row[Any]]]:
+    """`convert(rows)`: the driver's rows as Rows, each one expression: runs of columns without
+    a result processor taken as slices (in C), the others through their processors."""
+    namespace: dict[str, Any] = {"_row": row}
+    parts = []
+    start = 0  # the first column of the current run without processors
+    for position, process in enumerate(results):
+        if process is None:
+            continue
+        if start < position:
+            parts.append(f"*r[{start}:{position}]")
+        namespace[f"_c{position}"] = process
+        parts.append(f"_c{position}(r[{position}])")
+        start = position + 1
+    if not parts:  # nothing to process: the driver's row as it is
+        source = "def convert(rows):\n    return [_row(r) for r in rows]\n"
+    else:
+        if start < len(results):
+            parts.append(f"*r[{start}:]")
+        source = f"def convert(rows):\n    return [_row(({', '.join(parts)},)) for r in rows]\n"
+    return cast(
+        Callable[[Sequence[Sequence[Any]]], list[Row[Any]]], _make(source, "convert", namespace)
+    )
 
 
 def _wrap(
@@ -305,7 +343,7 @@ def _wrap_sql(exc: Exception, sql: str, dialect: Dialect, gone: bool = False) ->
 
 
 def _run_sqlite(
-    raw: sqlite3.Connection, compiled: _Compiled, args: list[Any], dialect: Dialect
+    raw: sqlite3.Connection, compiled: _Compiled, args: tuple[Any, ...], dialect: Dialect
 ) -> tuple[list[Any], int]:
     """On the sqlite3 connection behind sqlite_loop's LoopConnection, inline like its calls."""
     if not raw.in_transaction:  # never autocommit a statement outside the unit of work
@@ -322,7 +360,7 @@ def _run_sqlite(
 
 
 async def _run_asyncpg(
-    adapter: Any, compiled: _Compiled, args: list[Any], dialect: Dialect
+    adapter: Any, compiled: _Compiled, args: tuple[Any, ...], dialect: Dialect
 ) -> tuple[list[Any], int]:
     """On the asyncpg connection, with SQLAlchemy's adapter's prepared-statement cache and its
     transaction (started here if SQLAlchemy has not sent a statement yet, as its cursor does).

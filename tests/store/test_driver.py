@@ -469,3 +469,95 @@ async def test_nested_savepoints_of_one_name_undo_only_the_inner_one(db, now):
     async with db.uow() as uow:
         found = await uow.contacts.get(contact.id)
         assert found is not None and found.last_seen_at == now + timedelta(minutes=1)
+
+
+# Parameter names that would break generated source if pasted in it unquoted.
+ODD_NAMES = ["it's", 'a "b"', "c\\nd)", "e'); import os; ('", "ë\n"]
+
+
+def test_generated_functions_hold_no_value_and_process_only_what_needs_it():
+    """The generated source names values and processors by position only; the parameter names
+    are its only constants (as literals of exactly those names); columns without a result
+    processor are taken as they come."""
+    fixed = dict(KIND_ROWS[0])
+    stmt = driver.Prepared(
+        sa.insert(kinds)
+        .values(**(fixed | {"small": sa.bindparam(ODD_NAMES[0]), "at": sa.bindparam(ODD_NAMES[1])}))
+        .returning(kinds.c.id, kinds.c.at, kinds.c.name, kinds.c.doc, kinds.c.small)
+    )
+    for dialect in (sqlite.aiosqlite.dialect(), postgresql.asyncpg.dialect()):
+        compiled = stmt.compiled(dialect, frozenset(ODD_NAMES[:2]))
+        args, convert = compiled.args.__code__, compiled.convert.__code__
+        assert {c for c in args.co_consts if c is not None} == set(ODD_NAMES[:2])
+        assert all(name.startswith(("_v", "_p")) for name in args.co_names)
+        # What the statement fixes is in the function's globals, processed once.
+        held = {k: v for k, v in compiled.args.__globals__.items() if k.startswith("_v")}
+        assert len(held) == len(fixed) - 2  # small and at come from the caller
+        processed = sum(p is not None for p in compiled.results)
+        converters = [k for k in compiled.convert.__globals__ if k.startswith("_c")]
+        assert len(converters) == processed < len(compiled.results)
+        given = compiled.args({ODD_NAMES[0]: 5, ODD_NAMES[1]: fixed["at"], "unused": 1})
+        assert len(given) == len(compiled.binds)
+        assert not any(isinstance(c, str) for c in convert.co_consts if c is not None)
+
+
+async def test_odd_parameter_names_and_mixed_processing_as_sqlalchemy_does(db, kinds_table):
+    """Every column type through parameters whose names need quoting, a name used twice, and
+    rows whose processed columns come first, last, together and apart."""
+    names = dict(
+        zip(("small", "name", "blob", "flag", "at", "doc"), [*ODD_NAMES, "f"], strict=True)
+    )
+    insert = driver.Prepared(
+        sa.insert(kinds)
+        .values(**{column: sa.bindparam(name) for column, name in names.items()})
+        .returning(*kinds.c)
+    )
+    orders = [
+        (kinds.c.at, kinds.c.id, kinds.c.name, kinds.c.doc, kinds.c.flag, kinds.c.small),
+        (kinds.c.id, kinds.c.doc, kinds.c.at, kinds.c.blob, kinds.c.flag),
+        (kinds.c.name, kinds.c.small),
+    ]
+    async with db.uow() as uow:
+        for row in KIND_ROWS:
+            given = {name: row[column] for column, name in names.items()}
+            same(*await both(uow.conn, insert, given), ignore=["id"])
+            written = await insert.first(uow.conn, given)
+            assert written is not None
+            assert {column: written._mapping[column] for column in names} == row
+        for columns in orders:
+            select = driver.Prepared(
+                sa.select(*columns)
+                .where(sa.or_(kinds.c.name == sa.bindparam(ODD_NAMES[1]), kinds.c.name.is_(None)))
+                .where(
+                    sa.func.coalesce(kinds.c.name, sa.bindparam(ODD_NAMES[1]))
+                    == sa.bindparam(ODD_NAMES[1])
+                )
+                .order_by(kinds.c.id)
+            )
+            by_sqlalchemy, by_driver = await both(uow.conn, select, {ODD_NAMES[1]: "Ëndërr"})
+            same(by_sqlalchemy, by_driver)
+            assert len(by_driver) == 2
+        await uow.commit()
+
+
+class _Refusing(sa.types.TypeDecorator[str]):
+    """A bind processor that raises KeyError itself."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        raise KeyError(value)
+
+
+async def test_a_processors_own_key_error_is_a_refused_value_not_a_missing_one(db, now):
+    stmt = driver.Prepared(
+        sa.select(sa.literal(1)).where(sa.bindparam("k", type_=_Refusing()).is_not(None))
+    )
+    async with db.uow() as uow:
+        with pytest.raises(sa.exc.StatementError) as raised:
+            await stmt.execute(uow.conn, {"k": "v"})
+        assert "required" not in str(raised.value)
+        assert isinstance(raised.value.orig, KeyError)
+        with pytest.raises(sa.exc.StatementError, match="required for parameter 'k'"):
+            await stmt.execute(uow.conn, {})
