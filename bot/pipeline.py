@@ -304,8 +304,12 @@ class Pipeline:
             # A repeat (the provider retrying) is found by the insert itself, ON CONFLICT.
             # A contact created now was last seen now (no second write of it), and has nothing
             # yet: no outbox rows, no session, no case to look up. Whether a coordinator may
-            # write from her address comes with her contact (one statement less a message).
-            arrival = await uow.contacts.arrive(inbound.urn, inbound.channel, now)
+            # write from her address comes with her contact (one statement less a message), and
+            # a known person's last_seen_at is set by that statement too (Arrival.seen_now; not
+            # for a repeat or a coordinator's address: see contacts.SEEN_BY_HASH).
+            arrival = await uow.contacts.arrive(
+                inbound.urn, inbound.channel, now, stamp=True, external_id=inbound.external_id
+            )
             contact, created = arrival.contact, arrival.created
             message_id = await uow.messages.add_inbound(
                 contact.id,
@@ -331,7 +335,7 @@ class Pipeline:
                 # Security: what it said lives on as notes and relays, which erasure and
                 # retention reach; a raw copy here would outlive an FSHI of the person named.
                 await uow.retention.forget_message_text(message_id, now)
-                if not created:
+                if not arrival.seen_now:
                     await uow.contacts.touch(contact.id, now)
                 await uow.commit()
                 return Handled("processed"), None
@@ -358,7 +362,7 @@ class Pipeline:
             if self.reply_limit is not None and keyword is None:
                 delay = self.reply_limit(inbound.urn, inbound.external_id)
                 if delay is None:
-                    if not created:
+                    if not arrival.seen_now:
                         await uow.contacts.touch(contact.id, now)
                     await uow.commit()
                     return Handled("limited"), None
@@ -370,7 +374,7 @@ class Pipeline:
             if case is not None and await self.referral.relay_inbound(
                 uow, contact, inbound.text, now, flows_too=flows_too
             ):
-                if not created:
+                if not arrival.seen_now:
                     await uow.contacts.touch(contact.id, now)
                 await uow.commit()
                 return Handled("processed"), None
@@ -407,7 +411,7 @@ class Pipeline:
             turn = await self._apply(
                 uow, contact, stored, outcome, now, reply_at=reply_at, case=case
             )
-            if not created:
+            if not arrival.seen_now:
                 await uow.contacts.touch(contact.id, now)
             await uow.commit()
         return Handled("processed", outcome.events, turn.case_reference), turn

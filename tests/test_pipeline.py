@@ -249,7 +249,9 @@ async def test_a_new_contacts_first_message_reads_and_writes_only_what_it_must(h
     with statements_seen(db) as written:
         await harness.say("hello")  # created now: last seen now, by the insert itself
     assert [s for s in written if "INSERT INTO contacts" in s]  # the statements are seen
-    assert not [s for s in written if "SET last_seen_at" in s]
+    # The look-up that stamps a known person (contacts.SEEN_BY_HASH) found nobody; no other.
+    assert [_kind(s) for s in written if "SET last_seen_at" in s] == ["UPDATE contacts"]
+    assert not [s for s in written if _touch(s)]
     # Nor anything to look up for someone new: no held replies, no session, no case.
     assert not [s for s in written if "UPDATE outbox SET due_at" in s]
     assert not [s for s in written if s.lstrip().startswith(("SELECT sessions.", "SELECT cases."))]
@@ -269,25 +271,105 @@ def _kind(sql: str) -> str:
     return " ".join(words[:3] if words[0] in ("INSERT", "DELETE") else words[:2])
 
 
-async def test_a_known_persons_message_runs_seven_statements(harness, db):
-    """Issue 19: whether she is a coordinator comes with her contact; her session, her case and
-    whether replies wait for her in one statement; nothing to release, no UPDATE."""
+def _touch(sql: str) -> bool:
+    """Whether a statement is ContactRepo.touch's (her last-seen time, by her id)."""
+    flat = " ".join(sql.split())
+    return flat.startswith("UPDATE contacts SET last_seen_at=") and "WHERE contacts.id =" in flat
+
+
+async def test_a_known_persons_message_runs_six_statements(harness, db):
+    """Issue 19: her contact locked and stamped last seen in one statement, with whether she is
+    a coordinator; her session, her case and whether replies wait for her in one statement;
+    nothing to release, no UPDATE of her contact at the end."""
     for text in ("hello", "shqip", "po"):
         await harness.say(text)
     with statements_seen(db) as seen:
         handled = await harness.pipeline.receive(harness.inbound("jo"))
     assert handled.status == "processed"
     assert [_kind(s) for s in seen] == [
-        "SELECT contacts.id,",  # locked, with whether a coordinator writes from her address
+        "UPDATE contacts",  # locked and last seen, with whether a coordinator writes from there
         "INSERT INTO messages",  # hers, unless a repeat
         "SELECT sessions.id,",  # her session, her case, anything held (contacts.STANDING)
         "UPDATE sessions",
         "INSERT INTO outbox",
         "INSERT INTO messages",
-        "UPDATE contacts",  # last seen
     ]
-    assert "EXISTS (SELECT * FROM coordinators" in " ".join(seen[0].split())
+    first = " ".join(seen[0].split())
+    assert "EXISTS (SELECT * FROM coordinators" in first and "RETURNING" in first
+    assert "WHERE contacts.urn_hash =" in first and not _touch(seen[0])
     assert " JOIN cases " in seen[2] and "FROM outbox" in seen[2]
+
+
+async def _last_seen(db, urn: str = "sim:test1"):
+    async with db.uow() as uow:
+        contact = await uow.contacts.find_by_urn(urn)
+    assert contact is not None
+    return contact.last_seen_at.replace(tzinfo=None)
+
+
+async def test_last_seen_is_her_messages_time_on_every_path_as_before(harness, db):
+    """Issue 19 moved a known person's stamp into her look-up: the same value on every path. A
+    new contact, a known one, a repeat (nothing changes), a message over the reply limit."""
+    await harness.say("hello")
+    assert await _last_seen(db) == harness.clock().replace(tzinfo=None)
+    harness.clock.advance(timedelta(minutes=3))
+    with statements_seen(db) as seen:
+        await harness.pipeline.receive(harness.inbound("shqip", external_id="SM7"))
+    known = harness.clock().replace(tzinfo=None)
+    assert await _last_seen(db) == known
+    assert not [s for s in seen if _touch(s)]  # stamped by the look-up
+    # A provider's retry, later: a duplicate, and her last-seen time stays her message's.
+    harness.clock.advance(timedelta(minutes=5))
+    with statements_seen(db) as seen:
+        again = await harness.pipeline.receive(harness.inbound("shqip", external_id="SM7"))
+    assert again.status == "duplicate"
+    assert await _last_seen(db) == known
+    assert [_kind(s) for s in seen] == ["UPDATE contacts", "INSERT INTO messages"]
+    # The same provider id on another channel is another message: stamped.
+    harness.clock.advance(timedelta(minutes=1))
+    await harness.pipeline.receive(harness.inbound("po", external_id="SM7", channel="sms"))
+    assert await _last_seen(db) == harness.clock().replace(tzinfo=None)
+    # Over the per-sender limit: kept, not answered, last seen now.
+    harness.clock.advance(timedelta(minutes=2))
+    harness.pipeline.reply_limit = lambda urn, external_id: None
+    limited = await harness.pipeline.receive(harness.inbound("po"))
+    assert limited.status == "limited"
+    assert await _last_seen(db) == harness.clock().replace(tzinfo=None)
+
+
+async def test_a_coordinators_last_seen_changes_only_after_their_command_as_before(harness, db):
+    """A coordinator's own last-seen time (WhatsApp's window for what goes to them) is read
+    while their command is handled: the look-up leaves it, the touch at the end sets it."""
+    urn = "tel:+355692220001"
+    assert await harness.say("hello", urn, channel="sms")
+    before = await _last_seen(db, urn)
+    async with db.uow() as uow:
+        await uow.coordinators.add(
+            name="Arta",
+            municipality="tirane",
+            phone="+355692220001",
+            telegram_chat_id=None,
+            language="en",
+            role="coordinator",
+            now=harness.clock(),
+        )
+        await uow.commit()
+    harness.clock.advance(timedelta(hours=30))
+    read: list[object] = []
+    desk = harness.pipeline.referral
+    handle = desk.handle_coordinator
+
+    async def handle_and_look(uow, coordinator, contact, inbound, now):
+        read.append((await uow.contacts.find_by_urn(urn)).last_seen_at.replace(tzinfo=None))
+        return await handle(uow, coordinator, contact, inbound, now)
+
+    desk.handle_coordinator = handle_and_look
+    with statements_seen(db) as seen:
+        replies = await harness.say("help", urn, channel="sms")
+    assert replies and replies[0].startswith("Commands:")
+    assert read == [before]  # while handled: as it was
+    assert await _last_seen(db, urn) == harness.clock().replace(tzinfo=None)
+    assert len([s for s in seen if _touch(s)]) == 1
 
 
 async def test_someone_who_wrote_before_becoming_a_coordinator_reaches_the_desk(harness, db):

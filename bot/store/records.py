@@ -35,6 +35,9 @@ class Arrival:
     contact: Contact
     created: bool
     coordinator: bool
+    # Her last_seen_at is `now` already (created now, or stamped by the look-up itself:
+    # ContactRepo.arrive's `stamp`); False: the caller's touch() records her message.
+    seen_now: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ the separate look-ups it replaces."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -83,6 +84,77 @@ async def test_arrival_says_whether_a_coordinator_writes_as_find_by_urn_does(db,
                 contact, created = await uow.contacts.get_or_create(urn, "sms", now)
                 assert (contact, created) == (arrival.contact, False)
             await uow.commit()
+
+
+async def test_a_stamping_arrival_answers_the_same_and_stamps_people_only(db, now):
+    """Her message's arrival (stamp: one UPDATE, contacts.SEEN_BY_HASH) says what the look-up
+    says for every kind of address, and sets last_seen_at for people only: a coordinator's
+    address (the simulator's coordinator phone too) keeps it for the touch after its command."""
+    async with db.uow() as uow:
+        ids = await _coordinators(uow, now)
+        await uow.commit()
+    urns = [
+        f"tel:{ARTA}",
+        "telegram:5001",
+        f"whatsapp:{ARTA}",
+        f"whatsapp:{BENI}",
+        f"telegram:{ARTA}",
+        f"tel:{CELA}",
+        f"tel:{DEMO_PHONE}",
+        f"sim:demo-coordinator-{ids['demo']:06d}",
+        f"sim:demo-coordinator-{ids['arta']:06d}",
+        "tel:+355690000000",
+        "sim:test1",
+    ]
+    async with db.uow() as uow:
+        for urn in urns:
+            await uow.contacts.arrive(urn, urn.partition(":")[0], now)
+        await uow.commit()
+    later = now + timedelta(minutes=7)
+    async with db.uow() as uow:
+        for urn in urns:
+            channel = urn.partition(":")[0]
+            looked = await uow.contacts.arrive(urn, channel, now)
+            arrival = await uow.contacts.arrive(urn, channel, later, stamp=True, external_id="x1")
+            assert (arrival.created, arrival.coordinator) == (False, looked.coordinator), urn
+            found = await uow.contacts.find_by_urn(urn)
+            assert found is not None and found.id == arrival.contact.id
+            # A person's look-up set it (and says so); an address a coordinator may write from
+            # is left for the touch at the end of its command.
+            assert arrival.seen_now is (not looked.coordinator), urn
+            assert found.last_seen_at == (now if looked.coordinator else later), urn
+            assert arrival.contact.last_seen_at == found.last_seen_at
+            assert arrival.contact == replace(looked.contact, last_seen_at=found.last_seen_at)
+        await uow.commit()
+
+
+async def test_a_repeat_leaves_last_seen_as_it_was(db, now):
+    """A provider's retry (a message with this channel's id stored already) changes nothing; the
+    same id on another channel, or no id, is a message of its own."""
+    urn = "tel:+355690000008"
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(urn, "sms", now)
+        await uow.messages.add_inbound(contact.id, "sms", "SM1", "hi", now)
+        await uow.commit()
+    for step, (channel, external_id, stamped) in enumerate(
+        [
+            ("sms", "SM1", False),
+            ("whatsapp", "SM1", True),
+            ("sms", "SM2", True),
+            ("sms", None, True),
+        ],
+        start=1,
+    ):
+        later = now + timedelta(minutes=step)
+        async with db.uow() as uow:
+            arrival = await uow.contacts.arrive(
+                urn, channel, later, stamp=True, external_id=external_id
+            )
+            found = await uow.contacts.find_by_urn(urn)
+            await uow.rollback()
+        assert found is not None
+        assert arrival.seen_now is stamped, (channel, external_id)
+        assert found.last_seen_at == (later if stamped else now), (channel, external_id)
 
 
 async def test_a_coordinator_removed_or_added_changes_the_answer(db, now):
@@ -199,7 +271,8 @@ async def test_standing_is_one_statement_and_release_runs_only_when_held(db, now
         assert "FOR UPDATE" not in seen[0] and "FOR NO KEY UPDATE" not in seen[0]
 
 
-async def test_a_session_committed_while_she_waited_for_her_lock_is_read(db, crypto, now):
+@pytest.mark.parametrize("stamp", [False, True], ids=["look-up", "stamping look-up"])
+async def test_a_session_committed_while_she_waited_for_her_lock_is_read(db, crypto, now, stamp):
     """PostgreSQL, READ COMMITTED: her next message waits for the worker processing her previous
     one (her row's lock); once that worker commits her session, her standing (a statement after
     the lock, never the locking one) reads it."""
@@ -226,8 +299,11 @@ async def test_a_session_committed_while_she_waited_for_her_lock_is_read(db, cry
 
         async def second() -> Standing:
             async with other.uow() as uow:
-                await uow.contacts.arrive(urn, "sms", now)  # waits for the first
-                return await uow.contacts.standing(contact.id, now)
+                later = now + timedelta(minutes=1)
+                # Waits for the first (an UPDATE waits for her row's lock as the SELECT does).
+                arrival = await uow.contacts.arrive(urn, "sms", later, stamp=stamp)
+                assert arrival.seen_now is stamp
+                return await uow.contacts.standing(contact.id, later)
 
         one = asyncio.create_task(first())
         await holding.wait()

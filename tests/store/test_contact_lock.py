@@ -39,3 +39,26 @@ async def test_a_locked_get_waits_for_the_worker_processing_her_message(db, cryp
                     await third.contacts.get_or_create(URN, "sms", now)
     finally:
         await other.dispose()
+
+
+async def test_a_stamping_arrival_holds_her_lock_as_the_look_up_does(db, crypto, now):
+    """Her message's look-up that sets her last-seen time (an UPDATE) locks her row until its
+    transaction ends, as the SELECT ... FOR NO KEY UPDATE it replaced."""
+    if db.dialect != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time")
+    other = Database(db.url, crypto)
+    try:
+        async with db.uow() as uow:
+            contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
+            await uow.commit()
+        async with db.uow() as first:
+            arrival = await first.contacts.arrive(URN, "sms", now, stamp=True, external_id="SM9")
+            assert arrival.seen_now and arrival.contact.id == contact.id
+            async with other.uow() as second:
+                await second.conn.execute(sa.text("SET LOCAL lock_timeout = '50ms'"))
+                assert (await second.contacts.get(contact.id)) is not None  # reading is free
+                with pytest.raises(DBAPIError, match="lock"):
+                    await second.contacts.get(contact.id, lock=True)
+            await first.rollback()
+    finally:
+        await other.dispose()

@@ -134,6 +134,15 @@ async def test_hot_statements_give_what_sqlalchemy_gives(db, now):
                 {"of_hash": lookup, "phone_key": lookup, "chat_key": lookup},
             ),
             (contacts.LOCKED_BY_HASH, {"of_hash": lookup, "phone_key": None, "chat_key": None}),
+            *(
+                (
+                    contacts.SEEN_BY_HASH,
+                    {"of_hash": lookup, "phone_key": key, "chat_key": None, "seen_at": later}
+                    | {"of_channel": channel, "of_external_id": external_id},
+                )
+                for key in (lookup, None)
+                for channel, external_id in (("sms", "SM0"), ("sms", None), ("telegram", "SM0"))
+            ),
             (contacts.STANDING, {"of_contact": contact.id, "held_after": now}),
             (contacts.STANDING, {"of_contact": contact.id + 1000, "held_after": now}),
             (contacts.TOUCH, {"of_id": contact.id, "last_seen_at": later}),

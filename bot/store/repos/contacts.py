@@ -72,6 +72,38 @@ LOCKED_BY_HASH = Prepared(
     .where(contacts.c.urn_hash == sa.bindparam("of_hash"))
     .with_for_update(key_share=True, of=contacts)
 )
+# A known person's message, in one statement (issue 19: it was LOCKED_BY_HASH and, at the end of
+# her message, TOUCH): her row locked as LOCKED_BY_HASH locks it (an UPDATE takes PostgreSQL's
+# FOR NO KEY UPDATE, the lock that statement asked for), her last_seen_at set to `seen_at`, and
+# whether a coordinator writes from her address. Her stamp is left as it was (the caller
+# touches her later, as before) when a coordinator writes from the address, whose messages
+# read their own last_seen_at before it changes (referral's WhatsApp window), or when the
+# message repeats one stored already (a provider's retry changes nothing). Rare-path
+# differences, data only: on PostgreSQL a retry that waited for her lock while its original
+# was processed by another worker does not see the original's row (a statement that waited
+# for a lock reads other rows as of its start), so her last_seen_at becomes the retry's
+# arrival instead of the original's, moments apart; and a row that no key decrypts, set aside
+# (ContactRepo._set_aside), keeps this message's time instead of its last one. Her Contact then
+# holds `now` as last_seen_at, not her previous message's time: nothing on a message's path
+# reads it (pipeline.last_heard and referral's window read it in units of their own or of a
+# coordinator's row, never stamped here).
+_COORDINATOR = sa.exists().where(WRITES_FROM)
+_REPEAT = sa.exists().where(
+    messages.c.channel == sa.bindparam("of_channel", type_=sa.String()),
+    messages.c.direction == "in",
+    messages.c.external_id == sa.bindparam("of_external_id", type_=sa.String()),
+)
+SEEN_BY_HASH = Prepared(
+    sa.update(contacts)
+    .where(contacts.c.urn_hash == sa.bindparam("of_hash"))
+    .values(
+        last_seen_at=sa.case(
+            (sa.or_(_COORDINATOR, _REPEAT), contacts.c.last_seen_at),
+            else_=sa.bindparam("seen_at", type_=contacts.c.last_seen_at.type),
+        )
+    )
+    .returning(*contacts.c, _COORDINATOR.label("coordinator"))
+)
 # What a known person's message finds, in one statement: her waiting session (at most one:
 # uq_sessions_contact_id_waiting), her latest open case, and whether replies wait for her to
 # write (outbox.HELD_FOR_HER): the session's columns, the case's (named case_...), held.
@@ -227,17 +259,37 @@ class ContactRepo(Repo):
         arrival = await self.arrive(urn, channel, now)
         return arrival.contact, arrival.created
 
-    async def arrive(self, urn: str, channel: str, now: datetime) -> Arrival:
+    async def arrive(
+        self,
+        urn: str,
+        channel: str,
+        now: datetime,
+        *,
+        stamp: bool = False,
+        external_id: str | None = None,
+    ) -> Arrival:
         """get_or_create, and whether an active coordinator may write from the address (in
-        the same statement: see LOCKED_BY_HASH)."""
+        the same statement: see LOCKED_BY_HASH). `stamp`: her message (the provider's
+        `external_id`) arrives at `now`: a known person's last_seen_at is set by the same
+        statement (SEEN_BY_HASH; Arrival.seen_now), unless the message is a repeat or a
+        coordinator may write from the address."""
         urn_hash = self.crypto.lookup_hash(urn)
-        by_hash = {"of_hash": urn_hash, **lookup_keys(self.crypto, urn, urn_hash)}
-        # Most messages come from people we know: one statement, nothing to encrypt.
-        known = await LOCKED_BY_HASH.first(self.conn, by_hash)
+        by_hash: dict[str, Any] = {"of_hash": urn_hash, **lookup_keys(self.crypto, urn, urn_hash)}
+        # Most messages come from people we know: one statement, nothing to encrypt. The
+        # simulator's coordinator phone (found by id, not by WRITES_FROM) is never stamped.
+        if stamp and not may_write_from(urn, False):
+            seen = {"seen_at": now, "of_channel": channel, "of_external_id": external_id}
+            known = await SEEN_BY_HASH.first(self.conn, by_hash | seen)
+        else:
+            known = await LOCKED_BY_HASH.first(self.conn, by_hash)
         if known is not None:
             try:
                 contact = self._record(known)
-                return Arrival(contact, False, may_write_from(urn, known.coordinator))
+                coordinator = may_write_from(urn, known.coordinator)
+                # Stamped, or `now` already (a touch would write the same value): no flag of
+                # its own in RETURNING, which would evaluate both EXISTS again.
+                seen_now = stamp and contact.last_seen_at == now
+                return Arrival(contact, False, coordinator, seen_now)
             except DecryptionError:
                 # Her data is under a key we no longer have: answer her as someone new
                 # rather than fail every message she sends; the old row is set aside.
@@ -256,7 +308,8 @@ class ContactRepo(Repo):
         row = await LOCKED_BY_HASH.first(self.conn, by_hash)
         if row is None:  # as Result.one() would
             raise sa.exc.NoResultFound("the contact just created is not there")
-        return Arrival(self._record(row), created, may_write_from(urn, row.coordinator))
+        record = self._record(row)
+        return Arrival(record, created, may_write_from(urn, row.coordinator), created)
 
     async def standing(self, contact_id: int, now: datetime) -> Standing:
         """What her message written at `now` finds, in one statement (STANDING): her waiting
