@@ -336,3 +336,24 @@ async def test_standing_reads_her_rows_only_through_indexes(db, now):
     assert "ix_outbox_contact_id_status_due_at (contact_id=? AND status=? AND due_at>?)" in joined
     assert "ix_cases_contact_id" in joined, joined
     assert not [d for d in details if d.startswith("SCAN")], joined
+
+
+async def test_a_stamping_arrival_reads_only_through_indexes(db, now):
+    """SQLite's plan of her look-up that stamps her (contacts.SEEN_BY_HASH): her row by its
+    hash, a coordinator by theirs, a repeat by the messages' unique key; no table read whole."""
+    from bot.store.repos.contacts import SEEN_BY_HASH
+
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's planner has no statistics to choose by; PostgreSQL's has")
+    names = {"of_hash", "phone_key", "chat_key", "seen_at", "of_channel", "of_external_id"}
+    async with db.uow() as uow:
+        dialect = uow.conn.sync_connection.dialect
+        compiled = SEEN_BY_HASH.compiled(dialect, frozenset(names))
+        args = tuple([1] * len(compiled.binds))
+        plan = await uow.conn.exec_driver_sql("EXPLAIN QUERY PLAN " + compiled.sql, args)
+        details = [row[3] for row in plan]
+    joined = " | ".join(details)
+    assert not [d for d in details if d.startswith("SCAN")], joined
+    assert "(urn_hash=?)" in joined, joined
+    assert "(phone_hash=?)" in joined and "(telegram_hash=?)" in joined, joined
+    assert "(channel=? AND direction=? AND external_id=?)" in joined, joined
