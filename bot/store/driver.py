@@ -65,12 +65,12 @@ class _Compiled:
     results: tuple[Callable[[Any], Any] | None, ...]
     row: Callable[[Sequence[Any]], Row[Any]]
     returns_rows: bool
-    # Made once per statement from generated source (_generate below): `args` takes the
-    # caller's parameters to the driver's values, the statement's fixed values inlined
-    # (processed once) and only the caller's values with a bind processor processed; `convert`
-    # makes the driver's rows Rows, only the columns with a result processor processed.
-    # Prepared.execute's generic loops were its largest cost outside the understanding layer
-    # and the engine (1,873 of a message's 20,525 bytecodes).
+    # Made once per statement from generated source (_args_function, _convert_function):
+    # `args` takes the caller's parameters to the driver's values, the statement's fixed
+    # values inlined (processed once) and only the caller's values with a bind processor
+    # processed; `convert` makes the driver's rows Rows, only the columns with a result
+    # processor processed. Prepared.execute's generic loops over them were the largest cost
+    # outside the understanding layer and the engine (1,873 of a message's 20,525 bytecodes).
     args: Callable[[Mapping[str, Any]], tuple[Any, ...]]
     convert: Callable[[Sequence[Sequence[Any]]], list[Row[Any]]]
     # The caller's parameter names, for the error when one is missing.
