@@ -357,3 +357,53 @@ async def test_a_stamping_arrival_reads_only_through_indexes(db, now):
     assert "(urn_hash=?)" in joined, joined
     assert "(phone_hash=?)" in joined and "(telegram_hash=?)" in joined, joined
     assert "(channel=? AND direction=? AND external_id=?)" in joined, joined
+
+
+async def test_a_retry_racing_its_original_on_postgres_stamps_its_own_time(db, crypto, now):
+    """The rare-path difference contacts.SEEN_BY_HASH names, pinned: on PostgreSQL a retry that
+    waited for her lock while another worker stored its original does not see the original (a
+    statement that waited reads other rows as of its start), so it stamps its own arrival; the
+    insert after it still finds the repeat. Before, her last_seen_at stayed the original's."""
+    if db.dialect != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time")
+    from tests.store.fixtures import until_a_lock_wait
+
+    urn = "tel:+355690000010"
+    other = Database(db.url, crypto)  # another worker
+    retry_at = now + timedelta(seconds=2)
+    try:
+        async with db.uow() as uow:
+            contact, _ = await uow.contacts.get_or_create(urn, "sms", now - timedelta(days=1))
+            await uow.commit()
+        holding, done = asyncio.Event(), asyncio.Event()
+
+        async def original() -> None:
+            async with db.uow() as uow:
+                arrival = await uow.contacts.arrive(urn, "sms", now, stamp=True, external_id="SM5")
+                assert arrival.seen_now
+                assert await uow.messages.add_inbound(contact.id, "sms", "SM5", "hi", now)
+                holding.set()
+                await done.wait()
+                await uow.commit()
+
+        async def retry() -> tuple[bool, int | None]:
+            async with other.uow() as uow:
+                arrival = await uow.contacts.arrive(
+                    urn, "sms", retry_at, stamp=True, external_id="SM5"
+                )
+                stored = await uow.messages.add_inbound(contact.id, "sms", "SM5", "hi", retry_at)
+                await uow.commit()
+                return arrival.seen_now, stored
+
+        one = asyncio.create_task(original())
+        await holding.wait()
+        two = asyncio.create_task(retry())
+        await until_a_lock_wait(db, two)
+        done.set()
+        await one
+        assert await two == (True, None)  # stamped, and a repeat all the same
+        async with db.uow() as uow:
+            found = await uow.contacts.find_by_urn(urn)
+        assert found is not None and found.last_seen_at == retry_at
+    finally:
+        await other.dispose()
