@@ -1,6 +1,7 @@
 """Instructions a message, counted by valgrind's callgrind: the hot path's CPU, free of noise.
 
     .venv/bin/python bench/instructions.py [--rounds 10 40]
+    .venv/bin/python bench/instructions.py --webhooks [--bare] [--requests 20 80]
 
 Why: on a shared 2-core machine the CPU times of bench/load.py and bench/hot_path.py move by
 10-20 % between runs of the same code, so a change worth a few percent cannot be told from the
@@ -12,6 +13,14 @@ hot_path's "16 people at once" (SQLite, group commit, receive and send, no HTTP)
 with few and with many rounds; the difference over the extra messages is the count a message,
 start-up and imports cancelled out. It needs Debian's valgrind (`apt-get install valgrind`); a
 run takes a few minutes.
+
+`--webhooks` counts the web side instead: signed SMS webhooks and Telegram webhooks (each from a
+new person, her first message) posted on one client session to the real app (build_app on
+SQLite, the fake providers of tests/auxil behind it, its outbox sender stopped so replies are
+not sent) in the same process. Three runs: few of both, many SMS, many Telegram; each posts a
+warm-up of both kinds first, so first-call costs (lazy imports, compiled statements) are in
+every run. `--bare` posts the same requests to bench/load.py's bare aiohttp handler (reads the
+body, answers at once): the least a request costs on this stack.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 TOGETHER = 16
+WARM_UP = 10  # requests of each kind before the counted ones
 
 
 async def work(rounds: int) -> None:
@@ -48,8 +58,72 @@ async def work(rounds: int) -> None:
         await db.dispose()
 
 
-def counted(rounds: int, out: Path) -> int:
-    """Instructions of a whole run of `rounds` rounds under callgrind."""
+async def webhooks(sms: int, telegram: int, *, bare: bool) -> None:
+    """Post WARM_UP of each kind, then `sms` signed SMS and `telegram` Telegram webhooks."""
+    sys.path.insert(0, str(HERE.parent))
+    import json
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bench import load
+    from bot.app import build_app
+    from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
+    from bot.channels.twilio_sms import SMS_PATH
+    from bot.config import load_settings
+    from bot.store import migrate
+    from bot.web.keys import SENDER
+    from tests.auxil import telegram_payloads as tgp
+    from tests.auxil import twilio_payloads as smsp
+    from tests.auxil.channels_app import fakes
+
+    logging.disable(logging.CRITICAL)
+    with tempfile.TemporaryDirectory() as tmp:
+        async with fakes() as (twilio, tg):
+            url = f"sqlite+aiosqlite:///{tmp}/webhooks.db"
+            env = load.server_env(url, tmp, twilio.url, tg.url)
+            # Nothing on a timer during the count: sweeps and elections would land in one run
+            # and not in the other.
+            env |= {"HELPLINE_SWEEP_INTERVAL": "PT1H", "HELPLINE_LEADER_RETRY": "PT1H"}
+            if bare:
+                app = load.bare_app()
+            else:
+                await migrate.upgrade_async(url)
+                app = build_app(load_settings(env=env))
+            async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+                if not bare:
+                    app[SENDER].stop()  # the request path only: replies stay in the outbox
+                people = iter(range(10**6))
+
+                async def post_sms() -> None:
+                    n = next(people)
+                    form = smsp.inbound_sms(
+                        f"+3556920{n:05d}", "pershendetje", message_sid=f"SM{n:032x}"
+                    )
+                    headers = smsp.signed_headers(load.PUBLIC + SMS_PATH, form)
+                    async with client.post(SMS_PATH, data=form, headers=headers) as resp:
+                        assert resp.status == 200, resp.status
+                        await resp.read()
+
+                async def post_telegram() -> None:
+                    n = next(people)
+                    update = tgp.text(n, "pershendetje", chat_id=5_550_000_000 + n)
+                    headers = {"Content-Type": "application/json", SECRET_HEADER: load.TG_SECRET}
+                    body = json.dumps(update)
+                    async with client.post(WEBHOOK_PATH, data=body, headers=headers) as resp:
+                        assert resp.status == 200, resp.status
+                        await resp.read()
+
+                for _ in range(WARM_UP):
+                    await post_sms()
+                    await post_telegram()
+                for _ in range(sms):
+                    await post_sms()
+                for _ in range(telegram):
+                    await post_telegram()
+
+
+def counted(arguments: list[str], out: Path) -> int:
+    """Instructions of a whole run of this script with `arguments` under callgrind."""
     subprocess.run(
         [
             "valgrind",
@@ -57,8 +131,7 @@ def counted(rounds: int, out: Path) -> int:
             f"--callgrind-out-file={out}",
             sys.executable,
             __file__,
-            "--work",
-            str(rounds),
+            *arguments,
         ],
         check=True,
         capture_output=True,
@@ -73,18 +146,42 @@ def counted(rounds: int, out: Path) -> int:
     return int(found.group(1))
 
 
+def count_webhooks(few: int, many: int, *, bare: bool) -> None:
+    """Instructions a request for each kind of webhook: three runs, the differences."""
+    what = ["--bare"] if bare else []
+    with tempfile.TemporaryDirectory() as tmp:
+        base = counted([*what, "--posts", str(few), str(few)], Path(tmp) / "few.out")
+        sms = counted([*what, "--posts", str(many), str(few)], Path(tmp) / "sms.out")
+        telegram = counted([*what, "--posts", str(few), str(many)], Path(tmp) / "telegram.out")
+    server = "bare aiohttp" if bare else "the helpline, sqlite"
+    for name, total in (("SMS", sms), ("Telegram", telegram)):
+        each = (total - base) / (many - few)
+        extra = many - few
+        print(f"instructions a {name} webhook request: {each:,.0f} ({extra} requests; {server})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, nargs=2, default=[10, 40], metavar=("FEW", "MANY"))
+    parser.add_argument("--webhooks", action="store_true", help="count webhook requests")
+    parser.add_argument("--bare", action="store_true", help="with --webhooks: the bare handler")
+    parser.add_argument("--requests", type=int, nargs=2, default=[20, 80], metavar=("FEW", "MANY"))
     parser.add_argument("--work", type=int, help=argparse.SUPPRESS)  # the run callgrind counts
+    parser.add_argument("--posts", type=int, nargs=2, help=argparse.SUPPRESS)  # sms, telegram
     args = parser.parse_args()
     if args.work is not None:
         asyncio.run(work(args.work))
         return
+    if args.posts is not None:
+        asyncio.run(webhooks(*args.posts, bare=args.bare))
+        return
+    if args.webhooks:
+        count_webhooks(*args.requests, bare=args.bare)
+        return
     few, many = args.rounds
     with tempfile.TemporaryDirectory() as tmp:
-        low = counted(few, Path(tmp) / "few.out")
-        high = counted(many, Path(tmp) / "many.out")
+        low = counted(["--work", str(few)], Path(tmp) / "few.out")
+        high = counted(["--work", str(many)], Path(tmp) / "many.out")
     messages = (many - few) * TOGETHER
     print(f"instructions a message: {(high - low) / messages:,.0f} ({messages} messages; sqlite)")
 

@@ -345,7 +345,7 @@ class TimedTelegram(FakeTelegram):
 # -- the servers ---------------------------------------------------------------------------------
 
 
-def bare_main(port: int, twilio_url: str | None = None, telegram_url: str | None = None) -> None:
+def bare_app(twilio_url: str | None = None, telegram_url: str | None = None) -> web.Application:
     """The bare aiohttp handler: the helpline's routes, reading the body, answering at once.
 
     Given the fakes' URLs it also sends one reply a message, as plainly as aiohttp can (a form
@@ -399,8 +399,13 @@ def bare_main(port: int, twilio_url: str | None = None, telegram_url: str | None
     app.router.add_post(SMS_PATH, sms)
     app.router.add_post(WEBHOOK_PATH, telegram)
     app.cleanup_ctx.append(client)
+    return app
+
+
+def bare_main(port: int, twilio_url: str | None = None, telegram_url: str | None = None) -> None:
+    """Serve bare_app on `port` until stopped."""
     web.run_app(
-        app,
+        bare_app(twilio_url, telegram_url),
         host="127.0.0.1",
         port=port,
         access_log=None,

@@ -7,7 +7,7 @@ import contextlib
 import gc
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -282,15 +282,22 @@ async def metrics(request: web.Request) -> web.Response:
     return await prom.render(request.app[DB])
 
 
-async def _counted(app: web.Application, inbound: Inbound) -> Any:
-    """Hand a message to the pipeline and count it by channel and outcome."""
-    try:
-        handled = await app[PIPELINE].receive(inbound)
-    except Exception:
-        prom.count_inbound(inbound.channel, "error")
-        raise
-    prom.count_inbound(inbound.channel, getattr(handled, "status", "processed"))
-    return handled
+def counted_receive(app: web.Application) -> Callable[[Inbound], Awaitable[Any]]:
+    """What channels hand messages to: the pipeline, each message counted by outcome."""
+
+    # The channel's handler awaits this one coroutine, which awaits the pipeline: no layer
+    # between them that only passes the message on. Never refused for its sender: the
+    # pipeline keeps the message and limits the replies.
+    async def receive(inbound: Inbound) -> Any:
+        try:
+            handled = await app[PIPELINE].receive(inbound)
+        except Exception:
+            prom.count_inbound(inbound.channel, "error")
+            raise
+        prom.count_inbound(inbound.channel, getattr(handled, "status", "processed"))
+        return handled
+
+    return receive
 
 
 async def index(request: web.Request) -> web.Response:
@@ -301,9 +308,7 @@ async def index(request: web.Request) -> web.Response:
 def build_channels(app: web.Application, settings: Settings) -> dict[str, Any]:
     """The channels this configuration turns on; a channel without credentials is off."""
 
-    async def receive(inbound: Inbound) -> Any:
-        # Never refused for its sender: the pipeline keeps it and limits the replies.
-        return await _counted(app, inbound)
+    receive = counted_receive(app)
 
     async def on_status(update: StatusUpdate) -> None:
         await app[PIPELINE].record_status(update)
@@ -361,16 +366,13 @@ def build_channels(app: web.Application, settings: Settings) -> dict[str, Any]:
 def build_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> web.Application:
     """The helpline's web application; nothing starts until the app runs."""
     app = web.Application(client_max_size=64 * 1024)
-    setup_security(app, settings)  # headers, CSP, cookies, per-address limits, timeouts
-    app.middlewares.append(prom.webhook_timer)
+    # Headers, CSP, cookies, per-address limits, timeouts, and the webhooks' timing.
+    setup_security(app, settings, observe=prom.time_webhook)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[STARTUP] = StartupWatch(None)
     app[HUB] = Hub()
     app.cleanup_ctx.append(_runtime)
-
-    async def receive(inbound: Inbound) -> None:
-        await _counted(app, inbound)
 
     app[CHANNELS] = build_channels(app, settings)
     app.router.add_get("/", index)
@@ -386,6 +388,6 @@ def build_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> 
         return {"urn": demo[0].simulator_urn or "", "name": demo[0].name}
 
     if settings.simulator:  # off: /simulator and its socket do not exist (404)
-        setup_simulator(app, hub=app[HUB], receive=receive, demo_phone=demo_phone)
+        setup_simulator(app, hub=app[HUB], receive=counted_receive(app), demo_phone=demo_phone)
     setup_admin(app)  # /admin: after the runtime's start-up, which the sub-app's builds on
     return app

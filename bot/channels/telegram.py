@@ -458,6 +458,9 @@ class TelegramChannel:
         self._offset: int | None = None  # next update_id to fetch when polling
         self._failures: dict[int, int] = {}  # update_id -> failed handling attempts
         self._declined: OrderedDict[int, None] = OrderedDict()
+        # The webhook's secret token as compare_digest takes it, encoded once, not per request.
+        secret = settings.telegram_webhook_secret
+        self._secret = secret.encode() if secret else None
 
     @property
     def webhook_url(self) -> str:
@@ -556,9 +559,9 @@ class TelegramChannel:
 
     async def handle_webhook(self, request: web.Request) -> web.Response:
         """POST /webhooks/telegram: check the secret, translate, hand over, answer 200."""
-        secret = self.settings.telegram_webhook_secret
+        secret = self._secret
         given = request.headers.get(SECRET_HEADER)
-        if not secret or given is None or not hmac.compare_digest(given.encode(), secret.encode()):
+        if secret is None or given is None or not hmac.compare_digest(given.encode(), secret):
             log.warning("telegram webhook: wrong or missing secret token")
             return web.Response(status=403, text="forbidden")
         body = await _read_limited(request, MAX_BODY)

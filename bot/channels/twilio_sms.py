@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote_plus
 
 import aiohttp
@@ -26,7 +26,7 @@ from twilio.request_validator import RequestValidator
 from bot.channels import sms_encoding
 from bot.channels.base import Recall, Throttled, too_many_response
 from bot.config import Settings
-from bot.messages import Inbound, Outbound, SendResult, StatusUpdate, Urn
+from bot.messages import Inbound, Outbound, SendResult, StatusUpdate, normalise_phone
 
 log = logging.getLogger(__name__)
 
@@ -304,28 +304,42 @@ class TwilioSmsChannel:
         if not signature or self._validator is None:
             return None
         form = await request.post()
+        # One copy of the form (a repeated name keeps its first value here); whether names
+        # repeat is then one comparison. Twilio's own forms never repeat a name.
+        fields = dict(form)
+        unique = len(fields) == len(form)
         # Twilio signs the URL it called: the public one, never what we see behind a proxy.
         # Its signature of the URL as configured first (_signed): one HMAC on a prepared base
         # where validate() always computes two (with and without a port) and parses the URL
         # three times. validate() still decides for any other way of writing it.
-        if not self._signed(request.raw_path, form, signature.encode()):
+        if not self._signed(request.raw_path, fields if unique else form, signature.encode()):
             url = self.settings.public_url + request.raw_path
             # The documented webhook URL ends in CONNECTION_OVERRIDES (a fragment, never sent
             # to us); whether Twilio signs the URL with it or without it, both are ours.
             urls = (url, f"{url}#{CONNECTION_OVERRIDES}")
+            # The multidict: the SDK reads every value of a repeated name.
             if not any(self._validator.validate(u, form, signature) for u in urls):
                 return None
+        if unique and request.content_type == FORM_TYPE["Content-Type"]:
+            # A urlencoded form holds text only (a multipart one may hold files).
+            return cast(dict[str, str], fields)
+        # A repeated name keeps its last value, as before; file parts are left out.
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
-    def _signed(self, path: str, form: MultiMapping[Any], given: bytes) -> bool:
+    def _signed(self, path: str, form: MultiMapping[Any] | dict[str, Any], given: bytes) -> bool:
         """Whether `given` is Twilio's signature of our public URL plus `path` and the form, as
         RequestValidator.compute_signature writes it (fields sorted, each name then each of its
-        distinct values, sorted); False leaves the decision to the SDK below."""
+        distinct values, sorted); False leaves the decision to the SDK below. A dict is a form
+        whose names are known to be unique."""
         if self._signed_base is None:
             return False
         try:
-            # Pairs sorted by name then value, repeats once: the SDK's order, in one pass.
-            joined = "".join([name + value for name, value in sorted(set(form.items()))])
+            if isinstance(form, dict):
+                # One value a name: sorted by name is the SDK's order (values never compared).
+                joined = "".join([name + value for name, value in sorted(form.items())])
+            else:
+                # Pairs sorted by name then value, repeats once: the SDK's order, in one pass.
+                joined = "".join([name + value for name, value in sorted(set(form.items()))])
         except TypeError:
             return False  # a file part (unhashable, or not text): the SDK's way, as before
         # The documented URL ends in CONNECTION_OVERRIDES; signed with it or without, both ours.
@@ -355,11 +369,13 @@ class TwilioSmsChannel:
 
     async def take(self, form: Mapping[str, str], sid: str) -> web.Response:
         """A verified inbound message from one of this channel's senders: hand it over."""
-        sender = Urn.phone(form.get("From", "").removeprefix(self.address_prefix), self.scheme)
-        if not sid or sender is None:
+        number = normalise_phone(form.get("From", "").removeprefix(self.address_prefix))
+        if not sid or number is None:
             log.warning("twilio %s webhook %s: no MessageSid or unusable From", self.name, sid)
             return web.Response(status=400, text="bad request")
-        urn = str(sender)
+        # The URN straight from the E.164 number (what Urn.phone holds and str() writes),
+        # without an Urn to build and write out again.
+        urn = f"{self.scheme}:{number}"
         change = opt_out_change(form) if self.opt_out_words else None
         try:
             if change is not None:

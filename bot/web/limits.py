@@ -80,13 +80,6 @@ class RateLimiter:
             return None
         return (1.0 - bucket.tokens) / self.rate
 
-    def peek(self, key: str) -> float | None:
-        """Like hit, without counting: None when a request would be allowed now."""
-        if not self.enabled:
-            return None
-        bucket = self._refill(key)
-        return None if bucket.tokens >= 1.0 else (1.0 - bucket.tokens) / self.rate
-
     def check(self, key: str) -> None:
         """Count one request; raise Throttled when the key is over its limit."""
         wait = self.hit(key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -47,50 +48,56 @@ STATIC_MARK = "/static/"  # static files may be cached; pages and API answers ma
 
 IP_LIMITER = web.AppKey("ip_limiter", RateLimiter)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Observe = Callable[[web.Request, float], None]  # a webhook request and its seconds
 
 
-def _limited(path: str) -> bool:
-    return path.startswith(LIMITED_PREFIXES)
+def make_middleware(
+    settings: Settings, limiter: RateLimiter, observe: Observe | None = None
+) -> Middleware:
+    """On LIMITED_PREFIXES: a per-address limit, body size and read deadline, overall deadline;
+    webhooks' times go to `observe` (the /metrics histogram)."""
 
-
-def make_middleware(settings: Settings, limiter: RateLimiter) -> Middleware:
-    """On LIMITED_PREFIXES: a per-address limit, body size and read deadline, overall deadline."""
+    def refused(request: web.Request) -> float | None:
+        """Count a refused webhook against its address; seconds to wait when over the limit."""
+        # Only here is the address looked up: an accepted webhook never needs it.
+        return limiter.hit(client_address(request, settings.trusted_proxies))
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not _limited(request.path):
+        """The limits of LIMITED_PREFIXES; on webhooks, the timing and the refusals' limit."""
+        path = request.path
+        if not path.startswith(LIMITED_PREFIXES):
             return await handler(request)
-        address = client_address(request, settings.trusted_proxies)
-        if request.path.startswith(WEBHOOK_PREFIX):
-            return await _webhook(request, handler, address)
-        wait = limiter.hit(address)
-        if wait is not None:
-            log.warning("rate limit: too many requests from one address to %s", request.path)
-            return too_many(wait)
-        return await _guarded(request, handler)
-
-    async def _webhook(request: web.Request, handler: Handler, address: str) -> web.StreamResponse:
-        """Webhooks: the signature decides first, the per-address limit only after it.
-
-        Behind a proxy every request may come from one address, Twilio's among forgeries: a
-        request the handler accepts (its signature or secret checked first) always passes.
-        Only refusals count, and an address over its limit gets 429 for them instead of the
-        refusal. Forgeries cost a body read and an HMAC, no more (the handler stores nothing).
-        """
-        over = limiter.peek(address)
+        if not path.startswith(WEBHOOK_PREFIX):
+            wait = limiter.hit(client_address(request, settings.trusted_proxies))
+            if wait is not None:
+                log.warning("rate limit: too many requests from one address to %s", path)
+                return too_many(wait)
+            return await _guarded(request, handler)
+        # Webhooks: the signature decides first, the per-address limit only after it. Behind a
+        # proxy every request may come from one address, Twilio's among forgeries: a request
+        # the handler accepts (its signature or secret checked first) always passes. Only
+        # refusals count, each taking a token when it is answered; one with no token left is
+        # answered 429 instead (of two concurrent refusals with one token left, one gets 429).
+        # Forgeries cost a body read and an HMAC, no more (the handler stores nothing). Timed
+        # here, not by a middleware of its own: one frame less on every webhook request.
+        started = time.perf_counter()
         try:
             response = await _guarded(request, handler)
         except web.HTTPException as exc:  # raised, not returned (an unknown path: 404)
             if exc.status in REFUSALS:
-                limiter.hit(address)
-                if over is not None:
-                    return too_many(over)
+                wait = refused(request)
+                if wait is not None:
+                    return too_many(wait)
             raise
+        finally:
+            if observe is not None:
+                observe(request, time.perf_counter() - started)
         if response.status in REFUSALS:
-            limiter.hit(address)
-            if over is not None:
+            wait = refused(request)
+            if wait is not None:
                 log.warning("rate limit: too many refused requests from one address to webhooks")
-                return too_many(over)
+                return too_many(wait)
         return response
 
     async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -151,8 +158,7 @@ def make_header_hook(
 
     async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
         headers = response.headers
-        for name, value in HEADERS.items():
-            headers[name] = value  # ours win: aiohttp sets Server itself, handlers add others
+        headers.update(HEADERS)  # ours win: aiohttp sets Server itself, handlers add others
         headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
         if STATIC_MARK not in request.path:
             headers.setdefault("Cache-Control", "no-store")
@@ -168,10 +174,13 @@ def make_header_hook(
     return on_prepare
 
 
-def setup_security(app: web.Application, settings: Settings) -> RateLimiter:
-    """Install the guard middleware and the header hook; returns the per-address limiter."""
+def setup_security(
+    app: web.Application, settings: Settings, *, observe: Observe | None = None
+) -> RateLimiter:
+    """Install the guard middleware (timing webhooks for `observe`) and the header hook;
+    returns the per-address limiter."""
     limiter = RateLimiter(settings.rate_per_ip)
     app[IP_LIMITER] = limiter
-    app.middlewares.append(make_middleware(settings, limiter))
+    app.middlewares.append(make_middleware(settings, limiter, observe))
     app.on_response_prepare.append(make_header_hook(settings))
     return limiter

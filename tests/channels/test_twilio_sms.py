@@ -780,6 +780,41 @@ async def test_prepared_signature_is_the_sdks(h: Harness, pairs: list[tuple[str,
         assert not h.channel._signed(path, form, signature.encode())
 
 
+UNIQUE_FORMS = [c for c in ODD_FORMS if c[0] != "repeated-names"]
+
+
+@pytest.mark.parametrize("pairs", [c[1] for c in UNIQUE_FORMS], ids=[c[0] for c in UNIQUE_FORMS])
+async def test_prepared_signature_of_unique_names_is_the_sdks(
+    h: Harness, pairs: list[tuple[str, str]]
+) -> None:
+    """A form whose names are unique, handed over as a dict (its string built sorted by name
+    alone), is accepted exactly when the SDK's signature of the same multidict matches."""
+    form = dict(pairs)
+    multi = MultiDictProxy(MultiDict(pairs))
+    path = SMS_PATH + "?x=1"
+    sdk = RequestValidator(tp.AUTH_TOKEN)
+    for url in (PUBLIC + path, f"{PUBLIC}{path}#{CONNECTION_OVERRIDES}"):
+        assert h.channel._signed(path, form, sdk.compute_signature(url, multi).encode())
+    wrong = [
+        sdk.compute_signature(PUBLIC + SMS_PATH + "?x=2", multi),
+        RequestValidator("0" * 32).compute_signature(PUBLIC + path, multi),
+        "",
+    ]
+    for signature in wrong:
+        assert not h.channel._signed(path, form, signature.encode())
+
+
+async def test_a_repeated_name_hands_over_its_last_value(h: Harness) -> None:
+    """A signed form that repeats a name is read as before the one-copy form: the last value."""
+    pairs = [*tp.inbound_sms(PHONE, "first").items(), ("Body", "second")]
+    signature = RequestValidator(tp.AUTH_TOKEN).compute_signature(
+        PUBLIC + SMS_PATH, MultiDict(pairs)
+    )
+    async with h.client.post(SMS_PATH, data=pairs, headers={"X-Twilio-Signature": signature}) as r:
+        assert r.status == 200
+    assert [m.text for m in h.rec.inbound] == ["second"]
+
+
 async def test_a_form_with_repeated_fields_is_verified_as_signed(h: Harness) -> None:
     """Through the webhook: a signed form whose fields repeat is ours; one changed is not."""
     pairs = [*tp.inbound_sms(PHONE, "po").items(), ("MediaUrl0", "b"), ("MediaUrl0", "a")]
