@@ -319,3 +319,54 @@ def test_a_copy_has_every_field_and_nothing_more():
     assert twin == rich()
     assert type(twin) is Session
     assert type(twin.frames[0]) is Frame
+
+
+ALONE: dict[str, Any] = {
+    "frames": [Frame("f", "1", "n", "enter", "r")],
+    "language": "sq",
+    "status": "waiting",
+    "ended_reason": "why",
+    "results": {"a": 1},
+    "fields": {"b": 2},
+    "pins": {"c": "3"},
+    "scores": {"d": 4},
+    "flags": ["e"],
+    "risk": {"level": "high"},
+    "urgent": True,
+    "case_open": True,
+    "case_info": {"f": 5},
+    "consent": {"g": True},
+    "misses": 6,
+    "wait_seq": 7,
+    "started_at": "s",
+    "updated_at": "u",
+    "expires_at": "x",
+    "timeout_at": "t",
+}
+
+
+@pytest.mark.parametrize("name", [f.name for f in fields(Session)])
+def test_each_field_alone_keeps_its_place(name: str):
+    """copy and from_dict pass the fields by position: one set alone must stay where it is."""
+    session = Session(**{name: ALONE[name]})
+    assert session != Session()
+    assert session.copy() == session
+    data = session.to_dict()
+    assert data == {**Session().to_dict(), name: asdict(session)[name]}
+    assert Session.from_dict(json.loads(ENCODE(data))) == session
+
+
+def test_alone_covers_every_field():
+    assert list(ALONE) == [f.name for f in fields(Session)]
+
+
+def test_what_is_not_json_is_still_copied_deep():
+    """A tuple holding a list (not JSON, but a flow's action might leave one): its list too."""
+    session = rich()
+    session.results["held"] = (1, [2])
+    twin = session.copy()
+    twin.results["held"][1].append(3)
+    data = session.to_dict()
+    data["results"]["held"][1].append(4)
+    assert session.results["held"] == (1, [2])
+    assert twin.results["held"] == (1, [2, 3])
