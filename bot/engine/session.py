@@ -59,22 +59,17 @@ class Session:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data, as dataclasses.asdict gives it (written on every message)."""
+        frames = [
+            {"flow": f.flow, "version": f.version, "node": f.node, "mode": f.mode, "route": f.route}
+            for f in self.frames
+        ]
         # Spelled out in the fields' order (the stored text's; tests pin it byte for byte).
         # Each container is copied in one C call: pins, scores, flags and consent hold atoms by
         # their types, the others are checked (_copied). Under callgrind this costs fewer
         # instructions than a display over __dict__ (a class without slots), which executes
         # fewer bytecodes but made every attribute read of a session slower.
         return {
-            "frames": [
-                {
-                    "flow": f.flow,
-                    "version": f.version,
-                    "node": f.node,
-                    "mode": f.mode,
-                    "route": f.route,
-                }
-                for f in self.frames
-            ],
+            "frames": frames,
             "language": self.language,
             "status": self.status,
             "ended_reason": self.ended_reason,
@@ -171,7 +166,8 @@ def _frame(data: dict[str, Any]) -> Frame:
 
 def _copied(value: dict[str, Any]) -> dict[str, Any]:
     """A deep copy of a dict of plain values, as dataclasses.asdict makes one."""
-    # Nearly always atoms only (checked in C, no loop in Python): then a C copy is deep.
+    # Nearly always atoms only (checked in C, no loop in Python): then a C copy is deep. Keys
+    # are taken as they are (hashable; strings in a session, where asdict made equal copies).
     if _ATOM_TYPES.issuperset(map(type, value.values())):
         return value.copy()
     return {k: v if type(v) in _ATOMS else _plain(v) for k, v in value.items()}
