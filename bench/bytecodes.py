@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import tempfile
 from collections import Counter
@@ -76,6 +77,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--top", type=int, default=60)
     args = parser.parse_args()
+    if "PYTHONHASHSEED" not in os.environ:
+        # As bench/instructions.py: sets of strings iterate in the hash seed's order, and the
+        # understanding layer loops over them (the same code counted 20,536 and 20,526).
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, __file__, *sys.argv[1:]])  # noqa: S606 - itself
     counts: Counter[CodeType] = Counter()
     asyncio.run(work(args.rounds, counts))
     messages = args.rounds * TOGETHER
