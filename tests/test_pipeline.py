@@ -337,12 +337,8 @@ async def test_last_seen_is_her_messages_time_on_every_path_as_before(harness, d
     assert await _last_seen(db) == harness.clock().replace(tzinfo=None)
 
 
-async def test_a_coordinators_last_seen_changes_only_after_their_command_as_before(harness, db):
-    """A coordinator's own last-seen time (WhatsApp's window for what goes to them) is read
-    while their command is handled: the look-up leaves it, the touch at the end sets it."""
-    urn = "tel:+355692220001"
-    assert await harness.say("hello", urn, channel="sms")
-    before = await _last_seen(db, urn)
+async def _make_coordinator(harness, db) -> None:
+    """Arta, Tirana's coordinator, at +355692220001 (the address the two tests below use)."""
     async with db.uow() as uow:
         await uow.coordinators.add(
             name="Arta",
@@ -354,6 +350,15 @@ async def test_a_coordinators_last_seen_changes_only_after_their_command_as_befo
             now=harness.clock(),
         )
         await uow.commit()
+
+
+async def test_a_coordinators_last_seen_changes_only_after_their_command_as_before(harness, db):
+    """A coordinator's own last-seen time (WhatsApp's window for what goes to them) is read
+    while their command is handled: the look-up leaves it, the touch at the end sets it."""
+    urn = "tel:+355692220001"
+    assert await harness.say("hello", urn, channel="sms")
+    before = await _last_seen(db, urn)
+    await _make_coordinator(harness, db)
     harness.clock.advance(timedelta(hours=30))
     read: list[object] = []
     desk = harness.pipeline.referral
@@ -376,17 +381,7 @@ async def test_someone_who_wrote_before_becoming_a_coordinator_reaches_the_desk(
     """Known as a person first: once a coordinator, what she writes is a command."""
     urn = "tel:+355692220001"
     assert await harness.say("hello", urn, channel="sms")  # the bot answers a person
-    async with db.uow() as uow:
-        await uow.coordinators.add(
-            name="Arta",
-            municipality="tirane",
-            phone="+355692220001",
-            telegram_chat_id=None,
-            language="en",
-            role="coordinator",
-            now=harness.clock(),
-        )
-        await uow.commit()
+    await _make_coordinator(harness, db)
     with statements_seen(db) as seen:
         replies = await harness.say("help", urn, channel="sms")
     assert replies and replies[0].startswith("Commands:")  # the desk's help, not the flows
