@@ -26,7 +26,7 @@ from twilio.request_validator import RequestValidator
 from bot.channels import sms_encoding
 from bot.channels.base import Recall, Throttled, too_many_response
 from bot.config import Settings
-from bot.messages import Inbound, Outbound, SendResult, StatusUpdate, normalise_phone
+from bot.messages import Inbound, Outbound, SendResult, StatusUpdate, Urn
 
 log = logging.getLogger(__name__)
 
@@ -369,13 +369,11 @@ class TwilioSmsChannel:
 
     async def take(self, form: Mapping[str, str], sid: str) -> web.Response:
         """A verified inbound message from one of this channel's senders: hand it over."""
-        number = normalise_phone(form.get("From", "").removeprefix(self.address_prefix))
-        if not sid or number is None:
+        sender = Urn.phone(form.get("From", "").removeprefix(self.address_prefix), self.scheme)
+        if not sid or sender is None:
             log.warning("twilio %s webhook %s: no MessageSid or unusable From", self.name, sid)
             return web.Response(status=400, text="bad request")
-        # The URN straight from the E.164 number (what Urn.phone holds and str() writes),
-        # without an Urn to build and write out again.
-        urn = f"{self.scheme}:{number}"
+        urn = str(sender)
         change = opt_out_change(form) if self.opt_out_words else None
         try:
             if change is not None:
