@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-# Values dataclasses.asdict would pass through copy.deepcopy, which returns them as they are.
-# Python 3.11's asdict calls deepcopy for each (3.12 skips it for these types): taken as they
-# are here, the same result without a Python call a value.
-_ATOMS = frozenset({str, int, float, bool, type(None), bytes, complex})
-
-
-def _plain(value: Any) -> Any:
-    """`value` as dataclasses.asdict converts it (3.11's _asdict_inner, atoms taken as are)."""
-    kind = type(value)
-    if kind in _ATOMS:
-        return value
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
-        return kind(*[_plain(v) for v in value])
-    if isinstance(value, (list, tuple)):
-        return kind(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return kind((_plain(k), _plain(v)) for k, v in value.items())
-    return copy.deepcopy(value)
+from bot.engine.plain import plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +18,7 @@ class Event:
         """The event as plain data, with its type."""
         data: dict[str, Any] = {"type": self.type}
         for f in fields(self):
-            data[f.name] = _plain(getattr(self, f.name))
+            data[f.name] = plain(getattr(self, f.name))
         return data
 
 

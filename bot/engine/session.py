@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
+
+from bot.engine.plain import copied
 
 
 @dataclass(slots=True)
@@ -65,7 +66,7 @@ class Session:
         ]
         # Spelled out in the fields' order (the stored text's; tests pin it byte for byte).
         # Each container is copied in one C call: pins, scores, flags and consent hold atoms by
-        # their types, the others are checked (_copied). Under callgrind this costs fewer
+        # their types, the others are checked (plain.copied). Under callgrind this costs fewer
         # instructions than a display over __dict__ (a class without slots), which executes
         # fewer bytecodes but made every attribute read of a session slower.
         return {
@@ -73,15 +74,15 @@ class Session:
             "language": self.language,
             "status": self.status,
             "ended_reason": self.ended_reason,
-            "results": _copied(self.results),
-            "fields": _copied(self.fields),
+            "results": copied(self.results),
+            "fields": copied(self.fields),
             "pins": self.pins.copy(),
             "scores": self.scores.copy(),
             "flags": self.flags.copy(),
-            "risk": None if self.risk is None else _copied(self.risk),
+            "risk": None if self.risk is None else copied(self.risk),
             "urgent": self.urgent,
             "case_open": self.case_open,
-            "case_info": _copied(self.case_info),
+            "case_info": copied(self.case_info),
             "consent": self.consent.copy(),
             "misses": self.misses,
             "wait_seq": self.wait_seq,
@@ -99,15 +100,15 @@ class Session:
             self.language,
             self.status,
             self.ended_reason,
-            _copied(self.results),
-            _copied(self.fields),
+            copied(self.results),
+            copied(self.fields),
             self.pins.copy(),
             self.scores.copy(),
             self.flags.copy(),
-            None if self.risk is None else _copied(self.risk),
+            None if self.risk is None else copied(self.risk),
             self.urgent,
             self.case_open,
-            _copied(self.case_info),
+            copied(self.case_info),
             self.consent.copy(),
             self.misses,
             self.wait_seq,
@@ -153,8 +154,6 @@ class Session:
 
 _SESSION_FIELDS = frozenset(f.name for f in fields(Session))
 _FRAME_FIELDS = frozenset(f.name for f in fields(Frame))
-_ATOMS = (str, int, float, bool, type(None))
-_ATOM_TYPES = frozenset(_ATOMS)
 
 
 def _frame(data: dict[str, Any]) -> Frame:
@@ -162,27 +161,3 @@ def _frame(data: dict[str, Any]) -> Frame:
     if data.keys() == _FRAME_FIELDS:
         return Frame(data["flow"], data["version"], data["node"], data["mode"], data["route"])
     return Frame(**data)  # an older frame (mode and route missing): the defaults
-
-
-def _copied(value: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of a dict of plain values, as dataclasses.asdict makes one."""
-    # Nearly always atoms only (checked in C, no loop in Python): then a C copy is deep. Keys
-    # are taken as they are (hashable; strings in a session, where asdict made equal copies).
-    if _ATOM_TYPES.issuperset(map(type, value.values())):
-        return value.copy()
-    return {k: v if type(v) in _ATOMS else _plain(v) for k, v in value.items()}
-
-
-def _plain(value: Any) -> Any:
-    """A copy of a plain value as dataclasses.asdict copies it: containers rebuilt, the rest
-    deep-copied."""
-    kind = type(value)
-    if kind in _ATOMS:
-        return value
-    if kind is dict:
-        return _copied(value)
-    if kind is list:
-        if _ATOM_TYPES.issuperset(map(type, value)):
-            return value.copy()
-        return [v if type(v) in _ATOMS else _plain(v) for v in value]
-    return copy.deepcopy(value)  # tuples, dates...: rare in a session, copied the slow way
