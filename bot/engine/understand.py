@@ -8,7 +8,7 @@ by the caller as a function (bot/language.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import partial
@@ -273,6 +273,51 @@ def _vocabulary_of(lexicon: Lexicon) -> tuple[frozenset[str], frozenset[str], fr
     return frozenset(words), verbs, frozenset(kinds["prefix"])
 
 
+@dataclass(frozen=True, slots=True)
+class _Glued:
+    """_vocabulary as _unglue asks it, in sets: a piece is known (danger) when it is a word, a
+    stem with an ending (a member of `forms`), or starts with a prefix of three letters or
+    more; the set look-ups replace a Python loop over the piece's lengths (~20 bytecodes a
+    length, the pieces of every long word of a short message)."""
+
+    words: frozenset[str]
+    known_forms: frozenset[str]  # a stem+ of three letters or more with each of the ENDINGS
+    known_prefixes: frozenset[str]  # a stem* of three letters or more
+    verbs: frozenset[str]
+    danger_forms: frozenset[str]
+    danger_prefixes: frozenset[str]
+    glue: frozenset[str]
+    clitics: frozenset[str]
+
+
+def _glued(lexicon: Lexicon) -> _Glued:
+    """The lexicon's _Glued, once."""
+
+    def build() -> _Glued:
+        words, verbs, prefixes = _vocabulary(lexicon)
+
+        def forms(stems: Iterable[str]) -> frozenset[str]:
+            return frozenset(s + e for s in stems if len(s) >= 3 for e in ENDINGS)
+
+        return _Glued(
+            words,
+            forms(w[:-1] for w in words if w.endswith("+")),
+            frozenset(w[:-1] for w in words if w.endswith("*") and len(w) > 3),
+            verbs,
+            forms(v[:-1] for v in verbs if v.endswith("\0")),
+            frozenset(p for p in prefixes if len(p) >= 3),
+            _single_words(lexicon, GLUED),
+            _single_words(lexicon, CLITIC),
+        )
+
+    return derived(lexicon, "glued", build)
+
+
+def _heads(piece: str) -> Iterator[str]:
+    """The piece's first 3, 4… letters up to the whole piece (in C: slices mapped)."""
+    return map(piece.__getitem__, map(slice, range(3, len(piece) + 1)))
+
+
 def _unglue(word: str, lexicon: Lexicon) -> list[str]:
     """A word the lexicon does not know, as words it knows run into a clitic or particle and
     the verb after it: "pomvret" is "po m vret", "burimereh" (burrimerreh) "buri me reh"; any
@@ -282,20 +327,22 @@ def _unglue(word: str, lexicon: Lexicon) -> list[str]:
     or more."""
     if len(word) < 5 or word.isdigit():
         return [word]
-    words, verbs, prefixes = _vocabulary(lexicon)
-    if word in words:
+    vocabulary = _glued(lexicon)
+    if word in vocabulary.words:
         return [word]
 
     def danger(piece: str) -> bool:  # a word of danger, or one of its stems with an ending
-        return piece in verbs or any(
-            piece[:k] in prefixes or (piece[:k] + "\0" in verbs and piece[k:] in ENDINGS)
-            for k in range(3, len(piece) + 1)
+        return (
+            piece in vocabulary.verbs
+            or piece in vocabulary.danger_forms
+            or not vocabulary.danger_prefixes.isdisjoint(_heads(piece))
         )
 
     def known(piece: str) -> bool:  # a word of the lexicon, or a stem of it with an ending
-        return piece in words or any(
-            piece[:k] + "*" in words or (piece[:k] + "+" in words and piece[k:] in ENDINGS)
-            for k in range(3, len(piece) + 1)
+        return (
+            piece in vocabulary.words
+            or piece in vocabulary.known_forms
+            or not vocabulary.known_prefixes.isdisjoint(_heads(piece))
         )
 
     def split(rest: str, pieces: int, after: str) -> list[str] | None:
@@ -314,8 +361,7 @@ def _unglue(word: str, lexicon: Lexicon) -> list[str]:
 
     if known(word):
         return [word]
-    glue = _single_words(lexicon, GLUED)
-    clitics = _single_words(lexicon, CLITIC)
+    glue, clitics = vocabulary.glue, vocabulary.clitics
     return split(word, 3, "") or [word]
 
 
