@@ -92,44 +92,55 @@ class _Filed:
     keywords in order; each phrase keyword's (language, patterns); and all the patterns of
     each mode together, to see at once that a message can start none of them."""
 
+    keywords: KeywordSet
     wholes: tuple[tuple[Keyword, str | None, u.Filed], ...]
     phrases: tuple[tuple[Keyword, tuple[tuple[str | None, u.Filed], ...]], ...]
     whole: u.Filed
     phrase: u.Filed
 
 
+# The keyword set filed last: one set reads every message (u.derived's look-up cost ~40
+# bytecodes a message; this one ~10).
+_LAST: list[_Filed] = []
+
+
 def _filed(keywords: KeywordSet) -> _Filed:
     """The keyword set's _Filed, made once per keyword set."""
+    if _LAST and _LAST[0].keywords is keywords:
+        return _LAST[0]
+    filed = u.derived(keywords, "keywords filed", lambda: _file(keywords))
+    _LAST[:] = [filed]
+    return filed
 
-    def build() -> _Filed:
-        lexicon = keywords.lexicon
-        by_mode: dict[str, list[Keyword]] = {"whole": [], "phrase": []}
-        for keyword in keywords.keywords:
-            if keyword.mode in by_mode:
-                by_mode[keyword.mode].append(keyword)
-        wholes = tuple(
-            (keyword, language or None, u.file_patterns(patterns, lexicon))
-            for keyword in by_mode["whole"]
-            for language, patterns in keyword.phrases.items()
+
+def _file(keywords: KeywordSet) -> _Filed:
+    """The keyword set's patterns filed."""
+    lexicon = keywords.lexicon
+    by_mode: dict[str, list[Keyword]] = {"whole": [], "phrase": []}
+    for keyword in keywords.keywords:
+        if keyword.mode in by_mode:
+            by_mode[keyword.mode].append(keyword)
+    wholes = tuple(
+        (keyword, language or None, u.file_patterns(patterns, lexicon))
+        for keyword in by_mode["whole"]
+        for language, patterns in keyword.phrases.items()
+    )
+    phrases = tuple(
+        (
+            keyword,
+            tuple(
+                (language or None, u.file_patterns(patterns, lexicon))
+                for language, patterns in keyword.phrases.items()
+            ),
         )
-        phrases = tuple(
-            (
-                keyword,
-                tuple(
-                    (language or None, u.file_patterns(patterns, lexicon))
-                    for language, patterns in keyword.phrases.items()
-                ),
-            )
-            for keyword in by_mode["phrase"]
-        )
+        for keyword in by_mode["phrase"]
+    )
 
-        def together(mode: str) -> u.Filed:
-            patterns = tuple(p for k in by_mode[mode] for ps in k.phrases.values() for p in ps)
-            return u.file_patterns(patterns, lexicon)
+    def together(mode: str) -> u.Filed:
+        patterns = tuple(p for k in by_mode[mode] for ps in k.phrases.values() for p in ps)
+        return u.file_patterns(patterns, lexicon)
 
-        return _Filed(wholes, phrases, together("whole"), together("phrase"))
-
-    return u.derived(keywords, "keywords filed", build)
+    return _Filed(keywords, wholes, phrases, together("whole"), together("phrase"))
 
 
 def build(raw: list[dict[str, Any]], lexicon: Lexicon) -> KeywordSet:

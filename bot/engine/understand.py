@@ -536,12 +536,16 @@ def _by_next(patterns: list[Pattern]) -> tuple[list[Pattern], dict[str, list[Pat
 
 _INDEXES: dict[int, tuple[Lexicon, _Index]] = {}
 # The last index asked for: one lexicon reads nearly every message (tens of look-ups each).
-_LAST_INDEX: list[_Index] = []
+# It always holds one (at first an empty lexicon's, which no caller has), so the look-up
+# needs no test of its own.
+_LAST_INDEX: list[_Index] = [_Index(Lexicon())]
 
 
 def _index(lexicon: Lexicon) -> _Index:
-    if _LAST_INDEX and _LAST_INDEX[0].lexicon is lexicon:
-        return _LAST_INDEX[0]
+    """The lexicon's _Index, made once."""
+    index = _LAST_INDEX[0]
+    if index.lexicon is lexicon:
+        return index
     cached = _INDEXES.get(id(lexicon))
     if cached is not None and cached[0] is lexicon:
         index = cached[1]
@@ -635,22 +639,18 @@ def _longest(text: Text, patterns: Iterable[Pattern], i: int, lexicon: Lexicon) 
 def find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
     """Every place a concept's patterns match, the longest at each start."""
     cached = text._hits.get(concept)
-    if cached is None:
-        cached = text._hits[concept] = _find(text, concept, lexicon)
-    # A new list of the same hits (frozen: shared safely), not new hits: made anew each call
-    # they were ~14 bytecodes a hit.
-    return cached.copy()
-
-
-def _find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
-    """find's hits, looked for."""
+    if cached is not None:
+        # A new list of the same hits (frozen: shared safely), not new hits: made anew each
+        # call they were ~14 bytecodes a hit.
+        return cached.copy()
     found: list[Hit] = []
     index = _index(lexicon)
     keys = index.start_keys.get(concept)
     if keys is not None:
         words, prefixes = text._keys or text.start_keys()
         if words.isdisjoint(keys[0]) and prefixes.isdisjoint(keys[1]):
-            return found  # none of its patterns can start here
+            text._hits[concept] = found
+            return []  # none of its patterns can start here
     for i in range(len(text.words)):
         candidates = index.candidates(concept, text, i)
         if not candidates:
@@ -658,7 +658,8 @@ def _find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
         best = _longest(text, candidates, i, lexicon)
         if best > i:
             found.append(Hit(i, best))
-    return found
+    text._hits[concept] = found
+    return found.copy()
 
 
 class _Starts:
@@ -746,8 +747,10 @@ def find_patterns(text: Text, patterns: Sequence[Pattern], lexicon: Lexicon) -> 
 def find_starts(text: Text, starts: _Starts, lexicon: Lexicon) -> list[Hit]:
     """find_patterns of the patterns `starts` files."""
     out: list[Hit] = []
-    if not starts.may_start(text):
-        return out
+    if not starts.anywhere:  # as starts.may_start(text), without the call (5 a message)
+        words, prefixes = text._keys or text.start_keys()
+        if starts.words.isdisjoint(words) and starts.prefixes.isdisjoint(prefixes):
+            return out
     for i, word in enumerate(text.words):
         candidates = starts.candidates(word)
         if not candidates:
@@ -907,7 +910,7 @@ def read_danger(text: str, lexicon: Lexicon) -> bool:
 def read_number(text: Text, lexicon: Lexicon) -> int | None:
     """The number a message is, when it is only a number: 2, "nr 2", "dy", "e dyta", "2️⃣"."""
     fillers = find(text, FILLER, lexicon)
-    covered = [False] * len(text)
+    covered = [False] * len(text.words)
     for h in fillers:
         for j in range(h.start, h.end):
             covered[j] = True
@@ -919,6 +922,7 @@ def read_number(text: Text, lexicon: Lexicon) -> int | None:
     number = 0
     i = 0
     words = text.words
+    numbers = lexicon.numbers
     while i < len(words):
         if covered[i]:
             i += 1
@@ -931,10 +935,11 @@ def read_number(text: Text, lexicon: Lexicon) -> int | None:
             number, size = int(words[i]), 1
         else:
             for n in (3, 2, 1):
-                phrase = " ".join(words[i : i + n])
-                if i + n <= len(words) and phrase in lexicon.numbers:
-                    number, size = lexicon.numbers[phrase], n
-                    break
+                if i + n <= len(words):  # a phrase as long as the words left, or shorter
+                    phrase = " ".join(words[i : i + n])
+                    if phrase in numbers:
+                        number, size = numbers[phrase], n
+                        break
         if not size:
             return None
         i += size
