@@ -3,6 +3,9 @@
 The pinned hashes (understand_pinned.json) were made on the code before the layer was made
 faster (issue 19): a change for speed must leave every reading of every text the same. See
 tests/engine/understand_readings.py for the texts, the readings and how to find a difference.
+A change meant to read differently (the lexicon, the flows, the corpus, a reading) re-pins:
+`.venv/bin/python -m tests.engine.understand_readings --write`, its diff reviewed with --dump
+on the commit before and after.
 """
 
 from __future__ import annotations
@@ -40,4 +43,7 @@ def test_every_reading_of_every_text_is_the_pinned_one(
         if digest(readings.of(text)) != expected[n]
     ]
     # The first few that differ, with what they read now (compare with --dump on the old code).
-    assert not differ, f"{len(differ)} texts read differently, e.g. {differ[:3]}"
+    assert not differ, (
+        f"{len(differ)} texts read differently, e.g. {differ[:3]}; if meant, re-pin (see the"
+        " module's docstring)"
+    )
