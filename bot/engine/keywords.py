@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,22 +24,22 @@ class KeywordHit:
     language: str | None
 
 
-def _whole(text: u.Text, patterns: Sequence[Pattern], lexicon: Lexicon) -> bool:
-    """True when the patterns cover every word that is not filler, in the whole message or in
-    its last clause ("nuk dua me fol, dil")."""
+def _whole(text: u.Text, starts: u.Filed, lexicon: Lexicon) -> bool:
+    """True when the patterns `starts` files cover every word that is not filler, in the whole
+    message or in its last clause ("nuk dua me fol, dil")."""
     last = text.clauses[-1]
     if last != text.clauses[0]:
         start = text.clauses.index(last)
         tail = u.Text(text.words[start:], tuple(0 for _ in text.words[start:]))
-        if _whole(tail, patterns, lexicon):
+        if _whole(tail, starts, lexicon):
             return True
     # The keyword's own words first: most messages have none of them, and then the filler
     # around them needs no reading (8 keyword-languages a message: with analyse, 34-82 µs
     # a message of the bench became 19-44).
-    hits = u.find_patterns(text, patterns, lexicon)
+    hits = u.find_starts(text, starts, lexicon)
     if not hits:
         return False
-    covered = [False] * len(text)
+    covered = [False] * len(text.words)
     for concept in (u.FILLER, KEYWORD_FILLER):
         for h in u.find(text, concept, lexicon):
             covered[h.start : h.end] = [True] * (h.end - h.start)
@@ -67,21 +67,80 @@ def detect_all(text: str | u.Text, keywords: KeywordSet) -> list[KeywordHit]:
     t = text if isinstance(text, u.Text) else u.analyse(text, lexicon)
     if not t.words:
         return []
-    for keyword in keywords.keywords:
-        if keyword.mode != "whole" or len(t) > WHOLE_MAX:
-            continue
-        for language, patterns in keyword.phrases.items():
-            if _whole(t, patterns, lexicon):
-                return [KeywordHit(keyword, language or None)]
-    hits = []
-    for keyword in keywords.keywords:
-        if keyword.mode != "phrase":
-            continue
-        for language, patterns in keyword.phrases.items():
-            if any(u.said_now(t, h, lexicon) for h in u.find_patterns(t, patterns, lexicon)):
-                hits.append(KeywordHit(keyword, language or None))
+    filed = _filed(keywords)
+    # A keyword none of whose patterns can start at any of the words is not looked for: most
+    # messages start none (the tries of ~15 keyword-languages were ~40 % of the layer's
+    # bytecodes a message of the bench).
+    if len(t.words) <= WHOLE_MAX and filed.whole.may_start(t):
+        for keyword, language, starts in filed.wholes:
+            if starts.may_start(t) and _whole(t, starts, lexicon):
+                return [KeywordHit(keyword, language)]
+    hits: list[KeywordHit] = []
+    if not filed.phrase.may_start(t):
+        return hits
+    for keyword, languages in filed.phrases:
+        for language, starts in languages:
+            if any(u.said_now(t, h, lexicon) for h in u.find_starts(t, starts, lexicon)):
+                hits.append(KeywordHit(keyword, language))
                 break
     return hits
+
+
+@dataclass(frozen=True, slots=True)
+class _Filed:
+    """A keyword set's patterns filed once: (keyword, language, patterns) of the whole-message
+    keywords in order; each phrase keyword's (language, patterns); and all the patterns of
+    each mode together, to see at once that a message can start none of them."""
+
+    keywords: KeywordSet
+    wholes: tuple[tuple[Keyword, str | None, u.Filed], ...]
+    phrases: tuple[tuple[Keyword, tuple[tuple[str | None, u.Filed], ...]], ...]
+    whole: u.Filed
+    phrase: u.Filed
+
+
+# The keyword set filed last: one set reads every message (u.derived's look-up cost ~40
+# bytecodes a message; this one ~10).
+_LAST: list[_Filed] = []
+
+
+def _filed(keywords: KeywordSet) -> _Filed:
+    """The keyword set's _Filed, made once per keyword set."""
+    if _LAST and _LAST[0].keywords is keywords:
+        return _LAST[0]
+    filed = u.derived(keywords, "keywords filed", lambda: _file(keywords))
+    _LAST[:] = [filed]
+    return filed
+
+
+def _file(keywords: KeywordSet) -> _Filed:
+    """The keyword set's patterns filed."""
+    lexicon = keywords.lexicon
+    by_mode: dict[str, list[Keyword]] = {"whole": [], "phrase": []}
+    for keyword in keywords.keywords:
+        if keyword.mode in by_mode:
+            by_mode[keyword.mode].append(keyword)
+    wholes = tuple(
+        (keyword, language or None, u.file_patterns(patterns, lexicon))
+        for keyword in by_mode["whole"]
+        for language, patterns in keyword.phrases.items()
+    )
+    phrases = tuple(
+        (
+            keyword,
+            tuple(
+                (language or None, u.file_patterns(patterns, lexicon))
+                for language, patterns in keyword.phrases.items()
+            ),
+        )
+        for keyword in by_mode["phrase"]
+    )
+
+    def together(mode: str) -> u.Filed:
+        patterns = tuple(p for k in by_mode[mode] for ps in k.phrases.values() for p in ps)
+        return u.file_patterns(patterns, lexicon)
+
+    return _Filed(keywords, wholes, phrases, together("whole"), together("phrase"))
 
 
 def build(raw: list[dict[str, Any]], lexicon: Lexicon) -> KeywordSet:

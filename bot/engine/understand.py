@@ -8,9 +8,11 @@ by the caller as a function (bot/language.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import partial
+from operator import itemgetter
 from typing import Any, TypeVar, cast
 
 from bot.engine.lexicon import CONTRACTIONS, ENDINGS, GAP_MAX, Lexicon, Pattern, Term
@@ -78,7 +80,7 @@ class Text:
     # "jo se s'dua, po kam frikë" (not that I don't want to, but I'm afraid): a negated refusal
     # answered by a "but" is a hedge, neither yes nor no.
     hedged: bool = False
-    _hits: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    _hits: dict[str, list[Hit]] = field(default_factory=dict)
     # Where a concept's patterns end from word i at a depth: the same concept inside many
     # patterns ("@kin ... rreh+", "@kin ... vras+") is matched once per position.
     _spans: dict[tuple[str, int, int], frozenset[int]] = field(default_factory=dict)
@@ -108,12 +110,11 @@ class Hit:
     end: int
 
 
-def _collapse(word: str) -> str:
-    out: list[str] = []
-    for ch in word:
-        if not out or out[-1] != ch:
-            out.append(ch)
-    return "".join(out)
+# A run of one character, and the character: a word with its repeats collapsed ("jooo" -> "jo")
+# is _REPEAT.sub(itemgetter(1), word), all in C (the loop over its letters it replaced was ~14
+# bytecodes a word, and a regex template ("\1") would run re's Python template code instead).
+_REPEAT = re.compile(r"(.)\1+", re.DOTALL)
+_collapse: Callable[[str], str] = partial(_REPEAT.sub, itemgetter(1))
 
 
 def typed_lengths(text: str) -> dict[str, int]:
@@ -137,9 +138,12 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
         folded = _APOSTROPHE.sub("", _CLITIC.sub(r"\1 ", _GHEG_NO.sub("jo", folded)))
     words: list[str] = []
     clauses: list[int] = []
-    boundary_words = _single_words(lexicon, BOUNDARY_WORDS)
-    before = _boundary_before(lexicon)
-    after_no = _single_words(lexicon, BOUNDARY_AFTER_NO)
+    index = _index(lexicon)
+    single = index.single
+    boundary_words = single[BOUNDARY_WORDS]
+    before = index.boundary_before
+    after_no = single[BOUNDARY_AFTER_NO]
+    variants = lexicon.variants
     clause = 0
     buts: set[int] = set()
     hedged = False
@@ -150,12 +154,12 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
         raws = _WORD.findall(part)
         if short:  # words run together ("pomvret", "burrimerreh"): a short message, typed fast
             raws = [piece for raw in raws for piece in _unglue(_collapse(raw), lexicon)]
-        if _not_that(raws, parts[n + 1 :], lexicon, boundary_words | after_no):
-            negations = _single_words(lexicon, NEGATION)
+        if _not_that(raws, parts[n + 1 :], lexicon, index.clause_breaks):
+            negations = single[NEGATION]
             if any(
                 v in negations
                 for raw in raws[2:4]
-                for v in lexicon.variants.get(_collapse(raw), (_collapse(raw),))
+                for v in variants.get(_collapse(raw), (_collapse(raw),))
             ):
                 hedged = True  # "jo se s'dua, po…": not that I don't want to, but…
             raws = ["nuk", *raws[2:]]  # "jo se më rreh, po…": not that he beats me, but…
@@ -168,12 +172,12 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
                 k == 0
                 and word in after_no
                 and len(raws) > 1
-                and lexicon.variants.get(_collapse(raws[1]), (_collapse(raws[1]),))[0]
+                and variants.get(_collapse(raws[1]), (_collapse(raws[1]),))[0]
                 not in before.get(word, ())
                 and words
                 and clauses[-1] == clause - 1
                 and any(
-                    w in _single_words(lexicon, NEGATION) or w in _single_words(lexicon, REFUSAL)
+                    w in index.refusing
                     for w, c in zip(reversed(words), reversed(clauses), strict=True)
                     if c == clause - 1
                 )
@@ -186,7 +190,7 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
                 word in before
                 and found
                 and k + 1 < len(raws)
-                and lexicon.variants.get(_collapse(raws[k + 1]), (_collapse(raws[k + 1]),))[0]
+                and variants.get(_collapse(raws[k + 1]), (_collapse(raws[k + 1]),))[0]
                 in before[word]
             ):
                 clause += 1
@@ -197,7 +201,7 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
                     clause += 1 if clauses and clauses[-1] == clause else 0
                     buts.add(clause)
                 continue
-            for standard in lexicon.variants.get(word, (word,)):
+            for standard in variants.get(word, (word,)):
                 words.append(standard)
                 clauses.append(clause)
                 found = True
@@ -206,7 +210,6 @@ def analyse(text: str, lexicon: Lexicon) -> Text:
     return Text(tuple(words), tuple(clauses), cyrillic, frozenset(buts), hedged)
 
 
-_SINGLE: dict[tuple[int, str], tuple[Lexicon, frozenset[str]]] = {}
 T = TypeVar("T")
 _DERIVED: dict[tuple[int, Hashable], tuple[object, Any]] = {}
 
@@ -226,16 +229,12 @@ def derived(owner: object, key: Hashable, build: Callable[[], T]) -> T:
 
 def _boundary_before(lexicon: Lexicon) -> dict[str, frozenset[str]]:
     """The two-word patterns of `boundary_before` as first word -> the words after it that make
-    it a boundary, computed once per lexicon."""
-
-    def build() -> dict[str, frozenset[str]]:
-        pairs: dict[str, set[str]] = {}
-        for p in lexicon.patterns(BOUNDARY_BEFORE):
-            if len(p) == 2 and p[0].kind == "word" and p[1].kind == "word":
-                pairs.setdefault(p[0].value, set()).add(p[1].value)
-        return {first: frozenset(after) for first, after in pairs.items()}
-
-    return derived(lexicon, BOUNDARY_BEFORE, build)
+    it a boundary (made with the lexicon's _Index)."""
+    pairs: dict[str, set[str]] = {}
+    for p in lexicon.patterns(BOUNDARY_BEFORE):
+        if len(p) == 2 and p[0].kind == "word" and p[1].kind == "word":
+            pairs.setdefault(p[0].value, set()).add(p[1].value)
+    return {first: frozenset(after) for first, after in pairs.items()}
 
 
 UNGLUE_MAX_WORDS = 5  # words run together are looked for in messages this short only
@@ -274,6 +273,51 @@ def _vocabulary_of(lexicon: Lexicon) -> tuple[frozenset[str], frozenset[str], fr
     return frozenset(words), verbs, frozenset(kinds["prefix"])
 
 
+@dataclass(frozen=True, slots=True)
+class _Glued:
+    """_vocabulary as _unglue asks it, in sets: a piece is known (danger) when it is a word, a
+    stem with an ending (a member of `forms`), or starts with a prefix of three letters or
+    more; the set look-ups replace a Python loop over the piece's lengths (~20 bytecodes a
+    length, the pieces of every long word of a short message)."""
+
+    words: frozenset[str]
+    known_forms: frozenset[str]  # a stem+ of three letters or more with each of the ENDINGS
+    known_prefixes: frozenset[str]  # a stem* of three letters or more
+    verbs: frozenset[str]
+    danger_forms: frozenset[str]
+    danger_prefixes: frozenset[str]
+    glue: frozenset[str]
+    clitics: frozenset[str]
+
+
+def _glued(lexicon: Lexicon) -> _Glued:
+    """The lexicon's _Glued, once."""
+
+    def build() -> _Glued:
+        words, verbs, prefixes = _vocabulary(lexicon)
+
+        def forms(stems: Iterable[str]) -> frozenset[str]:
+            return frozenset(s + e for s in stems if len(s) >= 3 for e in ENDINGS)
+
+        return _Glued(
+            words,
+            forms(w[:-1] for w in words if w.endswith("+")),
+            frozenset(w[:-1] for w in words if w.endswith("*") and len(w) > 3),
+            verbs,
+            forms(v[:-1] for v in verbs if v.endswith("\0")),
+            frozenset(p for p in prefixes if len(p) >= 3),
+            _single_words(lexicon, GLUED),
+            _single_words(lexicon, CLITIC),
+        )
+
+    return derived(lexicon, "glued", build)
+
+
+def _heads(piece: str) -> Iterator[str]:
+    """The piece's first 3, 4… letters up to the whole piece (in C: slices mapped)."""
+    return map(piece.__getitem__, map(slice, range(3, len(piece) + 1)))
+
+
 def _unglue(word: str, lexicon: Lexicon) -> list[str]:
     """A word the lexicon does not know, as words it knows run into a clitic or particle and
     the verb after it: "pomvret" is "po m vret", "burimereh" (burrimerreh) "buri me reh"; any
@@ -283,20 +327,22 @@ def _unglue(word: str, lexicon: Lexicon) -> list[str]:
     or more."""
     if len(word) < 5 or word.isdigit():
         return [word]
-    words, verbs, prefixes = _vocabulary(lexicon)
-    if word in words:
+    vocabulary = _glued(lexicon)
+    if word in vocabulary.words:
         return [word]
 
     def danger(piece: str) -> bool:  # a word of danger, or one of its stems with an ending
-        return piece in verbs or any(
-            piece[:k] in prefixes or (piece[:k] + "\0" in verbs and piece[k:] in ENDINGS)
-            for k in range(3, len(piece) + 1)
+        return (
+            piece in vocabulary.verbs
+            or piece in vocabulary.danger_forms
+            or not vocabulary.danger_prefixes.isdisjoint(_heads(piece))
         )
 
     def known(piece: str) -> bool:  # a word of the lexicon, or a stem of it with an ending
-        return piece in words or any(
-            piece[:k] + "*" in words or (piece[:k] + "+" in words and piece[k:] in ENDINGS)
-            for k in range(3, len(piece) + 1)
+        return (
+            piece in vocabulary.words
+            or piece in vocabulary.known_forms
+            or not vocabulary.known_prefixes.isdisjoint(_heads(piece))
         )
 
     def split(rest: str, pieces: int, after: str) -> list[str] | None:
@@ -315,8 +361,7 @@ def _unglue(word: str, lexicon: Lexicon) -> list[str]:
 
     if known(word):
         return [word]
-    glue = _single_words(lexicon, GLUED)
-    clitics = _single_words(lexicon, CLITIC)
+    glue, clitics = vocabulary.glue, vocabulary.clitics
     return split(word, 3, "") or [word]
 
 
@@ -358,16 +403,17 @@ def _phrases(lexicon: Lexicon, concept: str) -> _Phrases:
 
 def _single_words(lexicon: Lexicon, concept: str) -> frozenset[str]:
     """The one-word patterns of a concept (negations, clitics…), computed once per lexicon."""
-    cached = _SINGLE.get((id(lexicon), concept))
-    if cached is not None and cached[0] is lexicon:
-        return cached[1]
-    if len(_SINGLE) > 256:
-        _SINGLE.clear()
-    words = frozenset(
-        p[0].value for p in lexicon.patterns(concept) if len(p) == 1 and p[0].kind == "word"
-    )
-    _SINGLE[(id(lexicon), concept)] = (lexicon, words)
-    return words
+    return _index(lexicon).single[concept]
+
+
+class _Singles(dict[str, frozenset[str]]):
+    """Concept -> its one-word patterns; a concept the lexicon lacks has none."""
+
+    def __missing__(self, concept: str) -> frozenset[str]:
+        return _NO_WORDS
+
+
+_NO_WORDS: frozenset[str] = frozenset()
 
 
 # -- matching -----------------------------------------------------------------------------------
@@ -405,6 +451,22 @@ class _Index:
             # The words and first letters the concept's patterns can start at; None when one
             # of them can start anywhere.
             self.start_keys[concept] = None if anywhere else (frozenset(exact), frozenset(prefix))
+        # Every concept's one-word patterns (negations, clitics…), and the unions the readings
+        # use: a subscript where a reading called _single_words (~23 bytecodes, 10 a message)
+        # and built the union anew each time.
+        self.single = _Singles(
+            (
+                concept,
+                frozenset(p[0].value for p in patterns if len(p) == 1 and p[0].kind == "word"),
+            )
+            for concept, patterns in lexicon.concepts.items()
+        )
+        single = self.single
+        self.negating = single[NEGATION] | single[NEGATION_ADJACENT]
+        self.refusing = single[REFUSAL] | single[NEGATION]
+        self.refusing_adjacent = single[REFUSAL] | single[NEGATION_ADJACENT]
+        self.clause_breaks = single[BOUNDARY_WORDS] | single[BOUNDARY_AFTER_NO]
+        self.boundary_before = _boundary_before(lexicon)
 
     def _first(self, pattern: Pattern, visiting: set[str]) -> frozenset[tuple[str, str]]:
         """The keys of the words a pattern can start with: ("w", word), ("p", 3 letters), or
@@ -416,6 +478,11 @@ class _Index:
                 return frozenset({("w", term.value)})
             if term.kind in ("prefix", "stem") and len(term.value) >= PREFIX_KEY:
                 return frozenset({("p", term.value[:PREFIX_KEY])})
+            if term.kind == "stem":
+                # A shorter stem+ ("vu+ duar") starts only its forms, the stem with one of the
+                # ENDINGS: filed under their first letters, not tried at every word of every
+                # message (danger_sq's was, ~150 bytecodes a message of the bench).
+                return frozenset(("p", (term.value + end)[:PREFIX_KEY]) for end in ENDINGS)
             if term.kind == "concept" and term.value not in visiting:
                 cached = self._keys.get(term.value)
                 if cached is None:
@@ -469,12 +536,16 @@ def _by_next(patterns: list[Pattern]) -> tuple[list[Pattern], dict[str, list[Pat
 
 _INDEXES: dict[int, tuple[Lexicon, _Index]] = {}
 # The last index asked for: one lexicon reads nearly every message (tens of look-ups each).
-_LAST_INDEX: list[_Index] = []
+# It always holds one (at first an empty lexicon's, which no caller has), so the look-up
+# needs no test of its own.
+_LAST_INDEX: list[_Index] = [_Index(Lexicon())]
 
 
 def _index(lexicon: Lexicon) -> _Index:
-    if _LAST_INDEX and _LAST_INDEX[0].lexicon is lexicon:
-        return _LAST_INDEX[0]
+    """The lexicon's _Index, made once."""
+    index = _LAST_INDEX[0]
+    if index.lexicon is lexicon:
+        return index
     cached = _INDEXES.get(id(lexicon))
     if cached is not None and cached[0] is lexicon:
         index = cached[1]
@@ -568,24 +639,27 @@ def _longest(text: Text, patterns: Iterable[Pattern], i: int, lexicon: Lexicon) 
 def find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
     """Every place a concept's patterns match, the longest at each start."""
     cached = text._hits.get(concept)
-    if cached is None:
-        cached = []
-        index = _index(lexicon)
-        keys = index.start_keys.get(concept)
-        if keys is not None:
-            words, prefixes = text.start_keys()
-            if words.isdisjoint(keys[0]) and prefixes.isdisjoint(keys[1]):
-                text._hits[concept] = cached  # none of its patterns can start here
-                return []
-        for i in range(len(text.words)):
-            candidates = index.candidates(concept, text, i)
-            if not candidates:
-                continue  # most words start none of a concept's patterns
-            best = _longest(text, candidates, i, lexicon)
-            if best > i:
-                cached.append((i, best))
-        text._hits[concept] = cached
-    return [Hit(s, e) for s, e in cached]
+    if cached is not None:
+        # A new list of the same hits (frozen: shared safely), not new hits: made anew each
+        # call they were ~14 bytecodes a hit.
+        return cached.copy()
+    found: list[Hit] = []
+    index = _index(lexicon)
+    keys = index.start_keys.get(concept)
+    if keys is not None:
+        words, prefixes = text._keys or text.start_keys()
+        if words.isdisjoint(keys[0]) and prefixes.isdisjoint(keys[1]):
+            text._hits[concept] = found
+            return []  # none of its patterns can start here
+    for i in range(len(text.words)):
+        candidates = index.candidates(concept, text, i)
+        if not candidates:
+            continue  # most words start none of a concept's patterns
+        best = _longest(text, candidates, i, lexicon)
+        if best > i:
+            found.append(Hit(i, best))
+    text._hits[concept] = found
+    return found.copy()
 
 
 class _Starts:
@@ -596,6 +670,8 @@ class _Starts:
     for every menu read."""
 
     def __init__(self, patterns: Sequence[Pattern], index: _Index) -> None:
+        self.patterns = patterns
+        self.lexicon = index.lexicon
         self.exact: dict[str, list[Pattern]] = {}
         self.prefix: dict[str, list[Pattern]] = {}
         self.anywhere: list[Pattern] = []
@@ -616,6 +692,17 @@ class _Starts:
             also = self.prefix.get(word[:PREFIX_KEY])
             if also:
                 listed[:] = [p for p in listed if not any(p is q for q in also)]
+        # The words and first letters some pattern starts at: a text none of whose words is
+        # one (most messages, for most lists) is not walked word by word.
+        self.words = frozenset(word for word, listed in self.exact.items() if listed)
+        self.prefixes = frozenset(self.prefix)
+
+    def may_start(self, text: Text) -> bool:
+        """False when none of the patterns can start at any word of `text` (then none matches)."""
+        if self.anywhere:
+            return True
+        words, prefixes = text._keys or text.start_keys()
+        return not (self.words.isdisjoint(words) and self.prefixes.isdisjoint(prefixes))
 
     def candidates(self, word: str) -> Sequence[Pattern]:
         """The patterns that may start at `word`, each once, in no particular order."""
@@ -627,27 +714,43 @@ class _Starts:
 
 
 _ANY = ("*", "")
-# Keyed by the patterns' and the lexicon's identity: a flow load's keywords and options are
-# filed once (the entry holds both, so an id is never reused while it is cached).
-_STARTS: dict[tuple[int, int], tuple[Sequence[Pattern], Lexicon, _Starts]] = {}
+# Keyed by the patterns' identity: a flow load's keywords and options are filed once (the
+# entry holds the patterns and the lexicon, so an id is never reused while it is cached; the
+# same patterns with another lexicon are filed anew).
+_STARTS: dict[int, _Starts] = {}
 
 
 def _starts(patterns: Sequence[Pattern], lexicon: Lexicon) -> _Starts:
-    key = (id(patterns), id(lexicon))
-    cached = _STARTS.get(key)
-    if cached is not None and cached[0] is patterns and cached[1] is lexicon:
-        return cached[2]
+    """`patterns` filed for `lexicon`, once."""
+    cached = _STARTS.get(id(patterns))
+    if cached is not None and cached.patterns is patterns and cached.lexicon is lexicon:
+        return cached
     if len(_STARTS) > 1024:
         _STARTS.clear()
-    starts = _Starts(patterns, _index(lexicon))
-    _STARTS[key] = (patterns, lexicon, starts)
+    starts = _STARTS[id(patterns)] = _Starts(patterns, _index(lexicon))
     return starts
+
+
+Filed = _Starts  # a list of patterns filed, as callers outside this module name it
+
+
+def file_patterns(patterns: Sequence[Pattern], lexicon: Lexicon) -> _Starts:
+    """`patterns` filed under the words they can start with, for find_starts."""
+    return _starts(patterns, lexicon)
 
 
 def find_patterns(text: Text, patterns: Sequence[Pattern], lexicon: Lexicon) -> list[Hit]:
     """Every place one of `patterns` matches (not cached: an option's or keyword's own words)."""
-    out = []
-    starts = _starts(patterns, lexicon)
+    return find_starts(text, _starts(patterns, lexicon), lexicon)
+
+
+def find_starts(text: Text, starts: _Starts, lexicon: Lexicon) -> list[Hit]:
+    """find_patterns of the patterns `starts` files."""
+    out: list[Hit] = []
+    if not starts.anywhere:  # as starts.may_start(text), without the call (5 a message)
+        words, prefixes = text._keys or text.start_keys()
+        if starts.words.isdisjoint(words) and starts.prefixes.isdisjoint(prefixes):
+            return out
     for i, word in enumerate(text.words):
         candidates = starts.candidates(word)
         if not candidates:
@@ -656,10 +759,6 @@ def find_patterns(text: Text, patterns: Sequence[Pattern], lexicon: Lexicon) -> 
         if best > i:
             out.append(Hit(i, best))
     return out
-
-
-def _starts_with(text: Text, hit: Hit, words: frozenset[str]) -> bool:
-    return text.words[hit.start] in words
 
 
 def negated(
@@ -680,35 +779,38 @@ def negated(
     `spent` already belongs to a phrase it begins ("s'kam problem me policinë") and reaches no
     further.
     """
-    negations = _single_words(lexicon, NEGATION)
-    if _starts_with(text, hit, negations | _single_words(lexicon, NEGATION_ADJACENT)):
+    index = _index(lexicon)
+    single = index.single
+    words, clauses = text.words, text.clauses
+    if words[hit.start] in index.negating:
         return False  # the phrase carries its own negation ("s'me le te dal")
-    refusal = _single_words(lexicon, REFUSAL) if refusals else frozenset()
+    negations = single[NEGATION]
     # "pa", "without", "except" refuse only the word right after them ("pa polici").
-    adjacent = refusal | _single_words(lexicon, NEGATION_ADJACENT)
-    clause = text.clauses[hit.start]
+    adjacent = index.refusing_adjacent if refusals else single[NEGATION_ADJACENT]
+    clause = clauses[hit.start]
     steps = 0
     j = hit.start - 1
-    subjects = _single_words(lexicon, SUBJECT)
-    while j >= 0 and text.clauses[j] == clause:
-        word = text.words[j]
+    subjects = single[SUBJECT]
+    skip = lexicon.skip
+    while j >= 0 and clauses[j] == clause:
+        word = words[j]
         if j not in spent and (word in negations or (word in adjacent and steps == 0)):
             return True
         if word in subjects:
             return False  # "I'm not ok he hit me": a new subject, the negation was before it
-        if word not in lexicon.skip:
+        if word not in skip:
             steps += 1
             if steps >= lexicon.negation_scope:
                 break
         j -= 1
-    post = _single_words(lexicon, POST_NEGATION)
-    clitics = _single_words(lexicon, CLITIC)
-    if text.words[hit.start] in post or text.words[hit.start] in _single_words(lexicon, REFUSAL):
+    post = single[POST_NEGATION]
+    if words[hit.start] in post or words[hit.start] in single[REFUSAL]:
         return False  # "jo jo" is one no, not a no refused
-    for j in range(hit.end, min(hit.end + 3, len(text.words))):
-        if text.clauses[j] != clause:
+    clitics = single[CLITIC]
+    for j in range(hit.end, min(hit.end + 3, len(words))):
+        if clauses[j] != clause:
             break
-        word = text.words[j]
+        word = words[j]
         # "policia jo"; with refusals also "policine mos e lajmeroni" (don't tell them).
         if word in post or (refusals and word in negations):
             return True
@@ -720,8 +822,8 @@ def negated(
 def _post_negation(text: Text, hit: Hit, lexicon: Lexicon) -> int | None:
     """Where a "jo"/"kurrë"/"never" right after `hit` (clitics between) refuses it, or None."""
     clause = text.clauses[hit.start]
-    post = _single_words(lexicon, POST_NEGATION)
-    clitics = _single_words(lexicon, CLITIC)
+    single = _index(lexicon).single
+    post, clitics = single[POST_NEGATION], single[CLITIC]
     for j in range(hit.end, min(hit.end + 3, len(text.words))):
         if text.clauses[j] != clause:
             break
@@ -808,17 +910,19 @@ def read_danger(text: str, lexicon: Lexicon) -> bool:
 def read_number(text: Text, lexicon: Lexicon) -> int | None:
     """The number a message is, when it is only a number: 2, "nr 2", "dy", "e dyta", "2️⃣"."""
     fillers = find(text, FILLER, lexicon)
-    covered = [False] * len(text)
+    covered = [False] * len(text.words)
     for h in fillers:
         for j in range(h.start, h.end):
             covered[j] = True
     # "jo e para, e dyta", "3 jo, 4": a number refused is not the one chosen.
-    refusing = _single_words(lexicon, REFUSAL) | _single_words(lexicon, NEGATION)
-    post = _single_words(lexicon, POST_NEGATION)
+    index = _index(lexicon)
+    refusing = index.refusing
+    post = index.single[POST_NEGATION]
     found: list[int] = []
     number = 0
     i = 0
     words = text.words
+    numbers = lexicon.numbers
     while i < len(words):
         if covered[i]:
             i += 1
@@ -831,10 +935,11 @@ def read_number(text: Text, lexicon: Lexicon) -> int | None:
             number, size = int(words[i]), 1
         else:
             for n in (3, 2, 1):
-                phrase = " ".join(words[i : i + n])
-                if i + n <= len(words) and phrase in lexicon.numbers:
-                    number, size = lexicon.numbers[phrase], n
-                    break
+                if i + n <= len(words):  # a phrase as long as the words left, or shorter
+                    phrase = " ".join(words[i : i + n])
+                    if phrase in numbers:
+                        number, size = numbers[phrase], n
+                        break
         if not size:
             return None
         i += size
