@@ -198,7 +198,8 @@ async def channel_pieces(messages: int, tmp: str) -> dict[str, float]:
     await tg.start()
     out: dict[str, float] = {}
     text = "Faleminderit. A jeni në rrezik tani?\n1. Po\n2. Jo"
-    # The fakes run in this process too: their share is measured alone and taken off.
+    # The fakes run in this process too, and their serving is counted with the send:
+    # bench/sends.py counts the client's side alone (the fakes in another process).
     out["twilio"] = await cpu_ms(
         messages,
         lambda i: sms.send(Outbound(i, "sms", f"tel:+35569{i:07d}", text)),

@@ -33,6 +33,7 @@ from telegram.error import (
 )
 from telegram.request import BaseRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
+from yarl import URL
 
 from bot.channels.base import Recall, Throttled, too_many_response
 from bot.config import Settings
@@ -370,6 +371,8 @@ class AiohttpRequest(BaseRequest):
                 # No proxy or certificate settings picked up from the environment behind
                 # config.py's back.
                 trust_env=False,
+                # The Bot API sets no cookies we need: no jar to fill and consult per call.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
 
     async def shutdown(self) -> None:
@@ -408,7 +411,7 @@ class AiohttpRequest(BaseRequest):
     async def send_json(
         self,
         method: str,
-        url: str,
+        url: str | URL,
         body: dict[str, Any] | None,
         limits: aiohttp.ClientTimeout | None = None,
     ) -> tuple[int, bytes]:
@@ -452,6 +455,8 @@ class TelegramChannel:
         self.retry_delay = retry_delay
         self._bot: Bot | None = None
         self._request: AiohttpRequest | None = None
+        # Each Bot API method's URL, parsed once (aiohttp parses a string at every request).
+        self._urls: dict[str, tuple[str, URL]] = {}
         self._poll_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._handling = False
@@ -498,9 +503,16 @@ class TelegramChannel:
         of CPU a send. PTB still reads the answer (BaseRequest.post), so errors are its own."""
         if self._bot is None or self._request is None:
             raise RuntimeError("TelegramChannel used before start()")
-        url = f"{self._bot.base_url}/{method}"
-        status, payload = await self._request.send_json("POST", url, parameters)
+        known = self._urls.get(method)
+        if known is None:
+            url = f"{self._bot.base_url}/{method}"
+            known = self._urls[method] = (url, URL(url))
+        url, parsed = known
+        status, payload = await self._request.send_json("POST", parsed, parameters)
         try:
+            if 200 <= status <= 299:
+                # What BaseRequest.post does with a 2xx answer, without its wrapper's calls.
+                return _parse_json_quietly(payload)["result"]
             return await _Answered(status, payload).post(url)
         except (KeyError, TypeError) as exc:  # a 2xx answer without "result"
             raise TelegramError("Invalid server response") from exc
@@ -511,6 +523,7 @@ class TelegramChannel:
         if mode not in ("webhook", "polling"):
             raise ValueError("HELPLINE_TELEGRAM_MODE must be 'webhook' or 'polling'")
         self._bot = self._make_bot()
+        self._urls = {}  # of the bot's base URL
         assert isinstance(self._bot.request, AiohttpRequest)
         self._request = self._bot.request
         try:

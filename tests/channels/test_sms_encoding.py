@@ -127,3 +127,44 @@ def test_folding_leaves_other_unicode() -> None:
 def test_describe(text: str, info: SegmentInfo) -> None:
     """describe() gives encoding, parts and characters (after NFC) for the admin UI."""
     assert describe(text) == info
+
+
+def _segments_before(text: str) -> int:
+    """segments() as it was before its fast paths (d16adee): a cost per character, always."""
+    import unicodedata
+
+    from bot.channels.sms_encoding import GSM7_BASIC, GSM7_EXTENSION
+
+    text = unicodedata.normalize("NFC", text)
+    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
+        costs = [2 if ch in GSM7_EXTENSION else 1 for ch in text]
+        single, part = 160, 153
+    else:
+        costs = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+        single, part = 70, 67
+    total = sum(costs)
+    if total == 0:
+        return 0
+    if total <= single:
+        return 1
+    parts, used = 1, 0
+    for cost in costs:
+        if used + cost > part:
+            parts, used = parts + 1, 0
+        used += cost
+    return parts
+
+
+def test_segments_as_before_for_every_mix_and_length() -> None:
+    """The fast paths count as the per-character count did: random texts of GSM-7, extension,
+    Albanian, BMP, astral and lone-surrogate characters, at every length around the limits."""
+    import random
+
+    pools = ["aZ0 .\n", "aZ0 .\n" + "".join(EXTENSION), "aë ç", "aЖ", "a" + EMOJI, "a\ud800", E_NFD]
+    rng = random.Random(19)
+    for pool in pools:
+        for mixed in (pool, pool + "a" * 40):
+            for length in [*range(0, 12), *range(30, 75), *range(130, 175), 300, 320, 400]:
+                for _ in range(6):
+                    text = "".join(rng.choice(mixed) for _ in range(length))
+                    assert segments(text) == _segments_before(text), (pool, length)

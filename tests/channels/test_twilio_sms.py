@@ -842,3 +842,26 @@ async def test_a_form_with_repeated_fields_is_verified_as_signed(h: Harness) -> 
 def test_encode_form_writes_what_aiohttp_wrote(fields: dict[str, str]) -> None:
     """The send's form, encoded by hand, is byte for byte aiohttp's FormData encoding."""
     assert encode_form(fields).encode("ascii") == FormData(fields)()._value
+
+
+def test_form_quote_is_quote_plus() -> None:
+    """The form's quoting table gives urllib's quote_plus for any text: every ASCII character,
+    Albanian and other letters, astral ones, past the table's bound, and a lone surrogate
+    still refused."""
+    import random
+    from urllib.parse import quote_plus
+
+    from bot.channels import twilio_sms
+
+    rng = random.Random(19)
+    texts = ["".join(map(chr, range(128))), "Faleminderit. A jeni në rrezik tani?\n1. Po\n2. Jo"]
+    spans = [(0, 128), (128, 0x800), (0x800, 0xD800), (0xE000, 0x110000)]
+    for _ in range(3000):
+        texts.append(
+            "".join(chr(rng.randrange(*rng.choice(spans))) for _ in range(rng.randrange(30)))
+        )
+    for text in texts:
+        assert twilio_sms.form_quote(text) == quote_plus(text)
+    assert len(twilio_sms._FORM_QUOTED) <= twilio_sms.FORM_TABLE_MAX
+    with pytest.raises(UnicodeEncodeError):
+        twilio_sms.form_quote("a\ud800")
