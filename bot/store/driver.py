@@ -124,8 +124,7 @@ class Prepared:
         """
         sync = conn.sync_connection
         # sync.in_transaction(), read in place (tests/store/test_driver.py pins it).
-        transaction = sync._transaction if sync is not None else None
-        if transaction is None or not transaction.is_active:
+        if sync is None or (transaction := sync._transaction) is None or not transaction.is_active:
             # A connection of SQLAlchemy's own (the units of work's are always in one): its
             # transaction (BEGIN IMMEDIATE on SQLite: db.py's event).
             await conn.begin()
