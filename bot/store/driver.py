@@ -320,8 +320,12 @@ def _convert_function(
     results: Sequence[Callable[[Any], Any] | None], row: Callable[[Sequence[Any]], Row[Any]]
 ) -> Callable[[Sequence[Sequence[Any]]], list[Row[Any]]]:
     """`convert(rows)`: the driver's rows as Rows, each one expression: runs of columns without
-    a result processor taken as slices (in C), the others through their processors."""
-    namespace: dict[str, Any] = {"_row": row}
+    a result processor taken as slices (in C), the others through their processors.
+
+    One row (most statements: a contact, a session, an id) is converted without the list
+    comprehension, which is a function call of its own in Python 3.11; rows needing no
+    processing go through map() (in C)."""
+    namespace: dict[str, Any] = {"_row": row, "_len": len, "_list": list, "_map": map}
     parts = []
     start = 0  # the first column of the current run without processors
     for position, process in enumerate(results):
@@ -333,11 +337,18 @@ def _convert_function(
         parts.append(f"_c{position}(r[{position}])")
         start = position + 1
     if not parts:  # nothing to process: the driver's row as it is
-        source = "def convert(rows):\n    return [_row(r) for r in rows]\n"
+        source = "def convert(rows):\n    return _list(_map(_row, rows))\n"
     else:
         if start < len(results):
             parts.append(f"*r[{start}:]")
-        source = f"def convert(rows):\n    return [_row(({', '.join(parts)},)) for r in rows]\n"
+        made = f"_row(({', '.join(parts)},))"
+        source = (
+            "def convert(rows):\n"
+            "    if _len(rows) == 1:\n"
+            "        r = rows[0]\n"
+            f"        return [{made}]\n"
+            f"    return [{made} for r in rows]\n"
+        )
     return cast(
         Callable[[Sequence[Sequence[Any]]], list[Row[Any]]], _make(source, "convert", namespace)
     )
