@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +25,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from bot.store import jsontext
 
 DATA_KEYS_SETTING = "HELPLINE_DATA_KEYS"
 SECRET_KEY_SETTING = "HELPLINE_SECRET_KEY"  # noqa: S105 (a setting's name)
@@ -41,9 +42,10 @@ _NONCE = 12
 # JSON made and read by an encoder and a decoder built once: json.dumps with options builds a
 # JSONEncoder at every call, json.loads checks its argument's type first; a message has about
 # five of these (its conversation's state both ways, the outbox's payload both ways, her
-# fields). The same text as json.dumps(obj, ensure_ascii=False, separators=(",", ":")).
-_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_from_json = json.JSONDecoder().decode
+# fields). The same text as json.dumps(obj, ensure_ascii=False, separators=(",", ":")), by the
+# C encoder called directly (bot/store/jsontext.py).
+_to_json = jsontext.encoder(ensure_ascii=False, separators=(",", ":"))
+_from_json = jsontext.decode
 
 
 def _derive(key: bytes, info: bytes, length: int) -> bytes:

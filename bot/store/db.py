@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util.concurrency import await_
 
 from bot.files import private_dir, private_file
-from bot.store import driver, sqlite_loop
+from bot.store import driver, jsontext, sqlite_loop
 from bot.store.crypto import Crypto
 from bot.store.repos.base import Repo
 from bot.store.repositories import (
@@ -148,6 +148,8 @@ def create_engine(url: str) -> AsyncEngine:
             pool_size=POOL_SIZE,
             max_overflow=0,
             connect_args={"server_settings": PG_SESSION_SETTINGS},
+            json_serializer=jsontext.dumps,
+            json_deserializer=jsontext.loads,
         )
         _ping_when_idle(engine)
         return engine
@@ -162,6 +164,10 @@ def create_engine(url: str) -> AsyncEngine:
         url,
         async_creator=sqlite_loop.connector(path, timeout=SQLITE_BUSY_MS / 1000),
         hide_parameters=True,
+        # json.dumps's text and json.loads's values, the C parts called directly
+        # (bot/store/jsontext.py).
+        json_serializer=jsontext.dumps,
+        json_deserializer=jsontext.loads,
     )
 
     @event.listens_for(engine.sync_engine, "connect")

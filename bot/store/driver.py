@@ -107,8 +107,24 @@ class Prepared:
 
     async def execute(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> Outcome:
         """Run the statement in the unit of work's transaction; its rows and row count."""
+        rows, count = await self._run(conn, params)
+        return Outcome(rows, count)
+
+    async def _run(
+        self, conn: AsyncConnection, params: Mapping[str, Any]
+    ) -> tuple[list[Row[Any]], int]:
+        """execute()'s work: the rows (processed) and the row count, as a tuple.
+
+        Performance: rows(), first(), scalar()... call this, not execute(): an Outcome a
+        statement was a dataclass made and read once, ~9 a message. The connection checks
+        read SQLAlchemy's and aiosqlite's attributes behind their accessors (the same values:
+        Connection.in_transaction(), Connection.connection, aiosqlite's _conn), and the SQLite
+        statement runs here, not in a function of its own: together 32 of ~120 bytecodes a
+        statement, ~9.4 statements a message (bench/bytecodes.py).
+        """
         sync = conn.sync_connection
-        if sync is None or not sync.in_transaction():
+        # sync.in_transaction(), read in place (tests/store/test_driver.py pins it).
+        if sync is None or (transaction := sync._transaction) is None or not transaction.is_active:
             # A connection of SQLAlchemy's own (the units of work's are always in one): its
             # transaction (BEGIN IMMEDIATE on SQLite: db.py's event).
             await conn.begin()
@@ -130,7 +146,11 @@ class Prepared:
                 ) from None
         except Exception as exc:  # a StatementError, as SQLAlchemy raises for a refused value
             raise _wrap(exc, compiled, dialect, dialect.loaded_dbapi.Error) from exc
-        pooled = sync.connection
+        # sync.connection, whose property returns this unless the connection was invalidated
+        # (then it reconnects, or raises, as it always did).
+        pooled = sync._dbapi_connection
+        if pooled is None:
+            pooled = sync.connection
         global executed
         executed += 1
         if observers:
@@ -142,14 +162,30 @@ class Prepared:
                 # get_driver_connection finds it: the pool's driver_connection property chain
                 # was ~37 bytecodes a statement, 360 a message.
                 loop_connection: Any = pooled.dbapi_connection._connection  # type: ignore[union-attr]
-                raw: sqlite3.Connection = loop_connection._conn
-                if not raw.in_transaction and loop_connection.autobegin is not None:
-                    # A unit of work's connection begins on its first statement (sqlite_loop).
+                raw: sqlite3.Connection | None = loop_connection._connection
+                if raw is None:
+                    raw = loop_connection._conn  # closed: aiosqlite's own ValueError
+                assert raw is not None
+                if not raw.in_transaction:
+                    if loop_connection.autobegin is not None:
+                        # A unit of work's connection begins on its first statement
+                        # (sqlite_loop).
+                        try:
+                            await loop_connection.begin(loop_connection.autobegin)
+                        except sqlite3.Error as exc:
+                            raise _wrap_sql(exc, "BEGIN", dialect) from exc
+                    if not raw.in_transaction:
+                        # Never autocommit a statement outside the unit of work.
+                        raise RuntimeError("no transaction open on the SQLite connection")
+                try:
+                    cursor = raw.execute(compiled.sql, args)
                     try:
-                        await loop_connection.begin(loop_connection.autobegin)
-                    except sqlite3.Error as exc:
-                        raise _wrap_sql(exc, "BEGIN", dialect) from exc
-                raw_rows, count = _run_sqlite(raw, compiled, args, dialect)
+                        raw_rows = cursor.fetchall() if compiled.returns_rows else []
+                        count = cursor.rowcount
+                    finally:
+                        cursor.close()
+                except sqlite3.Error as exc:
+                    raise _wrap(exc, compiled, dialect, sqlite3.Error) from exc
             elif dialect.driver == "asyncpg":
                 raw_rows, count = await _run_asyncpg(
                     pooled.dbapi_connection, compiled, args, dialect
@@ -164,33 +200,33 @@ class Prepared:
         if not compiled.returns_rows:
             # Rows SQLAlchemy's compiler asked for itself (PostgreSQL's implicit RETURNING of
             # an INSERT's key), which SQLAlchemy's result does not hand out either.
-            return Outcome([], count)
-        return Outcome(compiled.convert(raw_rows), count)
+            return [], count
+        return compiled.convert(raw_rows), count
 
     async def rows(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> list[Row[Any]]:
         """Every row the statement returns."""
-        return (await self.execute(conn, params)).rows
+        return (await self._run(conn, params))[0]
 
     async def first(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> Row[Any] | None:
         """The first row, or None."""
-        rows = (await self.execute(conn, params)).rows
+        rows = (await self._run(conn, params))[0]
         return rows[0] if rows else None
 
     async def scalar(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> Any:
         """The first column of the first row, or None when no row came back."""
-        rows = (await self.execute(conn, params)).rows
+        rows = (await self._run(conn, params))[0]
         return rows[0][0] if rows else None
 
     async def scalar_one(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> Any:
         """The first column of the one row; NoResultFound when none came back."""
-        rows = (await self.execute(conn, params)).rows
+        rows = (await self._run(conn, params))[0]
         if not rows:
             raise sa.exc.NoResultFound("no row was found when one was required")
         return rows[0][0]
 
     async def rowcount(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> int:
         """How many rows the statement changed."""
-        return (await self.execute(conn, params)).rowcount
+        return (await self._run(conn, params))[1]
 
 
 def _compile(statement: sa.ClauseElement, dialect: Dialect, names: frozenset[str]) -> _Compiled:
@@ -284,8 +320,12 @@ def _convert_function(
     results: Sequence[Callable[[Any], Any] | None], row: Callable[[Sequence[Any]], Row[Any]]
 ) -> Callable[[Sequence[Sequence[Any]]], list[Row[Any]]]:
     """`convert(rows)`: the driver's rows as Rows, each one expression: runs of columns without
-    a result processor taken as slices (in C), the others through their processors."""
-    namespace: dict[str, Any] = {"_row": row}
+    a result processor taken as slices (in C), the others through their processors.
+
+    One row (most statements: a contact, a session, an id) is converted without the list
+    comprehension, which is a function call of its own in Python 3.11; rows needing no
+    processing go through map() (in C)."""
+    namespace: dict[str, Any] = {"_row": row, "_len": len, "_list": list, "_map": map}
     parts = []
     start = 0  # the first column of the current run without processors
     for position, process in enumerate(results):
@@ -297,11 +337,18 @@ def _convert_function(
         parts.append(f"_c{position}(r[{position}])")
         start = position + 1
     if not parts:  # nothing to process: the driver's row as it is
-        source = "def convert(rows):\n    return [_row(r) for r in rows]\n"
+        source = "def convert(rows):\n    return _list(_map(_row, rows))\n"
     else:
         if start < len(results):
             parts.append(f"*r[{start}:]")
-        source = f"def convert(rows):\n    return [_row(({', '.join(parts)},)) for r in rows]\n"
+        made = f"_row(({', '.join(parts)},))"
+        source = (
+            "def convert(rows):\n"
+            "    if _len(rows) == 1:\n"
+            "        r = rows[0]\n"
+            f"        return [{made}]\n"
+            f"    return [{made} for r in rows]\n"
+        )
     return cast(
         Callable[[Sequence[Sequence[Any]]], list[Row[Any]]], _make(source, "convert", namespace)
     )
@@ -340,23 +387,6 @@ def _wrap_sql(exc: Exception, sql: str, dialect: Dialect, gone: bool = False) ->
         connection_invalidated=gone,
         dialect=dialect,
     )
-
-
-def _run_sqlite(
-    raw: sqlite3.Connection, compiled: _Compiled, args: tuple[Any, ...], dialect: Dialect
-) -> tuple[list[Any], int]:
-    """On the sqlite3 connection behind sqlite_loop's LoopConnection, inline like its calls."""
-    if not raw.in_transaction:  # never autocommit a statement outside the unit of work
-        raise RuntimeError("no transaction open on the SQLite connection")
-    try:
-        cursor = raw.execute(compiled.sql, args)
-        try:
-            rows = cursor.fetchall() if compiled.returns_rows else []
-            return rows, cursor.rowcount
-        finally:
-            cursor.close()
-    except sqlite3.Error as exc:
-        raise _wrap(exc, compiled, dialect, sqlite3.Error) from exc
 
 
 async def _run_asyncpg(

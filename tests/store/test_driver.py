@@ -339,6 +339,55 @@ async def test_sqlite_statements_run_on_the_connection_sqlalchemy_hands_out(db, 
         assert pooled.driver_connection.sqlite.in_transaction
 
 
+async def test_the_driver_reads_the_same_state_as_sqlalchemys_accessors(db, now):
+    """Prepared statements read SQLAlchemy's and aiosqlite's attributes behind their accessors
+    (Connection.in_transaction(), Connection.connection, aiosqlite's _conn): the same values,
+    before and after a transaction begins, for as long as the libraries keep them."""
+
+    def in_transaction(sync: sa.Connection) -> bool:
+        transaction = sync._transaction  # as driver.Prepared._run reads it
+        return transaction is not None and transaction.is_active
+
+    async with db.engine.connect() as conn:  # a connection of SQLAlchemy's own
+        sync = conn.sync_connection
+        assert sync is not None
+        assert in_transaction(sync) is sync.in_transaction() is False
+        assert await driver.Prepared(sa.select(sa.literal(1))).scalar(conn) == 1  # it begins
+        assert in_transaction(sync) is sync.in_transaction() is True
+        assert sync._dbapi_connection is sync.connection
+        await conn.rollback()
+        assert in_transaction(sync) is sync.in_transaction() is False
+    async with db.uow() as uow:
+        sync = uow.conn.sync_connection
+        assert sync is not None
+        assert in_transaction(sync) is sync.in_transaction() is True
+        assert sync._dbapi_connection is sync.connection
+        if db.dialect == "sqlite":
+            loop_connection = sync.connection.dbapi_connection._connection
+            assert loop_connection._connection is loop_connection._conn
+        await uow.contacts.get_or_create(URN, "sms", now)
+        assert in_transaction(sync) is sync.in_transaction() is True
+
+
+async def test_sqlite_a_statement_with_no_transaction_to_begin_is_refused(db, now):
+    """A statement on a connection whose sqlite3 side is in no transaction, and that would not
+    begin one (autobegin off), is refused: it never autocommits outside the unit of work."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    async with db.uow() as uow:
+        loop_connection = (await uow.conn.get_raw_connection()).driver_connection
+        assert not loop_connection.sqlite.in_transaction
+        loop_connection.autobegin = None
+        try:
+            with pytest.raises(RuntimeError, match="no transaction open"):
+                await uow.contacts.get_or_create(URN, "sms", now)
+        finally:
+            loop_connection.autobegin = "IMMEDIATE"
+        assert not loop_connection.sqlite.in_transaction
+    async with db.uow() as uow:
+        assert await uow.contacts.find_by_urn(URN) is None
+
+
 @pytest.mark.postgres
 async def test_postgres_reuses_the_adapters_prepared_statements(db, now):
     if db.dialect != "postgresql":
