@@ -53,31 +53,17 @@ asyncio.run(main())
 
 async def run(urls: list[str], sends: int, only: str | None) -> None:
     """The channels here, pointed at the fakes (`urls`: Twilio's, Telegram's); send, count."""
-    from bench.load import KEYS, PUBLIC, SECRET, TG_SECRET
+    from bench.load import server_env
     from bot.channels.telegram import TelegramChannel
     from bot.channels.twilio_sms import TwilioSmsChannel
     from bot.config import load_settings
     from bot.messages import Outbound
-    from tests.auxil import telegram_payloads as tgp
-    from tests.auxil import twilio_payloads as smsp
 
     twilio_url, telegram_url = urls
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(
-            env={
-                "HELPLINE_VAR_DIR": tmp,
-                "HELPLINE_PUBLIC_URL": PUBLIC,
-                "HELPLINE_DATA_KEYS": KEYS[0],
-                "HELPLINE_SECRET_KEY": SECRET,
-                "TWILIO_ACCOUNT_SID": smsp.ACCOUNT_SID,
-                "TWILIO_AUTH_TOKEN": smsp.AUTH_TOKEN,
-                "TWILIO_FROM_NUMBER": smsp.HELPLINE_NUMBER,
-                "HELPLINE_TWILIO_API_URL": twilio_url,
-                "TELEGRAM_BOT_TOKEN": tgp.TOKEN,
-                "TELEGRAM_WEBHOOK_SECRET": TG_SECRET,
-                "HELPLINE_TELEGRAM_API_URL": telegram_url,
-            }
-        )
+        # The load bench's settings: no database is opened here, the channels only send.
+        env = server_env(f"sqlite+aiosqlite:///{tmp}/unused.db", tmp, twilio_url, telegram_url)
+        settings = load_settings(env=env)
 
         async def nothing(*_args: Any) -> None:
             return None
