@@ -56,6 +56,23 @@ async def cpu_ms(count: int, work: Callable[[int], Awaitable[Any]]) -> float:
     return (time.process_time() - started) / count * 1000
 
 
+async def nothing(*_args: Any) -> None:
+    """A channel's inbound side: nothing to do when only sends are measured."""
+    return None
+
+
+async def started_channels(settings: Any) -> tuple[Any, Any]:
+    """The real SMS and Telegram channels, as `settings` point them, started, sending only."""
+    from bot.channels.telegram import TelegramChannel
+    from bot.channels.twilio_sms import TwilioSmsChannel
+
+    sms = TwilioSmsChannel(settings, receive=nothing, on_status=nothing, on_opt_out=nothing)
+    tg = TelegramChannel(settings, receive=nothing)
+    await sms.start()
+    await tg.start()
+    return sms, tg
+
+
 async def receive_together(harness: Harness, i: int, together: int) -> None:
     """Round i: the same step of SQ_HIGH_RISK for `together` people at once (group commit)."""
     assert harness.pipeline is not None
@@ -162,8 +179,8 @@ async def channel_pieces(messages: int, tmp: str) -> dict[str, float]:
     from aiohttp import web
     from aiohttp.test_utils import TestClient, TestServer
 
-    from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
-    from bot.channels.twilio_sms import SMS_PATH, TwilioSmsChannel
+    from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
+    from bot.channels.twilio_sms import SMS_PATH
     from bot.config import load_settings
     from tests.auxil import telegram_payloads as tgp
     from tests.auxil import twilio_payloads as smsp
@@ -189,13 +206,7 @@ async def channel_pieces(messages: int, tmp: str) -> dict[str, float]:
         }
     )
 
-    async def nothing(*_args: Any) -> None:
-        return None
-
-    sms = TwilioSmsChannel(settings, receive=nothing, on_status=nothing, on_opt_out=nothing)
-    tg = TelegramChannel(settings, receive=nothing)
-    await sms.start()
-    await tg.start()
+    sms, tg = await started_channels(settings)
     out: dict[str, float] = {}
     text = "Faleminderit. A jeni në rrezik tani?\n1. Po\n2. Jo"
     # The fakes run in this process too, and their serving is counted with the send:

@@ -53,9 +53,8 @@ asyncio.run(main())
 
 async def run(urls: list[str], sends: int, only: str | None) -> None:
     """The channels here, pointed at the fakes (`urls`: Twilio's, Telegram's); send, count."""
+    from bench.hot_path import started_channels
     from bench.load import server_env
-    from bot.channels.telegram import TelegramChannel
-    from bot.channels.twilio_sms import TwilioSmsChannel
     from bot.config import load_settings
     from bot.messages import Outbound
 
@@ -65,13 +64,7 @@ async def run(urls: list[str], sends: int, only: str | None) -> None:
         env = server_env(f"sqlite+aiosqlite:///{tmp}/unused.db", tmp, twilio_url, telegram_url)
         settings = load_settings(env=env)
 
-        async def nothing(*_args: Any) -> None:
-            return None
-
-        sms = TwilioSmsChannel(settings, receive=nothing, on_status=nothing, on_opt_out=nothing)
-        tg = TelegramChannel(settings, receive=nothing)
-        await sms.start()
-        await tg.start()
+        sms, tg = await started_channels(settings)
 
         async def one_sms(i: int) -> None:
             result = await sms.send(Outbound(i, "sms", f"tel:+35569{i:07d}", TEXT))
