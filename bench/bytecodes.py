@@ -1,11 +1,12 @@
 """Bytecodes a message, per function: where the hot path's Python goes, counted, free of noise.
 
-    .venv/bin/python bench/bytecodes.py [--rounds 10] [--top 60]
+    .venv/bin/python bench/bytecodes.py [--rounds 19] [--top 60]
 
 Why: under callgrind (bench/instructions.py) nearly all of a message is the Python interpreter
 (SQLite's C is about 1 % of the run), so its C functions do not say which Python code costs.
 This runs hot_path's "16 people at once" round (SQLite, group commit, receive and send, no
-HTTP) under sys.settrace with opcode events, after ten rounds of warm-up, and counts the
+HTTP) under sys.settrace with opcode events, after a whole conversation's rounds of warm-up
+(every step's statements compiled, as in a server that has run a while), and counts the
 bytecodes each function executes itself: the same counts for the same code whatever else
 runs, in seconds rather than minutes. A bytecode is not an instruction (a C call is one
 bytecode), so a change is still measured by bench/instructions.py; this finds what to change.
@@ -27,7 +28,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TOGETHER = 16
-WARM_UP = 10
+WARM_UP = 19  # SQ_HIGH_RISK's steps: with ten, nine steps' statements compiled while counted
 
 
 async def work(rounds: int, counts: Counter[CodeType]) -> None:
@@ -74,7 +75,7 @@ def where(code: CodeType) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=19)  # one whole conversation
     parser.add_argument("--top", type=int, default=60)
     args = parser.parse_args()
     if "PYTHONHASHSEED" not in os.environ:
