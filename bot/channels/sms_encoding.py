@@ -87,9 +87,12 @@ def segments(text: str) -> int:
     if GSM7_BASIC.issuperset(text):  # GSM-7, every character one septet
         if len(text) <= GSM7_SINGLE:
             return 1
-    elif not _is_gsm7(text) and len(text.encode("utf-16-le", "surrogatepass")) <= 2 * UCS2_SINGLE:
-        return 1  # UCS-2 within one part
-    if _is_gsm7(text):
+        gsm7 = True
+    else:
+        gsm7 = _is_gsm7(text)
+        if not gsm7 and len(text.encode("utf-16-le", "surrogatepass")) <= 2 * UCS2_SINGLE:
+            return 1  # UCS-2 within one part
+    if gsm7:
         return _count_parts([_gsm7_cost(ch) for ch in text], GSM7_SINGLE, GSM7_PART)
     return _count_parts([_ucs2_cost(ch) for ch in text], UCS2_SINGLE, UCS2_PART)
 
