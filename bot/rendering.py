@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.engine.events import MsgCreated
+from bot.engine.frozen import quick_init
 from bot.messages import Button
 
 CASE_REFERENCE = "@case.reference"
 Translate = Callable[[str, str, Mapping[str, Any] | None], str]
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class Rendered:
     """One outgoing message: the texts of one engine call joined, with the last buttons."""
