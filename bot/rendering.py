@@ -39,8 +39,9 @@ def render(
         text = translate(msg.language, msg.text, params)
         if msg.options:
             labels = [(o, translate(msg.language, o.label, None)) for o in msg.options]
-            text += "\n" + "\n".join(f"{o.number}. {label}" for o, label in labels)
-            buttons = tuple(Button(label=label, value=o.value) for o, label in labels)
+            # Lists made in C rather than generators resumed an option at a time.
+            text += "\n" + "\n".join([f"{o.number}. {label}" for o, label in labels])
+            buttons = tuple([Button(label, o.value) for o, label in labels])
         parts.append(text)
     return Rendered("\n\n".join(parts), buttons)
 
