@@ -8,6 +8,8 @@ from functools import lru_cache
 
 import phonenumbers
 
+from bot.engine.frozen import quick_init
+
 CHANNELS = ("sms", "whatsapp", "telegram", "simulator")
 # Numbers written without a country code are Albanian (+355); Kosovo's carry +383.
 DEFAULT_REGION = "AL"
@@ -89,6 +91,7 @@ class Urn:
         return f"{self.scheme}:{self.path}"
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """A message a person sent, translated from the provider's payload."""
@@ -102,6 +105,7 @@ class Inbound:
     meta: dict[str, str] = field(default_factory=dict)  # non-personal provider details
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class Button:
     """One choice shown as a button where the channel has buttons."""
@@ -110,6 +114,7 @@ class Button:
     value: str
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class Outbound:
     """A rendered message ready for a channel to send."""
@@ -123,6 +128,7 @@ class Outbound:
     meta: dict[str, object] = field(default_factory=dict)  # e.g. message ids to delete
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class SendResult:
     """What a channel reports after trying to send one Outbound."""

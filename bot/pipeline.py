@@ -405,7 +405,12 @@ class Pipeline:
                 read=read if same else None,
             )
             view = self._view(contact, case if isinstance(case, Case) else None)
-            outcome = engine.resume(session, resume, view, env)
+            # The session was read for this message alone and is not read after this: the
+            # engine runs on it, not on a deep copy (~250 bytecodes a message). Its containers
+            # are stored.state's, which is read again only when the engine begins a new
+            # session, and then the old one's are as loaded: an expired session is ended by
+            # setting its attributes, /start leaves it alone (save_session).
+            outcome = engine.resume(session, resume, view, env, own=True)
             if text != inbound.text:
                 case = UNREAD  # a code word may have opened one (follow-ups' urgent alert)
             turn = await self._apply(

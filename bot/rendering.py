@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.engine.events import MsgCreated
+from bot.engine.frozen import quick_init
 from bot.messages import Button
 
 CASE_REFERENCE = "@case.reference"
 Translate = Callable[[str, str, Mapping[str, Any] | None], str]
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class Rendered:
     """One outgoing message: the texts of one engine call joined, with the last buttons."""
@@ -37,8 +39,9 @@ def render(
         text = translate(msg.language, msg.text, params)
         if msg.options:
             labels = [(o, translate(msg.language, o.label, None)) for o in msg.options]
-            text += "\n" + "\n".join(f"{o.number}. {label}" for o, label in labels)
-            buttons = tuple(Button(label=label, value=o.value) for o, label in labels)
+            # Lists made in C rather than generators resumed an option at a time.
+            text += "\n" + "\n".join([f"{o.number}. {label}" for o, label in labels])
+            buttons = tuple([Button(label, o.value) for o, label in labels])
         parts.append(text)
     return Rendered("\n\n".join(parts), buttons)
 

@@ -61,11 +61,11 @@ async def test_a_failing_message_leaves_the_others_committed_and_answered(
     await deliver(harness)
     resume = engine.resume
 
-    def failing(session: Any, res: Any, *args: Any) -> Any:
+    def failing(session: Any, res: Any, *args: Any, **kwargs: Any) -> Any:
         # After the message, the contact and the session were written in its savepoint.
         if getattr(res, "text", None) == "boom":
             raise RuntimeError("the engine failed on this message")
-        return resume(session, res, *args)
+        return resume(session, res, *args, **kwargs)
 
     monkeypatch.setattr(engine, "resume", failing)
     commits.clear()

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.engine.definition import Flow, KeywordSet
+from bot.engine.frozen import quick_init
 
 
 class FlowSource(Protocol):
@@ -29,6 +30,7 @@ class Place:
     names: tuple[str, ...]  # name, slug and aliases, as people may write them
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class ContactView:
     """What the engine may know of the person."""
@@ -43,6 +45,7 @@ def _difflib_similarity(a: str, b: str) -> float:
     return 100.0 * difflib.SequenceMatcher(None, a, b).ratio()
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class Env:
     """The engine's whole world for one call; nothing here does I/O."""

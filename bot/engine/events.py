@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from bot.engine.frozen import quick_init
 from bot.engine.plain import plain
 
 
@@ -22,6 +23,7 @@ class Event:
         return data
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class OptionOut:
     """A numbered option as shown to the person."""
@@ -31,6 +33,7 @@ class OptionOut:
     value: str
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class MsgCreated(Event):
     """A message to send to the person (message id, params, optional numbered options)."""
@@ -42,6 +45,7 @@ class MsgCreated(Event):
     options: tuple[OptionOut, ...] = ()
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class WaitStarted(Event):
     """The session waits for an answer; a timeout fires at `timeout_at` if set."""
@@ -62,6 +66,7 @@ class SessionEnded(Event):
     reason: str
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class ResultSaved(Event):
     """An answer was saved under `name`."""

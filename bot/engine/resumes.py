@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.engine.frozen import quick_init
+
 if TYPE_CHECKING:
     from bot.engine.keywords import KeywordHit
     from bot.engine.understand import Text
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class MsgResume:
     """The person wrote (or pressed a button with value `button`)."""

@@ -98,10 +98,21 @@ class Outcome:
     ended_previous: bool = False  # an old session was ended (expired) before a new one began
 
 
-def resume(session: Session | None, resume_with: Resume, contact: ContactView, env: Env) -> Outcome:
-    """Run the conversation forward from `resume_with`; the input session is not modified."""
+def resume(
+    session: Session | None,
+    resume_with: Resume,
+    contact: ContactView,
+    env: Env,
+    *,
+    own: bool = False,
+) -> Outcome:
+    """Run the conversation forward from `resume_with`; the input session is not modified,
+    unless the caller gives it up (`own`: a session it built for this call and reads no more,
+    with containers no one else reads), when the engine runs on it rather than on a copy."""
     run = _Run(contact, env)
-    return run.go(session.copy() if session is not None else None, resume_with)
+    if session is not None and not own:
+        session = session.copy()
+    return run.go(session, resume_with)
 
 
 class _Run:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.engine import events as ev
+from bot.engine.frozen import quick_init
 from bot.engine.runner import Outcome
 from bot.engine.session import Session
 from bot.store.records import Case, Contact, StoredSession
@@ -51,6 +52,7 @@ class Turn:
         return self.case.reference if self.case is not None else None
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class Committed:
     """What a committed transaction leaves for the hooks: whose it was and what to show."""

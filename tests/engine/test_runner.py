@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from datetime import timedelta
 
@@ -337,3 +338,35 @@ def test_a_keyword_sets_flows_are_known_once(library: FlowLibrary) -> None:
     keywords = library.keywords
     assert keywords.flows == {k.flow for k in keywords.keywords} and keywords.flows
     assert KeywordSet().flows == frozenset()
+
+
+CONVERSATIONS = [
+    [said for said, _, _ in HAPPY_PATH],
+    ["hi", "shqip", "po", "he has a knife and will kill me", "po", "jo"],
+    ["hi", "english", "asdf", "qwerty", "zzz", "exit"],
+    ["më rrahu burri dje", "po", "/start", "hi", "", "x" * 2000, "tirana"],
+]
+
+
+@pytest.mark.parametrize("words", CONVERSATIONS)
+def test_a_session_given_up_runs_as_its_copy_would(env, library, words):
+    """own=True (the pipeline's session, read for the one call): the same outcome as a copy,
+    and the stored state it was read from unchanged whenever a new session begins (the old one
+    is read from it again then: handlers/sessions.save_session)."""
+    state = None
+    for i, said in enumerate([*words, "later"]):
+        now = NOW + timedelta(minutes=i) if said != "later" else NOW + timedelta(days=3)
+        step_env = make_env(library, now)
+        res = MsgResume("" if said == "/start" else said, start=said == "/start")
+        kept = resume(Session.from_dict(state) if state else None, res, ContactView(), step_env)
+        before = copy.deepcopy(state)
+        given = Session.from_dict(state) if state else None
+        mine = resume(given, res, ContactView(), step_env, own=True)
+        assert mine.session is given or given is None or mine.new_session
+        assert mine.events == kept.events
+        assert (mine.new_session, mine.ended_previous) == (kept.new_session, kept.ended_previous)
+        assert mine.session is not None and kept.session is not None
+        assert mine.session.to_dict() == kept.session.to_dict()
+        if mine.new_session:
+            assert state == before
+        state = mine.session.to_dict()
