@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from bot.engine.frozen import quick_init
 
+
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class Contact:
     """A person writing to the helpline."""
@@ -26,6 +29,7 @@ class Contact:
     urn_enc: bytes | None = field(default=None, compare=False, repr=False)
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class Arrival:
     """Who wrote a message (ContactRepo.arrive): her contact, whether it was created now, and
@@ -40,6 +44,7 @@ class Arrival:
     seen_now: bool = False
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class Standing:
     """What a known person's message finds (ContactRepo.standing): her waiting session, her
@@ -50,6 +55,7 @@ class Standing:
     held: bool
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class StoredSession:
     """A conversation's engine state as stored."""
@@ -62,6 +68,7 @@ class StoredSession:
     updated_at: datetime
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     """A message claimed for sending."""
@@ -78,6 +85,7 @@ class OutboxItem:
     created_at: datetime
 
 
+@quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class Case:
     """A case with every column of the cases table."""

@@ -19,6 +19,7 @@ from bot.engine.resumes import MsgResume
 from bot.handlers.registry import Committed
 from bot.messages import Button, Inbound, Outbound, SendResult
 from bot.rendering import Rendered
+from bot.store import records
 
 QUICK = [
     Env,
@@ -34,6 +35,12 @@ QUICK = [
     SendResult,
     Rendered,
     Committed,
+    records.Contact,
+    records.Arrival,
+    records.Standing,
+    records.StoredSession,
+    records.OutboxItem,
+    records.Case,
 ]
 
 
@@ -51,7 +58,12 @@ def plain_twin(cls: type) -> Any:
         if f.name not in namespace["__annotations__"]:
             continue  # a base's field: the base has it
         namespace[f.name] = field(
-            default=f.default, default_factory=f.default_factory, kw_only=f.kw_only
+            default=f.default,
+            default_factory=f.default_factory,
+            kw_only=f.kw_only,
+            compare=f.compare,
+            repr=f.repr,
+            hash=f.hash,
         )
     for name in ("__setattr__", "__delattr__", "__hash__", "__eq__", "__repr__", "__match_args__"):
         namespace.pop(name, None)
