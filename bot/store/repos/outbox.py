@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.safe_times import HELD, TO_HER
-from bot.store.driver import Prepared
+from bot.store.driver import Prepared, inserting
 from bot.store.models import ALSO_SENT, OUTBOX_KINDS, ContactRow, MessageRow, OutboxRow
 from bot.store.records import OutboxItem
 from bot.store.repos.base import Repo
@@ -75,7 +75,7 @@ MARK_SENT_WITH_MESSAGE = {
     with_id: Prepared(_MARK_SENT.add_cte(mark.cte("marked_message")))
     for with_id, mark in _MARK_MESSAGE.items()
 }
-INSERT_OUTBOX = Prepared(sa.insert(outbox).returning(outbox.c.id))
+INSERT_OUTBOX = inserting(sa.insert(outbox))
 # What the sender reads of a row it claims (OutboxRepo._record): not the lease's own columns,
 # nor what only a sent or failed row holds.
 CLAIMED = (
