@@ -40,6 +40,8 @@ class LoopConnection(aiosqlite.Connection):
         # "IMMEDIATE" while the units of work use this connection (bot/store/db.py): a
         # statement run outside a transaction begins one first, SQLAlchemy's or the driver's.
         self.autobegin: str | None = None
+        # bot/store/driver.py's cursor for its statements on this connection (made there).
+        self.driver_cursor: sqlite3.Cursor | None = None
 
     @property
     def sqlite(self) -> sqlite3.Connection:

@@ -17,7 +17,7 @@ from bot.store import driver
 from bot.store.db import Database, storage_failure
 from bot.store.models import UTCDateTime
 from bot.store.repos import alerts, base, cases, contacts, coordinators, messages, outbox, sessions
-from bot.store.repos.fires import REPLACE_FIRE
+from bot.store.repos.fires import INSERT_FIRE, REPLACE_FIRE
 from tests.store.same_sql import both, same
 
 URN = "tel:+355690000001"
@@ -619,3 +619,82 @@ async def test_a_processors_own_key_error_is_a_refused_value_not_a_missing_one(d
         assert isinstance(raised.value.orig, KeyError)
         with pytest.raises(sa.exc.StatementError, match="required for parameter 'k'"):
             await stmt.execute(uow.conn, {})
+
+
+def _inserts(
+    dialect: str, contact_id: int, case_id: int, now: datetime
+) -> list[tuple[driver.Prepared, dict[str, Any]]]:
+    """The INSERTs the repositories run through driver.inserting() (alerts.ADD_ALERT aside:
+    tests/store/test_referral_repos.py), each with a row."""
+    message = {"contact_id": contact_id, "channel": "sms", "text_enc": b"t", "created_at": now}
+    return [
+        (messages.INSERT_MESSAGE, message | {"direction": "out", "status": "queued"}),
+        (
+            messages._insert_inbound(dialect),
+            message | {"direction": "in", "external_id": "SM9", "chat_message_id": None},
+        ),
+        (
+            outbox.INSERT_OUTBOX,
+            {"contact_id": contact_id, "channel": "sms", "urn_enc": b"u", "payload_enc": b"p"}
+            | {"kind": "reply", "status": "pending", "attempts": 0, "due_at": now}
+            | {"created_at": now, "meta": {"a": 1}},
+        ),
+        (
+            sessions.INSERT_SESSION,
+            {"contact_id": contact_id, "status": "ended", "state_enc": b"s"}
+            | {"created_at": now, "updated_at": now},
+        ),
+        (
+            INSERT_FIRE,
+            {"contact_id": contact_id, "session_id": None, "kind": "escalate", "due_at": now}
+            | {"seq": 0, "status": "pending", "created_at": now, "payload": {"case_id": 1}},
+        ),
+        (
+            contacts.CREATE[dialect],
+            {"urn_hash": "h" * 64, "urn_enc": b"u", "channel": "sms", "fields_enc": b"f"}
+            | {"opted_out": False, "unreachable": False, "created_at": now, "last_seen_at": now},
+        ),
+        (
+            cases.ADD_EVENT,
+            {"case_id": case_id, "kind": "note", "at": now, "data_enc": b"d"},
+        ),
+    ]
+
+
+async def test_an_insert_gives_its_new_id_as_returning_does(db, now):
+    """driver.inserting(): the row SQLAlchemy's RETURNING gives, on SQLite from the cursor's
+    lastrowid without RETURNING; the id is the row's; nothing when ON CONFLICT DO NOTHING
+    inserted nothing (then no other statement's rowid leaks through)."""
+    async with db.uow() as uow:
+        contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
+        case = await uow.cases.open(contact.id, now)
+        for prepared, row in _inserts(db.dialect, contact.id, case.id, now):
+            by_sqlalchemy, by_driver = await both(uow.conn, prepared, row)
+            # PostgreSQL's sequences do not roll back with the savepoint: the ids differ there.
+            same(by_sqlalchemy, by_driver, ignore=("id",) if db.dialect == "postgresql" else ())
+            assert [r._fields for r in by_driver] == [("id",)]
+            new_id = await prepared.scalar_one(uow.conn, row)
+            table = prepared.statement.table  # type: ignore[attr-defined]
+            kept = (await uow.conn.execute(sa.select(table).where(table.c.id == new_id))).one()
+            assert all(kept._mapping[k] == v for k, v in row.items() if k != "meta")
+            sql = prepared.compiled(uow.conn.dialect, frozenset(row)).sql
+            assert ("RETURNING" in sql) == (db.dialect == "postgresql")
+        # A repeat: nothing inserted, no id, though the last INSERT just set one.
+        again = _inserts(db.dialect, contact.id, case.id, now)
+        for prepared, row in (again[1], again[5]):
+            other = await again[0][0].scalar_one(uow.conn, again[0][1])
+            assert other is not None
+            assert await prepared.first(uow.conn, row) is None
+            by_sqlalchemy, by_driver = await both(uow.conn, prepared, row)
+            assert by_sqlalchemy == by_driver == []
+
+
+def test_only_sqlites_rowid_is_read_from_the_cursor():
+    """A table whose id is not an INTEGER PRIMARY KEY has no rowid alias: refused on SQLite."""
+    table = sa.Table("big_ids", sa.MetaData(), sa.Column("id", sa.BigInteger, primary_key=True))
+    prepared = driver.inserting(sa.insert(table))
+    with pytest.raises(sa.exc.ArgumentError, match="rowid"):
+        prepared.compiled(sqlite.aiosqlite.dialect(), frozenset())
+    assert "RETURNING" in prepared.compiled(postgresql.asyncpg.dialect(), frozenset()).sql
+    compiled = driver.inserting(sa.insert(kinds)).compiled(sqlite.aiosqlite.dialect(), frozenset())
+    assert compiled.lastrowid and "RETURNING" not in compiled.sql

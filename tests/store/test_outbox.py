@@ -360,6 +360,9 @@ async def test_marking_sent_with_the_channel_marks_as_without_it(db, now):
                 if given and db.dialect == "postgresql":
                     sql = " ".join(seen[0].split())
                     assert len(seen) == 1 and "WITH marked_message AS (UPDATE messages" in sql
+                else:  # her contact not erased: the row's mark returns nothing (MARK_SENT_KEPT)
+                    assert seen[0].startswith("UPDATE outbox") and "RETURNING" not in seen[0]
+                    assert not any(s.startswith("UPDATE outbox") for s in seen[1:])
             await uow.commit()
         async with db.uow() as uow:
             rows = (

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.store.driver import Prepared
+from bot.store.driver import Prepared, inserting
 from bot.store.models import (
     ALERT_KINDS,
     ALERT_STATES,
@@ -45,7 +45,7 @@ FOR_CASE = Prepared(
     .where(alerts.c.case_id == sa.bindparam("of_case"))
     .order_by(alerts.c.id)
 )
-ADD_ALERT = Prepared(sa.insert(alerts).returning(alerts.c.id))
+ADD_ALERT = inserting(sa.insert(alerts))
 
 
 @lru_cache(maxsize=64)

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.store.driver import Prepared
+from bot.store.driver import Prepared, inserting
 from bot.store.models import (
     CASE_STATUSES,
     REPORTERS,
@@ -54,7 +54,7 @@ UPDATE_CASE = Prepared(
 CONSENT_OF_CASE = Prepared(
     sa.select(cases.c.consent).where(cases.c.id == sa.bindparam("of_id")).with_for_update()
 )
-ADD_EVENT = Prepared(sa.insert(case_events).returning(case_events.c.id))
+ADD_EVENT = inserting(sa.insert(case_events))
 
 # Security: a reference is a capability a coordinator types, so it must not be guessable.
 # Crockford's base 32 (no I, L, O, U: nothing to misread on a phone), 8 characters: 32**8, about

@@ -13,7 +13,7 @@ from sqlalchemy.engine.result import result_tuple
 
 from bot.safe_times import TO_HER
 from bot.store.crypto import DecryptionError
-from bot.store.driver import Prepared
+from bot.store.driver import Prepared, inserting
 from bot.store.models import (
     AlertRow,
     AuditRow,
@@ -141,11 +141,7 @@ _N_SESSION = len(sessions.c)
 _N_CASE = len(cases.c)
 # A new contact, nothing done when another transaction created it first.
 CREATE = {
-    name: Prepared(
-        insert(contacts)
-        .on_conflict_do_nothing(index_elements=["urn_hash"])
-        .returning(contacts.c.id)
-    )
+    name: inserting(insert(contacts).on_conflict_do_nothing(index_elements=["urn_hash"]))
     for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
 

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.store.driver import Prepared
+from bot.store.driver import Prepared, inserting
 from bot.store.models import FireRow
 from bot.store.records import Fire
 from bot.store.repos.base import Repo
@@ -16,7 +16,7 @@ from bot.store.repos.base import Repo
 fires = FireRow.__table__
 
 # Built once (every message that waits schedules a timer); see repos/outbox.py.
-INSERT_FIRE = Prepared(sa.insert(fires).returning(fires.c.id))
+INSERT_FIRE = inserting(sa.insert(fires))
 
 
 def _replacing(insert: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.store.driver import Prepared
+from bot.store.driver import Prepared, inserting
 from bot.store.models import ALSO_SENT, MessageRow, OutboxRow
 from bot.store.repos.base import Repo
 
@@ -18,17 +18,17 @@ outbox = OutboxRow.__table__
 ERROR_MAX = 255
 
 # Built once and run on the driver (bot/store/driver.py): every message runs these.
-INSERT_MESSAGE = Prepared(sa.insert(messages).returning(messages.c.id))
+INSERT_MESSAGE = inserting(sa.insert(messages))
 
 
 @cache
 def _insert_inbound(dialect: str) -> Prepared:
     """INSERT of an inbound message that does nothing for a repeat, for this database."""
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return Prepared(
-        insert(messages)
-        .on_conflict_do_nothing(index_elements=["channel", "direction", "external_id"])
-        .returning(messages.c.id)
+    return inserting(
+        insert(messages).on_conflict_do_nothing(
+            index_elements=["channel", "direction", "external_id"]
+        )
     )
 
 
