@@ -362,13 +362,15 @@ class TwilioSmsChannel:
         whose names are known to be unique."""
         if self._signed_base is None:
             return False
+        # Each pair joined by str.join in C ("".join((name, value)) is name + value): no
+        # Python loop over the fields (a list comprehension was 175 of the webhook's bytecodes).
         try:
             if isinstance(form, dict):
                 # One value a name: sorted by name is the SDK's order (values never compared).
-                joined = "".join([name + value for name, value in sorted(form.items())])
+                joined = "".join(map("".join, sorted(form.items())))
             else:
                 # Pairs sorted by name then value, repeats once: the SDK's order, in one pass.
-                joined = "".join([name + value for name, value in sorted(set(form.items()))])
+                joined = "".join(map("".join, sorted(set(form.items()))))
         except TypeError:
             return False  # a file part (unhashable, or not text): the SDK's way, as before
         # The documented URL ends in CONNECTION_OVERRIDES; signed with it or without, both ours.

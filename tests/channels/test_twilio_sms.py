@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -865,3 +866,43 @@ def test_form_quote_is_quote_plus() -> None:
     assert len(twilio_sms._FORM_QUOTED) <= twilio_sms.FORM_TABLE_MAX
     with pytest.raises(UnicodeEncodeError):
         twilio_sms.form_quote("a\ud800")
+
+
+def _random_pairs(rng: random.Random) -> list[tuple[str, str]]:
+    """A form as anyone might post it: names and values from a mix of ASCII, separators,
+    Albanian letters, emoji and empty strings; names may repeat, with the same or other values."""
+    alphabet = "aAbBzZ09 +&=%#?/._-ëËçÇé😀\u0301\t"
+    words = ["", "Body", "From", "MediaUrl0", "NumMedia", "ë", "Ç", "a", "A", "a b", "1+1=2"]
+
+    def text() -> str:
+        if rng.random() < 0.4:
+            return rng.choice(words)
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+
+    pairs = [(text(), text()) for _ in range(rng.randint(0, 12))]
+    for _ in range(rng.randint(0, 3)):  # repeats: the same name again, its value the same or not
+        if pairs:
+            name, value = rng.choice(pairs)
+            pairs.append((name, value if rng.random() < 0.5 else text()))
+    rng.shuffle(pairs)
+    return pairs
+
+
+async def test_prepared_signature_is_the_sdks_on_random_forms(h: Harness) -> None:
+    """600 random forms (repeated names, unicode, separators, empty names and values), as the
+    multidict and, where the names are unique, as the dict the webhook hands over: the prepared
+    check accepts the SDK's compute_signature of our URL and refuses one of a changed form."""
+    rng = random.Random(19)
+    sdk = RequestValidator(tp.AUTH_TOKEN)
+    path = SMS_PATH
+    for _ in range(600):
+        pairs = _random_pairs(rng)
+        multi = MultiDictProxy(MultiDict(pairs))
+        forms: list[MultiDictProxy[str] | dict[str, str]] = [multi]
+        if len({name for name, _ in pairs}) == len(pairs):
+            forms.append(dict(pairs))
+        signature = sdk.compute_signature(PUBLIC + path, multi).encode()
+        changed = sdk.compute_signature(PUBLIC + path, MultiDict([*pairs, ("x", "y")])).encode()
+        for form in forms:
+            assert h.channel._signed(path, form, signature), pairs
+            assert not h.channel._signed(path, form, changed), pairs
