@@ -1,6 +1,6 @@
-"""The handlers' deadline (bot/web/security.py Deadlines): what asyncio.timeout did, scenario by
-scenario, compared with asyncio.timeout itself: the answer, what is raised, and the count of
-cancellations left on the request's task."""
+"""The handlers' deadline (bot/web/security.py's guard), scenario by scenario, compared with
+asyncio.timeout itself: the answer, what is raised, and the count of cancellations left on the
+request's task."""
 
 from __future__ import annotations
 
