@@ -155,6 +155,13 @@ def _segments_before(text: str) -> int:
     return parts
 
 
+# Around every limit: one part, and the first parts' ends of both encodings (67 and 153 a part).
+LENGTHS = sorted(
+    {*range(0, 12), *range(30, 75), *range(130, 175), 300, 320, 400}
+    | {n + d for k in range(2, 6) for n in (67 * k, 153 * k) for d in (-2, -1, 0, 1, 2)}
+)
+
+
 def test_segments_as_before_for_every_mix_and_length() -> None:
     """The fast paths count as the per-character count did: random texts of GSM-7, extension,
     Albanian, BMP, astral and lone-surrogate characters, at every length around the limits."""
@@ -164,7 +171,7 @@ def test_segments_as_before_for_every_mix_and_length() -> None:
     rng = random.Random(19)
     for pool in pools:
         for mixed in (pool, pool + "a" * 40):
-            for length in [*range(0, 12), *range(30, 75), *range(130, 175), 300, 320, 400]:
+            for length in LENGTHS:
                 for _ in range(6):
                     text = "".join(rng.choice(mixed) for _ in range(length))
                     assert segments(text) == _segments_before(text), (pool, length)
