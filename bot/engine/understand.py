@@ -428,10 +428,15 @@ class _Index:
         self.exact: dict[str, dict[str, list[Pattern]]] = {}
         self.prefix: dict[str, dict[str, list[Pattern]]] = {}
         self.anywhere: dict[str, list[Pattern]] = {}
+        # The same, of the patterns one word can match, for the last word of a clause: a
+        # pattern of two words or more cannot match there (most answers are one word).
+        self.prefix_last: dict[str, dict[str, list[Pattern]]] = {}
+        self.anywhere_last: dict[str, list[Pattern]] = {}
         self._keys: dict[str, frozenset[tuple[str, str]]] = {}
         # exact, with the patterns whose second word is a plain word filed under it too: the
         # Albanian "me" begins over a hundred danger phrases ("me rreh", "me kercenon"...).
-        self.split: dict[str, dict[str, tuple[list[Pattern], dict[str, list[Pattern]]]]] = {}
+        # Each first word's group also holds its patterns one word can match (see prefix_last).
+        self.split: dict[str, dict[str, _Group]] = {}
         self.start_keys: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {}
         for concept, patterns in lexicon.concepts.items():
             exact: dict[str, list[Pattern]] = {}
@@ -448,6 +453,8 @@ class _Index:
             self.exact[concept], self.prefix[concept] = exact, prefix
             self.anywhere[concept] = list(dict.fromkeys(anywhere))
             self.split[concept] = {word: _by_next(listed) for word, listed in exact.items()}
+            self.prefix_last[concept] = _one_word(prefix)
+            self.anywhere_last[concept] = _single(self.anywhere[concept])
             # The words and first letters the concept's patterns can start at; None when one
             # of them can start anywhere.
             self.start_keys[concept] = None if anywhere else (frozenset(exact), frozenset(prefix))
@@ -499,18 +506,25 @@ class _Index:
         split = self.split.get(concept)
         if split is None:
             return list(self.lexicon.patterns(concept))
-        word = text.words[i]
+        words, clauses = text.words, text.clauses
+        word = words[i]
         found: list[Pattern] = []
         group = split.get(word)
-        if group is not None:
-            found, by_next = group
-            # The next word, if the clause goes on: what a pattern's second word must be.
-            if by_next and i + 1 < len(text.words) and text.clauses[i + 1] == text.clauses[i]:
-                more_found = by_next.get(text.words[i + 1])
-                if more_found:
-                    found = found + more_found
-        more = self.prefix[concept].get(word[:PREFIX_KEY], [])
-        anywhere = self.anywhere[concept]
+        if i + 1 < len(words) and clauses[i + 1] == clauses[i]:  # the clause goes on
+            if group is not None:
+                found, by_next, _ = group
+                # The next word: what a pattern's second word must be.
+                if by_next:
+                    more_found = by_next.get(words[i + 1])
+                    if more_found:
+                        found = found + more_found
+            more = self.prefix[concept].get(word[:PREFIX_KEY], [])
+            anywhere = self.anywhere[concept]
+        else:  # word i ends its clause: only a pattern of one word can match from it
+            if group is not None:
+                found = group[2]
+            more = self.prefix_last[concept].get(word[:PREFIX_KEY], [])
+            anywhere = self.anywhere_last[concept]
         if more or anywhere:
             return [*found, *more, *anywhere]
         return found
@@ -519,9 +533,28 @@ class _Index:
 PREFIX_KEY = 3
 
 
-def _by_next(patterns: list[Pattern]) -> tuple[list[Pattern], dict[str, list[Pattern]]]:
+# Patterns filed under one first word: those whose next term is not a plain word, the others
+# under that word, and of the first those one word can match.
+_Group = tuple[list[Pattern], dict[str, list[Pattern]], list[Pattern]]
+# The terms that take a word each (a concept's match takes one or more): a pattern with more
+# of them than words are left in the clause cannot match there.
+_TAKES_A_WORD = frozenset({"word", "stem", "prefix", "concept"})
+
+
+def _single(patterns: list[Pattern]) -> list[Pattern]:
+    """The patterns one word can match: those with at most one term that takes a word."""
+    return [p for p in patterns if sum(t.kind in _TAKES_A_WORD for t in p) <= 1]
+
+
+def _one_word(filed: dict[str, list[Pattern]]) -> dict[str, list[Pattern]]:
+    """`filed` with only the patterns one word can match, keys left with none dropped."""
+    return {key: single for key, listed in filed.items() if (single := _single(listed))}
+
+
+def _by_next(patterns: list[Pattern]) -> _Group:
     """Patterns filed under one first word, split: those whose next term is not a plain word,
-    and the others under that word (they can match only where it follows)."""
+    and the others under that word (they can match only where it follows); and of the first,
+    those one word can match (the others take two words or more, as all of the second do)."""
     rest: list[Pattern] = []
     by_next: dict[str, list[Pattern]] = {}
     for pattern in patterns:
@@ -531,7 +564,7 @@ def _by_next(patterns: list[Pattern]) -> tuple[list[Pattern], dict[str, list[Pat
             by_next.setdefault(second.value, []).append(pattern)
         else:
             rest.append(pattern)
-    return rest, by_next
+    return rest, by_next, _single(rest)
 
 
 _INDEXES: dict[int, tuple[Lexicon, _Index]] = {}
@@ -696,6 +729,10 @@ class _Starts:
         # one (most messages, for most lists) is not walked word by word.
         self.words = frozenset(word for word, listed in self.exact.items() if listed)
         self.prefixes = frozenset(self.prefix)
+        # Those one word can match, for the last word of a clause (as _Index.prefix_last).
+        self.exact_last = _one_word(self.exact)
+        self.prefix_last = _one_word(self.prefix)
+        self.anywhere_last = _single(self.anywhere)
 
     def may_start(self, text: Text) -> bool:
         """False when none of the patterns can start at any word of `text` (then none matches)."""
@@ -704,13 +741,20 @@ class _Starts:
         words, prefixes = text._keys or text.start_keys()
         return not (self.words.isdisjoint(words) and self.prefixes.isdisjoint(prefixes))
 
-    def candidates(self, word: str) -> Sequence[Pattern]:
-        """The patterns that may start at `word`, each once, in no particular order."""
-        exact = self.exact.get(word)
-        prefix = self.prefix.get(word[:PREFIX_KEY])
-        if prefix is None and not self.anywhere:
+    def candidates(self, word: str, last: bool = False) -> Sequence[Pattern]:
+        """The patterns that may start at `word`, each once, in no particular order; `last`:
+        the word ends its clause, and only the patterns one word can match are given."""
+        if last:
+            exact = self.exact_last.get(word)
+            prefix = self.prefix_last.get(word[:PREFIX_KEY])
+            anywhere = self.anywhere_last
+        else:
+            exact = self.exact.get(word)
+            prefix = self.prefix.get(word[:PREFIX_KEY])
+            anywhere = self.anywhere
+        if prefix is None and not anywhere:
             return exact or ()  # nearly always: one look-up found them all, or none
-        return [*(exact or ()), *(prefix or ()), *self.anywhere]
+        return [*(exact or ()), *(prefix or ()), *anywhere]
 
 
 _ANY = ("*", "")
@@ -748,11 +792,13 @@ def find_starts(text: Text, starts: _Starts, lexicon: Lexicon) -> list[Hit]:
     """find_patterns of the patterns `starts` files."""
     out: list[Hit] = []
     if not starts.anywhere:  # as starts.may_start(text), without the call (5 a message)
-        words, prefixes = text._keys or text.start_keys()
-        if starts.words.isdisjoint(words) and starts.prefixes.isdisjoint(prefixes):
+        keys, prefixes = text._keys or text.start_keys()
+        if starts.words.isdisjoint(keys) and starts.prefixes.isdisjoint(prefixes):
             return out
-    for i, word in enumerate(text.words):
-        candidates = starts.candidates(word)
+    words, clauses = text.words, text.clauses
+    last = len(words) - 1
+    for i, word in enumerate(words):
+        candidates = starts.candidates(word, i == last or clauses[i + 1] != clauses[i])
         if not candidates:
             continue
         best = _longest(text, candidates, i, lexicon)

@@ -95,3 +95,47 @@ def test_a_concept_no_word_can_start_is_not_looked_for_word_by_word(monkeypatch)
     assert "police" not in looked
     refused = u.analyse("jo polici", LEX)
     assert u.find(refused, "police", LEX) == [u.Hit(1, 2)]
+
+
+def _clause_end_texts() -> list[str]:
+    """Texts whose words end clauses: every word a pattern starts with (and words on each filed
+    prefix) alone, pairs of them in one clause and split by a comma, and corpus answers."""
+    index = u._index(LEX)
+    heads = sorted({w for filed in index.exact.values() for w in filed})
+    heads += sorted({p + end for filed in index.prefix.values() for p in filed for end in ("", "it")})
+    pairs = [f"{a} {b}" for a, b in zip(heads[::5], heads[3::5], strict=False)]
+    split = [f"{a}, {b}" for a, b in zip(heads[1::9], heads[4::9], strict=False)]
+    cases = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line]
+    answers = [c["text"] for c in cases if c["ask"] != "first"][::4]
+    return heads[::2] + pairs + split + answers
+
+
+def test_a_clause_end_tries_only_one_word_patterns_and_finds_what_all_patterns_find(monkeypatch):
+    """Performance: at a clause's last word only the patterns one word can match are tried (a
+    one-word answer started dozens that needed more). Every concept and every keyword's
+    patterns find the same hits as when every pattern is tried at every word."""
+    from bot.flows.library import FlowLibrary
+
+    shipped = FlowLibrary(Path(u.__file__).parents[1] / "flows")
+    assert shipped.reload().ok
+    lists = [ps for k in shipped.keywords.keywords for ps in k.phrases.values()]
+    lexicon = shipped.keywords.lexicon
+    texts = _clause_end_texts()
+    assert len(texts) > 1000
+
+    def readings() -> list[object]:
+        out: list[object] = []
+        for text in texts:
+            t = u.analyse(text, lexicon)
+            out.append([u.find(t, concept, lexicon) for concept in lexicon.concepts])
+            out.append([u.find_patterns(t, patterns, lexicon) for patterns in lists])
+        return out
+
+    filed = readings()
+    monkeypatch.setattr(
+        u._Index, "candidates", lambda self, concept, text, i: list(self.lexicon.patterns(concept))
+    )
+    monkeypatch.setattr(u._Starts, "candidates", lambda self, word, last=False: self.patterns)
+    every = readings()
+    assert sum(1 for hits in filed for found in hits if found) > 1000  # type: ignore[attr-defined]
+    assert filed == every
