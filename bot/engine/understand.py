@@ -15,6 +15,7 @@ from functools import partial
 from operator import itemgetter
 from typing import Any, TypeVar, cast
 
+from bot.engine.frozen import quick_init
 from bot.engine.lexicon import CONTRACTIONS, ENDINGS, GAP_MAX, Lexicon, Pattern, Term
 from bot.engine.normalise import fold
 
@@ -102,6 +103,7 @@ class Text:
         return keys
 
 
+@quick_init  # built for every match: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A concept found in a text: the words [start, end)."""
