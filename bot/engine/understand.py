@@ -478,6 +478,25 @@ class _Index:
         self.refusing_adjacent = single[REFUSAL] | single[NEGATION_ADJACENT]
         self.clause_breaks = single[BOUNDARY_WORDS] | single[BOUNDARY_AFTER_NO]
         self.boundary_before = _boundary_before(lexicon)
+        # A message of one word (most answers: "po", "jo", "2") is matched by a table per
+        # concept, made at its first look-up for every plain word of the lexicon at once (so
+        # what it holds says nothing of what anyone wrote); other words are matched as always.
+        words, _, _ = _vocabulary(lexicon)
+        self.alone_words = frozenset(w for w in words if not w.endswith(("+", "*")))
+        self._alone: dict[str, dict[str, tuple[Hit, ...]]] = {}
+
+    def alone(self, concept: str) -> dict[str, tuple[Hit, ...]]:
+        """Each word of `alone_words` that the concept matches as a message of its own -> the
+        hits, made once."""
+        table = self._alone.get(concept)
+        if table is None:
+            table = {}
+            for word in sorted(self.alone_words):
+                hits = _found(Text((word,), (0,)), concept, self)
+                if hits:
+                    table[word] = tuple(hits)
+            self._alone[concept] = table
+        return table
 
     def _first(self, pattern: Pattern, visiting: set[str]) -> frozenset[tuple[str, str]]:
         """The keys of the words a pattern can start with: ("w", word), ("p", 3 letters), or
@@ -680,14 +699,25 @@ def find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
         # A new list of the same hits (frozen: shared safely), not new hits: made anew each
         # call they were ~14 bytecodes a hit.
         return cached.copy()
-    found: list[Hit] = []
     index = _index(lexicon)
+    words = text.words
+    if len(words) == 1 and words[0] in index.alone_words:
+        found = list(index.alone(concept).get(words[0], ()))  # the same hits (see _Index)
+    else:
+        found = _found(text, concept, index)
+    text._hits[concept] = found
+    return found.copy()
+
+
+def _found(text: Text, concept: str, index: _Index) -> list[Hit]:
+    """find's hits, matched word by word."""
+    found: list[Hit] = []
     keys = index.start_keys.get(concept)
     if keys is not None:
         words, prefixes = text._keys or text.start_keys()
         if words.isdisjoint(keys[0]) and prefixes.isdisjoint(keys[1]):
-            text._hits[concept] = found
-            return []  # none of its patterns can start here
+            return found  # none of its patterns can start here
+    lexicon = index.lexicon
     for i in range(len(text.words)):
         candidates = index.candidates(concept, text, i)
         if not candidates:
@@ -695,8 +725,7 @@ def find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
         best = _longest(text, candidates, i, lexicon)
         if best > i:
             found.append(Hit(i, best))
-    text._hits[concept] = found
-    return found.copy()
+    return found
 
 
 class _Starts:

@@ -102,7 +102,9 @@ def _clause_end_texts() -> list[str]:
     prefix) alone, pairs of them in one clause and split by a comma, and corpus answers."""
     index = u._index(LEX)
     heads = sorted({w for filed in index.exact.values() for w in filed})
-    heads += sorted({p + end for filed in index.prefix.values() for p in filed for end in ("", "it")})
+    heads += sorted(
+        {p + end for filed in index.prefix.values() for p in filed for end in ("", "it")}
+    )
     pairs = [f"{a} {b}" for a, b in zip(heads[::5], heads[3::5], strict=False)]
     split = [f"{a}, {b}" for a, b in zip(heads[1::9], heads[4::9], strict=False)]
     cases = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line]
@@ -112,8 +114,9 @@ def _clause_end_texts() -> list[str]:
 
 def test_a_clause_end_tries_only_one_word_patterns_and_finds_what_all_patterns_find(monkeypatch):
     """Performance: at a clause's last word only the patterns one word can match are tried (a
-    one-word answer started dozens that needed more). Every concept and every keyword's
-    patterns find the same hits as when every pattern is tried at every word."""
+    one-word answer started dozens that needed more), and a message of one word of the lexicon
+    is looked up in a table per concept. Every concept and every keyword's patterns find the
+    same hits as when every pattern is tried at every word."""
     from bot.flows.library import FlowLibrary
 
     shipped = FlowLibrary(Path(u.__file__).parents[1] / "flows")
@@ -135,7 +138,26 @@ def test_a_clause_end_tries_only_one_word_patterns_and_finds_what_all_patterns_f
     monkeypatch.setattr(
         u._Index, "candidates", lambda self, concept, text, i: list(self.lexicon.patterns(concept))
     )
+    monkeypatch.setattr(u._index(lexicon), "alone_words", frozenset())  # no one-word tables
     monkeypatch.setattr(u._Starts, "candidates", lambda self, word, last=False: self.patterns)
     every = readings()
     assert sum(1 for hits in filed for found in hits if found) > 1000  # type: ignore[attr-defined]
     assert filed == every
+
+
+def test_a_one_word_message_reads_from_its_table_what_matching_reads(monkeypatch):
+    """Every plain word of the lexicon alone, for every concept (with another clause number, and
+    Cyrillic, buts and hedged set, which matching does not read): the table's hits are those
+    matched word by word, and a word outside the table is matched."""
+    index = u._index(LEX)
+    words = sorted(index.alone_words)
+    assert len(words) > 1500 and {"po", "jo", "mire", "2"} <= index.alone_words
+    texts = [u.Text((w,), (0,)) for w in words] + [
+        u.Text((w,), (3,), True, frozenset({3}), True) for w in words[::7]
+    ]
+    texts += [u.Text(("strehimit",), (0,)), u.analyse("jooo", LEX), u.analyse("2", LEX)]
+    tabled = [[u.find(t, concept, LEX) for concept in LEX.concepts] for t in texts]
+    assert sum(1 for hits in tabled for found in hits if found) > 1500
+    monkeypatch.setattr(index, "alone_words", frozenset())
+    texts = [u.Text(t.words, t.clauses, t.cyrillic, t.buts, t.hedged) for t in texts]
+    assert tabled == [[u.find(t, concept, LEX) for concept in LEX.concepts] for t in texts]
