@@ -699,10 +699,13 @@ def find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
         # A new list of the same hits (frozen: shared safely), not new hits: made anew each
         # call they were ~14 bytecodes a hit.
         return cached.copy()
-    index = _index(lexicon)
+    index = _LAST_INDEX[0]  # _index(lexicon), its common case inlined (~6 calls a message)
+    if index.lexicon is not lexicon:
+        index = _index(lexicon)
     words = text.words
     if len(words) == 1 and words[0] in index.alone_words:
-        found = list(index.alone(concept).get(words[0], ()))  # the same hits (see _Index)
+        table = index._alone.get(concept) or index.alone(concept)
+        found = list(table.get(words[0], ()))  # the same hits (see _Index)
     else:
         found = _found(text, concept, index)
     text._hits[concept] = found
@@ -986,6 +989,9 @@ def read_danger(text: str, lexicon: Lexicon) -> bool:
     return bool(danger_hits(analyse(text, lexicon), lexicon))
 
 
+_PHRASES = ((), (1,), (2, 1), (3, 2, 1))  # the lengths of a number's phrase, by words left
+
+
 def read_number(text: Text, lexicon: Lexicon) -> int | None:
     """The number a message is, when it is only a number: 2, "nr 2", "dy", "e dyta", "2️⃣"."""
     fillers = find(text, FILLER, lexicon)
@@ -1013,12 +1019,12 @@ def read_number(text: Text, lexicon: Lexicon) -> int | None:
         if words[i].isdigit() and len(words[i]) <= 6:
             number, size = int(words[i]), 1
         else:
-            for n in (3, 2, 1):
-                if i + n <= len(words):  # a phrase as long as the words left, or shorter
-                    phrase = " ".join(words[i : i + n])
-                    if phrase in numbers:
-                        number, size = numbers[phrase], n
-                        break
+            # A phrase as long as the words left, or shorter; one word is itself.
+            for n in _PHRASES[min(len(words) - i, 3)]:
+                phrase = " ".join(words[i : i + n]) if n > 1 else words[i]
+                if phrase in numbers:
+                    number, size = numbers[phrase], n
+                    break
         if not size:
             return None
         i += size

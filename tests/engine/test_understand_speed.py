@@ -8,6 +8,7 @@ from pathlib import Path
 from bot.engine import routers
 from bot.engine import understand as u
 from bot.engine.definition import Option, Wait
+from bot.engine.lexicon import Lexicon
 from bot.flows.understanding import shipped_lexicon
 from bot.language import identify
 
@@ -161,3 +162,52 @@ def test_a_one_word_message_reads_from_its_table_what_matching_reads(monkeypatch
     monkeypatch.setattr(index, "alone_words", frozenset())
     texts = [u.Text(t.words, t.clauses, t.cyrillic, t.buts, t.hedged) for t in texts]
     assert tabled == [[u.find(t, concept, LEX) for concept in LEX.concepts] for t in texts]
+
+
+def _read_number_long_way(text: u.Text, lexicon: Lexicon) -> int | None:
+    """read_number's phrase look-up as written before: every length tried, one word joined."""
+    covered = [False] * len(text.words)
+    for h in u.find(text, u.FILLER, lexicon):
+        for j in range(h.start, h.end):
+            covered[j] = True
+    index = u._index(lexicon)
+    refusing, post = index.refusing, index.single[u.POST_NEGATION]
+    found: list[int] = []
+    number, i, words = 0, 0, text.words
+    while i < len(words):
+        if covered[i]:
+            i += 1
+            continue
+        start = i
+        if words[i] in refusing and i + 1 < len(words) and text.clauses[i + 1] == text.clauses[i]:
+            i += 1
+        size = 0
+        if words[i].isdigit() and len(words[i]) <= 6:
+            number, size = int(words[i]), 1
+        else:
+            for n in (3, 2, 1):
+                if i + n <= len(words):
+                    phrase = " ".join(words[i : i + n])
+                    if phrase in lexicon.numbers:
+                        number, size = lexicon.numbers[phrase], n
+                        break
+        if not size:
+            return None
+        i += size
+        if i < len(words) and words[i] in post and text.clauses[i] == text.clauses[i - 1]:
+            i += 1
+        elif i == start + size:
+            found.append(number)
+    return found[0] if len(found) == 1 else None
+
+
+def test_read_number_is_the_long_way() -> None:
+    """Every number phrase alone, after "jo", with a filler, and every corpus and variant text."""
+    from tests.engine.understand_readings import all_texts
+
+    phrases = sorted(LEX.numbers)
+    texts = [*phrases, *(f"jo {p}, {p}" for p in phrases), *(f"{p} ju lutem" for p in phrases)]
+    texts += [t for source in ("corpus", "probes", "variants") for t in all_texts()[source]]
+    numbers = [u.read_number(u.analyse(t, LEX), LEX) for t in texts]
+    assert numbers == [_read_number_long_way(u.analyse(t, LEX), LEX) for t in texts]
+    assert sum(n is not None for n in numbers) > len(phrases)
