@@ -188,3 +188,30 @@ def test_a_template_is_parsed_once_and_a_text_without_braces_never(monkeypatch) 
     assert fill(template, {"reference": "K-2"}) == "Rasti K-2 i {name} (i rrallë)"
     assert fill("x } y", {}) is None and fill("x } y", {}) is None
     assert parsed == [template, "x } y"]
+
+
+def long_way(catalogs: Catalogs, locale: str | None, msgid: str, params: dict | None) -> str:
+    """Catalogs.text as written before its common case was inlined."""
+    picked = pick_locale(locale)
+    template = catalogs.raw(picked, msgid)
+    if template is None:
+        template = catalogs.raw("en", msgid) or msgid
+    filled = fill(template, params or {})
+    return template if filled is None else filled
+
+
+def test_text_is_the_long_way_for_every_id_locale_and_override(catalogs: Catalogs) -> None:
+    """Performance: text() inlines its common case (a known locale, the look-ups, a text
+    without braces); every id, locale (known, odd, unknown, None) and override reads the same."""
+    shipped = Catalogs()
+    ids = [*sorted(shipped.ids()), "no.such.id", "{x}", "a}b"]
+    locales = ["sq", "en", "en-GB", "SQ", "sq_AL", "fr", "", None]
+    params = [None, {}, {"name": "Ana", "ref": "C-1", "line": "116"}]
+    for cats in (catalogs, shipped):
+        for overrides in ({}, {("sq", "t.hello"): "Tung {name}", ("en", ids[0]): "x {line}"}):
+            cats.set_overrides(overrides)
+            for msgid in [*SQ, *ids]:
+                for locale in locales:
+                    for p in params:
+                        expected = long_way(cats, locale, msgid, p)
+                        assert cats.text(locale, msgid, p) == expected, (locale, msgid)  # type: ignore[arg-type]

@@ -4,9 +4,27 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import fields
+from types import MemberDescriptorType
 from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
+
+
+# Callgrind, a frozen dataclass built (this Python 3.11): 2 fields 4,321 instructions with the
+# twin, 3,250 with the slots' setters; 4 fields 4,601 and 4,591; 13 fields 5,873 and 10,755.
+SETTERS_MAX = 3
+
+
+def _slot_setters(cls: type, names: list[str]) -> dict[str, Any] | None:
+    """Each field's slot descriptor's `__set__`, as the class's attribute look-up finds it;
+    None when one is not a slot of the class or a base (then the twin builds it)."""
+    setters: dict[str, Any] = {}
+    for name in names:
+        found = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
+        if not isinstance(found, MemberDescriptorType):
+            return None
+        setters[name] = found.__set__
+    return setters
 
 
 def quick_init(cls: type[T]) -> type[T]:
@@ -19,7 +37,8 @@ def quick_init(cls: type[T]) -> type[T]:
     20,005 instructions to build, 5,849 this way; 2 fields 4,857 against 4,333). Here the
     instance becomes for the duration of `__init__` a twin class with the same slots and
     plain attribute stores (~140 instructions a field), then its own class again: two class
-    assignments instead of one call a field. Attribute reads do not change (the same slots).
+    assignments instead of one call a field; with SETTERS_MAX fields or fewer, each field is
+    stored by its slot descriptor's `__set__` instead. Attribute reads do not change.
     Only for classes whose `__init__` dataclasses generated without `__post_init__` or InitVar;
     an instance of a subclass is built by the dataclass's own `__init__`, as before.
     """
@@ -34,6 +53,10 @@ def quick_init(cls: type[T]) -> type[T]:
     init_fields = {f.name: f for f in fields(cast(Any, cls)) if f.init}
     if [p.name for p in parameters] != list(init_fields):
         raise TypeError(f"{cls.__name__}: quick_init takes no InitVar")
+    # Up to SETTERS_MAX fields, each is stored by its slot's own descriptor (what
+    # object.__setattr__ finds and calls, without the look-up): cheaper than the twin's two
+    # class assignments there.
+    setters = _slot_setters(cls, list(init_fields)) if len(init_fields) <= SETTERS_MAX else None
     # Same layout (same bases, same slots), so an instance may change to it and back; object's
     # own __setattr__ and __delattr__ make its attribute stores plain ones.
     twin = type(
@@ -70,19 +93,30 @@ def quick_init(cls: type[T]) -> type[T]:
             value = f"__quick_f_{p.name}() if {p.name} is __quick_d_{p.name} else {p.name}"
         else:
             value = p.name
-        stores.append(f"self.{p.name} = {value}")
+        if setters is not None:
+            space[f"__quick_s_{p.name}"] = setters[p.name]
+            stores.append(f"__quick_s_{p.name}(self, {value})")
+        else:
+            stores.append(f"self.{p.name} = {value}")
     passed = ", ".join(
         p.name if p.kind is p.POSITIONAL_OR_KEYWORD else f"{p.name}={p.name}" for p in parameters
     )
-    body = "\n".join(f"            {store}" for store in stores) or "            pass"
+    if setters is not None:
+        body = "\n".join(f"        {store}" for store in stores) or "        pass"
+        built = f"{body}\n"
+    else:
+        body = "\n".join(f"            {store}" for store in stores) or "            pass"
+        built = (
+            "        __quick_set(self, '__class__', __quick_twin)\n"
+            "        try:\n"
+            f"{body}\n"
+            "        finally:\n"
+            "            self.__class__ = __quick_cls\n"
+        )
     source = (
         f"def __init__(self, {', '.join(args)}):\n"
         "    if type(self) is __quick_cls:\n"
-        "        __quick_set(self, '__class__', __quick_twin)\n"
-        "        try:\n"
-        f"{body}\n"
-        "        finally:\n"
-        "            self.__class__ = __quick_cls\n"
+        f"{built}"
         "    else:\n"
         f"        __quick_original(self, {passed})\n"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from functools import lru_cache
@@ -9,6 +10,7 @@ from functools import lru_cache
 _APOSTROPHES = re.compile(r"['’`´]")
 _NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
 _REPEATS = re.compile(r"(.)\1+")
+_first_group = operator.itemgetter(1)
 
 
 def fold(text: str) -> str:
@@ -27,7 +29,8 @@ def normalise(text: str) -> str:
     """
     folded = _APOSTROPHES.sub("", fold(text))
     words = _NOT_WORD.sub(" ", folded).replace("_", " ")
-    return _REPEATS.sub(r"\1", " ".join(words.split()))
+    # The repeated letter by a callable: a template (r"\1") runs re's Python _subx each call.
+    return _REPEATS.sub(_first_group, " ".join(words.split()))
 
 
 @lru_cache(maxsize=16384)

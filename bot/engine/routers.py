@@ -15,6 +15,7 @@ from bot.engine import understand as u
 from bot.engine.dates import parse_date
 from bot.engine.definition import UNSURE, Option, Wait
 from bot.engine.env import Place
+from bot.engine.frozen import quick_init
 from bot.engine.lexicon import Lexicon, LexiconError, Pattern, parse_pattern
 from bot.engine.normalise import normalise, normalise_phrase
 
@@ -30,6 +31,7 @@ FUZZY_MIN = 82.0  # below this a typo is more likely another word
 FUZZY_GAP = 6.0  # the best must beat the runner-up by this much to be trusted
 
 
+@quick_init  # built for every answer read: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class Match:
     """A routed answer: the category, the value to save, and whether it is free text."""

@@ -40,6 +40,8 @@ ESCAPES = frozenset({"exit", "erase"})
 SWITCH_MIN_WORDS = 3  # keywords that win over any answer to the question
 _STOP = object()  # the run stopped: a wait started or the session ended
 _DEFERRED_REFS = ("@case.reference",)  # resolved by the pipeline once the case row exists
+# A yes/no question's options, the same every time (frozen: one tuple shared by its events).
+_YES_NO = (ev.OptionOut(1, sysmsgs.YES, "yes"), ev.OptionOut(2, sysmsgs.NO, "no"))
 
 MISS_MESSAGES = {
     "options": sysmsgs.NOT_UNDERSTOOD,
@@ -490,7 +492,7 @@ class _Run:
                 ev.OptionOut(i, o.label, o.value) for i, o in enumerate(wait.options, start=1)
             )
         elif wait.router == "yes_no":
-            options = (ev.OptionOut(1, sysmsgs.YES, "yes"), ev.OptionOut(2, sysmsgs.NO, "no"))
+            options = _YES_NO
         self.events.append(
             ev.MsgCreated(wait.text, self._language(), self._params(wait.params), options)
         )

@@ -15,6 +15,7 @@ from functools import partial
 from operator import itemgetter
 from typing import Any, TypeVar, cast
 
+from bot.engine.frozen import quick_init
 from bot.engine.lexicon import CONTRACTIONS, ENDINGS, GAP_MAX, Lexicon, Pattern, Term
 from bot.engine.normalise import fold
 
@@ -102,6 +103,7 @@ class Text:
         return keys
 
 
+@quick_init  # built for every match: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A concept found in a text: the words [start, end)."""
@@ -125,7 +127,9 @@ def typed_lengths(text: str) -> dict[str, int]:
 
 def analyse(text: str, lexicon: Lexicon) -> Text:
     """Split a message into normalised words and clauses, Gheg and SMS forms made standard."""
-    folded = fold(_TIME_UNIT.sub(" ", _KEYCAP.sub(r" \1 ", text)))
+    if "\u20e3" in text:  # a keycap ("2️⃣"); a template's sub costs re._subx even unmatched
+        text = _KEYCAP.sub(r" \1 ", text)
+    folded = fold(_TIME_UNIT.sub(" ", text))
     cyrillic = bool(_HAS_CYRILLIC.search(folded))
     if cyrillic:
         folded = folded.translate(_CYRILLIC)
@@ -428,10 +432,15 @@ class _Index:
         self.exact: dict[str, dict[str, list[Pattern]]] = {}
         self.prefix: dict[str, dict[str, list[Pattern]]] = {}
         self.anywhere: dict[str, list[Pattern]] = {}
+        # The same, of the patterns one word can match, for the last word of a clause: a
+        # pattern of two words or more cannot match there (most answers are one word).
+        self.prefix_last: dict[str, dict[str, list[Pattern]]] = {}
+        self.anywhere_last: dict[str, list[Pattern]] = {}
         self._keys: dict[str, frozenset[tuple[str, str]]] = {}
         # exact, with the patterns whose second word is a plain word filed under it too: the
         # Albanian "me" begins over a hundred danger phrases ("me rreh", "me kercenon"...).
-        self.split: dict[str, dict[str, tuple[list[Pattern], dict[str, list[Pattern]]]]] = {}
+        # Each first word's group also holds its patterns one word can match (see prefix_last).
+        self.split: dict[str, dict[str, _Group]] = {}
         self.start_keys: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {}
         for concept, patterns in lexicon.concepts.items():
             exact: dict[str, list[Pattern]] = {}
@@ -448,6 +457,8 @@ class _Index:
             self.exact[concept], self.prefix[concept] = exact, prefix
             self.anywhere[concept] = list(dict.fromkeys(anywhere))
             self.split[concept] = {word: _by_next(listed) for word, listed in exact.items()}
+            self.prefix_last[concept] = _one_word(prefix)
+            self.anywhere_last[concept] = _single(self.anywhere[concept])
             # The words and first letters the concept's patterns can start at; None when one
             # of them can start anywhere.
             self.start_keys[concept] = None if anywhere else (frozenset(exact), frozenset(prefix))
@@ -467,6 +478,25 @@ class _Index:
         self.refusing_adjacent = single[REFUSAL] | single[NEGATION_ADJACENT]
         self.clause_breaks = single[BOUNDARY_WORDS] | single[BOUNDARY_AFTER_NO]
         self.boundary_before = _boundary_before(lexicon)
+        # A message of one word (most answers: "po", "jo", "2") is matched by a table per
+        # concept, made at its first look-up for every plain word of the lexicon at once (so
+        # what it holds says nothing of what anyone wrote); other words are matched as always.
+        words, _, _ = _vocabulary(lexicon)
+        self.alone_words = frozenset(w for w in words if not w.endswith(("+", "*")))
+        self._alone: dict[str, dict[str, tuple[Hit, ...]]] = {}
+
+    def alone(self, concept: str) -> dict[str, tuple[Hit, ...]]:
+        """Each word of `alone_words` that the concept matches as a message of its own -> the
+        hits, made once."""
+        table = self._alone.get(concept)
+        if table is None:
+            table = {}
+            for word in sorted(self.alone_words):
+                hits = _found(Text((word,), (0,)), concept, self)
+                if hits:
+                    table[word] = tuple(hits)
+            self._alone[concept] = table
+        return table
 
     def _first(self, pattern: Pattern, visiting: set[str]) -> frozenset[tuple[str, str]]:
         """The keys of the words a pattern can start with: ("w", word), ("p", 3 letters), or
@@ -499,18 +529,25 @@ class _Index:
         split = self.split.get(concept)
         if split is None:
             return list(self.lexicon.patterns(concept))
-        word = text.words[i]
+        words, clauses = text.words, text.clauses
+        word = words[i]
         found: list[Pattern] = []
         group = split.get(word)
-        if group is not None:
-            found, by_next = group
-            # The next word, if the clause goes on: what a pattern's second word must be.
-            if by_next and i + 1 < len(text.words) and text.clauses[i + 1] == text.clauses[i]:
-                more_found = by_next.get(text.words[i + 1])
-                if more_found:
-                    found = found + more_found
-        more = self.prefix[concept].get(word[:PREFIX_KEY], [])
-        anywhere = self.anywhere[concept]
+        if i + 1 < len(words) and clauses[i + 1] == clauses[i]:  # the clause goes on
+            if group is not None:
+                found, by_next, _ = group
+                # The next word: what a pattern's second word must be.
+                if by_next:
+                    more_found = by_next.get(words[i + 1])
+                    if more_found:
+                        found = found + more_found
+            more = self.prefix[concept].get(word[:PREFIX_KEY], [])
+            anywhere = self.anywhere[concept]
+        else:  # word i ends its clause: only a pattern of one word can match from it
+            if group is not None:
+                found = group[2]
+            more = self.prefix_last[concept].get(word[:PREFIX_KEY], [])
+            anywhere = self.anywhere_last[concept]
         if more or anywhere:
             return [*found, *more, *anywhere]
         return found
@@ -519,9 +556,28 @@ class _Index:
 PREFIX_KEY = 3
 
 
-def _by_next(patterns: list[Pattern]) -> tuple[list[Pattern], dict[str, list[Pattern]]]:
+# Patterns filed under one first word: those whose next term is not a plain word, the others
+# under that word, and of the first those one word can match.
+_Group = tuple[list[Pattern], dict[str, list[Pattern]], list[Pattern]]
+# The terms that take a word each (a concept's match takes one or more): a pattern with more
+# of them than words are left in the clause cannot match there.
+_TAKES_A_WORD = frozenset({"word", "stem", "prefix", "concept"})
+
+
+def _single(patterns: list[Pattern]) -> list[Pattern]:
+    """The patterns one word can match: those with at most one term that takes a word."""
+    return [p for p in patterns if sum(t.kind in _TAKES_A_WORD for t in p) <= 1]
+
+
+def _one_word(filed: dict[str, list[Pattern]]) -> dict[str, list[Pattern]]:
+    """`filed` with only the patterns one word can match, keys left with none dropped."""
+    return {key: single for key, listed in filed.items() if (single := _single(listed))}
+
+
+def _by_next(patterns: list[Pattern]) -> _Group:
     """Patterns filed under one first word, split: those whose next term is not a plain word,
-    and the others under that word (they can match only where it follows)."""
+    and the others under that word (they can match only where it follows); and of the first,
+    those one word can match (the others take two words or more, as all of the second do)."""
     rest: list[Pattern] = []
     by_next: dict[str, list[Pattern]] = {}
     for pattern in patterns:
@@ -531,7 +587,7 @@ def _by_next(patterns: list[Pattern]) -> tuple[list[Pattern], dict[str, list[Pat
             by_next.setdefault(second.value, []).append(pattern)
         else:
             rest.append(pattern)
-    return rest, by_next
+    return rest, by_next, _single(rest)
 
 
 _INDEXES: dict[int, tuple[Lexicon, _Index]] = {}
@@ -643,14 +699,28 @@ def find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
         # A new list of the same hits (frozen: shared safely), not new hits: made anew each
         # call they were ~14 bytecodes a hit.
         return cached.copy()
+    index = _LAST_INDEX[0]  # _index(lexicon), its common case inlined (~6 calls a message)
+    if index.lexicon is not lexicon:
+        index = _index(lexicon)
+    words = text.words
+    if len(words) == 1 and words[0] in index.alone_words:
+        table = index._alone.get(concept) or index.alone(concept)
+        found = list(table.get(words[0], ()))  # the same hits (see _Index)
+    else:
+        found = _found(text, concept, index)
+    text._hits[concept] = found
+    return found.copy()
+
+
+def _found(text: Text, concept: str, index: _Index) -> list[Hit]:
+    """find's hits, matched word by word."""
     found: list[Hit] = []
-    index = _index(lexicon)
     keys = index.start_keys.get(concept)
     if keys is not None:
         words, prefixes = text._keys or text.start_keys()
         if words.isdisjoint(keys[0]) and prefixes.isdisjoint(keys[1]):
-            text._hits[concept] = found
-            return []  # none of its patterns can start here
+            return found  # none of its patterns can start here
+    lexicon = index.lexicon
     for i in range(len(text.words)):
         candidates = index.candidates(concept, text, i)
         if not candidates:
@@ -658,8 +728,7 @@ def find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
         best = _longest(text, candidates, i, lexicon)
         if best > i:
             found.append(Hit(i, best))
-    text._hits[concept] = found
-    return found.copy()
+    return found
 
 
 class _Starts:
@@ -696,6 +765,10 @@ class _Starts:
         # one (most messages, for most lists) is not walked word by word.
         self.words = frozenset(word for word, listed in self.exact.items() if listed)
         self.prefixes = frozenset(self.prefix)
+        # Those one word can match, for the last word of a clause (as _Index.prefix_last).
+        self.exact_last = _one_word(self.exact)
+        self.prefix_last = _one_word(self.prefix)
+        self.anywhere_last = _single(self.anywhere)
 
     def may_start(self, text: Text) -> bool:
         """False when none of the patterns can start at any word of `text` (then none matches)."""
@@ -704,13 +777,20 @@ class _Starts:
         words, prefixes = text._keys or text.start_keys()
         return not (self.words.isdisjoint(words) and self.prefixes.isdisjoint(prefixes))
 
-    def candidates(self, word: str) -> Sequence[Pattern]:
-        """The patterns that may start at `word`, each once, in no particular order."""
-        exact = self.exact.get(word)
-        prefix = self.prefix.get(word[:PREFIX_KEY])
-        if prefix is None and not self.anywhere:
+    def candidates(self, word: str, last: bool = False) -> Sequence[Pattern]:
+        """The patterns that may start at `word`, each once, in no particular order; `last`:
+        the word ends its clause, and only the patterns one word can match are given."""
+        if last:
+            exact = self.exact_last.get(word)
+            prefix = self.prefix_last.get(word[:PREFIX_KEY])
+            anywhere = self.anywhere_last
+        else:
+            exact = self.exact.get(word)
+            prefix = self.prefix.get(word[:PREFIX_KEY])
+            anywhere = self.anywhere
+        if prefix is None and not anywhere:
             return exact or ()  # nearly always: one look-up found them all, or none
-        return [*(exact or ()), *(prefix or ()), *self.anywhere]
+        return [*(exact or ()), *(prefix or ()), *anywhere]
 
 
 _ANY = ("*", "")
@@ -748,11 +828,13 @@ def find_starts(text: Text, starts: _Starts, lexicon: Lexicon) -> list[Hit]:
     """find_patterns of the patterns `starts` files."""
     out: list[Hit] = []
     if not starts.anywhere:  # as starts.may_start(text), without the call (5 a message)
-        words, prefixes = text._keys or text.start_keys()
-        if starts.words.isdisjoint(words) and starts.prefixes.isdisjoint(prefixes):
+        keys, prefixes = text._keys or text.start_keys()
+        if starts.words.isdisjoint(keys) and starts.prefixes.isdisjoint(prefixes):
             return out
-    for i, word in enumerate(text.words):
-        candidates = starts.candidates(word)
+    words, clauses = text.words, text.clauses
+    last = len(words) - 1
+    for i, word in enumerate(words):
+        candidates = starts.candidates(word, i == last or clauses[i + 1] != clauses[i])
         if not candidates:
             continue
         best = _longest(text, candidates, i, lexicon)
@@ -907,6 +989,9 @@ def read_danger(text: str, lexicon: Lexicon) -> bool:
     return bool(danger_hits(analyse(text, lexicon), lexicon))
 
 
+_PHRASES = ((), (1,), (2, 1), (3, 2, 1))  # the lengths of a number's phrase, by words left
+
+
 def read_number(text: Text, lexicon: Lexicon) -> int | None:
     """The number a message is, when it is only a number: 2, "nr 2", "dy", "e dyta", "2️⃣"."""
     fillers = find(text, FILLER, lexicon)
@@ -934,12 +1019,12 @@ def read_number(text: Text, lexicon: Lexicon) -> int | None:
         if words[i].isdigit() and len(words[i]) <= 6:
             number, size = int(words[i]), 1
         else:
-            for n in (3, 2, 1):
-                if i + n <= len(words):  # a phrase as long as the words left, or shorter
-                    phrase = " ".join(words[i : i + n])
-                    if phrase in numbers:
-                        number, size = numbers[phrase], n
-                        break
+            # A phrase as long as the words left, or shorter; one word is itself.
+            for n in _PHRASES[min(len(words) - i, 3)]:
+                phrase = " ".join(words[i : i + n]) if n > 1 else words[i]
+                if phrase in numbers:
+                    number, size = numbers[phrase], n
+                    break
         if not size:
             return None
         i += size
@@ -1037,12 +1122,14 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
             if any(negated(t, h, lexicon, refusals=True, spent=spent) for h in refused):
                 return NO
     found: list[tuple[Hit, int, str]] = []
+    unclear = False  # an UNCLEAR is among them (the steps below that read one are skipped)
     for rank, layer in layers:
         for category, concepts in ((UNCLEAR, layer.unclear), (YES, layer.yes), (NO, layer.no)):
             for concept in concepts:
                 for h in find(t, concept, lexicon):
                     if _whole_only_ok(t, h, lexicon):
                         found.append((h, rank, category))
+                        unclear = unclear or category == UNCLEAR
     # "po, por mos më thirrni, vetëm sms": words on how she is to be reached are a condition on
     # the answer, not an answer (a refused subject was read above: "jo polici" stays a no).
     manner = find(t, CONTACT_MANNER, lexicon) if CONTACT_MANNER in lexicon.concepts else []
@@ -1052,15 +1139,17 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
         ]
     # "nuk e di a duhet" (I don't know if I should): the negation is the "don't know"'s, not a
     # no to what follows it.
-    negation_words = _single_words(lexicon, NEGATION)
-    unsure_at = {h.start: h.end for h, _, category in found if category == UNCLEAR}
-    found = [
-        (h, rank, category)
-        for h, rank, category in found
-        if category == UNCLEAR
-        or t.words[h.start] not in negation_words
-        or unsure_at.get(h.start, h.end) >= h.end
-    ]
+    # (Without an UNCLEAR, unsure_at is empty and every one is kept.)
+    if unclear:
+        negation_words = _single_words(lexicon, NEGATION)
+        unsure_at = {h.start: h.end for h, _, category in found if category == UNCLEAR}
+        found = [
+            (h, rank, category)
+            for h, rank, category in found
+            if category == UNCLEAR
+            or t.words[h.start] not in negation_words
+            or unsure_at.get(h.start, h.end) >= h.end
+        ]
     candidates: list[tuple[int, int, int, str]] = []
     refused_by: set[int] = set()  # a "jo" after a phrase that refuses it ("ma vonë jo")
     for h, rank, category in found:
@@ -1072,17 +1161,20 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
                 refused_by.add(after)
         candidates.append((h.start, -(h.end - h.start), rank, meaning))
     # That "jo" is spent on the phrase; it is not an answer of its own.
-    candidates = [c for c in candidates if not (c[1] == -1 and c[0] in refused_by)]
+    if refused_by:
+        candidates = [c for c in candidates if not (c[1] == -1 and c[0] in refused_by)]
     if not candidates:
         return None
     # Where the question's own words and the generic ones read the same words, the question's
-    # win ("jam mire" is fine to "in danger?", not the generic yes of "mire").
-    spans = [(c[0], c[0] - c[1]) for c in candidates if c[2] == 0]
-    candidates = [
-        c
-        for c in candidates
-        if c[2] == 0 or not any(a < c[0] - c[1] and c[0] < b for a, b in spans)
-    ]
+    # win ("jam mire" is fine to "in danger?", not the generic yes of "mire"). (With one layer
+    # every rank is 0: all are kept.)
+    if len(layers) > 1:
+        spans = [(c[0], c[0] - c[1]) for c in candidates if c[2] == 0]
+        candidates = [
+            c
+            for c in candidates
+            if c[2] == 0 or not any(a < c[0] - c[1] and c[0] < b for a, b in spans)
+        ]
     candidates.sort()
     if candidates[0][3] == UNCLEAR:
         return UNCLEAR
@@ -1093,6 +1185,9 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
         clause = t.clauses[start]
         if clause not in per_clause or (sense.prefer and meaning == sense.prefer):
             per_clause[clause] = meaning
+    if len(per_clause) == 1:  # one clause answers (most answers): what the steps below give
+        ((clause, meaning),) = per_clause.items()
+        return UNCLEAR if t.hedged and clause not in t.buts else meaning
     ordered = [per_clause[c] for c in sorted(per_clause)]
     # A clause after "por"/"but" corrects what came before ("po, por jo tani" is a no).
     corrected = [per_clause[c] for c in sorted(per_clause) if c in t.buts]

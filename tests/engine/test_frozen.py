@@ -16,6 +16,8 @@ from bot.engine import events as ev
 from bot.engine.env import ContactView, Env
 from bot.engine.frozen import quick_init
 from bot.engine.resumes import MsgResume
+from bot.engine.routers import Match
+from bot.engine.understand import Hit
 from bot.handlers.registry import Committed
 from bot.messages import Button, Inbound, Outbound, SendResult
 from bot.rendering import Rendered
@@ -41,6 +43,8 @@ QUICK = [
     records.StoredSession,
     records.OutboxItem,
     records.Case,
+    Hit,
+    Match,
 ]
 
 
@@ -90,6 +94,22 @@ class Sample(Base):
     f: int = field(default=7, kw_only=True)
 
 
+@quick_init
+@dataclass(frozen=True, slots=True)
+class Small(Base):
+    """Few fields (stored by the slots' setters), one a base's, a factory, keyword-only."""
+
+    b: list[int] = field(default_factory=list)
+    c: str = field(default="c", kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class SmallSub(Small):
+    """A subclass of a small one: its own dataclass __init__, as before."""
+
+    g: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class SampleSub(Sample):
     """A subclass: its own dataclass __init__, as before."""
@@ -126,7 +146,7 @@ def arguments(cls: type) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
     return calls
 
 
-@pytest.mark.parametrize("cls", [*QUICK, Sample], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", [*QUICK, Sample, Small], ids=lambda c: c.__name__)
 def test_built_as_the_dataclass_builds_it(cls: type) -> None:
     twin = plain_twin(cls)
     assert inspect.signature(cls) == inspect.signature(twin)

@@ -16,6 +16,7 @@ from bot.engine import (
     Session,
     TimeoutResume,
     resume,
+    sysmsgs,
 )
 from bot.engine import events as ev
 from bot.engine.definition import KeywordSet
@@ -370,3 +371,17 @@ def test_a_session_given_up_runs_as_its_copy_would(env, library, words):
         if mine.new_session:
             assert state == before
         state = mine.session.to_dict()
+
+
+def test_a_yes_no_question_carries_its_two_options_as_built_anew(env):
+    """Performance: the options of a yes/no question are one tuple, shared (frozen); equal to
+    the ones the engine built for each question, with their message ids and values."""
+    talk = Talk(env).say("hello").say("shqip")
+    asked = [e for e in talk.of(ev.MsgCreated) if e.options]
+    assert asked and asked[-1].text == "t.safe"
+    built = (ev.OptionOut(1, sysmsgs.YES, "yes"), ev.OptionOut(2, sysmsgs.NO, "no"))
+    assert asked[-1].options == built
+    assert [(o.number, o.label, o.value) for o in asked[-1].options] == [
+        (1, "sys.yes", "yes"),
+        (2, "sys.no", "no"),
+    ]

@@ -286,11 +286,16 @@ def test_the_patterns_a_word_may_start_are_each_filed_pattern_whose_keys_fit() -
         "мене бије",  # Cyrillic
         "po",
         "",
+        "2\ufe0f\u20e3",  # keycaps: only a text with one runs their expression
+        "opsioni 3\u20e3, jo 1\ufe0f\u20e3",
+        "\u20e3 4 \ufe0f\u20e3",
+        "nr3\u20e3 jo",  # a keycap without its variation selector, stuck to a word
     ],
 )
 def test_a_reading_skips_only_what_cannot_match(text: str) -> None:
     """Performance: without an apostrophe the contractions that need one and the clitics are not
-    run, and ASCII is not walked for combining marks; the reading is the one the long way gives."""
+    run, without a keycap its expression (a template: re's Python _subx) is not, and ASCII is
+    not walked for combining marks; the reading is the one the long way gives."""
     import unicodedata
 
     from bot.engine.lexicon import CONTRACTIONS

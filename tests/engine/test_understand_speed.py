@@ -8,6 +8,7 @@ from pathlib import Path
 from bot.engine import routers
 from bot.engine import understand as u
 from bot.engine.definition import Option, Wait
+from bot.engine.lexicon import Lexicon
 from bot.flows.understanding import shipped_lexicon
 from bot.language import identify
 
@@ -95,3 +96,118 @@ def test_a_concept_no_word_can_start_is_not_looked_for_word_by_word(monkeypatch)
     assert "police" not in looked
     refused = u.analyse("jo polici", LEX)
     assert u.find(refused, "police", LEX) == [u.Hit(1, 2)]
+
+
+def _clause_end_texts() -> list[str]:
+    """Texts whose words end clauses: every word a pattern starts with (and words on each filed
+    prefix) alone, pairs of them in one clause and split by a comma, and corpus answers."""
+    index = u._index(LEX)
+    heads = sorted({w for filed in index.exact.values() for w in filed})
+    heads += sorted(
+        {p + end for filed in index.prefix.values() for p in filed for end in ("", "it")}
+    )
+    pairs = [f"{a} {b}" for a, b in zip(heads[::5], heads[3::5], strict=False)]
+    split = [f"{a}, {b}" for a, b in zip(heads[1::9], heads[4::9], strict=False)]
+    cases = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line]
+    answers = [c["text"] for c in cases if c["ask"] != "first"][::4]
+    return heads[::2] + pairs + split + answers
+
+
+def test_a_clause_end_tries_only_one_word_patterns_and_finds_what_all_patterns_find(monkeypatch):
+    """Performance: at a clause's last word only the patterns one word can match are tried (a
+    one-word answer started dozens that needed more), and a message of one word of the lexicon
+    is looked up in a table per concept. Every concept and every keyword's patterns find the
+    same hits as when every pattern is tried at every word."""
+    from bot.flows.library import FlowLibrary
+
+    shipped = FlowLibrary(Path(u.__file__).parents[1] / "flows")
+    assert shipped.reload().ok
+    lists = [ps for k in shipped.keywords.keywords for ps in k.phrases.values()]
+    lexicon = shipped.keywords.lexicon
+    texts = _clause_end_texts()
+    assert len(texts) > 1000
+
+    def readings() -> list[object]:
+        out: list[object] = []
+        for text in texts:
+            t = u.analyse(text, lexicon)
+            out.append([u.find(t, concept, lexicon) for concept in lexicon.concepts])
+            out.append([u.find_patterns(t, patterns, lexicon) for patterns in lists])
+        return out
+
+    filed = readings()
+    monkeypatch.setattr(
+        u._Index, "candidates", lambda self, concept, text, i: list(self.lexicon.patterns(concept))
+    )
+    monkeypatch.setattr(u._index(lexicon), "alone_words", frozenset())  # no one-word tables
+    monkeypatch.setattr(u._Starts, "candidates", lambda self, word, last=False: self.patterns)
+    every = readings()
+    assert sum(1 for hits in filed for found in hits if found) > 1000  # type: ignore[attr-defined]
+    assert filed == every
+
+
+def test_a_one_word_message_reads_from_its_table_what_matching_reads(monkeypatch):
+    """Every plain word of the lexicon alone, for every concept (with another clause number, and
+    Cyrillic, buts and hedged set, which matching does not read): the table's hits are those
+    matched word by word, and a word outside the table is matched."""
+    index = u._index(LEX)
+    words = sorted(index.alone_words)
+    assert len(words) > 1500 and {"po", "jo", "mire", "2"} <= index.alone_words
+    texts = [u.Text((w,), (0,)) for w in words] + [
+        u.Text((w,), (3,), True, frozenset({3}), True) for w in words[::7]
+    ]
+    texts += [u.Text(("strehimit",), (0,)), u.analyse("jooo", LEX), u.analyse("2", LEX)]
+    tabled = [[u.find(t, concept, LEX) for concept in LEX.concepts] for t in texts]
+    assert sum(1 for hits in tabled for found in hits if found) > 1500
+    monkeypatch.setattr(index, "alone_words", frozenset())
+    texts = [u.Text(t.words, t.clauses, t.cyrillic, t.buts, t.hedged) for t in texts]
+    assert tabled == [[u.find(t, concept, LEX) for concept in LEX.concepts] for t in texts]
+
+
+def _read_number_long_way(text: u.Text, lexicon: Lexicon) -> int | None:
+    """read_number's phrase look-up as written before: every length tried, one word joined."""
+    covered = [False] * len(text.words)
+    for h in u.find(text, u.FILLER, lexicon):
+        for j in range(h.start, h.end):
+            covered[j] = True
+    index = u._index(lexicon)
+    refusing, post = index.refusing, index.single[u.POST_NEGATION]
+    found: list[int] = []
+    number, i, words = 0, 0, text.words
+    while i < len(words):
+        if covered[i]:
+            i += 1
+            continue
+        start = i
+        if words[i] in refusing and i + 1 < len(words) and text.clauses[i + 1] == text.clauses[i]:
+            i += 1
+        size = 0
+        if words[i].isdigit() and len(words[i]) <= 6:
+            number, size = int(words[i]), 1
+        else:
+            for n in (3, 2, 1):
+                if i + n <= len(words):
+                    phrase = " ".join(words[i : i + n])
+                    if phrase in lexicon.numbers:
+                        number, size = lexicon.numbers[phrase], n
+                        break
+        if not size:
+            return None
+        i += size
+        if i < len(words) and words[i] in post and text.clauses[i] == text.clauses[i - 1]:
+            i += 1
+        elif i == start + size:
+            found.append(number)
+    return found[0] if len(found) == 1 else None
+
+
+def test_read_number_is_the_long_way() -> None:
+    """Every number phrase alone, after "jo", with a filler, and every corpus and variant text."""
+    from tests.engine.understand_readings import all_texts
+
+    phrases = sorted(LEX.numbers)
+    texts = [*phrases, *(f"jo {p}, {p}" for p in phrases), *(f"{p} ju lutem" for p in phrases)]
+    texts += [t for source in ("corpus", "probes", "variants") for t in all_texts()[source]]
+    numbers = [u.read_number(u.analyse(t, LEX), LEX) for t in texts]
+    assert numbers == [_read_number_long_way(u.analyse(t, LEX), LEX) for t in texts]
+    assert sum(n is not None for n in numbers) > len(phrases)
