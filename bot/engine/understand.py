@@ -1122,14 +1122,12 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
             if any(negated(t, h, lexicon, refusals=True, spent=spent) for h in refused):
                 return NO
     found: list[tuple[Hit, int, str]] = []
-    unclear = False  # an UNCLEAR is among them (the steps below that read one are skipped)
     for rank, layer in layers:
         for category, concepts in ((UNCLEAR, layer.unclear), (YES, layer.yes), (NO, layer.no)):
             for concept in concepts:
                 for h in find(t, concept, lexicon):
                     if _whole_only_ok(t, h, lexicon):
                         found.append((h, rank, category))
-                        unclear = unclear or category == UNCLEAR
     # "po, por mos më thirrni, vetëm sms": words on how she is to be reached are a condition on
     # the answer, not an answer (a refused subject was read above: "jo polici" stays a no).
     manner = find(t, CONTACT_MANNER, lexicon) if CONTACT_MANNER in lexicon.concepts else []
@@ -1139,17 +1137,15 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
         ]
     # "nuk e di a duhet" (I don't know if I should): the negation is the "don't know"'s, not a
     # no to what follows it.
-    # (Without an UNCLEAR, unsure_at is empty and every one is kept.)
-    if unclear:
-        negation_words = _single_words(lexicon, NEGATION)
-        unsure_at = {h.start: h.end for h, _, category in found if category == UNCLEAR}
-        found = [
-            (h, rank, category)
-            for h, rank, category in found
-            if category == UNCLEAR
-            or t.words[h.start] not in negation_words
-            or unsure_at.get(h.start, h.end) >= h.end
-        ]
+    negation_words = _single_words(lexicon, NEGATION)
+    unsure_at = {h.start: h.end for h, _, category in found if category == UNCLEAR}
+    found = [
+        (h, rank, category)
+        for h, rank, category in found
+        if category == UNCLEAR
+        or t.words[h.start] not in negation_words
+        or unsure_at.get(h.start, h.end) >= h.end
+    ]
     candidates: list[tuple[int, int, int, str]] = []
     refused_by: set[int] = set()  # a "jo" after a phrase that refuses it ("ma vonë jo")
     for h, rank, category in found:
@@ -1161,20 +1157,17 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
                 refused_by.add(after)
         candidates.append((h.start, -(h.end - h.start), rank, meaning))
     # That "jo" is spent on the phrase; it is not an answer of its own.
-    if refused_by:
-        candidates = [c for c in candidates if not (c[1] == -1 and c[0] in refused_by)]
+    candidates = [c for c in candidates if not (c[1] == -1 and c[0] in refused_by)]
     if not candidates:
         return None
     # Where the question's own words and the generic ones read the same words, the question's
-    # win ("jam mire" is fine to "in danger?", not the generic yes of "mire"). (With one layer
-    # every rank is 0: all are kept.)
-    if len(layers) > 1:
-        spans = [(c[0], c[0] - c[1]) for c in candidates if c[2] == 0]
-        candidates = [
-            c
-            for c in candidates
-            if c[2] == 0 or not any(a < c[0] - c[1] and c[0] < b for a, b in spans)
-        ]
+    # win ("jam mire" is fine to "in danger?", not the generic yes of "mire").
+    spans = [(c[0], c[0] - c[1]) for c in candidates if c[2] == 0]
+    candidates = [
+        c
+        for c in candidates
+        if c[2] == 0 or not any(a < c[0] - c[1] and c[0] < b for a, b in spans)
+    ]
     candidates.sort()
     if candidates[0][3] == UNCLEAR:
         return UNCLEAR
@@ -1185,9 +1178,6 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
         clause = t.clauses[start]
         if clause not in per_clause or (sense.prefer and meaning == sense.prefer):
             per_clause[clause] = meaning
-    if len(per_clause) == 1:  # one clause answers (most answers): what the steps below give
-        ((clause, meaning),) = per_clause.items()
-        return UNCLEAR if t.hedged and clause not in t.buts else meaning
     ordered = [per_clause[c] for c in sorted(per_clause)]
     # A clause after "por"/"but" corrects what came before ("po, por jo tani" is a no).
     corrected = [per_clause[c] for c in sorted(per_clause) if c in t.buts]
