@@ -106,9 +106,7 @@ class Crypto:
 
     def encrypt(self, text: str) -> bytes:
         """Encrypt a text under the newest key."""
-        nonce = os.urandom(_NONCE)  # as _seal, inlined: a text or two a message
-        header = self._header
-        return header + nonce + self._aead.encrypt(nonce, text.encode(), header)
+        return self._seal(text.encode())
 
     def decrypt(self, token: bytes) -> str:
         """Decrypt a token made under any configured key."""
