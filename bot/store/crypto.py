@@ -106,7 +106,9 @@ class Crypto:
 
     def encrypt(self, text: str) -> bytes:
         """Encrypt a text under the newest key."""
-        return self._seal(text.encode())
+        nonce = os.urandom(_NONCE)  # _seal's body, inlined: one call less for each text
+        header = self._header
+        return header + nonce + self._aead.encrypt(nonce, text.encode(), header)
 
     def decrypt(self, token: bytes) -> str:
         """Decrypt a token made under any configured key."""

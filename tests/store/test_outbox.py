@@ -229,13 +229,18 @@ async def test_a_reply_copies_her_stored_address_instead_of_encrypting_it(db, no
         contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
         await uow.commit()
     encrypted: list[str] = []
-    real = db.crypto._seal  # what encrypt and encrypt_json both encrypt through
+    real, real_seal = db.crypto.encrypt, db.crypto._seal  # texts; encrypt_json's bytes
 
-    def counted(data: bytes) -> bytes:
+    def counted(text: str) -> bytes:
+        encrypted.append(text)
+        return real(text)
+
+    def counted_seal(data: bytes) -> bytes:
         encrypted.append(data.decode())
-        return real(data)
+        return real_seal(data)
 
-    monkeypatch.setattr(db.crypto, "_seal", counted)
+    monkeypatch.setattr(db.crypto, "encrypt", counted)
+    monkeypatch.setattr(db.crypto, "_seal", counted_seal)
     async with db.uow() as uow:
         contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
         oid = await queue_to_person(uow, contact, "Përshëndetje", kind="reply", due_at=now, now=now)
