@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import math
-from datetime import UTC, datetime
+import struct
+import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.store import crypto, jsontext
 
@@ -111,3 +116,263 @@ def raised(decode: Any, text: str) -> json.JSONDecodeError:
     with pytest.raises(json.JSONDecodeError) as caught:
         decode(text)
     return caught.value
+
+
+# ---- dump_bytes and load_bytes: orjson where it gives json's values, the stdlib elsewhere ----
+
+COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+EXACT = settings(max_examples=400, deadline=None, derandomize=True)
+
+
+class Colour(enum.Enum):
+    RED = 1
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Kind(str, enum.Enum):  # noqa: UP042 - the mixin json and orjson both write as a str
+    SELF = "self"
+
+
+class Text(str):
+    pass
+
+
+class Number(int):
+    pass
+
+
+class Mapping(dict):  # type: ignore[type-arg]
+    pass
+
+
+class Items(list):  # type: ignore[type-arg]
+    pass
+
+
+class Ratio(float):
+    pass
+
+
+def outcome(make: Any, value: Any) -> tuple[str, Any]:
+    """What a call gives: ("value", what it returned) or ("error", its type and message)."""
+    try:
+        return "value", make(value)
+    except Exception as exc:  # the error is the outcome compared
+        return "error", (type(exc), str(exc))
+
+
+def old_dump(value: Any) -> bytes:
+    """What encrypt_json encrypted before orjson."""
+    return COMPACT(value).encode()
+
+
+def old_load(data: bytes) -> Any:
+    """What decrypt_json read before orjson."""
+    return jsontext.decode(data.decode())
+
+
+def same_data(a: Any, b: Any) -> bool:
+    """Equal with types and order alike, NaN equal to NaN (repr tells all of that for data)."""
+    return repr(a) == repr(b) and type(a) is type(b)
+
+
+def assert_dumps_as_before(value: Any) -> None:
+    kind, old = outcome(old_dump, value)
+    new_kind, new = outcome(jsontext.dump_bytes, value)
+    assert new_kind == kind, (value, old, new)
+    if kind == "error":
+        assert new[0] is old[0]
+        return
+    assert same_data(old_load(new), old_load(old))  # the same value whoever reads it
+    assert same_data(jsontext.load_bytes(new), old_load(old))
+    if b"e-" not in old and b"e+" not in old:  # a float's exponent is spelled 1e-7, not 1e-07
+        assert new == old
+
+
+def assert_loads_as_before(data: bytes) -> None:
+    kind, old = outcome(old_load, data)
+    new_kind, new = outcome(jsontext.load_bytes, data)
+    assert new_kind == kind, (data, old, new)
+    if kind == "error":
+        assert new[0] is old[0]
+    else:
+        assert same_data(new, old), (data, old, new)
+
+
+circular: list[Any] = []
+circular.append(circular)
+looped: dict[str, Any] = {}
+looped["self"] = looped
+deep: list[Any] = []
+for _ in range(3000):
+    deep = [deep]
+
+ODD_VALUES: list[Any] = [
+    *VALUES,
+    math.nan,
+    {"score": math.nan},
+    [1.0, [math.inf]],
+    {"x": (-math.inf,)},
+    2**64,
+    2**64 - 1,
+    -(2**63),
+    -(2**63) - 1,
+    {"big": [10**30]},
+    Colour.RED,
+    {"c": Colour.RED},
+    Level.HIGH,
+    {"l": [Level.HIGH]},
+    Kind.SELF,
+    {Kind.SELF: Kind.SELF},
+    Text("sub"),
+    {Text("k"): Text("v")},
+    Number(5),
+    Mapping(a=1),
+    [Items([1])],
+    Ratio(1.5),
+    uuid.UUID(int=7),
+    {"id": uuid.UUID(int=7)},
+    date(2026, 12, 4),
+    {"at": datetime(2026, 1, 1, tzinfo=UTC)},
+    {1, 2},
+    b"bytes",
+    {"story": "a\ud800 b"},
+    "\udfff",
+    ["\ud83d\ude00"],
+    circular,
+    looped,
+    deep,
+    {"": {"": [None, "", 0, False]}},
+]
+
+
+@pytest.mark.parametrize("value", ODD_VALUES)
+def test_dump_bytes_gives_the_old_value_or_the_old_error(value: Any) -> None:
+    assert_dumps_as_before(value)
+
+
+def test_a_lone_surrogate_fails_as_before_with_unicode_encode_error() -> None:
+    """A survivor's text with a lone surrogate (a Telegram update can carry "\\ud800"): the
+    old path raised UnicodeEncodeError from str.encode, and so does the new one."""
+    with pytest.raises(UnicodeEncodeError):
+        jsontext.dump_bytes({"results": {"story": "help \ud800"}})
+
+
+json_atoms = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.text()
+    | st.sampled_from([Colour.RED, Level.HIGH, Kind.SELF, Text("t"), Number(1), uuid.UUID(int=1)])
+)
+json_values = st.recursive(
+    json_atoms,
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=5)
+        | st.dictionaries(st.integers() | st.booleans() | st.none(), inner, max_size=2)
+    ),
+    max_leaves=30,
+)
+
+
+@EXACT
+@given(json_values)
+def test_dump_bytes_gives_the_old_value_or_the_old_error_for_generated_values(value: Any) -> None:
+    assert_dumps_as_before(value)
+
+
+@EXACT
+@given(json_values)
+def test_load_bytes_reads_what_the_old_code_wrote_as_the_old_code_read_it(value: Any) -> None:
+    for dump in (old_dump, lambda v: json.dumps(v).encode()):
+        kind, data = outcome(dump, value)
+        if kind == "value":
+            assert_loads_as_before(data)
+
+
+numbers = st.from_regex(r"\A-?(0|[1-9][0-9]{0,25})(\.[0-9]{1,25})?([eE][-+]?[0-9]{1,3})?\Z")
+
+
+@EXACT
+@given(st.lists(numbers, min_size=1, max_size=4))
+def test_numbers_are_read_as_the_stdlib_reads_them(texts: list[str]) -> None:
+    """Floats rounded alike, ints beyond 64 bits stay ints, overflow to infinity as json."""
+    assert_loads_as_before(("[" + ",".join(texts) + "]").encode())
+    for text in texts:
+        assert_loads_as_before(text.encode())
+
+
+@EXACT
+@given(st.floats())
+def test_every_float_is_read_back_bit_for_bit(value: float) -> None:
+    data = jsontext.dump_bytes([value])
+    assert struct.pack("<d", jsontext.load_bytes(data)[0]) == struct.pack("<d", value) or (
+        math.isnan(value) and math.isnan(jsontext.load_bytes(data)[0])
+    )
+
+
+@EXACT
+@given(
+    st.binary(max_size=40) | st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass"))
+)
+def test_any_bytes_give_the_old_value_or_the_old_error(data: bytes) -> None:
+    assert_loads_as_before(data)
+
+
+@EXACT
+@given(json_values, st.integers(min_value=0, max_value=200), st.binary(min_size=1, max_size=3))
+def test_a_corrupted_text_gives_the_old_value_or_the_old_error(
+    value: Any, at: int, junk: bytes
+) -> None:
+    kind, data = outcome(old_dump, value)
+    if kind == "value":
+        at = at % (len(data) + 1)
+        assert_loads_as_before(data[:at] + junk + data[at:])
+        assert_loads_as_before(data[:at] + data[at + 1 :])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *TEXTS,
+        *BAD_TEXTS,
+        '{"a":1,"b":2,"a":3}',
+        '{"k":{"x":1},"k":[2]}',
+        '"\\ud800"',
+        '"\\udc00\\ud800"',
+        "Infinity",
+        "-Infinity",
+        "[NaN,1]",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "1234567890123456789012345678901234567890",
+        '"1234567890123456789012345"',
+        "0.1234567890123456789",
+        "1e-400",
+        "-1e400",
+        "[" * 3000 + "]" * 3000,
+        '{"a" : 1 , "b":[ ]}',
+        "\t\n\r [] \t\n\r",
+        "[1]\x0c",
+        '"\x01"',
+        '"\\u0000"',
+        "tru",
+        "[01]",
+        "1.",
+        ".5",
+        "+1",
+    ],
+    ids=repr,
+)
+def test_texts_are_read_as_the_stdlib_reads_them(text: str) -> None:
+    assert_loads_as_before(text.encode("utf-8", "surrogatepass"))
+    assert_loads_as_before(b"\xff" + text.encode())  # not UTF-8: UnicodeDecodeError as before

@@ -229,13 +229,18 @@ async def test_a_reply_copies_her_stored_address_instead_of_encrypting_it(db, no
         contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
         await uow.commit()
     encrypted: list[str] = []
-    real = db.crypto.encrypt
+    real, real_seal = db.crypto.encrypt, db.crypto._seal  # texts; encrypt_json's bytes
 
     def counted(text: str) -> bytes:
         encrypted.append(text)
         return real(text)
 
+    def counted_seal(data: bytes) -> bytes:
+        encrypted.append(data.decode())
+        return real_seal(data)
+
     monkeypatch.setattr(db.crypto, "encrypt", counted)
+    monkeypatch.setattr(db.crypto, "_seal", counted_seal)
     async with db.uow() as uow:
         contact, _ = await uow.contacts.get_or_create(URN, "sms", now)
         oid = await queue_to_person(uow, contact, "Përshëndetje", kind="reply", due_at=now, now=now)
@@ -288,13 +293,13 @@ async def test_the_sender_decrypts_one_token_a_row(db, now, monkeypatch):
         )
         await uow.commit()
     decrypted: list[bytes] = []
-    real = Crypto.decrypt
+    real = Crypto._open  # what decrypt and decrypt_json both decrypt through
 
-    def counted(self: Crypto, token: bytes) -> str:
+    def counted(self: Crypto, token: bytes) -> bytes:
         decrypted.append(token)
         return real(self, token)
 
-    monkeypatch.setattr(Crypto, "decrypt", counted)
+    monkeypatch.setattr(Crypto, "_open", counted)
     async with db.uow() as uow:
         items = await uow.outbox.claim_due(now, 10, LEASE, "me")
         await uow.commit()
