@@ -159,3 +159,45 @@ async def test_a_big_savepoint_of_a_unit_of_work_keeps_its_journal_in_memory(
             assert setting.scalar_one() == 2  # MEMORY, on the units of work's connections
     finally:
         await db.dispose()
+
+
+AS_IS_VALUES = [None, b"", b"\x00\xff", bytes(range(256)) * 40, True, False]
+
+
+def _bound(raw: sqlite3.Connection, values: list[object]) -> list[tuple[object, ...]]:
+    """What SQLite stored for each value: its value, type, text and a row written and read."""
+    raw.execute("CREATE TEMP TABLE IF NOT EXISTS bound (v)")
+    raw.execute("DELETE FROM bound")
+    seen = []
+    for value in values:
+        raw.execute("INSERT INTO bound VALUES (?)", (value,))
+        seen.append(raw.execute("SELECT ?, typeof(?), quote(?)", (value,) * 3).fetchone())
+    seen += raw.execute("SELECT v, typeof(v), hex(v) FROM bound ORDER BY rowid").fetchall()
+    return seen
+
+
+def test_values_adapted_as_is_bind_as_without_an_adapter() -> None:
+    """None, bytes and bool through sqlite_loop's adapter (registered at its import) against
+    sqlite3 without one: the same stored values, types and texts, on many values; other
+    types keep no adapter of ours."""
+    from bot.store import sqlite_loop
+
+    raw = sqlite3.connect(":memory:")
+    mine = [sqlite3.adapters.get((t, sqlite3.PrepareProtocol)) for t in sqlite_loop.AS_IS_TYPES]
+    assert mine == [sqlite_loop.as_is] * 3
+    values = AS_IS_VALUES + [bytes([n % 256]) * n for n in range(0, 3000, 37)]
+    adapted = _bound(raw, values)
+    for t in sqlite_loop.AS_IS_TYPES:
+        del sqlite3.adapters[(t, sqlite3.PrepareProtocol)]
+    try:
+        plain = _bound(raw, values)
+    finally:
+        for t in sqlite_loop.AS_IS_TYPES:
+            sqlite3.register_adapter(t, sqlite_loop.as_is)
+    assert adapted == plain
+    assert [type(v) for row in adapted for v in row] == [type(v) for row in plain for v in row]
+    assert {key[0] for key in sqlite3.adapters if sqlite3.adapters[key] is sqlite_loop.as_is} == {
+        type(None),
+        bytes,
+        bool,
+    }
