@@ -164,9 +164,7 @@ class Prepared:
         rows, count = await self._run(conn, params)
         return Outcome(rows, count)
 
-    async def _run(
-        self, conn: AsyncConnection, params: Mapping[str, Any]
-    ) -> tuple[list[Row], int]:
+    async def _run(self, conn: AsyncConnection, params: Mapping[str, Any]) -> tuple[list[Row], int]:
         """execute()'s work: the rows (processed) and the row count, as a tuple.
 
         Performance: rows(), first(), scalar()... call this, not execute(): an Outcome a
@@ -454,9 +452,7 @@ def _convert_function(
             f"        return [{made}]\n"
             f"    return [{made} for r in rows]\n"
         )
-    return cast(
-        Callable[[Sequence[Sequence[Any]]], list[Row]], _make(source, "convert", namespace)
-    )
+    return cast(Callable[[Sequence[Sequence[Any]]], list[Row]], _make(source, "convert", namespace))
 
 
 def _wrap(
