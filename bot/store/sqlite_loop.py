@@ -22,23 +22,6 @@ THREAD_CALLS = frozenset({"close", "backup", "executescript", "iterdump"})
 # Statements that never begin a transaction of their own (see LoopConnection.autobegin).
 NO_AUTOBEGIN = ("BEGIN", "COMMIT", "END", "ROLLBACK", *THREAD_SQL)
 BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-# sqlite3 binds an int, float, str or bytearray as it is and puts any other value through its
-# adapters first. With none registered for it (None, bytes, bool: ~17 values a message), that
-# builds a key, looks up PrepareProtocol.__adapt__ (an AttributeError formatted and dropped:
-# ~2,500 instructions, bench/instructions.py) and the value's __conform__, then binds the value
-# as it was. An adapter handing the value back binds it the same way (None as NULL, bytes as a
-# BLOB, bool as an integer: tests/store/test_sqlite_loop.py compares), without the look-ups.
-# sqlite3's registry is the process's; these exact types only, no value changed.
-AS_IS_TYPES = (type(None), bytes, bool)
-
-
-def as_is(value: Any) -> Any:
-    """sqlite3's adapter for AS_IS_TYPES: the value itself."""
-    return value
-
-
-for _type in AS_IS_TYPES:
-    sqlite3.register_adapter(_type, as_is)
 
 
 class LoopConnection(aiosqlite.Connection):
