@@ -6,10 +6,10 @@ _execute_clauseelement, the compiled cache's key, the result machinery), while s
 each of those statements in 10-20 µs. So the statements every message runs are compiled once
 per dialect here (SQL text and parameter order, with SQLAlchemy's own compiler) and run on the
 sqlite3 or asyncpg connection behind the unit of work's connection. Values still go through
-the column types' bind and result processors, rows are SQLAlchemy Rows (attribute access, as
-the repositories use them), and driver errors are wrapped as SQLAlchemy wraps them
-(IntegrityError with .orig, ...), so the callers see no difference. Everything else keeps
-using Core through the connection.
+the column types' bind and result processors, rows are tuples whose columns are attributes
+too, as on SQLAlchemy's Row (driver.Row, with `_fields` and `_mapping`), and driver errors
+are wrapped as SQLAlchemy wraps them (IntegrityError with .orig, ...), so the callers see no
+difference. Everything else keeps using Core through the connection.
 
 The transaction is always the unit of work's, begun, committed and rolled back on the driver
 too (finish() below): on SQLite the unit of work's connection begins (BEGIN IMMEDIATE) before
@@ -34,11 +34,14 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from operator import itemgetter
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect, Row
+from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.result import result_tuple
+from sqlalchemy.engine.row import Row as SARow
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -53,6 +56,47 @@ _MISSING: Any = object()
 _STATUS = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+) (\d+)")
 
 
+class Row(tuple[Any, ...]):
+    """A statement's row: a tuple whose columns are attributes too, as on SQLAlchemy's Row.
+
+    Why: Row's attribute access (its compiled __getattribute__) asks hasattr(type(row), name)
+    first, and for a column's name that fails, which formats an AttributeError's message:
+    ~2,500 instructions a read, ~33 reads a message (bench/instructions.py, callgrind); a
+    property of this class's per-statement subclass (row_type) reads the tuple in C.
+    """
+
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def _mapping(self) -> Mapping[str, Any]:
+        """The columns by name (read-only), as Row._mapping."""
+        return MappingProxyType(dict(zip(self._fields, self, strict=True)))
+
+    def _asdict(self) -> dict[str, Any]:
+        """The columns by name, as Row._asdict."""
+        return dict(zip(self._fields, self, strict=True))
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            """A column by name (the subclass's properties)."""
+
+
+def row_type(keys: Sequence[str]) -> Callable[[Sequence[Any]], Any]:
+    """What makes a statement's rows with these column names: a subclass of Row with a property
+    per column, or SQLAlchemy's own Row when a name is taken twice or names an attribute of
+    SQLAlchemy's Row (count, index, t, _mapping...: there the attribute wins, which a property
+    here would not mimic)."""
+    names = tuple(keys)
+    if len(set(names)) != len(names) or any(hasattr(SARow, n) for n in names):
+        return cast(Callable[[Sequence[Any]], Any], result_tuple(names))
+    namespace: dict[str, Any] = {"__slots__": (), "_fields": names}
+    for index, name in enumerate(names):
+        namespace[name] = property(itemgetter(index))
+    return type("Row", (Row,), namespace)
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     """One statement compiled for one dialect and one set of parameter names."""
@@ -63,7 +107,7 @@ class _Compiled:
     binds: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
     # Per result column: its result processor; and the Row maker named by the columns.
     results: tuple[Callable[[Any], Any] | None, ...]
-    row: Callable[[Sequence[Any]], Row[Any]]
+    row: Callable[[Sequence[Any]], Row]
     returns_rows: bool
     # Made once per statement from generated source (_args_function, _convert_function):
     # `args` takes the caller's parameters to the driver's values, the statement's fixed
@@ -72,7 +116,7 @@ class _Compiled:
     # processor processed. Prepared.execute's generic loops over them were the largest cost
     # outside the understanding layer and the engine (1,873 of a message's 20,525 bytecodes).
     args: Callable[[Mapping[str, Any]], tuple[Any, ...]]
-    convert: Callable[[Sequence[Sequence[Any]]], list[Row[Any]]]
+    convert: Callable[[Sequence[Sequence[Any]]], list[Row]]
     # The caller's parameter names, for the error when one is missing.
     required: tuple[str, ...] = ()
     # SQLite, an INSERT returning its new id (Prepared's `rowid`): the SQL has no RETURNING,
@@ -84,7 +128,7 @@ class _Compiled:
 class Outcome:
     """What a statement gave: its rows (processed) and how many rows it touched."""
 
-    rows: list[Row[Any]]
+    rows: list[Row]
     rowcount: int
 
 
@@ -120,9 +164,7 @@ class Prepared:
         rows, count = await self._run(conn, params)
         return Outcome(rows, count)
 
-    async def _run(
-        self, conn: AsyncConnection, params: Mapping[str, Any]
-    ) -> tuple[list[Row[Any]], int]:
+    async def _run(self, conn: AsyncConnection, params: Mapping[str, Any]) -> tuple[list[Row], int]:
         """execute()'s work: the rows (processed) and the row count, as a tuple.
 
         Performance: rows(), first(), scalar()... call this, not execute(): an Outcome a
@@ -222,11 +264,11 @@ class Prepared:
             return [], count
         return compiled.convert(raw_rows), count
 
-    async def rows(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> list[Row[Any]]:
+    async def rows(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> list[Row]:
         """Every row the statement returns."""
         return (await self._run(conn, params))[0]
 
-    async def first(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> Row[Any] | None:
+    async def first(self, conn: AsyncConnection, params: Mapping[str, Any] = {}) -> Row | None:
         """The first row, or None."""
         rows = (await self._run(conn, params))[0]
         return rows[0] if rows else None
@@ -319,7 +361,7 @@ def _compile(statement: sa.ClauseElement, dialect: Dialect, names: frozenset[str
     columns = list(getattr(statement, "exported_columns", ()))
     results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
     keys = [c.key if c.key is not None else c.name for c in columns]
-    row = result_tuple(keys)
+    row = row_type(keys)
     return _Compiled(
         sql=expanded.statement,
         binds=tuple(binds),
@@ -378,8 +420,8 @@ def _args_function(
 
 
 def _convert_function(
-    results: Sequence[Callable[[Any], Any] | None], row: Callable[[Sequence[Any]], Row[Any]]
-) -> Callable[[Sequence[Sequence[Any]]], list[Row[Any]]]:
+    results: Sequence[Callable[[Any], Any] | None], row: Callable[[Sequence[Any]], Row]
+) -> Callable[[Sequence[Sequence[Any]]], list[Row]]:
     """`convert(rows)`: the driver's rows as Rows, each one expression: runs of columns without
     a result processor taken as slices (in C), the others through their processors.
 
@@ -410,9 +452,7 @@ def _convert_function(
             f"        return [{made}]\n"
             f"    return [{made} for r in rows]\n"
         )
-    return cast(
-        Callable[[Sequence[Sequence[Any]]], list[Row[Any]]], _make(source, "convert", namespace)
-    )
+    return cast(Callable[[Sequence[Sequence[Any]]], list[Row]], _make(source, "convert", namespace))
 
 
 def _wrap(

@@ -30,8 +30,9 @@ async def both(
 
 
 def same(expected: Any, got: Any, ignore: Iterable[str] = ()) -> None:
-    """Equal rows (names, Python types value by value) or equal row counts; `ignore`: columns
-    left out (a new row's id: PostgreSQL's sequences do not roll back with the savepoint)."""
+    """Equal rows (names, Python types value by value, read by name, by position and as a
+    mapping) or equal row counts; `ignore`: columns left out (a new row's id: PostgreSQL's
+    sequences do not roll back with the savepoint)."""
     if isinstance(expected, int):
         assert got == expected >= 0
         return
@@ -39,6 +40,13 @@ def same(expected: Any, got: Any, ignore: Iterable[str] = ()) -> None:
     assert len(got) == len(expected)
     for want, have in zip(expected, got, strict=True):
         assert have._fields == want._fields
+        # Read as the repositories read them: by name (driver.Row's properties) and by position.
+        kept = [i for i, k in enumerate(want._fields) if k not in left_out]
+        by_name = {k: getattr(have, k) for k in have._fields if k not in left_out}
+        assert by_name == {k: getattr(want, k) for k in want._fields if k not in left_out}
+        assert [have[i] for i in kept] == [want[i] for i in kept]
+        assert [type(have[i]) for i in kept] == [type(want[i]) for i in kept]
+        assert len(have) == len(want)
         mine = {k: v for k, v in have._mapping.items() if k not in left_out}
         theirs = {k: v for k, v in want._mapping.items() if k not in left_out}
         assert mine == theirs

@@ -319,8 +319,9 @@ async def test_a_session_committed_while_she_waited_for_her_lock_is_read(db, cry
 
 
 async def test_standing_reads_her_rows_only_through_indexes(db, now):
-    """SQLite's plan: her session by the partial index of waiting ones, her cases by contact,
-    her held rows by (contact_id, status, due_at); no table read whole."""
+    """SQLite's plan: her session by the partial index of waiting ones, her cases by contact in
+    the order read (contact_id, created_at, id), her held rows by (contact_id, status, due_at);
+    no table read whole, nothing sorted."""
     from bot.store.repos.contacts import STANDING
 
     if db.dialect != "sqlite":
@@ -334,8 +335,10 @@ async def test_standing_reads_her_rows_only_through_indexes(db, now):
     joined = " | ".join(details)
     assert "uq_sessions_contact_id_waiting" in joined, joined
     assert "ix_outbox_contact_id_status_due_at (contact_id=? AND status=? AND due_at>?)" in joined
-    assert "ix_cases_contact_id" in joined, joined
+    assert "ix_cases_contact_id_created_at_id (contact_id=?)" in joined, joined
     assert not [d for d in details if d.startswith("SCAN")], joined
+    # Her latest open case read in the index's order: no temporary B-tree a message.
+    assert not [d for d in details if "TEMP B-TREE" in d], joined
 
 
 async def test_a_stamping_arrival_reads_only_through_indexes(db, now):

@@ -4,6 +4,7 @@ nothing run outside the unit of work's transaction."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+from sqlalchemy.engine.result import result_tuple
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store import driver
@@ -184,6 +187,51 @@ async def test_hot_statements_give_what_sqlalchemy_gives(db, now):
             uow.conn, {"now": later, "n": 1, "until": later, "owner": "me"}
         )
         assert [r.id for r in claimed] == [oid]  # the limit and the order hold
+
+
+ROW_KEYS = [
+    ("id", "contact_id", "status", "state_enc"),
+    ("id", "case_id", "case_status", "held"),
+    ("_private", "x", "min_1"),
+    ("only",),
+]
+
+
+@pytest.mark.parametrize("keys", ROW_KEYS)
+def test_a_driver_row_reads_as_sqlalchemys_row(keys):
+    """driver.row_type's rows against SQLAlchemy's Row of the same names, on many values: by
+    name, by position, slices, as a tuple and a mapping, equality, hash, what is not there."""
+    ours, theirs = driver.row_type(keys), result_tuple(keys)
+    values = [None, 0, 1, -7, "", "ç", b"\x00", 2.5, True, (1,), datetime(2026, 1, 1, tzinfo=UTC)]
+    rng = random.Random(19)
+    for _ in range(300):
+        data = tuple(rng.choice(values) for _ in keys)
+        mine, sa_row = ours(data), theirs(data)
+        assert isinstance(mine, driver.Row) and not isinstance(mine, Row)
+        assert mine._fields == sa_row._fields == keys
+        for i, key in enumerate(keys):
+            assert getattr(mine, key) is getattr(sa_row, key) is data[i]
+            assert mine[i] is sa_row[i]
+            assert mine[-1 - i] is sa_row[-1 - i]
+        assert mine[1:] == sa_row[1:] and mine[:1] == sa_row[:1]
+        assert tuple(mine) == tuple(sa_row) == data and list(mine) == list(sa_row)
+        assert dict(mine._mapping) == dict(sa_row._mapping) == mine._asdict()
+        assert mine == sa_row and mine == data and hash(mine) == hash(sa_row)
+        assert len(mine) == len(sa_row) and repr(mine) == repr(sa_row)
+        with pytest.raises(AttributeError):
+            mine.not_a_column  # noqa: B018 - what a missing column does, as on Row
+        with pytest.raises(AttributeError):
+            sa_row.not_a_column  # noqa: B018
+        with pytest.raises(AttributeError):
+            mine.id2 = 1  # type: ignore[attr-defined]  # immutable, as Row
+
+
+def test_names_a_tuple_cannot_give_are_sqlalchemys_row():
+    """A name taken twice, or one SQLAlchemy's Row answers itself (count, t, _mapping...):
+    SQLAlchemy's own Row, whose rules for them this does not mimic."""
+    for keys in (("id", "id"), ("id", "count"), ("index",), ("t",), ("_mapping", "x")):
+        row = driver.row_type(keys)((1,) * len(keys))
+        assert isinstance(row, Row), keys
 
 
 async def test_rowcount_is_what_the_statement_changed(db, now):

@@ -9,11 +9,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine.result import result_tuple
 
 from bot.safe_times import TO_HER
 from bot.store.crypto import DecryptionError
-from bot.store.driver import Prepared, inserting
+from bot.store.driver import Prepared, inserting, row_type
 from bot.store.models import (
     AlertRow,
     AuditRow,
@@ -135,8 +134,8 @@ STANDING = Prepared(
     )
     .where(contacts.c.id == sa.bindparam("of_contact"))
 )
-_SESSION_ROW = result_tuple([c.key for c in sessions.c])
-_CASE_ROW = result_tuple([c.key for c in cases.c])
+_SESSION_ROW = row_type([c.key for c in sessions.c])
+_CASE_ROW = row_type([c.key for c in cases.c])
 _N_SESSION = len(sessions.c)
 _N_CASE = len(cases.c)
 # A new contact, nothing done when another transaction created it first.
