@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/bytecodes.py [--rounds 19] [--top 60]
 
-Why: under callgrind (bench/instructions.py) nearly all of a message is the Python interpreter
-(SQLite's C is about 1 % of the run), so its C functions do not say which Python code costs.
+Why: under callgrind (bench/instructions.py) most of a message is the Python interpreter (SQLite's
+own C is ~20 %, counted inclusively), so its C functions do not say which Python code costs.
 This runs hot_path's "16 people at once" round (SQLite, group commit, receive and send, no
 HTTP) under sys.settrace with opcode events, after a whole conversation's rounds of warm-up
 (every step's statements compiled, as in a server that has run a while), and counts the
