@@ -704,7 +704,7 @@ def find(text: Text, concept: str, lexicon: Lexicon) -> list[Hit]:
         index = _index(lexicon)
     words = text.words
     if len(words) == 1 and words[0] in index.alone_words:
-        table = index._alone.get(concept) or index.alone(concept)
+        table = index.alone(concept)
         found = list(table.get(words[0], ()))  # the same hits (see _Index)
     else:
         found = _found(text, concept, index)

@@ -39,12 +39,6 @@ _HEADER = 1 + 4
 _NONCE = 12
 
 
-# The stdlib's JSON text of encrypted values, as written before orjson (bot/store/jsontext.py);
-# encrypt_json and decrypt_json give the same values through jsontext.dump_bytes and load_bytes.
-_to_json = jsontext.compact
-_from_json = jsontext.decode
-
-
 def _derive(key: bytes, info: bytes, length: int) -> bytes:
     """HKDF-SHA256 of a data key, for one purpose (`info`)."""
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(key)
