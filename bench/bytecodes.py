@@ -84,6 +84,9 @@ def main() -> None:
         os.environ["PYTHONHASHSEED"] = "0"
         os.execv(sys.executable, [sys.executable, __file__, *sys.argv[1:]])  # noqa: S606 - itself
     counts: Counter[CodeType] = Counter()
+    from bot import eventloop
+
+    asyncio.set_event_loop_policy(eventloop.policy(eventloop.chosen(os.environ)))  # serve's loop
     asyncio.run(work(args.rounds, counts))
     messages = args.rounds * TOGETHER
     total = sum(counts.values())

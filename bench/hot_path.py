@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import secrets
 import sys
 import tempfile
@@ -42,6 +43,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 from bench.load import KEYS, PG_ADMIN, PUBLIC, SECRET, SQ_HIGH_RISK, TG_SECRET  # noqa: E402
+from bot import eventloop  # noqa: E402
 from bot.messages import Outbound  # noqa: E402
 from bot.store import driver, migrate  # noqa: E402
 from bot.store.crypto import Crypto  # noqa: E402
@@ -364,6 +366,7 @@ def main() -> None:
         "--rounds", type=int, default=3, help="passes over the understanding corpus"
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    asyncio.set_event_loop_policy(eventloop.policy(eventloop.chosen(os.environ)))  # serve's loop
     asyncio.run(main_async(parser.parse_args()))
 
 

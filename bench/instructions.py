@@ -198,6 +198,9 @@ def main() -> None:
     parser.add_argument("--work", type=int, help=argparse.SUPPRESS)  # the run callgrind counts
     parser.add_argument("--posts", type=int, nargs=2, help=argparse.SUPPRESS)  # sms, telegram
     args = parser.parse_args()
+    from bot import eventloop
+
+    asyncio.set_event_loop_policy(eventloop.policy(eventloop.chosen(os.environ)))  # serve's loop
     if args.work is not None:
         asyncio.run(work(args.work))
         return

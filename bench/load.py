@@ -57,6 +57,7 @@ import aiohttp  # noqa: E402
 import psutil  # noqa: E402
 from aiohttp import web  # noqa: E402
 
+from bot import eventloop  # noqa: E402
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH  # noqa: E402
 from bot.channels.twilio_sms import EMPTY_TWIML, SMS_PATH  # noqa: E402
 from tests.auxil import telegram_payloads as tgp  # noqa: E402
@@ -406,6 +407,7 @@ def bare_main(port: int, twilio_url: str | None = None, telegram_url: str | None
     """Serve bare_app on `port` until stopped."""
     web.run_app(
         bare_app(twilio_url, telegram_url),
+        loop=eventloop.new_loop(eventloop.chosen(os.environ)),  # the helpline's loop
         host="127.0.0.1",
         port=port,
         access_log=None,

@@ -58,9 +58,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             flush=True,
         )
 
+    from bot.eventloop import new_loop
+
     try:
         web.run_app(
             serving_app(settings, watch),
+            loop=new_loop(settings.event_loop),
             host=settings.host,
             port=settings.port,
             reuse_port=args.reuse_port or None,  # a worker of `serve --workers N`

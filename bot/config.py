@@ -15,6 +15,7 @@ from typing import Any
 from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 
+from bot import eventloop
 from bot.engine.durations import parse_duration
 from bot.files import private_dir, private_file, write_new_private
 
@@ -82,6 +83,8 @@ class Settings:
     # A server (or worker) whose start-up has not finished this long after it began says which
     # step it is stuck in and exits with code 3, to be started again (bot/workers.py); 0: never.
     startup_timeout: timedelta = timedelta(seconds=60)
+    # The event loop `serve` runs on (bot/eventloop.py): uvloop, or asyncio's own.
+    event_loop: str = eventloop.DEFAULT
     # Security (bot/retention.py, bot/web/limits.py): days message texts, free-text answers and
     # closed cases' links to the person are kept (0: forever); requests a minute per sender and
     # per client address on webhooks and sign-in; addresses of reverse proxies whose
@@ -213,6 +216,16 @@ def _durations(env: dict[str, str], name: str, default: str) -> tuple[timedelta,
             f"{name}={value!r} is not a list of ISO-8601 durations: write it like "
             "P1D,P3D,P7D (1, 3 and 7 days)"
         ) from None
+
+
+def _event_loop(env: dict[str, str]) -> str:
+    """HELPLINE_EVENT_LOOP: uvloop (the default) or asyncio."""
+    value = eventloop.chosen(env)
+    if value not in eventloop.LOOPS:
+        raise SettingError(
+            f"HELPLINE_EVENT_LOOP must be {' or '.join(eventloop.LOOPS)}, not {value!r}"
+        )
+    return value
 
 
 def _bool(value: str | None) -> bool:
@@ -357,6 +370,7 @@ def load_settings(
         telegram_rate=_rate(env, "HELPLINE_TELEGRAM_RATE"),
         leader_retry=_duration(env, "HELPLINE_LEADER_RETRY", "PT5S"),
         startup_timeout=_duration(env, "HELPLINE_STARTUP_TIMEOUT", "PT60S"),
+        event_loop=_event_loop(env),
         retention_days=_count(env, "HELPLINE_RETENTION_DAYS", 180),
         rate_per_sender=_count(env, "HELPLINE_RATE_PER_SENDER", 30),
         rate_per_ip=_count(env, "HELPLINE_RATE_PER_IP", 600),

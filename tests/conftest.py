@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -17,6 +18,7 @@ import pytest
 import pytest_asyncio
 from cryptography.fernet import Fernet
 
+from bot import eventloop
 from tests.auxil.server_process import START_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +41,10 @@ SERVER_START_LIMIT = START_TIMEOUT
 # test gives its own: on a loaded machine a start can take minutes, and a server ended by its
 # bound would fail a test that is not about it (tests/auxil/server_process.py START_TIMEOUT).
 os.environ.setdefault("HELPLINE_STARTUP_TIMEOUT", "PT600S")
+# The tests run on the loop `serve` runs on (uvloop unless HELPLINE_EVENT_LOOP says asyncio):
+# pytest-asyncio's loops and every asyncio.run come from this policy, so a test passing on
+# asyncio's own loop cannot hide a difference production would meet.
+asyncio.set_event_loop_policy(eventloop.policy(eventloop.chosen(os.environ)))
 
 
 def _helpline() -> list[str]:

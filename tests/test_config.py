@@ -20,6 +20,7 @@ from bot.config import SettingError, load_settings
         ("HELPLINE_FOLLOWUP_CADENCE", "1d,3d", "P1D,P3D,P7D"),
         ("HELPLINE_RETENTION_DAYS", "half a year", "whole number"),
         ("HELPLINE_SMS_RATE", "fast", "messages a second"),
+        ("HELPLINE_EVENT_LOOP", "trio", "uvloop or asyncio"),
     ],
 )
 def test_a_bad_setting_names_the_variable_and_the_expected_form(

@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -51,16 +52,18 @@ def _pg_bin() -> Path | None:
 async def _run(*args: str) -> str:
     """Run a command as the postgres user (PostgreSQL refuses to run as root)."""
     runas = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    proc = await asyncio.create_subprocess_exec(
-        *runas,
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), WAIT)
+    # Its output goes to a file, not a pipe: `pg_ctl start` leaves a server running that may
+    # hold the pipe open (on uvloop it did), and a pipe would then never end.
+    with tempfile.TemporaryFile() as output:
+        proc = await asyncio.create_subprocess_exec(
+            *runas, *args, stdout=output, stderr=subprocess.STDOUT
+        )
+        await asyncio.wait_for(proc.wait(), WAIT)
+        output.seek(0)
+        out = output.read().decode(errors="replace")
     if proc.returncode != 0:
-        raise RuntimeError(f"{args[0]} failed: {out.decode(errors='replace')}")
-    return out.decode(errors="replace")
+        raise RuntimeError(f"{args[0]} failed: {out}")
+    return out
 
 
 class PrivateCluster:
