@@ -11,6 +11,7 @@ from sqlalchemy.engine import Dialect, processors
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 # Constraint names must be explicit so migrations can refer to them on both backends.
 NAMING_CONVENTION = {
@@ -119,6 +120,11 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 class OneOf(ColumnElement[bool]):
     """A CHECK constraint's `column IN (values)`, written as each database evaluates it fastest."""
 
+    # Its text is its column and values: a cache key of those (two must never share one).
+    _traverse_internals = [  # noqa: RUF012 (declared as SQLAlchemy declares it)
+        ("column", InternalTraversal.dp_string),
+        ("values", InternalTraversal.dp_string_list),
+    ]
     inherit_cache = True
     type = sa.Boolean()
 

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store import migrate
 from bot.store.db import create_engine
@@ -54,13 +55,19 @@ def test_the_text_each_database_gets():
     )
     assert or_chain("s", ("a", "b")) == in_list("s", ("a", "b")) == "s IN ('a', 'b')"
     compiled = {
-        name: str(one_of.compile(dialect=sa.create_engine(url).dialect))
-        for name, url in (("sqlite", "sqlite://"), ("postgresql", "postgresql+asyncpg://x/y"))
+        d.name: str(one_of.compile(dialect=d)) for d in (sqlite.dialect(), postgresql.dialect())
     }
     assert compiled == {
         "sqlite": or_chain(one_of.column, one_of.values),
         "postgresql": in_list(one_of.column, one_of.values),
     }
+    # Told apart in SQLAlchemy's caches by column and values.
+    keys = {
+        OneOf(c, v)._generate_cache_key().key
+        for c in ("a", "b")
+        for v in (("x", "y", "z"), ("x", "y"))
+    }
+    assert len(keys) == 4
 
 
 # --- the same acceptance: `IN` and the `OR` of comparisons, on SQLite, any value --------------
