@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,33 +16,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store import migrate
 from bot.store.db import create_engine
-from bot.store.models import Base, OneOf, UTCDateTime, in_list, or_chain
-from tests.store.fixtures import BACKENDS, NOW, statements_seen, unmigrated_url
+from bot.store.models import Base, OneOf, in_list, or_chain
+from tests.store.fixtures import BACKENDS, statements_seen, unmigrated_url
+from tests.store.rows import insert_rows, one_ofs
 
 BEFORE = "0013_cases_latest_index"
 BAD = ("bogus", "")
 
 
-def _one_ofs() -> list[tuple[sa.Table, str, OneOf]]:
-    """Every listed-values CHECK of the models: (table, constraint name, expression)."""
-    found = []
-    for table in Base.metadata.sorted_tables:
-        for constraint in table.constraints:
-            if isinstance(constraint, sa.CheckConstraint):
-                assert isinstance(constraint.sqltext, OneOf), constraint.name
-                found.append((table, str(constraint.name), constraint.sqltext))
-    return found
-
-
 def _value_sets() -> list[tuple[str, ...]]:
-    return sorted({o.values for _, _, o in _one_ofs() if len(o.values) >= 3})
+    return sorted({o.values for _, _, o in one_ofs() if len(o.values) >= 3})
 
 
 def test_the_constraints_are_known():
     """The tests below look at all of these (a new one joins them by itself)."""
-    names = {name for _, name, _ in _one_ofs()}
+    names = {name for _, name, _ in one_ofs()}
     assert len(names) == 26 and {"ck_outbox_kind", "ck_outbox_status", "ck_fires_status"} <= names
-    assert sum(len(o.values) >= 3 for _, _, o in _one_ofs()) == 14
+    assert sum(len(o.values) >= 3 for _, _, o in one_ofs()) == 14
 
 
 def test_the_text_each_database_gets():
@@ -144,13 +134,13 @@ def _sqlite_file(url: str) -> str:
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_no_insert_or_update_of_a_constrained_table_builds_a_table(db_url):
     conn = sqlite3.connect(_sqlite_file(db_url))
-    tables = {table for table, _, _ in _one_ofs()}
+    tables = {table for table, _, _ in one_ofs()}
     for table in tables:
         columns = [c.name for c in table.c]
         marks = ", ".join("?" * len(columns))
         insert = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
         assert "OpenEphemeral" not in _program(conn, insert), table.name
-    for table, name, one_of in _one_ofs():
+    for table, name, one_of in one_ofs():
         update = f"UPDATE {table.name} SET {one_of.column} = ? WHERE rowid = ?"  # noqa: S608
         assert "OpenEphemeral" not in _program(conn, update), name
 
@@ -199,49 +189,10 @@ async def test_the_outbox_and_timer_writes_build_no_table(db, now):
 # --- the same acceptance on both databases, every table and constrained column -----------------
 
 
-def _value(column: sa.Column[Any], rows: dict[str, dict[str, Any]]) -> Any:
-    for fk in column.foreign_keys:
-        return rows[fk.column.table.name][fk.column.name]
-    kind = column.type
-    if isinstance(kind, UTCDateTime):
-        return NOW
-    if isinstance(kind, sa.Boolean):
-        return False
-    if isinstance(kind, sa.Integer):
-        return 1
-    if isinstance(kind, sa.Date):
-        return date(2026, 11, 23)
-    if isinstance(kind, sa.JSON):
-        return {}
-    if isinstance(kind, sa.LargeBinary):
-        return b"x"
-    if isinstance(kind, sa.String):
-        return "x"
-    raise AssertionError(f"no value for {column}")
-
-
-def _rows() -> dict[str, dict[str, Any]]:
-    """A valid row of every table (parents first, each child pointing at them)."""
-    rows: dict[str, dict[str, Any]] = {}
-    checked = {(t.name, o.column): o.values[0] for t, _, o in _one_ofs()}
-    for table in Base.metadata.sorted_tables:
-        rows[table.name] = {
-            c.name: checked.get((table.name, c.name), _value(c, rows)) for c in table.c
-        }
-    return rows
-
-
-async def _insert_rows(conn: Any) -> dict[str, dict[str, Any]]:
-    rows = _rows()
-    for table in Base.metadata.sorted_tables:
-        await conn.execute(table.insert().values(rows[table.name]))
-    return rows
-
-
 async def test_every_constraint_accepts_its_values_and_rejects_others(db):
     async with db.engine.connect() as conn, conn.begin():
-        rows = await _insert_rows(conn)
-        for table, name, one_of in _one_ofs():
+        rows = await insert_rows(conn)
+        for table, name, one_of in one_ofs():
             key = sa.and_(*(c == rows[table.name][c.name] for c in table.primary_key))
             column = table.c[one_of.column]
             goods = [*one_of.values, *([None] if column.nullable else [])]
@@ -311,7 +262,7 @@ async def _look(url: str, fill: bool = False) -> dict[str, Any]:
     try:
         if fill:
             async with engine.begin() as conn:
-                await _insert_rows(conn)
+                await insert_rows(conn)
         async with engine.connect() as conn:
             return await conn.run_sync(_schema)
     finally:
@@ -349,7 +300,7 @@ def test_upgrade_from_0013_keeps_everything_and_the_downgrade_restores_it(backen
         assert after["checks"] == created["checks"]
         assert after["checks"].keys() == before["checks"].keys()
         changed = {n for n in after["checks"] if after["checks"][n] != before["checks"][n]}
-        three = {name for _, name, o in _one_ofs() if len(o.values) >= 3}
+        three = {name for _, name, o in one_ofs() if len(o.values) >= 3}
         assert changed == (three if backend == "sqlite" else set())
         if backend == "sqlite":
             conn = sqlite3.connect(_sqlite_file(url))

@@ -16,10 +16,9 @@ those constraints stay as they are. PostgreSQL keeps its constraints: nothing to
 How: the constraint's text is rewritten in sqlite_schema in place (PRAGMA writable_schema),
 the procedure SQLite's ALTER TABLE documentation gives for changes that leave the stored
 content as it is, such as removing or adding CHECK constraints (section "Making Other Kinds Of
-Table Schema Changes"). Not batch mode's copy of the table: it drops the old table inside the
-migration's transaction, where PRAGMA foreign_keys=ON cannot be turned off, so the DROP's
-implicit DELETE would run the foreign keys' actions (ON DELETE CASCADE would delete every
-case's events, an outbox row's SET NULL would forget which alert it sent). In place, rows,
+Table Schema Changes"). Not batch mode's copy of the table: it copies every row of ten tables
+and drops the old ones, whose implicit DELETE ran the foreign keys' actions (ON DELETE CASCADE,
+SET NULL) while they were on during migrations (env.py now turns them off). In place, rows,
 rowids, indexes, foreign keys and names stay exactly as they were; the text is replaced only
 where it reads exactly as 0001-0013 wrote it (else the migration stops, changing nothing),
 and PRAGMA integrity_check of each table, which also checks every row against its CHECK
