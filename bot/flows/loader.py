@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -82,6 +83,9 @@ def version_of(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:12]
 
 
+FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
 def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
@@ -130,7 +134,27 @@ class _Parser:
 
     def value(self, node: yaml.Node) -> Any:
         assert self.loader is not None  # there is a node only when the loader read one
+        self._finite(node, set())
         return self.loader.construct_object(node, deep=True)
+
+    def _finite(self, node: yaml.Node, seen: set[int]) -> None:
+        """A problem for each .nan or infinity: what flows set is kept in a conversation's
+        state, as JSON, which has neither (json would write NaN, readable by json alone)."""
+        if id(node) in seen:  # an alias of a node already looked at (or of its own parent)
+            return
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == FLOAT_TAG:
+                assert self.loader is not None
+                if not math.isfinite(self.loader.construct_yaml_float(node)):
+                    self.fail(node, f"{node.value} is not a finite number (JSON has no NaN)")
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                self._finite(item, seen)
+        elif isinstance(node, yaml.MappingNode):
+            for key, item in node.value:
+                self._finite(key, seen)
+                self._finite(item, seen)
 
     def mapping(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
         """(key, key node, value node) triples; reports duplicates and non-mappings."""

@@ -114,6 +114,10 @@ class GroupCommit:
         self.name = name
         self.limit = limit
         self.yields = yields
+        # Each batch observes its size: the labelled children found once (labels() takes a lock
+        # and checks its arguments at every call, as bot/metrics.py notes).
+        self._units = UNITS.labels(name)
+        self._fallbacks = FALLBACKS.labels(name)
         self._queue: list[tuple[Work[Any], asyncio.Future[Any]]] = []
         self._runner: asyncio.Task[None] | None = None
 
@@ -168,14 +172,14 @@ class GroupCommit:
         of it was durable nor acknowledged, and the batch runs again the safe way, each unit
         under its own savepoint: the failing one fails alone and the others commit."""
         if len(batch) == 1:
-            UNITS.labels(self.name).observe(1)
+            self._units.observe(1)
             await self._alone(*batch[0])
             return []
         try:
             ran = await self._run(batch, savepoints, optimistic=True) if self.optimistic else None
             if ran is None:
                 if self.optimistic:
-                    FALLBACKS.labels(self.name).inc()
+                    self._fallbacks.inc()
                 ran = await self._run(batch, savepoints, optimistic=False)
             assert ran is not None
             outcomes, again = ran
@@ -193,7 +197,7 @@ class GroupCommit:
             for _, future in batch:
                 future.cancel()
             raise
-        UNITS.labels(self.name).observe(len(outcomes))
+        self._units.observe(len(outcomes))
         if not again:  # nearly always: every unit's caller answered, in order
             for (_, future), (ok, value) in zip(batch, outcomes, strict=False):
                 if not future.done():  # as _settle, inline: a call less a unit

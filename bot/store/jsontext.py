@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from gc import get_referents
 from json import decoder as _stdlib_decoder
 from json import encoder as _stdlib
 from typing import Any
@@ -100,53 +101,79 @@ def loads(s: str | bytes | bytearray) -> Any:
 # to read by bytes.decode and the C scanner; orjson writes it in ~14,000 and reads it in ~39,000,
 # from and to the bytes AES-GCM-SIV takes and gives. Where orjson differs from json, the stdlib
 # does the work, so values and errors stay json's (tests/store/test_jsontext.py):
-# - writing: NaN and infinities (orjson writes null), an Enum or a UUID (orjson writes its value
-#   where json raises TypeError), subclasses of str, int, dict, list (json writes what they hold,
-#   orjson refuses them or writes an Enum's value): `_plain` lets through only the exact types
-#   below; non-str keys, ints beyond 64 bits, lone surrogates, nesting too deep: orjson raises
-#   TypeError (and json writes the text, or raises what it raised before).
+# - writing: NaN and the infinities (orjson writes null, json NaN/Infinity), an Enum (orjson
+#   writes its value; json writes an IntEnum or a str Enum as the int or str it is, refuses the
+#   rest), a UUID and an orjson.Fragment (json refuses both), subclasses of str, int, dict, list
+#   (json writes what they hold, orjson may not), dataclasses and datetimes (json refuses them):
+#   `_plain` lets through only the exact types below and finite floats. It walks every value:
+#   orjson's OPT_PASSTHROUGH_* options would refuse subclasses, dataclasses and datetimes, but no
+#   option refuses an Enum, a UUID, a Fragment or NaN. And it walks before orjson sees a value:
+#   orjson 3.13 looks up an Enum's `value` and crashes the process (SIGSEGV) when that raises.
+#   Then orjson raises TypeError (its JSONEncodeError) for the rest json writes otherwise:
+#   non-str keys (json writes "1", "true"...), ints beyond 64 bits, lone surrogates (json's
+#   str.encode raises UnicodeEncodeError), nesting beyond 254 levels.
 # - reading: ints beyond 64 bits (orjson reads a float): a text with 19 digits in a row goes to
 #   json; NaN, Infinity, 1e400, escaped lone surrogates, a BOM: orjson raises, json reads them.
 # The text written differs only in a float's spelling (1e-07 from json, 1e-7 from orjson), which
 # both read as the same float.
-_ATOMS = frozenset({str, int, bool, type(None)})
+_SAME = frozenset({str, int, bool, type(None), dict, list, tuple})  # a tuple is a list to both
+_SAME_OR_FLOAT = _SAME | {float}
+# Values walked before the stdlib is left the work: a state holds ~40; a cycle (json raises
+# ValueError) is walked round until then.
+_MOST = 10_000
 # Digits kept as "0", every other byte a space: a run of 19 digits is then found by one search
 # (re's search for [0-9]{19} cost ten times as much).
 _DIGITS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
 _LONG_RUN = b"0" * 19
 
 
-def _plain(values: Any) -> bool:
-    """True when the values hold only dicts, lists, tuples, str, int, bool, None and finite
-    floats, of exactly these types (what orjson writes as json does)."""
-    if _ATOMS.issuperset(map(type, values)):  # the common case, checked in C
-        return True
-    for value in values:
-        kind = type(value)
-        if kind in _ATOMS:
-            continue
-        if kind is float:
-            if value - value:  # NaN for NaN and the infinities, 0.0 for a finite float
-                return False
-        elif kind is dict:
-            if not _plain(value.values()):
-                return False
-        elif kind is list or kind is tuple:
-            if not _plain(value):
-                return False
-        else:
+def _plain(obj: Any) -> bool:
+    """True when `obj` holds only dicts, lists, tuples, str, int, bool, None and finite floats,
+    of exactly these types (what orjson writes as json does), _MOST values at most.
+
+    Level by level: each level's types checked in C, the next level gathered by
+    gc.get_referents, as an exact dict's, list's or tuple's C traverse visits every value and
+    item (a dict's keys too, unless all are exact str); str and numbers have no referents. The
+    bound ends a cycle's walk. Callgrind, the state of bench/instructions.py (641 bytes): ~24,000
+    instructions, where a recursive walk in Python (a call a container) cost ~38,000."""
+    level = [obj]
+    budget = _MOST
+    while level:
+        budget -= len(level)
+        if budget < 0:
             return False
+        if not _SAME.issuperset(map(type, level)):
+            if not _SAME_OR_FLOAT.issuperset(map(type, level)):
+                return False
+            for value in level:
+                if type(value) is float and value - value:  # NaN for NaN and the infinities
+                    return False
+        level = get_referents(*level)
     return True
+
+
+def _referents_complete() -> bool:
+    """True when gc.get_referents lists every item of an exact dict, list and tuple, atoms too
+    (its documentation allows a traverse to skip what cannot be in a cycle; CPython 3.11's
+    do not)."""
+    atoms = ["a", 1, 2**70, 1.5, True, None]
+    keyed = dict(zip("abcdef", atoms, strict=True))
+    wanted = sorted(map(id, atoms))
+    return all(sorted(map(id, get_referents(c))) == wanted for c in (atoms, tuple(atoms), keyed))
+
+
+# Where a Python's traverse skips atoms, `_plain` could miss a NaN: the stdlib writes everything.
+_REFERENTS_COMPLETE = _referents_complete()
 
 
 def dump_bytes(obj: Any) -> bytes:
     """`compact(obj).encode()`: the same value in JSON (its float spelling may differ), or the
     same error (TypeError, ValueError for a circular reference, UnicodeEncodeError)."""
-    try:
-        if _plain((obj,)):
+    if _REFERENTS_COMPLETE and _plain(obj):
+        try:
             return orjson.dumps(obj)
-    except (TypeError, RecursionError):  # see above; RecursionError: a circular reference
-        pass
+        except TypeError:  # see above: the stdlib writes it, or raises its own error
+            pass
     return compact(obj).encode()
 
 

@@ -67,7 +67,41 @@ CASES = [
         13,
         "unknown reference",
     ),
+    # JSON has no NaN nor infinity: what a flow sets is kept in the conversation's state.
+    (
+        broken("      - say: d.bye", "      - set_result: {name: score, value: .nan}"),
+        12,
+        ".nan is not a finite number",
+    ),
+    (
+        broken(
+            "      - say: d.bye", "      - set_result:\n          name: x\n          value: -.Inf"
+        ),
+        14,
+        "-.Inf is not a finite number",
+    ),
+    (
+        broken("      - say: d.bye", "      - set_result: {name: x, value: [1.5, {a: 1.0e+400}]}"),
+        12,
+        "1.0e+400 is not a finite number",
+    ),
+    (
+        broken("      - say: d.bye", "      - say: d.bye\n        params: {n: .inf}"),
+        13,
+        ".inf is not a finite number",
+    ),
 ]
+
+
+def test_finite_floats_and_aliases_are_kept() -> None:
+    text = broken(
+        "      - say: d.bye",
+        "      - set_result: {name: x, value: &v [0.5, -2.0e+3, {k: 1.0e-300}]}\n"
+        "      - set_result: {name: y, value: *v}",
+    )
+    flow = parse_flow("bot/flows/demo.yaml", text)
+    actions = flow.nodes["done"].actions
+    assert [a.args["value"] for a in actions] == [[0.5, -2000.0, {"k": 1e-300}]] * 2
 
 
 @pytest.mark.parametrize(("text", "line", "words"), CASES)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
 from bot.store import driver
 from bot.store.db import Database, UnitOfWork
@@ -44,6 +45,27 @@ async def test_units_waiting_together_commit_once(db, now, commits):
     assert done == [f"a{i}" for i in range(6)]
     assert len(commits) == 1
     assert await actions(db) == [f"a{i}" for i in range(6)]  # in the order they came
+
+
+def _units(name: str) -> tuple[float, float]:
+    """(batches, units) the helpline_group_commit_units histogram counted for `name`."""
+    labels = {"name": name}
+    count = REGISTRY.get_sample_value("helpline_group_commit_units_count", labels) or 0.0
+    total = REGISTRY.get_sample_value("helpline_group_commit_units_sum", labels) or 0.0
+    return count, total
+
+
+async def test_each_batch_is_counted_under_its_groups_name(db, now):
+    """The labelled child is found once, at construction: batches of two groups still count
+    under each one's own name."""
+    one, other = GroupCommit(db, "test-units-one"), GroupCommit(db, "test-units-other")
+    before = _units("test-units-one"), _units("test-units-other")
+    await asyncio.gather(*(one.run(writer(f"a{i}", now)) for i in range(3)))
+    await one.run(writer("alone", now))
+    await asyncio.gather(*(other.run(writer(f"b{i}", now)) for i in range(2)))
+    after = _units("test-units-one"), _units("test-units-other")
+    assert after[0] == (before[0][0] + 2, before[0][1] + 4)  # a batch of 3, then 1 alone
+    assert after[1] == (before[1][0] + 1, before[1][1] + 2)
 
 
 async def test_a_failing_unit_is_rolled_back_alone(db, now, commits):

@@ -6,10 +6,15 @@ import enum
 import json
 import math
 import struct
+import subprocess
+import sys
 import uuid
-from datetime import UTC, date, datetime
+from collections import namedtuple
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -156,6 +161,40 @@ class Ratio(float):
     pass
 
 
+class Half(float, enum.Enum):
+    ONE = 0.5
+
+
+Pair = namedtuple("Pair", "a b")  # json writes it as a list, orjson refuses it
+
+
+@dataclass
+class Point:
+    x: float
+
+
+class Bag:
+    """Its instances' __dict__ is a split-table dict (values apart from the shared keys)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def general_keys(**values: Any) -> dict[str, Any]:
+    """A dict with only str keys, in the general (not all-str) key table a non-str key left."""
+    made: dict[Any, Any] = {0: None}
+    made.update(values)
+    del made[0]
+    return made
+
+
+def nested(depth: int, inner: Any) -> Any:
+    """`inner` in `depth` lists and dicts, alternately."""
+    for level in range(depth):
+        inner = [inner] if level % 2 else {"k": inner}
+    return inner
+
+
 def outcome(make: Any, value: Any) -> tuple[str, Any]:
     """What a call gives: ("value", what it returned) or ("error", its type and message)."""
     try:
@@ -209,6 +248,8 @@ looped["self"] = looped
 deep: list[Any] = []
 for _ in range(3000):
     deep = [deep]
+wide_cycle: list[Any] = []
+wide_cycle.extend([wide_cycle, wide_cycle])
 
 ODD_VALUES: list[Any] = [
     *VALUES,
@@ -246,6 +287,36 @@ ODD_VALUES: list[Any] = [
     looped,
     deep,
     {"": {"": [None, "", 0, False]}},
+    # What the level-by-level walk (gc.get_referents) and orjson must agree on.
+    wide_cycle,
+    [True, 1, False, 0, 1.0, {"t": True, "one": 1}],
+    {Level.HIGH: 1},
+    {Kind.SELF: "k"},
+    {Number(2): "n"},
+    {"t": Level.HIGH, "s": Kind.SELF, "f": Half.ONE},
+    Ratio(math.nan),
+    [Ratio(2.0)],
+    orjson.Fragment(b"[1]"),
+    {"raw": orjson.Fragment(b'{"a":1}')},
+    Pair(1, "x"),
+    {"p": Pair(math.nan, 2)},
+    Point(1.5),
+    [time(9, 30)],
+    general_keys(a=1, b="x"),
+    general_keys(a=math.nan),
+    general_keys(a=Colour.RED),
+    Bag(1).__dict__,
+    Bag(math.inf).__dict__,
+    Bag(Colour.RED).__dict__,
+    nested(200, math.nan),
+    nested(200, -math.inf),
+    nested(200, 1.5),
+    nested(254, "deep"),
+    nested(300, "deeper"),
+    nested(300, math.nan),
+    list(range(20_000)),
+    [*range(20_000), math.nan],
+    {"big": [2**64]},
 ]
 
 
@@ -261,6 +332,69 @@ def test_a_lone_surrogate_fails_as_before_with_unicode_encode_error() -> None:
         jsontext.dump_bytes({"results": {"story": "help \ud800"}})
 
 
+def old_plain(values: Any, *, keys: bool = True) -> bool:
+    """The recursive walk dump_bytes used before (a call a container), checking dict keys as
+    well with `keys` (the walk now does where a key is not an exact str; orjson refuses such a
+    key, so the stdlib wrote that value before too)."""
+    for value in values:
+        kind = type(value)
+        if kind in (str, int, bool, type(None)):
+            continue
+        if kind is float:
+            if value - value:
+                return False
+        elif kind is dict:
+            if not old_plain(value.values(), keys=keys):
+                return False
+            if keys and not old_plain(value.keys()):
+                return False
+        elif kind is list or kind is tuple:
+            if not old_plain(value, keys=keys):
+                return False
+        else:
+            return False
+    return True
+
+
+def test_gc_get_referents_lists_every_item_on_this_python() -> None:
+    """The walk's premise: false on a Python whose traverse skips atoms (then the stdlib writes
+    every value, slower but the same)."""
+    assert jsontext._REFERENTS_COMPLETE
+
+
+@pytest.mark.parametrize(
+    "value", [v for v in ODD_VALUES if v is not circular and v is not looped and v is not deep]
+)
+def test_the_walk_lets_through_what_the_recursive_walk_did(value: Any) -> None:
+    """Not cyclic and within its bound (_MOST values): the same verdict as before."""
+    if value is wide_cycle or (type(value) is list and len(value) > jsontext._MOST):
+        assert not jsontext._plain(value)
+    else:
+        assert jsontext._plain(value) == old_plain((value,))
+
+
+def test_an_enum_whose_value_raises_is_refused_before_orjson_sees_it() -> None:
+    """orjson 3.13 crashes the process on it (SIGSEGV): the walk must refuse it first."""
+    script = (
+        "import enum\n"
+        "from bot.store import jsontext\n"
+        "class Broken(enum.Enum):\n"
+        "    A = 1\n"
+        "    @property\n"
+        "    def value(self):\n"
+        "        raise ValueError('no value')\n"
+        "try:\n"
+        "    jsontext.dump_bytes({'k': [Broken.A]})\n"
+        "except TypeError as err:\n"
+        "    print(err)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Object of type Broken is not JSON serializable"
+
+
 json_atoms = (
     st.none()
     | st.booleans()
@@ -269,14 +403,18 @@ json_atoms = (
     | st.floats()
     | st.text()
     | st.sampled_from([Colour.RED, Level.HIGH, Kind.SELF, Text("t"), Number(1), uuid.UUID(int=1)])
+    | st.sampled_from([Half.ONE, Ratio(2.5), Ratio(math.nan), orjson.Fragment(b"0"), Pair(1, 2)])
 )
+odd_keys = st.sampled_from([Kind.SELF, Level.HIGH, Text("k"), Number(3), 1.5, math.nan])
 json_values = st.recursive(
     json_atoms,
     lambda inner: (
         st.lists(inner, max_size=5)
         | st.lists(inner, max_size=3).map(tuple)
         | st.dictionaries(st.text(max_size=8), inner, max_size=5)
-        | st.dictionaries(st.integers() | st.booleans() | st.none(), inner, max_size=2)
+        | st.dictionaries(st.integers() | st.booleans() | st.none() | odd_keys, inner, max_size=2)
+        | st.dictionaries(st.text(max_size=4), inner, max_size=3).map(lambda d: general_keys(**d))
+        | inner.map(lambda v: Bag(v).__dict__)
     ),
     max_leaves=30,
 )
@@ -286,6 +424,12 @@ json_values = st.recursive(
 @given(json_values)
 def test_dump_bytes_gives_the_old_value_or_the_old_error_for_generated_values(value: Any) -> None:
     assert_dumps_as_before(value)
+
+
+@EXACT
+@given(json_values)
+def test_the_walk_gives_the_recursive_walks_verdict_for_generated_values(value: Any) -> None:
+    assert jsontext._plain(value) == old_plain((value,))
 
 
 @EXACT
