@@ -83,7 +83,13 @@ def version_of(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:12]
 
 
+# The YAML types a conversation's state keeps as written (JSON's), and what the others read as.
 FLOAT_TAG = "tag:yaml.org,2002:float"
+PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "bool", "null"))
+KEY_TAGS = frozenset({"tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"})  # merge: <<
+SEQ_TAG = "tag:yaml.org,2002:seq"
+MAP_TAG = "tag:yaml.org,2002:map"
+UNKEPT = {"tag:yaml.org,2002:timestamp": "a date", "tag:yaml.org,2002:binary": "binary data"}
 
 
 def _line(node: yaml.Node) -> int:
@@ -102,9 +108,12 @@ def _key(node: yaml.Node) -> str:
 class _Parser:
     """Walks the YAML node tree of one file and builds definitions, collecting problems."""
 
-    def __init__(self, file: str, text: str) -> None:
+    def __init__(self, file: str, text: str, *, kept: bool = False) -> None:
         self.file = file
         self.text = text
+        # A flow's values (set_result, set_field...) are kept in a conversation's state, as
+        # JSON: only what JSON gives back as written is allowed there (_storable).
+        self.kept = kept
         self.problems: list[Problem] = []
         self.loader: yaml.SafeLoader | None = None
         try:
@@ -134,12 +143,15 @@ class _Parser:
 
     def value(self, node: yaml.Node) -> Any:
         assert self.loader is not None  # there is a node only when the loader read one
-        self._finite(node, set())
+        self._storable(node, set())
         return self.loader.construct_object(node, deep=True)
 
-    def _finite(self, node: yaml.Node, seen: set[int]) -> None:
-        """A problem for each .nan or infinity: what flows set is kept in a conversation's
-        state, as JSON, which has neither (json would write NaN, readable by json alone)."""
+    def _storable(self, node: yaml.Node, seen: set[int]) -> None:
+        """A problem for each .nan or infinity (JSON has neither; json would write NaN, readable
+        by json alone); in a flow (self.kept), for each value JSON would not give back as
+        written too: a date (2026-01-01 unquoted: saving her state would fail at her next
+        message), binary data, a set, ordered pairs, a key that is not text (unquoted no or 1:
+        JSON would give back "false" or "1")."""
         if id(node) in seen:  # an alias of a node already looked at (or of its own parent)
             return
         seen.add(id(node))
@@ -148,13 +160,23 @@ class _Parser:
                 assert self.loader is not None
                 if not math.isfinite(self.loader.construct_yaml_float(node)):
                     self.fail(node, f"{node.value} is not a finite number (JSON has no NaN)")
+            elif node.tag not in PLAIN_TAGS and self.kept:
+                kind = UNKEPT.get(node.tag, node.tag.rpartition(":")[2])
+                self.fail(node, f"{node.value} reads as {kind}: quote it to keep it as text")
         elif isinstance(node, yaml.SequenceNode):
+            if node.tag != SEQ_TAG and self.kept:
+                self.fail(node, "ordered pairs are not kept: write a list or a mapping")
             for item in node.value:
-                self._finite(item, seen)
+                self._storable(item, seen)
         elif isinstance(node, yaml.MappingNode):
+            if node.tag != MAP_TAG and self.kept:
+                self.fail(node, "a set is not kept: write a list")
             for key, item in node.value:
-                self._finite(key, seen)
-                self._finite(item, seen)
+                if self.kept and isinstance(key, yaml.ScalarNode) and key.tag not in KEY_TAGS:
+                    self.fail(key, f"key {key.value} is not text: put it in quotes")
+                else:
+                    self._storable(key, seen)
+                self._storable(item, seen)
 
     def mapping(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
         """(key, key node, value node) triples; reports duplicates and non-mappings."""
@@ -512,7 +534,7 @@ class _Parser:
 
 def parse_flow(file: str, text: str, expected_name: str | None = None) -> Flow:
     """Parse one flow file's text; FlowError lists every problem found."""
-    parser = _Parser(file, text)
+    parser = _Parser(file, text, kept=True)
     flow = parser.flow(expected_name or Path(file).stem)
     if parser.problems or flow is None:
         raise FlowError(parser.problems or [Problem(file, 1, "could not be read")])

@@ -90,7 +90,49 @@ CASES = [
         13,
         ".inf is not a finite number",
     ),
+    # Nor what JSON would not give back as written: her state would fail to save, or change.
+    (
+        broken("      - say: d.bye", "      - set_result: {name: since, value: 2026-01-01}"),
+        12,
+        "2026-01-01 reads as a date: quote it to keep it as text",
+    ),
+    (
+        broken("      - say: d.bye", "      - set_result: {name: x, value: !!binary aGk=}"),
+        12,
+        "aGk= reads as binary data",
+    ),
+    (
+        broken("      - say: d.bye", "      - set_result: {name: x, value: !!set {a: null}}"),
+        12,
+        "a set is not kept",
+    ),
+    (
+        broken("      - say: d.bye", "      - set_result: {name: x, value: !!omap [a: 1]}"),
+        12,
+        "ordered pairs are not kept",
+    ),
+    (
+        broken("      - say: d.bye", "      - set_result: {name: x, value: {no: 1}}"),
+        12,
+        "key no is not text: put it in quotes",
+    ),
+    (
+        broken(
+            "      - say: d.bye", "      - set_result:\n          name: x\n          value: {1: a}"
+        ),
+        14,
+        "key 1 is not text",
+    ),
 ]
+
+
+def test_quoted_dates_and_keys_are_kept_as_text() -> None:
+    text = broken(
+        "      - say: d.bye", "      - set_result: {name: x, value: {'no': '2026-01-01', k: [1]}}"
+    )
+    flow = parse_flow("bot/flows/demo.yaml", text)
+    [action] = flow.nodes["done"].actions
+    assert action.args["value"] == {"no": "2026-01-01", "k": [1]}
 
 
 def test_finite_floats_and_aliases_are_kept() -> None:
