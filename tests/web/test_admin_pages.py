@@ -250,8 +250,9 @@ async def test_a_broken_flow_shows_its_error_while_the_old_one_serves_then_a_cha
     await expect(page.locator("#publish")).to_be_disabled()
     await shoot(page, "flow-broken")
     # The old version keeps serving while the editor holds a broken one.
+    # (Its words are the catalog's, or an earlier test's edit of them: this test runs alone too.)
     old_reply = await simulator_reply(browser, admin_server, "DIL")
-    assert old_reply.startswith("U mbyll.")
+    assert old_reply
 
     changed = QUICK_EXIT.replace(
         "      - say: exit.done\n", "      - say: exit.done\n      - say: fc.any_time\n"
@@ -261,7 +262,7 @@ async def test_a_broken_flow_shows_its_error_while_the_old_one_serves_then_a_cha
     # Try the draft in the sandbox first: the engine runs it, nothing is stored.
     await page.click("#try-start")
     await expect(page.locator("#try-log li.msg.bot")).to_have_count(1)
-    assert (await page.locator("#try-log li.msg.bot").inner_text()).startswith("U mbyll.")
+    assert (await page.locator("#try-log li.msg.bot").inner_text()).startswith(old_reply)
     await shoot(page, "flow-try")
     await page.fill("input[name=note]", "say when they can write again")
     await page.click("#publish")
