@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from bot.store.db import create_engine
 from bot.store.models import Base, OneOf, UTCDateTime
 from tests.store.fixtures import NOW
 
@@ -59,3 +61,19 @@ async def insert_rows(conn: Any) -> dict[str, dict[str, Any]]:
     for table in Base.metadata.sorted_tables:
         await conn.execute(table.insert().values(rows[table.name]))
     return rows
+
+
+T = TypeVar("T")
+
+
+async def look(url: str, read: Callable[[sa.Connection], T], fill: bool = False) -> T:
+    """`read` run on a connection to `url`, after a row in every table if `fill`."""
+    engine = create_engine(url)
+    try:
+        if fill:
+            async with engine.begin() as conn:
+                await insert_rows(conn)
+        async with engine.connect() as conn:
+            return await conn.run_sync(read)
+    finally:
+        await engine.dispose()

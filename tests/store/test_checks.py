@@ -18,7 +18,7 @@ from bot.store import migrate
 from bot.store.db import create_engine
 from bot.store.models import Base, OneOf, in_list, or_chain
 from tests.store.fixtures import BACKENDS, statements_seen, unmigrated_url
-from tests.store.rows import insert_rows, one_ofs
+from tests.store.rows import insert_rows, look, one_ofs
 
 BEFORE = "0013_cases_latest_index"
 BAD = ("bogus", "")
@@ -258,15 +258,7 @@ def _schema(sync_conn: sa.Connection) -> dict[str, Any]:
 
 
 async def _look(url: str, fill: bool = False) -> dict[str, Any]:
-    engine = create_engine(url)
-    try:
-        if fill:
-            async with engine.begin() as conn:
-                await insert_rows(conn)
-        async with engine.connect() as conn:
-            return await conn.run_sync(_schema)
-    finally:
-        await engine.dispose()
+    return await look(url, _schema, fill)
 
 
 async def _created(url: str) -> dict[str, Any]:

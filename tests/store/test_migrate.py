@@ -16,7 +16,7 @@ from bot.store import migrate
 from bot.store.db import create_engine
 from bot.store.models import Base
 from tests.store.fixtures import BACKENDS, unmigrated_url
-from tests.store.rows import insert_rows
+from tests.store.rows import look
 
 FIRST = "0001_initial"
 
@@ -77,27 +77,15 @@ def test_the_migrations_ship_inside_the_package():
     assert migrate.MIGRATIONS.parent == Path(migrate.__file__).parent
 
 
-async def _rows_now(url: str, fill: bool = False) -> dict[str, list[dict[str, Any]]]:
-    """Every table's rows as {column: value}, in primary-key order; rows put in first if asked."""
-    engine = create_engine(url)
-    try:
-        if fill:
-            async with engine.begin() as conn:
-                await insert_rows(conn)
-        async with engine.connect() as conn:
-
-            def read(sync_conn: sa.Connection) -> dict[str, list[dict[str, Any]]]:
-                found = {}
-                for name in sa.inspect(sync_conn).get_table_names():
-                    table = sa.Table(name, sa.MetaData(), autoload_with=sync_conn)
-                    order = list(table.primary_key) or list(table.c)
-                    query = sa.select(table).order_by(*order)
-                    found[name] = [dict(r._mapping) for r in sync_conn.execute(query)]
-                return found
-
-            return await conn.run_sync(read)
-    finally:
-        await engine.dispose()
+def _rows_now(sync_conn: sa.Connection) -> dict[str, list[dict[str, Any]]]:
+    """Every table's rows as {column: value}, in primary-key order."""
+    found = {}
+    for name in sa.inspect(sync_conn).get_table_names():
+        table = sa.Table(name, sa.MetaData(), autoload_with=sync_conn)
+        order = list(table.primary_key) or list(table.c)
+        query = sa.select(table).order_by(*order)
+        found[name] = [dict(r._mapping) for r in sync_conn.execute(query)]
+    return found
 
 
 def _kept(
@@ -106,11 +94,11 @@ def _kept(
     """Each snapshot cut to the tables and columns all of them have (alembic_version apart)."""
     tables = set(before).intersection(*others) - {"alembic_version"}
     cut = []
-    for look in (before, *others):
+    for snapshot in (before, *others):
         cut.append({})
         for table in tables:
             columns = set.intersection(*(set(o[table][0]) for o in (before, *others)))
-            cut[-1][table] = [{c: row[c] for c in columns} for row in look[table]]
+            cut[-1][table] = [{c: row[c] for c in columns} for row in snapshot[table]]
     return tuple(cut)
 
 
@@ -121,12 +109,12 @@ def test_down_to_the_first_revision_and_back_keeps_every_row(backend, tmp_path):
     # upgrade set the outbox ids of messages and alerts to NULL). env.py turns them off.
     with unmigrated_url(backend, tmp_path / "rows.db") as url:
         migrate.upgrade(url)
-        head = asyncio.run(_rows_now(url, fill=True))
+        head = asyncio.run(look(url, _rows_now, fill=True))
         assert all(head[t] for t in head if t != "alembic_version")
         migrate.downgrade(url, FIRST)
-        low = asyncio.run(_rows_now(url))
+        low = asyncio.run(look(url, _rows_now))
         migrate.upgrade(url)
-        back = asyncio.run(_rows_now(url))
+        back = asyncio.run(look(url, _rows_now))
         kept_head, kept_low, kept_back = _kept(head, low, back)
         assert kept_low == kept_head and kept_back == kept_head
         # Tables the downgrade dropped come back empty; every other one has its rows.
