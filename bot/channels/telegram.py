@@ -283,15 +283,23 @@ def error_result(exc: TelegramError) -> SendResult:
 _NOT_GIVEN = type(BaseRequest.DEFAULT_NONE)
 
 
-def _parse_json_quietly(payload: bytes) -> Any:
+def _parse_json_quietly(payload: bytes) -> dict[str, Any]:
     """PTB's BaseRequest.parse_json_payload (its documented override point) without its log
     line: that printed a whole answer that is not JSON at ERROR, and such an answer (a proxy's
-    page, an echo) can carry the text we sent her. Our line says only that, and its size."""
+    page, an echo) can carry the text we sent her. Our line says only that, and its size.
+
+    JSON that is not an object (a proxy's `[]` or `null`) is no Bot API answer either: PTB
+    would call its .get() and raise AttributeError, which the outbox logs with a traceback
+    instead of recording the answer as the failure it is (a 5xx: retried as "network")."""
     try:
-        return json.loads(payload.decode("utf-8", "replace"))
+        answer = json.loads(payload.decode("utf-8", "replace"))
     except ValueError as exc:
         log.warning("telegram: an answer was not JSON (%d bytes)", len(payload))
         raise TelegramError("Invalid server response") from exc
+    if not isinstance(answer, dict):
+        log.warning("telegram: an answer was not a JSON object (%d bytes)", len(payload))
+        raise TelegramError("Invalid server response")
+    return answer
 
 
 class _Answered(BaseRequest):

@@ -398,6 +398,16 @@ TELEGRAM_ANSWERS = [
         SendResult(ok=False, retry=True, error="network"),
     ),
     (
+        "a-proxy-json-list-502",
+        Answer(502, "[]"),
+        SendResult(ok=False, retry=True, error="network"),
+    ),
+    (
+        "a-proxy-json-null-503",
+        Answer(503, "null"),
+        SendResult(ok=False, retry=True, error="network"),
+    ),
+    (
         "ok-but-unreadable",
         Answer(200, "<html/>", content_type="text/html"),
         SendResult(ok=False, retry=True, error="bad_response"),
@@ -405,6 +415,11 @@ TELEGRAM_ANSWERS = [
     (
         "ok-without-result",
         Answer(200, json.dumps({"ok": True})),
+        SendResult(ok=False, retry=True, error="bad_response"),
+    ),
+    (
+        "ok-but-a-list",
+        Answer(200, "[]"),
         SendResult(ok=False, retry=True, error="bad_response"),
     ),
     (
