@@ -218,3 +218,37 @@ def test_engine_test_flows_copy_is_valid(tmp_path):
     source = Path(__file__).resolve().parents[1] / "engine" / "flows"
     shutil.copytree(source, tmp_path / "f")
     assert FlowLibrary(tmp_path / "f").reload().ok
+
+
+def test_libyaml_reads_every_shipped_file_as_the_python_parser_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import yaml
+
+    from bot.flows import directory, loader
+
+    assert loader.LOADER is yaml.CSafeLoader  # PyYAML's wheels carry libyaml
+    shipped = Path(__file__).resolve().parents[2] / "bot" / "flows"
+    fast = directory.load_dir(shipped)
+    monkeypatch.setattr(loader, "LOADER", yaml.SafeLoader)
+    slow = directory.load_dir(shipped)
+    assert fast.flows == slow.flows and fast.sources == slow.sources
+    assert fast.keywords == slow.keywords and fast.warnings == slow.warnings
+
+
+@pytest.mark.parametrize(("text", "line", "words"), CASES)
+def test_libyaml_names_the_same_line_for_every_mistake(
+    monkeypatch: pytest.MonkeyPatch, text: str, line: int, words: str
+) -> None:
+    import yaml
+
+    from bot.flows import loader
+
+    def problems() -> list[tuple[int, str]]:
+        with pytest.raises(FlowError) as caught:
+            parse_flow("bot/flows/demo.yaml", text)
+        return [(p.line, p.message.split(":")[0]) for p in caught.value.problems]
+
+    fast = problems()
+    monkeypatch.setattr(loader, "LOADER", yaml.SafeLoader)
+    assert fast == problems()
