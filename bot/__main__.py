@@ -52,11 +52,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     def serving(*_: object) -> None:
         watch.done()
-        print(
-            f"helpline serving on http://{settings.host}:{settings.port} "
-            + ("(simulator: /simulator)" if settings.simulator else "(simulator off)"),
-            flush=True,
+        line = f"helpline serving on http://{settings.host}:{settings.port} " + (
+            "(simulator: /simulator)\n" if settings.simulator else "(simulator off)\n"
         )
+        # One write of the whole line: print() writes the text and its newline apart when
+        # stdout is unbuffered (PYTHONUNBUFFERED), and `serve --workers N` share one stdout:
+        # two workers' lines came out as one ("...off)helpline serving on...") and a
+        # supervisor or test counting them waited for a line that never came.
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
     from bot.eventloop import new_loop
 

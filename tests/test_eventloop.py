@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,24 @@ def test_serve_runs_the_app_on_the_loop_the_setting_names(
         loop.close()
 
     monkeypatch.setattr(web, "run_app", run_app)
+    out = Writes()
+    monkeypatch.setattr(sys, "stdout", out)
     assert main(["serve", "--port", "1"]) == 0
     [loop] = seen
     assert isinstance(loop, uvloop.Loop) == uv and loop.is_closed()
+    # "serving on" in one write: `serve --workers N` share a stdout, unbuffered or not.
+    assert out.writes == ["helpline serving on http://127.0.0.1:1 (simulator: /simulator)\n"]
+
+
+class Writes:
+    """A stdout that keeps each write apart."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing buffered."""
