@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import Mapping
 
 # Why uvloop: the loop's own work (callbacks, transports, timers, futures woken) is a large
-# part of a message's CPU at the helpline's size; uvloop does it in C on libuv.
-# bench/instructions.py counted 2,156,272 → 2,003,326 instructions a message (−7.1 %) for the
-# same code on the two loops (README, Performance). asyncio's own stays one setting away, for
-# an operator who meets a problem only one loop has.
+# part of a message's CPU at the helpline's size; uvloop does it in C on libuv. For the same
+# code on the two loops, bench/instructions.py counted 2,152,276 → 2,093,937 instructions a
+# message (−2.7 %) and an SMS webhook request 5,189,250 → 4,654,202 (−10.3 %) (README,
+# Performance). asyncio's own stays one setting away, for an operator who meets a problem
+# only one loop has.
 LOOPS = ("uvloop", "asyncio")
 DEFAULT = "uvloop"
 
