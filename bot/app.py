@@ -151,6 +151,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         hub=app[HUB],
         on_commit=sender.wake,
+        hand_to=sender,
         referral=referral,
         leads=lambda: leader.is_leader,
         reply_limit=ReplyLimiter(settings.rate_per_sender).reserve,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import operator
 import random
 import socket
 import time
@@ -53,7 +52,11 @@ STATS_INTERVAL = 1.0  # seconds between measurements of the queue's age (a gauge
 # the noise); 16 keeps a batch's hold on the write lock to ~1.6 ms (~0.1 ms a record).
 RECORD_BATCH = 16
 
-_BY_ID = operator.attrgetter("id")
+
+def _by_id(pair: tuple[OutboxItem, datetime]) -> int:
+    """A chat's rows go in the order they were queued."""
+    return pair[0].id
+
 
 # Run in the transaction that records a send as done, with (uow, the row): what a feature's
 # own rows say about it (referral: the same alert queued another way is no longer retried).
@@ -134,6 +137,14 @@ class OutboxSender:
         self.idle_wait = idle_wait
         self.owner = f"{socket.gethostname()}:{id(self):x}"
         self._wake = asyncio.Event()
+        # Rows a receive wrote leased to this sender and handed over once committed (take),
+        # with when their lease began: sent by the next pass without a claim.
+        self._handed: list[tuple[OutboxItem, datetime]] = []
+        # Whether the next pass claims: a commit queued rows for a claim (wake), a full batch
+        # may have left some, or nothing was handed over; at the latest every idle_wait
+        # (_next_claim), for what falls due by the clock (retries, safe times).
+        self._claim = True
+        self._next_claim = 0.0  # monotonic time of the next claim at the latest
         self._next_stats = 0.0  # monotonic time when the queue gauge is next measured
         self._stopping = False
         # Rows this process is sending now. A send that hangs past its lease is claimed again
@@ -163,6 +174,15 @@ class OutboxSender:
 
     def wake(self) -> None:
         """Something was committed to the outbox: look now instead of at the next tick."""
+        self._claim = True
+        self._wake.set()
+
+    def take(self, items: Sequence[OutboxItem]) -> None:
+        """Rows committed leased to this sender (OutboxRepo.add's handoff): the next pass sends
+        them as it would have claimed them, without the claim (its UPDATE, its rows read and
+        decrypted again, its transaction). A crash before they are sent leaves their lease to
+        run out, and another pass claims them then, as any row whose sender died."""
+        self._handed.extend([(item, item.created_at) for item in items])
         self._wake.set()
 
     def stop(self) -> None:
@@ -171,8 +191,9 @@ class OutboxSender:
         self._wake.set()
 
     async def run(self) -> None:
-        """Send until `stop`; rows claimed but unsent are picked up again after their lease."""
-        while not self._stopping:
+        """Send until `stop` (and what was handed over by then); rows claimed but unsent are
+        picked up again after their lease."""
+        while not self._stopping or self._handed:
             # Cleared before the pass: a commit during it wakes the next one at once.
             self._wake.clear()
             try:
@@ -189,10 +210,41 @@ class OutboxSender:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.idle_wait)
             except TimeoutError:
-                pass
+                self._claim = True
 
     async def drain_once(self) -> int:
-        """Claim one batch of due rows and send them; returns how many were claimed."""
+        """Send what was handed over and, when there is reason to (see _claim), claim one batch
+        of due rows and send them too; returns how many rows the pass took."""
+        handed, self._handed = self._handed, []
+        items = handed
+        if not handed or self._claim or time.monotonic() >= self._next_claim:
+            claimed = await self._claim_due()
+            if claimed:
+                items = handed + claimed
+        if not items:
+            return 0
+        by_chat: dict[tuple[str, str], list[tuple[OutboxItem, datetime]]] = defaultdict(list)
+        for pair in items:
+            item = pair[0]
+            by_chat[(item.channel, item.urn)].append(pair)
+        self._sending += len(items)
+        try:
+            # One chat's messages go in order; different chats go side by side (one chat alone
+            # without a task around it).
+            if len(by_chat) == 1:
+                for chat in by_chat.values():
+                    await self._send_chat(chat)
+            else:
+                await side_by_side([self._send_chat(chat) for chat in by_chat.values()])
+        finally:
+            self._sending -= len(items)
+        return len(items)
+
+    async def _claim_due(self) -> list[tuple[OutboxItem, datetime]]:
+        """Claim one batch of due rows (not those this process is sending), each with when
+        its lease began."""
+        self._claim = False
+        self._next_claim = time.monotonic() + self.idle_wait
         now = self.clock()
         # The queue gauge costs a query: under load, once a second is plenty.
         measure = time.monotonic() >= self._next_stats
@@ -203,28 +255,13 @@ class OutboxSender:
         if age is not None:
             self._next_stats = time.monotonic() + STATS_INTERVAL
             QUEUE_AGE.set(age)
-        items = [item for item in items if item.id not in self._in_flight]
-        if not items:
-            return 0
-        by_chat: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
-        for item in items:
-            by_chat[(item.channel, item.urn)].append(item)
-        self._sending += len(items)
-        try:
-            # One chat's messages go in order; different chats go side by side (one chat alone
-            # without a task around it).
-            if len(by_chat) == 1:
-                for chat in by_chat.values():
-                    await self._send_chat(chat, now)
-            else:
-                await side_by_side([self._send_chat(chat, now) for chat in by_chat.values()])
-        finally:
-            self._sending -= len(items)
-        return len(items)
+        if len(items) >= self.batch:
+            self._claim = True  # a full batch may have left more behind
+        return [(item, now) for item in items if item.id not in self._in_flight]
 
-    async def _send_chat(self, items: list[OutboxItem], claimed: datetime) -> None:
-        for item in sorted(items, key=_BY_ID) if len(items) > 1 else items:
-            await self._send_one(item, claimed)
+    async def _send_chat(self, items: list[tuple[OutboxItem, datetime]]) -> None:
+        for item, leased_at in sorted(items, key=_by_id) if len(items) > 1 else items:
+            await self._send_one(item, leased_at)
 
     async def _send_one(self, item: OutboxItem, claimed: datetime) -> None:
         self._in_flight.add(item.id)

@@ -43,7 +43,7 @@ from bot.referral.service import Referral
 from bot.replies import provider_meta
 from bot.store.db import Database, UnitOfWork, storage_failure
 from bot.store.group_commit import GroupCommit, Unit
-from bot.store.records import Case, Contact, Fire, Municipality, StoredSession
+from bot.store.records import Case, Contact, Fire, Handoff, Municipality, OutboxItem, StoredSession
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,17 @@ class Translator(Protocol):
 
     def text(self, locale: str, msgid: str, params: Mapping[str, Any] | None = None) -> str:
         """A message in a language, with params filled in."""
+        ...
+
+
+class HandTo(Protocol):
+    """The part of the outbox sender a receive hands its replies to (bot/outbox.py)."""
+
+    owner: str
+    lease: timedelta
+
+    def take(self, items: Sequence[OutboxItem]) -> None:
+        """Committed rows leased to this sender: send them without a claim."""
         ...
 
 
@@ -105,6 +116,7 @@ class Pipeline:
         clock: Callable[[], datetime],
         hub: EventSink | None = None,
         on_commit: Callable[[], None] | None = None,
+        hand_to: HandTo | None = None,
         referral: Referral | None = None,
         trigger_flow: str = "first_contact",
         leads: Callable[[], bool] = lambda: True,
@@ -121,6 +133,9 @@ class Pipeline:
         self.clock = clock
         self.hub = hub
         self.on_commit = on_commit
+        # The outbox sender of this process: a reply due at once is written leased to it and
+        # handed over once committed, so it sends without claiming (bot/outbox.py take).
+        self.hand_to = hand_to
         self.trigger_flow = trigger_flow
         # Several workers: sweeps that must run once run in the elected leader only.
         self.leads = leads
@@ -153,7 +168,9 @@ class Pipeline:
         )  # last to write: she is gone after it
         if self.on_commit is not None:
             wake = self.on_commit
-            handlers.after_commit(lambda done: wake())
+            # Not when all the commit queued is in the sender's hands already (a claim would
+            # find nothing of it).
+            handlers.after_commit(lambda done: wake() if done.claim else None)
         if self.hub is not None:
             hub_handlers.register(handlers, self.hub)
         return handlers
@@ -179,7 +196,9 @@ class Pipeline:
         """Process one inbound message; a repeated external id is dropped."""
         async with self._lock(inbound.urn):
             try:
-                handled, turn = await self.intake.run(partial(self._receive, inbound))
+                handled, turn = await self.intake.run(
+                    partial(self._receive, inbound), then=self._hand_over
+                )
             except Exception as exc:
                 # Never lose what the person wrote, and never leave them without an answer.
                 if storage_failure(exc) is None:  # a full disk is logged once, by the store
@@ -187,6 +206,14 @@ class Pipeline:
                 return await self._record_failure(inbound)
         self._after_commit(inbound.urn, turn)
         return handled
+
+    def _hand_over(self, received: tuple[Handled, Turn | None]) -> None:
+        """Committed: what the receive leased to this process's sender goes to it now (also
+        when its caller no longer waits, or the rows would wait out their lease)."""
+        turn = received[1]
+        if turn is not None and turn.handoff is not None and turn.handoff.items:
+            assert self.hand_to is not None
+            self.hand_to.take(turn.handoff.items)
 
     async def run_fire(self, fire: Fire) -> None:
         """Resume the session a due timer belongs to (a wait's timeout or the session's expiry)."""
@@ -301,6 +328,7 @@ class Pipeline:
         """One message in the unit of work `unit()` opens (its own, or its batch's savepoint)."""
         now = self.clock()
         async with unit() as uow:
+            queued = uow.outbox.queued
             # A repeat (the provider retrying) is found by the insert itself, ON CONFLICT.
             # A contact created now was last seen now (no second write of it), and has nothing
             # yet: no outbox rows, no session, no case to look up. Whether a coordinator may
@@ -343,7 +371,8 @@ class Pipeline:
             # statement after her lock (never in the locking one: see contacts.STANDING).
             standing = None if created else await uow.contacts.standing(contact.id, now)
             # Safe times: she is at her phone now; what waited for her goes (DIL holds it again).
-            if standing is not None and standing.held:
+            held = standing is not None and standing.held
+            if held:
                 await uow.outbox.release(contact.id, now)
             stored = standing.session if standing is not None else None
             # Referral: while a coordinator's relay is open, the person's words go to them; the
@@ -413,11 +442,19 @@ class Pipeline:
             outcome = engine.resume(session, resume, view, env, own=True)
             if text != inbound.text:
                 case = UNREAD  # a code word may have opened one (follow-ups' urgent alert)
+            # The reply goes to this process's sender in hand, unless what waited for her was
+            # just released: those rows go first, by a claim, and her reply after them.
+            handoff = None
+            if self.hand_to is not None and not held:
+                hand_to = self.hand_to
+                handoff = Handoff(hand_to.owner, now, now + hand_to.lease)
             turn = await self._apply(
-                uow, contact, stored, outcome, now, reply_at=reply_at, case=case
+                uow, contact, stored, outcome, now, reply_at=reply_at, case=case, handoff=handoff
             )
             if not arrival.seen_now:
                 await uow.contacts.touch(contact.id, now)
+            # Whether anything of this unit waits for the sender's claim.
+            turn.claim = uow.outbox.queued != queued
             await uow.commit()
         return Handled("processed", outcome.events, turn.case_reference), turn
 
@@ -500,6 +537,7 @@ class Pipeline:
         timer: bool = False,
         reply_at: datetime | None = None,
         case: Case | Unread | None = UNREAD,
+        handoff: Handoff | None = None,
     ) -> Turn:
         """Turn the engine's events into rows, in this transaction, through the handlers;
         `case` is her open case when the caller read it already in this transaction."""
@@ -514,6 +552,7 @@ class Pipeline:
             # Safe times: what a timer says, nobody asked for just now.
             timer=timer,
             reply_at=reply_at,
+            handoff=handoff,
         )
         await session_handlers.save_session(turn)
         turn.case = await uow.cases.open_for_contact(contact.id) if case is UNREAD else case
@@ -575,4 +614,6 @@ class Pipeline:
         if turn is None:
             self.handlers.committed(Committed(urn))
         else:
-            self.handlers.committed(Committed(urn, tuple(turn.hub_events), turn.case_reference))
+            self.handlers.committed(
+                Committed(urn, tuple(turn.hub_events), turn.case_reference, turn.claim)
+            )

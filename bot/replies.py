@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import safe_times
 from bot.messages import Button
-from bot.store.records import Contact
+from bot.store.records import Contact, Handoff
 
 if TYPE_CHECKING:
     from bot.store.db import UnitOfWork
@@ -43,8 +43,10 @@ async def queue_to_person(
     now: datetime,
     buttons: Sequence[Button] = (),
     meta: dict[str, Any] | None = None,
+    handoff: Handoff | None = None,
 ) -> int | None:
-    """Queue `text` to her and keep it in her conversation; the outbox id, None if not allowed."""
+    """Queue `text` to her and keep it in her conversation; the outbox id, None if not allowed.
+    `handoff`: the sender it goes to in hand when due at once (OutboxRepo.add)."""
     if not can_write(contact):
         return None
     outbox_id = await uow.outbox.add(
@@ -59,6 +61,7 @@ async def queue_to_person(
         meta=meta,
         # Her address as her contact stores it (Contact.urn_enc): not encrypted a second time.
         urn_enc=contact.urn_enc,
+        handoff=handoff,
     )
     await uow.messages.add_outbound(contact.id, contact.channel, text, now, outbox_id)
     return outbox_id

@@ -117,8 +117,13 @@ class Harness:
         clock: Clock | None = None,
         trigger_flow: str = "first_contact",
         hub: EventSink | None = None,
+        hand_over: bool = True,
     ):
+        """`hand_over=False`: replies wait, pending, for a claim (tests of senders of their
+        own), instead of going to `self.sender` in hand as app.py wires it."""
         self.trigger_flow = trigger_flow
+        self.hand_over = hand_over
+        self.wakes = 0  # commits that asked the sender to claim (app.py: sender.wake)
         self.db = db
         self.clock = clock or Clock()
         self.flows = shipped_flows(flows_dir)
@@ -143,8 +148,14 @@ class Harness:
             clock=self.clock,
             hub=self.hub or self,  # the events recorded here unless a real hub is given
             trigger_flow=self.trigger_flow,
+            on_commit=self._wake,
+            hand_to=self.sender if self.hand_over else None,  # as app.py wires them
         )
         return self
+
+    def _wake(self) -> None:
+        self.wakes += 1
+        self.sender.wake()
 
     def publish_event(self, urn: str, event: dict) -> None:
         self.events.append((urn, event))

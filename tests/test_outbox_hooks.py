@@ -10,7 +10,7 @@ from tests.store.fixtures import crypto, db, db_url, postgres_url, sqlite_templa
 
 
 async def test_on_sent_hooks_see_each_sent_row_once_and_failed_sends_never(db):
-    harness = await Harness(db).start()
+    harness = await Harness(db, hand_over=False).start()  # their own senders claim
     seen: list[tuple[str, int, str]] = []
 
     async def hook(uow: Any, item: OutboxItem) -> None:

@@ -35,7 +35,7 @@ class HangingChannel:
 
 
 async def test_a_send_hanging_past_its_lease_is_not_sent_again_beside_itself(db):
-    harness = await Harness(db).start()
+    harness = await Harness(db, hand_over=False).start()  # their own senders claim
     await harness.pipeline.receive(harness.inbound("ok"))  # one reply queued
     channel = HangingChannel()
     sender = build_sender(db, {"simulator": channel}, harness.clock, lease=timedelta(seconds=1))

@@ -49,7 +49,7 @@ class Channel:
 
 async def queued(db: Any) -> Harness:
     """A harness with one reply queued."""
-    harness = await Harness(db).start()
+    harness = await Harness(db, hand_over=False).start()  # their own senders claim
     await harness.pipeline.receive(harness.inbound("ok"))
     return harness
 

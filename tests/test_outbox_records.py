@@ -52,7 +52,7 @@ class TogetherChannel:
 
 async def queued(db: Database, people: int = PEOPLE) -> Harness:
     """A harness with one reply queued for each of `people` people."""
-    harness = await Harness(db).start()
+    harness = await Harness(db, hand_over=False).start()  # their own senders claim
     for n in range(people):
         await harness.pipeline.receive(harness.inbound("ok", urn=f"sim:p{n}"))
     return harness

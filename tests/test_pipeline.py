@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.safe_times import HELD
-from tests.pipeline_harness import Harness
+from tests.pipeline_harness import Harness, build_sender
 from tests.store.fixtures import crypto, db, db_url, postgres_url, sqlite_template, statements_seen  # noqa: F401
 
 ENGINE_FLOWS = Path(__file__).parent / "engine" / "flows"
@@ -145,6 +145,7 @@ async def test_a_failed_send_is_retried_later(harness):
 
 
 async def test_a_crashed_send_is_picked_up_after_its_lease(harness, db):
+    harness.pipeline.hand_to = None  # the reply waits, pending, for a claim
     await harness.pipeline.receive(harness.inbound("hello"))
     async with db.uow() as uow:  # a sender claims the row and dies before sending
         claimed = await uow.outbox.claim_due(harness.clock(), 10, timedelta(seconds=60), "dead")
@@ -153,6 +154,17 @@ async def test_a_crashed_send_is_picked_up_after_its_lease(harness, db):
     assert await harness.sender.drain_once() == 0
     harness.clock.advance(timedelta(seconds=61))
     assert await harness.sender.drain_once() == 1
+    assert len(harness.channel.sent) == 1
+
+
+async def test_a_reply_handed_to_a_sender_that_dies_goes_after_its_lease(harness, db):
+    # The reply is written leased to harness.sender and handed to it; the process dies before
+    # that sender's pass. A sender of the next process finds it leased until the lease ends.
+    await harness.pipeline.receive(harness.inbound("hello"))
+    after = build_sender(db, {"simulator": harness.channel}, harness.clock)
+    assert await after.drain_once() == 0
+    harness.clock.advance(harness.sender.lease + timedelta(seconds=1))
+    assert await after.drain_once() == 1
     assert len(harness.channel.sent) == 1
 
 

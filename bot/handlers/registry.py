@@ -11,7 +11,7 @@ from bot.engine import events as ev
 from bot.engine.frozen import quick_init
 from bot.engine.runner import Outcome
 from bot.engine.session import Session
-from bot.store.records import Case, Contact, StoredSession
+from bot.store.records import Case, Contact, Handoff, StoredSession
 
 if TYPE_CHECKING:
     from bot.store.db import UnitOfWork
@@ -40,6 +40,9 @@ class Turn:
     notes: list[str] = field(default_factory=list)  # lines put after it (what FSHI can't reach)
     erase: bool = False  # she asked to be forgotten: everything goes at the end of the turn
     hub_events: list[dict[str, Any]] = field(default_factory=list)  # shown after commit
+    # The sender of this process, when the reply goes to it in hand (bot/pipeline.py).
+    handoff: Handoff | None = None
+    claim: bool = True  # something of this turn waits for the sender's claim
 
     @property
     def session(self) -> Session | None:
@@ -60,6 +63,7 @@ class Committed:
     urn: str = ""  # "" for work of no one person (referral sweeps and timers)
     hub_events: tuple[dict[str, Any], ...] = ()
     case_reference: str | None = None
+    claim: bool = True  # something committed waits for the outbox sender's claim
 
 
 EventHandler = Callable[[Turn, Any], Awaitable[None]]

@@ -59,6 +59,7 @@ class Reply:
             # WhatsApp: what the helpline starts may go as an approved template outside her
             # 24 hours (a check-in as its question; anything else announced, then held).
             meta=provider_meta(turn.contact, turn.outbox_kind, turn.timer, language, turn.now),
+            handoff=turn.handoff,
         )
 
     async def _safe_time(self, turn: Turn) -> datetime:

@@ -21,6 +21,9 @@ T = TypeVar("T")
 # it runs alone, a savepoint of the shared one when it runs in a batch.
 Unit = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 Work = Callable[[Unit], Awaitable[T]]
+# What runs once a unit's work is committed, with its value (see GroupCommit.run).
+Then = Callable[[Any], None] | None
+Entry = tuple[Work[Any], "asyncio.Future[Any]", Then]
 
 # A batch holds the (SQLite) write lock, and other work waits for it: keep it short.
 BATCH_LIMIT = 64
@@ -118,16 +121,22 @@ class GroupCommit:
         # and checks its arguments at every call, as bot/metrics.py notes).
         self._units = UNITS.labels(name)
         self._fallbacks = FALLBACKS.labels(name)
-        self._queue: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+        self._queue: list[Entry] = []
         self._runner: asyncio.Task[None] | None = None
 
-    async def run(self, work: Work[T]) -> T:
+    async def run(self, work: Work[T], then: Callable[[T], None] | None = None) -> T:
         """Run `work(unit)` in the next batch and return its result once committed (or raise
-        its error); `work` opens `unit()` where it would open `db.uow()`."""
+        its error); `work` opens `unit()` where it would open `db.uow()`. `then(result)` runs
+        once the unit is committed, before its caller is answered and also when the caller
+        no longer waits (cancelled): what must follow a commit whoever asked for it. It must
+        not raise."""
         if self.limit <= 1:
-            return await work(self.db.uow)
+            value = await work(self.db.uow)
+            if then is not None:
+                then(value)
+            return value
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((work, future))
+        self._queue.append((work, future, then))
         if self._runner is None:
             # A task of its own, in a context of its own: a caller cancelled (a client that
             # hung up) must not cancel the batch that carries the others' messages.
@@ -156,14 +165,12 @@ class GroupCommit:
                 self._queue[:0] = await self._commit(batch, savepoints)
         finally:
             self._runner = None
-            for _, future in self._queue:  # only when cancelled (shutdown) mid-drain
+            for _, future, _then in self._queue:  # only when cancelled (shutdown) mid-drain
                 future.cancel()
             if self._queue:
                 self._queue = []
 
-    async def _commit(
-        self, batch: list[tuple[Work[Any], asyncio.Future[Any]]], savepoints: int | None
-    ) -> list[tuple[Work[Any], asyncio.Future[Any]]]:
+    async def _commit(self, batch: list[Entry], savepoints: int | None) -> list[Entry]:
         """Run and commit a batch, or the start of it (no further work once its units opened
         `savepoints` savepoints, when not None); returns the units left for the next.
 
@@ -190,25 +197,29 @@ class GroupCommit:
                 self.name,
                 type(exc).__name__,
             )
-            for work, future in batch:
-                await self._alone(work, future)
+            for entry in batch:
+                await self._alone(*entry)
             return []
         except BaseException:
-            for _, future in batch:
+            for _, future, _then in batch:
                 future.cancel()
             raise
         self._units.observe(len(outcomes))
         if not again:  # nearly always: every unit's caller answered, in order
-            for (_, future), (ok, value) in zip(batch, outcomes, strict=False):
+            for (_, future, then), (ok, value) in zip(batch, outcomes, strict=False):
+                if ok and then is not None:
+                    then(value)
                 if not future.done():  # as _settle, inline: a call less a unit
                     if ok:
                         future.set_result(value)
                     else:
                         future.set_exception(value)
         else:
-            for i, ((_, future), (ok, value)) in enumerate(zip(batch, outcomes, strict=False)):
+            for i, ((_, future, then), (ok, value)) in enumerate(
+                zip(batch, outcomes, strict=False)
+            ):
                 if i not in again:
-                    _settle(future, ok, value)
+                    _settle(future, ok, value, then)
         for i in again:
             log.warning(
                 "a unit (%s) lost a race with another transaction; it runs again alone", self.name
@@ -218,7 +229,7 @@ class GroupCommit:
 
     async def _run(
         self,
-        batch: list[tuple[Work[Any], asyncio.Future[Any]]],
+        batch: list[Entry],
         savepoints: int | None,
         *,
         optimistic: bool,
@@ -248,7 +259,7 @@ class GroupCommit:
                 unit = shared.shared
             else:
                 unit = shared.unit if savepoints is None else counted
-            for work, _ in batch:
+            for work, _, _then in batch:
                 if optimistic:
                     try:
                         value = await work(unit)
@@ -286,7 +297,7 @@ class GroupCommit:
             await shared.commit()
         return outcomes, again
 
-    async def _alone(self, work: Work[Any], future: asyncio.Future[Any]) -> None:
+    async def _alone(self, work: Work[Any], future: asyncio.Future[Any], then: Then) -> None:
         try:
             for attempt in range(1, ALONE_TRIES + 1):
                 try:
@@ -298,15 +309,17 @@ class GroupCommit:
                     if attempt == ALONE_TRIES or not lost_race(exc):
                         raise
         except Exception as exc:
-            _settle(future, False, exc)
+            _settle(future, False, exc, None)
         except BaseException:
             future.cancel()
             raise
         else:
-            _settle(future, True, value)
+            _settle(future, True, value, then)
 
 
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any, then: Then) -> None:
+    if ok and then is not None:
+        then(value)  # committed: whether or not its caller still waits
     if future.done():  # its caller was cancelled: the unit ran all the same
         return
     if ok:

@@ -71,7 +71,7 @@ class StoredSession:
 @quick_init  # built on every message: see bot/engine/frozen.py
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
-    """A message claimed for sending."""
+    """A message claimed for sending (or handed over: Handoff)."""
 
     id: int
     contact_id: int | None
@@ -83,6 +83,18 @@ class OutboxItem:
     attempts: int
     meta: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(slots=True)
+class Handoff:
+    """Rows a unit of work queues due at once, leased to this process's outbox sender as they
+    are written (`owner`, until `until`, from `leased_at`) and handed to it once committed
+    (`items`): no claim of them by the sender (bot/outbox.py OutboxSender.take)."""
+
+    owner: str
+    leased_at: datetime
+    until: datetime
+    items: list[OutboxItem] = field(default_factory=list)
 
 
 @quick_init  # built on every message: see bot/engine/frozen.py

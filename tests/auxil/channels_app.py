@@ -171,6 +171,9 @@ async def channels_app(
         if twilio is not None:  # status callbacks the fake posts reach this app
             twilio.forward(PUBLIC, str(client.make_url("")))
         sender = build_sender(db, channels, clock)
+        if getattr(pipeline, "hand_to", None) is not None:
+            # Replies in hand go to the sender that delivers them here, as app.py wires it.
+            pipeline.hand_to = sender
         yield ChannelsApp(client, sender, twilio)
 
 

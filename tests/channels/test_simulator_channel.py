@@ -68,6 +68,7 @@ async def test_replies_and_events_reach_the_page_from_the_pipeline_through_the_o
     hub = Hub()
     harness = await Harness(db, hub=hub).start()  # the real hub, not the harness's recorder
     sender = build_sender(db, {"simulator": SimulatorChannel(hub)}, harness.clock)
+    harness.pipeline.hand_to = sender  # the sender that delivers, as app.py wires it
     async with hub.subscribe("sim:page") as page:
         # "ok" says no language: the language menu is asked, with buttons.
         await harness.pipeline.receive(harness.inbound("ok", urn="sim:page"))

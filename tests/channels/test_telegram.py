@@ -835,6 +835,7 @@ async def test_a_conversation_over_telegram(
         make_settings(tmp_path, fake.url), receive=convo.pipeline.receive, clock=clock
     )
     sender = build_sender(db, {"telegram": channel}, clock)
+    convo.pipeline.hand_to = sender  # the sender that delivers, as app.py wires it
     app = web.Application()
     app.add_routes(channel.routes())
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:

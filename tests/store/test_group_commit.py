@@ -132,6 +132,50 @@ async def test_a_caller_cancelled_does_not_cancel_the_batch(db, now):
     assert await actions(db) == ["gone", "stays"]
 
 
+@pytest.mark.parametrize("limit", [BATCH_LIMIT, 1], ids=["grouped", "alone"])
+async def test_then_runs_once_for_each_committed_unit_and_never_for_a_failed_one(db, now, limit):
+    group = GroupCommit(db, "test", limit=limit)
+    committed: list[str] = []
+    works = [writer("a0", now), writer("bad", now, fail=True), writer("a2", now)]
+    done = await asyncio.gather(
+        *(group.run(w, then=committed.append) for w in works), return_exceptions=True
+    )
+    assert isinstance(done[1], RuntimeError)
+    # The batch ran optimistic first, failed on "bad", and ran again under savepoints: the
+    # first run's values were never committed, and are not handed on.
+    assert committed == ["a0", "a2"]
+    assert await actions(db) == ["a0", "a2"]
+
+
+async def test_then_runs_when_the_caller_no_longer_waits(db, now):
+    group = GroupCommit(db, "test")
+    committed: list[str] = []
+    gone = asyncio.ensure_future(group.run(writer("gone", now), then=committed.append))
+    stays = asyncio.ensure_future(group.run(writer("stays", now), then=committed.append))
+    await asyncio.sleep(0)  # both queued; the batch has not started
+    gone.cancel()
+    assert await stays == "stays"
+    assert committed == ["gone", "stays"]  # what follows its commit, whoever waits for it
+
+
+async def test_then_runs_for_units_that_run_again_alone(db, now, monkeypatch):
+    group = GroupCommit(db, "test")
+    real_commit = UnitOfWork.commit
+    failures = [RuntimeError("the shared COMMIT failed")]
+
+    async def commit_failing_once(self: UnitOfWork) -> None:
+        if failures and type(self) is UnitOfWork:
+            raise failures.pop()
+        await real_commit(self)
+
+    monkeypatch.setattr(UnitOfWork, "commit", commit_failing_once)
+    committed: list[str] = []
+    await asyncio.gather(
+        *(group.run(writer(f"a{i}", now), then=committed.append) for i in range(3))
+    )
+    assert committed == ["a0", "a1", "a2"]  # once each: the failed batch's run counts not
+
+
 async def test_a_unit_alone_runs_in_its_own_unit_of_work(db, now, commits):
     group = GroupCommit(db, "test")
     seen: list[type] = []

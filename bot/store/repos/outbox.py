@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from bot.safe_times import HELD, TO_HER
 from bot.store.driver import Prepared, inserting
 from bot.store.models import ALSO_SENT, OUTBOX_KINDS, ContactRow, MessageRow, OutboxRow
-from bot.store.records import OutboxItem
+from bot.store.records import Handoff, OutboxItem
 from bot.store.repos.base import Repo
 
 outbox = OutboxRow.__table__
@@ -133,6 +133,11 @@ RELEASE = Prepared(sa.update(outbox).where(HELD_FOR_HER).values(due_at=sa.bindpa
 class OutboxRepo(Repo):
     """The outbox table."""
 
+    # Rows this repository's connection queued or made due for a claim (add() without a
+    # handoff, release()), ever: a unit of work that reads it before and after knows whether
+    # the sender must claim (bot/pipeline.py), or has all it queued in hand.
+    queued = 0
+
     def _record(self, row: Any) -> OutboxItem:
         payload = self.crypto.decrypt_json(row.payload_enc)
         # Her address travels in the payload too (OutboxRepo.add): one decryption a row, not
@@ -164,11 +169,17 @@ class OutboxRepo(Repo):
         now: datetime,
         meta: dict[str, Any] | None = None,
         urn_enc: bytes | None = None,
+        handoff: Handoff | None = None,
     ) -> int:
         """Queue a message; returns the outbox id. `urn_enc`: a stored token of `urn` (her
-        contact's, which a configured key just decrypted), copied instead of encrypting again."""
+        contact's, which a configured key just decrypted), copied instead of encrypting again.
+        `handoff`: a row due by `now` is written leased to its sender and added to its items,
+        for the sender to take once committed (no claim); any other row waits, pending, for
+        a claim and counts in `queued`."""
         if kind not in OUTBOX_KINDS:
             raise ValueError(f"unknown outbox kind {kind!r}")
+        handed = handoff is not None and due_at <= now
+        kept_meta = dict(meta or {})
         row = dict(
             contact_id=contact_id,
             channel=channel,
@@ -183,9 +194,31 @@ class OutboxRepo(Repo):
             attempts=0,
             due_at=due_at,
             created_at=now,
-            meta=dict(meta or {}),
+            meta=kept_meta,
         )
-        outbox_id: int = await INSERT_OUTBOX.scalar_one(self.conn, row)
+        if not handed:
+            outbox_id: int = await INSERT_OUTBOX.scalar_one(self.conn, row)
+            self.queued += 1
+            return outbox_id
+        assert handoff is not None
+        row["status"] = "leased"
+        row["lease_owner"] = handoff.owner
+        row["leased_until"] = handoff.until
+        outbox_id = await INSERT_OUTBOX.scalar_one(self.conn, row)
+        handoff.items.append(
+            OutboxItem(
+                id=outbox_id,
+                contact_id=contact_id,
+                channel=channel,
+                urn=urn,
+                text=text,
+                buttons=[dict(b) for b in buttons],
+                kind=kind,
+                attempts=0,
+                meta=kept_meta,
+                created_at=now,
+            )
+        )
         return outbox_id
 
     async def release(self, contact_id: int, now: datetime) -> int:
@@ -194,7 +227,9 @@ class OutboxRepo(Repo):
         Not the replies the per-sender limit holds back for up to a minute: they wait for their
         slot, not for her (a flood would otherwise release its own held replies)."""
         params = {"of_contact": contact_id, "now": now, "held_after": held_after(now)}
-        return max(await RELEASE.rowcount(self.conn, params), 0)
+        released = max(await RELEASE.rowcount(self.conn, params), 0)
+        self.queued += released
+        return released
 
     async def hold(self, contact_id: int) -> int:
         """Safe times: she left with the quick exit; nothing waiting goes until she writes."""
