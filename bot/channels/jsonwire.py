@@ -3,9 +3,10 @@
 Why: a send writes one JSON body (Telegram) and reads one JSON answer (both providers).
 `json.dumps` reaches the C encoder through `JSONEncoder.encode` and `iterencode`, which build
 the encoder's options in Python at every call; `json.loads` of an answer decoded to text goes
-through three Python functions around the C scanner. `dumps` makes the C call `iterencode`
-makes, with json.dumps's own arguments (the same text, the same errors); `loads_answer` reads
-the answer's bytes with orjson where orjson gives json's value, with json otherwise.
+through three Python functions around the C scanner (four for bytes, as a webhook's body is).
+`dumps` makes the C call `iterencode` makes, with json.dumps's own arguments (the same text,
+the same errors); `loads_answer` and `loads` read bytes with orjson where orjson gives json's
+value, with json otherwise.
 (bot/store/jsontext.py does the same for the store; channels may not import the store.)
 """
 
@@ -51,3 +52,14 @@ def loads_answer(payload: bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
     return json.loads(payload.decode("utf-8", "replace"))
+
+
+def loads(payload: bytes) -> Any:
+    """`json.loads(payload)` (a webhook's body: UTF-8, -16 or -32 as json detects it): the same
+    value, or the same error. orjson reads UTF-8 only; anything else makes it raise."""
+    if _LONG_RUN not in payload.translate(_DIGITS):
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(payload)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import re
 import warnings
@@ -594,7 +593,7 @@ class TelegramChannel:
         if body is None:
             return web.Response(status=400, text="too large")
         try:
-            data = json.loads(body)
+            data = jsonwire.loads(body)  # json.loads(body), by orjson where it reads the same
             if not isinstance(data, dict):
                 raise ValueError("not an object")
             update = Update.de_json(data, self._bot)

@@ -69,8 +69,9 @@ JSONISH = st.recursive(
     | st.integers(min_value=-(2**80), max_value=2**80)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -132,3 +133,39 @@ def test_loads_answer_random_json(value: Any) -> None:
 @given(st.binary(max_size=40))
 def test_loads_answer_random_bytes(payload: bytes) -> None:
     same_reading(payload)
+
+
+def same_body_reading(payload: bytes) -> None:
+    """jsonwire.loads reads a webhook body as json.loads(bytes) did, or fails as it failed."""
+    kind, got = outcome(jsonwire.loads, payload)
+    assert (kind, got) == outcome(json.loads, payload)
+    if kind == "value":
+        assert repr(jsonwire.loads(payload)) == repr(json.loads(payload))
+
+
+BODIES = [
+    *ANSWERS,
+    '{"update_id": 1, "message": {"text": "Ëndërr 😀"}}'.encode("utf-16"),
+    '{"update_id": 1}'.encode("utf-16-le"),
+    '{"update_id": 1}'.encode("utf-32-be"),
+    "[1]".encode("utf-16-be"),
+    b'{"text": "\xed\xa0\x80"}',  # an encoded surrogate: json's surrogatepass reads it
+]
+
+
+@pytest.mark.parametrize("payload", BODIES, ids=repr)
+def test_loads_reads_as_json_loads(payload: bytes) -> None:
+    same_body_reading(payload)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(JSONISH, st.sampled_from(["utf-8", "utf-16", "utf-16-le", "utf-32-be"]))
+def test_loads_random_json(value: Any, encoding: str) -> None:
+    same_body_reading(json.dumps(value).encode())
+    same_body_reading(json.dumps(value, ensure_ascii=False).encode(encoding, "surrogatepass"))
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.binary(max_size=40))
+def test_loads_random_bytes(payload: bytes) -> None:
+    same_body_reading(payload)
