@@ -8,11 +8,10 @@ import logging
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from itertools import repeat
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from urllib.parse import quote_plus
 
 import aiohttp
@@ -98,9 +97,9 @@ OnStatus = Callable[[StatusUpdate], Awaitable[None]]
 OnOptOut = Callable[[str, bool], Awaitable[bool]]
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """One REST answer as read off the wire."""
+class Answer(NamedTuple):
+    """One REST answer as read off the wire (a named tuple: made in a C call, where a frozen
+    dataclass's __init__ sets each field through object.__setattr__)."""
 
     status: int
     body: bytes
