@@ -10,19 +10,17 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from itertools import repeat
 from typing import Any, NamedTuple, cast
 from urllib.parse import quote_plus
 
 import aiohttp
 from aiohttp import web
-from multidict import MultiDict, MultiMapping
+from multidict import MultiMapping
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.base.version import Version
 from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from yarl import URL
-from yarl._quoters import UNQUOTER_PLUS  # what aiohttp's post() unquotes a form with (via yarl)
 
 from bot.channels import jsonwire, sms_encoding
 from bot.channels.base import Recall, Throttled, too_many_response
@@ -235,48 +233,6 @@ def opt_out_change(form: Mapping[str, str]) -> bool | None:
     return None
 
 
-def _split_form(query: str) -> list[tuple[str, str]]:
-    """yarl's query_to_pairs(query) for UTF-8 (what aiohttp's post() parses a urlencoded body
-    with): the same pairs, each field split and unquoted by C calls instead of a Python loop
-    (its loop was ~560 bytecodes of a Twilio webhook's ~25 fields)."""
-    if not query:
-        return []
-    if "%" not in query:
-        parts = query.replace("+", " ").split("&")  # nothing to unquote but '+', as yarl does
-        unquote = None
-    else:
-        parts = query.split("&")
-        unquote = UNQUOTER_PLUS
-    if "" in parts:
-        parts = list(filter(None, parts))
-        if not parts:
-            return []
-    names, _, values = zip(*map(str.partition, parts, repeat("=")), strict=True)
-    if unquote is None:
-        return list(zip(names, values, strict=True))
-    return list(zip(map(unquote, names), map(unquote, values), strict=True))
-
-
-async def form_pairs(request: web.Request) -> list[tuple[str, str]] | None:
-    """The fields of a urlencoded UTF-8 body as aiohttp's request.post() holds them, in order;
-    None for any other body (multipart, another charset, more fields than the app allows),
-    which post() reads itself (and refuses as before)."""
-    if request.content_type != FORM_TYPE["Content-Type"]:
-        return None
-    charset = request.charset
-    if charset is not None and charset.lower() != "utf-8":
-        return None
-    body = await request.read()
-    if not body:
-        return []
-    # As post(): trailing whitespace dropped, decoded (an invalid body raises as it did there).
-    query = body.rstrip().decode(charset or "utf-8")
-    max_fields = request.client_max_fields
-    if max_fields > 0 and query.count("&") >= max_fields:
-        return None  # post() answers 413
-    return _split_form(query)
-
-
 def _utcnow() -> datetime:
     """Now, in UTC."""
     return datetime.now(UTC)
@@ -382,27 +338,16 @@ class TwilioSmsChannel:
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature or self._validator is None:
             return None
-        pairs = await form_pairs(request)
-        form: MultiMapping[Any] | None
-        if pairs is None:
-            form = await request.post()
-            # One copy of the form (a repeated name keeps its first value here); whether names
-            # repeat is then one comparison. Twilio's own forms never repeat a name.
-            fields = dict(form)
-            unique = len(fields) == len(form)
-        else:
-            fields = dict(pairs)
-            unique = len(fields) == len(pairs)
-            # What post() would hold, made only where it is read: names repeat (never Twilio's).
-            form = None if unique else MultiDict(pairs)
+        form = await request.post()
+        # One copy of the form (a repeated name keeps its first value here); whether names
+        # repeat is then one comparison. Twilio's own forms never repeat a name.
+        fields = dict(form)
+        unique = len(fields) == len(form)
         # Twilio signs the URL it called: the public one, never what we see behind a proxy.
         # Its signature of the URL as configured first (_signed): one HMAC on a prepared base
         # where validate() always computes two (with and without a port) and parses the URL
         # three times. validate() still decides for any other way of writing it.
-        signed_form = fields if unique or form is None else form
-        if not self._signed(request.raw_path, signed_form, signature.encode()):
-            if form is None:
-                form = MultiDict(pairs)
+        if not self._signed(request.raw_path, fields if unique else form, signature.encode()):
             url = self.settings.public_url + request.raw_path
             # The documented webhook URL ends in CONNECTION_OVERRIDES (a fragment, never sent
             # to us); whether Twilio signs the URL with it or without it, both are ours.
@@ -410,10 +355,9 @@ class TwilioSmsChannel:
             # The multidict: the SDK reads every value of a repeated name.
             if not any(self._validator.validate(u, form, signature) for u in urls):
                 return None
-        if unique and (pairs is not None or request.content_type == FORM_TYPE["Content-Type"]):
+        if unique and request.content_type == FORM_TYPE["Content-Type"]:
             # A urlencoded form holds text only (a multipart one may hold files).
             return cast(dict[str, str], fields)
-        assert form is not None  # names repeat, or post() read it
         # A repeated name keeps its last value, as before; file parts are left out.
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
