@@ -7,7 +7,8 @@ process, so that nothing of the fakes' own serving is counted (hot_path's `twili
 Prints, per channel and per send: bytecodes (sys.settrace opcode events: the same for the same
 code whatever the load), Python calls, and CPU ms of this process (noisy under load).
 `--only twilio|telegram` does nothing but sends (300 + `--sends`), for callgrind: two runs
-with different counts give instructions a send by difference.
+with different counts give instructions a send by difference (`bench/instructions.py --sends`
+takes those runs itself, both channels at once).
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import re
 import warnings
@@ -35,6 +34,7 @@ from telegram.request import BaseRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 from yarl import URL
 
+from bot.channels import jsonwire
 from bot.channels.base import Recall, Throttled, too_many_response
 from bot.config import Settings
 from bot.messages import Button, Inbound, Outbound, SendResult
@@ -292,7 +292,8 @@ def _parse_json_quietly(payload: bytes) -> dict[str, Any]:
     would call its .get() and raise AttributeError, which the outbox logs with a traceback
     instead of recording the answer as the failure it is (a 5xx: retried as "network")."""
     try:
-        answer = json.loads(payload.decode("utf-8", "replace"))
+        # json.loads of the text, read from the bytes by orjson where it gives json's value.
+        answer = jsonwire.loads_answer(payload)
     except ValueError as exc:
         log.warning("telegram: an answer was not JSON (%d bytes)", len(payload))
         raise TelegramError("Invalid server response") from exc
@@ -381,6 +382,9 @@ class AiohttpRequest(BaseRequest):
                 trust_env=False,
                 # The Bot API sets no cookies we need: no jar to fill and consult per call.
                 cookie_jar=aiohttp.DummyCookieJar(),
+                # json.dumps's text, its C encoder called directly (json.dumps builds its
+                # options in Python at every call).
+                json_serialize=jsonwire.dumps,
             )
 
     async def shutdown(self) -> None:
@@ -589,7 +593,7 @@ class TelegramChannel:
         if body is None:
             return web.Response(status=400, text="too large")
         try:
-            data = json.loads(body)
+            data = jsonwire.loads(body)  # json.loads(body), by orjson where it reads the same
             if not isinstance(data, dict):
                 raise ValueError("not an object")
             update = Update.de_json(data, self._bot)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import base64
 import hmac
-import json
 import logging
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from urllib.parse import quote_plus
 
 import aiohttp
@@ -24,7 +22,7 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from yarl import URL
 
-from bot.channels import sms_encoding
+from bot.channels import jsonwire, sms_encoding
 from bot.channels.base import Recall, Throttled, too_many_response
 from bot.config import Settings
 from bot.messages import Inbound, Outbound, SendResult, StatusUpdate, Urn
@@ -97,18 +95,24 @@ OnStatus = Callable[[StatusUpdate], Awaitable[None]]
 OnOptOut = Callable[[str, bool], Awaitable[bool]]
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """One REST answer as read off the wire."""
+class Answer(NamedTuple):
+    """One REST answer as read off the wire (a named tuple: made in a C call, where a frozen
+    dataclass's __init__ sets each field through object.__setattr__)."""
 
     status: int
-    text: str
+    body: bytes
     retry_after: float | None  # from a Retry-After header, in seconds
 
     @property
     def ok(self) -> bool:
         """A 2xx answer (what the twilio SDK counts as success)."""
         return 200 <= self.status < 300
+
+    @property
+    def text(self) -> str:
+        """The body as text: Twilio answers UTF-8 JSON; anything else (a proxy's page) is only
+        read for its status."""
+        return self.body.decode("utf-8", "replace")
 
     def error(self, method: str, url: str) -> TwilioRestException | TwilioServiceException:
         """The twilio SDK's own exception for this error answer: its parser reads both Twilio's
@@ -119,9 +123,10 @@ class Answer:
     def json(self) -> dict[str, object]:
         """The JSON object of a 2xx answer ({} when empty, as the SDK reads it); ValueError if
         it is not one."""
-        if not self.text:
+        if not self.body:
             return {}
-        payload = json.loads(self.text)
+        # json.loads of the text, read from the bytes by orjson where it gives json's value.
+        payload = jsonwire.loads_answer(self.body)
         if not isinstance(payload, dict):
             raise ValueError("not a JSON object")
         return payload
@@ -278,6 +283,7 @@ class TwilioSmsChannel:
         # send()'s own CPU): where the status callbacks go, who the message comes from.
         self._callback_form = encode_form({"StatusCallback": settings.public_url + STATUS_PATH})
         self._sender_form = encode_form(self.sender())
+        self._urn_prefix = f"{self.scheme}:"  # how this channel's URNs begin: tel:, whatsapp:
         # The channels sharing the webhooks, by address scheme; the first linked serves them.
         self.peers: dict[str, TwilioSmsChannel] = {self.scheme: self}
         self.serves_routes = True
@@ -528,30 +534,34 @@ class TwilioSmsChannel:
         async with self._session.request(
             method, url, data=form, headers=headers, allow_redirects=False
         ) as response:
-            # Twilio answers UTF-8 JSON; anything else (a proxy's page) is only read for its status.
-            text = (await response.read()).decode("utf-8", "replace")
+            body = await response.read()
             return Answer(
-                response.status, text, parse_retry_after(response.headers.get("Retry-After"))
+                response.status, body, parse_retry_after(response.headers.get("Retry-After"))
             )
 
     async def send(self, msg: Outbound) -> SendResult:
         """Send one SMS; provider and network failures come back in the result, never raised."""
         if self._session is None:
             raise RuntimeError(f"{type(self).__name__}.send before start()")
-        if not msg.urn.startswith(f"{self.scheme}:"):
+        urn_prefix = self._urn_prefix
+        if not msg.urn.startswith(urn_prefix):
             return SendResult(ok=False, retry=False, error="unsupported")  # not one of ours
         if msg.kind == "delete":
             return await self._delete(msg)
         content = await self.content(msg)
         if isinstance(content, SendResult):
             return content
-        # The fields the twilio SDK sent for these arguments, under Twilio's own names.
-        to = self.address_prefix + msg.urn.removeprefix(f"{self.scheme}:")
-        parts = (encode_form({"To": to}), self._callback_form, encode_form(content))
-        form = "&".join(p for p in (*parts, self._sender_form) if p).encode("ascii")
+        # The fields the twilio SDK sent for these arguments, under Twilio's own names, in its
+        # order: To, StatusCallback, the content, the sender (never empty but the content).
+        to = form_quote(self.address_prefix + msg.urn.removeprefix(urn_prefix))
+        fields = encode_form(content)
+        if fields:
+            form = f"To={to}&{self._callback_form}&{fields}&{self._sender_form}"
+        else:
+            form = f"To={to}&{self._callback_form}&{self._sender_form}"
         url = self._messages_url
         try:
-            answer = await self.request("POST", self._messages_yurl, form)
+            answer = await self.request("POST", self._messages_yurl, form.encode("ascii"))
         except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
             log.warning("twilio send outbox=%s: network (%s)", msg.outbox_id, type(exc).__name__)
             error = "timeout" if isinstance(exc, TimeoutError) else "network"
