@@ -484,6 +484,7 @@ class _Index:
         words, _, _ = _vocabulary(lexicon)
         self.alone_words = frozenset(w for w in words if not w.endswith(("+", "*")))
         self._alone: dict[str, dict[str, tuple[Hit, ...]]] = {}
+        self._yes_no: dict[str | None, dict[str, str]] = {}
 
     def alone(self, concept: str) -> dict[str, tuple[Hit, ...]]:
         """Each word of `alone_words` that the concept matches as a message of its own -> the
@@ -496,6 +497,29 @@ class _Index:
                 if hits:
                     table[word] = tuple(hits)
             self._alone[concept] = table
+        return table
+
+    def yes_no_alone(self, sense_name: str | None) -> dict[str, str]:
+        """Each word of `alone_words` -> read_yes_no's reading of it as a message of its own
+        for the sense, where it reads one; made once per sense. Only a word some concept the
+        reading looks for matches alone, or a number, reads anything: the others read None
+        (all its look-ups find nothing), so only those are read here (the table says nothing
+        of what anyone wrote)."""
+        table = self._yes_no.get(sense_name)
+        if table is None:
+            senses = self.lexicon.senses
+            layers = [s for s in (senses.get(sense_name or "generic"), senses.get("generic")) if s]
+            concepts = {FILLER, CONTACT_MANNER} | {
+                c for s in layers for c in (*s.yes, *s.no, *s.unclear, s.subject) if c
+            }
+            words = {w for w in self.alone_words if w.isdigit() or w in self.lexicon.numbers}
+            words |= {w for c in concepts for w in self.alone(c)}
+            table = {}
+            for word in sorted(words):
+                reading = _read_yes_no(Text((word,), (0,)), self.lexicon, sense_name)
+                if reading is not None:
+                    table[word] = reading
+            self._yes_no[sense_name] = table
         return table
 
     def _first(self, pattern: Pattern, visiting: set[str]) -> frozenset[tuple[str, str]]:
@@ -1085,6 +1109,19 @@ def read_yes_no(text: str | Text, lexicon: Lexicon, sense_name: str | None = Non
     stands ("policia jo").
     """
     t = text if isinstance(text, Text) else analyse(text, lexicon)
+    if len(t.words) == 1 and not t.buts and not t.hedged:
+        # Most answers are one word ("po", "jo"): one of the lexicon's is read from a table
+        # per sense (see _Index.yes_no_alone), ~1,100 bytecodes fewer an answer.
+        index = _LAST_INDEX[0]
+        if index.lexicon is not lexicon:
+            index = _index(lexicon)
+        if t.words[0] in index.alone_words:
+            return index.yes_no_alone(sense_name).get(t.words[0])
+    return _read_yes_no(t, lexicon, sense_name)
+
+
+def _read_yes_no(t: Text, lexicon: Lexicon, sense_name: str | None) -> str | None:
+    """read_yes_no's reading, word by word."""
     if not t.words:
         return None
     number = read_number(t, lexicon)

@@ -211,3 +211,43 @@ def test_read_number_is_the_long_way() -> None:
     numbers = [u.read_number(u.analyse(t, LEX), LEX) for t in texts]
     assert numbers == [_read_number_long_way(u.analyse(t, LEX), LEX) for t in texts]
     assert sum(n is not None for n in numbers) > len(phrases)
+
+
+def test_a_one_word_answer_reads_yes_or_no_from_its_table_what_the_long_way_reads(monkeypatch):
+    """Performance: a one-word answer of the lexicon's words is read from a table per sense.
+    Every plain word of the lexicon alone, for every sense (none, each, one the lexicon lacks),
+    reads from the table what the word-by-word reading gives (the table holds only the words
+    that read something: the reading of every other word is checked to be None); a word after
+    a "but" or outside the lexicon is read the long way."""
+    index = u._index(LEX)
+    words = sorted(index.alone_words)
+    senses = [None, *sorted(LEX.senses), "no_such_sense"]
+    read = {
+        s: [u.read_yes_no(u.Text((w,), (c,)), LEX, s) for w in words for c in (0, 2)]
+        for s in senses
+    }
+    assert sum(r is not None for rs in read.values() for r in rs) > 1000
+    assert {u.YES, u.NO, u.UNCLEAR} <= set(read["danger_now"])
+    assert read["danger_now"] != read[None]  # "mire" is a no to "in danger?", a yes alone
+    for s in senses:
+        assert read[s] == [
+            u._read_yes_no(u.Text((w,), (c,)), LEX, s) for w in words for c in (0, 2)
+        ]
+    tabled: list[str | None] = []
+    table = u._Index.yes_no_alone
+
+    def spy(self: u._Index, sense: str | None) -> dict[str, str]:
+        tabled.append(sense)
+        return table(self, sense)
+
+    monkeypatch.setattr(u._Index, "yes_no_alone", spy)
+    assert u.read_yes_no("poo", LEX, "consent") == u.YES  # "po" once its repeats collapse
+    assert tabled == ["consent"]
+    # The long way: after a "but" (its clause before it is then read alone: from the table),
+    # hedged, a word the lexicon lacks, two words.
+    assert u.read_yes_no("po por", LEX) == u.UNCLEAR
+    assert tabled == ["consent", None]
+    assert u.read_yes_no(u.Text(("po",), (0,), hedged=True), LEX) == u.UNCLEAR
+    assert u.read_yes_no("qwertz", LEX) is None
+    assert u.read_yes_no("jo jo", LEX) == u.NO
+    assert tabled == ["consent", None]
