@@ -251,3 +251,27 @@ def test_a_one_word_answer_reads_yes_or_no_from_its_table_what_the_long_way_read
     assert u.read_yes_no("qwertz", LEX) is None
     assert u.read_yes_no("jo jo", LEX) == u.NO
     assert tabled == ["consent", None]
+
+
+def test_a_one_word_message_triggers_from_its_table_the_keywords_matching_finds(monkeypatch):
+    """Performance: a one-word message of the lexicon's words finds its keywords in a table made
+    with the keyword set's filing. Every plain word of the lexicon alone (with another clause
+    number too, which matching does not read) triggers from the table the keywords the
+    word-by-word reading finds; a word outside the lexicon, or two words, are read that way."""
+    from bot.engine import keywords as kw
+    from bot.flows.library import FlowLibrary
+
+    shipped = FlowLibrary(Path(u.__file__).parents[1] / "flows")
+    assert shipped.reload().ok
+    keywords = shipped.keywords
+    filed = kw._filed(keywords)
+    words = sorted(filed.alone_words)
+    texts = [u.Text((w,), (c,)) for w in words for c in (0, 2)]
+    tabled = [kw.detect_all(t, keywords) for t in texts]
+    assert sum(1 for hits in tabled if hits) > 200
+    assert {h.keyword.intent for hits in tabled for h in hits} >= {"danger", "language", "exit"}
+    assert tabled == [kw._detect(t, filed) for t in texts]
+    assert [h.keyword.intent for h in kw.detect_all("shqip", keywords)] == ["language"]
+    monkeypatch.setitem(filed.alone, "shqip", ())  # the table is what is read
+    assert kw.detect_all("shqip", keywords) == []
+    assert [h.keyword.intent for h in kw.detect_all("shqip ju lutem", keywords)] == ["language"]
