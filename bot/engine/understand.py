@@ -127,6 +127,21 @@ def typed_lengths(text: str) -> dict[str, int]:
 
 def analyse(text: str, lexicon: Lexicon) -> Text:
     """Split a message into normalised words and clauses, Gheg and SMS forms made standard."""
+    if text.isascii() and (text.isalpha() or text.isdigit()):
+        # One word of ASCII letters or of digits (most answers: "po", "Jo", "2"): no keycap,
+        # time unit, Cyrillic, apostrophe, boundary or second word, so of the reading below
+        # only its case, repeats, gluing and standard form apply (~290 bytecodes fewer).
+        word = _collapse(text.lower())
+        if len(_unglue(word, lexicon)) == 1:  # else glued words ("pomvret"): read below
+            if word in _index(lexicon).single[BOUNDARY_WORDS]:
+                return Text((), ())
+            words = lexicon.variants.get(word, (word,))
+            return Text(words, (0,) * len(words))
+    return _analysed(text, lexicon)
+
+
+def _analysed(text: str, lexicon: Lexicon) -> Text:
+    """analyse's reading of any text."""
     if "\u20e3" in text:  # a keycap ("2️⃣"); a template's sub costs re._subx even unmatched
         text = _KEYCAP.sub(r" \1 ", text)
     folded = fold(_TIME_UNIT.sub(" ", text))

@@ -275,3 +275,29 @@ def test_a_one_word_message_triggers_from_its_table_the_keywords_matching_finds(
     monkeypatch.setitem(filed.alone, "shqip", ())  # the table is what is read
     assert kw.detect_all("shqip", keywords) == []
     assert [h.keyword.intent for h in kw.detect_all("shqip ju lutem", keywords)] == ["language"]
+
+
+def _analysed_as_data(t: u.Text) -> tuple[object, ...]:
+    return (t.words, t.clauses, t.cyrillic, t.buts, t.hedged)
+
+
+def test_a_one_word_message_is_analysed_as_any_text(monkeypatch):
+    """Performance: a message of ASCII letters alone, or digits alone, is analysed by a short
+    path. Every plain word, variant and boundary word of the lexicon, as typed in capitals and
+    with letters repeated, digits, words run together, a time with its unit, every word of the
+    corpora: the short path's reading is the whole reading's."""
+    from tests.engine.understand_readings import all_texts
+
+    index = u._index(LEX)
+    words = sorted(index.alone_words | set(LEX.variants) | index.single[u.BOUNDARY_WORDS])
+    texts = [*words, *(w.upper() for w in words), *(w.capitalize() + w[-1:] * 2 for w in words)]
+    texts += [str(n) for n in range(40)] + ["007", "pomvret", "burrimerreh", "Pomvrett", "8pm"]
+    corpus = [t for texts_ in all_texts().values() for t in texts_]
+    texts += sorted({w for t in corpus for w in t.split()})
+    short = [t for t in texts if t.isascii() and (t.isalpha() or t.isdigit())]
+    assert len(short) > 8000
+    assert any(u.analyse(t, LEX).words == () for t in short)  # "por" alone: no word
+    assert any(len(u.analyse(t, LEX).words) > 1 for t in short)  # a variant of two words
+    assert [_analysed_as_data(u.analyse(t, LEX)) for t in texts] == [
+        _analysed_as_data(u._analysed(t, LEX)) for t in texts
+    ]
