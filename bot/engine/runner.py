@@ -200,7 +200,8 @@ class _Run:
         """When the session expires if nothing more happens: now plus its time to live, as text.
 
         Made once a call: a question asked and the session touched after it both set it, and
-        an aware datetime's isoformat costs ~11,000 instructions (callgrind, Python 3.11)."""
+        an aware datetime's isoformat costs ~11,000 instructions (callgrind, Python 3.11): a
+        message of bench/instructions.py 1,853,141 -> 1,844,759."""
         if self._expiry is None:
             self._expiry = (self.env.now + self.env.session_ttl).isoformat()
         return self._expiry
