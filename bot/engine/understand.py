@@ -308,6 +308,10 @@ class _Glued:
     danger_prefixes: frozenset[str]
     glue: frozenset[str]
     clitics: frozenset[str]
+    # The first three letters of every piece `danger` accepts (three letters or more): a word
+    # none of whose letter triples after its first letter is one has no last piece to split
+    # off, and is not tried piece by piece (~550 bytecodes of "pershendetje", a first message).
+    danger_heads: frozenset[str]
 
 
 def _glued(lexicon: Lexicon) -> _Glued:
@@ -319,18 +323,26 @@ def _glued(lexicon: Lexicon) -> _Glued:
         def forms(stems: Iterable[str]) -> frozenset[str]:
             return frozenset(s + e for s in stems if len(s) >= 3 for e in ENDINGS)
 
+        danger_forms = forms(v[:-1] for v in verbs if v.endswith("\0"))
+        danger_prefixes = frozenset(p for p in prefixes if len(p) >= 3)
         return _Glued(
             words,
             forms(w[:-1] for w in words if w.endswith("+")),
             frozenset(w[:-1] for w in words if w.endswith("*") and len(w) > 3),
             verbs,
-            forms(v[:-1] for v in verbs if v.endswith("\0")),
-            frozenset(p for p in prefixes if len(p) >= 3),
+            danger_forms,
+            danger_prefixes,
             _single_words(lexicon, GLUED),
             _single_words(lexicon, CLITIC),
+            frozenset(w[:3] for w in (*verbs, *danger_forms, *danger_prefixes) if len(w) >= 3),
         )
 
     return derived(lexicon, "glued", build)
+
+
+def _triples(word: str) -> Iterator[str]:
+    """The word's letter triples after its first letter: word[1:4], word[2:5]… (in C)."""
+    return map(word.__getitem__, map(slice, range(1, len(word) - 2), range(4, len(word) + 1)))
 
 
 def _heads(piece: str) -> Iterator[str]:
@@ -348,8 +360,8 @@ def _unglue(word: str, lexicon: Lexicon) -> list[str]:
     if len(word) < 5 or word.isdigit():
         return [word]
     vocabulary = _glued(lexicon)
-    if word in vocabulary.words:
-        return [word]
+    if word in vocabulary.words or vocabulary.danger_heads.isdisjoint(_triples(word)):
+        return [word]  # known, or no piece after its first letter can be one of danger
 
     def danger(piece: str) -> bool:  # a word of danger, or one of its stems with an ending
         return (

@@ -301,3 +301,41 @@ def test_a_one_word_message_is_analysed_as_any_text(monkeypatch):
     assert [_analysed_as_data(u.analyse(t, LEX)) for t in texts] == [
         _analysed_as_data(u._analysed(t, LEX)) for t in texts
     ]
+
+
+class _Overlapping(frozenset[str]):
+    """A set no set of letter triples is disjoint from: every word is tried piece by piece."""
+
+    def isdisjoint(self, _other: object) -> bool:
+        return False
+
+
+def test_a_word_without_a_piece_of_danger_in_it_is_not_tried_piece_by_piece(monkeypatch):
+    """Performance: a word none of whose letter triples after its first letter starts a word of
+    danger is left whole without trying its splits. Every word of the corpora and of the
+    lexicon, run together in pairs and with a clitic, and typed with letters missing, splits as
+    when every word is tried."""
+    from dataclasses import replace
+
+    from tests.engine.understand_readings import all_texts
+
+    index = u._index(LEX)
+    words = {
+        u._collapse(w) for ts in all_texts().values() for t in ts for w in u.analyse(t, LEX).words
+    }
+    words |= set(index.alone_words)
+    lexicon_words = sorted(index.alone_words)
+    words |= {a + b for a, b in zip(lexicon_words[::3], lexicon_words[1::3], strict=False)}
+    words |= {c + w for c in ("m", "s", "t", "po", "pom") for w in lexicon_words[::2]}
+    words |= {w[:-1] for w in lexicon_words if len(w) > 6}
+    vocabulary = u._glued(LEX)  # and a stem of danger with an ending after a clitic
+    words |= {c + f for c in ("pom", "m", "sm") for f in sorted(vocabulary.danger_forms)[::3]}
+    texts = sorted(words)
+    assert len(texts) > 8000
+    quick = [u._unglue(w, LEX) for w in texts]
+    assert sum(len(pieces) > 1 for pieces in quick) > 100
+    assert u._unglue("pomvret", LEX) == ["po", "m", "vret"]
+    assert vocabulary.danger_heads.isdisjoint(u._triples("pershendetje"))
+    every = replace(vocabulary, danger_heads=_Overlapping())
+    monkeypatch.setattr(u, "_glued", lambda _lexicon: every)
+    assert [u._unglue(w, LEX) for w in texts] == quick
