@@ -385,3 +385,17 @@ def test_a_yes_no_question_carries_its_two_options_as_built_anew(env):
         (1, "sys.yes", "yes"),
         (2, "sys.no", "no"),
     ]
+
+
+def test_every_question_and_the_session_expire_a_time_to_live_after_each_message(env, library):
+    """The expiry is made once a call (performance): each question asked in it and the session
+    carry now + the time to live of that call, the next call's its own."""
+    talk = Talk(env).say("hi").say("shqip")
+    for minutes in (5, 70):
+        now = NOW + timedelta(minutes=minutes)
+        talk.env = replace(make_env(library, now), session_ttl=timedelta(hours=minutes))
+        talk.say("me rreh tani")  # the danger flow's question, then the one waiting again
+        expires = (now + timedelta(hours=minutes)).isoformat()
+        waits = talk.of(ev.WaitStarted)
+        assert len(waits) >= 1 and {w.expires_at for w in waits} == {expires}
+        assert talk.session.expires_at == expires and talk.session.updated_at == now.isoformat()

@@ -211,3 +211,131 @@ def test_read_number_is_the_long_way() -> None:
     numbers = [u.read_number(u.analyse(t, LEX), LEX) for t in texts]
     assert numbers == [_read_number_long_way(u.analyse(t, LEX), LEX) for t in texts]
     assert sum(n is not None for n in numbers) > len(phrases)
+
+
+def test_a_one_word_answer_reads_yes_or_no_from_its_table_what_the_long_way_reads(monkeypatch):
+    """Performance: a one-word answer of the lexicon's words is read from a table per sense.
+    Every plain word of the lexicon alone, for every sense (none, each, one the lexicon lacks),
+    reads from the table what the word-by-word reading gives (the table holds only the words
+    that read something: the reading of every other word is checked to be None); a word after
+    a "but" or outside the lexicon is read the long way."""
+    index = u._index(LEX)
+    words = sorted(index.alone_words)
+    senses = [None, *sorted(LEX.senses), "no_such_sense"]
+    read = {
+        s: [u.read_yes_no(u.Text((w,), (c,)), LEX, s) for w in words for c in (0, 2)]
+        for s in senses
+    }
+    assert sum(r is not None for rs in read.values() for r in rs) > 1000
+    assert {u.YES, u.NO, u.UNCLEAR} <= set(read["danger_now"])
+    assert read["danger_now"] != read[None]  # "mire" is a no to "in danger?", a yes alone
+    for s in senses:
+        assert read[s] == [
+            u._read_yes_no(u.Text((w,), (c,)), LEX, s) for w in words for c in (0, 2)
+        ]
+    tabled: list[str | None] = []
+    table = u._Index.yes_no_alone
+
+    def spy(self: u._Index, sense: str | None) -> dict[str, str]:
+        tabled.append(sense)
+        return table(self, sense)
+
+    monkeypatch.setattr(u._Index, "yes_no_alone", spy)
+    assert u.read_yes_no("poo", LEX, "consent") == u.YES  # "po" once its repeats collapse
+    assert tabled == ["consent"]
+    # The long way: after a "but" (its clause before it is then read alone: from the table),
+    # hedged, a word the lexicon lacks, two words.
+    assert u.read_yes_no("po por", LEX) == u.UNCLEAR
+    assert tabled == ["consent", None]
+    assert u.read_yes_no(u.Text(("po",), (0,), hedged=True), LEX) == u.UNCLEAR
+    assert u.read_yes_no("qwertz", LEX) is None
+    assert u.read_yes_no("jo jo", LEX) == u.NO
+    assert tabled == ["consent", None]
+
+
+def test_a_one_word_message_triggers_from_its_table_the_keywords_matching_finds(monkeypatch):
+    """Performance: a one-word message of the lexicon's words finds its keywords in a table made
+    with the keyword set's filing. Every plain word of the lexicon alone (with another clause
+    number too, which matching does not read) triggers from the table the keywords the
+    word-by-word reading finds; a word outside the lexicon, or two words, are read that way."""
+    from bot.engine import keywords as kw
+    from bot.flows.library import FlowLibrary
+
+    shipped = FlowLibrary(Path(u.__file__).parents[1] / "flows")
+    assert shipped.reload().ok
+    keywords = shipped.keywords
+    filed = kw._filed(keywords)
+    words = sorted(filed.alone_words)
+    texts = [u.Text((w,), (c,)) for w in words for c in (0, 2)]
+    tabled = [kw.detect_all(t, keywords) for t in texts]
+    assert sum(1 for hits in tabled if hits) > 200
+    assert {h.keyword.intent for hits in tabled for h in hits} >= {"danger", "language", "exit"}
+    assert tabled == [kw._detect(t, filed) for t in texts]
+    assert [h.keyword.intent for h in kw.detect_all("shqip", keywords)] == ["language"]
+    monkeypatch.setitem(filed.alone, "shqip", ())  # the table is what is read
+    assert kw.detect_all("shqip", keywords) == []
+    assert [h.keyword.intent for h in kw.detect_all("shqip ju lutem", keywords)] == ["language"]
+
+
+def _analysed_as_data(t: u.Text) -> tuple[object, ...]:
+    return (t.words, t.clauses, t.cyrillic, t.buts, t.hedged)
+
+
+def test_a_one_word_message_is_analysed_as_any_text(monkeypatch):
+    """Performance: a message of ASCII letters alone, or digits alone, is analysed by a short
+    path. Every plain word, variant and boundary word of the lexicon, as typed in capitals and
+    with letters repeated, digits, words run together, a time with its unit, every word of the
+    corpora: the short path's reading is the whole reading's."""
+    from tests.engine.understand_readings import all_texts
+
+    index = u._index(LEX)
+    words = sorted(index.alone_words | set(LEX.variants) | index.single[u.BOUNDARY_WORDS])
+    texts = [*words, *(w.upper() for w in words), *(w.capitalize() + w[-1:] * 2 for w in words)]
+    texts += [str(n) for n in range(40)] + ["007", "pomvret", "burrimerreh", "Pomvrett", "8pm"]
+    corpus = [t for texts_ in all_texts().values() for t in texts_]
+    texts += sorted({w for t in corpus for w in t.split()})
+    short = [t for t in texts if t.isascii() and (t.isalpha() or t.isdigit())]
+    assert len(short) > 8000
+    assert any(u.analyse(t, LEX).words == () for t in short)  # "por" alone: no word
+    assert any(len(u.analyse(t, LEX).words) > 1 for t in short)  # a variant of two words
+    assert [_analysed_as_data(u.analyse(t, LEX)) for t in texts] == [
+        _analysed_as_data(u._analysed(t, LEX)) for t in texts
+    ]
+
+
+class _Overlapping(frozenset[str]):
+    """A set no set of letter triples is disjoint from: every word is tried piece by piece."""
+
+    def isdisjoint(self, _other: object) -> bool:
+        return False
+
+
+def test_a_word_without_a_piece_of_danger_in_it_is_not_tried_piece_by_piece(monkeypatch):
+    """Performance: a word none of whose letter triples after its first letter starts a word of
+    danger is left whole without trying its splits. Every word of the corpora and of the
+    lexicon, run together in pairs and with a clitic, and typed with letters missing, splits as
+    when every word is tried."""
+    from dataclasses import replace
+
+    from tests.engine.understand_readings import all_texts
+
+    index = u._index(LEX)
+    words = {
+        u._collapse(w) for ts in all_texts().values() for t in ts for w in u.analyse(t, LEX).words
+    }
+    words |= set(index.alone_words)
+    lexicon_words = sorted(index.alone_words)
+    words |= {a + b for a, b in zip(lexicon_words[::3], lexicon_words[1::3], strict=False)}
+    words |= {c + w for c in ("m", "s", "t", "po", "pom") for w in lexicon_words[::2]}
+    words |= {w[:-1] for w in lexicon_words if len(w) > 6}
+    vocabulary = u._glued(LEX)  # and a stem of danger with an ending after a clitic
+    words |= {c + f for c in ("pom", "m", "sm") for f in sorted(vocabulary.danger_forms)[::3]}
+    texts = sorted(words)
+    assert len(texts) > 8000
+    quick = [u._unglue(w, LEX) for w in texts]
+    assert sum(len(pieces) > 1 for pieces in quick) > 100
+    assert u._unglue("pomvret", LEX) == ["po", "m", "vret"]
+    assert vocabulary.danger_heads.isdisjoint(u._triples("pershendetje"))
+    every = replace(vocabulary, danger_heads=_Overlapping())
+    monkeypatch.setattr(u, "_glued", lambda _lexicon: every)
+    assert [u._unglue(w, LEX) for w in texts] == quick
