@@ -19,6 +19,7 @@ from bot.channels.simulator import SimulatorChannel
 from bot.config import Settings
 from bot.data import load_municipalities
 from bot.data.numbers import load_numbers
+from bot.engine import keywords
 from bot.engine.routers import index_places
 from bot.flows.library import FlowLibrary
 from bot.followups.scheduler import Scheduler
@@ -165,6 +166,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         ),
     )
     index_places(pipeline.places)  # the list it matches against: before the first answer
+    keywords.warm_up(flows.keywords)  # their tables too: before the first message
     app[LEADER] = leader
     app[DB], app[FLOWS], app[CATALOGS] = db, flows, catalogs
     app[PIPELINE], app[SENDER] = pipeline, sender

@@ -119,6 +119,13 @@ class _Filed:
 _LAST: list[_Filed] = []
 
 
+def warm_up(keywords: KeywordSet) -> None:
+    """File the keywords and build the lexicon's tables now (start-up), not during the first
+    message after it (~44 ms of CPU then)."""
+    _filed(keywords)
+    u.warm_up(keywords.lexicon)
+
+
 def _filed(keywords: KeywordSet) -> _Filed:
     """The keyword set's _Filed, made once per keyword set."""
     if _LAST and _LAST[0].keywords is keywords:

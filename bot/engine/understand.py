@@ -666,6 +666,14 @@ def _index(lexicon: Lexicon) -> _Index:
     return index
 
 
+def warm_up(lexicon: Lexicon) -> None:
+    """Build now the tables reading with `lexicon` builds at first use (yes/no of one-word
+    answers for every sense): at start-up, not during someone's first message."""
+    index = _index(lexicon)
+    for name in (None, *lexicon.senses):
+        index.yes_no_alone(name)
+
+
 _NO_ENDS: frozenset[int] = frozenset()
 
 

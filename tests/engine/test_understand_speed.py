@@ -339,3 +339,26 @@ def test_a_word_without_a_piece_of_danger_in_it_is_not_tried_piece_by_piece(monk
     every = replace(vocabulary, danger_heads=_Overlapping())
     monkeypatch.setattr(u, "_glued", lambda _lexicon: every)
     assert [u._unglue(w, LEX) for w in texts] == quick
+
+
+def test_warming_up_builds_every_table_a_first_message_would(monkeypatch):
+    """Start-up (bot/app.py) files the keywords and fills every sense's yes/no table, so the
+    first message after it builds none (each table was ~44 ms of CPU for that message)."""
+    from bot.engine import keywords as kw
+    from bot.flows.library import FlowLibrary
+
+    shipped = FlowLibrary(Path(u.__file__).parents[1] / "flows")
+    assert shipped.reload().ok
+    keywords = shipped.keywords
+    kw.warm_up(keywords)
+    index = u._index(keywords.lexicon)
+    assert set(index._yes_no) == {None, *keywords.lexicon.senses}
+
+    def built(*_args: object) -> object:
+        raise AssertionError("built after the warm-up")
+
+    monkeypatch.setattr(kw, "_file", built)
+    monkeypatch.setattr(u, "_read_yes_no", built)  # what filling a table reads with
+    assert [h.keyword.intent for h in kw.detect_all("shqip", keywords)] == ["language"]
+    for sense in keywords.lexicon.senses:
+        index.yes_no_alone(sense)
