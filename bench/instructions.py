@@ -42,6 +42,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -89,6 +90,18 @@ async def work(rounds: int) -> None:
             while await harness.sender.drain_once():
                 pass
         await db.dispose()
+
+
+async def warmed_then_counted(warm: int, *kinds: tuple[Callable[[], Awaitable[None]], int]) -> None:
+    """Each kind `warm` times in turn, the heap frozen, then each kind its own count."""
+    for _ in range(warm):
+        for one, _count in kinds:
+            await one()
+    gc.collect()  # as in work(): the start-up's heap out of the collector's way
+    gc.freeze()
+    for one, count in kinds:
+        for _ in range(count):
+            await one()
 
 
 async def webhooks(sms: int, telegram: int, *, bare: bool) -> None:
@@ -150,15 +163,7 @@ async def webhooks(sms: int, telegram: int, *, bare: bool) -> None:
                         assert resp.status == 200, resp.status
                         await resp.read()
 
-                for _ in range(WARM_UP):
-                    await post_sms()
-                    await post_telegram()
-                gc.collect()  # as in work(): the start-up's heap out of the collector's way
-                gc.freeze()
-                for _ in range(sms):
-                    await post_sms()
-                for _ in range(telegram):
-                    await post_telegram()
+                await warmed_then_counted(WARM_UP, (post_sms, sms), (post_telegram, telegram))
 
 
 def run_sends(sms: int, telegram: int) -> None:
@@ -210,15 +215,7 @@ async def sends(urls: list[str], sms: int, telegram: int) -> None:
             assert result.ok, result
 
         try:
-            for _ in range(WARM_SENDS):
-                await send_sms()
-                await send_telegram()
-            gc.collect()  # as in work(): the start-up's heap out of the collector's way
-            gc.freeze()
-            for _ in range(sms):
-                await send_sms()
-            for _ in range(telegram):
-                await send_telegram()
+            await warmed_then_counted(WARM_SENDS, (send_sms, sms), (send_telegram, telegram))
         finally:
             await sms_channel.stop()
             await tg_channel.stop()
