@@ -447,7 +447,7 @@ class Pipeline:
             handoff = None
             if self.hand_to is not None and not held:
                 hand_to = self.hand_to
-                handoff = Handoff(hand_to.owner, now, now + hand_to.lease)
+                handoff = Handoff(hand_to.owner, now + hand_to.lease)
             turn = await self._apply(
                 uow, contact, stored, outcome, now, reply_at=reply_at, case=case, handoff=handoff
             )

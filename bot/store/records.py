@@ -88,11 +88,10 @@ class OutboxItem:
 @dataclass(slots=True)
 class Handoff:
     """Rows a unit of work queues due at once, leased to this process's outbox sender as they
-    are written (`owner`, until `until`, from `leased_at`) and handed to it once committed
-    (`items`): no claim of them by the sender (bot/outbox.py OutboxSender.take)."""
+    are written (`owner`, until `until`; from their `created_at`) and handed to it once
+    committed (`items`): no claim of them by the sender (bot/outbox.py OutboxSender.take)."""
 
     owner: str
-    leased_at: datetime
     until: datetime
     items: list[OutboxItem] = field(default_factory=list)
 

@@ -178,8 +178,8 @@ class OutboxRepo(Repo):
         a claim and counts in `queued`."""
         if kind not in OUTBOX_KINDS:
             raise ValueError(f"unknown outbox kind {kind!r}")
-        handed = handoff is not None and due_at <= now
         kept_meta = dict(meta or {})
+        kept_buttons = [dict(b) for b in buttons]
         row = dict(
             contact_id=contact_id,
             channel=channel,
@@ -187,7 +187,7 @@ class OutboxRepo(Repo):
             # The address again inside the payload (encrypted with it, no operation more):
             # the sender then decrypts one token a row instead of two (OutboxRepo._record).
             payload_enc=self.crypto.encrypt_json(
-                {"text": text, "buttons": [dict(b) for b in buttons], "urn": urn}
+                {"text": text, "buttons": kept_buttons, "urn": urn}
             ),
             kind=kind,
             status="pending",
@@ -196,15 +196,15 @@ class OutboxRepo(Repo):
             created_at=now,
             meta=kept_meta,
         )
+        handed = handoff is not None and due_at <= now
+        if handed:
+            assert handoff is not None
+            row |= {"status": "leased", "lease_owner": handoff.owner, "leased_until": handoff.until}
+        outbox_id: int = await INSERT_OUTBOX.scalar_one(self.conn, row)
         if not handed:
-            outbox_id: int = await INSERT_OUTBOX.scalar_one(self.conn, row)
             self.queued += 1
             return outbox_id
         assert handoff is not None
-        row["status"] = "leased"
-        row["lease_owner"] = handoff.owner
-        row["leased_until"] = handoff.until
-        outbox_id = await INSERT_OUTBOX.scalar_one(self.conn, row)
         handoff.items.append(
             OutboxItem(
                 id=outbox_id,
@@ -212,7 +212,7 @@ class OutboxRepo(Repo):
                 channel=channel,
                 urn=urn,
                 text=text,
-                buttons=[dict(b) for b in buttons],
+                buttons=kept_buttons,
                 kind=kind,
                 attempts=0,
                 meta=kept_meta,
